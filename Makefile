@@ -1,0 +1,38 @@
+# Spillway — everyday commands. `make` alone lists them.
+#
+# Every target that runs Java picks a JDK 21+ with ops/find-jdk.sh (JAVA_HOME if it is new
+# enough, else one under /usr/lib/jvm) and exports it as JAVA_HOME, so Maven and the demo use
+# the same one whatever `java` on PATH is.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+MVN ?= mvn
+JAR := target/spillway.jar
+# Expanded inside recipes, after WITH_JDK has set JAVA_HOME; override with `make run JAVA=...`.
+JAVA ?= "$$JAVA_HOME/bin/java"
+# Prefix for recipe lines that need a JDK; a failed search stops the recipe with its sentence.
+WITH_JDK = JAVA_HOME="$$(ops/find-jdk.sh)"; export JAVA_HOME;
+
+.PHONY: help build run test bench clean
+
+help: ## List the targets
+	@echo "Spillway — make targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-7s %s\n", $$1, $$2}'
+
+build: ## Compile and package target/spillway.jar (no tests)
+	@$(WITH_JDK) $(MVN) -B -q package -DskipTests
+	@echo "built $(JAR)"
+
+run: build ## Build, then run the demo (starts embedded Redis/PostgreSQL if none answer)
+	@$(WITH_JDK) $(JAVA) -jar $(JAR) demo
+
+test: ## Run all tests against real Redis and PostgreSQL (see DESIGN.md)
+	@$(WITH_JDK) $(MVN) -B test
+
+bench: ## Run the benchmarks (not yet: issue 7)
+	@echo "make bench: see issue 7"
+
+clean: ## Delete build output
+	rm -rf target

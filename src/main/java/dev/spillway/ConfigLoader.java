@@ -1,0 +1,241 @@
+package dev.spillway;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.MissingNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * Reads a YAML configuration file, then applies environment overrides, into a {@link
+ * SpillwayConfig}. Strict on purpose: an unknown key is refused (a typo such as {@code
+ * flush.intreval} would otherwise silently keep the default), as is a value of the wrong type.
+ *
+ * <p>Environment overrides win over the file: {@code SPILLWAY_REDIS_URI}, {@code
+ * SPILLWAY_JDBC_URL}, {@code SPILLWAY_JDBC_USER}, {@code SPILLWAY_JDBC_PASSWORD}, {@code
+ * SPILLWAY_KEY_PREFIX}, {@code SPILLWAY_SCHEMA}, {@code SPILLWAY_STRIPES}. Secrets belong in the
+ * environment, not in the file.
+ */
+public final class ConfigLoader {
+  /** Every key the file may hold, as dotted paths; {@code counters.*} is free-form below. */
+  private static final Set<String> KNOWN =
+      Set.of(
+          "redis.uri",
+          "redis.timeout",
+          "postgres.jdbc-url",
+          "postgres.user",
+          "postgres.password",
+          "postgres.schema",
+          "postgres.pool-size",
+          "keys.prefix",
+          "keys.stripes",
+          "client.drain-interval",
+          "client.max-pending-cells",
+          "client.overflow",
+          "client.block-timeout",
+          "client.close-timeout",
+          "flush.enabled",
+          "flush.interval",
+          "flush.max-cells-per-transaction",
+          "flush.max-pending-batches-per-stripe");
+
+  private ConfigLoader() {}
+
+  /** Loads {@code file} (may be null: defaults only) and applies {@code env} overrides. */
+  public static SpillwayConfig load(Path file, Map<String, String> env) {
+    SpillwayConfig.Builder b = SpillwayConfig.builder();
+    if (file != null) {
+      applyFile(b, file);
+    }
+    applyEnv(b, env);
+    return b.build();
+  }
+
+  private static void applyFile(SpillwayConfig.Builder b, Path file) {
+    JsonNode root;
+    try {
+      root = new YAMLMapper().readTree(Files.readString(file));
+    } catch (NoSuchFileException e) {
+      throw new ConfigException("config file " + file + " does not exist");
+    } catch (JsonProcessingException e) {
+      throw new ConfigException(
+          "config file " + file + " is not valid YAML: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw new ConfigException("config file " + file + " cannot be read: " + e);
+    }
+    if (root == null || root.isNull() || root.isMissingNode()) {
+      return;
+    }
+    if (!root.isObject()) {
+      throw new ConfigException("config file " + file + " must hold a mapping at the top level");
+    }
+    checkKeys(root, "");
+    str(root, "redis.uri").ifPresent(b::redisUri);
+    str(root, "redis.timeout").ifPresent(v -> b.redisTimeout(Durations.parse("redis.timeout", v)));
+    str(root, "postgres.jdbc-url").ifPresent(b::jdbcUrl);
+    str(root, "postgres.user").ifPresent(b::jdbcUser);
+    str(root, "postgres.password").ifPresent(b::jdbcPassword);
+    str(root, "postgres.schema").ifPresent(b::schema);
+    integer(root, "postgres.pool-size").ifPresent(b::poolSize);
+    str(root, "keys.prefix").ifPresent(b::keyPrefix);
+    integer(root, "keys.stripes").ifPresent(b::stripes);
+    str(root, "client.drain-interval")
+        .ifPresent(v -> b.drainInterval(Durations.parse("client.drain-interval", v)));
+    integer(root, "client.max-pending-cells").ifPresent(b::maxPendingCells);
+    str(root, "client.overflow")
+        .ifPresent(v -> b.overflowPolicy(enumValue("client.overflow", v, OverflowPolicy.class)));
+    str(root, "client.block-timeout")
+        .ifPresent(v -> b.blockTimeout(Durations.parse("client.block-timeout", v)));
+    str(root, "client.close-timeout")
+        .ifPresent(v -> b.closeTimeout(Durations.parse("client.close-timeout", v)));
+    JsonNode enabled = at(root, "flush.enabled");
+    if (!enabled.isMissingNode()) {
+      if (!enabled.isBoolean()) {
+        throw new ConfigException("flush.enabled must be true or false but was '" + enabled + "'");
+      }
+      b.flushEnabled(enabled.booleanValue());
+    }
+    str(root, "flush.interval")
+        .ifPresent(v -> b.flushInterval(Durations.parse("flush.interval", v)));
+    integer(root, "flush.max-cells-per-transaction").ifPresent(b::flushMaxCellsPerTransaction);
+    integer(root, "flush.max-pending-batches-per-stripe")
+        .ifPresent(b::flushMaxPendingBatchesPerStripe);
+    JsonNode counters = root.path("counters");
+    if (!counters.isMissingNode() && !counters.isNull()) {
+      if (!counters.isObject()) {
+        throw new ConfigException(
+            "counters must be a mapping of counter name to {buckets: [...]} but was " + counters);
+      }
+      for (Iterator<Map.Entry<String, JsonNode>> it = counters.fields(); it.hasNext(); ) {
+        var e = it.next();
+        String key = "counters." + e.getKey();
+        JsonNode spec = e.getValue();
+        Set<Granularity> buckets = EnumSet.noneOf(Granularity.class);
+        if (spec != null && !spec.isNull()) {
+          if (!spec.isObject()) {
+            throw new ConfigException(key + " must be a mapping like {buckets: [HOUR, DAY]}");
+          }
+          for (Iterator<String> names = spec.fieldNames(); names.hasNext(); ) {
+            String n = names.next();
+            if (!n.equals("buckets")) {
+              throw new ConfigException(
+                  key + "." + n + " is not a known setting (known: buckets)");
+            }
+          }
+          JsonNode list = spec.path("buckets");
+          if (!list.isMissingNode()) {
+            if (!list.isArray()) {
+              throw new ConfigException(key + ".buckets must be a list like [HOUR, DAY]");
+            }
+            for (JsonNode g : list) {
+              buckets.add(enumValue(key + ".buckets", g.asText(), Granularity.class));
+            }
+          }
+        }
+        b.counter(e.getKey(), buckets.toArray(Granularity[]::new));
+      }
+    }
+  }
+
+  private static void applyEnv(SpillwayConfig.Builder b, Map<String, String> env) {
+    envValue(env, "SPILLWAY_REDIS_URI").ifPresent(b::redisUri);
+    envValue(env, "SPILLWAY_JDBC_URL").ifPresent(b::jdbcUrl);
+    envValue(env, "SPILLWAY_JDBC_USER").ifPresent(b::jdbcUser);
+    envValue(env, "SPILLWAY_JDBC_PASSWORD").ifPresent(b::jdbcPassword);
+    envValue(env, "SPILLWAY_KEY_PREFIX").ifPresent(b::keyPrefix);
+    envValue(env, "SPILLWAY_SCHEMA").ifPresent(b::schema);
+    envValue(env, "SPILLWAY_STRIPES")
+        .ifPresent(
+            v -> {
+              try {
+                b.stripes(Integer.parseInt(v.trim()));
+              } catch (NumberFormatException e) {
+                throw new ConfigException(
+                    "SPILLWAY_STRIPES must be a whole number but was '" + v + "'");
+              }
+            });
+  }
+
+  private static java.util.Optional<String> envValue(Map<String, String> env, String name) {
+    String v = env.get(name);
+    return v == null || v.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(v);
+  }
+
+  private static void checkKeys(JsonNode node, String path) {
+    for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
+      String name = it.next();
+      String full = path.isEmpty() ? name : path + "." + name;
+      if (full.equals("counters")) {
+        continue;
+      }
+      JsonNode child = node.get(name);
+      boolean isSection =
+          KNOWN.stream().anyMatch(k -> k.startsWith(full + "."));
+      if (isSection) {
+        if (!child.isObject()) {
+          throw new ConfigException(full + " must be a mapping but was '" + child + "'");
+        }
+        checkKeys(child, full);
+      } else if (!KNOWN.contains(full)) {
+        throw new ConfigException(
+            full + " is not a known setting (known: " + new TreeSet<>(KNOWN) + ", counters)");
+      }
+    }
+  }
+
+  private static JsonNode at(JsonNode root, String dotted) {
+    JsonNode n = root;
+    for (String part : dotted.split("\\.")) {
+      n = n.path(part);
+      if (n.isMissingNode()) {
+        return MissingNode.getInstance();
+      }
+    }
+    return n;
+  }
+
+  private static java.util.Optional<String> str(JsonNode root, String key) {
+    JsonNode n = at(root, key);
+    if (n.isMissingNode() || n.isNull()) {
+      return java.util.Optional.empty();
+    }
+    if (!n.isValueNode()) {
+      throw new ConfigException(key + " must be a single value but was '" + n + "'");
+    }
+    return java.util.Optional.of(n.asText());
+  }
+
+  private static java.util.OptionalInt integer(JsonNode root, String key) {
+    JsonNode n = at(root, key);
+    if (n.isMissingNode() || n.isNull()) {
+      return java.util.OptionalInt.empty();
+    }
+    if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+      throw new ConfigException(key + " must be a whole number but was '" + n.asText() + "'");
+    }
+    return java.util.OptionalInt.of(n.intValue());
+  }
+
+  private static <E extends Enum<E>> E enumValue(String key, String value, Class<E> type) {
+    try {
+      return Enum.valueOf(type, value.trim().toUpperCase(Locale.ROOT));
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(
+          key
+              + " must be one of "
+              + java.util.Arrays.toString(type.getEnumConstants())
+              + " but was '"
+              + value
+              + "'");
+    }
+  }
+}

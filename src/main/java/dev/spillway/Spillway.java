@@ -1,0 +1,303 @@
+package dev.spillway;
+
+import dev.spillway.counter.Counters;
+import dev.spillway.counter.DefaultCounters;
+import dev.spillway.counter.KeyLayout;
+import dev.spillway.flush.FlushListener;
+import dev.spillway.flush.FlushReport;
+import dev.spillway.flush.Flusher;
+import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.schedule.FlushScheduler;
+import dev.spillway.store.CounterStore;
+import dev.spillway.store.Database;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HexFormat;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The entry point: one runtime holding the Redis connections, the PostgreSQL pool, the embedded
+ * counter client and (optionally) the scheduled flusher.
+ *
+ * <pre>{@code
+ * try (Spillway sw = Spillway.builder()
+ *         .redisUri("redis://127.0.0.1:6379")
+ *         .jdbcUrl("jdbc:postgresql://127.0.0.1:5432/test")
+ *         .keyPrefix("sw:")
+ *         .build()) {
+ *     sw.counters().increment("page_views", "42");
+ *     sw.flushOnce();
+ * }
+ * }</pre>
+ *
+ * <p>{@link #build} connects to Redis and PostgreSQL and runs the migrations; it fails with a
+ * {@link SpillwayException} naming what is unreachable. {@link #close()} stops the flusher, drains
+ * the local buffer to Redis (or PostgreSQL), closes what this runtime created, and is idempotent.
+ */
+public final class Spillway implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Spillway.class);
+
+  private final SpillwayConfig config;
+  private final Database database;
+  private final RedisClient redis;
+  private final DefaultCounters counters;
+  private final Flusher flusher;
+  private final FlushScheduler scheduler;
+  private final MeterRegistry registry;
+  private final Deque<AutoCloseable> resources;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private Spillway(Builder b, SpillwayConfig config) {
+    this.config = config;
+    this.registry = b.registry != null ? b.registry : new SimpleMeterRegistry();
+    InstantSource clock = b.clock != null ? b.clock : InstantSource.system();
+    Deque<AutoCloseable> opened = new ArrayDeque<>();
+    try {
+      database = Database.open(config);
+      opened.push(database);
+      if (b.migrate) {
+        database.migrate();
+      }
+      redis = RedisClient.create(redisUri(config));
+      redis.setOptions(
+          ClientOptions.builder()
+              .autoReconnect(true)
+              // Fail fast while disconnected: the drainer keeps cells and retries with backoff.
+              .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+              .socketOptions(
+                  SocketOptions.builder().connectTimeout(config.redisTimeout()).keepAlive(true).build())
+              .timeoutOptions(TimeoutOptions.enabled(config.redisTimeout()))
+              .build());
+      opened.push(redis::shutdown);
+      StatefulRedisConnection<String, String> drainConn = connect(redis, config);
+      opened.push(drainConn);
+      StatefulRedisConnection<String, String> readConn = connect(redis, config);
+      opened.push(readConn);
+      StatefulRedisConnection<String, String> flushConn = connect(redis, config);
+      opened.push(flushConn);
+      SpillwayMeters meters = new SpillwayMeters(registry);
+      KeyLayout layout = new KeyLayout(config.keyPrefix(), config.stripes());
+      CounterStore store = new CounterStore(database.dataSource(), config.schema());
+      String clientId = HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
+      counters =
+          new DefaultCounters(
+              config, layout, clock, drainConn, drainConn.async(), readConn.async(), store, meters,
+              clientId);
+      opened.push(counters);
+      flusher =
+          new Flusher(layout, flushConn, flushConn.async(), store, config, meters, b.listener, clock);
+      scheduler = config.flushEnabled() ? new FlushScheduler(flusher, config.flushInterval()) : null;
+      if (scheduler != null) {
+        opened.push(scheduler);
+      }
+    } catch (RuntimeException e) {
+      closeAll(opened);
+      throw e;
+    }
+    this.resources = opened;
+    log.info("event=started client={} {}", "spillway", config);
+  }
+
+  private static RedisURI redisUri(SpillwayConfig config) {
+    try {
+      RedisURI uri = RedisURI.create(config.redisUri());
+      uri.setTimeout(config.redisTimeout());
+      return uri;
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(
+          "redis.uri is not a valid Redis URI: " + SpillwayConfig.maskUri(config.redisUri()));
+    }
+  }
+
+  private static StatefulRedisConnection<String, String> connect(RedisClient client, SpillwayConfig c) {
+    try {
+      return client.connect();
+    } catch (RuntimeException e) {
+      throw new SpillwayException(
+          "cannot connect to Redis at " + SpillwayConfig.maskUri(c.redisUri()) + ": "
+              + e.getMessage(), e);
+    }
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The embedded counter client. */
+  public Counters counters() {
+    return counters;
+  }
+
+  /** Claims, applies and acknowledges every stripe once, now, on the calling thread. */
+  public FlushReport flushOnce() {
+    return flusher.flushOnce();
+  }
+
+  public SpillwayConfig config() {
+    return config;
+  }
+
+  public MeterRegistry meterRegistry() {
+    return registry;
+  }
+
+  public DataSource dataSource() {
+    return database.dataSource();
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    closeAll(resources);
+    log.info("event=closed");
+  }
+
+  private static void closeAll(Deque<AutoCloseable> opened) {
+    while (!opened.isEmpty()) {
+      AutoCloseable c = opened.pop();
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("event=close_failed resource={} error=\"{}\"", c, e.toString());
+      }
+    }
+  }
+
+  /**
+   * Fluent configuration. Single values are checked when {@link #build()} seals them into a
+   * {@link SpillwayConfig}; runtime collaborators (meter registry, clock, flush listener) are
+   * injected here and never closed by Spillway.
+   */
+  public static final class Builder {
+    private SpillwayConfig.Builder config = SpillwayConfig.builder();
+    private MeterRegistry registry;
+    private InstantSource clock;
+    private FlushListener listener;
+    private boolean migrate = true;
+
+    private Builder() {}
+
+    /** Starts from a complete configuration (e.g. loaded from YAML); later setters override it. */
+    public Builder config(SpillwayConfig c) {
+      this.config = c.toBuilder();
+      return this;
+    }
+
+    public Builder redisUri(String v) {
+      config.redisUri(v);
+      return this;
+    }
+
+    public Builder jdbcUrl(String v) {
+      config.jdbcUrl(v);
+      return this;
+    }
+
+    public Builder jdbcUser(String v) {
+      config.jdbcUser(v);
+      return this;
+    }
+
+    public Builder jdbcPassword(String v) {
+      config.jdbcPassword(v);
+      return this;
+    }
+
+    public Builder schema(String v) {
+      config.schema(v);
+      return this;
+    }
+
+    public Builder keyPrefix(String v) {
+      config.keyPrefix(v);
+      return this;
+    }
+
+    public Builder stripes(int v) {
+      config.stripes(v);
+      return this;
+    }
+
+    public Builder drainInterval(Duration v) {
+      config.drainInterval(v);
+      return this;
+    }
+
+    public Builder maxPendingCells(int v) {
+      config.maxPendingCells(v);
+      return this;
+    }
+
+    public Builder overflowPolicy(OverflowPolicy v) {
+      config.overflowPolicy(v);
+      return this;
+    }
+
+    public Builder blockTimeout(Duration v) {
+      config.blockTimeout(v);
+      return this;
+    }
+
+    public Builder closeTimeout(Duration v) {
+      config.closeTimeout(v);
+      return this;
+    }
+
+    public Builder redisTimeout(Duration v) {
+      config.redisTimeout(v);
+      return this;
+    }
+
+    /** Runs a scheduled flush (Quartz) in this runtime every {@code interval}. Off by default. */
+    public Builder flushEvery(Duration interval) {
+      config.flushEnabled(true).flushInterval(interval);
+      return this;
+    }
+
+    public Builder counter(String name, Granularity... buckets) {
+      config.counter(name, buckets);
+      return this;
+    }
+
+    public Builder meterRegistry(MeterRegistry r) {
+      this.registry = r;
+      return this;
+    }
+
+    public Builder clock(InstantSource c) {
+      this.clock = c;
+      return this;
+    }
+
+    public Builder flushListener(FlushListener l) {
+      this.listener = l;
+      return this;
+    }
+
+    /** Whether build() applies pending migrations (default true). */
+    public Builder migrate(boolean m) {
+      this.migrate = m;
+      return this;
+    }
+
+    public Spillway build() {
+      return new Spillway(this, config.build());
+    }
+  }
+}

@@ -1,0 +1,377 @@
+package dev.spillway;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+
+/**
+ * The effective, immutable configuration of one Spillway runtime. Built by {@link Builder} (from
+ * code) or by {@link ConfigLoader} (from YAML plus environment); either way every value has been
+ * checked against its rule before an instance exists, and the names used in error messages are
+ * the YAML keys, so a message points at the line to fix.
+ *
+ * <p>{@link #toString()} masks the database password and any password inside the Redis URI.
+ */
+public record SpillwayConfig(
+    String redisUri,
+    Duration redisTimeout,
+    String jdbcUrl,
+    String jdbcUser,
+    String jdbcPassword,
+    String schema,
+    int poolSize,
+    String keyPrefix,
+    int stripes,
+    Duration drainInterval,
+    int maxPendingCells,
+    OverflowPolicy overflowPolicy,
+    Duration blockTimeout,
+    Duration closeTimeout,
+    boolean flushEnabled,
+    Duration flushInterval,
+    int flushMaxCellsPerTransaction,
+    int flushMaxPendingBatchesPerStripe,
+    Map<String, Set<Granularity>> counters) {
+
+  public static final String DEFAULT_REDIS_URI = "redis://127.0.0.1:6379";
+  public static final String DEFAULT_JDBC_URL = "jdbc:postgresql://127.0.0.1:5432/test";
+  public static final String DEFAULT_JDBC_USER = "postgres";
+  public static final String DEFAULT_SCHEMA = "spillway";
+  public static final String DEFAULT_KEY_PREFIX = "sw:";
+  /**
+   * 1024 stripes keep each stripe hash in Redis's compact listpack encoding (below 512 fields) up
+   * to ~500k cells pending between two flushes; see DESIGN.md, "Redis layout".
+   */
+  public static final int DEFAULT_STRIPES = 1024;
+
+  public static final Duration DEFAULT_REDIS_TIMEOUT = Duration.ofSeconds(5);
+  public static final Duration DEFAULT_DRAIN_INTERVAL = Duration.ofMillis(100);
+  public static final int DEFAULT_MAX_PENDING_CELLS = 1_000_000;
+  public static final Duration DEFAULT_BLOCK_TIMEOUT = Duration.ofSeconds(30);
+  public static final Duration DEFAULT_CLOSE_TIMEOUT = Duration.ofSeconds(10);
+  public static final Duration DEFAULT_FLUSH_INTERVAL = Duration.ofSeconds(1);
+  public static final int DEFAULT_MAX_CELLS_PER_TRANSACTION = 50_000;
+  public static final int DEFAULT_MAX_PENDING_BATCHES_PER_STRIPE = 4;
+
+  static final Pattern SCHEMA_PATTERN = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
+  static final Pattern KEY_PREFIX_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,32}");
+  static final Pattern COUNTER_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
+
+  public SpillwayConfig {
+    requireUri("redis.uri", redisUri, "redis", "rediss");
+    requireAtLeast("redis.timeout", redisTimeout, Duration.ofMillis(100));
+    Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
+    if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
+      throw new ConfigException(
+          "postgres.jdbc-url must start with jdbc:postgresql: but was '" + jdbcUrl + "'");
+    }
+    Objects.requireNonNull(jdbcUser, "postgres.user");
+    jdbcPassword = jdbcPassword == null ? "" : jdbcPassword;
+    if (schema == null || !SCHEMA_PATTERN.matcher(schema).matches()) {
+      throw new ConfigException(
+          "postgres.schema must match " + SCHEMA_PATTERN + " but was '" + schema + "'");
+    }
+    requireRange("postgres.pool-size", poolSize, 1, 200);
+    if (keyPrefix == null || !KEY_PREFIX_PATTERN.matcher(keyPrefix).matches()) {
+      throw new ConfigException(
+          "keys.prefix must match " + KEY_PREFIX_PATTERN + " but was '" + keyPrefix + "'");
+    }
+    requireRange("keys.stripes", stripes, 1, 1 << 20);
+    requireAtLeast("client.drain-interval", drainInterval, Duration.ofMillis(10));
+    requireRange("client.max-pending-cells", maxPendingCells, 1_000, Integer.MAX_VALUE);
+    Objects.requireNonNull(overflowPolicy, "client.overflow");
+    requireAtLeast("client.block-timeout", blockTimeout, Duration.ZERO);
+    requireAtLeast("client.close-timeout", closeTimeout, Duration.ZERO);
+    requireAtLeast("flush.interval", flushInterval, Duration.ofMillis(10));
+    requireRange("flush.max-cells-per-transaction", flushMaxCellsPerTransaction, 100, 10_000_000);
+    requireRange(
+        "flush.max-pending-batches-per-stripe", flushMaxPendingBatchesPerStripe, 1, 1_000);
+    Map<String, Set<Granularity>> copy = new TreeMap<>();
+    for (var e : Objects.requireNonNull(counters, "counters").entrySet()) {
+      if (!COUNTER_PATTERN.matcher(e.getKey()).matches()) {
+        throw new ConfigException(
+            "counters: counter name '" + e.getKey() + "' must match " + COUNTER_PATTERN);
+      }
+      Set<Granularity> g = e.getValue().isEmpty() ? Set.of() : EnumSet.copyOf(e.getValue());
+      copy.put(e.getKey(), Collections.unmodifiableSet(g));
+    }
+    counters = Collections.unmodifiableMap(copy);
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** Buckets configured for a counter; empty when it keeps only its total. */
+  public Set<Granularity> bucketsOf(String counter) {
+    return counters.getOrDefault(counter, Set.of());
+  }
+
+  /** A builder pre-filled with this configuration. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.redisUri = redisUri;
+    b.redisTimeout = redisTimeout;
+    b.jdbcUrl = jdbcUrl;
+    b.jdbcUser = jdbcUser;
+    b.jdbcPassword = jdbcPassword;
+    b.schema = schema;
+    b.poolSize = poolSize;
+    b.keyPrefix = keyPrefix;
+    b.stripes = stripes;
+    b.drainInterval = drainInterval;
+    b.maxPendingCells = maxPendingCells;
+    b.overflowPolicy = overflowPolicy;
+    b.blockTimeout = blockTimeout;
+    b.closeTimeout = closeTimeout;
+    b.flushEnabled = flushEnabled;
+    b.flushInterval = flushInterval;
+    b.flushMaxCellsPerTransaction = flushMaxCellsPerTransaction;
+    b.flushMaxPendingBatchesPerStripe = flushMaxPendingBatchesPerStripe;
+    b.counters.putAll(counters);
+    return b;
+  }
+
+  /** The Redis URI with any password replaced by {@code <masked>}, for logs. */
+  public static String maskUri(String uri) {
+    return uri.replaceAll("(//)([^/@]*)@", "$1<masked>@");
+  }
+
+  @Override
+  public String toString() {
+    return "redis.uri="
+        + maskUri(redisUri)
+        + " redis.timeout="
+        + Durations.format(redisTimeout)
+        + " postgres.jdbc-url="
+        + jdbcUrl.replaceAll("(?i)(password=)[^&]*", "$1<masked>")
+        + " postgres.user="
+        + jdbcUser
+        + " postgres.password="
+        + (jdbcPassword.isEmpty() ? "<empty>" : "<masked>")
+        + " postgres.schema="
+        + schema
+        + " postgres.pool-size="
+        + poolSize
+        + " keys.prefix="
+        + keyPrefix
+        + " keys.stripes="
+        + stripes
+        + " client.drain-interval="
+        + Durations.format(drainInterval)
+        + " client.max-pending-cells="
+        + maxPendingCells
+        + " client.overflow="
+        + overflowPolicy
+        + " client.block-timeout="
+        + Durations.format(blockTimeout)
+        + " flush.enabled="
+        + flushEnabled
+        + " flush.interval="
+        + Durations.format(flushInterval)
+        + " flush.max-cells-per-transaction="
+        + flushMaxCellsPerTransaction
+        + " counters="
+        + counters;
+  }
+
+  private static void requireUri(String key, String value, String... schemes) {
+    if (value == null || value.isBlank()) {
+      throw new ConfigException(key + " must be set");
+    }
+    try {
+      URI uri = URI.create(value);
+      for (String s : schemes) {
+        if (s.equals(uri.getScheme())) {
+          return;
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      // fall through to the message below
+    }
+    throw new ConfigException(
+        key
+            + " must be a URI like redis://host:6379 (scheme "
+            + String.join(" or ", schemes)
+            + ") but was '"
+            + maskUri(value)
+            + "'");
+  }
+
+  static void requireAtLeast(String key, Duration value, Duration min) {
+    if (value == null) {
+      throw new ConfigException(key + " must be set");
+    }
+    if (value.compareTo(min) < 0) {
+      throw new ConfigException(
+          key
+              + " must be at least "
+              + Durations.format(min)
+              + " but was "
+              + Durations.format(value));
+    }
+  }
+
+  static void requireRange(String key, long value, long min, long max) {
+    if (value < min || value > max) {
+      throw new ConfigException(
+          key + " must be between " + min + " and " + max + " but was " + value);
+    }
+  }
+
+  /**
+   * Mutable, single-threaded builder. Setters check single values; the record's constructor checks
+   * them all again, so a {@code SpillwayConfig} is valid however it was made.
+   */
+  public static final class Builder {
+    private String redisUri = DEFAULT_REDIS_URI;
+    private Duration redisTimeout = DEFAULT_REDIS_TIMEOUT;
+    private String jdbcUrl = DEFAULT_JDBC_URL;
+    private String jdbcUser = DEFAULT_JDBC_USER;
+    private String jdbcPassword = "";
+    private String schema = DEFAULT_SCHEMA;
+    private int poolSize = 4;
+    private String keyPrefix = DEFAULT_KEY_PREFIX;
+    private int stripes = DEFAULT_STRIPES;
+    private Duration drainInterval = DEFAULT_DRAIN_INTERVAL;
+    private int maxPendingCells = DEFAULT_MAX_PENDING_CELLS;
+    private OverflowPolicy overflowPolicy = OverflowPolicy.BLOCK;
+    private Duration blockTimeout = DEFAULT_BLOCK_TIMEOUT;
+    private Duration closeTimeout = DEFAULT_CLOSE_TIMEOUT;
+    private boolean flushEnabled;
+    private Duration flushInterval = DEFAULT_FLUSH_INTERVAL;
+    private int flushMaxCellsPerTransaction = DEFAULT_MAX_CELLS_PER_TRANSACTION;
+    private int flushMaxPendingBatchesPerStripe = DEFAULT_MAX_PENDING_BATCHES_PER_STRIPE;
+    private final Map<String, Set<Granularity>> counters = new LinkedHashMap<>();
+
+    private Builder() {}
+
+    public Builder redisUri(String v) {
+      this.redisUri = v;
+      return this;
+    }
+
+    public Builder redisTimeout(Duration v) {
+      this.redisTimeout = v;
+      return this;
+    }
+
+    public Builder jdbcUrl(String v) {
+      this.jdbcUrl = v;
+      return this;
+    }
+
+    public Builder jdbcUser(String v) {
+      this.jdbcUser = v;
+      return this;
+    }
+
+    public Builder jdbcPassword(String v) {
+      this.jdbcPassword = v;
+      return this;
+    }
+
+    public Builder schema(String v) {
+      this.schema = v;
+      return this;
+    }
+
+    public Builder poolSize(int v) {
+      this.poolSize = v;
+      return this;
+    }
+
+    public Builder keyPrefix(String v) {
+      this.keyPrefix = v;
+      return this;
+    }
+
+    public Builder stripes(int v) {
+      this.stripes = v;
+      return this;
+    }
+
+    public Builder drainInterval(Duration v) {
+      this.drainInterval = v;
+      return this;
+    }
+
+    public Builder maxPendingCells(int v) {
+      this.maxPendingCells = v;
+      return this;
+    }
+
+    public Builder overflowPolicy(OverflowPolicy v) {
+      this.overflowPolicy = v;
+      return this;
+    }
+
+    public Builder blockTimeout(Duration v) {
+      this.blockTimeout = v;
+      return this;
+    }
+
+    public Builder closeTimeout(Duration v) {
+      this.closeTimeout = v;
+      return this;
+    }
+
+    public Builder flushEnabled(boolean v) {
+      this.flushEnabled = v;
+      return this;
+    }
+
+    public Builder flushInterval(Duration v) {
+      this.flushInterval = v;
+      return this;
+    }
+
+    public Builder flushMaxCellsPerTransaction(int v) {
+      this.flushMaxCellsPerTransaction = v;
+      return this;
+    }
+
+    public Builder flushMaxPendingBatchesPerStripe(int v) {
+      this.flushMaxPendingBatchesPerStripe = v;
+      return this;
+    }
+
+    /** Declares the time buckets a counter keeps besides its total (none: total only). */
+    public Builder counter(String name, Granularity... buckets) {
+      Set<Granularity> g = EnumSet.noneOf(Granularity.class);
+      g.addAll(java.util.Arrays.asList(buckets));
+      counters.put(name, g);
+      return this;
+    }
+
+    public SpillwayConfig build() {
+      return new SpillwayConfig(
+          redisUri,
+          redisTimeout,
+          jdbcUrl,
+          jdbcUser,
+          jdbcPassword,
+          schema,
+          poolSize,
+          keyPrefix,
+          stripes,
+          drainInterval,
+          maxPendingCells,
+          overflowPolicy,
+          blockTimeout,
+          closeTimeout,
+          flushEnabled,
+          flushInterval,
+          flushMaxCellsPerTransaction,
+          flushMaxPendingBatchesPerStripe,
+          counters);
+    }
+  }
+}

@@ -1,0 +1,219 @@
+package dev.spillway.counter;
+
+import dev.spillway.Granularity;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.SpillwayException;
+import dev.spillway.store.CounterStore;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+/** {@link Counters} over a {@link CellBuffer} drained by a {@link RedisDrainer}. */
+public final class DefaultCounters implements Counters, AutoCloseable {
+  private static final int MAX_CACHED_COUNTERS = 10_000;
+  private static final int READ_ATTEMPTS = 20;
+
+  /** What increment() needs to know of a counter, validated once. */
+  private record Spec(String name, String totalPrefix, String codes, Granularity finest) {}
+
+  private final CellBuffer buffer = new CellBuffer();
+  private final ConcurrentHashMap<String, Spec> specs = new ConcurrentHashMap<>();
+  private final KeyLayout layout;
+  private final SpillwayConfig config;
+  private final InstantSource clock;
+  private final RedisDrainer drainer;
+  private final RedisClusterAsyncCommands<String, String> reads;
+  private final CounterStore store;
+
+  public DefaultCounters(
+      SpillwayConfig config,
+      KeyLayout layout,
+      InstantSource clock,
+      io.lettuce.core.api.StatefulConnection<String, String> drainConnection,
+      RedisClusterAsyncCommands<String, String> drainCommands,
+      RedisClusterAsyncCommands<String, String> reads,
+      CounterStore store,
+      dev.spillway.metrics.SpillwayMeters meters,
+      String clientId) {
+    this.config = config;
+    this.layout = layout;
+    this.clock = clock;
+    this.reads = reads;
+    this.store = store;
+    this.drainer =
+        new RedisDrainer(
+            buffer, layout, drainConnection, drainCommands, store, config, meters, clientId);
+    meters.incrementsAccepted(buffer, CellBuffer::accepted);
+    meters.pendingCells(this, DefaultCounters::pendingCells);
+    drainer.start();
+  }
+
+  @Override
+  public void increment(String counter, String key, long delta) {
+    Spec spec = spec(counter);
+    if (spec.finest == null) {
+      CounterNames.checkKey(key);
+      add(spec.totalPrefix + key, counter, key, delta);
+    } else {
+      increment(spec, key, delta, clock.millis());
+    }
+  }
+
+  @Override
+  public void increment(String counter, String key, long delta, Instant eventTime) {
+    Spec spec = spec(counter);
+    if (spec.finest == null) {
+      CounterNames.checkKey(key);
+      add(spec.totalPrefix + key, counter, key, delta);
+    } else {
+      increment(spec, key, delta, eventTime.toEpochMilli());
+    }
+  }
+
+  private void increment(Spec spec, String key, long delta, long epochMillis) {
+    CounterNames.checkKey(key);
+    long minute = Math.floorDiv(epochMillis, 60_000L);
+    long bucketMinute = spec.finest.bucketStartSeconds(minute) / 60;
+    String field = spec.name + '|' + spec.codes + bucketMinute + '|' + key;
+    add(field, spec.name, key, delta);
+  }
+
+  private void add(String field, String counter, String key, long delta) {
+    if (delta == 0) {
+      return;
+    }
+    if (buffer.size() >= config.maxPendingCells() && !buffer.contains(field)) {
+      drainer.awaitRoom();
+    }
+    buffer.add(field, layout.stripeOf(counter, key), delta);
+  }
+
+  private Spec spec(String counter) {
+    Spec s = specs.get(counter);
+    if (s != null) {
+      return s;
+    }
+    CounterNames.checkCounter(counter);
+    Set<Granularity> g = config.bucketsOf(counter);
+    StringBuilder codes = new StringBuilder();
+    Granularity finest = null;
+    for (Granularity x : Granularity.values()) { // MINUTE, HOUR, DAY: finest first
+      if (g.contains(x)) {
+        codes.append(x.code());
+        finest = finest == null ? x : finest;
+      }
+    }
+    s = new Spec(counter, CellField.totalOnlyPrefix(counter), codes.toString(), finest);
+    if (specs.size() < MAX_CACHED_COUNTERS) {
+      specs.put(counter, s);
+    }
+    return s;
+  }
+
+  @Override
+  public void flush() {
+    drainer.flush();
+  }
+
+  @Override
+  public int pendingCells() {
+    return drainer.pendingCells();
+  }
+
+  /**
+   * Exact read, optimistic: snapshot Redis (live cells and the claimed batches, atomically), read
+   * the PostgreSQL total and which of those batches the ledger holds (one statement), then check
+   * that no claim happened meanwhile (the stripe's epoch is unchanged); otherwise retry. A batch in
+   * the ledger is counted from the total, any other from Redis, so nothing counts twice.
+   */
+  @Override
+  public long get(String counter, String key) {
+    CounterNames.checkCounter(counter);
+    CounterNames.checkKey(key);
+    int s = layout.stripeOf(counter, key);
+    try {
+      for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+        List<String> ids = new ArrayList<>(await(reads.smembers(layout.batches(s))));
+        String[] keys = new String[3 + ids.size()];
+        keys[0] = layout.live(s);
+        keys[1] = layout.epoch(s);
+        keys[2] = layout.batches(s);
+        String[] args = new String[2 + ids.size()];
+        args[0] = counter;
+        args[1] = key;
+        for (int i = 0; i < ids.size(); i++) {
+          keys[3 + i] = layout.batch(s, ids.get(i));
+          args[2 + i] = ids.get(i);
+        }
+        List<Object> snap = readSnapshot(keys, args);
+        if (snap.size() == 1) {
+          continue; // the batches set changed between SMEMBERS and the script
+        }
+        long epoch = (Long) snap.get(0);
+        CounterStore.ExactRead db = store.readTotal(counter, key, ids);
+        String epochNow = await(reads.get(layout.epoch(s)));
+        if (epoch != (epochNow == null ? 0 : Long.parseLong(epochNow))) {
+          continue; // a claim happened: its batch may be counted in both places
+        }
+        long sum = db.total();
+        sum = Math.addExact(sum, sumOf(snap.get(1)));
+        for (int i = 0; i < ids.size(); i++) {
+          if (!db.appliedBatchIds().contains(ids.get(i))) {
+            sum = Math.addExact(sum, sumOf(snap.get(2 + i)));
+          }
+        }
+        return sum;
+      }
+    } catch (ArithmeticException e) {
+      throw new SpillwayException(
+          "the exact value of " + counter + "/" + key + " does not fit a 64-bit integer");
+    }
+    throw new SpillwayException(
+        "could not read a consistent value of " + counter + "/" + key + " in " + READ_ATTEMPTS
+            + " attempts (flushes kept claiming its stripe); try again");
+  }
+
+  private List<Object> readSnapshot(String[] keys, String[] args) {
+    java.util.concurrent.CompletableFuture<List<Object>> f =
+        Scripts.READ.evalsha(reads, ScriptOutputType.MULTI, keys, args);
+    try {
+      return await(f);
+    } catch (SpillwayException e) {
+      if (!LuaScript.isNoScript(e.getCause())) {
+        throw e;
+      }
+      return await(reads.<List<Object>>eval(Scripts.READ.text(), ScriptOutputType.MULTI, keys, args));
+    }
+  }
+
+  private static long sumOf(Object values) {
+    long s = 0;
+    for (Object v : (List<?>) values) {
+      s = Math.addExact(s, Long.parseLong(v.toString()));
+    }
+    return s;
+  }
+
+  private <T> T await(java.util.concurrent.CompletionStage<T> f) {
+    try {
+      return f.toCompletableFuture().get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SpillwayException("interrupted while reading from Redis", e);
+    } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+      throw new SpillwayException("reading from Redis failed: " + RedisDrainer.rootMessage(e), e);
+    }
+  }
+
+  @Override
+  public void close() {
+    drainer.close();
+  }
+}

@@ -1,0 +1,69 @@
+package dev.spillway.counter;
+
+/**
+ * Names of Spillway's Redis keys. Every key of one stripe carries the same hash tag ({@code
+ * {17}}), so every script touching a stripe works unchanged on Redis Cluster.
+ *
+ * <pre>
+ *   {prefix}{s}:live          hash   cell -> pending delta, written by clients
+ *   {prefix}{s}:batch:{id}    hash   a claimed (renamed) live hash, waiting to be applied
+ *   {prefix}{s}:batches       set    ids of claimed batches not yet acknowledged
+ *   {prefix}{s}:seen          hash   client id -> "last applied packet seq:unix seconds"
+ *   {prefix}{s}:epoch         string number of claims so far (lets exact reads detect a race)
+ * </pre>
+ *
+ * <p>The stripe of a cell depends only on (counter, key) and the stripe count, so every bucket of
+ * one counter key lives in one stripe. The stripe count is part of the key names: changing it for
+ * a deployment with pending data strands that data, so don't (see README).
+ */
+public final class KeyLayout {
+  private final String prefix;
+  private final int stripes;
+
+  public KeyLayout(String prefix, int stripes) {
+    this.prefix = prefix;
+    this.stripes = stripes;
+  }
+
+  public int stripes() {
+    return stripes;
+  }
+
+  public String prefix() {
+    return prefix;
+  }
+
+  /**
+   * Stripe of (counter, key). Uses {@link String#hashCode()} (specified by the JLS, so stable
+   * across JVMs and versions) finished with MurmurHash3's fmix32 so that similar keys spread.
+   */
+  public int stripeOf(String counter, String key) {
+    int h = counter.hashCode() * 31 + key.hashCode();
+    h ^= h >>> 16;
+    h *= 0x85ebca6b;
+    h ^= h >>> 13;
+    h *= 0xc2b2ae35;
+    h ^= h >>> 16;
+    return Math.floorMod(h, stripes);
+  }
+
+  public String live(int stripe) {
+    return prefix + "{" + stripe + "}:live";
+  }
+
+  public String batch(int stripe, String batchId) {
+    return prefix + "{" + stripe + "}:batch:" + batchId;
+  }
+
+  public String batches(int stripe) {
+    return prefix + "{" + stripe + "}:batches";
+  }
+
+  public String seen(int stripe) {
+    return prefix + "{" + stripe + "}:seen";
+  }
+
+  public String epoch(int stripe) {
+    return prefix + "{" + stripe + "}:epoch";
+  }
+}

@@ -1,0 +1,467 @@
+package dev.spillway.counter;
+
+import dev.spillway.OverflowPolicy;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.SpillwayException;
+import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.store.BatchContent;
+import dev.spillway.store.CellDelta;
+import dev.spillway.store.CounterStore;
+import dev.spillway.store.RejectedCell;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves the local buffer into Redis on one thread, every {@code client.drain-interval}: one
+ * pipelined round of {@link Scripts#DRAIN} calls, one per stripe touched.
+ *
+ * <p>Delivery is exactly once although the network is not: every packet carries this client's id
+ * and a per-stripe sequence number, and the drain script applies a packet only if its number is
+ * the next one. A packet whose reply was lost is resent as is (same number, same content) until
+ * Redis answers, and new packets wait behind it, so a retry, a Lettuce reconnect replay or a
+ * timeout never double-counts and never skips.
+ *
+ * <p>While Redis fails, cells stay in the buffer (memory grows with distinct cells, not
+ * increments) and attempts back off up to 5 s. The overflow policy decides what {@code
+ * increment()} does once the buffer is full; with {@code DIRECT} this class writes the buffer
+ * straight to PostgreSQL as a ledger batch ({@code direct:<client>:<n>}), retried under the same
+ * id until it commits.
+ */
+final class RedisDrainer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(RedisDrainer.class);
+  private static final int MAX_FIELDS_PER_PACKET = 256;
+  private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
+
+  private record Packet(int stripe, long seq, String[] args, int cells) {}
+
+  private final CellBuffer buffer;
+  private final KeyLayout layout;
+  private final StatefulConnection<String, String> connection;
+  private final RedisClusterAsyncCommands<String, String> redis;
+  private final CounterStore store;
+  private final SpillwayConfig config;
+  private final SpillwayMeters meters;
+  private final String clientId;
+  private final ScheduledExecutorService executor;
+  private final Object room = new Object();
+
+  // Drainer thread only.
+  private final long[] seqs;
+  private final Deque<Packet> unacknowledged = new ArrayDeque<>();
+  private final Deque<BatchContent> directPending = new ArrayDeque<>();
+  private long directCount;
+  private int failures;
+  private long nextAttemptNanos;
+
+  private volatile boolean redisFailing;
+  private volatile boolean directRequested;
+  private volatile int unacknowledgedCells;
+
+  RedisDrainer(
+      CellBuffer buffer,
+      KeyLayout layout,
+      StatefulConnection<String, String> connection,
+      RedisClusterAsyncCommands<String, String> redis,
+      CounterStore store,
+      SpillwayConfig config,
+      SpillwayMeters meters,
+      String clientId) {
+    this.buffer = buffer;
+    this.layout = layout;
+    this.connection = connection;
+    this.redis = redis;
+    this.store = store;
+    this.config = config;
+    this.meters = meters;
+    this.clientId = clientId;
+    this.seqs = new long[layout.stripes()];
+    this.executor =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "spillway-drain");
+              t.setDaemon(true);
+              return t;
+            });
+    connection.setAutoFlushCommands(false);
+  }
+
+  void start() {
+    loadScript();
+    long ms = config.drainInterval().toMillis();
+    executor.scheduleWithFixedDelay(this::tick, ms, ms, TimeUnit.MILLISECONDS);
+  }
+
+  int pendingCells() {
+    return buffer.size() + unacknowledgedCells;
+  }
+
+  boolean redisFailing() {
+    return redisFailing;
+  }
+
+  private void tick() {
+    try {
+      drainOnce(false);
+    } catch (Throwable t) {
+      log.error("event=drain_error error=\"{}\"", t.toString(), t);
+    }
+  }
+
+  /**
+   * Blocks {@code increment()} until the buffer has room, or throws per policy. Called only when a
+   * new cell would be created and the buffer is at its bound.
+   */
+  void awaitRoom() {
+    OverflowPolicy policy = config.overflowPolicy();
+    if (policy == OverflowPolicy.FAIL) {
+      throw new dev.spillway.BufferFullException(
+          "local buffer holds "
+              + buffer.size()
+              + " cells not yet acknowledged by Redis (client.max-pending-cells="
+              + config.maxPendingCells()
+              + ", client.overflow=FAIL); Redis "
+              + (redisFailing ? "is failing" : "is behind")
+              + "; the increment was not recorded");
+    }
+    if (policy == OverflowPolicy.DIRECT) {
+      directRequested = true;
+      executor.execute(this::tick);
+    }
+    long deadline = System.nanoTime() + config.blockTimeout().toNanos();
+    synchronized (room) {
+      while (buffer.size() >= config.maxPendingCells()) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+          throw new dev.spillway.BufferFullException(
+              "waited "
+                  + dev.spillway.Durations.format(config.blockTimeout())
+                  + " (client.block-timeout) for room in the local buffer, which holds "
+                  + buffer.size()
+                  + " cells (client.max-pending-cells="
+                  + config.maxPendingCells()
+                  + ", client.overflow="
+                  + policy
+                  + "); the increment was not recorded");
+        }
+        try {
+          room.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new SpillwayException("interrupted while waiting for room in the local buffer");
+        }
+      }
+    }
+  }
+
+  /**
+   * Sends what is buffered; returns true when everything taken, and everything left from earlier
+   * attempts, has been acknowledged. Drainer thread only.
+   */
+  private boolean drainOnce(boolean force) {
+    if (!force && System.nanoTime() < nextAttemptNanos && !directRequested) {
+      return false;
+    }
+    long start = System.nanoTime();
+    try {
+      retryDirect();
+      if (!unacknowledged.isEmpty()) {
+        send(new ArrayList<>(unacknowledged));
+        if (!unacknowledged.isEmpty()) {
+          failed();
+          maybeDirect();
+          return false;
+        }
+      }
+      List<CellBuffer.Delta> deltas = buffer.drain();
+      if (deltas.isEmpty()) {
+        succeeded();
+        return directPending.isEmpty();
+      }
+      send(pack(deltas));
+      if (unacknowledged.isEmpty()) {
+        succeeded();
+        meters.cellsDrained.increment(deltas.size());
+        meters.recordDrain(Duration.ofNanos(System.nanoTime() - start));
+        return directPending.isEmpty();
+      }
+      failed();
+      maybeDirect();
+      return false;
+    } finally {
+      unacknowledgedCells = unacknowledged.stream().mapToInt(Packet::cells).sum();
+      synchronized (room) {
+        room.notifyAll();
+      }
+    }
+  }
+
+  private List<Packet> pack(List<CellBuffer.Delta> deltas) {
+    Map<Integer, List<CellBuffer.Delta>> byStripe = new TreeMap<>();
+    for (CellBuffer.Delta d : deltas) {
+      byStripe.computeIfAbsent(d.stripe(), s -> new ArrayList<>()).add(d);
+    }
+    List<Packet> packets = new ArrayList<>(byStripe.size());
+    for (var e : byStripe.entrySet()) {
+      List<CellBuffer.Delta> all = e.getValue();
+      for (int from = 0; from < all.size(); from += MAX_FIELDS_PER_PACKET) {
+        List<CellBuffer.Delta> part = all.subList(from, Math.min(all.size(), from + MAX_FIELDS_PER_PACKET));
+        String[] args = new String[2 + 2 * part.size()];
+        long seq = ++seqs[e.getKey()];
+        args[0] = clientId;
+        args[1] = Long.toString(seq);
+        int i = 2;
+        for (CellBuffer.Delta d : part) {
+          args[i++] = d.field();
+          args[i++] = Long.toString(d.value());
+        }
+        packets.add(new Packet(e.getKey(), seq, args, part.size()));
+      }
+    }
+    return packets;
+  }
+
+  /**
+   * Sends packets in order, pipelined; whatever is not acknowledged ends up, in order, in {@link
+   * #unacknowledged} (replacing what was there: the argument includes the earlier leftovers).
+   */
+  private void send(List<Packet> packets) {
+    List<CompletableFuture<Long>> futures = new ArrayList<>(packets.size());
+    for (Packet p : packets) {
+      futures.add(
+          Scripts.DRAIN.evalsha(
+              redis,
+              ScriptOutputType.INTEGER,
+              new String[] {layout.live(p.stripe()), layout.seen(p.stripe())},
+              p.args()));
+    }
+    connection.flushCommands();
+    unacknowledged.clear();
+    boolean noScript = false;
+    Throwable firstError = null;
+    long waitMs = config.redisTimeout().toMillis() + 1000;
+    for (int i = 0; i < packets.size(); i++) {
+      Packet p = packets.get(i);
+      try {
+        Long r = futures.get(i).get(waitMs, TimeUnit.MILLISECONDS);
+        if (r != null && r >= 0) {
+          continue;
+        }
+        firstError = firstError != null ? firstError
+            : new IllegalStateException("packet " + p.seq() + " of stripe " + p.stripe()
+                + " arrived before an earlier one");
+      } catch (ExecutionException | TimeoutException e) {
+        noScript |= LuaScript.isNoScript(e);
+        firstError = firstError != null ? firstError : e;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        firstError = e;
+      }
+      unacknowledged.add(p);
+    }
+    if (noScript) {
+      loadScript();
+    }
+    if (firstError != null && failures == 0) {
+      log.warn(
+          "event=redis_drain_failed packets={} cells={} error=\"{}\" action=retry_with_backoff",
+          unacknowledged.size(),
+          unacknowledged.stream().mapToInt(Packet::cells).sum(),
+          rootMessage(firstError));
+    }
+  }
+
+  private void loadScript() {
+    try {
+      var f = redis.scriptLoad(Scripts.DRAIN.text());
+      connection.flushCommands();
+      f.get(config.redisTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (Exception e) {
+      log.debug("reloading the drain script failed: {}", e.toString());
+    }
+  }
+
+  private void maybeDirect() {
+    if (config.overflowPolicy() != OverflowPolicy.DIRECT
+        || !(directRequested || buffer.size() >= config.maxPendingCells())) {
+      return;
+    }
+    directRequested = false;
+    forceDirect();
+  }
+
+  /** Writes pending direct batches under their fixed ids; the ledger makes a retry harmless. */
+  private void retryDirect() {
+    while (!directPending.isEmpty()) {
+      BatchContent b = directPending.peek();
+      try {
+        store.apply(List.of(b), "direct", null);
+        directPending.poll();
+        meters.directBatches.increment();
+        log.warn(
+            "event=direct_write batch={} cells={} reason=redis_unavailable_and_buffer_full",
+            b.batchId(),
+            b.size());
+      } catch (RuntimeException e) {
+        log.error(
+            "event=direct_write_failed batch={} cells={} error=\"{}\" action=retry",
+            b.batchId(),
+            b.size(),
+            rootMessage(e));
+        return;
+      }
+    }
+  }
+
+  private void failed() {
+    redisFailing = true;
+    meters.drainFailures.increment();
+    failures = Math.min(failures + 1, 30);
+    long backoff = Math.min(MAX_BACKOFF_NANOS, TimeUnit.MILLISECONDS.toNanos(100) << Math.min(failures, 6));
+    nextAttemptNanos = System.nanoTime() + backoff;
+  }
+
+  private void succeeded() {
+    if (failures > 0) {
+      log.info("event=redis_drain_recovered after_failures={}", failures);
+    }
+    failures = 0;
+    redisFailing = false;
+    nextAttemptNanos = 0;
+  }
+
+  /**
+   * Delivers everything buffered before the call; returns once Redis acknowledged it.
+   *
+   * @throws SpillwayException when Redis did not acknowledge within {@code redis.timeout}
+   */
+  void flush() {
+    long deadline = System.nanoTime() + config.redisTimeout().toNanos();
+    try {
+      boolean done =
+          executor
+              .submit(
+                  () -> {
+                    while (true) {
+                      if (drainOnce(true)) {
+                        return true;
+                      }
+                      if (System.nanoTime() > deadline) {
+                        return false;
+                      }
+                      Thread.sleep(50);
+                    }
+                  })
+              .get();
+      if (!done) {
+        throw new SpillwayException(
+            "flush(): Redis did not acknowledge "
+                + pendingCells()
+                + " pending cell(s) within redis.timeout="
+                + dev.spillway.Durations.format(config.redisTimeout())
+                + "; they stay buffered and are retried");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SpillwayException("interrupted during flush()", e);
+    } catch (ExecutionException e) {
+      throw new SpillwayException("flush() failed: " + rootMessage(e), e.getCause());
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      throw new SpillwayException("flush() called after close()");
+    }
+  }
+
+  /**
+   * Drains until empty or {@code client.close-timeout}; what cannot reach Redis goes straight to
+   * PostgreSQL; what still cannot be delivered is reported loudly (never dropped silently).
+   */
+  @Override
+  public void close() {
+    executor.shutdown();
+    try {
+      if (!executor.awaitTermination(config.closeTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS)) {
+        log.warn("event=close drain_thread_busy action=continuing");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    long deadline = System.nanoTime() + config.closeTimeout().toNanos();
+    boolean done = false;
+    while (!done && System.nanoTime() <= deadline) {
+      done = drainOnce(true);
+      if (!done) {
+        sleep(100);
+      }
+    }
+    if (!done) {
+      // Cells never sent can go straight to PostgreSQL through the ledger path. Packets whose
+      // fate is unknown (Redis may have applied them) cannot: that could count them twice.
+      if (buffer.size() > 0) {
+        log.warn(
+            "event=close redis_unavailable action=writing_buffer_to_postgresql cells={}",
+            buffer.size());
+        forceDirect();
+      }
+      int unknown = unacknowledged.stream().mapToInt(Packet::cells).sum();
+      int stillBuffered = buffer.size();
+      if (unknown > 0 || stillBuffered > 0 || !directPending.isEmpty()) {
+        log.error(
+            "event=close_undelivered unacknowledged_cells={} buffered_cells={} direct_batches={}"
+                + " detail=\"Redis did not acknowledge these before client.close-timeout; the"
+                + " unacknowledged ones may or may not have been applied by Redis\"",
+            unknown,
+            stillBuffered,
+            directPending.size());
+      }
+    }
+  }
+
+  private void forceDirect() {
+    List<CellBuffer.Delta> deltas = buffer.drain();
+    List<CellDelta> cells = new ArrayList<>();
+    List<RejectedCell> rejected = new ArrayList<>();
+    for (CellBuffer.Delta d : deltas) {
+      Object parsed = CellField.parse(d.field(), Long.toString(d.value()));
+      if (parsed instanceof CellDelta c) {
+        cells.add(c);
+      } else {
+        rejected.add((RejectedCell) parsed);
+      }
+    }
+    if (!cells.isEmpty() || !rejected.isEmpty()) {
+      directPending.add(
+          new BatchContent("direct:" + clientId + ":" + (++directCount), -1, cells, rejected));
+    }
+    retryDirect();
+  }
+
+  private static void sleep(long ms) {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  static String rootMessage(Throwable t) {
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getClass().getSimpleName() + ": " + t.getMessage();
+  }
+}

@@ -1,0 +1,115 @@
+package dev.spillway.counter;
+
+/**
+ * The Lua scripts of the protocol, one atomic step each (DESIGN.md, "Data flow"). Kept in one
+ * place because their contracts interlock: drain writes what claim moves, claim moves what apply
+ * reads, ack removes only what apply committed.
+ */
+public final class Scripts {
+  private Scripts() {}
+
+  /**
+   * Client drain, idempotent per packet. KEYS: live, seen. ARGV: client id, packet seq, then
+   * field/delta pairs. Returns 1 applied, 0 duplicate (already applied: a retry or a Lettuce
+   * reconnect replay), -1 gap (an earlier packet of this client for this stripe is missing: send
+   * that first). A delta Redis refuses (the cell would overflow int64) is kept under a unique
+   * {@code !}-prefixed field so that the flusher dead-letters it; nothing is half-applied, because
+   * no other error can occur after the first write.
+   */
+  public static final LuaScript DRAIN =
+      new LuaScript(
+          "drain",
+          """
+          local v = redis.call('HGET', KEYS[2], ARGV[1])
+          local seq = tonumber(ARGV[2])
+          if v then
+            local last = tonumber(string.match(v, '^(%d+)'))
+            if seq <= last then return 0 end
+            if seq ~= last + 1 then return -1 end
+          end
+          for i = 3, #ARGV, 2 do
+            local r = redis.pcall('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+            if type(r) == 'table' and r.err then
+              if string.find(r.err, 'overflow', 1, true) or string.find(r.err, 'not an integer', 1, true) then
+                redis.call('HSET', KEYS[1], '!' .. ARGV[1] .. ':' .. seq .. ':' .. i .. '|' .. ARGV[i], ARGV[i + 1])
+              else
+                return redis.error_reply(r.err)
+              end
+            end
+          end
+          redis.call('HSET', KEYS[2], ARGV[1], seq .. ':' .. redis.call('TIME')[1])
+          return 1
+          """);
+
+  /**
+   * Claim one stripe. KEYS: live, new batch key, batches, epoch, seen. ARGV: new batch id, max
+   * pending batches, seen retention in seconds. Moves live into the batch (RENAME: nothing is read
+   * or deleted) unless the stripe already has that many batches waiting, and returns the ids of
+   * all batches waiting. Also forgets idempotency records of clients silent for longer than the
+   * retention.
+   */
+  public static final LuaScript CLAIM =
+      new LuaScript(
+          "claim",
+          """
+          if redis.call('EXISTS', KEYS[1]) == 1
+              and redis.call('SCARD', KEYS[3]) < tonumber(ARGV[2]) then
+            redis.call('RENAME', KEYS[1], KEYS[2])
+            redis.call('SADD', KEYS[3], ARGV[1])
+            redis.call('INCR', KEYS[4])
+          end
+          if redis.call('HLEN', KEYS[5]) > 32 then
+            local now = tonumber(redis.call('TIME')[1])
+            local all = redis.call('HGETALL', KEYS[5])
+            for i = 1, #all, 2 do
+              local t = tonumber(string.match(all[i + 1], ':(%d+)$') or '0')
+              if now - t > tonumber(ARGV[3]) then redis.call('HDEL', KEYS[5], all[i]) end
+            end
+          end
+          return redis.call('SMEMBERS', KEYS[3])
+          """);
+
+  /** Acknowledge an applied batch. KEYS: batch key, batches. ARGV: batch id. */
+  public static final LuaScript ACK =
+      new LuaScript(
+          "ack",
+          """
+          redis.call('DEL', KEYS[1])
+          return redis.call('SREM', KEYS[2], ARGV[1])
+          """);
+
+  /**
+   * Snapshot for an exact read. KEYS: live, epoch, batches, then one key per batch id in ARGV[3..].
+   * ARGV: counter, key, batch ids. Returns {-1} when the batches set no longer matches the ids
+   * (the caller retries), else {epoch, {live values}, {values of batch 1}, ...}, values of the
+   * cells of (counter, key) whatever their buckets.
+   */
+  public static final LuaScript READ =
+      new LuaScript(
+          "read",
+          """
+          local n = #ARGV - 2
+          if redis.call('SCARD', KEYS[3]) ~= n then return {-1} end
+          for i = 3, #ARGV do
+            if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0 then return {-1} end
+          end
+          local prefix = ARGV[1] .. '|'
+          local suffix = '|' .. ARGV[2]
+          local function pick(key)
+            local out = {}
+            local all = redis.call('HGETALL', key)
+            for i = 1, #all, 2 do
+              local f = all[i]
+              if string.sub(f, 1, #prefix) == prefix then
+                local rest = string.sub(f, #prefix)
+                local p = string.find(rest, '|', 2, true)
+                if p and string.sub(rest, p) == suffix then out[#out + 1] = all[i + 1] end
+              end
+            end
+            return out
+          end
+          local result = {tonumber(redis.call('GET', KEYS[2]) or '0'), pick(KEYS[1])}
+          for i = 4, #KEYS do result[#result + 1] = pick(KEYS[i]) end
+          return result
+          """);
+}

@@ -1,0 +1,34 @@
+package dev.spillway.flush;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * What one flush run did. {@code batchesFailed > 0} means some batches could not be applied (most
+ * often PostgreSQL was unreachable); they stay pending in Redis and the next run retries them.
+ */
+public record FlushReport(
+    int stripes,
+    int batchesClaimed,
+    int batchesApplied,
+    int batchesDuplicate,
+    int batchesFailed,
+    long cells,
+    long rowsUpserted,
+    long deadLetters,
+    Duration duration,
+    Duration oldestPendingAge,
+    List<String> errors) {
+
+  public boolean ok() {
+    return batchesFailed == 0 && errors.isEmpty();
+  }
+
+  @Override
+  public String toString() {
+    return "stripes=" + stripes + " claimed=" + batchesClaimed + " applied=" + batchesApplied
+        + " duplicate=" + batchesDuplicate + " failed=" + batchesFailed + " cells=" + cells
+        + " rows=" + rowsUpserted + " dead_letters=" + deadLetters + " duration_ms="
+        + duration.toMillis() + (errors.isEmpty() ? "" : " errors=" + errors);
+  }
+}

@@ -1,0 +1,389 @@
+package dev.spillway.flush;
+
+import dev.spillway.SpillwayConfig;
+import dev.spillway.counter.CellField;
+import dev.spillway.counter.KeyLayout;
+import dev.spillway.counter.LuaScript;
+import dev.spillway.counter.Scripts;
+import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.store.ApplyResult;
+import dev.spillway.store.BatchContent;
+import dev.spillway.store.CellDelta;
+import dev.spillway.store.CounterStore;
+import dev.spillway.store.RejectedCell;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Drains striped Redis hashes into PostgreSQL exactly once: claim, apply, ack (DESIGN.md, "Data
+ * flow"). Each run walks the stripes in windows; per window it
+ *
+ * <ol>
+ *   <li><b>claims</b> every stripe (one {@link Scripts#CLAIM} call each, pipelined): the live hash
+ *       is renamed to a new batch and registered, and every batch still pending from an earlier,
+ *       perhaps crashed, run is returned with it;
+ *   <li><b>applies</b> all pending batches in short transactions (ledger rows plus set-based
+ *       upserts, {@link CounterStore#apply}); a batch the ledger already holds is a duplicate and
+ *       adds nothing;
+ *   <li><b>acks</b> the applied and duplicate batches ({@link Scripts#ACK}: DEL plus SREM).
+ * </ol>
+ *
+ * <p>No Redis call happens inside a PostgreSQL transaction. Nothing is deleted from Redis before
+ * PostgreSQL committed it. Two flushers on the same stripes are slower, never wrong: the ledger
+ * decides. A failing apply leaves its batches pending for the next run.
+ *
+ * <p>Thread-safety: runs are serialized per instance (the Redis connection is pipelined).
+ */
+public final class Flusher {
+  private static final Logger log = LoggerFactory.getLogger(Flusher.class);
+  private static final int WINDOW = 256;
+  /** Idempotency records of clients silent this long are dropped by the claim script. */
+  static final Duration SEEN_RETENTION = Duration.ofDays(7);
+
+  private final KeyLayout layout;
+  private final StatefulConnection<String, String> connection;
+  private final RedisClusterAsyncCommands<String, String> redis;
+  private final CounterStore store;
+  private final SpillwayConfig config;
+  private final SpillwayMeters meters;
+  private final FlushListener listener;
+  private final InstantSource clock;
+  private final SecureRandom random = new SecureRandom();
+  private volatile long oldestPendingMillis;
+
+  public Flusher(
+      KeyLayout layout,
+      StatefulConnection<String, String> connection,
+      RedisClusterAsyncCommands<String, String> redis,
+      CounterStore store,
+      SpillwayConfig config,
+      SpillwayMeters meters,
+      FlushListener listener,
+      InstantSource clock) {
+    this.layout = layout;
+    this.connection = connection;
+    this.redis = redis;
+    this.store = store;
+    this.config = config;
+    this.meters = meters;
+    this.listener = listener == null ? FlushListener.NONE : listener;
+    this.clock = clock;
+    connection.setAutoFlushCommands(false);
+    meters.oldestPendingBatchAge(this, f -> f.oldestPendingMillis);
+    loadScripts();
+  }
+
+  /** Claims, applies and acknowledges every stripe once. */
+  public FlushReport flushOnce() {
+    return flush(0, layout.stripes());
+  }
+
+  /** Claims, applies and acknowledges stripes {@code [from, to)} once. */
+  public synchronized FlushReport flush(int from, int to) {
+    long start = System.nanoTime();
+    Run run = new Run();
+    try {
+      for (int w = from; w < to; w += WINDOW) {
+        if (!window(w, Math.min(to, w + WINDOW), run)) {
+          break; // PostgreSQL or Redis failing: the rest waits for the next run
+        }
+      }
+    } catch (RuntimeException e) {
+      run.errors.add(rootMessage(e));
+      log.error("event=flush_error error=\"{}\"", rootMessage(e), e);
+    }
+    Duration took = Duration.ofNanos(System.nanoTime() - start);
+    meters.flushDuration.record(took);
+    long now = clock.millis();
+    oldestPendingMillis = run.oldestUnackedClaim == Long.MAX_VALUE ? 0 : now - run.oldestUnackedClaim;
+    FlushReport r =
+        new FlushReport(
+            to - from,
+            run.claimed,
+            run.applied,
+            run.duplicate,
+            run.failed,
+            run.cells,
+            run.rows,
+            run.deadLetters,
+            took,
+            Duration.ofMillis(oldestPendingMillis),
+            List.copyOf(run.errors));
+    if (!r.ok()) {
+      log.warn("event=flush_incomplete {}", r);
+    } else if (r.batchesApplied() > 0) {
+      log.debug("event=flush {}", r);
+    }
+    return r;
+  }
+
+  private static final class Run {
+    int claimed;
+    int applied;
+    int duplicate;
+    int failed;
+    long cells;
+    long rows;
+    long deadLetters;
+    long oldestUnackedClaim = Long.MAX_VALUE;
+    final List<String> errors = new ArrayList<>();
+  }
+
+  private record Pending(int stripe, String batchId) {}
+
+  private boolean window(int from, int to, Run run) {
+    // 1. claim
+    List<Pending> pending = claim(from, to, run);
+    if (pending.isEmpty()) {
+      return true;
+    }
+    listener.afterClaim(pending.stream().map(Pending::batchId).toList());
+
+    // 2. read the batches
+    List<CompletableFuture<Map<String, String>>> reads = new ArrayList<>(pending.size());
+    for (Pending p : pending) {
+      reads.add(redis.hgetall(layout.batch(p.stripe(), p.batchId())).toCompletableFuture());
+    }
+    connection.flushCommands();
+    List<BatchContent> contents = new ArrayList<>(pending.size());
+    Set<Pending> stale = new LinkedHashSet<>();
+    for (int i = 0; i < pending.size(); i++) {
+      Pending p = pending.get(i);
+      Map<String, String> cells = await(reads.get(i));
+      if (cells.isEmpty()) {
+        // Acknowledged meanwhile by a concurrent flusher (which committed it first), or the key
+        // vanished: nothing to apply; make sure the id leaves the set.
+        stale.add(p);
+      } else {
+        contents.add(parse(p, cells));
+      }
+    }
+
+    // 3. apply, in transactions of bounded size, then 4. ack what is committed
+    boolean healthy = true;
+    Set<Pending> done = new LinkedHashSet<>(stale);
+    List<BatchContent> group = new ArrayList<>();
+    int groupCells = 0;
+    for (int i = 0; i <= contents.size(); i++) {
+      BatchContent b = i < contents.size() ? contents.get(i) : null;
+      if (b != null && (group.isEmpty() || groupCells + b.size() <= config.flushMaxCellsPerTransaction())) {
+        group.add(b);
+        groupCells += b.size();
+        continue;
+      }
+      if (!group.isEmpty()) {
+        if (!applyGroup(group, run, done)) {
+          healthy = false;
+          break;
+        }
+      }
+      group = new ArrayList<>();
+      groupCells = 0;
+      if (b != null) {
+        group.add(b);
+        groupCells = b.size();
+      }
+    }
+    ack(done);
+    for (Pending p : pending) {
+      if (!done.contains(p)) {
+        run.oldestUnackedClaim = Math.min(run.oldestUnackedClaim, claimedAtMillis(p.batchId()));
+      }
+    }
+    return healthy;
+  }
+
+  private boolean applyGroup(List<BatchContent> group, Run run, Set<Pending> done) {
+    try {
+      ApplyResult r = store.apply(group, "counter", listener::beforeCommit);
+      run.applied += r.applied().size();
+      run.duplicate += r.duplicates().size();
+      run.rows += r.totalRows() + r.bucketRows();
+      run.deadLetters += r.deadLetters();
+      meters.batchesApplied.increment(r.applied().size());
+      meters.batchesDuplicate.increment(r.duplicates().size());
+      meters.rowsUpserted.increment(r.totalRows() + r.bucketRows());
+      meters.deadLetters.increment(r.deadLetters());
+      Set<String> committed = new LinkedHashSet<>();
+      for (BatchContent b : group) {
+        if (r.applied().contains(b.batchId())) {
+          run.cells += b.size();
+        }
+        committed.add(b.batchId());
+        done.add(new Pending(b.stripe(), b.batchId()));
+      }
+      if (r.deadLetters() > 0) {
+        log.warn("event=dead_letters count={} batches={}", r.deadLetters(), r.applied());
+      }
+      listener.afterCommit(committed);
+      return true;
+    } catch (dev.spillway.SpillwayException e) {
+      run.failed += group.size();
+      meters.batchesFailed.increment(group.size());
+      run.errors.add(rootMessage(e));
+      log.warn(
+          "event=apply_failed batches={} error=\"{}\" action=left_pending_in_redis",
+          group.size(),
+          rootMessage(e));
+      return false;
+    }
+  }
+
+  private List<Pending> claim(int from, int to, Run run) {
+    for (int attempt = 0; ; attempt++) {
+      List<CompletableFuture<List<String>>> futures = new ArrayList<>(to - from);
+      List<String> newIds = new ArrayList<>(to - from);
+      for (int s = from; s < to; s++) {
+        String id = newBatchId();
+        newIds.add(id);
+        futures.add(
+            Scripts.CLAIM.evalsha(
+                redis,
+                ScriptOutputType.MULTI,
+                new String[] {
+                  layout.live(s), layout.batch(s, id), layout.batches(s), layout.epoch(s), layout.seen(s)
+                },
+                id,
+                Integer.toString(config.flushMaxPendingBatchesPerStripe()),
+                Long.toString(SEEN_RETENTION.toSeconds())));
+      }
+      connection.flushCommands();
+      List<Pending> pending = new ArrayList<>();
+      boolean noScript = false;
+      RuntimeException error = null;
+      for (int i = 0; i < futures.size(); i++) {
+        try {
+          List<String> ids = futures.get(i).get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+          for (String id : ids) {
+            pending.add(new Pending(from + i, id));
+            if (id.equals(newIds.get(i))) {
+              run.claimed++;
+              meters.batchesClaimed.increment();
+            }
+          }
+        } catch (ExecutionException | TimeoutException e) {
+          noScript |= LuaScript.isNoScript(e);
+          error = error != null ? error : new IllegalStateException("claim failed: " + rootMessage(e), e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IllegalStateException("interrupted while claiming", e);
+        }
+      }
+      if (noScript && attempt == 0) {
+        loadScripts();
+        if (pending.isEmpty()) {
+          continue;
+        }
+      }
+      if (error != null && pending.isEmpty()) {
+        throw error;
+      }
+      if (error != null) {
+        run.errors.add(error.getMessage());
+      }
+      return pending;
+    }
+  }
+
+  private void ack(Set<Pending> done) {
+    if (done.isEmpty()) {
+      return;
+    }
+    List<CompletableFuture<Long>> futures = new ArrayList<>(done.size());
+    for (Pending p : done) {
+      futures.add(
+          Scripts.ACK.evalsha(
+              redis,
+              ScriptOutputType.INTEGER,
+              new String[] {layout.batch(p.stripe(), p.batchId()), layout.batches(p.stripe())},
+              p.batchId()));
+    }
+    connection.flushCommands();
+    boolean noScript = false;
+    for (CompletableFuture<Long> f : futures) {
+      try {
+        f.get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        // Harmless: the batch stays pending, the next run finds it in the ledger and acks it.
+        noScript |= LuaScript.isNoScript(e);
+        log.warn("event=ack_failed error=\"{}\" action=next_run_acks", rootMessage(e));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+    if (noScript) {
+      loadScripts();
+    }
+    listener.afterAck(done.stream().map(Pending::batchId).collect(java.util.stream.Collectors.toSet()));
+  }
+
+  private void loadScripts() {
+    for (LuaScript s : List.of(Scripts.CLAIM, Scripts.ACK)) {
+      var f = redis.scriptLoad(s.text());
+      connection.flushCommands();
+      await(f.toCompletableFuture());
+    }
+  }
+
+  private static BatchContent parse(Pending p, Map<String, String> cells) {
+    List<CellDelta> ok = new ArrayList<>(cells.size());
+    List<RejectedCell> bad = new ArrayList<>();
+    for (var e : cells.entrySet()) {
+      Object parsed = CellField.parse(e.getKey(), e.getValue());
+      if (parsed instanceof CellDelta c) {
+        ok.add(c);
+      } else {
+        bad.add((RejectedCell) parsed);
+      }
+    }
+    return new BatchContent(p.batchId(), p.stripe(), ok, bad);
+  }
+
+  /** {@code <claim millis, base 36>-<64 random bits, hex>}: unique, and carries its claim time. */
+  private String newBatchId() {
+    return Long.toString(clock.millis(), 36) + "-" + Long.toHexString(random.nextLong());
+  }
+
+  static long claimedAtMillis(String batchId) {
+    int dash = batchId.indexOf('-');
+    try {
+      return Long.parseLong(dash < 0 ? batchId : batchId.substring(0, dash), 36);
+    } catch (NumberFormatException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  private <T> T await(CompletableFuture<T> f) {
+    try {
+      return f.get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("Redis failed: " + rootMessage(e), e);
+    }
+  }
+
+  static String rootMessage(Throwable t) {
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getClass().getSimpleName() + ": " + t.getMessage();
+  }
+}

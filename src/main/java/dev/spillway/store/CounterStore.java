@@ -1,0 +1,451 @@
+package dev.spillway.store;
+
+import dev.spillway.Granularity;
+import dev.spillway.SpillwayException;
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import javax.sql.DataSource;
+
+/**
+ * The SQL that writes and reads counters. {@link #apply} is the heart of exactly-once: the ledger
+ * rows of a set of batches and every counter row they change commit in one short transaction, so
+ * a batch is either wholly applied once or not at all. All statements are parameterized and
+ * set-based (arrays through {@code unnest}); the only identifier spliced in is the validated,
+ * quoted schema name.
+ *
+ * <p>Rows are written in sorted key order so that two flushers touching the same rows take their
+ * locks in the same order; a deadlock or serialization failure is retried a few times anyway.
+ */
+public final class CounterStore {
+  /** Hook run inside the transaction, just before COMMIT (crash tests halt the JVM here). */
+  @FunctionalInterface
+  public interface BeforeCommit {
+    void run(Set<String> appliedBatchIds);
+  }
+
+  private static final int MAX_ATTEMPTS = 4;
+
+  private final DataSource dataSource;
+  private final String ledgerInsert;
+  private final String totalsUpsert;
+  private final String bucketsUpsert;
+  private final String deadLetterInsert;
+  private final String exactRead;
+
+  public CounterStore(DataSource dataSource, String schema) {
+    this.dataSource = dataSource;
+    String s = Database.quote(schema);
+    this.ledgerInsert =
+        "INSERT INTO "
+            + s
+            + ".flush_ledger (batch_id, stripe, cells, delta_sum)"
+            + " SELECT * FROM unnest(?::text[], ?::int[], ?::int[], ?::numeric[]) AS u(b, s, c, d)"
+            + " ORDER BY 1 ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id";
+    // The WHERE on DO UPDATE leaves a row untouched (and unreturned) when the new total would not
+    // fit a bigint; the caller routes exactly those rows to dead_letter.
+    this.totalsUpsert =
+        "INSERT INTO "
+            + s
+            + ".counter_totals AS t (counter, key, total, updated_at)"
+            + " SELECT u.c, u.k, u.d, now() FROM unnest(?::text[], ?::text[], ?::bigint[]) AS u(c, k, d)"
+            + " ORDER BY u.c, u.k"
+            + " ON CONFLICT (counter, key) DO UPDATE"
+            + " SET total = t.total + excluded.total, updated_at = excluded.updated_at"
+            + " WHERE t.total::numeric + excluded.total"
+            + " BETWEEN -9223372036854775808 AND 9223372036854775807"
+            + " RETURNING t.counter, t.key";
+    this.bucketsUpsert =
+        "INSERT INTO "
+            + s
+            + ".counter_buckets AS t (counter, key, granularity, bucket_start, value)"
+            + " SELECT u.c, u.k, u.g::\"char\", to_timestamp(u.b), u.d"
+            + " FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])"
+            + " AS u(c, k, g, b, d)"
+            + " ORDER BY u.c, u.k, u.g, u.b"
+            + " ON CONFLICT (counter, key, granularity, bucket_start) DO UPDATE"
+            + " SET value = t.value + excluded.value"
+            + " WHERE t.value::numeric + excluded.value"
+            + " BETWEEN -9223372036854775808 AND 9223372036854775807"
+            + " RETURNING t.counter, t.key, t.granularity::text, extract(epoch FROM t.bucket_start)::bigint";
+    this.deadLetterInsert =
+        "INSERT INTO "
+            + s
+            + ".dead_letter (batch_id, source, counter, key, granularity, bucket_start, delta, raw, reason)"
+            + " SELECT u.b, u.src, u.c, u.k, u.g::\"char\", to_timestamp(u.bs), u.d, u.r, u.why"
+            + " FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[],"
+            + " ?::numeric[], ?::text[], ?::text[]) AS u(b, src, c, k, g, bs, d, r, why)";
+    this.exactRead =
+        "SELECT (SELECT total FROM "
+            + s
+            + ".counter_totals WHERE counter = ? AND key = ?),"
+            + " ARRAY(SELECT batch_id FROM "
+            + s
+            + ".flush_ledger WHERE batch_id = ANY(?::text[]))";
+  }
+
+  /**
+   * Applies the batches in one transaction. A batch whose ledger row already exists is reported as
+   * a duplicate and contributes nothing. Cells that cannot be applied go to dead_letter in the same
+   * transaction.
+   *
+   * @throws SpillwayException when PostgreSQL fails; nothing was committed then
+   */
+  public ApplyResult apply(List<BatchContent> batches, String source, BeforeCommit beforeCommit) {
+    if (batches.isEmpty()) {
+      return new ApplyResult(Set.of(), Set.of(), 0, 0, 0);
+    }
+    SQLException last = null;
+    for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      try (Connection c = dataSource.getConnection()) {
+        c.setAutoCommit(false);
+        try {
+          ApplyResult r = applyIn(c, batches, source, beforeCommit);
+          c.commit();
+          return r;
+        } catch (SQLException | RuntimeException e) {
+          rollbackQuietly(c);
+          throw e;
+        }
+      } catch (SQLException e) {
+        last = e;
+        String state = e.getSQLState();
+        boolean retryable = "40P01".equals(state) || "40001".equals(state);
+        if (!retryable) {
+          break;
+        }
+      }
+    }
+    throw new SpillwayException(
+        "applying " + batches.size() + " batch(es) to PostgreSQL failed: " + last.getMessage(),
+        last);
+  }
+
+  private ApplyResult applyIn(
+      Connection c, List<BatchContent> batches, String source, BeforeCommit beforeCommit)
+      throws SQLException {
+    List<BatchContent> sorted = new ArrayList<>(batches);
+    sorted.sort(Comparator.comparing(BatchContent::batchId));
+    Set<String> applied = insertLedger(c, sorted);
+    Set<String> duplicates = new LinkedHashSet<>();
+    List<DeadRow> dead = new ArrayList<>();
+    // Deduplicated here (ON CONFLICT may touch a row once per statement); the SQL sorts.
+    Map<TotalKey, Long> totals = new HashMap<>();
+    Map<BucketKey, Long> buckets = new HashMap<>();
+    for (BatchContent b : sorted) {
+      if (!applied.contains(b.batchId())) {
+        duplicates.add(b.batchId());
+        continue;
+      }
+      for (RejectedCell r : b.rejected()) {
+        dead.add(
+            new DeadRow(
+                b.batchId(), source, r.counter(), r.key(), null, null, parse(r.value()), r.raw(),
+                r.reason()));
+      }
+      for (CellDelta cell : b.cells()) {
+        TotalKey tk = new TotalKey(cell.counter(), cell.key());
+        if (!addExact(totals, tk, cell.delta())) {
+          dead.add(DeadRow.total(b.batchId(), source, tk, cell.delta(), "the deltas of this "
+              + "batch for one total add up beyond the bigint range"));
+        }
+        for (int i = 0; i < cell.bucketCodes().length(); i++) {
+          Granularity g = Granularity.ofCode(cell.bucketCodes().charAt(i));
+          BucketKey bk =
+              new BucketKey(cell.counter(), cell.key(), g.code(), g.bucketStartSeconds(cell.epochMinute()));
+          if (!addExact(buckets, bk, cell.delta())) {
+            dead.add(DeadRow.bucket(b.batchId(), source, bk, cell.delta(), "the deltas of this "
+                + "batch for one bucket add up beyond the bigint range"));
+          }
+        }
+      }
+    }
+    int totalRows = upsertTotals(c, totals, dead, firstApplied(sorted, applied), source);
+    int bucketRows = upsertBuckets(c, buckets, dead, firstApplied(sorted, applied), source);
+    insertDeadLetters(c, dead);
+    if (beforeCommit != null) {
+      beforeCommit.run(applied);
+    }
+    return new ApplyResult(applied, duplicates, totalRows, bucketRows, dead.size());
+  }
+
+  private static String firstApplied(List<BatchContent> sorted, Set<String> applied) {
+    // Overflow found at upsert time cannot be pinned to one batch when several were merged;
+    // the first applied batch id of the transaction is recorded (the ledger lists the others).
+    for (BatchContent b : sorted) {
+      if (applied.contains(b.batchId())) {
+        return b.batchId();
+      }
+    }
+    return "";
+  }
+
+  private Set<String> insertLedger(Connection c, List<BatchContent> sorted) throws SQLException {
+    int n = sorted.size();
+    String[] ids = new String[n];
+    Integer[] stripes = new Integer[n];
+    Integer[] cells = new Integer[n];
+    BigDecimal[] sums = new BigDecimal[n];
+    for (int i = 0; i < n; i++) {
+      BatchContent b = sorted.get(i);
+      ids[i] = b.batchId();
+      stripes[i] = b.stripe();
+      cells[i] = b.size();
+      sums[i] = new BigDecimal(b.deltaSum());
+    }
+    Set<String> applied = new HashSet<>();
+    try (PreparedStatement ps = c.prepareStatement(ledgerInsert)) {
+      ps.setArray(1, c.createArrayOf("text", ids));
+      ps.setArray(2, c.createArrayOf("int4", stripes));
+      ps.setArray(3, c.createArrayOf("int4", cells));
+      ps.setArray(4, c.createArrayOf("numeric", sums));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          applied.add(rs.getString(1));
+        }
+      }
+    }
+    return applied;
+  }
+
+  private int upsertTotals(
+      Connection c, Map<TotalKey, Long> totals, List<DeadRow> dead, String batchId, String source)
+      throws SQLException {
+    if (totals.isEmpty()) {
+      return 0;
+    }
+    int n = totals.size();
+    String[] counters = new String[n];
+    String[] keys = new String[n];
+    Long[] deltas = new Long[n];
+    int i = 0;
+    for (var e : totals.entrySet()) {
+      counters[i] = e.getKey().counter();
+      keys[i] = e.getKey().key();
+      deltas[i++] = e.getValue();
+    }
+    Set<TotalKey> written = new HashSet<>(n * 2);
+    try (PreparedStatement ps = c.prepareStatement(totalsUpsert)) {
+      ps.setArray(1, c.createArrayOf("text", counters));
+      ps.setArray(2, c.createArrayOf("text", keys));
+      ps.setArray(3, c.createArrayOf("int8", deltas));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          written.add(new TotalKey(rs.getString(1), rs.getString(2)));
+        }
+      }
+    }
+    if (written.size() < n) {
+      for (var e : totals.entrySet()) {
+        if (!written.contains(e.getKey())) {
+          dead.add(DeadRow.total(batchId, source, e.getKey(), e.getValue(),
+              "counter_totals.total would overflow bigint (current total + delta is outside "
+                  + "[-9223372036854775808, 9223372036854775807])"));
+        }
+      }
+    }
+    return written.size();
+  }
+
+  private int upsertBuckets(
+      Connection c, Map<BucketKey, Long> buckets, List<DeadRow> dead, String batchId, String source)
+      throws SQLException {
+    if (buckets.isEmpty()) {
+      return 0;
+    }
+    int n = buckets.size();
+    String[] counters = new String[n];
+    String[] keys = new String[n];
+    String[] grans = new String[n];
+    Long[] starts = new Long[n];
+    Long[] deltas = new Long[n];
+    int i = 0;
+    for (var e : buckets.entrySet()) {
+      BucketKey k = e.getKey();
+      counters[i] = k.counter();
+      keys[i] = k.key();
+      grans[i] = String.valueOf(k.granularity());
+      starts[i] = k.startSeconds();
+      deltas[i++] = e.getValue();
+    }
+    Set<BucketKey> written = new HashSet<>(n * 2);
+    try (PreparedStatement ps = c.prepareStatement(bucketsUpsert)) {
+      ps.setArray(1, c.createArrayOf("text", counters));
+      ps.setArray(2, c.createArrayOf("text", keys));
+      ps.setArray(3, c.createArrayOf("text", grans));
+      ps.setArray(4, c.createArrayOf("int8", starts));
+      ps.setArray(5, c.createArrayOf("int8", deltas));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          written.add(
+              new BucketKey(rs.getString(1), rs.getString(2), rs.getString(3).charAt(0), rs.getLong(4)));
+        }
+      }
+    }
+    if (written.size() < n) {
+      for (var e : buckets.entrySet()) {
+        if (!written.contains(e.getKey())) {
+          dead.add(DeadRow.bucket(batchId, source, e.getKey(), e.getValue(),
+              "counter_buckets.value would overflow bigint"));
+        }
+      }
+    }
+    return written.size();
+  }
+
+  private void insertDeadLetters(Connection c, List<DeadRow> dead) throws SQLException {
+    if (dead.isEmpty()) {
+      return;
+    }
+    int n = dead.size();
+    String[] b = new String[n];
+    String[] src = new String[n];
+    String[] ctr = new String[n];
+    String[] key = new String[n];
+    String[] g = new String[n];
+    Long[] bs = new Long[n];
+    BigDecimal[] d = new BigDecimal[n];
+    String[] raw = new String[n];
+    String[] why = new String[n];
+    for (int i = 0; i < n; i++) {
+      DeadRow r = dead.get(i);
+      b[i] = r.batchId();
+      src[i] = r.source();
+      ctr[i] = r.counter();
+      key[i] = r.key();
+      g[i] = r.granularity();
+      bs[i] = r.bucketStart();
+      d[i] = r.delta() == null ? null : new BigDecimal(r.delta());
+      raw[i] = r.raw();
+      why[i] = r.reason();
+    }
+    try (PreparedStatement ps = c.prepareStatement(deadLetterInsert)) {
+      ps.setArray(1, c.createArrayOf("text", b));
+      ps.setArray(2, c.createArrayOf("text", src));
+      ps.setArray(3, c.createArrayOf("text", ctr));
+      ps.setArray(4, c.createArrayOf("text", key));
+      ps.setArray(5, c.createArrayOf("text", g));
+      ps.setArray(6, c.createArrayOf("int8", bs));
+      ps.setArray(7, c.createArrayOf("numeric", d));
+      ps.setArray(8, c.createArrayOf("text", raw));
+      ps.setArray(9, c.createArrayOf("text", why));
+      ps.executeUpdate();
+    }
+  }
+
+  /**
+   * The flushed total of (counter, key), and which of {@code batchIds} the ledger holds, read in
+   * one statement (one snapshot).
+   */
+  public ExactRead readTotal(String counter, String key, Collection<String> batchIds) {
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps = c.prepareStatement(exactRead)) {
+      ps.setString(1, counter);
+      ps.setString(2, key);
+      ps.setArray(3, c.createArrayOf("text", batchIds.toArray(String[]::new)));
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        long total = rs.getLong(1);
+        Array arr = rs.getArray(2);
+        Set<String> inLedger = new HashSet<>(Arrays.asList((String[]) arr.getArray()));
+        return new ExactRead(total, inLedger);
+      }
+    } catch (SQLException e) {
+      throw new SpillwayException(
+          "reading the total of " + counter + "/" + key + " from PostgreSQL failed: "
+              + e.getMessage(), e);
+    }
+  }
+
+  /** Flushed total and the subset of asked batch ids already in the ledger. */
+  public record ExactRead(long total, Set<String> appliedBatchIds) {}
+
+  private static <K> boolean addExact(Map<K, Long> m, K k, long delta) {
+    Long prev = m.get(k);
+    if (prev == null) {
+      m.put(k, delta);
+      return true;
+    }
+    long sum = prev + delta;
+    // Overflow iff both operands have the sign opposite to the result (Hacker's Delight 2-13).
+    if (((prev ^ sum) & (delta ^ sum)) < 0) {
+      return false;
+    }
+    m.put(k, sum);
+    return true;
+  }
+
+  private static BigInteger parse(String v) {
+    if (v == null) {
+      return null;
+    }
+    try {
+      return new BigInteger(v.trim());
+    } catch (NumberFormatException e) {
+      return null;
+    }
+  }
+
+  private static void rollbackQuietly(Connection c) {
+    try {
+      c.rollback();
+    } catch (SQLException ignored) {
+      // the connection is broken; Hikari evicts it, and nothing was committed
+    }
+  }
+
+  record TotalKey(String counter, String key) implements Comparable<TotalKey> {
+    @Override
+    public int compareTo(TotalKey o) {
+      int r = counter.compareTo(o.counter);
+      return r != 0 ? r : key.compareTo(o.key);
+    }
+  }
+
+  record BucketKey(String counter, String key, char granularity, long startSeconds)
+      implements Comparable<BucketKey> {
+    @Override
+    public int compareTo(BucketKey o) {
+      int r = counter.compareTo(o.counter);
+      if (r == 0) r = key.compareTo(o.key);
+      if (r == 0) r = Character.compare(granularity, o.granularity);
+      if (r == 0) r = Long.compare(startSeconds, o.startSeconds);
+      return r;
+    }
+  }
+
+  record DeadRow(
+      String batchId,
+      String source,
+      String counter,
+      String key,
+      String granularity,
+      Long bucketStart,
+      BigInteger delta,
+      String raw,
+      String reason) {
+    static DeadRow total(String batchId, String source, TotalKey k, long delta, String reason) {
+      return new DeadRow(batchId, source, k.counter(), k.key(), null, null,
+          BigInteger.valueOf(delta), null, reason);
+    }
+
+    static DeadRow bucket(String batchId, String source, BucketKey k, long delta, String reason) {
+      return new DeadRow(batchId, source, k.counter(), k.key(), String.valueOf(k.granularity()),
+          k.startSeconds(), BigInteger.valueOf(delta), null, reason);
+    }
+  }
+}

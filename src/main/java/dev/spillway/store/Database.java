@@ -1,0 +1,103 @@
+package dev.spillway.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.SpillwayException;
+import java.time.Duration;
+import java.util.Map;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.output.MigrateResult;
+
+/**
+ * The PostgreSQL side of a Spillway runtime: one HikariCP pool and the Flyway migrations that
+ * create the {@code schema} (default {@code spillway}). The schema name has been validated
+ * against {@code [a-z_][a-z0-9_]{0,62}} by {@link SpillwayConfig} and is always used quoted.
+ */
+public final class Database implements AutoCloseable {
+  /** Where the migrations sit inside the jar (copied there from the top-level migrations/). */
+  public static final String MIGRATIONS = "classpath:dev/spillway/migrations";
+
+  private final HikariDataSource pool;
+  private final String schema;
+
+  private Database(HikariDataSource pool, String schema) {
+    this.pool = pool;
+    this.schema = schema;
+  }
+
+  public static Database open(SpillwayConfig config) {
+    HikariConfig hc = new HikariConfig();
+    hc.setPoolName("spillway");
+    hc.setJdbcUrl(config.jdbcUrl());
+    hc.setUsername(config.jdbcUser());
+    hc.setPassword(config.jdbcPassword());
+    hc.setMaximumPoolSize(config.poolSize());
+    hc.setMinimumIdle(1);
+    hc.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
+    // Flush transactions are short by design; a stuck one must not hold row locks forever.
+    hc.addDataSourceProperty("options", "-c statement_timeout=60000");
+    hc.addDataSourceProperty("tcpKeepAlive", "true");
+    hc.addDataSourceProperty("ApplicationName", "spillway");
+    // The pool must come up even while PostgreSQL is briefly away: buffered counts wait in Redis.
+    hc.setInitializationFailTimeout(-1);
+    try {
+      return new Database(new HikariDataSource(hc), config.schema());
+    } catch (RuntimeException e) {
+      throw new SpillwayException(
+          "cannot create the PostgreSQL pool for " + config.jdbcUrl() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Applies pending migrations; returns how many ran. */
+  public int migrate() {
+    try {
+      MigrateResult r =
+          Flyway.configure(Database.class.getClassLoader())
+              .dataSource(pool)
+              .schemas(schema)
+              .defaultSchema(schema)
+              .createSchemas(true)
+              .locations(MIGRATIONS)
+              .placeholders(Map.of("schema", quote(schema)))
+              .load()
+              .migrate();
+      return r.migrationsExecuted;
+    } catch (RuntimeException e) {
+      throw new SpillwayException(
+          "migrating schema "
+              + schema
+              + " failed: "
+              + e.getMessage()
+              + " (is PostgreSQL reachable at the configured postgres.jdbc-url?)",
+          e);
+    }
+  }
+
+  public DataSource dataSource() {
+    return pool;
+  }
+
+  public HikariDataSource pool() {
+    return pool;
+  }
+
+  public String schema() {
+    return schema;
+  }
+
+  /** The schema name as a quoted SQL identifier; safe because the name was validated. */
+  public String quotedSchema() {
+    return quote(schema);
+  }
+
+  static String quote(String identifier) {
+    return '"' + identifier.replace("\"", "\"\"") + '"';
+  }
+
+  @Override
+  public void close() {
+    pool.close();
+  }
+}

@@ -1,0 +1,158 @@
+package dev.spillway.testing;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A child JVM running a {@code main} class from the test classpath, with the same {@code java}
+ * binary as this JVM: for tests where a process must die mid-work (SIGKILL is a real crash; an
+ * exception in a thread is not).
+ *
+ * <p>{@link #run} waits for the child and kills it if it outlives the timeout; {@link #start}
+ * returns a handle so the test can {@link #kill()} it at a moment of its choosing. Standard output
+ * and error are merged into a temporary file, read by {@link #output()}. Every path reaps the child
+ * and its descendants; {@link #close()} also deletes the file.
+ */
+public final class JvmProcess implements AutoCloseable {
+
+  /**
+   * How a child ended.
+   *
+   * @param exitCode the exit status; 137 or similar after a kill
+   * @param output stdout and stderr, interleaved as written
+   * @param timedOut whether the child was killed for outliving its timeout
+   */
+  public record Result(int exitCode, String output, boolean timedOut) {}
+
+  private final Process process;
+  private final Path outputFile;
+
+  private JvmProcess(Process process, Path outputFile) {
+    this.process = process;
+    this.outputFile = outputFile;
+  }
+
+  /**
+   * Runs {@code mainClass} in a child JVM and waits at most {@code timeout} for it.
+   *
+   * @throws IllegalStateException if the child cannot be launched
+   */
+  public static Result run(Class<?> mainClass, Duration timeout, String... args) {
+    try (JvmProcess child = start(mainClass, args)) {
+      return child.await(timeout);
+    }
+  }
+
+  /**
+   * Launches {@code mainClass} in a child JVM and returns at once.
+   *
+   * @throws IllegalStateException if the child cannot be launched
+   */
+  public static JvmProcess start(Class<?> mainClass, String... args) {
+    String java =
+        ProcessHandle.current()
+            .info()
+            .command()
+            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    List<String> command = new ArrayList<>();
+    // Under Surefire the class path may be a single manifest-only jar; the child honours its
+    // Class-Path entries just as this JVM does.
+    command.addAll(List.of(java, "-cp", System.getProperty("java.class.path")));
+    command.add(mainClass.getName());
+    command.addAll(List.of(args));
+    Path outputFile = null;
+    try {
+      outputFile = Files.createTempFile("spillway-jvm-", ".log");
+      Process process =
+          new ProcessBuilder(command)
+              .redirectErrorStream(true)
+              .redirectOutput(outputFile.toFile())
+              .start();
+      return new JvmProcess(process, outputFile);
+    } catch (IOException e) {
+      deleteQuietly(outputFile);
+      throw new IllegalStateException(
+          "Could not launch a child JVM for " + mainClass.getName() + " with " + java, e);
+    }
+  }
+
+  public long pid() {
+    return process.pid();
+  }
+
+  public boolean isAlive() {
+    return process.isAlive();
+  }
+
+  /** Everything the child has written so far. */
+  public String output() {
+    try {
+      return Files.readString(outputFile);
+    } catch (IOException e) {
+      return "(output unreadable: " + e.getMessage() + ")";
+    }
+  }
+
+  /** Kills the child and its descendants with SIGKILL and waits until they are reaped. */
+  public void kill() {
+    process.descendants().forEach(ProcessHandle::destroyForcibly);
+    process.destroyForcibly();
+    reap();
+  }
+
+  /** Waits for the child to exit; past {@code timeout} it is killed and the result says so. */
+  public Result await(Duration timeout) {
+    boolean exited;
+    try {
+      exited = process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      kill();
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("Interrupted while waiting for child JVM " + pid(), e);
+    }
+    if (!exited) {
+      kill();
+    }
+    return new Result(process.exitValue(), output(), !exited);
+  }
+
+  /** Kills the child if it still runs, then deletes its output file. */
+  @Override
+  public void close() {
+    if (process.isAlive()) {
+      kill();
+    }
+    deleteQuietly(outputFile);
+  }
+
+  private void reap() {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        process.waitFor();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true; // a killed process exits promptly; finish reaping, then re-interrupt
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private static void deleteQuietly(Path file) {
+    if (file == null) {
+      return;
+    }
+    try {
+      Files.deleteIfExists(file);
+    } catch (IOException e) {
+      // A leftover log in the temp folder is harmless.
+    }
+  }
+}
