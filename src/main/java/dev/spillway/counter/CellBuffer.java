@@ -87,9 +87,24 @@ final class CellBuffer {
     return cells.containsKey(field);
   }
 
-  /** Distinct cells held (approximate under concurrent change). */
+  /**
+   * Distinct cells held, pending or idle-but-not-yet-retired (approximate under concurrent change):
+   * the memory the buffer uses, and what {@code client.max-pending-cells} bounds.
+   */
   int size() {
     return cells.size() + spills.size();
+  }
+
+  /** Cells holding a delta not yet drained. O(cells): for gauges, not for the hot path. */
+  int pending() {
+    int n = spills.size();
+    for (Cell c : cells.values()) {
+      long v = c.value.get();
+      if (v != 0 && v != RETIRED) {
+        n++;
+      }
+    }
+    return n;
   }
 
   long accepted() {

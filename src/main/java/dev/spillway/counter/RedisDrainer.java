@@ -108,7 +108,7 @@ final class RedisDrainer implements AutoCloseable {
   }
 
   int pendingCells() {
-    return buffer.size() + unacknowledgedCells;
+    return buffer.pending() + unacknowledgedCells;
   }
 
   boolean redisFailing() {

@@ -309,7 +309,9 @@ public final class LocalServices implements AutoCloseable {
   }
 
   private static String notAnswering(String endpoint) {
-    return endpoint == null ? "no endpoint given; " : "nothing answered at " + mask(endpoint) + "; ";
+    return endpoint == null
+        ? "no endpoint given; "
+        : "nothing answered at " + mask(endpoint) + "; ";
   }
 
   private static URI parseRedisUri(String redisUri) {

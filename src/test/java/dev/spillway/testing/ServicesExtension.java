@@ -49,8 +49,9 @@ public final class ServicesExtension
 
   @Override
   public void afterAll(ExtensionContext context) {
+    ExtensionContext owner = classContext(context);
     TestEnv env =
-        classContext(context).getStore(NAMESPACE).remove(context.getRequiredTestClass(), TestEnv.class);
+        owner.getStore(NAMESPACE).remove(owner.getRequiredTestClass(), TestEnv.class);
     if (env != null) {
       cleanUp(env);
     }
@@ -115,7 +116,8 @@ public final class ServicesExtension
   }
 
   static String schemaName(Class<?> testClass) {
-    String name = testClass.getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
+    String name =
+        testClass.getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
     String prefix = "sw_t_";
     String suffix = "_" + random(6);
     int room = SCHEMA_MAX - prefix.length() - suffix.length();

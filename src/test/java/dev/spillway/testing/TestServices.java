@@ -25,8 +25,8 @@ import org.testcontainers.utility.DockerImageName;
  *
  * <ol>
  *   <li>{@code SPILLWAY_TEST_REDIS_URI} / {@code SPILLWAY_TEST_JDBC_URL} (with {@code
- *       SPILLWAY_TEST_JDBC_USER}, default {@code postgres}, and {@code SPILLWAY_TEST_JDBC_PASSWORD},
- *       default empty); a variable that is set but does not answer fails every test that asks,
+ *       SPILLWAY_TEST_JDBC_USER}, default {@code postgres}, and {@code
+ *       SPILLWAY_TEST_JDBC_PASSWORD}, default empty); a variable that is set but does not answer fails every test that asks,
  *       rather than quietly testing against something else;
  *   <li>servers already on localhost: {@value #LOCAL_REDIS} and {@value #LOCAL_JDBC};
  *   <li>Testcontainers ({@code redis:7-alpine}, {@code postgres:16-alpine}) when a Docker engine
@@ -112,7 +112,9 @@ public final class TestServices {
     String redis = fromEnvironment("SPILLWAY_TEST_REDIS_URI", sources);
     if (redis != null && !LocalServices.redisAnswers(redis, PROBE)) {
       throw new IllegalStateException(
-          "SPILLWAY_TEST_REDIS_URI=" + masked(redis) + " does not answer PING within 2 s; fix or unset it");
+          "SPILLWAY_TEST_REDIS_URI="
+              + masked(redis)
+              + " does not answer PING within 2 s; fix or unset it");
     }
     if (redis == null && LocalServices.redisAnswers(LOCAL_REDIS, PROBE)) {
       redis = LOCAL_REDIS;

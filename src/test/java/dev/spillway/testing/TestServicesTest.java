@@ -47,7 +47,10 @@ class TestServicesTest {
     assertThat(LocalServices.redisAnswers(TestServices.redisUri(), PROBE)).isTrue();
     assertThat(
             LocalServices.postgresAnswers(
-                TestServices.jdbcUrl(), TestServices.jdbcUser(), TestServices.jdbcPassword(), PROBE))
+                TestServices.jdbcUrl(),
+                TestServices.jdbcUser(),
+                TestServices.jdbcPassword(),
+                PROBE))
         .isTrue();
     assertThat(env.redisUri()).isEqualTo(TestServices.redisUri());
     assertThat(env.jdbcUrl()).isEqualTo(TestServices.jdbcUrl());
@@ -89,7 +92,9 @@ class TestServicesTest {
 
   @Test
   void cleanUp_dropsSchemaAndPrefixedKeysOnly() {
-    TestEnv other = ServicesExtension.newEnv(AClassNameSoLongThatTheSchemaNameMustBeCutShortToFitPostgresIdentifierLimit.class);
+    TestEnv other =
+        ServicesExtension.newEnv(
+            AClassNameSoLongThatTheSchemaNameMustBeCutShortToFitPostgresIdentifierLimit.class);
     other.exec("CREATE TABLE doomed (n int)");
     RedisClient client = RedisClient.create(other.redisUri());
     try (StatefulRedisConnection<String, String> connection = client.connect()) {

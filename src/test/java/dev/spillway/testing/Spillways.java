@@ -1,0 +1,19 @@
+package dev.spillway.testing;
+
+import dev.spillway.Spillway;
+
+/** Builders pointed at a test class's own schema and key prefix. */
+public final class Spillways {
+  private Spillways() {}
+
+  public static Spillway.Builder builder(TestEnv env) {
+    return Spillway.builder()
+        .redisUri(env.redisUri())
+        .jdbcUrl(env.jdbcUrl())
+        .jdbcUser(env.jdbcUser())
+        .jdbcPassword(env.jdbcPassword())
+        .schema(env.schema())
+        .keyPrefix(env.keyPrefix())
+        .stripes(64);
+  }
+}
