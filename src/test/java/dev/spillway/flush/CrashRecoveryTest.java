@@ -293,7 +293,7 @@ class CrashRecoveryTest {
     sql(
         "SELECT counter, key, total FROM " + table("counter_totals") + " WHERE counter = ANY(?) AND total <> 0",
         rs -> m.put(new Cell(rs.getString(1), rs.getString(2)), rs.getLong(3)),
-        counters.toArray(String[]::new));
+        (Object) counters.toArray(String[]::new));
     return m;
   }
 
