@@ -48,6 +48,9 @@ public final class ConfigLoader {
           "flush.max-cells-per-transaction",
           "flush.max-pending-batches-per-stripe");
 
+  /** Top-level sections parsed by their own classes. */
+  private static final Set<String> DELEGATED = Set.of("counters", "adopt", "worker", "reporting");
+
   private ConfigLoader() {}
 
   /** Loads {@code file} (may be null: defaults only) and applies {@code env} overrides. */
@@ -109,6 +112,9 @@ public final class ConfigLoader {
     integer(root, "flush.max-cells-per-transaction").ifPresent(b::flushMaxCellsPerTransaction);
     integer(root, "flush.max-pending-batches-per-stripe")
         .ifPresent(b::flushMaxPendingBatchesPerStripe);
+    AdoptMapping.parseList(root.path("adopt")).forEach(b::adopt);
+    b.worker(WorkerSettings.parse(root.path("worker")));
+    b.reporting(ReportSettings.parse(root.path("reporting")));
     JsonNode counters = root.path("counters");
     if (!counters.isMissingNode() && !counters.isNull()) {
       if (!counters.isObject()) {
@@ -174,8 +180,8 @@ public final class ConfigLoader {
     for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
       String name = it.next();
       String full = path.isEmpty() ? name : path + "." + name;
-      if (full.equals("counters")) {
-        continue;
+      if (DELEGATED.contains(full)) {
+        continue; // each of these sections checks its own keys
       }
       JsonNode child = node.get(name);
       boolean isSection =
@@ -187,7 +193,7 @@ public final class ConfigLoader {
         checkKeys(child, full);
       } else if (!KNOWN.contains(full)) {
         throw new ConfigException(
-            full + " is not a known setting (known: " + new TreeSet<>(KNOWN) + ", counters)");
+            full + " is not a known setting (known: " + new TreeSet<>(KNOWN) + ", " + DELEGATED + ")");
       }
     }
   }

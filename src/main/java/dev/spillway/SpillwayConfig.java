@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -38,7 +39,10 @@ public record SpillwayConfig(
     Duration flushInterval,
     int flushMaxCellsPerTransaction,
     int flushMaxPendingBatchesPerStripe,
-    Map<String, Set<Granularity>> counters) {
+    Map<String, Set<Granularity>> counters,
+    List<AdoptMapping> adopt,
+    WorkerSettings worker,
+    ReportSettings reporting) {
 
   public static final String DEFAULT_REDIS_URI = "redis://127.0.0.1:6379";
   public static final String DEFAULT_JDBC_URL = "jdbc:postgresql://127.0.0.1:5432/test";
@@ -103,6 +107,20 @@ public record SpillwayConfig(
       copy.put(e.getKey(), Collections.unmodifiableSet(g));
     }
     counters = Collections.unmodifiableMap(copy);
+    adopt = adopt == null ? List.of() : List.copyOf(adopt);
+    Set<String> adoptNames = new java.util.HashSet<>();
+    for (AdoptMapping m : adopt) {
+      if (!adoptNames.add(m.name())) {
+        throw new ConfigException("adopt mapping name '" + m.name() + "' is used twice");
+      }
+    }
+    worker = worker == null ? WorkerSettings.defaults() : worker;
+    reporting = reporting == null ? ReportSettings.defaults() : reporting;
+  }
+
+  /** The adopt mapping of that name. */
+  public java.util.Optional<AdoptMapping> adoptMapping(String name) {
+    return adopt.stream().filter(m -> m.name().equals(name)).findFirst();
   }
 
   public static Builder builder() {
@@ -136,6 +154,9 @@ public record SpillwayConfig(
     b.flushMaxCellsPerTransaction = flushMaxCellsPerTransaction;
     b.flushMaxPendingBatchesPerStripe = flushMaxPendingBatchesPerStripe;
     b.counters.putAll(counters);
+    b.adopt.addAll(adopt);
+    b.worker = worker;
+    b.reporting = reporting;
     return b;
   }
 
@@ -179,7 +200,13 @@ public record SpillwayConfig(
         + " flush.max-cells-per-transaction="
         + flushMaxCellsPerTransaction
         + " counters="
-        + counters;
+        + counters
+        + " adopt="
+        + adopt.stream().map(AdoptMapping::name).toList()
+        + " worker="
+        + worker
+        + " reporting="
+        + reporting;
   }
 
   private static void requireUri(String key, String value, String... schemes) {
@@ -250,8 +277,27 @@ public record SpillwayConfig(
     private int flushMaxCellsPerTransaction = DEFAULT_MAX_CELLS_PER_TRANSACTION;
     private int flushMaxPendingBatchesPerStripe = DEFAULT_MAX_PENDING_BATCHES_PER_STRIPE;
     private final Map<String, Set<Granularity>> counters = new LinkedHashMap<>();
+    private final List<AdoptMapping> adopt = new java.util.ArrayList<>();
+    private WorkerSettings worker = WorkerSettings.defaults();
+    private ReportSettings reporting = ReportSettings.defaults();
 
     private Builder() {}
+
+    /** Adds an adopt mapping (existing Redis keys flushed into the user's tables). */
+    public Builder adopt(AdoptMapping m) {
+      adopt.add(m);
+      return this;
+    }
+
+    public Builder worker(WorkerSettings w) {
+      this.worker = w;
+      return this;
+    }
+
+    public Builder reporting(ReportSettings r) {
+      this.reporting = r;
+      return this;
+    }
 
     public Builder redisUri(String v) {
       this.redisUri = v;
@@ -371,7 +417,10 @@ public record SpillwayConfig(
           flushInterval,
           flushMaxCellsPerTransaction,
           flushMaxPendingBatchesPerStripe,
-          counters);
+          counters,
+          adopt,
+          worker,
+          reporting);
     }
   }
 }
