@@ -10,7 +10,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
 import org.quartz.CronExpression;
 
 /**
@@ -27,7 +26,7 @@ import org.quartz.CronExpression;
 public record AdoptMapping(
     String name,
     String match,
-    Pattern keyRegex,
+    KeyRegex keyRegex,
     Type type,
     String sql,
     String table,
@@ -67,7 +66,7 @@ public record AdoptMapping(
     if ((sql == null) == (table == null)) {
       throw new ConfigException(where + ": set exactly one of sql or table");
     }
-    Set<String> groups = keyRegex.namedGroups().keySet();
+    Set<String> groups = keyRegex.groupNames();
     if (sql != null) {
       for (String p : params(sql)) {
         boolean ok =
@@ -154,14 +153,14 @@ public record AdoptMapping(
         throw new ConfigException("adopt mapping name '" + name + "' is used twice");
       }
       String regex = ConfigNodes.str(m, "key-regex", path + ".key-regex").orElse(null);
-      Pattern compiled = null;
+      KeyRegex compiled = null;
       if (regex != null) {
         try {
-          compiled = Pattern.compile(regex);
-        } catch (PatternSyntaxException e) {
+          compiled = KeyRegex.compile(regex);
+        } catch (IllegalArgumentException e) {
           throw new ConfigException(
-              "adopt mapping '" + name + "': key-regex does not compile: " + e.getDescription()
-                  + " near index " + e.getIndex() + " of " + regex);
+              "adopt mapping '" + name + "': key-regex " + regex + " does not compile: "
+                  + e.getMessage());
         }
       }
       Map<String, String> cols = new LinkedHashMap<>();

@@ -3,13 +3,16 @@ package dev.spillway;
 import dev.spillway.counter.Counters;
 import dev.spillway.counter.DefaultCounters;
 import dev.spillway.counter.KeyLayout;
+import dev.spillway.flush.AdoptFlusher;
 import dev.spillway.flush.FlushListener;
 import dev.spillway.flush.FlushReport;
 import dev.spillway.flush.Flusher;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.schedule.FlushScheduler;
+import dev.spillway.store.AdoptStore;
 import dev.spillway.store.CounterStore;
 import dev.spillway.store.Database;
+import dev.spillway.store.DeadLetters;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
@@ -24,6 +27,8 @@ import java.time.InstantSource;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
@@ -56,6 +61,7 @@ public final class Spillway implements AutoCloseable {
   private final RedisClient redis;
   private final DefaultCounters counters;
   private final Flusher flusher;
+  private final AdoptFlusher adoptFlusher;
   private final FlushScheduler scheduler;
   private final MeterRegistry registry;
   private final Deque<AutoCloseable> resources;
@@ -100,6 +106,14 @@ public final class Spillway implements AutoCloseable {
       opened.push(counters);
       flusher =
           new Flusher(layout, flushConn, flushConn.async(), store, config, meters, b.listener, clock);
+      AdoptStore adoptStore = new AdoptStore(database.dataSource(), config.schema());
+      for (AdoptMapping m : config.adopt()) {
+        adoptStore.validate(m);
+      }
+      StatefulRedisConnection<String, String> adoptConn = connect(redis, config);
+      opened.push(adoptConn);
+      adoptFlusher =
+          new AdoptFlusher(layout, adoptConn, adoptConn.async(), adoptStore, config, meters, b.listener, clock);
       scheduler = config.flushEnabled() ? new FlushScheduler(flusher, config.flushInterval()) : null;
       if (scheduler != null) {
         opened.push(scheduler);
@@ -145,6 +159,40 @@ public final class Spillway implements AutoCloseable {
   /** Claims, applies and acknowledges every stripe once, now, on the calling thread. */
   public FlushReport flushOnce() {
     return flusher.flushOnce();
+  }
+
+  /**
+   * Runs every adopt mapping once, now, on the calling thread: recover leftovers, SCAN and move the
+   * matching keys, apply them to the user's tables, acknowledge. Reports by mapping name.
+   */
+  public Map<String, FlushReport> adoptOnce() {
+    Map<String, FlushReport> out = new LinkedHashMap<>();
+    for (AdoptMapping m : config.adopt()) {
+      out.put(m.name(), adoptFlusher.run(m));
+    }
+    return out;
+  }
+
+  /**
+   * Runs one adopt mapping once.
+   *
+   * @throws IllegalArgumentException when no mapping has that name
+   */
+  public FlushReport adoptOnce(String mapping) {
+    AdoptMapping m =
+        config
+            .adoptMapping(mapping)
+            .orElseThrow(
+                () ->
+                    new IllegalArgumentException(
+                        "no adopt mapping named '" + mapping + "' (configured: "
+                            + config.adopt().stream().map(AdoptMapping::name).toList() + ")"));
+    return adoptFlusher.run(m);
+  }
+
+  /** The dead-letter table: list and replay. */
+  public DeadLetters deadLetters() {
+    return new DeadLetters(database.dataSource(), config.schema());
   }
 
   public SpillwayConfig config() {
@@ -267,6 +315,12 @@ public final class Spillway implements AutoCloseable {
     /** Runs a scheduled flush (Quartz) in this runtime every {@code interval}. Off by default. */
     public Builder flushEvery(Duration interval) {
       config.flushEnabled(true).flushInterval(interval);
+      return this;
+    }
+
+    /** Adopts existing Redis keys (see {@link AdoptMapping}); checked against the database at build. */
+    public Builder adopt(AdoptMapping mapping) {
+      config.adopt(mapping);
       return this;
     }
 

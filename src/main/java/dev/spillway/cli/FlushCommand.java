@@ -11,7 +11,8 @@ import picocli.CommandLine.Option;
     name = "flush",
     mixinStandardHelpOptions = true,
     description = {
-      "Move counts pending in Redis into PostgreSQL, exactly once.",
+      "Move counts pending in Redis into PostgreSQL, exactly once: Spillway's own counters, then"
+          + " every adopt mapping (existing keys such as views:*).",
       "With --once: one run over every stripe, then exit (non-zero if anything stayed pending)."
           + " Without: run every flush.interval until interrupted."
     },
@@ -27,14 +28,28 @@ final class FlushCommand implements Callable<Integer> {
     try (Spillway sw = options.open()) {
       if (once) {
         FlushReport r = sw.flushOnce();
-        System.out.println(r);
-        return r.ok() ? 0 : 1;
+        System.out.println("counters: " + r);
+        boolean ok = r.ok();
+        for (var e : sw.adoptOnce().entrySet()) {
+          FlushReport a = e.getValue();
+          System.out.println(
+              "adopt " + e.getKey() + ": moved " + a.cells() + " value(s) in " + a.batchesApplied()
+                  + " batch(es), " + a.rowsUpserted() + " row(s) written, " + a.deadLetters()
+                  + " dead letter(s)" + (a.ok() ? "" : ", FAILED: " + a.errors()));
+          ok &= a.ok();
+        }
+        return ok ? 0 : 1;
       }
       long interval = sw.config().flushInterval().toMillis();
       while (!Thread.currentThread().isInterrupted()) {
         FlushReport r = sw.flushOnce();
         if (r.batchesApplied() > 0 || !r.ok()) {
-          System.out.println(r);
+          System.out.println("counters: " + r);
+        }
+        for (var e : sw.adoptOnce().entrySet()) {
+          if (e.getValue().batchesApplied() > 0 || !e.getValue().ok()) {
+            System.out.println("adopt " + e.getKey() + ": " + e.getValue());
+          }
         }
         Thread.sleep(interval);
       }

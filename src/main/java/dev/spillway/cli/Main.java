@@ -38,6 +38,7 @@ import picocli.CommandLine.Command;
       IncrCommand.class,
       GetCommand.class,
       DemoCommand.class,
+      DeadLetterCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

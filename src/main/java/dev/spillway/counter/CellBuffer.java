@@ -111,6 +111,21 @@ final class CellBuffer {
     return accepted.sum();
   }
 
+  /**
+   * Retires at once every cell that holds nothing (its sum was drained and delivered), instead of
+   * after {@value #IDLE_DRAINS_BEFORE_RETIRE} idle drains: for when the buffer is at its bound, so
+   * that delivered cells stop taking the room of pending ones. Same protocol as the idle path of
+   * {@link #drain} (CAS from 0 to {@link #RETIRED}, then remove), so no add is lost. Drainer thread
+   * only.
+   */
+  void retireIdle() {
+    for (Cell c : cells.values()) {
+      if (c.value.compareAndSet(0, RETIRED)) {
+        cells.remove(c.field, c);
+      }
+    }
+  }
+
   /** Takes every non-zero sum; retires cells idle for a while. Drainer thread only. */
   List<Delta> drain() {
     List<Delta> out = new ArrayList<>();

@@ -66,4 +66,25 @@ public final class KeyLayout {
   public String epoch(int stripe) {
     return prefix + "{" + stripe + "}:epoch";
   }
+
+  /**
+   * Batches of an adopt mapping: {@code {prefix}{tag}:adopt:{mapping}:batch:{id}}. On a single
+   * Redis the tag is {@code a}; on a cluster it is a tag hashing to the slot of the adopted keys
+   * moved into the batch, so that the moving script touches one slot.
+   */
+  public String adoptBatch(String mapping, String tag, String batchId) {
+    return prefix + "{" + tag + "}:adopt:" + mapping + ":batch:" + batchId;
+  }
+
+  public String adoptBatches(String mapping, String tag) {
+    return prefix + "{" + tag + "}:adopt:" + mapping + ":batches";
+  }
+
+  /**
+   * Where an adopted key of the wrong Redis type is moved, whole, for a person to look at; the
+   * batch id keeps a second quarantine of the same key from overwriting the first.
+   */
+  public String adoptQuarantine(String mapping, String tag, String batchId, String key) {
+    return prefix + "{" + tag + "}:adopt:" + mapping + ":quarantine:" + batchId + ":" + key;
+  }
 }

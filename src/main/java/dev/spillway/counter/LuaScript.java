@@ -8,7 +8,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 
 /**
@@ -56,15 +55,15 @@ public final class LuaScript {
     }
   }
 
+  /** True when {@code t} or any of its causes is Redis's NOSCRIPT reply. */
   public static boolean isNoScript(Throwable t) {
-    while (t instanceof CompletionException || t instanceof ExecutionException) {
-      if (t.getCause() == null) {
-        break;
+    for (int depth = 0; t != null && depth < 10; depth++, t = t.getCause()) {
+      if (t instanceof RedisNoScriptException
+          || (t.getMessage() != null && t.getMessage().contains("NOSCRIPT"))) {
+        return true;
       }
-      t = t.getCause();
     }
-    return t instanceof RedisNoScriptException
-        || (t != null && t.getMessage() != null && t.getMessage().startsWith("NOSCRIPT"));
+    return false;
   }
 
   private static String sha1(String text) {

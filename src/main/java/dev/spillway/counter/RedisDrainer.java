@@ -191,11 +191,13 @@ final class RedisDrainer implements AutoCloseable {
       List<CellBuffer.Delta> deltas = buffer.drain();
       if (deltas.isEmpty()) {
         succeeded();
+        makeRoom();
         return directPending.isEmpty();
       }
       send(pack(deltas));
       if (unacknowledged.isEmpty()) {
         succeeded();
+        makeRoom();
         meters.cellsDrained.increment(deltas.size());
         meters.recordDrain(Duration.ofNanos(System.nanoTime() - start));
         return directPending.isEmpty();
@@ -328,6 +330,18 @@ final class RedisDrainer implements AutoCloseable {
     }
   }
 
+  /**
+   * Redis acknowledged everything taken. Cells that now hold nothing would otherwise keep counting
+   * against {@code client.max-pending-cells} for a few more drains (idle cells retire lazily, to
+   * spare hot cells a reallocation), refusing or blocking new cells although nothing is pending;
+   * at the bound they are retired at once.
+   */
+  private void makeRoom() {
+    if (buffer.size() >= config.maxPendingCells()) {
+      buffer.retireIdle();
+    }
+  }
+
   private void failed() {
     redisFailing = true;
     meters.drainFailures.increment();
@@ -448,6 +462,12 @@ final class RedisDrainer implements AutoCloseable {
           new BatchContent("direct:" + clientId + ":" + (++directCount), -1, cells, rejected));
     }
     retryDirect();
+    if (directPending.isEmpty()) {
+      // Committed in PostgreSQL: the drained cells hold nothing now and must free their room at
+      // once, or DIRECT would still make callers wait for Redis (idle cells retire only on
+      // drains, which back off to 5 s while Redis fails).
+      buffer.retireIdle();
+    }
   }
 
   private static void sleep(long ms) {

@@ -112,4 +112,41 @@ public final class Scripts {
           for i = 4, #KEYS do result[#result + 1] = pick(KEYS[i]) end
           return result
           """);
+
+  /**
+   * Move adopted keys into one batch (GETDEL semantics, atomically). KEYS: batch, batches, then
+   * pairs (adopted key, its quarantine key). ARGV: batch id, expected type ({@code string} or
+   * {@code hash}). A string becomes field {@code s|<key>}; each field of a hash becomes {@code
+   * h|<key byte length>|<key><field>}; a key of another type is renamed to its quarantine key and
+   * recorded as {@code x|<key>} = its type. Keys already gone (taken by a concurrent run) are
+   * skipped. Returns the number of keys moved.
+   */
+  public static final LuaScript ADOPT_CLAIM =
+      new LuaScript(
+          "adopt-claim",
+          """
+          local moved = 0
+          for i = 3, #KEYS, 2 do
+            local k = KEYS[i]
+            local t = redis.call('TYPE', k)['ok']
+            if t == ARGV[2] and t == 'string' then
+              redis.call('HSET', KEYS[1], 's|' .. k, redis.call('GET', k))
+              redis.call('DEL', k)
+              moved = moved + 1
+            elseif t == ARGV[2] and t == 'hash' then
+              local all = redis.call('HGETALL', k)
+              for j = 1, #all, 2 do
+                redis.call('HSET', KEYS[1], 'h|' .. #k .. '|' .. k .. all[j], all[j + 1])
+              end
+              redis.call('DEL', k)
+              moved = moved + 1
+            elseif t ~= 'none' then
+              redis.call('RENAME', k, KEYS[i + 1])
+              redis.call('HSET', KEYS[1], 'x|' .. k, t)
+              moved = moved + 1
+            end
+          end
+          if moved > 0 then redis.call('SADD', KEYS[2], ARGV[1]) end
+          return moved
+          """);
 }

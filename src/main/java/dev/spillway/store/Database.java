@@ -59,6 +59,10 @@ public final class Database implements AutoCloseable {
               .schemas(schema)
               .defaultSchema(schema)
               .createSchemas(true)
+              // A schema that already holds other tables (postgres.schema: public, say) is
+              // baselined at version 0, so every Spillway migration still runs.
+              .baselineOnMigrate(true)
+              .baselineVersion("0")
               .locations(MIGRATIONS)
               .placeholders(Map.of("schema", quote(schema)))
               .load()

@@ -304,11 +304,17 @@ class ConcurrentFlushersTest {
     return m;
   }
 
-  /** Pairs of runs of different flushers, both applying batches, whose time spans intersect. */
+  /**
+   * Pairs of runs of different flushers, both working on batches (applying them or finding them
+   * applied), whose time spans intersect.
+   */
   private static long overlappingRuns(List<Run> runs) {
     List<Run> busy;
     synchronized (runs) {
-      busy = runs.stream().filter(r -> r.report().batchesApplied() > 0).toList();
+      busy =
+          runs.stream()
+              .filter(r -> r.report().batchesApplied() + r.report().batchesDuplicate() > 0)
+              .toList();
     }
     long n = 0;
     for (int i = 0; i < busy.size(); i++) {

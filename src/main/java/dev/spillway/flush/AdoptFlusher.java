@@ -1,0 +1,319 @@
+package dev.spillway.flush;
+
+import dev.spillway.AdoptMapping;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.counter.KeyLayout;
+import dev.spillway.counter.LuaScript;
+import dev.spillway.counter.Scripts;
+import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.store.AdoptBatch;
+import dev.spillway.store.AdoptStore;
+import dev.spillway.store.AdoptedCell;
+import dev.spillway.store.ApplyResult;
+import io.lettuce.core.KeyScanCursor;
+import io.lettuce.core.ScanArgs;
+import io.lettuce.core.ScanCursor;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Flushes keys that existing code writes ({@code INCR views:123}) into the user's tables with the
+ * same claim / apply / ack protocol as native counters (DESIGN.md, "Adopted keys"):
+ *
+ * <ol>
+ *   <li><b>recover</b>: batches left by an earlier run (in the mapping's batches set) are applied
+ *       first; the ledger skips those already applied;
+ *   <li><b>claim</b>: {@code SCAN MATCH pattern COUNT n} (never KEYS: each call does bounded work,
+ *       so Redis keeps answering other clients); the keys found are moved by one {@link
+ *       Scripts#ADOPT_CLAIM} call per batch — GETDEL semantics for strings, the whole hash for
+ *       hashes, atomically — into a batch hash registered in the batches set;
+ *   <li><b>apply</b> in one transaction per group of batches ({@link AdoptStore#apply}), then
+ *       <b>ack</b> (DEL plus SREM).
+ * </ol>
+ *
+ * <p>Writers keep writing meanwhile: an INCR that lands after its key was moved creates a fresh
+ * key, which this run's SCAN or the next run takes. Nothing is deleted from Redis before
+ * PostgreSQL has committed it, and the ledger makes every batch count once.
+ *
+ * <p>Single Redis only for now: all moved keys go to batches under the hash tag {@code a}.
+ */
+public final class AdoptFlusher {
+  private static final Logger log = LoggerFactory.getLogger(AdoptFlusher.class);
+  /** Keys moved per claim script call (and so per batch). */
+  static final int KEYS_PER_BATCH = 500;
+  static final String TAG = "a";
+
+  private final KeyLayout layout;
+  private final StatefulConnection<String, String> connection;
+  private final RedisClusterAsyncCommands<String, String> redis;
+  private final AdoptStore store;
+  private final SpillwayConfig config;
+  private final SpillwayMeters meters;
+  private final FlushListener listener;
+  private final InstantSource clock;
+  private final SecureRandom random = new SecureRandom();
+
+  public AdoptFlusher(
+      KeyLayout layout,
+      StatefulConnection<String, String> connection,
+      RedisClusterAsyncCommands<String, String> redis,
+      AdoptStore store,
+      SpillwayConfig config,
+      SpillwayMeters meters,
+      FlushListener listener,
+      InstantSource clock) {
+    this.layout = layout;
+    this.connection = connection;
+    this.redis = redis;
+    this.store = store;
+    this.config = config;
+    this.meters = meters;
+    this.listener = listener == null ? FlushListener.NONE : listener;
+    this.clock = clock;
+    connection.setAutoFlushCommands(false);
+    await(redis.scriptLoad(Scripts.ADOPT_CLAIM.text()).toCompletableFuture(), true);
+    await(redis.scriptLoad(Scripts.ACK.text()).toCompletableFuture(), true);
+  }
+
+  private static final class Run {
+    int claimed;
+    int applied;
+    int duplicate;
+    int failed;
+    long cells;
+    long rows;
+    long deadLetters;
+    final List<String> errors = new ArrayList<>();
+    final List<String> pending = new ArrayList<>();
+    int pendingCells;
+  }
+
+  /** One run of a mapping: recover, then claim everything matching, apply, ack. */
+  public synchronized FlushReport run(AdoptMapping m) {
+    long start = System.nanoTime();
+    Run run = new Run();
+    try {
+      List<String> leftovers = new ArrayList<>(await(redis.smembers(layout.adoptBatches(m.name(), TAG)).toCompletableFuture(), true));
+      if (!leftovers.isEmpty()) {
+        run.pending.addAll(leftovers);
+        applyPending(m, run);
+      }
+      scanAndClaim(m, run);
+      applyPending(m, run);
+    } catch (RuntimeException e) {
+      run.errors.add(Flusher.rootMessage(e));
+      log.warn("event=adopt_error mapping={} error=\"{}\"", m.name(), Flusher.rootMessage(e));
+    }
+    Duration took = Duration.ofNanos(System.nanoTime() - start);
+    FlushReport r =
+        new FlushReport(0, run.claimed, run.applied, run.duplicate, run.failed, run.cells, run.rows,
+            run.deadLetters, took, Duration.ZERO, List.copyOf(run.errors));
+    if (!r.ok()) {
+      log.warn("event=adopt_incomplete mapping={} {}", m.name(), r);
+    } else if (r.batchesApplied() > 0) {
+      log.debug("event=adopt mapping={} {}", m.name(), r);
+    }
+    return r;
+  }
+
+  private void scanAndClaim(AdoptMapping m, Run run) {
+    ScanArgs args = ScanArgs.Builder.matches(m.match()).limit(m.scanCount());
+    ScanCursor cursor = ScanCursor.INITIAL;
+    Set<String> found = new LinkedHashSet<>();
+    do {
+      KeyScanCursor<String> page = await(scan(cursor, args), true);
+      for (String key : page.getKeys()) {
+        if (!key.startsWith(layout.prefix())) { // never adopt Spillway's own keys
+          found.add(key);
+        }
+      }
+      cursor = page;
+      if (found.size() >= KEYS_PER_BATCH || (cursor.isFinished() && !found.isEmpty())) {
+        claim(m, new ArrayList<>(found), run);
+        found.clear();
+        if (run.pendingCells >= config.flushMaxCellsPerTransaction()) {
+          if (!applyPending(m, run)) {
+            return; // PostgreSQL failing: what was claimed waits in Redis for the next run
+          }
+        }
+      }
+    } while (!cursor.isFinished());
+  }
+
+  private CompletableFuture<KeyScanCursor<String>> scan(ScanCursor cursor, ScanArgs args) {
+    var f = cursor == ScanCursor.INITIAL ? redis.scan(args) : redis.scan(cursor, args);
+    connection.flushCommands();
+    return f.toCompletableFuture();
+  }
+
+  private void claim(AdoptMapping m, List<String> keys, Run run) {
+    String id = "a." + m.name() + "." + Long.toString(clock.millis(), 36) + "-"
+        + Long.toHexString(random.nextLong());
+    String[] k = new String[2 + 2 * keys.size()];
+    k[0] = layout.adoptBatch(m.name(), TAG, id);
+    k[1] = layout.adoptBatches(m.name(), TAG);
+    for (int i = 0; i < keys.size(); i++) {
+      k[2 + 2 * i] = keys.get(i);
+      k[3 + 2 * i] = layout.adoptQuarantine(m.name(), TAG, id, keys.get(i));
+    }
+    String type = m.type() == AdoptMapping.Type.HASH ? "hash" : "string";
+    CompletableFuture<Long> f = Scripts.ADOPT_CLAIM.evalsha(redis, ScriptOutputType.INTEGER, k, id, type);
+    connection.flushCommands();
+    long moved;
+    try {
+      moved = await(f, false);
+    } catch (IllegalStateException e) {
+      if (!LuaScript.isNoScript(e)) {
+        throw e;
+      }
+      await(redis.scriptLoad(Scripts.ADOPT_CLAIM.text()).toCompletableFuture(), true);
+      moved = await(Scripts.ADOPT_CLAIM.<Long>evalsha(redis, ScriptOutputType.INTEGER, k, id, type), true);
+    }
+    if (moved > 0) {
+      run.claimed++;
+      meters.batchesClaimed.increment();
+      run.pending.add(id);
+      run.pendingCells += (int) moved;
+      listener.afterClaim(List.of(id));
+    }
+  }
+
+  /** Reads, applies and acks every pending batch; false when PostgreSQL failed. */
+  private boolean applyPending(AdoptMapping m, Run run) {
+    if (run.pending.isEmpty()) {
+      return true;
+    }
+    List<String> ids = new ArrayList<>(run.pending);
+    run.pending.clear();
+    run.pendingCells = 0;
+    List<CompletableFuture<Map<String, String>>> reads = new ArrayList<>();
+    for (String id : ids) {
+      reads.add(redis.hgetall(layout.adoptBatch(m.name(), TAG, id)).toCompletableFuture());
+    }
+    connection.flushCommands();
+    List<AdoptBatch> batches = new ArrayList<>();
+    Set<String> done = new LinkedHashSet<>();
+    for (int i = 0; i < ids.size(); i++) {
+      Map<String, String> content = await(reads.get(i), true);
+      if (content.isEmpty()) {
+        done.add(ids.get(i)); // acknowledged meanwhile by a concurrent run
+      } else {
+        batches.add(parse(m, ids.get(i), content));
+      }
+    }
+    boolean healthy = true;
+    if (!batches.isEmpty()) {
+      try {
+        ApplyResult r = store.apply(m, batches, listener::beforeCommit);
+        run.applied += r.applied().size();
+        run.duplicate += r.duplicates().size();
+        run.rows += r.totalRows();
+        run.deadLetters += r.deadLetters();
+        for (AdoptBatch b : batches) {
+          if (r.applied().contains(b.batchId())) {
+            run.cells += b.cells().size();
+          }
+          done.add(b.batchId());
+        }
+        meters.batchesApplied.increment(r.applied().size());
+        meters.batchesDuplicate.increment(r.duplicates().size());
+        meters.rowsUpserted.increment(r.totalRows());
+        meters.deadLetters.increment(r.deadLetters());
+        if (r.deadLetters() > 0) {
+          log.warn("event=dead_letters mapping={} count={}", m.name(), r.deadLetters());
+        }
+        listener.afterCommit(Set.copyOf(done));
+      } catch (dev.spillway.SpillwayException e) {
+        healthy = false;
+        run.failed += batches.size();
+        meters.batchesFailed.increment(batches.size());
+        run.errors.add(Flusher.rootMessage(e));
+        log.warn("event=adopt_apply_failed mapping={} batches={} error=\"{}\" action=left_pending_in_redis",
+            m.name(), batches.size(), Flusher.rootMessage(e));
+      }
+    }
+    ack(m, done);
+    return healthy;
+  }
+
+  private void ack(AdoptMapping m, Set<String> done) {
+    if (done.isEmpty()) {
+      return;
+    }
+    List<CompletableFuture<Long>> futures = new ArrayList<>();
+    for (String id : done) {
+      futures.add(
+          Scripts.ACK.evalsha(
+              redis,
+              ScriptOutputType.INTEGER,
+              new String[] {layout.adoptBatch(m.name(), TAG, id), layout.adoptBatches(m.name(), TAG)},
+              id));
+    }
+    connection.flushCommands();
+    for (CompletableFuture<Long> f : futures) {
+      try {
+        await(f, false);
+      } catch (IllegalStateException e) {
+        // Harmless: the next run finds the batch in the ledger and acknowledges it.
+        log.warn("event=adopt_ack_failed mapping={} error=\"{}\"", m.name(), e.getMessage());
+      }
+    }
+    listener.afterAck(Set.copyOf(done));
+  }
+
+  /** Decodes a batch hash written by {@link Scripts#ADOPT_CLAIM}. */
+  AdoptBatch parse(AdoptMapping m, String batchId, Map<String, String> content) {
+    List<AdoptedCell> cells = new ArrayList<>(content.size());
+    for (var e : content.entrySet()) {
+      String f = e.getKey();
+      if (f.startsWith("s|")) {
+        cells.add(new AdoptedCell(f.substring(2), null, e.getValue(), null));
+      } else if (f.startsWith("x|")) {
+        String key = f.substring(2);
+        cells.add(new AdoptedCell(key, null, layout.adoptQuarantine(m.name(), TAG, batchId, key), e.getValue()));
+      } else if (f.startsWith("h|")) {
+        int bar = f.indexOf('|', 2);
+        byte[] rest = f.substring(bar + 1).getBytes(StandardCharsets.UTF_8);
+        int n = Integer.parseInt(f, 2, bar, 10);
+        n = Math.min(n, rest.length);
+        cells.add(new AdoptedCell(
+            new String(rest, 0, n, StandardCharsets.UTF_8),
+            new String(rest, n, rest.length - n, StandardCharsets.UTF_8),
+            e.getValue(), null));
+      } else {
+        cells.add(new AdoptedCell(f, null, e.getValue(), "unknown batch entry"));
+      }
+    }
+    return new AdoptBatch(batchId, cells);
+  }
+
+  private <T> T await(CompletableFuture<T> f, boolean flush) {
+    if (flush) {
+      connection.flushCommands();
+    }
+    try {
+      return f.get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("Redis failed: " + Flusher.rootMessage(e), e);
+    }
+  }
+}
