@@ -78,7 +78,10 @@ public final class Spillway implements AutoCloseable {
       if (b.migrate) {
         database.migrate();
       }
-      redis = RedisClient.create(redisUri(config));
+      redis =
+          b.clientResources != null
+              ? RedisClient.create(b.clientResources, redisUri(config))
+              : RedisClient.create(redisUri(config));
       redis.setOptions(
           ClientOptions.builder()
               .autoReconnect(true)
@@ -161,6 +164,16 @@ public final class Spillway implements AutoCloseable {
     return flusher.flushOnce();
   }
 
+  /** Claims, applies and acknowledges stripes {@code [fromStripe, toStripe)} once, now. */
+  public FlushReport flushOnce(int fromStripe, int toStripe) {
+    if (fromStripe < 0 || toStripe > config.stripes() || fromStripe >= toStripe) {
+      throw new IllegalArgumentException(
+          "stripe range [" + fromStripe + ", " + toStripe + ") must lie within [0, "
+              + config.stripes() + ") and not be empty");
+    }
+    return flusher.flush(fromStripe, toStripe);
+  }
+
   /**
    * Runs every adopt mapping once, now, on the calling thread: recover leftovers, SCAN and move the
    * matching keys, apply them to the user's tables, acknowledge. Reports by mapping name.
@@ -237,6 +250,7 @@ public final class Spillway implements AutoCloseable {
     private MeterRegistry registry;
     private InstantSource clock;
     private FlushListener listener;
+    private io.lettuce.core.resource.ClientResources clientResources;
     private boolean migrate = true;
 
     private Builder() {}
@@ -341,6 +355,15 @@ public final class Spillway implements AutoCloseable {
 
     public Builder flushListener(FlushListener l) {
       this.listener = l;
+      return this;
+    }
+
+    /**
+     * Lettuce resources for the Redis client (e.g. with a command latency recorder); shared, so
+     * Spillway never shuts them down. Default: the client's own.
+     */
+    public Builder clientResources(io.lettuce.core.resource.ClientResources r) {
+      this.clientResources = r;
       return this;
     }
 

@@ -30,7 +30,9 @@ import picocli.CommandLine.Command;
       "  spillway migrate --config sw.yaml     create or upgrade the PostgreSQL schema",
       "  spillway incr page_views 42 --by 5    add 5 to page_views/42",
       "  spillway get page_views 42            print the exact value",
-      "  spillway flush --once                 move everything pending in Redis to PostgreSQL"
+      "  spillway flush --once                 move everything pending in Redis to PostgreSQL",
+      "  spillway worker --config sw.yaml      the standalone worker (schedules, /metrics, /health)",
+      "  spillway doctor --config sw.yaml      check Redis and PostgreSQL settings, with fixes"
     },
     subcommands = {
       MigrateCommand.class,
@@ -39,6 +41,8 @@ import picocli.CommandLine.Command;
       GetCommand.class,
       DemoCommand.class,
       DeadLetterCommand.class,
+      WorkerCommand.class,
+      DoctorCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

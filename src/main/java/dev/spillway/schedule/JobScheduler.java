@@ -1,0 +1,516 @@
+package dev.spillway.schedule;
+
+import dev.spillway.SpillwayException;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.net.InetAddress;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import javax.sql.DataSource;
+import org.quartz.CronScheduleBuilder;
+import org.quartz.CronTrigger;
+import org.quartz.DisallowConcurrentExecution;
+import org.quartz.Job;
+import org.quartz.JobBuilder;
+import org.quartz.JobDetail;
+import org.quartz.JobExecutionContext;
+import org.quartz.JobKey;
+import org.quartz.Scheduler;
+import org.quartz.SchedulerException;
+import org.quartz.SimpleScheduleBuilder;
+import org.quartz.SimpleTrigger;
+import org.quartz.Trigger;
+import org.quartz.TriggerBuilder;
+import org.quartz.TriggerKey;
+import org.quartz.impl.SchedulerRepository;
+import org.quartz.impl.StdSchedulerFactory;
+import org.quartz.impl.matchers.GroupMatcher;
+import org.quartz.utils.ConnectionProvider;
+import org.quartz.utils.DBConnectionManager;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs {@link ScheduledTask}s with Quartz, either in memory (one process) or on Quartz's clustered
+ * JDBC job store in Spillway's PostgreSQL schema, where every worker sharing the schema shares the
+ * tasks: each run happens on exactly one worker, and the tasks of a worker that dies are taken
+ * over by the others (after its check-in is overdue by about {@code clusterCheckinInterval} plus
+ * 7.5 s).
+ *
+ * <p>Guarantees, in both modes: no two runs of one task overlap ({@code
+ * @DisallowConcurrentExecution}, which the JDBC store enforces across the cluster); a run that
+ * misfired (its task was still running, or the process or database was paused) is skipped rather
+ * than replayed, so runs never pile up. Neither guarantee is what exactly-once counting rests on:
+ * the flush ledger is.
+ *
+ * <p>The task bodies never reach the job store: Quartz stores only the task's name, and this
+ * scheduler's job factory maps the name back to the body. A worker whose configuration lacks a
+ * task that another worker registered skips its runs with a warning instead of failing them.
+ *
+ * <p>Hazards: all workers of a cluster must run the same task list (the last one to start rewrites
+ * changed schedules and removes tasks it does not know). In cluster mode Quartz takes connections
+ * from Spillway's pool ({@link #clustered}), and the pool is never closed by the scheduler; size it
+ * for {@code threads} running tasks plus three Quartz housekeeping threads.
+ */
+public final class JobScheduler implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(JobScheduler.class);
+  /** Job start and end lines, at DEBUG: a flush every second makes them chatty. */
+  private static final Logger jobLog = LoggerFactory.getLogger("dev.spillway.schedule.Jobs");
+
+  static final String GROUP = "spillway";
+  private static final String TABLE_PREFIX = "qrtz_";
+
+  private final Scheduler scheduler;
+  private final Map<String, ScheduledTask> tasks;
+  private final String instanceId;
+  private final boolean clustered;
+  private final String providerName;
+  private final Map<String, Meters> meters;
+  private final Set<String> running = ConcurrentHashMap.newKeySet();
+  private final AtomicBoolean shutDown = new AtomicBoolean();
+
+  private JobScheduler(Builder b) {
+    this.tasks = Map.copyOf(b.tasks);
+    this.clustered = b.dataSource != null;
+    this.instanceId = b.instanceId != null ? b.instanceId : defaultInstanceId();
+    this.meters = meters(b.registry, b.tasks.keySet());
+    String name = clustered ? clusterName(b.schema) : "spillway-" + UUID.randomUUID();
+    if (SchedulerRepository.getInstance().lookup(name) != null) {
+      throw new SpillwayException(
+          "a clustered scheduler for schema " + b.schema + " already runs in this JVM");
+    }
+    Properties p = new Properties();
+    p.setProperty("org.quartz.scheduler.instanceName", name);
+    p.setProperty("org.quartz.scheduler.instanceId", instanceId);
+    p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
+    p.setProperty("org.quartz.scheduler.makeSchedulerThreadDaemon", "true");
+    p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(b.threads));
+    p.setProperty("org.quartz.threadPool.threadNamePrefix", "spillway-job");
+    p.setProperty("org.quartz.threadPool.makeThreadsDaemons", "true");
+    if (clustered) {
+      providerName = "spillway-pool-" + UUID.randomUUID();
+      DBConnectionManager.getInstance()
+          .addConnectionProvider(providerName, new SharedPoolConnectionProvider(b.dataSource));
+      p.setProperty("org.quartz.jobStore.class", "org.quartz.impl.jdbcjobstore.JobStoreTX");
+      p.setProperty(
+          "org.quartz.jobStore.driverDelegateClass",
+          "org.quartz.impl.jdbcjobstore.PostgreSQLDelegate");
+      p.setProperty("org.quartz.jobStore.dataSource", providerName);
+      p.setProperty("org.quartz.jobStore.tablePrefix", tablePrefix(b.schema));
+      p.setProperty("org.quartz.jobStore.isClustered", "true");
+      p.setProperty(
+          "org.quartz.jobStore.clusterCheckinInterval", Long.toString(b.checkin.toMillis()));
+      // Job data stays strings (there is none but the name): no Java serialization in the table.
+      p.setProperty("org.quartz.jobStore.useProperties", "true");
+      p.setProperty("org.quartz.jobStore.acquireTriggersWithinLock", "true");
+      p.setProperty("org.quartz.jobStore.makeThreadsDaemons", "true");
+      p.setProperty("org.quartz.jobStore.misfireThreshold", "2000");
+    } else {
+      providerName = null;
+      p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
+      p.setProperty("org.quartz.jobStore.misfireThreshold", "1000");
+    }
+    try {
+      scheduler = new StdSchedulerFactory(p).getScheduler();
+      scheduler.setJobFactory((bundle, s) -> new TaskJob(this, bundle.getJobDetail().getKey()));
+      register();
+    } catch (SchedulerException | RuntimeException e) {
+      releaseProvider();
+      throw new SpillwayException(
+          "starting the job scheduler failed: " + e.getMessage()
+              + (clustered ? " (are the Quartz tables migrated? run spillway migrate)" : ""),
+          e);
+    }
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The Quartz scheduler name shared by the workers of one schema. */
+  public static String clusterName(String schema) {
+    return "spillway." + schema;
+  }
+
+  /** Quartz's table prefix for {@code schema}: the schema-qualified {@code qrtz_}. */
+  static String tablePrefix(String schema) {
+    return '"' + schema.replace("\"", "\"\"") + "\"." + TABLE_PREFIX;
+  }
+
+  /** Starts firing triggers. */
+  public void start() {
+    try {
+      scheduler.start();
+    } catch (SchedulerException e) {
+      throw new SpillwayException("starting the job scheduler failed: " + e.getMessage(), e);
+    }
+    log.info(
+        "event=scheduler_started instance={} store={} tasks=\"{}\"",
+        instanceId,
+        clustered ? "jdbc-clustered" : "ram",
+        String.join(", ", tasks.values().stream().map(ScheduledTask::toString).sorted().toList()));
+  }
+
+  /** Whether triggers fire: started, not paused, not shut down. */
+  public boolean isRunning() {
+    try {
+      return scheduler.isStarted() && !scheduler.isInStandbyMode() && !scheduler.isShutdown();
+    } catch (SchedulerException e) {
+      return false;
+    }
+  }
+
+  public boolean isClustered() {
+    return clustered;
+  }
+
+  public String instanceId() {
+    return instanceId;
+  }
+
+  /** Names of the tasks running in this process right now. */
+  public Set<String> running() {
+    return Set.copyOf(running);
+  }
+
+  public Set<String> taskNames() {
+    return tasks.keySet();
+  }
+
+  /**
+   * Stops firing, waits up to {@code timeout} for the tasks running in this process, then shuts
+   * Quartz down without waiting further. Returns the tasks still running at the deadline: they go
+   * on until the process exits. Idempotent; the shared connection pool is left open.
+   */
+  public Set<String> shutdown(Duration timeout) {
+    if (!shutDown.compareAndSet(false, true)) {
+      return running();
+    }
+    try {
+      scheduler.standby();
+    } catch (SchedulerException e) {
+      log.warn("event=scheduler_standby_failed error=\"{}\"", e.getMessage());
+    }
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!running.isEmpty() && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    Set<String> left = running();
+    try {
+      scheduler.shutdown(false);
+    } catch (SchedulerException e) {
+      log.warn("event=scheduler_shutdown_failed error=\"{}\"", e.getMessage());
+    }
+    if (left.isEmpty()) {
+      releaseProvider();
+    }
+    return left;
+  }
+
+  /** {@link #shutdown} with two minutes for running tasks (a flush is bounded well below that). */
+  @Override
+  public void close() {
+    Set<String> left = shutdown(Duration.ofMinutes(2));
+    if (!left.isEmpty()) {
+      log.warn("event=scheduler_closed_with_running_tasks tasks={}", left);
+    }
+  }
+
+  private void register() throws SchedulerException {
+    if (!clustered) {
+      for (ScheduledTask t : tasks.values()) {
+        scheduler.scheduleJob(job(t), trigger(t));
+      }
+      return;
+    }
+    // Shared store: every worker registers the same tasks at start. Leave a trigger that already
+    // has the wanted schedule alone (replacing it would reset its timing under the others).
+    List<String> changed = new ArrayList<>();
+    for (ScheduledTask t : tasks.values()) {
+      Trigger existing = scheduler.getTrigger(TriggerKey.triggerKey(t.name(), GROUP));
+      if (existing != null && sameSchedule(existing, t.schedule())) {
+        continue;
+      }
+      scheduler.scheduleJob(job(t), Set.of(trigger(t)), true);
+      changed.add(t.name());
+    }
+    for (JobKey k : scheduler.getJobKeys(GroupMatcher.jobGroupEquals(GROUP))) {
+      if (!tasks.containsKey(k.getName())) {
+        scheduler.deleteJob(k);
+        log.warn(
+            "event=task_removed task={} reason=\"not in this worker's configuration\"",
+            k.getName());
+      }
+    }
+    if (!changed.isEmpty()) {
+      log.info("event=tasks_registered tasks={}", changed);
+    }
+  }
+
+  private static JobDetail job(ScheduledTask t) {
+    return JobBuilder.newJob(TaskJob.class)
+        .withIdentity(t.name(), GROUP)
+        .withDescription(t.toString())
+        .storeDurably()
+        .requestRecovery(false) // the next scheduled run redoes the work; nothing to replay
+        .build();
+  }
+
+  private static Trigger trigger(ScheduledTask t) {
+    TriggerBuilder<Trigger> b =
+        TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP).forJob(t.name(), GROUP).startNow();
+    return switch (t.schedule()) {
+      case Schedule.Every e ->
+          b.withSchedule(
+                  SimpleScheduleBuilder.simpleSchedule()
+                      .withIntervalInMilliseconds(e.interval().toMillis())
+                      .repeatForever()
+                      .withMisfireHandlingInstructionNextWithRemainingCount())
+              .build();
+      case Schedule.Cron c ->
+          b.withSchedule(
+                  CronScheduleBuilder.cronSchedule(c.expression())
+                      .withMisfireHandlingInstructionDoNothing())
+              .build();
+    };
+  }
+
+  private static boolean sameSchedule(Trigger t, Schedule s) {
+    return switch (s) {
+      case Schedule.Every e ->
+          t instanceof SimpleTrigger st
+              && st.getRepeatInterval() == e.interval().toMillis()
+              && st.getRepeatCount() == SimpleTrigger.REPEAT_INDEFINITELY
+              && st.getMisfireInstruction()
+                  == SimpleTrigger.MISFIRE_INSTRUCTION_RESCHEDULE_NEXT_WITH_REMAINING_COUNT;
+      case Schedule.Cron c ->
+          t instanceof CronTrigger ct
+              && ct.getCronExpression().equals(c.expression())
+              && ct.getMisfireInstruction() == CronTrigger.MISFIRE_INSTRUCTION_DO_NOTHING;
+    };
+  }
+
+  private void execute(JobKey key) {
+    String name = key.getName();
+    ScheduledTask task = tasks.get(name);
+    if (task == null) {
+      log.warn(
+          "event=task_unknown task={} instance={} action=skipped"
+              + " reason=\"registered by another worker; do all workers share one configuration?\"",
+          name,
+          instanceId);
+      return;
+    }
+    running.add(name);
+    jobLog.debug("event=job_start job={} instance={}", name, instanceId);
+    long start = System.nanoTime();
+    String outcome = "ok";
+    try {
+      task.body().run();
+    } catch (RuntimeException e) {
+      outcome = "error";
+      log.error("event=job_failed job={} instance={} error=\"{}\"", name, instanceId, e, e);
+    } finally {
+      long nanos = System.nanoTime() - start;
+      running.remove(name);
+      jobLog.debug(
+          "event=job_end job={} instance={} outcome={} duration_ms={}",
+          name,
+          instanceId,
+          outcome,
+          nanos / 1_000_000);
+      Meters m = meters.get(name);
+      if (m != null) {
+        m.duration.record(Duration.ofNanos(nanos));
+        (outcome.equals("ok") ? m.ok : m.error).increment();
+      }
+    }
+  }
+
+  private void releaseProvider() {
+    if (providerName != null) {
+      // Quartz keeps providers in a static map with no removal; leave a closed one behind so the
+      // map does not pin the pool.
+      DBConnectionManager.getInstance().addConnectionProvider(providerName, CLOSED);
+    }
+  }
+
+  private static String defaultInstanceId() {
+    String host = System.getenv("HOSTNAME");
+    if (host == null || host.isBlank()) {
+      try {
+        host = InetAddress.getLocalHost().getHostName();
+      } catch (java.io.IOException e) {
+        host = "localhost";
+      }
+    }
+    String id = host.replaceAll("[^A-Za-z0-9_.:-]", "_") + "-" + ProcessHandle.current().pid();
+    return id.length() > 100 ? id.substring(id.length() - 100) : id;
+  }
+
+  private record Meters(Counter ok, Counter error, Timer duration) {}
+
+  private static Map<String, Meters> meters(MeterRegistry registry, Collection<String> names) {
+    if (registry == null) {
+      return Map.of();
+    }
+    Map<String, Meters> out = new LinkedHashMap<>();
+    for (String n : names) {
+      // Task names come from the configuration: a bounded set, so fine as a tag.
+      out.put(
+          n,
+          new Meters(
+              runs(registry, n, "ok"),
+              runs(registry, n, "error"),
+              Timer.builder("spillway.job.duration")
+                  .tag("job", n)
+                  .description("Duration of one run of a scheduled job in this worker")
+                  .register(registry)));
+    }
+    return Map.copyOf(out);
+  }
+
+  private static Counter runs(MeterRegistry registry, String job, String outcome) {
+    return Counter.builder("spillway.job.runs")
+        .tag("job", job)
+        .tag("outcome", outcome)
+        .description("Runs of a scheduled job in this worker, by outcome")
+        .register(registry);
+  }
+
+  /** The Quartz job: runs the task its key names. One class for every task. */
+  @DisallowConcurrentExecution
+  public static final class TaskJob implements Job {
+    private final JobScheduler owner;
+    private final JobKey key;
+
+    TaskJob(JobScheduler owner, JobKey key) {
+      this.owner = owner;
+      this.key = key;
+    }
+
+    @Override
+    public void execute(JobExecutionContext context) {
+      owner.execute(key);
+    }
+  }
+
+  /**
+   * Hands Quartz connections from Spillway's HikariCP pool. {@link #shutdown()} does nothing: the
+   * pool belongs to the Spillway runtime, which closes it after the scheduler has stopped.
+   */
+  static final class SharedPoolConnectionProvider implements ConnectionProvider {
+    private final DataSource dataSource;
+
+    SharedPoolConnectionProvider(DataSource dataSource) {
+      this.dataSource = Objects.requireNonNull(dataSource);
+    }
+
+    @Override
+    public Connection getConnection() throws SQLException {
+      return dataSource.getConnection();
+    }
+
+    @Override
+    public void shutdown() {
+      // Not ours to close.
+    }
+
+    @Override
+    public void initialize() {}
+  }
+
+  private static final ConnectionProvider CLOSED =
+      new ConnectionProvider() {
+        @Override
+        public Connection getConnection() throws SQLException {
+          throw new SQLException("the Spillway job scheduler using this provider has stopped");
+        }
+
+        @Override
+        public void shutdown() {}
+
+        @Override
+        public void initialize() {}
+      };
+
+  /** Configuration of a {@link JobScheduler}; {@link #build()} registers the tasks. */
+  public static final class Builder {
+    private final Map<String, ScheduledTask> tasks = new LinkedHashMap<>();
+    private int threads = 1;
+    private String instanceId;
+    private DataSource dataSource;
+    private String schema;
+    private Duration checkin = Duration.ofMillis(7500);
+    private MeterRegistry registry;
+
+    private Builder() {}
+
+    /** Tasks that may run at once in this process (1 to 64). */
+    public Builder threads(int n) {
+      if (n < 1 || n > 64) {
+        throw new IllegalArgumentException("threads must be between 1 and 64 but was " + n);
+      }
+      this.threads = n;
+      return this;
+    }
+
+    /** This process's name in a cluster (default {@code <host>-<pid>}). */
+    public Builder instanceId(String id) {
+      this.instanceId = id;
+      return this;
+    }
+
+    /**
+     * Uses the clustered JDBC job store in {@code schema} (its {@code qrtz_} tables come from
+     * migration V2) with connections from {@code dataSource}, which the scheduler never closes.
+     */
+    public Builder clustered(DataSource dataSource, String schema, Duration checkinInterval) {
+      this.dataSource = Objects.requireNonNull(dataSource, "dataSource");
+      this.schema = Objects.requireNonNull(schema, "schema");
+      this.checkin = Objects.requireNonNull(checkinInterval, "checkinInterval");
+      return this;
+    }
+
+    /** Counts runs ({@code spillway.job.runs}) and times them ({@code spillway.job.duration}). */
+    public Builder meterRegistry(MeterRegistry r) {
+      this.registry = r;
+      return this;
+    }
+
+    public Builder task(ScheduledTask t) {
+      if (tasks.putIfAbsent(t.name(), t) != null) {
+        throw new IllegalArgumentException("task name '" + t.name() + "' is used twice");
+      }
+      return this;
+    }
+
+    public Builder tasks(Collection<ScheduledTask> ts) {
+      ts.forEach(this::task);
+      return this;
+    }
+
+    /** Creates the Quartz scheduler and registers the tasks; call {@link #start()} to fire. */
+    public JobScheduler build() {
+      return new JobScheduler(this);
+    }
+  }
+}

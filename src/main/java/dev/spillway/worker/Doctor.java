@@ -1,0 +1,436 @@
+package dev.spillway.worker;
+
+import dev.spillway.AdoptMapping;
+import dev.spillway.Durations;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.counter.KeyLayout;
+import dev.spillway.schedule.JobScheduler;
+import dev.spillway.schedule.LedgerPruner;
+import dev.spillway.schedule.PendingBatches;
+import dev.spillway.store.Database;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import java.net.InetAddress;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.MigrationInfo;
+
+/**
+ * {@code spillway doctor}: checks the deployment and explains, one line per check, with the fix.
+ * Each check stands alone: an unreachable server fails its own line and skips the lines that need
+ * it, never the whole run. Nothing is written anywhere.
+ *
+ * <p>WARN is for settings that make a loss possible or performance poor (an evicting Redis, no
+ * persistence, dead letters waiting); FAIL is for what stops Spillway from working or from
+ * counting exactly once (an unreachable server, Redis older than 6.2, pending migrations, a pending
+ * batch older than the ledger retention).
+ */
+public final class Doctor {
+  static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
+  /** A batch pending longer than this means flushing is behind or failing. */
+  static final Duration LAG_WARNING = Duration.ofMinutes(1);
+
+  /** How bad a line is. */
+  public enum Status {
+    OK,
+    WARN,
+    FAIL
+  }
+
+  /** One line of the report. {@code fix} is empty for OK. */
+  public record Line(Status status, String check, String message, String fix) {
+    @Override
+    public String toString() {
+      return String.format(
+          "%-4s  %-24s %s%s", status, check, message, fix.isEmpty() ? "" : "; fix: " + fix);
+    }
+  }
+
+  private final SpillwayConfig config;
+  private final InstantSource clock;
+  private final List<Line> lines = new ArrayList<>();
+
+  private Doctor(SpillwayConfig config, InstantSource clock) {
+    this.config = config;
+    this.clock = clock;
+  }
+
+  /** Runs every check against the configured servers. */
+  public static List<Line> run(SpillwayConfig config, InstantSource clock) {
+    Doctor d = new Doctor(config, clock);
+    d.redisChecks();
+    d.postgresChecks();
+    d.httpCheck();
+    return List.copyOf(d.lines);
+  }
+
+  private void ok(String check, String message) {
+    lines.add(new Line(Status.OK, check, message, ""));
+  }
+
+  private void warn(String check, String message, String fix) {
+    lines.add(new Line(Status.WARN, check, message, fix));
+  }
+
+  private void fail(String check, String message, String fix) {
+    lines.add(new Line(Status.FAIL, check, message, fix));
+  }
+
+  // ---------------------------------------------------------------- Redis
+
+  private void redisChecks() {
+    String where = SpillwayConfig.maskUri(config.redisUri());
+    RedisURI uri;
+    try {
+      uri = RedisURI.create(config.redisUri());
+      uri.setTimeout(CONNECT_TIMEOUT);
+    } catch (RuntimeException e) {
+      fail("redis", "redis.uri " + where + " is not a Redis URI", "write it like redis://host:6379");
+      return;
+    }
+    RedisClient client = RedisClient.create(uri);
+    try (StatefulRedisConnection<String, String> conn = client.connect()) {
+      RedisCommands<String, String> redis = conn.sync();
+      Map<String, String> server = info(redis.info("server"));
+      String version = server.getOrDefault("redis_version", "?");
+      if (atLeast(version, 6, 2)) {
+        ok("redis", "Redis " + version + " answers at " + where);
+      } else {
+        fail(
+            "redis.version",
+            "Redis " + version + " at " + where + " is older than 6.2",
+            "upgrade to Redis 6.2 or newer (Spillway's scripts need GETDEL)");
+      }
+      Map<String, String> memory = info(redis.info("memory"));
+      String policy = memory.getOrDefault("maxmemory_policy", "?");
+      if (policy.equals("noeviction")) {
+        ok("redis.maxmemory-policy", "noeviction: counter hashes are never evicted");
+      } else {
+        warn(
+            "redis.maxmemory-policy",
+            "maxmemory-policy is " + policy + ": when memory is full Redis may evict counter"
+                + " hashes, and an evicted counter is a silent loss",
+            "set maxmemory-policy noeviction on the counter database (CONFIG SET"
+                + " maxmemory-policy noeviction, and in redis.conf; see"
+                + " ops/redis/spillway-counters.conf)");
+      }
+      persistence(redis);
+      encoding(conn);
+      pendingBatches(conn);
+    } catch (RuntimeException e) {
+      fail(
+          "redis",
+          "cannot reach Redis at " + where + ": " + rootMessage(e),
+          "check redis.uri (or SPILLWAY_REDIS_URI) and that Redis runs");
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  private void persistence(RedisCommands<String, String> redis) {
+    Map<String, String> p = info(redis.info("persistence"));
+    boolean aof = "1".equals(p.get("aof_enabled"));
+    String fsync = configGet(redis, "appendfsync");
+    String save = configGet(redis, "save");
+    String fix = "appendonly yes and appendfsync everysec (ops/redis/spillway-counters.conf)";
+    if (aof && (fsync == null || fsync.equals("everysec") || fsync.equals("always"))) {
+      ok(
+          "redis.persistence",
+          "AOF on" + (fsync != null ? ", appendfsync " + fsync : " (appendfsync unreadable)")
+              + ": a Redis crash loses at most about a second of counts");
+    } else if (aof) {
+      warn(
+          "redis.persistence",
+          "AOF on but appendfsync " + fsync + ": a crash may lose up to ~30 s of counts",
+          "appendfsync everysec");
+    } else if (save != null && !save.isBlank()) {
+      warn(
+          "redis.persistence",
+          "RDB snapshots only (save " + save + "): a Redis crash loses every count since the"
+              + " last snapshot",
+          fix);
+    } else {
+      warn(
+          "redis.persistence",
+          "no persistence" + (save == null ? " seen (AOF off; CONFIG is disabled)" : " (AOF off, no RDB save points)")
+              + ": a Redis restart loses every pending count",
+          fix);
+    }
+  }
+
+  private void encoding(StatefulRedisConnection<String, String> conn) {
+    KeyLayout layout = new KeyLayout(config.keyPrefix(), config.stripes());
+    List<RedisFuture<Long>> lens = new ArrayList<>(layout.stripes());
+    for (int s = 0; s < layout.stripes(); s++) {
+      lens.add(conn.async().hlen(layout.live(s)));
+    }
+    long max = 0;
+    try {
+      for (RedisFuture<Long> f : lens) {
+        max = Math.max(max, f.get(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+      }
+    } catch (Exception e) {
+      warn("redis.encoding", "could not read stripe sizes: " + rootMessage(e), "run doctor again");
+      return;
+    }
+    String limitText = configGet(conn.sync(), "hash-max-listpack-entries");
+    if (limitText == null) {
+      limitText = configGet(conn.sync(), "hash-max-ziplist-entries");
+    }
+    long limit = limitText == null ? 512 : Long.parseLong(limitText.trim());
+    if (max <= limit) {
+      ok(
+          "redis.encoding",
+          "largest live stripe holds " + max + " field(s), within the compact encoding (up to "
+              + limit + ") over " + layout.stripes() + " stripes");
+    } else {
+      warn(
+          "redis.encoding",
+          "a live stripe holds " + max + " fields, over hash-max-listpack-entries " + limit
+              + ": memory per pending cell roughly quadruples",
+          "flush more often, or raise keys.stripes once nothing is pending");
+    }
+  }
+
+  private void pendingBatches(StatefulRedisConnection<String, String> conn) {
+    KeyLayout layout = new KeyLayout(config.keyPrefix(), config.stripes());
+    PendingBatches.Summary s;
+    try {
+      s =
+          PendingBatches.scan(
+              conn.async(),
+              layout,
+              config.adopt().stream().map(AdoptMapping::name).toList(),
+              CONNECT_TIMEOUT);
+    } catch (RuntimeException e) {
+      warn("pending-batches", "could not read pending batches: " + rootMessage(e), "run doctor again");
+      return;
+    }
+    Instant now = clock.instant();
+    Duration age = s.oldestAge(now).withNanos(0);
+    Duration retention = config.worker().ledgerRetention();
+    String head =
+        s.batches() + " batch(es) pending in Redis"
+            + (s.batches() > 0 ? ", oldest " + Durations.format(age) + " old" : "")
+            + "; worker.ledger.retention " + Durations.format(retention);
+    if (s.batches() > 0
+        && age.compareTo(retention.minus(LedgerPruner.CLOCK_SKEW_MARGIN)) >= 0) {
+      fail(
+          "pending-batches",
+          head + ": ledger pruning refuses to run while this batch waits",
+          "find why it is not applied (PostgreSQL reachable? spillway flush --once shows the"
+              + " error), and keep worker.ledger.retention above its age");
+    } else if (s.batches() > 0 && age.compareTo(LAG_WARNING) >= 0) {
+      warn(
+          "pending-batches",
+          head + ": flushing is behind or failing",
+          "check the worker's log and spillway_flush_batches_total{outcome=\"failed\"}");
+    } else {
+      ok("pending-batches", head);
+    }
+  }
+
+  // ---------------------------------------------------------------- PostgreSQL
+
+  private void postgresChecks() {
+    Properties props = new Properties();
+    props.setProperty("user", config.jdbcUser());
+    props.setProperty("password", config.jdbcPassword());
+    props.setProperty("connectTimeout", Long.toString(CONNECT_TIMEOUT.toSeconds()));
+    props.setProperty("socketTimeout", "30");
+    props.setProperty("ApplicationName", "spillway-doctor");
+    String url = config.jdbcUrl().replaceAll("(?i)(password=)[^&]*", "$1<masked>");
+    try (Connection c = DriverManager.getConnection(config.jdbcUrl(), props)) {
+      int version;
+      String human;
+      try (Statement st = c.createStatement();
+          ResultSet rs = st.executeQuery("SELECT current_setting('server_version_num')::int,"
+              + " current_setting('server_version')")) {
+        rs.next();
+        version = rs.getInt(1);
+        human = rs.getString(2);
+      }
+      if (version >= 120000) {
+        ok("postgres", "PostgreSQL " + human + " answers at " + url + " as " + config.jdbcUser());
+      } else {
+        fail("postgres.version", "PostgreSQL " + human + " is older than 12", "upgrade PostgreSQL to 12 or newer");
+      }
+      if (!migrations()) {
+        return; // the table checks below would only repeat the failure
+      }
+      deadLetters(c);
+      cluster(c);
+    } catch (SQLException e) {
+      fail(
+          "postgres",
+          "cannot reach PostgreSQL at " + url + " as " + config.jdbcUser() + ": " + e.getMessage(),
+          "check postgres.jdbc-url, postgres.user and SPILLWAY_JDBC_PASSWORD, and that PostgreSQL runs");
+    }
+  }
+
+  private boolean migrations() {
+    try {
+      MigrationInfo[] pending =
+          Flyway.configure(Doctor.class.getClassLoader())
+              .dataSource(config.jdbcUrl(), config.jdbcUser(), config.jdbcPassword())
+              .schemas(config.schema())
+              .defaultSchema(config.schema())
+              .locations(Database.MIGRATIONS)
+              .placeholders(Map.of("schema", '"' + config.schema() + '"'))
+              .load()
+              .info()
+              .pending();
+      if (pending.length == 0) {
+        ok("postgres.migrations", "schema " + config.schema() + " is up to date");
+        return true;
+      }
+      List<String> versions = new ArrayList<>();
+      for (MigrationInfo m : pending) {
+        versions.add("V" + m.getVersion());
+      }
+      fail(
+          "postgres.migrations",
+          pending.length + " migration(s) not applied to schema " + config.schema() + ": " + versions,
+          "run spillway migrate --config <file> (the worker also migrates at start)");
+      return false;
+    } catch (RuntimeException e) {
+      fail("postgres.migrations", "cannot read the migration history: " + rootMessage(e), "run spillway migrate");
+      return false;
+    }
+  }
+
+  private void deadLetters(Connection c) throws SQLException {
+    String sql =
+        "SELECT count(*), min(created_at) FROM \"" + config.schema()
+            + "\".dead_letter WHERE replayed_at IS NULL";
+    try (Statement st = c.createStatement();
+        ResultSet rs = st.executeQuery(sql)) {
+      rs.next();
+      long n = rs.getLong(1);
+      if (n == 0) {
+        ok("dead-letters", "no dead letters waiting");
+      } else {
+        warn(
+            "dead-letters",
+            n + " dead letter(s) waiting, oldest from " + rs.getTimestamp(2).toInstant(),
+            "spillway dead-letter list, then replay or discard them");
+      }
+    }
+  }
+
+  private void cluster(Connection c) throws SQLException {
+    if (!config.worker().cluster()) {
+      ok(
+          "quartz.cluster",
+          "worker.cluster is false: schedules live in memory, so run one worker (or set"
+              + " worker.cluster: true to share them)");
+      return;
+    }
+    String sql =
+        "SELECT instance_name, last_checkin_time, checkin_interval FROM \"" + config.schema()
+            + "\".qrtz_scheduler_state WHERE sched_name = ? ORDER BY instance_name";
+    List<String> alive = new ArrayList<>();
+    List<String> silent = new ArrayList<>();
+    long now = clock.millis();
+    try (PreparedStatement ps = c.prepareStatement(sql)) {
+      ps.setString(1, JobScheduler.clusterName(config.schema()));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          long ago = now - rs.getLong(2);
+          // Quartz declares a member failed after its interval plus 7.5 s of silence.
+          boolean ok = ago <= rs.getLong(3) + 7500;
+          (ok ? alive : silent).add(rs.getString(1) + " (" + Math.max(0, ago / 1000) + "s ago)");
+        }
+      }
+    }
+    if (alive.isEmpty()) {
+      warn(
+          "quartz.cluster",
+          "no worker has checked in recently" + (silent.isEmpty() ? "" : "; silent: " + silent),
+          "start spillway worker on at least one host");
+    } else {
+      ok(
+          "quartz.cluster",
+          alive.size() + " member(s) checked in: " + alive
+              + (silent.isEmpty() ? "" : "; silent, being taken over: " + silent));
+    }
+  }
+
+  // ---------------------------------------------------------------- worker
+
+  private void httpCheck() {
+    String bind = config.worker().httpBind();
+    boolean loopback;
+    try {
+      loopback = InetAddress.getByName(bind).isLoopbackAddress();
+    } catch (java.io.IOException e) {
+      warn("worker.http", "worker.http.bind " + bind + " does not resolve", "use an address such as 127.0.0.1");
+      return;
+    }
+    if (loopback) {
+      ok("worker.http", "/metrics and /health listen on " + bind + ":" + config.worker().httpPort() + " (loopback)");
+    } else {
+      warn(
+          "worker.http",
+          "/metrics and /health listen on " + bind + ", reachable from other hosts, without"
+              + " authentication",
+          "bind 127.0.0.1 behind a reverse proxy, or firewall port " + config.worker().httpPort());
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  static Map<String, String> info(String text) {
+    Map<String, String> out = new java.util.HashMap<>();
+    for (String line : text.split("\r?\n")) {
+      int colon = line.indexOf(':');
+      if (colon > 0 && !line.startsWith("#")) {
+        out.put(line.substring(0, colon), line.substring(colon + 1).trim());
+      }
+    }
+    return out;
+  }
+
+  /** CONFIG GET, or null where CONFIG is disabled (managed Redis often renames it). */
+  private static String configGet(RedisCommands<String, String> redis, String name) {
+    try {
+      return redis.configGet(name).get(name);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  static boolean atLeast(String version, int major, int minor) {
+    String[] parts = version.split("\\.");
+    try {
+      int ma = Integer.parseInt(parts[0]);
+      int mi = parts.length > 1 ? Integer.parseInt(parts[1]) : 0;
+      return ma > major || (ma == major && mi >= minor);
+    } catch (NumberFormatException e) {
+      return false;
+    }
+  }
+
+  private static String rootMessage(Throwable t) {
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getMessage() == null ? t.toString() : t.getMessage();
+  }
+}

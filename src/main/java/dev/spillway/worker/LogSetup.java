@@ -1,0 +1,126 @@
+package dev.spillway.worker;
+
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.LoggerContext;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.classic.spi.ThrowableProxyUtil;
+import ch.qos.logback.core.ConsoleAppender;
+import ch.qos.logback.core.LayoutBase;
+import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import dev.spillway.WorkerSettings.LogFormat;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.time.Instant;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The worker's logging: one line per event on standard error (systemd's journal takes it from
+ * there), either {@code key=value} or one JSON object per line. Every line starts with {@code ts}
+ * (UTC, milliseconds), {@code level}, {@code logger} and {@code thread}, then the event's own
+ * pairs; a stack trace stays on the line, escaped, under {@code exception}. Spillway's loggers log
+ * at the configured level; everyone else's (Quartz, Lettuce, HikariCP, Flyway) at WARN.
+ */
+public final class LogSetup {
+  private LogSetup() {}
+
+  /** Replaces the console configuration of the logback context. */
+  public static void apply(LogFormat format, String level) {
+    if (!(LoggerFactory.getILoggerFactory() instanceof LoggerContext ctx)) {
+      return; // another SLF4J binding: leave its configuration alone
+    }
+    LayoutBase<ILoggingEvent> layout =
+        format == LogFormat.JSON ? new JsonLayout() : new KeyValueLayout();
+    layout.setContext(ctx);
+    layout.start();
+    LayoutWrappingEncoder<ILoggingEvent> encoder = new LayoutWrappingEncoder<>();
+    encoder.setContext(ctx);
+    encoder.setLayout(layout);
+    encoder.start();
+    ConsoleAppender<ILoggingEvent> appender = new ConsoleAppender<>();
+    appender.setContext(ctx);
+    appender.setName("spillway-worker");
+    appender.setTarget("System.err");
+    appender.setEncoder(encoder);
+    appender.start();
+    ch.qos.logback.classic.Logger root = ctx.getLogger(Logger.ROOT_LOGGER_NAME);
+    root.detachAndStopAllAppenders();
+    root.addAppender(appender);
+    root.setLevel(Level.WARN);
+    ctx.getLogger("dev.spillway").setLevel(Level.toLevel(level, Level.INFO));
+    for (String quiet : new String[] {"org.quartz", "io.lettuce", "com.zaxxer.hikari", "org.flywaydb", "io.netty"}) {
+      ctx.getLogger(quiet).setLevel(Level.WARN);
+    }
+  }
+
+  static String simpleName(String logger) {
+    int dot = logger.lastIndexOf('.');
+    return dot < 0 ? logger : logger.substring(dot + 1);
+  }
+
+  /** {@code ts=... level=INFO logger=Flusher thread=main event=...}. */
+  static final class KeyValueLayout extends LayoutBase<ILoggingEvent> {
+    @Override
+    public String doLayout(ILoggingEvent e) {
+      StringBuilder b = new StringBuilder(160);
+      b.append("ts=").append(Instant.ofEpochMilli(e.getTimeStamp()));
+      b.append(" level=").append(e.getLevel());
+      b.append(" logger=").append(KeyValues.quote(simpleName(e.getLoggerName())));
+      b.append(" thread=").append(KeyValues.quote(e.getThreadName()));
+      String message = e.getFormattedMessage();
+      Map<String, String> pairs = KeyValues.parse(message);
+      if (pairs.containsKey("msg") && pairs.size() == 1) {
+        b.append(" msg=").append(KeyValues.quote(message));
+      } else {
+        // Already key=value (and what follows a stray word is under msg, quoted).
+        for (var p : pairs.entrySet()) {
+          b.append(' ').append(p.getKey()).append('=').append(KeyValues.quote(p.getValue()));
+        }
+      }
+      if (e.getThrowableProxy() != null) {
+        b.append(" exception=")
+            .append(KeyValues.quote(ThrowableProxyUtil.asString(e.getThrowableProxy()).strip()));
+      }
+      return b.append('\n').toString();
+    }
+  }
+
+  /** {@code {"ts":"...","level":"INFO","logger":"Flusher","thread":"main","event":"..."}}. */
+  static final class JsonLayout extends LayoutBase<ILoggingEvent> {
+    private static final JsonFactory JSON = new JsonFactory();
+    private static final Pattern INTEGER = Pattern.compile("-?(0|[1-9][0-9]{0,17})");
+    private static final java.util.Set<String> RESERVED =
+        java.util.Set.of("ts", "level", "logger", "thread", "exception");
+
+    @Override
+    public String doLayout(ILoggingEvent e) {
+      StringWriter out = new StringWriter(200);
+      try (JsonGenerator g = JSON.createGenerator(out)) {
+        g.writeStartObject();
+        g.writeStringField("ts", Instant.ofEpochMilli(e.getTimeStamp()).toString());
+        g.writeStringField("level", e.getLevel().toString());
+        g.writeStringField("logger", simpleName(e.getLoggerName()));
+        g.writeStringField("thread", e.getThreadName());
+        for (var p : KeyValues.parse(e.getFormattedMessage()).entrySet()) {
+          String key = RESERVED.contains(p.getKey()) ? "msg_" + p.getKey() : p.getKey();
+          if (INTEGER.matcher(p.getValue()).matches()) {
+            g.writeNumberField(key, Long.parseLong(p.getValue()));
+          } else {
+            g.writeStringField(key, p.getValue());
+          }
+        }
+        if (e.getThrowableProxy() != null) {
+          g.writeStringField("exception", ThrowableProxyUtil.asString(e.getThrowableProxy()).strip());
+        }
+        g.writeEndObject();
+      } catch (IOException impossible) {
+        return "{\"level\":\"ERROR\",\"msg\":\"log line could not be written as JSON\"}\n";
+      }
+      return out.append('\n').toString();
+    }
+  }
+}

@@ -1,0 +1,434 @@
+package dev.spillway.worker;
+
+import dev.spillway.AdoptMapping;
+import dev.spillway.Durations;
+import dev.spillway.Spillway;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.SpillwayException;
+import dev.spillway.WorkerSettings;
+import dev.spillway.counter.KeyLayout;
+import dev.spillway.flush.FlushReport;
+import dev.spillway.schedule.DeadLetterMonitor;
+import dev.spillway.schedule.FlushGroups;
+import dev.spillway.schedule.JobScheduler;
+import dev.spillway.schedule.LedgerPruner;
+import dev.spillway.schedule.PendingBatches;
+import dev.spillway.schedule.Schedule;
+import dev.spillway.schedule.ScheduledTask;
+import io.lettuce.core.ClientOptions;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.SocketOptions;
+import io.lettuce.core.TimeoutOptions;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
+import java.io.IOException;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The standalone worker process: a {@link Spillway} runtime without its own flush schedule, a
+ * {@link JobScheduler} (in memory, or clustered on PostgreSQL) running the flush groups, adopt
+ * mappings, ledger pruning, dead-letter checks and any extra tasks, and an HTTP endpoint for
+ * metrics and health.
+ *
+ * <p>Lifecycle: {@link Builder#start()} opens everything (and fails with a {@link
+ * SpillwayException} naming what is unreachable), {@link #awaitStop()} blocks until SIGTERM or
+ * SIGINT (or {@link #requestStop}), then stops: readiness turns 503, no new job starts, running
+ * jobs get {@code worker.shutdown-timeout} to finish. Whatever is still running at the deadline is
+ * abandoned, which is safe by design: a claimed batch stays pending in Redis and the next flush run
+ * anywhere applies it exactly once; the log says how many batches are pending.
+ */
+public final class Worker {
+  private static final Logger log = LoggerFactory.getLogger(Worker.class);
+  /** How often every worker refreshes the dead-letter and Redis memory gauges. */
+  static final Duration PROBE_INTERVAL = Duration.ofSeconds(15);
+
+  private final SpillwayConfig config;
+  private final WorkerSettings settings;
+  private final Deque<AutoCloseable> resources;
+  private final WorkerMetrics metrics;
+  private final Spillway spillway;
+  private final StatefulRedisConnection<String, String> probe;
+  private final JobScheduler scheduler;
+  private final WorkerHttp http;
+  private final ScheduledExecutorService probes;
+  private final KeyLayout layout;
+  private final AtomicBoolean stopping = new AtomicBoolean();
+  private final AtomicReference<String> stopReason = new AtomicReference<>();
+  private final CountDownLatch stopRequested = new CountDownLatch(1);
+  private final AtomicBoolean stopped = new AtomicBoolean();
+
+  private Worker(Builder b) {
+    long t0 = System.nanoTime();
+    this.config = b.config.toBuilder().flushEnabled(false).build(); // the worker schedules flushes
+    WorkerSettings ws = config.worker();
+    if (b.httpBind != null || b.httpPort != null) {
+      ws =
+          ws.toBuilder()
+              .httpBind(b.httpBind != null ? b.httpBind : ws.httpBind())
+              .httpPort(b.httpPort != null ? b.httpPort : ws.httpPort())
+              .build();
+    }
+    this.settings = ws;
+    this.layout = new KeyLayout(config.keyPrefix(), config.stripes());
+    Deque<AutoCloseable> opened = new ArrayDeque<>();
+    try {
+      metrics = new WorkerMetrics();
+      opened.push(metrics);
+      ClientResources lettuce =
+          ClientResources.builder()
+              .commandLatencyRecorder(metrics.lettuceRecorder())
+              // Reconnect within ~2 s of Redis coming back, not Lettuce's default 30 s ceiling.
+              .reconnectDelay(
+                  Delay.exponential(
+                      Duration.ofMillis(50), Duration.ofSeconds(2), 2, TimeUnit.MILLISECONDS))
+              .build();
+      opened.push(() -> lettuce.shutdown(0, 2, TimeUnit.SECONDS).get(3, TimeUnit.SECONDS));
+      spillway =
+          Spillway.builder()
+              .config(config)
+              .meterRegistry(metrics.registry)
+              .clientResources(lettuce)
+              .clock(b.clock)
+              .build();
+      opened.push(spillway);
+      metrics.bindPool(spillway.dataSource());
+      RedisClient client = RedisClient.create(lettuce, redisUri(config));
+      client.setOptions(
+          ClientOptions.builder()
+              .autoReconnect(true)
+              .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+              .socketOptions(
+                  SocketOptions.builder().connectTimeout(Health.TIMEOUT).keepAlive(true).build())
+              .timeoutOptions(TimeoutOptions.enabled(config.redisTimeout()))
+              .build());
+      opened.push(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+      probe = client.connect();
+      opened.push(probe);
+
+      DeadLetterMonitor deadLetters =
+          new DeadLetterMonitor(
+              spillway.dataSource(), config.schema(), metrics.registry, b.clock);
+      List<String> adoptNames = config.adopt().stream().map(AdoptMapping::name).toList();
+      LedgerPruner pruner =
+          new LedgerPruner(
+              spillway.dataSource(),
+              config.schema(),
+              settings.ledgerRetention(),
+              () -> PendingBatches.scan(probe.async(), layout, adoptNames, config.redisTimeout()),
+              b.clock,
+              metrics.registry);
+      List<ScheduledTask> tasks = tasks(spillway, deadLetters, pruner);
+      tasks.addAll(b.extraTasks.apply(spillway));
+
+      JobScheduler.Builder jb =
+          JobScheduler.builder()
+              .threads(settings.threads())
+              .instanceId(settings.instanceId())
+              .meterRegistry(metrics.registry)
+              .tasks(tasks);
+      if (settings.cluster()) {
+        int wanted = settings.threads() + 3;
+        if (config.poolSize() < wanted) {
+          log.warn(
+              "event=config_advice key=postgres.pool-size value={} advice={} reason=\"in cluster"
+                  + " mode Quartz takes connections from the same pool as {} job threads\"",
+              config.poolSize(),
+              wanted,
+              settings.threads());
+        }
+        jb.clustered(spillway.dataSource(), config.schema(), settings.clusterCheckinInterval());
+      }
+      scheduler = jb.build();
+      opened.push(() -> scheduler.shutdown(Duration.ZERO));
+
+      probes =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> Thread.ofPlatform().daemon().name("spillway-probe").unstarted(r));
+      opened.push(probes::shutdownNow);
+      probes.scheduleWithFixedDelay(
+          () -> refreshGauges(deadLetters), 0, PROBE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+
+      ExecutorService checks = Executors.newVirtualThreadPerTaskExecutor();
+      opened.push(checks::shutdownNow);
+      Health health = new Health(probe, spillway.dataSource(), scheduler, stopping::get, checks);
+      try {
+        http = new WorkerHttp(settings.httpBind(), settings.httpPort(), metrics::scrape, health::ready);
+      } catch (IOException e) {
+        throw new SpillwayException(
+            "cannot listen on " + settings.httpBind() + ":" + settings.httpPort()
+                + " (worker.http.bind / worker.http.port): " + e.getMessage(),
+            e);
+      }
+      opened.push(http);
+      log.info(
+          "event=http_listening address={}:{} endpoints=/metrics,/health/live,/health/ready",
+          http.address().getHostString(),
+          http.address().getPort());
+
+      scheduler.start();
+    } catch (RuntimeException e) {
+      closeAll(opened);
+      throw e;
+    }
+    this.resources = opened;
+    log.info(
+        "event=worker_started instance={} store={} flush_groups={} tasks={} http={}:{}"
+            + " startup_ms={}",
+        scheduler.instanceId(),
+        settings.cluster() ? "jdbc-clustered" : "ram",
+        FlushGroups.ranges(config.stripes(), settings.flushGroups()).size(),
+        scheduler.taskNames().size(),
+        http.address().getHostString(),
+        http.address().getPort(),
+        Duration.ofNanos(System.nanoTime() - t0).toMillis());
+  }
+
+  public static Builder builder(SpillwayConfig config) {
+    return new Builder(config);
+  }
+
+  private List<ScheduledTask> tasks(
+      Spillway sw, DeadLetterMonitor deadLetters, LedgerPruner pruner) {
+    List<ScheduledTask> tasks = new ArrayList<>();
+    Schedule flushEvery =
+        settings.flushSchedule() != null
+            ? Schedule.parse("worker.flush.schedule", settings.flushSchedule())
+            : Schedule.every(config.flushInterval());
+    tasks.addAll(
+        FlushGroups.tasks(config.stripes(), settings.flushGroups(), flushEvery, sw::flushOnce));
+    for (AdoptMapping m : config.adopt()) {
+      Schedule s =
+          m.schedule() != null
+              ? Schedule.cron(m.schedule())
+              : Schedule.every(AdoptMapping.DEFAULT_INTERVAL);
+      tasks.add(
+          new ScheduledTask(
+              "adopt-" + m.name(),
+              s,
+              () -> {
+                FlushReport r = sw.adoptOnce(m.name());
+                if (r.batchesApplied() > 0) {
+                  log.debug("event=adopted mapping={} {}", m.name(), r);
+                }
+              }));
+    }
+    tasks.add(
+        new ScheduledTask(
+            "ledger-prune",
+            Schedule.parse("worker.ledger.prune-schedule", settings.ledgerPruneSchedule()),
+            pruner::prune));
+    tasks.add(
+        new ScheduledTask(
+            "dead-letters",
+            Schedule.parse(
+                "worker.dead-letters.check-schedule", settings.deadLetterCheckSchedule()),
+            deadLetters::check));
+    return tasks;
+  }
+
+  private void refreshGauges(DeadLetterMonitor deadLetters) {
+    try {
+      deadLetters.refresh();
+    } catch (RuntimeException e) {
+      log.debug("event=probe_failed probe=dead_letters error=\"{}\"", e.getMessage());
+    }
+    try {
+      String info = probe.async().info("memory").get(Health.TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      metrics.redisMemory(infoLong(info, "used_memory"), infoLong(info, "maxmemory"));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      log.debug("event=probe_failed probe=redis_memory error=\"{}\"", e.getMessage());
+    }
+  }
+
+  static long infoLong(String info, String field) {
+    for (String line : info.split("\r?\n")) {
+      if (line.startsWith(field + ":")) {
+        return Long.parseLong(line.substring(field.length() + 1).trim());
+      }
+    }
+    throw new IllegalStateException("INFO has no " + field);
+  }
+
+  /** The HTTP port actually bound (useful with {@code worker.http.port: 0}). */
+  public int httpPort() {
+    return http.address().getPort();
+  }
+
+  public JobScheduler scheduler() {
+    return scheduler;
+  }
+
+  /** Asks the worker to stop; {@link #awaitStop()} then performs the shutdown. */
+  public void requestStop(String reason) {
+    if (stopReason.compareAndSet(null, reason)) {
+      stopping.set(true); // readiness turns 503 at once
+      stopRequested.countDown();
+    } else {
+      log.info("event=stop_already_requested signal={}", reason);
+    }
+  }
+
+  /**
+   * Installs the SIGTERM/SIGINT handlers, blocks until a stop is requested, stops, and returns the
+   * exit code (0: a requested stop, whether or not running jobs finished in time).
+   */
+  public int awaitStop() throws InterruptedException {
+    if (!Signals.handleTermination(this::requestStop)) {
+      Thread hook = Thread.ofPlatform().unstarted(() -> {
+        requestStop("shutdown-hook");
+        stop();
+      });
+      Runtime.getRuntime().addShutdownHook(hook);
+    }
+    stopRequested.await();
+    stop();
+    return 0;
+  }
+
+  /** Stops now, as described in the class comment. Idempotent. */
+  public void stop() {
+    if (!stopped.compareAndSet(false, true)) {
+      return;
+    }
+    stopReason.compareAndSet(null, "stop");
+    stopping.set(true);
+    long t0 = System.nanoTime();
+    Duration timeout = settings.shutdownTimeout();
+    // Keep a slice of the budget for closing connections after the jobs.
+    Duration reserve = timeout.dividedBy(5).compareTo(Duration.ofSeconds(2)) > 0
+        ? Duration.ofSeconds(2)
+        : timeout.dividedBy(5);
+    log.info(
+        "event=shutdown_begin signal={} timeout={} running_jobs={}",
+        stopReason.get(),
+        Durations.format(timeout),
+        scheduler.running());
+    Set<String> left = scheduler.shutdown(timeout.minus(reserve));
+    probes.shutdownNow();
+    String pending = pendingSummary();
+    if (!left.isEmpty()) {
+      log.warn(
+          "event=shutdown_timeout running_jobs={} {} action=exit_without_waiting note=\"claimed"
+              + " batches stay pending in Redis; the next flush run, here or on another worker,"
+              + " applies each exactly once\"",
+          left,
+          pending);
+      http.close();
+    } else {
+      Thread closer = Thread.ofPlatform().name("spillway-close").start(() -> closeAll(resources));
+      try {
+        closer.join(Math.max(1, timeout.minus(elapsed(t0)).toMillis()));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (closer.isAlive()) {
+        log.warn("event=shutdown_close_timeout action=exit_without_waiting");
+      }
+    }
+    log.info(
+        "event=stopped graceful={} took_ms={} {}",
+        left.isEmpty(),
+        elapsed(t0).toMillis(),
+        pending);
+  }
+
+  private String pendingSummary() {
+    try {
+      PendingBatches.Summary s =
+          PendingBatches.scan(
+              probe.async(),
+              layout,
+              config.adopt().stream().map(AdoptMapping::name).toList(),
+              Duration.ofSeconds(1));
+      return "pending_batches_in_redis=" + s.batches();
+    } catch (RuntimeException e) {
+      return "pending_batches_in_redis=unknown";
+    }
+  }
+
+  private static Duration elapsed(long t0) {
+    return Duration.ofNanos(System.nanoTime() - t0);
+  }
+
+  private static RedisURI redisUri(SpillwayConfig config) {
+    RedisURI uri = RedisURI.create(config.redisUri());
+    uri.setTimeout(config.redisTimeout());
+    return uri;
+  }
+
+  private static void closeAll(Deque<AutoCloseable> opened) {
+    while (!opened.isEmpty()) {
+      AutoCloseable c = opened.pop();
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("event=close_failed error=\"{}\"", e.toString());
+      }
+    }
+  }
+
+  /** What the worker runs besides the configuration: overrides from the command line, tasks. */
+  public static final class Builder {
+    private final SpillwayConfig config;
+    private String httpBind;
+    private Integer httpPort;
+    private InstantSource clock = InstantSource.system();
+    private Function<Spillway, List<ScheduledTask>> extraTasks = sw -> List.of();
+
+    private Builder(SpillwayConfig config) {
+      this.config = Objects.requireNonNull(config, "config");
+    }
+
+    /** Overrides {@code worker.http.bind}. */
+    public Builder httpBind(String bind) {
+      this.httpBind = bind;
+      return this;
+    }
+
+    /** Overrides {@code worker.http.port} (0: any free port). */
+    public Builder httpPort(int port) {
+      this.httpPort = port;
+      return this;
+    }
+
+    public Builder clock(InstantSource clock) {
+      this.clock = Objects.requireNonNull(clock);
+      return this;
+    }
+
+    /**
+     * More tasks, made once the runtime exists (reporting exports, say). In a cluster every
+     * worker must add the same ones.
+     */
+    public Builder extraTasks(Function<Spillway, List<ScheduledTask>> tasks) {
+      this.extraTasks = Objects.requireNonNull(tasks);
+      return this;
+    }
+
+    /** Opens everything and starts the schedules; fails naming what is unreachable. */
+    public Worker start() {
+      return new Worker(this);
+    }
+  }
+}
