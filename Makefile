@@ -9,6 +9,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 MVN ?= mvn
+# e.g. make bench BENCH_OPTS='-Dbench.seconds=10 -Dbench.only=1,2'
+BENCH_OPTS ?=
 JAR := target/spillway.jar
 # Expanded inside recipes, after WITH_JDK has set JAVA_HOME; override with `make run JAVA=...`.
 JAVA ?= "$$JAVA_HOME/bin/java"
@@ -31,8 +33,9 @@ run: build ## Build, then run the demo (starts embedded Redis/PostgreSQL if none
 test: ## Run all tests against real Redis and PostgreSQL (see DESIGN.md)
 	@$(WITH_JDK) $(MVN) -B test
 
-bench: ## Run the benchmarks (not yet: issue 7)
-	@echo "make bench: see issue 7"
+bench: ## Run the benchmarks (peers measured in the same run); results in target/bench/
+	@$(WITH_JDK) $(MVN) -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
+	@$(WITH_JDK) $(JAVA) -Xmx4g -cp "target/classes:target/test-classes:$$(cat target/bench-classpath.txt)" $(BENCH_OPTS) dev.spillway.bench.BenchMain target/bench
 
 clean: ## Delete build output
 	rm -rf target

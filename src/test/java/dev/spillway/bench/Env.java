@@ -1,0 +1,97 @@
+package dev.spillway.bench;
+
+import dev.spillway.ConfigLoader;
+import dev.spillway.Spillway;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.embedded.LocalServices;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.ScanArgs;
+import io.lettuce.core.ScanCursor;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.function.UnaryOperator;
+
+/**
+ * Where the benchmarks run: the configured Redis and PostgreSQL (SPILLWAY_REDIS_URI,
+ * SPILLWAY_JDBC_URL, ...) or embedded ones when those do not answer. Every benchmark works in
+ * schema {@code spillway_bench} and under key prefix {@code swbench:}, both wiped first.
+ */
+final class Env implements AutoCloseable {
+  static final String SCHEMA = "spillway_bench";
+  static final String PREFIX = "swbench:";
+
+  final LocalServices services;
+  final SpillwayConfig base;
+  final RedisClient redis;
+  final StatefulRedisConnection<String, String> conn;
+
+  Env() {
+    SpillwayConfig c = ConfigLoader.load(null, System.getenv());
+    services = LocalServices.resolve(c.redisUri(), c.jdbcUrl(), c.jdbcUser(), c.jdbcPassword(), System.out::println);
+    base =
+        c.toBuilder()
+            .redisUri(services.redisUri())
+            .jdbcUrl(services.jdbcUrl())
+            .jdbcUser(services.jdbcUser())
+            .jdbcPassword(services.jdbcPassword())
+            .schema(SCHEMA)
+            .keyPrefix(PREFIX)
+            .build();
+    redis = RedisClient.create(base.redisUri());
+    conn = redis.connect();
+  }
+
+  Spillway spillway(UnaryOperator<Spillway.Builder> tune) {
+    return tune.apply(Spillway.builder().config(base)).build();
+  }
+
+  Connection jdbc() throws SQLException {
+    return DriverManager.getConnection(base.jdbcUrl(), base.jdbcUser(), base.jdbcPassword());
+  }
+
+  void sql(String... statements) {
+    try (Connection c = jdbc();
+        Statement st = c.createStatement()) {
+      for (String s : statements) {
+        st.execute(s);
+      }
+    } catch (SQLException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /** Drops the bench schema and every key under the given patterns. */
+  void reset(String... patterns) {
+    sql("DROP SCHEMA IF EXISTS " + SCHEMA + " CASCADE");
+    unlink(PREFIX + "*");
+    for (String p : patterns) {
+      unlink(p);
+    }
+  }
+
+  void unlink(String pattern) {
+    var sync = conn.sync();
+    ScanCursor cursor = ScanCursor.INITIAL;
+    do {
+      var page = sync.scan(cursor, ScanArgs.Builder.matches(pattern).limit(5000));
+      if (!page.getKeys().isEmpty()) {
+        sync.unlink(page.getKeys().toArray(String[]::new));
+      }
+      cursor = page;
+    } while (!cursor.isFinished());
+  }
+
+  java.net.URI redisAddress() {
+    return java.net.URI.create(base.redisUri());
+  }
+
+  @Override
+  public void close() {
+    conn.close();
+    redis.shutdown();
+    services.close();
+  }
+}

@@ -1,0 +1,179 @@
+package dev.spillway.bench;
+
+import dev.spillway.AdoptMapping;
+import dev.spillway.KeyRegex;
+import dev.spillway.Spillway;
+import dev.spillway.flush.FlushReport;
+import io.lettuce.core.RedisFuture;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Figures 3 and 4: moving distinct cells from Redis into PostgreSQL, against the naive loop
+ * (KEYS, GETDEL, one UPDATE per key) and against PostgreSQL's own ceiling (one server-side
+ * INSERT ... SELECT ... ON CONFLICT DO UPDATE of the same rows into a table of the same shape).
+ * All measure the update path: the rows exist already, as they do in steady state.
+ */
+final class FlushBench {
+  private FlushBench() {}
+
+  static List<BenchResult> flush(Env env, int cells, int naiveKeys) throws Exception {
+    env.reset("bench:naive:*");
+    double spillway;
+    try (Spillway sw = env.spillway(b -> b)) {
+      fill(sw, cells);
+      sw.flushOnce(); // first round inserts the rows
+      fill(sw, cells);
+      long t0 = System.nanoTime();
+      FlushReport r = sw.flushOnce();
+      spillway = r.cells() / ((System.nanoTime() - t0) / 1e9);
+      if (r.cells() != cells || !r.ok()) {
+        throw new IllegalStateException("flush moved " + r.cells() + " of " + cells + ": " + r);
+      }
+    }
+    double ceiling = ceiling(env, cells);
+    double naive = naive(env, naiveKeys, "bench:naive:", "naive_counters");
+    String g = "3. flush (" + cells / 1000 + "k distinct cells; naive on " + naiveKeys / 1000 + "k keys)";
+    BenchResult ceilingR = BenchResult.of(g, "PostgreSQL server-side upsert ceiling", ceiling, "rows/s");
+    BenchResult naiveR = BenchResult.of(g, "naive KEYS + GETDEL + UPDATE per key", naive, "keys/s");
+    return List.of(
+        BenchResult.of(g, "Spillway flushOnce()", spillway, "cells/s").against(ceilingR, ">= 0.6x"),
+        BenchResult.of(g, "Spillway vs naive", spillway, "cells/s").against(naiveR, ">= 10x"),
+        ceilingR,
+        naiveR);
+  }
+
+  private static void fill(Spillway sw, int cells) {
+    var c = sw.counters();
+    for (int i = 0; i < cells; i++) {
+      c.increment("flush", Integer.toString(i));
+    }
+    c.flush();
+  }
+
+  /** Rows/s of one server-side upsert of {@code rows} existing rows. */
+  static double ceiling(Env env, int rows) throws SQLException {
+    try (Connection c = env.jdbc();
+        Statement st = c.createStatement()) {
+      st.execute("DROP TABLE IF EXISTS " + Env.SCHEMA + ".ceiling");
+      st.execute(
+          "CREATE TABLE " + Env.SCHEMA + ".ceiling (counter text COLLATE \"C\" NOT NULL, key text"
+              + " COLLATE \"C\" NOT NULL, total bigint NOT NULL, updated_at timestamptz NOT NULL"
+              + " DEFAULT now(), PRIMARY KEY (counter, key)) WITH (fillfactor = 70)");
+      String upsert =
+          "INSERT INTO " + Env.SCHEMA + ".ceiling AS t (counter, key, total, updated_at)"
+              + " SELECT 'flush', g::text, 1, now() FROM generate_series(0, " + (rows - 1) + ") g"
+              + " ON CONFLICT (counter, key) DO UPDATE SET total = t.total + excluded.total,"
+              + " updated_at = excluded.updated_at";
+      st.execute(upsert);
+      st.execute("VACUUM " + Env.SCHEMA + ".ceiling");
+      long t0 = System.nanoTime();
+      st.execute(upsert);
+      return rows / ((System.nanoTime() - t0) / 1e9);
+    }
+  }
+
+  /**
+   * The loop most teams write: KEYS, then per key GETDEL and one autocommit UPDATE. Keys/s.
+   */
+  static double naive(Env env, int keys, String keyPrefix, String table) throws Exception {
+    env.sql(
+        "CREATE SCHEMA IF NOT EXISTS " + Env.SCHEMA,
+        "DROP TABLE IF EXISTS " + Env.SCHEMA + "." + table,
+        "CREATE TABLE " + Env.SCHEMA + "." + table + " (k text PRIMARY KEY, n bigint NOT NULL)",
+        "INSERT INTO " + Env.SCHEMA + "." + table + " SELECT '" + keyPrefix + "' || g, 0"
+            + " FROM generate_series(0, " + (keys - 1) + ") g");
+    setKeys(env, keyPrefix, keys, 1);
+    long t0 = System.nanoTime();
+    int moved = naiveLoop(env, keyPrefix, table, null);
+    double rate = moved / ((System.nanoTime() - t0) / 1e9);
+    env.unlink(keyPrefix + "*");
+    return rate;
+  }
+
+  static void setKeys(Env env, String keyPrefix, int keys, long value) throws Exception {
+    List<RedisFuture<String>> fs = new ArrayList<>();
+    for (int i = 0; i < keys; i++) {
+      fs.add(env.conn.async().set(keyPrefix + i, Long.toString(value)));
+    }
+    for (RedisFuture<String> f : fs) {
+      f.get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /**
+   * One pass of the naive loop. On a database error it does what such code usually does: logs,
+   * reconnects and goes on with the next key — the value it already GETDEL'd is gone.
+   */
+  static int naiveLoop(Env env, String keyPrefix, String table, String applicationName) throws Exception {
+    var sync = env.conn.sync();
+    List<String> keys = sync.keys(keyPrefix + "*");
+    int moved = 0;
+    Connection c = naiveConnection(env, applicationName);
+    try {
+      PreparedStatement ps =
+          c.prepareStatement("UPDATE " + Env.SCHEMA + "." + table + " SET n = n + ? WHERE k = ?");
+      for (String k : keys) {
+        String v = sync.getdel(k);
+        if (v == null) {
+          continue;
+        }
+        try {
+          ps.setLong(1, Long.parseLong(v));
+          ps.setString(2, k);
+          ps.executeUpdate();
+          moved++;
+        } catch (SQLException e) {
+          c.close();
+          c = naiveConnection(env, applicationName);
+          ps = c.prepareStatement("UPDATE " + Env.SCHEMA + "." + table + " SET n = n + ? WHERE k = ?");
+        }
+      }
+    } finally {
+      c.close();
+    }
+    return moved;
+  }
+
+  private static Connection naiveConnection(Env env, String applicationName) throws SQLException {
+    java.util.Properties p = new java.util.Properties();
+    p.setProperty("user", env.base.jdbcUser());
+    p.setProperty("password", env.base.jdbcPassword());
+    if (applicationName != null) {
+      p.setProperty("ApplicationName", applicationName);
+    }
+    return java.sql.DriverManager.getConnection(env.base.jdbcUrl(), p);
+  }
+
+  static List<BenchResult> adopt(Env env, int keys, int naiveKeys) throws Exception {
+    env.reset("bench:views:*", "bench:naive2:*");
+    env.sql(
+        "CREATE SCHEMA IF NOT EXISTS " + Env.SCHEMA,
+        "CREATE TABLE " + Env.SCHEMA + ".pages (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)",
+        "INSERT INTO " + Env.SCHEMA + ".pages (id) SELECT g FROM generate_series(0, " + (keys - 1) + ") g");
+    AdoptMapping m =
+        new AdoptMapping("bench-views", "bench:views:*", KeyRegex.compile("bench:views:(?<id>[0-9]+)"),
+            AdoptMapping.Type.STRING,
+            "UPDATE " + Env.SCHEMA + ".pages SET view_count = view_count + :delta WHERE id = CAST(:id AS bigint)",
+            null, null, null, null, 1000);
+    double adopt;
+    try (Spillway sw = env.spillway(b -> b.adopt(m))) {
+      setKeys(env, "bench:views:", keys, 3);
+      long t0 = System.nanoTime();
+      FlushReport r = sw.adoptOnce("bench-views");
+      adopt = r.cells() / ((System.nanoTime() - t0) / 1e9);
+      if (r.cells() != keys || !r.ok()) {
+        throw new IllegalStateException("adopt moved " + r.cells() + " of " + keys + ": " + r);
+      }
+    }
+    double naive = naive(env, naiveKeys, "bench:naive2:", "naive_pages");
+    String g = "4. adopted keys (" + keys / 1000 + "k INCR keys; naive on " + naiveKeys / 1000 + "k)";
+    BenchResult naiveR = BenchResult.of(g, "naive KEYS + GETDEL + UPDATE per key", naive, "keys/s");
+    return List.of(BenchResult.of(g, "Spillway adopt run", adopt, "keys/s").against(naiveR, null), naiveR);
+  }
+}
