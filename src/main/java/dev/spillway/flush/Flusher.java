@@ -2,6 +2,7 @@ package dev.spillway.flush;
 
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.CellField;
+import dev.spillway.counter.CounterRef;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.counter.LuaScript;
 import dev.spillway.counter.Scripts;
@@ -26,6 +27,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -65,6 +67,7 @@ public final class Flusher {
   private final InstantSource clock;
   private final SecureRandom random = new SecureRandom();
   private volatile long oldestPendingMillis;
+  private volatile Consumer<Set<CounterRef>> onApplied;
 
   public Flusher(
       KeyLayout layout,
@@ -88,6 +91,15 @@ public final class Flusher {
     loadScripts();
   }
 
+  /**
+   * Called after each acknowledgement with the (counter, key) pairs of the batches committed
+   * (applied now or found in the ledger), on the flushing thread; the cache runtime uses it to
+   * invalidate cached counter reads. An exception is logged, never fails the flush.
+   */
+  public void onApplied(Consumer<Set<CounterRef>> callback) {
+    this.onApplied = callback;
+  }
+
   /** Claims, applies and acknowledges every stripe once. */
   public FlushReport flushOnce() {
     return flush(0, layout.stripes());
@@ -97,11 +109,17 @@ public final class Flusher {
   public synchronized FlushReport flush(int from, int to) {
     long start = System.nanoTime();
     Run run = new Run();
+    Backlog backlog = new Backlog();
     try {
       for (int w = from; w < to; w += WINDOW) {
-        if (!window(w, Math.min(to, w + WINDOW), run)) {
-          break; // PostgreSQL or Redis failing: the rest waits for the next run
+        window(w, Math.min(to, w + WINDOW), run, backlog);
+        // Fewer, fuller transactions: apply once a transaction's worth has been read.
+        if (backlog.cells >= config.flushMaxCellsPerTransaction() && !applyBacklog(backlog, run)) {
+          break; // PostgreSQL failing: the rest waits for the next run
         }
+      }
+      if (!backlog.pending.isEmpty()) {
+        applyBacklog(backlog, run);
       }
     } catch (RuntimeException e) {
       run.errors.add(rootMessage(e));
@@ -126,8 +144,14 @@ public final class Flusher {
             List.copyOf(run.errors));
     if (!r.ok()) {
       log.warn("event=flush_incomplete {}", r);
-    } else if (r.batchesApplied() > 0) {
-      log.debug("event=flush {}", r);
+    } else if (r.batchesApplied() > 0 && log.isDebugEnabled()) {
+      log.debug(
+          "event=flush {} claim_ms={} read_ms={} apply_ms={} ack_ms={}",
+          r,
+          run.claimNanos / 1_000_000,
+          run.readNanos / 1_000_000,
+          run.applyNanos / 1_000_000,
+          run.ackNanos / 1_000_000);
     }
     return r;
   }
@@ -142,15 +166,32 @@ public final class Flusher {
     long deadLetters;
     long oldestUnackedClaim = Long.MAX_VALUE;
     final List<String> errors = new ArrayList<>();
+    // Where the time went, for the debug log: claim, read, apply, ack.
+    long claimNanos;
+    long readNanos;
+    long applyNanos;
+    long ackNanos;
   }
 
   private record Pending(int stripe, String batchId) {}
 
-  private boolean window(int from, int to, Run run) {
+  /** Batches read from Redis and not yet applied; applied once they fill a transaction. */
+  private static final class Backlog {
+    final List<Pending> pending = new ArrayList<>();
+    final List<BatchContent> contents = new ArrayList<>();
+    final Set<Pending> stale = new LinkedHashSet<>();
+    int cells;
+  }
+
+  /** Claims and reads one window of stripes into the backlog; returns false if Redis failed. */
+  private void window(int from, int to, Run run, Backlog backlog) {
     // 1. claim
+    long t0 = System.nanoTime();
     List<Pending> pending = claim(from, to, run);
+    long t1 = System.nanoTime();
+    run.claimNanos += t1 - t0;
     if (pending.isEmpty()) {
-      return true;
+      return;
     }
     listener.afterClaim(pending.stream().map(Pending::batchId).toList());
 
@@ -160,25 +201,34 @@ public final class Flusher {
       reads.add(redis.hgetall(layout.batch(p.stripe(), p.batchId())).toCompletableFuture());
     }
     connection.flushCommands();
-    List<BatchContent> contents = new ArrayList<>(pending.size());
-    Set<Pending> stale = new LinkedHashSet<>();
     for (int i = 0; i < pending.size(); i++) {
       Pending p = pending.get(i);
       Map<String, String> cells = await(reads.get(i));
+      backlog.pending.add(p);
       if (cells.isEmpty()) {
         // Acknowledged meanwhile by a concurrent flusher (which committed it first), or the key
         // vanished: nothing to apply; make sure the id leaves the set.
-        stale.add(p);
+        backlog.stale.add(p);
       } else {
-        contents.add(parse(p, cells));
+        BatchContent b = parse(p, cells);
+        backlog.contents.add(b);
+        backlog.cells += b.size();
       }
     }
+    run.readNanos += System.nanoTime() - t1;
+  }
 
-    // 3. apply, in transactions of bounded size, then 4. ack what is committed
+  /**
+   * 3. applies the backlog in transactions of at most flush.max-cells-per-transaction cells, then
+   * 4. acks what is committed. Returns false when PostgreSQL failed (the rest stays pending).
+   */
+  private boolean applyBacklog(Backlog backlog, Run run) {
     boolean healthy = true;
-    Set<Pending> done = new LinkedHashSet<>(stale);
+    long t0 = System.nanoTime();
+    Set<Pending> done = new LinkedHashSet<>(backlog.stale);
     List<BatchContent> group = new ArrayList<>();
     int groupCells = 0;
+    List<BatchContent> contents = backlog.contents;
     for (int i = 0; i <= contents.size(); i++) {
       BatchContent b = i < contents.size() ? contents.get(i) : null;
       if (b != null && (group.isEmpty() || groupCells + b.size() <= config.flushMaxCellsPerTransaction())) {
@@ -199,13 +249,44 @@ public final class Flusher {
         groupCells = b.size();
       }
     }
+    long t1 = System.nanoTime();
+    run.applyNanos += t1 - t0;
     ack(done);
-    for (Pending p : pending) {
+    notifyApplied(contents, done);
+    run.ackNanos += System.nanoTime() - t1;
+    for (Pending p : backlog.pending) {
       if (!done.contains(p)) {
         run.oldestUnackedClaim = Math.min(run.oldestUnackedClaim, claimedAtMillis(p.batchId()));
       }
     }
+    backlog.pending.clear();
+    backlog.contents.clear();
+    backlog.stale.clear();
+    backlog.cells = 0;
     return healthy;
+  }
+
+  private void notifyApplied(List<BatchContent> contents, Set<Pending> done) {
+    Consumer<Set<CounterRef>> callback = onApplied;
+    if (callback == null) {
+      return;
+    }
+    Set<CounterRef> refs = new java.util.HashSet<>();
+    for (BatchContent b : contents) {
+      if (done.contains(new Pending(b.stripe(), b.batchId()))) {
+        for (CellDelta c : b.cells()) {
+          refs.add(new CounterRef(c.counter(), c.key()));
+        }
+      }
+    }
+    if (refs.isEmpty()) {
+      return;
+    }
+    try {
+      callback.accept(refs);
+    } catch (RuntimeException e) {
+      log.warn("event=on_applied_failed error=\"{}\"", rootMessage(e));
+    }
   }
 
   private boolean applyGroup(List<BatchContent> group, Run run, Set<Pending> done) {

@@ -59,29 +59,35 @@ public final class CounterStore {
     // The WHERE on DO UPDATE leaves a row untouched (and unreturned) when the new total would not
     // fit a bigint; the caller routes exactly those rows to dead_letter.
     this.totalsUpsert =
-        "INSERT INTO "
+        "WITH u AS (SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[]) AS u(c, k, d)),"
+            + " w AS (INSERT INTO "
             + s
             + ".counter_totals AS t (counter, key, total, updated_at)"
-            + " SELECT u.c, u.k, u.d, now() FROM unnest(?::text[], ?::text[], ?::bigint[]) AS u(c, k, d)"
-            + " ORDER BY u.c, u.k"
+            + " SELECT u.c, u.k, u.d, now() FROM u ORDER BY u.c, u.k"
             + " ON CONFLICT (counter, key) DO UPDATE"
             + " SET total = t.total + excluded.total, updated_at = excluded.updated_at"
             + " WHERE t.total::numeric + excluded.total"
             + " BETWEEN -9223372036854775808 AND 9223372036854775807"
-            + " RETURNING t.counter, t.key";
+            + " RETURNING t.counter, t.key)"
+            // Only the rows the upsert refused come back (rare), not every row written.
+            + " SELECT u.c, u.k FROM u WHERE NOT EXISTS"
+            + " (SELECT 1 FROM w WHERE w.counter = u.c AND w.key = u.k)";
     this.bucketsUpsert =
-        "INSERT INTO "
+        "WITH u AS (SELECT u.c, u.k, u.g::\"char\" AS g, to_timestamp(u.b) AS b, u.d"
+            + " FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])"
+            + " AS u(c, k, g, b, d)),"
+            + " w AS (INSERT INTO "
             + s
             + ".counter_buckets AS t (counter, key, granularity, bucket_start, value)"
-            + " SELECT u.c, u.k, u.g::\"char\", to_timestamp(u.b), u.d"
-            + " FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])"
-            + " AS u(c, k, g, b, d)"
-            + " ORDER BY u.c, u.k, u.g, u.b"
+            + " SELECT u.c, u.k, u.g, u.b, u.d FROM u ORDER BY u.c, u.k, u.g, u.b"
             + " ON CONFLICT (counter, key, granularity, bucket_start) DO UPDATE"
             + " SET value = t.value + excluded.value"
             + " WHERE t.value::numeric + excluded.value"
             + " BETWEEN -9223372036854775808 AND 9223372036854775807"
-            + " RETURNING t.counter, t.key, t.granularity::text, extract(epoch FROM t.bucket_start)::bigint";
+            + " RETURNING t.counter, t.key, t.granularity, t.bucket_start)"
+            + " SELECT u.c, u.k, u.g::text, extract(epoch FROM u.b)::bigint FROM u WHERE NOT EXISTS"
+            + " (SELECT 1 FROM w WHERE w.counter = u.c AND w.key = u.k AND w.granularity = u.g"
+            + " AND w.bucket_start = u.b)";
     this.deadLetterInsert =
         "INSERT INTO "
             + s
@@ -238,27 +244,22 @@ public final class CounterStore {
       keys[i] = e.getKey().key();
       deltas[i++] = e.getValue();
     }
-    Set<TotalKey> written = new HashSet<>(n * 2);
+    int refused = 0;
     try (PreparedStatement ps = c.prepareStatement(totalsUpsert)) {
       ps.setArray(1, c.createArrayOf("text", counters));
       ps.setArray(2, c.createArrayOf("text", keys));
       ps.setArray(3, c.createArrayOf("int8", deltas));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          written.add(new TotalKey(rs.getString(1), rs.getString(2)));
-        }
-      }
-    }
-    if (written.size() < n) {
-      for (var e : totals.entrySet()) {
-        if (!written.contains(e.getKey())) {
-          dead.add(DeadRow.total(batchId, source, e.getKey(), e.getValue(),
+          TotalKey k = new TotalKey(rs.getString(1), rs.getString(2));
+          refused++;
+          dead.add(DeadRow.total(batchId, source, k, totals.get(k),
               "counter_totals.total would overflow bigint (current total + delta is outside "
                   + "[-9223372036854775808, 9223372036854775807])"));
         }
       }
     }
-    return written.size();
+    return n - refused;
   }
 
   private int upsertBuckets(
@@ -282,7 +283,7 @@ public final class CounterStore {
       starts[i] = k.startSeconds();
       deltas[i++] = e.getValue();
     }
-    Set<BucketKey> written = new HashSet<>(n * 2);
+    int refused = 0;
     try (PreparedStatement ps = c.prepareStatement(bucketsUpsert)) {
       ps.setArray(1, c.createArrayOf("text", counters));
       ps.setArray(2, c.createArrayOf("text", keys));
@@ -291,20 +292,15 @@ public final class CounterStore {
       ps.setArray(5, c.createArrayOf("int8", deltas));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          written.add(
-              new BucketKey(rs.getString(1), rs.getString(2), rs.getString(3).charAt(0), rs.getLong(4)));
-        }
-      }
-    }
-    if (written.size() < n) {
-      for (var e : buckets.entrySet()) {
-        if (!written.contains(e.getKey())) {
-          dead.add(DeadRow.bucket(batchId, source, e.getKey(), e.getValue(),
+          BucketKey k =
+              new BucketKey(rs.getString(1), rs.getString(2), rs.getString(3).charAt(0), rs.getLong(4));
+          refused++;
+          dead.add(DeadRow.bucket(batchId, source, k, buckets.get(k),
               "counter_buckets.value would overflow bigint"));
         }
       }
     }
-    return written.size();
+    return n - refused;
   }
 
   private void insertDeadLetters(Connection c, List<DeadRow> dead) throws SQLException {

@@ -200,12 +200,14 @@ final class EndToEnd {
     // Spillway
     long swLost;
     int failedRuns = 0;
-    try (Spillway sw = env.spillway(b -> b)) {
+    String url = env.base.jdbcUrl() + (env.base.jdbcUrl().contains("?") ? "&" : "?")
+        + "ApplicationName=spillway-bench"; // so the fault hits this runtime and nothing else
+    try (Spillway sw = env.spillway(b -> b.jdbcUrl(url))) {
       for (int i = 0; i < keys; i++) {
         sw.counters().increment("safe", Integer.toString(i), 5);
       }
       sw.counters().flush();
-      try (Killer k = new Killer(env, "spillway")) {
+      try (Killer k = new Killer(env, "spillway-bench")) {
         for (int i = 0; i < 20; i++) {
           FlushReport r = sw.flushOnce();
           failedRuns += r.batchesFailed() > 0 ? 1 : 0;
