@@ -29,6 +29,15 @@ public final class CellField {
     return counter + "||";
   }
 
+  /** Latest event minute a cell may carry: 9999-12-31T23:59Z (PostgreSQL takes far more). */
+  public static final long MAX_EPOCH_MINUTE = 253402300799L / 60;
+
+  /** The cell name of a parsed cell (the inverse of {@link #parse}). */
+  public static String format(CellDelta c) {
+    return c.counter() + SEP + (c.bucketCodes().isEmpty() ? "" : c.bucketCodes() + c.epochMinute())
+        + SEP + c.key();
+  }
+
   /** Parses one field and its value into a cell, or a rejection naming what is wrong. */
   public static Object parse(String field, String value) {
     if (field.startsWith("!")) {
@@ -36,7 +45,8 @@ public final class CellField {
       Object inner = p < 0 ? null : parse(field.substring(p + 1), value);
       if (inner instanceof CellDelta c) {
         return new RejectedCell(c.counter(), c.key(), field, value,
-            "Redis refused HINCRBY: the pending cell would overflow a 64-bit integer");
+            "Redis refused HINCRBY: the pending cell would overflow a 64-bit integer (or held a"
+                + " non-integer); replay applies it to the total and its buckets");
       }
       return new RejectedCell(null, null, field, value,
           "Redis refused HINCRBY and the cell name is malformed");
@@ -68,6 +78,10 @@ public final class CellField {
     }
     try {
       long minute = Long.parseLong(field, i, p2, 10);
+      if (minute < 0 || minute > MAX_EPOCH_MINUTE) {
+        return new RejectedCell(counter, key, field, value,
+            "event minute " + minute + " is outside 1970-01-01..9999-12-31");
+      }
       return new CellDelta(counter, key, field.substring(p1 + 1, i), minute, delta);
     } catch (NumberFormatException e) {
       return new RejectedCell(counter, key, field, value,

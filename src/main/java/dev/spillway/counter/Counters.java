@@ -41,6 +41,13 @@ public interface Counters {
    */
   long get(String counter, String key);
 
+  /**
+   * A cache-aside view of flushed totals (L1 and Redis, a short TTL, invalidated by every flush
+   * that touches a key): the cheap read for a page view counter shown to every visitor. Not exact:
+   * see {@link dev.spillway.cache.CachedCounters}.
+   */
+  dev.spillway.cache.CachedCounters cached();
+
   /** Distinct cells buffered locally or sent but not yet acknowledged by Redis. */
   int pendingCells();
 }

@@ -31,6 +31,7 @@ public final class DefaultCounters implements Counters, AutoCloseable {
   private final RedisDrainer drainer;
   private final RedisClusterAsyncCommands<String, String> reads;
   private final CounterStore store;
+  private volatile dev.spillway.cache.CachedCounters cachedView;
 
   public DefaultCounters(
       SpillwayConfig config,
@@ -73,12 +74,23 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       CounterNames.checkKey(key);
       add(spec.totalPrefix + key, counter, key, delta);
     } else {
+      if (eventTime.isBefore(Instant.EPOCH) || eventTime.isAfter(LATEST)) {
+        throw new IllegalArgumentException(
+            "eventTime must be between 1970-01-01T00:00:00Z and " + LATEST + " but was " + eventTime);
+      }
       increment(spec, key, delta, eventTime.toEpochMilli());
     }
   }
 
+  private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59Z");
+
   private void increment(Spec spec, String key, long delta, long epochMillis) {
     CounterNames.checkKey(key);
+    if (epochMillis < 0 || epochMillis > LATEST.toEpochMilli()) {
+      throw new IllegalArgumentException(
+          "eventTime must be between 1970-01-01T00:00:00Z and " + LATEST + " but was "
+              + Instant.ofEpochMilli(epochMillis));
+    }
     long minute = Math.floorDiv(epochMillis, 60_000L);
     long bucketMinute = spec.finest.bucketStartSeconds(minute) / 60;
     String field = spec.name + '|' + spec.codes + bucketMinute + '|' + key;
@@ -115,6 +127,21 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       specs.put(counter, s);
     }
     return s;
+  }
+
+  /** Wires the cached view; the runtime does this once, at build. */
+  public void attachCachedView(dev.spillway.cache.CachedCounters view) {
+    this.cachedView = view;
+  }
+
+  @Override
+  public dev.spillway.cache.CachedCounters cached() {
+    dev.spillway.cache.CachedCounters v = cachedView;
+    if (v == null) {
+      throw new IllegalStateException(
+          "counters().cached() needs the cache runtime, which this client was built without");
+    }
+    return v;
   }
 
   @Override
@@ -158,7 +185,7 @@ public final class DefaultCounters implements Counters, AutoCloseable {
         }
         long epoch = (Long) snap.get(0);
         CounterStore.ExactRead db = store.readTotal(counter, key, ids);
-        String epochNow = await(reads.get(layout.epoch(s)));
+        String epochNow = await(reads.hget(layout.epoch(s), "n"));
         if (epoch != (epochNow == null ? 0 : Long.parseLong(epochNow))) {
           continue; // a claim happened: its batch may be counted in both places
         }

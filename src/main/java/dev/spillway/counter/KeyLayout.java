@@ -9,7 +9,8 @@ package dev.spillway.counter;
  *   {prefix}{s}:batch:{id}    hash   a claimed (renamed) live hash, waiting to be applied
  *   {prefix}{s}:batches       set    ids of claimed batches not yet acknowledged
  *   {prefix}{s}:seen          hash   client id -> "last applied packet seq:unix seconds"
- *   {prefix}{s}:epoch         string number of claims so far (lets exact reads detect a race)
+ *   {prefix}{s}:epoch         hash   inc = incarnation id, n = claims so far (numbers each claim;
+ *                                    lets exact reads detect a race and the ledger a rollback)
  * </pre>
  *
  * <p>The stripe of a cell depends only on (counter, key) and the stripe count, so every bucket of

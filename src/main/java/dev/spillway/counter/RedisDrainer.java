@@ -48,7 +48,14 @@ final class RedisDrainer implements AutoCloseable {
   private static final int MAX_FIELDS_PER_PACKET = 256;
   private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
 
-  private record Packet(int stripe, long seq, String[] args, int cells) {}
+  private record Packet(int stripe, long seq, String[] args, int cells) {
+    /** The same packet, marked to be accepted although Redis lost earlier ones. */
+    Packet resync() {
+      String[] a = args.clone();
+      a[2] = "1";
+      return new Packet(stripe, seq, a, cells);
+    }
+  }
 
   private final CellBuffer buffer;
   private final KeyLayout layout;
@@ -72,6 +79,7 @@ final class RedisDrainer implements AutoCloseable {
   private volatile boolean redisFailing;
   private volatile boolean directRequested;
   private volatile int unacknowledgedCells;
+  private volatile int directPendingCells;
 
   RedisDrainer(
       CellBuffer buffer,
@@ -108,7 +116,7 @@ final class RedisDrainer implements AutoCloseable {
   }
 
   int pendingCells() {
-    return buffer.pending() + unacknowledgedCells;
+    return buffer.pending() + unacknowledgedCells + directPendingCells;
   }
 
   boolean redisFailing() {
@@ -207,6 +215,7 @@ final class RedisDrainer implements AutoCloseable {
       return false;
     } finally {
       unacknowledgedCells = unacknowledged.stream().mapToInt(Packet::cells).sum();
+      directPendingCells = directPending.stream().mapToInt(BatchContent::size).sum();
       synchronized (room) {
         room.notifyAll();
       }
@@ -223,11 +232,12 @@ final class RedisDrainer implements AutoCloseable {
       List<CellBuffer.Delta> all = e.getValue();
       for (int from = 0; from < all.size(); from += MAX_FIELDS_PER_PACKET) {
         List<CellBuffer.Delta> part = all.subList(from, Math.min(all.size(), from + MAX_FIELDS_PER_PACKET));
-        String[] args = new String[2 + 2 * part.size()];
+        String[] args = new String[3 + 2 * part.size()];
         long seq = ++seqs[e.getKey()];
         args[0] = clientId;
         args[1] = Long.toString(seq);
-        int i = 2;
+        args[2] = "0";
+        int i = 3;
         for (CellBuffer.Delta d : part) {
           args[i++] = d.field();
           args[i++] = Long.toString(d.value());
@@ -243,12 +253,12 @@ final class RedisDrainer implements AutoCloseable {
    * #unacknowledged} (replacing what was there: the argument includes the earlier leftovers).
    */
   private void send(List<Packet> packets) {
-    List<CompletableFuture<Long>> futures = new ArrayList<>(packets.size());
+    List<CompletableFuture<List<Object>>> futures = new ArrayList<>(packets.size());
     for (Packet p : packets) {
       futures.add(
           Scripts.DRAIN.evalsha(
               redis,
-              ScriptOutputType.INTEGER,
+              ScriptOutputType.MULTI,
               new String[] {layout.live(p.stripe()), layout.seen(p.stripe())},
               p.args()));
     }
@@ -257,16 +267,27 @@ final class RedisDrainer implements AutoCloseable {
     boolean noScript = false;
     Throwable firstError = null;
     long waitMs = config.redisTimeout().toMillis() + 1000;
+    java.util.Set<Integer> stripesWaiting = new java.util.HashSet<>();
     for (int i = 0; i < packets.size(); i++) {
       Packet p = packets.get(i);
       try {
-        Long r = futures.get(i).get(waitMs, TimeUnit.MILLISECONDS);
-        if (r != null && r >= 0) {
+        List<Object> r = futures.get(i).get(waitMs, TimeUnit.MILLISECONDS);
+        long code = (Long) r.get(0);
+        if (code >= 0) {
           continue;
         }
-        firstError = firstError != null ? firstError
-            : new IllegalStateException("packet " + p.seq() + " of stripe " + p.stripe()
-                + " arrived before an earlier one");
+        long last = (Long) r.get(1);
+        if (!stripesWaiting.contains(p.stripe())) {
+          // No earlier packet of this stripe is waiting here, yet Redis expects one: Redis lost
+          // packets it had acknowledged (a rollback to an older AOF or replica, or a restart).
+          // Waiting would block this client forever; resend this one to be accepted as is.
+          log.error(
+              "event=redis_lost_packets stripe={} client={} acknowledged_up_to={} redis_has={}"
+                  + " detail=\"Redis rolled back or restarted; increments it had acknowledged in"
+                  + " packets {}..{} are gone\" action=resync",
+              p.stripe(), clientId, p.seq() - 1, last, last + 1, p.seq() - 1);
+          p = p.resync();
+        }
       } catch (ExecutionException | TimeoutException e) {
         noScript |= LuaScript.isNoScript(e);
         firstError = firstError != null ? firstError : e;
@@ -275,6 +296,7 @@ final class RedisDrainer implements AutoCloseable {
         firstError = e;
       }
       unacknowledged.add(p);
+      stripesWaiting.add(p.stripe());
     }
     if (noScript) {
       loadScript();
@@ -301,6 +323,12 @@ final class RedisDrainer implements AutoCloseable {
   private void maybeDirect() {
     if (config.overflowPolicy() != OverflowPolicy.DIRECT
         || !(directRequested || buffer.size() >= config.maxPendingCells())) {
+      return;
+    }
+    if (!directPending.isEmpty()) {
+      // PostgreSQL is failing too: don't stack up more batches (memory would grow with time);
+      // the buffer stays full and increment() waits as under BLOCK.
+      directRequested = false;
       return;
     }
     directRequested = false;
@@ -406,21 +434,40 @@ final class RedisDrainer implements AutoCloseable {
    */
   @Override
   public void close() {
+    // The final drain runs on the drain thread like every other drain: the packet numbers, the
+    // queues and the buffer's retire rule all assume one thread.
+    java.util.concurrent.Future<?> last;
+    try {
+      last = executor.submit(this::finalDrain);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      return; // closed already
+    }
     executor.shutdown();
     try {
-      if (!executor.awaitTermination(config.closeTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS)) {
-        log.warn("event=close drain_thread_busy action=continuing");
-      }
+      last.get(config.closeTimeout().toMillis() + config.redisTimeout().toMillis() + 10_000,
+          TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      log.error(
+          "event=close_undelivered detail=\"the final drain did not finish: {}; up to {} cells"
+              + " were not delivered\"",
+          rootMessage(e),
+          pendingCells());
+      executor.shutdownNow();
     }
+  }
+
+  /** Drains until empty or client.close-timeout, then falls back to PostgreSQL; drain thread. */
+  private void finalDrain() {
     long deadline = System.nanoTime() + config.closeTimeout().toNanos();
     boolean done = false;
-    while (!done && System.nanoTime() <= deadline) {
+    while (!done) {
       done = drainOnce(true);
-      if (!done) {
-        sleep(100);
+      if (done || System.nanoTime() > deadline) {
+        break;
       }
+      sleep(100);
     }
     if (!done) {
       // Cells never sent can go straight to PostgreSQL through the ledger path. Packets whose
@@ -428,11 +475,13 @@ final class RedisDrainer implements AutoCloseable {
       if (buffer.size() > 0) {
         log.warn(
             "event=close redis_unavailable action=writing_buffer_to_postgresql cells={}",
-            buffer.size());
+            buffer.pending());
         forceDirect();
+      } else {
+        retryDirect();
       }
       int unknown = unacknowledged.stream().mapToInt(Packet::cells).sum();
-      int stillBuffered = buffer.size();
+      int stillBuffered = buffer.pending();
       if (unknown > 0 || stillBuffered > 0 || !directPending.isEmpty()) {
         log.error(
             "event=close_undelivered unacknowledged_cells={} buffered_cells={} direct_batches={}"

@@ -9,10 +9,12 @@ public final class Scripts {
   private Scripts() {}
 
   /**
-   * Client drain, idempotent per packet. KEYS: live, seen. ARGV: client id, packet seq, then
-   * field/delta pairs. Returns 1 applied, 0 duplicate (already applied: a retry or a Lettuce
-   * reconnect replay), -1 gap (an earlier packet of this client for this stripe is missing: send
-   * that first). A delta Redis refuses (the cell would overflow int64) is kept under a unique
+   * Client drain, idempotent per packet. KEYS: live, seen. ARGV: client id, packet seq, resync
+   * flag, then field/delta pairs. Returns {1, seq} applied, {0, last} duplicate (already applied:
+   * a retry after a lost reply), or {-1, last} gap: an earlier packet of this client for this
+   * stripe is missing. A gap the client cannot fill (Redis lost packets it had acknowledged: a
+   * rollback or restart) is resent with the resync flag, which accepts it. A delta Redis refuses
+   * (the cell would overflow int64, or holds a non-integer) is kept under a unique
    * {@code !}-prefixed field so that the flusher dead-letters it; nothing is half-applied, because
    * no other error can occur after the first write.
    */
@@ -24,10 +26,10 @@ public final class Scripts {
           local seq = tonumber(ARGV[2])
           if v then
             local last = tonumber(string.match(v, '^(%d+)'))
-            if seq <= last then return 0 end
-            if seq ~= last + 1 then return -1 end
+            if seq <= last then return {0, last} end
+            if seq ~= last + 1 and ARGV[3] ~= '1' then return {-1, last} end
           end
-          for i = 3, #ARGV, 2 do
+          for i = 4, #ARGV, 2 do
             local r = redis.pcall('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
             if type(r) == 'table' and r.err then
               if string.find(r.err, 'overflow', 1, true) or string.find(r.err, 'not an integer', 1, true) then
@@ -38,25 +40,37 @@ public final class Scripts {
             end
           end
           redis.call('HSET', KEYS[2], ARGV[1], seq .. ':' .. redis.call('TIME')[1])
-          return 1
+          return {1, seq}
           """);
 
   /**
    * Claim one stripe. KEYS: live, new batch key, batches, epoch, seen. ARGV: new batch id, max
-   * pending batches, seen retention in seconds. Moves live into the batch (RENAME: nothing is read
-   * or deleted) unless the stripe already has that many batches waiting, and returns the ids of
-   * all batches waiting. Also forgets idempotency records of clients silent for longer than the
-   * retention.
+   * pending batches, seen retention in seconds, a random incarnation id (used only when the epoch
+   * hash is missing: a new or wiped Redis).
+   *
+   * <p>Moves live into the batch (RENAME: nothing is read or deleted) unless the stripe already
+   * has that many batches waiting, or this batch id exists already (a replayed call must not
+   * overwrite a batch). Numbers the claim: the epoch hash holds the stripe's incarnation and claim
+   * counter, and the batch records them as field {@code #claim} = {@code <incarnation>:<n>}. If
+   * Redis ever rolls back (AOF everysec, a lagging replica promoted) to before a claim that was
+   * applied, the next claim reuses that number, and the ledger, which holds it, refuses the batch
+   * instead of counting the resurrected cells twice. Returns the ids of all batches waiting.
    */
   public static final LuaScript CLAIM =
       new LuaScript(
           "claim",
           """
           if redis.call('EXISTS', KEYS[1]) == 1
-              and redis.call('SCARD', KEYS[3]) < tonumber(ARGV[2]) then
+              and redis.call('SCARD', KEYS[3]) < tonumber(ARGV[2])
+              and redis.call('EXISTS', KEYS[2]) == 0
+              and redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 0 then
+            if redis.call('HEXISTS', KEYS[4], 'inc') == 0 then
+              redis.call('HSET', KEYS[4], 'inc', ARGV[4])
+            end
+            local n = redis.call('HINCRBY', KEYS[4], 'n', 1)
             redis.call('RENAME', KEYS[1], KEYS[2])
+            redis.call('HSET', KEYS[2], '#claim', redis.call('HGET', KEYS[4], 'inc') .. ':' .. n)
             redis.call('SADD', KEYS[3], ARGV[1])
-            redis.call('INCR', KEYS[4])
           end
           if redis.call('HLEN', KEYS[5]) > 32 then
             local now = tonumber(redis.call('TIME')[1])
@@ -81,8 +95,8 @@ public final class Scripts {
   /**
    * Snapshot for an exact read. KEYS: live, epoch, batches, then one key per batch id in ARGV[3..].
    * ARGV: counter, key, batch ids. Returns {-1} when the batches set no longer matches the ids
-   * (the caller retries), else {epoch, {live values}, {values of batch 1}, ...}, values of the
-   * cells of (counter, key) whatever their buckets.
+   * (the caller retries), else {claim counter, {live values}, {values of batch 1}, ...}, values
+   * of the cells of (counter, key) whatever their buckets.
    */
   public static final LuaScript READ =
       new LuaScript(
@@ -108,7 +122,7 @@ public final class Scripts {
             end
             return out
           end
-          local result = {tonumber(redis.call('GET', KEYS[2]) or '0'), pick(KEYS[1])}
+          local result = {tonumber(redis.call('HGET', KEYS[2], 'n') or '0'), pick(KEYS[1])}
           for i = 4, #KEYS do result[#result + 1] = pick(KEYS[i]) end
           return result
           """);
@@ -119,12 +133,16 @@ public final class Scripts {
    * {@code hash}). A string becomes field {@code s|<key>}; each field of a hash becomes {@code
    * h|<key byte length>|<key><field>}; a key of another type is renamed to its quarantine key and
    * recorded as {@code x|<key>} = its type. Keys already gone (taken by a concurrent run) are
-   * skipped. Returns the number of keys moved.
+   * skipped; a call whose batch exists already (a replay) moves nothing. Returns the number of
+   * keys moved.
    */
   public static final LuaScript ADOPT_CLAIM =
       new LuaScript(
           "adopt-claim",
           """
+          if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+            return 0 -- a replayed call: this batch exists already; never overwrite it
+          end
           local moved = 0
           for i = 3, #KEYS, 2 do
             local k = KEYS[i]

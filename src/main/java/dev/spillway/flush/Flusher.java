@@ -183,7 +183,7 @@ public final class Flusher {
     int cells;
   }
 
-  /** Claims and reads one window of stripes into the backlog; returns false if Redis failed. */
+  /** Claims and reads one window of stripes into the backlog. */
   private void window(int from, int to, Run run, Backlog backlog) {
     // 1. claim
     long t0 = System.nanoTime();
@@ -314,6 +314,9 @@ public final class Flusher {
       listener.afterCommit(committed);
       return true;
     } catch (dev.spillway.SpillwayException e) {
+      if (isDataError(e)) {
+        return isolatePoison(group, run, done, e);
+      }
       run.failed += group.size();
       meters.batchesFailed.increment(group.size());
       run.errors.add(rootMessage(e));
@@ -323,6 +326,46 @@ public final class Flusher {
           rootMessage(e));
       return false;
     }
+  }
+
+  /**
+   * PostgreSQL refused the data of a group (SQLSTATE class 22, 23 or 54), not the connection.
+   * Retrying would fail forever and block every stripe behind it, so apply the batches one by
+   * one, and send the one that still fails to dead_letter whole, with the error as the reason.
+   */
+  private boolean isolatePoison(
+      List<BatchContent> group, Run run, Set<Pending> done, dev.spillway.SpillwayException e) {
+    if (group.size() > 1) {
+      boolean healthy = true;
+      for (BatchContent b : group) {
+        healthy &= applyGroup(List.of(b), run, done);
+      }
+      return healthy;
+    }
+    BatchContent b = group.get(0);
+    String reason = "PostgreSQL refused this batch's data: " + rootMessage(e);
+    try {
+      int n = store.deadLetterBatch(b, "counter", reason);
+      run.deadLetters += n;
+      meters.deadLetters.increment(n);
+      done.add(new Pending(b.stripe(), b.batchId()));
+      log.error("event=batch_dead_lettered batch={} cells={} reason=\"{}\"", b.batchId(), b.size(), reason);
+      return true;
+    } catch (dev.spillway.SpillwayException again) {
+      run.failed++;
+      run.errors.add(rootMessage(again));
+      return false;
+    }
+  }
+
+  private static boolean isDataError(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null) {
+        String cls = sql.getSQLState().substring(0, 2);
+        return cls.equals("22") || cls.equals("23") || cls.equals("54");
+      }
+    }
+    return false;
   }
 
   private List<Pending> claim(int from, int to, Run run) {
@@ -341,7 +384,8 @@ public final class Flusher {
                 },
                 id,
                 Integer.toString(config.flushMaxPendingBatchesPerStripe()),
-                Long.toString(SEEN_RETENTION.toSeconds())));
+                Long.toString(SEEN_RETENTION.toSeconds()),
+                Long.toHexString(random.nextLong())));
       }
       connection.flushCommands();
       List<Pending> pending = new ArrayList<>();
@@ -425,7 +469,12 @@ public final class Flusher {
   private static BatchContent parse(Pending p, Map<String, String> cells) {
     List<CellDelta> ok = new ArrayList<>(cells.size());
     List<RejectedCell> bad = new ArrayList<>();
+    String claim = null;
     for (var e : cells.entrySet()) {
+      if (e.getKey().equals("#claim")) {
+        claim = e.getValue(); // written by the claim script, not a cell
+        continue;
+      }
       Object parsed = CellField.parse(e.getKey(), e.getValue());
       if (parsed instanceof CellDelta c) {
         ok.add(c);
@@ -433,7 +482,7 @@ public final class Flusher {
         bad.add((RejectedCell) parsed);
       }
     }
-    return new BatchContent(p.batchId(), p.stripe(), ok, bad);
+    return new BatchContent(p.batchId(), p.stripe(), ok, bad, claim);
   }
 
   /** {@code <claim millis, base 36>-<64 random bits, hex>}: unique, and carries its claim time. */

@@ -185,6 +185,9 @@ public final class AdoptStore {
             classify(m, b.batchId(), source, cell, execs, dead);
           }
         }
+        // Same order in every run: two runs (or the app's own UPDATEs) deadlock less.
+        execs.sort(Comparator.comparing((Exec e) -> e.cell().key())
+            .thenComparing(e -> String.valueOf(e.cell().field())));
         int rows = execute(c, st, execs, dead);
         insertDead(c, dead);
         if (beforeCommit != null) {
@@ -293,6 +296,11 @@ public final class AdoptStore {
           }
         } catch (SQLException failed) {
           c.rollback(one);
+          if (transientError(failed)) {
+            // Deadlock, lock or statement timeout, lost connection: nothing wrong with the data.
+            // Fail the transaction; the batch stays pending and the next run retries it.
+            throw failed;
+          }
           dead.add(new Dead(e.batchId(), e.source(), e.cell().key(), e.cell().field(),
               BigInteger.valueOf(e.delta()), null,
               "statement failed: " + failed.getMessage().lines().findFirst().orElse("")
@@ -301,6 +309,18 @@ public final class AdoptStore {
       }
     }
     return rows;
+  }
+
+  /** SQLSTATE classes that say "try again", not "this row is bad". */
+  static boolean transientError(SQLException e) {
+    String state = e.getSQLState();
+    if (state == null || state.length() < 2) {
+      return true;
+    }
+    return switch (state.substring(0, 2)) {
+      case "40", "55", "57", "08", "53", "58", "XX" -> true;
+      default -> false;
+    };
   }
 
   private static Dead noRow(Exec e) {

@@ -3,13 +3,21 @@ package dev.spillway.store;
 import java.math.BigInteger;
 import java.util.List;
 
-/** Everything one claimed batch holds, parsed: the cells to apply and the ones to dead-letter. */
+/**
+ * Everything one claimed batch holds, parsed: the cells to apply and the ones to dead-letter, and
+ * the claim number the claim script recorded ({@code <incarnation>:<n>}; null for batches that
+ * were not claimed from a stripe, such as direct writes).
+ */
 public record BatchContent(
-    String batchId, int stripe, List<CellDelta> cells, List<RejectedCell> rejected) {
+    String batchId, int stripe, List<CellDelta> cells, List<RejectedCell> rejected, String claim) {
 
   public BatchContent {
     cells = List.copyOf(cells);
     rejected = List.copyOf(rejected);
+  }
+
+  public BatchContent(String batchId, int stripe, List<CellDelta> cells, List<RejectedCell> rejected) {
+    this(batchId, stripe, cells, rejected, null);
   }
 
   public int size() {

@@ -42,6 +42,8 @@ public final class CounterStore {
 
   private final DataSource dataSource;
   private final String ledgerInsert;
+  private final String ledgerLookup;
+  private final String ledgerInsertPlain;
   private final String totalsUpsert;
   private final String bucketsUpsert;
   private final String deadLetterInsert;
@@ -50,12 +52,24 @@ public final class CounterStore {
   public CounterStore(DataSource dataSource, String schema) {
     this.dataSource = dataSource;
     String s = Database.quote(schema);
+    // No conflict target: a batch id already there, or a claim number already there (Redis
+    // rolled back and reissued it), both leave the row out; the caller tells them apart.
     this.ledgerInsert =
         "INSERT INTO "
             + s
-            + ".flush_ledger (batch_id, stripe, cells, delta_sum)"
-            + " SELECT * FROM unnest(?::text[], ?::int[], ?::int[], ?::numeric[]) AS u(b, s, c, d)"
-            + " ORDER BY 1 ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id";
+            + ".flush_ledger (batch_id, stripe, cells, delta_sum, claim)"
+            + " SELECT * FROM unnest(?::text[], ?::int[], ?::int[], ?::numeric[], ?::text[])"
+            + " AS u(b, s, c, d, cl) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING batch_id";
+    this.ledgerLookup =
+        "SELECT batch_id, stripe, claim, cells, delta_sum, applied_at FROM "
+            + s
+            + ".flush_ledger WHERE batch_id = ANY(?::text[])"
+            + " OR (claim IS NOT NULL AND (stripe::text || ' ' || claim) = ANY(?::text[]))";
+    this.ledgerInsertPlain =
+        "INSERT INTO "
+            + s
+            + ".flush_ledger (batch_id, stripe, cells, delta_sum, claim) VALUES (?, ?, ?, ?, ?)"
+            + " ON CONFLICT DO NOTHING RETURNING batch_id";
     // The WHERE on DO UPDATE leaves a row untouched (and unreturned) when the new total would not
     // fit a bigint; the caller routes exactly those rows to dead_letter.
     this.totalsUpsert =
@@ -149,12 +163,20 @@ public final class CounterStore {
     Set<String> applied = insertLedger(c, sorted);
     Set<String> duplicates = new LinkedHashSet<>();
     List<DeadRow> dead = new ArrayList<>();
+    Set<String> resurrected = Set.of();
+    if (applied.size() < sorted.size()) {
+      resurrected =
+          resurrected(c, sorted.stream().filter(b -> !applied.contains(b.batchId())).toList(),
+              source, dead);
+    }
     // Deduplicated here (ON CONFLICT may touch a row once per statement); the SQL sorts.
     Map<TotalKey, Long> totals = new HashMap<>();
     Map<BucketKey, Long> buckets = new HashMap<>();
     for (BatchContent b : sorted) {
       if (!applied.contains(b.batchId())) {
-        duplicates.add(b.batchId());
+        if (!resurrected.contains(b.batchId())) {
+          duplicates.add(b.batchId());
+        }
         continue;
       }
       for (RejectedCell r : b.rejected()) {
@@ -186,7 +208,9 @@ public final class CounterStore {
     if (beforeCommit != null) {
       beforeCommit.run(applied);
     }
-    return new ApplyResult(applied, duplicates, totalRows, bucketRows, dead.size());
+    Set<String> done = new LinkedHashSet<>(applied);
+    done.addAll(resurrected); // recorded and dead-lettered: acknowledge like an applied batch
+    return new ApplyResult(done, duplicates, totalRows, bucketRows, dead.size());
   }
 
   private static String firstApplied(List<BatchContent> sorted, Set<String> applied) {
@@ -206,12 +230,14 @@ public final class CounterStore {
     Integer[] stripes = new Integer[n];
     Integer[] cells = new Integer[n];
     BigDecimal[] sums = new BigDecimal[n];
+    String[] claims = new String[n];
     for (int i = 0; i < n; i++) {
       BatchContent b = sorted.get(i);
       ids[i] = b.batchId();
       stripes[i] = b.stripe();
       cells[i] = b.size();
       sums[i] = new BigDecimal(b.deltaSum());
+      claims[i] = b.claim();
     }
     Set<String> applied = new HashSet<>();
     try (PreparedStatement ps = c.prepareStatement(ledgerInsert)) {
@@ -219,6 +245,7 @@ public final class CounterStore {
       ps.setArray(2, c.createArrayOf("int4", stripes));
       ps.setArray(3, c.createArrayOf("int4", cells));
       ps.setArray(4, c.createArrayOf("numeric", sums));
+      ps.setArray(5, c.createArrayOf("text", claims));
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           applied.add(rs.getString(1));
@@ -226,6 +253,122 @@ public final class CounterStore {
       }
     }
     return applied;
+  }
+
+  /** A ledger row, as far as telling a duplicate from a resurrected batch needs. */
+  private record LedgerRow(String batchId, int stripe, String claim, int cells, BigDecimal deltaSum,
+      java.time.OffsetDateTime appliedAt) {}
+
+  /**
+   * For batches the ledger refused: a true duplicate (its id is there: an earlier or concurrent
+   * run applied it) adds nothing; a batch whose claim number is there under another id was
+   * resurrected by a Redis rollback, so its cells go to dead_letter instead of being counted
+   * again, and its id is recorded so that a retry finds it.
+   */
+  private Set<String> resurrected(Connection c, List<BatchContent> refused, String source,
+      List<DeadRow> dead) throws SQLException {
+    String[] ids = refused.stream().map(BatchContent::batchId).toArray(String[]::new);
+    String[] claims =
+        refused.stream().filter(b -> b.claim() != null).map(b -> b.stripe() + " " + b.claim())
+            .toArray(String[]::new);
+    Map<String, LedgerRow> byId = new HashMap<>();
+    Map<String, LedgerRow> byClaim = new HashMap<>();
+    try (PreparedStatement ps = c.prepareStatement(ledgerLookup)) {
+      ps.setArray(1, c.createArrayOf("text", ids));
+      ps.setArray(2, c.createArrayOf("text", claims));
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          LedgerRow r = new LedgerRow(rs.getString(1), rs.getInt(2), rs.getString(3), rs.getInt(4),
+              rs.getBigDecimal(5), rs.getObject(6, java.time.OffsetDateTime.class));
+          byId.put(r.batchId(), r);
+          if (r.claim() != null) {
+            byClaim.put(r.stripe() + " " + r.claim(), r);
+          }
+        }
+      }
+    }
+    Set<String> out = new LinkedHashSet<>();
+    for (BatchContent b : refused) {
+      if (byId.containsKey(b.batchId())) {
+        continue; // a plain duplicate
+      }
+      LedgerRow earlier = b.claim() == null ? null : byClaim.get(b.stripe() + " " + b.claim());
+      if (earlier == null) {
+        // Cannot happen (ON CONFLICT waits for the conflicting transaction to commit), but if it
+        // did, acknowledging the batch could lose it: fail, and the next run tries again.
+        throw new SQLException(
+            "the ledger refused batch " + b.batchId() + " but holds neither its id nor its claim");
+      }
+      try (PreparedStatement ps = c.prepareStatement(ledgerInsertPlain)) {
+        ps.setString(1, b.batchId());
+        ps.setInt(2, b.stripe());
+        ps.setInt(3, b.size());
+        ps.setBigDecimal(4, new BigDecimal(b.deltaSum()));
+        ps.setString(5, null);
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            continue;
+          }
+        }
+      }
+      String reason =
+          "Redis rolled back to before claim " + b.claim() + " of stripe " + b.stripe()
+              + ", which the ledger shows applied as batch " + earlier.batchId() + " at "
+              + earlier.appliedAt() + " (" + earlier.cells() + " cells, sum " + earlier.deltaSum()
+              + "); this batch reissues that claim (" + b.size() + " cells, sum " + b.deltaSum()
+              + ") and may hold counts already applied plus newer ones: not applied; review, then"
+              + " replay or delete";
+      deadLetterAll(b, source, reason, dead);
+      out.add(b.batchId());
+    }
+    return out;
+  }
+
+  private static void deadLetterAll(BatchContent b, String source, String reason, List<DeadRow> dead) {
+    for (CellDelta cell : b.cells()) {
+      dead.add(new DeadRow(b.batchId(), source, cell.counter(), cell.key(), null, null,
+          BigInteger.valueOf(cell.delta()), dev.spillway.counter.CellField.format(cell), reason));
+    }
+    for (RejectedCell r : b.rejected()) {
+      dead.add(new DeadRow(b.batchId(), source, r.counter(), r.key(), null, null, parse(r.value()),
+          r.raw(), r.reason()));
+    }
+  }
+
+  /**
+   * Records a batch that cannot be applied at all (PostgreSQL refuses its data) in the ledger and
+   * sends every cell of it to dead_letter with {@code reason}, in one transaction; a batch already
+   * in the ledger is left alone. So one poisoned batch never blocks the stripes behind it.
+   */
+  public int deadLetterBatch(BatchContent b, String source, String reason) {
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      try {
+        try (PreparedStatement ps = c.prepareStatement(ledgerInsertPlain)) {
+          ps.setString(1, b.batchId());
+          ps.setInt(2, b.stripe());
+          ps.setInt(3, b.size());
+          ps.setBigDecimal(4, new BigDecimal(b.deltaSum()));
+          ps.setString(5, b.claim());
+          try (ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) {
+              c.rollback();
+              return 0;
+            }
+          }
+        }
+        List<DeadRow> dead = new ArrayList<>();
+        deadLetterAll(b, source, reason, dead);
+        insertDeadLetters(c, dead);
+        c.commit();
+        return dead.size();
+      } catch (SQLException | RuntimeException e) {
+        rollbackQuietly(c);
+        throw e;
+      }
+    } catch (SQLException e) {
+      throw new SpillwayException("dead-lettering batch " + b.batchId() + " failed: " + e.getMessage(), e);
+    }
   }
 
   private int upsertTotals(

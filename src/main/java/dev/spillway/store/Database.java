@@ -69,12 +69,15 @@ public final class Database implements AutoCloseable {
               .migrate();
       return r.migrationsExecuted;
     } catch (RuntimeException e) {
+      boolean unreachable = false;
+      for (Throwable t = e; t != null; t = t.getCause()) {
+        unreachable |= t instanceof java.net.ConnectException
+            || (t instanceof java.sql.SQLException sql && sql.getSQLState() != null
+                && sql.getSQLState().startsWith("08"));
+      }
       throw new SpillwayException(
-          "migrating schema "
-              + schema
-              + " failed: "
-              + e.getMessage()
-              + " (is PostgreSQL reachable at the configured postgres.jdbc-url?)",
+          "migrating schema " + schema + " failed: " + e.getMessage()
+              + (unreachable ? " (is PostgreSQL reachable at the configured postgres.jdbc-url?)" : ""),
           e);
     }
   }

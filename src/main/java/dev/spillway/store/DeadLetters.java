@@ -127,8 +127,9 @@ public final class DeadLetters {
           }
         }
         for (Row r : rows) {
-          if (r.delta() == null) {
-            notReplayable++;
+          boolean nativeRow = !r.source().startsWith("adopt:");
+          if (r.delta() == null || r.key() == null || (nativeRow && r.counter() == null)) {
+            notReplayable++; // no integer delta, or no target: a person must look at it
             continue;
           }
           Savepoint sp = c.setSavepoint();
@@ -191,6 +192,14 @@ public final class DeadLetters {
             : Optional.empty();
       }
     }
+    if (r.raw() != null && r.granularity() == null) {
+      // A whole cell (refused by Redis, or from a batch Redis resurrected): its total and every
+      // bucket it fans out to, together.
+      Object parsed = dev.spillway.counter.CellField.parse(stripBang(r.raw()), Long.toString(delta));
+      if (parsed instanceof CellDelta cell) {
+        return applyCell(c, cell);
+      }
+    }
     String guard = " BETWEEN -9223372036854775808 AND 9223372036854775807";
     String sql =
         r.granularity() == null
@@ -212,6 +221,50 @@ public final class DeadLetters {
           ? Optional.of("the total would still overflow bigint (or the row is gone)")
           : Optional.empty();
     }
+  }
+
+  private static String stripBang(String raw) {
+    if (raw.startsWith("!")) {
+      int p = raw.indexOf('|');
+      return p < 0 ? raw : raw.substring(p + 1);
+    }
+    return raw;
+  }
+
+  private Optional<String> applyCell(Connection c, CellDelta cell) throws SQLException {
+    String guard = " BETWEEN -9223372036854775808 AND 9223372036854775807";
+    try (PreparedStatement ps =
+        c.prepareStatement(
+            "INSERT INTO " + s + ".counter_totals AS t (counter, key, total) VALUES (?, ?, ?)"
+                + " ON CONFLICT (counter, key) DO UPDATE SET total = t.total + excluded.total,"
+                + " updated_at = now() WHERE t.total::numeric + excluded.total" + guard)) {
+      ps.setString(1, cell.counter());
+      ps.setString(2, cell.key());
+      ps.setLong(3, cell.delta());
+      if (ps.executeUpdate() == 0) {
+        return Optional.of("the total would still overflow bigint");
+      }
+    }
+    for (int i = 0; i < cell.bucketCodes().length(); i++) {
+      dev.spillway.Granularity g = dev.spillway.Granularity.ofCode(cell.bucketCodes().charAt(i));
+      try (PreparedStatement ps =
+          c.prepareStatement(
+              "INSERT INTO " + s + ".counter_buckets AS t (counter, key, granularity, bucket_start,"
+                  + " value) VALUES (?, ?, ?::\"char\", to_timestamp(?), ?)"
+                  + " ON CONFLICT (counter, key, granularity, bucket_start) DO UPDATE"
+                  + " SET value = t.value + excluded.value WHERE t.value::numeric + excluded.value"
+                  + guard)) {
+        ps.setString(1, cell.counter());
+        ps.setString(2, cell.key());
+        ps.setString(3, String.valueOf(g.code()));
+        ps.setLong(4, g.bucketStartSeconds(cell.epochMinute()));
+        ps.setLong(5, cell.delta());
+        if (ps.executeUpdate() == 0) {
+          return Optional.of("the " + g + " bucket would still overflow bigint");
+        }
+      }
+    }
+    return Optional.empty();
   }
 
   private static Row row(ResultSet rs) throws SQLException {

@@ -205,7 +205,7 @@ class ConcurrentFlushersTest {
         Spillway second = spillway(prefix)) {
       Map<Cell, Long> expected = write(writer, counters, 1_000, new SplittableRandom(7));
 
-      Future<FlushReport> firstRun = pool.submit(first::flushOnce);
+      Future<FlushReport> firstRun = pool.submit(() -> first.flushOnce());
       assertThat(committed.await(20, TimeUnit.SECONDS)).isTrue();
       int pending = pendingBatchIds(prefix).size();
       assertThat(pending).as("committed, not yet acknowledged").isPositive();
@@ -253,12 +253,10 @@ class ConcurrentFlushersTest {
         Spillway first = spillway(prefix, holdTransaction);
         Spillway second = spillway(prefix)) {
       Map<Cell, Long> expected = write(writer, counters, 1_000, new SplittableRandom(11));
-      int pending = 0;
-
-      Future<FlushReport> firstRun = pool.submit(first::flushOnce);
+      Future<FlushReport> firstRun = pool.submit(() -> first.flushOnce());
       assertThat(inTransaction.await(20, TimeUnit.SECONDS)).isTrue();
-      pending = pendingBatchIds(prefix).size();
-      Future<FlushReport> secondRun = pool.submit(second::flushOnce);
+      int pending = pendingBatchIds(prefix).size();
+      Future<FlushReport> secondRun = pool.submit(() -> second.flushOnce());
       FlushReport firstReport = firstRun.get(30, TimeUnit.SECONDS);
       FlushReport secondReport = secondRun.get(30, TimeUnit.SECONDS);
 

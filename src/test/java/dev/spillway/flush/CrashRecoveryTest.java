@@ -26,6 +26,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -66,15 +67,19 @@ class CrashRecoveryTest {
     this.env = env;
   }
 
+  @BeforeAll
+  static void migrate(TestEnv env) {
+    // The schema is migrated once, here, so that the children can skip Flyway.
+    try (Spillway sw = spillway(env, env.keyPrefix())) {
+      assertThat(sw.flushOnce().ok()).isTrue();
+    }
+  }
+
   @BeforeEach
   void connect() {
     redisClient = RedisClient.create(env.redisUri());
     redisConnection = redisClient.connect();
     redis = redisConnection.sync();
-    // The schema is migrated once by a first runtime, so that children can skip Flyway.
-    try (Spillway sw = spillway(env.keyPrefix())) {
-      assertThat(sw.flushOnce().ok()).isTrue();
-    }
   }
 
   @AfterEach
@@ -261,6 +266,10 @@ class CrashRecoveryTest {
   }
 
   private Spillway spillway(String prefix) {
+    return spillway(env, prefix);
+  }
+
+  private static Spillway spillway(TestEnv env, String prefix) {
     return Spillway.builder()
         .redisUri(env.redisUri())
         .jdbcUrl(env.jdbcUrl())
