@@ -59,6 +59,11 @@ public final class CellField {
     }
     String counter = field.substring(0, p1);
     String key = field.substring(p2 + 1);
+    if (key.indexOf('\u0000') >= 0) {
+      // PostgreSQL text cannot hold NUL; Spillway's client never writes one (keys are checked),
+      // so this is foreign data. Refuse it here rather than let it fail the whole batch.
+      return new RejectedCell(counter, null, field, value, "key contains a NUL character");
+    }
     long delta;
     try {
       delta = Long.parseLong(value);

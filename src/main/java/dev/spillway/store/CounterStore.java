@@ -464,13 +464,13 @@ public final class CounterStore {
       DeadRow r = dead.get(i);
       b[i] = r.batchId();
       src[i] = r.source();
-      ctr[i] = r.counter();
-      key[i] = r.key();
+      ctr[i] = storable(r.counter());
+      key[i] = storable(r.key());
       g[i] = r.granularity();
       bs[i] = r.bucketStart();
       d[i] = r.delta() == null ? null : new BigDecimal(r.delta());
-      raw[i] = r.raw();
-      why[i] = r.reason();
+      raw[i] = storable(r.raw());
+      why[i] = storable(r.reason());
     }
     try (PreparedStatement ps = c.prepareStatement(deadLetterInsert)) {
       ps.setArray(1, c.createArrayOf("text", b));
@@ -526,6 +526,11 @@ public final class CounterStore {
     }
     m.put(k, sum);
     return true;
+  }
+
+  /** PostgreSQL text cannot hold NUL: foreign garbage is kept visible as the escape {@code \0}. */
+  static String storable(String s) {
+    return s == null || s.indexOf('\u0000') < 0 ? s : s.replace("\u0000", "\\0");
   }
 
   private static BigInteger parse(String v) {
