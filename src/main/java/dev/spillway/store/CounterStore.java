@@ -144,7 +144,13 @@ public final class CounterStore {
       } catch (SQLException e) {
         last = e;
         String state = e.getSQLState();
-        boolean retryable = "40P01".equals(state) || "40001".equals(state);
+        // Deadlock and serialization failures: retry. A broken connection (class 08, e.g. a
+        // pooled connection PostgreSQL closed while it was away): retry once on a fresh one. Safe
+        // either way: if the commit did land, the ledger reports the batches as duplicates.
+        boolean retryable =
+            "40P01".equals(state)
+                || "40001".equals(state)
+                || (attempt == 1 && state != null && state.startsWith("08"));
         if (!retryable) {
           break;
         }
