@@ -1,15 +1,247 @@
 package dev.spillway;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Path;
+import java.text.ParseException;
+import java.time.DateTimeException;
+import java.time.Duration;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+import org.quartz.CronExpression;
 
 /**
- * Settings of reporting and data upkeep (section {@code reporting:} of the YAML file): bucket
- * retention, partitions, rollups and scheduled exports.
+ * Settings of reporting and data upkeep (section {@code reporting:} of the YAML file): how long
+ * each bucket granularity is kept, how {@code counter_buckets} is partitioned, when the upkeep,
+ * rollup and retention jobs run, and which reports are exported on a schedule.
+ *
+ * <pre>{@code
+ * reporting:
+ *   lock-timeout: 5s                 # how long partition DDL waits for a table lock, then gives up
+ *   partitions: {interval: day, ahead: 7d}
+ *   schedule:                        # Quartz cron (sec min hour dom month dow), or off
+ *     partition-upkeep: "0 5 * * * ?"
+ *     rollup: "0 15 * * * ?"
+ *     retention: "0 30 3 * * ?"
+ *   default-retention: {minute: 2d, hour: 90d, day: forever}
+ *   retention:
+ *     page_views: {minute: 1d, hour: 30d, day: 1825d}
+ *   exports:
+ *     top-pages-daily:
+ *       {cron: "0 5 0 * * ?", report: top, counter: page_views, limit: 100, period: day,
+ *        tz: Europe/Berlin, format: csv, directory: /var/lib/spillway/exports}
+ * }</pre>
+ *
+ * <p>Only single values and combinations inside this section are checked here. Whether a counter
+ * named under {@code retention} exists in {@code counters:}, and whether its levels can be derived,
+ * is checked where both are known ({@code dev.spillway.report.BucketPolicy}).
+ *
+ * @param defaultRetention retention of each granularity for counters without their own entry
+ * @param retention per counter and granularity; a granularity listed here that the counter does not
+ *     write itself ({@code counters.<name>.buckets}) is filled by the rollup job
+ * @param upkeepCron Quartz cron of partition upkeep, or empty when off
+ * @param rollupCron Quartz cron of the rollup job, or empty when off
+ * @param retentionCron Quartz cron of the retention job, or empty when off
  */
-public record ReportSettings() {
+public record ReportSettings(
+    Map<Granularity, RetentionPeriod> defaultRetention,
+    Map<String, Map<Granularity, RetentionPeriod>> retention,
+    PartitionInterval partitionInterval,
+    Duration partitionsAhead,
+    Duration lockTimeout,
+    Optional<String> upkeepCron,
+    Optional<String> rollupCron,
+    Optional<String> retentionCron,
+    Map<String, Export> exports) {
+
+  public static final Duration DEFAULT_PARTITIONS_AHEAD = Duration.ofDays(7);
+  public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofSeconds(5);
+  public static final String DEFAULT_UPKEEP_CRON = "0 5 * * * ?";
+  public static final String DEFAULT_ROLLUP_CRON = "0 15 * * * ?";
+  public static final String DEFAULT_RETENTION_CRON = "0 30 3 * * ?";
+
+  /** Minute rows for 2 days, hour rows for 90 days, day rows forever. */
+  public static final Map<Granularity, RetentionPeriod> DEFAULT_RETENTION =
+      Collections.unmodifiableMap(
+          new EnumMap<>(
+              Map.of(
+                  Granularity.MINUTE, RetentionPeriod.of(Duration.ofDays(2)),
+                  Granularity.HOUR, RetentionPeriod.of(Duration.ofDays(90)),
+                  Granularity.DAY, RetentionPeriod.FOREVER)));
+
+  static final Pattern EXPORT_NAME = Pattern.compile("[a-z][a-z0-9_-]{0,40}");
+  private static final String OFF = "off";
+
+  /** The range covered by one partition of {@code counter_buckets}, in UTC. */
+  public enum PartitionInterval {
+    DAY,
+    MONTH
+  }
+
+  /** How long rows of one granularity are kept; {@link #FOREVER} keeps them. */
+  public record RetentionPeriod(Optional<Duration> period) {
+    public static final RetentionPeriod FOREVER = new RetentionPeriod(Optional.empty());
+
+    public RetentionPeriod {
+      Objects.requireNonNull(period, "period");
+    }
+
+    public static RetentionPeriod of(Duration d) {
+      return new RetentionPeriod(Optional.of(d));
+    }
+
+    public boolean forever() {
+      return period.isEmpty();
+    }
+
+    @Override
+    public String toString() {
+      return period.map(Durations::format).orElse("forever");
+    }
+  }
+
+  /** Which report an export writes. */
+  public enum Kind {
+    TOP,
+    SERIES,
+    TOTAL
+  }
+
+  /** Output formats of reports and exports. */
+  public enum Format {
+    TABLE("txt"),
+    CSV("csv"),
+    JSON("json"),
+    HTML("html");
+
+    private final String extension;
+
+    Format(String extension) {
+      this.extension = extension;
+    }
+
+    public String extension() {
+      return extension;
+    }
+  }
+
+  /** The complete period before the run that an export covers, in the export's time zone. */
+  public enum Period {
+    HOUR,
+    DAY,
+    WEEK,
+    MONTH
+  }
+
+  /**
+   * One scheduled export: at each {@code cron} firing, the report over the previous complete {@code
+   * period} (in {@code zone}) is written to {@code directory} as {@code <name>-<period
+   * start>.<ext>}, atomically.
+   *
+   * @param key series and total only; empty means all keys summed
+   * @param granularity series only; the bucket size
+   * @param limit top only
+   */
+  public record Export(
+      String name,
+      String cron,
+      Kind kind,
+      String counter,
+      Optional<String> key,
+      Optional<Granularity> granularity,
+      int limit,
+      Period period,
+      ZoneId zone,
+      Format format,
+      Path directory) {
+    public Export {
+      String k = "reporting.exports." + name;
+      if (name == null || !EXPORT_NAME.matcher(name).matches()) {
+        throw new ConfigException(
+            "reporting.exports: export name '" + name + "' must match " + EXPORT_NAME);
+      }
+      cron =
+          requireCron(k + ".cron", cron)
+              .orElseThrow(
+                  () -> new ConfigException(k + ".cron must be a Quartz cron expression, not off"));
+      Objects.requireNonNull(kind, k + ".report");
+      if (counter == null || !SpillwayConfig.COUNTER_PATTERN.matcher(counter).matches()) {
+        throw new ConfigException(
+            k
+                + ".counter must match "
+                + SpillwayConfig.COUNTER_PATTERN
+                + " but was '"
+                + counter
+                + "'");
+      }
+      key = key == null ? Optional.empty() : key;
+      granularity = granularity == null ? Optional.empty() : granularity;
+      if (kind == Kind.SERIES && granularity.isEmpty()) {
+        throw new ConfigException(k + ".granularity must be set for report: series");
+      }
+      if (kind == Kind.TOP && key.isPresent()) {
+        throw new ConfigException(k + ".key is not allowed for report: top");
+      }
+      SpillwayConfig.requireRange(k + ".limit", limit, 1, 100_000);
+      Objects.requireNonNull(period, k + ".period");
+      Objects.requireNonNull(zone, k + ".tz");
+      Objects.requireNonNull(format, k + ".format");
+      if (directory == null) {
+        throw new ConfigException(k + ".directory must be set");
+      }
+    }
+  }
+
+  public ReportSettings {
+    defaultRetention = copyLevels("reporting.default-retention", defaultRetention, true);
+    Map<String, Map<Granularity, RetentionPeriod>> byCounter = new TreeMap<>();
+    for (var e : Objects.requireNonNull(retention, "retention").entrySet()) {
+      if (!SpillwayConfig.COUNTER_PATTERN.matcher(e.getKey()).matches()) {
+        throw new ConfigException(
+            "reporting.retention: counter name '"
+                + e.getKey()
+                + "' must match "
+                + SpillwayConfig.COUNTER_PATTERN);
+      }
+      byCounter.put(
+          e.getKey(), copyLevels("reporting.retention." + e.getKey(), e.getValue(), false));
+    }
+    retention = Collections.unmodifiableMap(byCounter);
+    Objects.requireNonNull(partitionInterval, "reporting.partitions.interval");
+    SpillwayConfig.requireAtLeast(
+        "reporting.partitions.ahead", partitionsAhead, Duration.ofHours(1));
+    if (partitionsAhead.compareTo(Duration.ofDays(366)) > 0) {
+      throw new ConfigException(
+          "reporting.partitions.ahead must be at most 366d but was "
+              + Durations.format(partitionsAhead));
+    }
+    SpillwayConfig.requireAtLeast("reporting.lock-timeout", lockTimeout, Duration.ofMillis(100));
+    upkeepCron = Objects.requireNonNull(upkeepCron, "upkeepCron");
+    rollupCron = Objects.requireNonNull(rollupCron, "rollupCron");
+    retentionCron = Objects.requireNonNull(retentionCron, "retentionCron");
+    exports =
+        Collections.unmodifiableMap(new TreeMap<>(Objects.requireNonNull(exports, "exports")));
+  }
+
   public static ReportSettings defaults() {
-    return new ReportSettings();
+    return new ReportSettings(
+        DEFAULT_RETENTION,
+        Map.of(),
+        PartitionInterval.DAY,
+        DEFAULT_PARTITIONS_AHEAD,
+        DEFAULT_LOCK_TIMEOUT,
+        Optional.of(DEFAULT_UPKEEP_CRON),
+        Optional.of(DEFAULT_ROLLUP_CRON),
+        Optional.of(DEFAULT_RETENTION_CRON),
+        Map.of());
   }
 
   /** Parses the {@code reporting:} section (may be missing). */
@@ -17,7 +249,369 @@ public record ReportSettings() {
     if (node == null || node.isMissingNode() || node.isNull()) {
       return defaults();
     }
-    ConfigNodes.checkKeys(node, "reporting", Set.of());
-    return defaults();
+    ConfigNodes.checkKeys(
+        node,
+        "reporting",
+        Set.of(
+            "lock-timeout", "partitions", "schedule", "default-retention", "retention", "exports"));
+    ConfigNodes.checkKeys(
+        node.path("partitions"), "reporting.partitions", Set.of("interval", "ahead"));
+    ConfigNodes.checkKeys(
+        node.path("schedule"),
+        "reporting.schedule",
+        Set.of("partition-upkeep", "rollup", "retention"));
+
+    Map<Granularity, RetentionPeriod> defaults = new EnumMap<>(DEFAULT_RETENTION);
+    defaults.putAll(parseLevels(node.path("default-retention"), "reporting.default-retention"));
+
+    Map<String, Map<Granularity, RetentionPeriod>> perCounter = new TreeMap<>();
+    JsonNode ret = node.path("retention");
+    if (!ret.isMissingNode() && !ret.isNull()) {
+      if (!ret.isObject()) {
+        throw new ConfigException(
+            "reporting.retention must be a mapping of counter name to {minute: 2d, hour: 90d, ...}"
+                + " but was '"
+                + ret
+                + "'");
+      }
+      for (Iterator<Map.Entry<String, JsonNode>> it = ret.fields(); it.hasNext(); ) {
+        var e = it.next();
+        perCounter.put(e.getKey(), parseLevels(e.getValue(), "reporting.retention." + e.getKey()));
+      }
+    }
+
+    Map<String, Export> exports = new TreeMap<>();
+    JsonNode ex = node.path("exports");
+    if (!ex.isMissingNode() && !ex.isNull()) {
+      if (!ex.isObject()) {
+        throw new ConfigException(
+            "reporting.exports must be a mapping of export name to its settings but was '"
+                + ex
+                + "'");
+      }
+      for (Iterator<Map.Entry<String, JsonNode>> it = ex.fields(); it.hasNext(); ) {
+        var e = it.next();
+        exports.put(e.getKey(), parseExport(e.getKey(), e.getValue()));
+      }
+    }
+
+    return new ReportSettings(
+        defaults,
+        perCounter,
+        ConfigNodes.str(node, "partitions.interval", "reporting.partitions.interval")
+            .map(
+                v ->
+                    ConfigNodes.enumValue(
+                        "reporting.partitions.interval", v, PartitionInterval.class))
+            .orElse(PartitionInterval.DAY),
+        ConfigNodes.duration(node, "partitions.ahead", "reporting.partitions.ahead")
+            .orElse(DEFAULT_PARTITIONS_AHEAD),
+        ConfigNodes.duration(node, "lock-timeout", "reporting.lock-timeout")
+            .orElse(DEFAULT_LOCK_TIMEOUT),
+        cron(node, "schedule.partition-upkeep", DEFAULT_UPKEEP_CRON),
+        cron(node, "schedule.rollup", DEFAULT_ROLLUP_CRON),
+        cron(node, "schedule.retention", DEFAULT_RETENTION_CRON),
+        exports);
+  }
+
+  /** The retention of {@code g} for {@code counter}: its own entry, else the default. */
+  public RetentionPeriod retentionOf(String counter, Granularity g) {
+    Map<Granularity, RetentionPeriod> own = retention.get(counter);
+    if (own != null && own.containsKey(g)) {
+      return own.get(g);
+    }
+    return defaultRetention.get(g);
+  }
+
+  /** Returns a copy with {@code counter}'s retention of {@code g} set (for code and tests). */
+  public ReportSettings withRetention(String counter, Granularity g, RetentionPeriod r) {
+    Map<String, Map<Granularity, RetentionPeriod>> copy = new TreeMap<>(retention);
+    Map<Granularity, RetentionPeriod> levels = new EnumMap<>(Granularity.class);
+    levels.putAll(copy.getOrDefault(counter, Map.of()));
+    levels.put(g, r);
+    copy.put(counter, levels);
+    return new ReportSettings(
+        defaultRetention,
+        copy,
+        partitionInterval,
+        partitionsAhead,
+        lockTimeout,
+        upkeepCron,
+        rollupCron,
+        retentionCron,
+        exports);
+  }
+
+  /** Returns a copy with another partition interval and look-ahead. */
+  public ReportSettings withPartitions(PartitionInterval interval, Duration ahead) {
+    return new ReportSettings(
+        defaultRetention,
+        retention,
+        interval,
+        ahead,
+        lockTimeout,
+        upkeepCron,
+        rollupCron,
+        retentionCron,
+        exports);
+  }
+
+  /** Returns a copy with {@code e} added (replacing an export of the same name). */
+  public ReportSettings withExport(Export e) {
+    Map<String, Export> copy = new TreeMap<>(exports);
+    copy.put(e.name(), e);
+    return new ReportSettings(
+        defaultRetention,
+        retention,
+        partitionInterval,
+        partitionsAhead,
+        lockTimeout,
+        upkeepCron,
+        rollupCron,
+        retentionCron,
+        copy);
+  }
+
+  @Override
+  public String toString() {
+    return "{partitions="
+        + partitionInterval.name().toLowerCase(java.util.Locale.ROOT)
+        + "/ahead "
+        + Durations.format(partitionsAhead)
+        + " default-retention="
+        + levelsText(defaultRetention)
+        + " retention="
+        + retention.entrySet().stream().map(e -> e.getKey() + levelsText(e.getValue())).toList()
+        + " schedule={partition-upkeep="
+        + upkeepCron.orElse(OFF)
+        + ", rollup="
+        + rollupCron.orElse(OFF)
+        + ", retention="
+        + retentionCron.orElse(OFF)
+        + "}"
+        + " exports="
+        + exports.keySet()
+        + "}";
+  }
+
+  private static String levelsText(Map<Granularity, RetentionPeriod> m) {
+    StringBuilder b = new StringBuilder("{");
+    m.forEach(
+        (g, r) ->
+            b.append(b.length() > 1 ? ", " : "")
+                .append(g.name().toLowerCase(java.util.Locale.ROOT))
+                .append('=')
+                .append(r));
+    return b.append('}').toString();
+  }
+
+  // --- parsing and checks ---------------------------------------------------------------------
+
+  /**
+   * Rows of a finer level must not outlive those of a coarser one, or a rollup target expires
+   * first.
+   */
+  private static Map<Granularity, RetentionPeriod> copyLevels(
+      String key, Map<Granularity, RetentionPeriod> levels, boolean requireAll) {
+    Map<Granularity, RetentionPeriod> copy = new EnumMap<>(Granularity.class);
+    copy.putAll(Objects.requireNonNull(levels, key));
+    for (Granularity g : Granularity.values()) {
+      RetentionPeriod r = copy.get(g);
+      if (r == null) {
+        if (requireAll) {
+          throw new ConfigException(key + "." + name(g) + " must be set");
+        }
+        continue;
+      }
+      Duration min = minimum(g);
+      if (r.period().isPresent() && r.period().get().compareTo(min) < 0) {
+        throw new ConfigException(
+            key
+                + "."
+                + name(g)
+                + " must be at least "
+                + Durations.format(min)
+                + " (one bucket of the next coarser granularity) but was "
+                + Durations.format(r.period().get()));
+      }
+    }
+    Granularity previous = null;
+    for (Granularity g : Granularity.values()) {
+      if (!copy.containsKey(g)) {
+        continue;
+      }
+      if (previous != null && longer(copy.get(previous), copy.get(g))) {
+        throw new ConfigException(
+            key
+                + "."
+                + name(g)
+                + " ("
+                + copy.get(g)
+                + ") must be at least as long as "
+                + key
+                + "."
+                + name(previous)
+                + " ("
+                + copy.get(previous)
+                + "): finer rows are rolled up into"
+                + " coarser ones, which must not expire first");
+      }
+      previous = g;
+    }
+    return Collections.unmodifiableMap(copy);
+  }
+
+  /** Whether {@code a} keeps rows longer than {@code b}. */
+  static boolean longer(RetentionPeriod a, RetentionPeriod b) {
+    if (a.forever()) {
+      return !b.forever();
+    }
+    return !b.forever() && a.period().get().compareTo(b.period().get()) > 0;
+  }
+
+  private static Duration minimum(Granularity g) {
+    return switch (g) {
+      case MINUTE -> Duration.ofHours(1);
+      case HOUR, DAY -> Duration.ofDays(1);
+    };
+  }
+
+  static String name(Granularity g) {
+    return g.name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  private static Map<Granularity, RetentionPeriod> parseLevels(JsonNode node, String key) {
+    Map<Granularity, RetentionPeriod> m = new EnumMap<>(Granularity.class);
+    if (node == null || node.isMissingNode() || node.isNull()) {
+      return m;
+    }
+    ConfigNodes.checkKeys(node, key, Set.of("minute", "hour", "day"));
+    for (Granularity g : Granularity.values()) {
+      String full = key + "." + name(g);
+      ConfigNodes.str(node, name(g), full).ifPresent(v -> m.put(g, parseRetention(full, v)));
+    }
+    return m;
+  }
+
+  static RetentionPeriod parseRetention(String key, String text) {
+    String t = text.trim();
+    if (t.equalsIgnoreCase("forever")) {
+      return RetentionPeriod.FOREVER;
+    }
+    try {
+      return RetentionPeriod.of(Durations.parse(key, t));
+    } catch (ConfigException e) {
+      throw new ConfigException(
+          key
+              + " must be a duration like 2d, 90d, 1825d or the word forever but was '"
+              + text
+              + "'");
+    }
+  }
+
+  private static Optional<String> cron(JsonNode node, String path, String dflt) {
+    String full = "reporting." + path;
+    JsonNode n = ConfigNodes.at(node, path);
+    if (n.isBoolean() && !n.booleanValue()) {
+      return Optional.empty(); // YAML 1.1 reads an unquoted off (or no) as false
+    }
+    return requireCron(full, ConfigNodes.str(node, path, full).orElse(dflt));
+  }
+
+  /** A valid Quartz cron expression, or empty for {@code off}. */
+  static Optional<String> requireCron(String key, String text) {
+    if (text == null || text.isBlank()) {
+      throw new ConfigException(key + " must be a Quartz cron expression or off");
+    }
+    String t = text.trim();
+    if (t.equalsIgnoreCase(OFF)) {
+      return Optional.empty();
+    }
+    try {
+      CronExpression.validateExpression(t);
+    } catch (ParseException e) {
+      throw new ConfigException(
+          key
+              + " must be a Quartz cron expression (seconds minutes hours day-of-month month"
+              + " day-of-week, e.g. \"0 15 * * * ?\") or off, but was '"
+              + text
+              + "': "
+              + e.getMessage());
+    }
+    return Optional.of(t);
+  }
+
+  private static Export parseExport(String name, JsonNode node) {
+    String k = "reporting.exports." + name;
+    if (node == null || !node.isObject()) {
+      throw new ConfigException(k + " must be a mapping like {cron: ..., report: top, ...}");
+    }
+    ConfigNodes.checkKeys(
+        node,
+        k,
+        Set.of(
+            "cron",
+            "report",
+            "counter",
+            "key",
+            "granularity",
+            "limit",
+            "period",
+            "tz",
+            "format",
+            "directory"));
+    String cron =
+        ConfigNodes.str(node, "cron", k + ".cron")
+            .orElseThrow(() -> new ConfigException(k + ".cron must be set"));
+    Kind kind =
+        ConfigNodes.str(node, "report", k + ".report")
+            .map(v -> ConfigNodes.enumValue(k + ".report", v, Kind.class))
+            .orElseThrow(() -> new ConfigException(k + ".report must be set (top, series, total)"));
+    String counter =
+        ConfigNodes.str(node, "counter", k + ".counter")
+            .orElseThrow(() -> new ConfigException(k + ".counter must be set"));
+    return new Export(
+        name,
+        cron,
+        kind,
+        counter,
+        ConfigNodes.str(node, "key", k + ".key"),
+        ConfigNodes.str(node, "granularity", k + ".granularity")
+            .map(v -> ConfigNodes.enumValue(k + ".granularity", v, Granularity.class)),
+        ConfigNodes.integer(node, "limit", k + ".limit").orElse(10),
+        ConfigNodes.str(node, "period", k + ".period")
+            .map(v -> ConfigNodes.enumValue(k + ".period", v, Period.class))
+            .orElse(Period.DAY),
+        ConfigNodes.str(node, "tz", k + ".tz").map(v -> zone(k + ".tz", v)).orElse(ZoneOffset.UTC),
+        ConfigNodes.str(node, "format", k + ".format")
+            .map(v -> ConfigNodes.enumValue(k + ".format", v, Format.class))
+            .orElse(Format.CSV),
+        ConfigNodes.str(node, "directory", k + ".directory").map(Path::of).orElse(null));
+  }
+
+  /**
+   * An IANA zone ({@code Europe/Berlin}) or {@code UTC}. Fixed offsets are refused: {@code +02:00}
+   * means the opposite sign to PostgreSQL's POSIX rules, and an offset has no DST anyway.
+   */
+  public static ZoneId zone(String key, String text) {
+    String t = text == null ? "" : text.trim();
+    if (t.equalsIgnoreCase("UTC") || t.equalsIgnoreCase("Z")) {
+      return ZoneOffset.UTC;
+    }
+    ZoneId z;
+    try {
+      z = ZoneId.of(t);
+    } catch (DateTimeException e) {
+      throw new ConfigException(
+          key + " must be a time zone name like Europe/Berlin or UTC but was '" + text + "'");
+    }
+    if (z instanceof ZoneOffset) {
+      throw new ConfigException(
+          key
+              + " must be a time zone name like Europe/Berlin or UTC, not a fixed offset, but was '"
+              + text
+              + "'");
+    }
+    return z;
   }
 }

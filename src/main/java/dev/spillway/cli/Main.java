@@ -31,6 +31,7 @@ import picocli.CommandLine.Command;
       "  spillway incr page_views 42 --by 5    add 5 to page_views/42",
       "  spillway get page_views 42            print the exact value",
       "  spillway flush --once                 move everything pending in Redis to PostgreSQL",
+      "  spillway report --help                top keys, time series, totals (table/CSV/JSON/HTML)",
       "  spillway worker --config sw.yaml      the standalone worker (schedules, /metrics, /health)",
       "  spillway doctor --config sw.yaml      check Redis and PostgreSQL settings, with fixes"
     },
@@ -40,6 +41,7 @@ import picocli.CommandLine.Command;
       IncrCommand.class,
       GetCommand.class,
       DemoCommand.class,
+      ReportCommand.class,
       DeadLetterCommand.class,
       WorkerCommand.class,
       DoctorCommand.class,
