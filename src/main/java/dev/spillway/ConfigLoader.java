@@ -49,7 +49,7 @@ public final class ConfigLoader {
           "flush.max-pending-batches-per-stripe");
 
   /** Top-level sections parsed by their own classes. */
-  private static final Set<String> DELEGATED = Set.of("counters", "adopt", "worker", "reporting");
+  private static final Set<String> DELEGATED = Set.of("counters", "adopt", "worker", "reporting", "cache");
 
   private ConfigLoader() {}
 
@@ -115,6 +115,7 @@ public final class ConfigLoader {
     AdoptMapping.parseList(root.path("adopt")).forEach(b::adopt);
     b.worker(WorkerSettings.parse(root.path("worker")));
     b.reporting(ReportSettings.parse(root.path("reporting")));
+    b.cache(CacheSettings.parse(root.path("cache")));
     JsonNode counters = root.path("counters");
     if (!counters.isMissingNode() && !counters.isNull()) {
       if (!counters.isObject()) {

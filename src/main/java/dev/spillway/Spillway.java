@@ -1,5 +1,7 @@
 package dev.spillway;
 
+import dev.spillway.cache.CacheAside;
+import dev.spillway.cache.CacheRuntime;
 import dev.spillway.counter.Counters;
 import dev.spillway.counter.DefaultCounters;
 import dev.spillway.counter.KeyLayout;
@@ -63,6 +65,7 @@ public final class Spillway implements AutoCloseable {
   private final Flusher flusher;
   private final AdoptFlusher adoptFlusher;
   private final FlushScheduler scheduler;
+  private final CacheRuntime caches;
   private final MeterRegistry registry;
   private final Deque<AutoCloseable> resources;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -109,6 +112,11 @@ public final class Spillway implements AutoCloseable {
       opened.push(counters);
       flusher =
           new Flusher(layout, flushConn, flushConn.async(), store, config, meters, b.listener, clock);
+      caches = CacheRuntime.start(config, redis, clock, registry, System.getenv());
+      opened.push(caches);
+      counters.attachCachedView(
+          caches.cachedCounters((c, k) -> store.readTotal(c, k, java.util.List.of()).total()));
+      flusher.onApplied(caches::countersApplied);
       AdoptStore adoptStore = new AdoptStore(database.dataSource(), config.schema());
       for (AdoptMapping m : config.adopt()) {
         adoptStore.validate(m);
@@ -157,6 +165,15 @@ public final class Spillway implements AutoCloseable {
   /** The embedded counter client. */
   public Counters counters() {
     return counters;
+  }
+
+  /**
+   * A cache-aside reader named {@code name} (L1 Caffeine, L2 Redis, stampede control, tags,
+   * invalidation across instances); see {@link CacheAside}. Defaults come from the {@code cache:}
+   * section; one cache per name per runtime.
+   */
+  public <K, V> CacheAside.Builder<K, V> cache(String name, Class<K> keyType, Class<V> valueType) {
+    return caches.builder(name, keyType, valueType);
   }
 
   /** Claims, applies and acknowledges every stripe once, now, on the calling thread. */

@@ -2,8 +2,11 @@ package dev.spillway.cli;
 
 import dev.spillway.SpillwayConfig;
 import dev.spillway.WorkerSettings;
+import dev.spillway.report.ReportJobs;
+import dev.spillway.schedule.ScheduledTask;
 import dev.spillway.worker.LogSetup;
 import dev.spillway.worker.Worker;
+import java.time.InstantSource;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -62,8 +65,12 @@ final class WorkerCommand implements Callable<Integer> {
     if (httpBind != null) {
       b.httpBind(httpBind);
     }
-    // Reporting exports join here once dev.spillway.report.ReportJobs exists:
-    // b.extraTasks(sw -> ReportJobs.of(sw).stream().map(j -> ScheduledTask.cron(...)).toList());
+    // Reporting upkeep and exports (partition upkeep, rollup, retention, scheduled exports).
+    b.extraTasks(
+        sw ->
+            ReportJobs.of(sw.dataSource(), sw.config(), InstantSource.system()).stream()
+                .map(j -> ScheduledTask.cron(j.name(), j.cron(), j.body()))
+                .toList());
     return b.start().awaitStop();
   }
 }

@@ -73,7 +73,7 @@ public final class DeadLetterMonitor {
         && (w.count() != lastLoggedCount || !now.isBefore(lastLoggedAt.plus(REPEAT)))) {
       log.warn(
           "event=dead_letters_waiting count={} oldest={} fix=\"inspect with spillway dead-letter"
-              + " list, then replay or discard them\"",
+              + " list, fix the cause, then spillway dead-letter replay\"",
           w.count(),
           w.oldest().map(Instant::toString).orElse("-"));
       lastLoggedCount = w.count();

@@ -3,6 +3,9 @@ package dev.spillway.schedule;
 import dev.spillway.flush.FlushReport;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -11,6 +14,11 @@ import org.slf4j.LoggerFactory;
  * different stripes at the same time. Task names carry the stripe range ({@code flush-0-256}), so
  * changing {@code keys.stripes} or the group count replaces the tasks instead of silently
  * changing what an existing task covers.
+ *
+ * <p>One process flushes one group at a time (its flusher owns one pipelined Redis connection),
+ * so the tasks of one process take turns on a lock, and interval schedules are phased over the
+ * interval so that they rarely have to wait. A task waiting for its turn gives up as soon as the
+ * worker is stopping: at shutdown only the flush in progress has to finish.
  */
 public final class FlushGroups {
   private static final Logger log = LoggerFactory.getLogger(FlushGroups.class);
@@ -44,9 +52,12 @@ public final class FlushGroups {
     return List.copyOf(out);
   }
 
-  /** One task per range, all on {@code schedule}. */
+  /**
+   * One task per range, all on {@code schedule}; {@code stopping} tells a task waiting for its
+   * turn to give up.
+   */
   public static List<ScheduledTask> tasks(
-      int stripes, int groups, Schedule schedule, RangeFlusher flusher) {
+      int stripes, int groups, Schedule schedule, RangeFlusher flusher, BooleanSupplier stopping) {
     if (groups > stripes) {
       log.warn(
           "event=config_clamped key=worker.flush.groups value={} used={} reason=\"more groups than"
@@ -54,20 +65,44 @@ public final class FlushGroups {
           groups,
           stripes);
     }
+    List<Range> ranges = ranges(stripes, groups);
+    ReentrantLock turn = new ReentrantLock();
     List<ScheduledTask> out = new ArrayList<>();
-    for (Range r : ranges(stripes, groups)) {
-      out.add(
-          new ScheduledTask(
-              r.taskName(),
-              schedule,
-              () -> {
-                FlushReport report = flusher.flush(r.from(), r.to());
-                if (!report.ok()) {
-                  // Flusher logs the failure itself; the batches wait in Redis for the next run.
-                  log.debug("event=flush_group_incomplete group={} {}", r.taskName(), report);
-                }
-              }));
+    for (int i = 0; i < ranges.size(); i++) {
+      Range r = ranges.get(i);
+      Schedule s =
+          schedule instanceof Schedule.Every e
+              ? new Schedule.Every(e.interval(), e.interval().multipliedBy(i).dividedBy(ranges.size()))
+              : schedule;
+      out.add(new ScheduledTask(r.taskName(), s, () -> flushInTurn(r, flusher, turn, stopping)));
     }
     return out;
+  }
+
+  private static void flushInTurn(
+      Range r, RangeFlusher flusher, ReentrantLock turn, BooleanSupplier stopping) {
+    try {
+      while (!turn.tryLock(50, TimeUnit.MILLISECONDS)) {
+        if (stopping.getAsBoolean()) {
+          log.debug("event=flush_skipped group={} reason=stopping", r.taskName());
+          return;
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    try {
+      if (stopping.getAsBoolean()) {
+        return;
+      }
+      FlushReport report = flusher.flush(r.from(), r.to());
+      if (!report.ok()) {
+        // Flusher logs the failure itself; the batches wait in Redis for the next run.
+        log.debug("event=flush_group_incomplete group={} {}", r.taskName(), report);
+      }
+    } finally {
+      turn.unlock();
+    }
   }
 }

@@ -261,7 +261,7 @@ public final class JobScheduler implements AutoCloseable {
       }
     }
     if (!changed.isEmpty()) {
-      log.info("event=tasks_registered tasks={}", changed);
+      log.info("event=tasks_registered tasks=[{}]", String.join(",", changed));
     }
   }
 
@@ -279,7 +279,8 @@ public final class JobScheduler implements AutoCloseable {
         TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP).forJob(t.name(), GROUP).startNow();
     return switch (t.schedule()) {
       case Schedule.Every e ->
-          b.withSchedule(
+          b.startAt(new java.util.Date(System.currentTimeMillis() + e.phase().toMillis()))
+              .withSchedule(
                   SimpleScheduleBuilder.simpleSchedule()
                       .withIntervalInMilliseconds(e.interval().toMillis())
                       .repeatForever()

@@ -12,14 +12,25 @@ import org.quartz.CronExpression;
  */
 public sealed interface Schedule {
 
-  /** Every {@code interval}, starting now. */
-  record Every(Duration interval) implements Schedule {
+  /**
+   * Every {@code interval}, the first run {@code phase} from now. A phase spreads tasks with the
+   * same interval over it (the flush groups), so that they do not all fire at the same instant.
+   */
+  record Every(Duration interval, Duration phase) implements Schedule {
     public Every {
       Objects.requireNonNull(interval, "interval");
+      Objects.requireNonNull(phase, "phase");
       if (interval.toMillis() < 1) {
         throw new IllegalArgumentException(
             "a schedule interval must be at least 1ms but was " + Durations.format(interval));
       }
+      if (phase.isNegative()) {
+        throw new IllegalArgumentException("a schedule phase must not be negative");
+      }
+    }
+
+    public Every(Duration interval) {
+      this(interval, Duration.ZERO);
     }
 
     @Override

@@ -275,6 +275,7 @@ public final class Doctor {
         return; // the table checks below would only repeat the failure
       }
       deadLetters(c);
+      defaultPartition();
       cluster(c);
     } catch (SQLException e) {
       fail(
@@ -315,6 +316,31 @@ public final class Doctor {
     }
   }
 
+  private void defaultPartition() {
+    org.postgresql.ds.PGSimpleDataSource ds = new org.postgresql.ds.PGSimpleDataSource();
+    ds.setURL(config.jdbcUrl());
+    ds.setUser(config.jdbcUser());
+    ds.setPassword(config.jdbcPassword());
+    try {
+      long n = new dev.spillway.report.PartitionUpkeep(ds, config, clock).defaultPartitionRows();
+      if (n == 0) {
+        ok("partitions.default", "the DEFAULT partition of counter_buckets is empty");
+      } else if (n < 0) {
+        warn("partitions.default", "counter_buckets has no DEFAULT partition: a bucket no range"
+                + " partition covers would fail its flush",
+            "run spillway report maintain (partition upkeep recreates it)");
+      } else {
+        warn("partitions.default", n + " row(s) in the DEFAULT partition of counter_buckets:"
+                + " partitions were not created ahead (is partition upkeep scheduled?) or events"
+                + " are far in the past or future",
+            "run spillway report maintain (upkeep moves them into range partitions)");
+      }
+    } catch (RuntimeException e) {
+      warn("partitions.default", "cannot inspect the partitions: " + rootMessage(e),
+          "run spillway migrate, then spillway report maintain");
+    }
+  }
+
   private void deadLetters(Connection c) throws SQLException {
     String sql =
         "SELECT count(*), min(created_at) FROM \"" + config.schema()
@@ -329,7 +355,7 @@ public final class Doctor {
         warn(
             "dead-letters",
             n + " dead letter(s) waiting, oldest from " + rs.getTimestamp(2).toInstant(),
-            "spillway dead-letter list, then replay or discard them");
+            "spillway dead-letter list, fix the cause, then spillway dead-letter replay");
       }
     }
   }

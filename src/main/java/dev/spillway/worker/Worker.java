@@ -117,7 +117,7 @@ public final class Worker {
               .autoReconnect(true)
               .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
               .socketOptions(
-                  SocketOptions.builder().connectTimeout(Health.TIMEOUT).keepAlive(true).build())
+                  SocketOptions.builder().connectTimeout(config.redisTimeout()).keepAlive(true).build())
               .timeoutOptions(TimeoutOptions.enabled(config.redisTimeout()))
               .build());
       opened.push(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
@@ -192,14 +192,15 @@ public final class Worker {
     this.resources = opened;
     log.info(
         "event=worker_started instance={} store={} flush_groups={} tasks={} http={}:{}"
-            + " startup_ms={}",
+            + " startup_ms={} jvm_uptime_ms={}",
         scheduler.instanceId(),
         settings.cluster() ? "jdbc-clustered" : "ram",
         FlushGroups.ranges(config.stripes(), settings.flushGroups()).size(),
         scheduler.taskNames().size(),
         http.address().getHostString(),
         http.address().getPort(),
-        Duration.ofNanos(System.nanoTime() - t0).toMillis());
+        Duration.ofNanos(System.nanoTime() - t0).toMillis(),
+        java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime());
   }
 
   public static Builder builder(SpillwayConfig config) {
@@ -214,7 +215,8 @@ public final class Worker {
             ? Schedule.parse("worker.flush.schedule", settings.flushSchedule())
             : Schedule.every(config.flushInterval());
     tasks.addAll(
-        FlushGroups.tasks(config.stripes(), settings.flushGroups(), flushEvery, sw::flushOnce));
+        FlushGroups.tasks(
+            config.stripes(), settings.flushGroups(), flushEvery, sw::flushOnce, stopping::get));
     for (AdoptMapping m : config.adopt()) {
       Schedule s =
           m.schedule() != null
@@ -323,7 +325,7 @@ public final class Worker {
         "event=shutdown_begin signal={} timeout={} running_jobs={}",
         stopReason.get(),
         Durations.format(timeout),
-        scheduler.running());
+        list(scheduler.running()));
     Set<String> left = scheduler.shutdown(timeout.minus(reserve));
     probes.shutdownNow();
     String pending = pendingSummary();
@@ -332,7 +334,7 @@ public final class Worker {
           "event=shutdown_timeout running_jobs={} {} action=exit_without_waiting note=\"claimed"
               + " batches stay pending in Redis; the next flush run, here or on another worker,"
               + " applies each exactly once\"",
-          left,
+          list(left),
           pending);
       http.close();
     } else {
@@ -365,6 +367,11 @@ public final class Worker {
     } catch (RuntimeException e) {
       return "pending_batches_in_redis=unknown";
     }
+  }
+
+  /** A set as one space-free log value: {@code [a,b]}. */
+  static String list(Set<String> names) {
+    return "[" + String.join(",", new java.util.TreeSet<>(names)) + "]";
   }
 
   private static Duration elapsed(long t0) {
