@@ -33,9 +33,10 @@ public final class BenchMain {
     Path out = Path.of(args.length > 0 ? args[0] : "target/bench");
     int threads = Integer.getInteger("bench.threads", Runtime.getRuntime().availableProcessors());
     Duration d = Duration.ofSeconds(Integer.getInteger("bench.seconds", 5));
-    String only = System.getProperty("bench.only", "1,2,3,4,5,6,7,8");
+    String only = System.getProperty("bench.only", "0,1,2,3,4,5,6,7,8");
     List<BenchResult> results = new ArrayList<>();
     Instant started = Instant.now();
+    run(only, "0", results, () -> Jmh.increment(threads));
     try (Env env = new Env()) {
       run(only, "1", results, () -> Ingest.hot(env, threads, d));
       run(only, "2", results, () -> Ingest.cold(env, threads, d, Integer.getInteger("bench.coldKeys", 1_000_000)));
