@@ -1,0 +1,382 @@
+package dev.spillway;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Defaults of the cache-aside readers and the invalidation bus (section {@code cache:} of the YAML
+ * file). Every value is a default that a cache's own builder may override ({@code
+ * sw.cache("user", Long.class, User.class).ttl(...)}), except the deployment-wide ones: the key
+ * prefix, the channel, {@code tag-ttl}, {@code max-load-time} and the database relay.
+ *
+ * @param prefix prefix of every cache key in Redis; null means {@code <keys.prefix>c:}
+ * @param channel the pub/sub channel of the invalidation bus, one per deployment; null means
+ *     {@code <cache prefix>bus}
+ * @param ttl how long a loaded value is fresh in Redis (L2)
+ * @param negativeTtl how long "the loader found nothing" (null) is remembered
+ * @param ttlJitterPercent every TTL is stretched by a random 0..this percent, so that keys written
+ *     together do not expire together
+ * @param staleWhileRevalidate after a value's TTL, how long it is still served (once per key per
+ *     JVM triggering one background reload); zero turns it off
+ * @param earlyRefreshBeta XFetch's beta: how eagerly a value is reloaded before its TTL, in units
+ *     of its load time; zero turns early refresh off
+ * @param maxValueBytes values whose encoding is larger are served but never cached
+ * @param leaseTime how long one instance holds the right to load a key for every instance
+ * @param leaseWait how long other instances wait for that load before loading themselves
+ * @param redisTimeout time box of each cache read from Redis; past it the loader answers
+ * @param redisRetryAfter after a Redis failure, how long readers skip Redis altogether
+ * @param l1MaxSize entries per cache in each JVM's L1; zero disables L1
+ * @param l1Ttl longest life of an L1 entry: bounds staleness if an invalidation message is lost
+ * @param countersTtl TTL of {@code counters().cached()}, which flushes also invalidate
+ * @param tagTtl life of a tag's version key; a tagged cache's TTL plus stale window must fit in it
+ * @param maxLoadTime a load that takes longer is served but not written to Redis (the marker that
+ *     tells it an invalidation happened meanwhile lives this long)
+ * @param encryptionKeysEnv environment variable holding the AES-GCM keys ({@code
+ *     id:base64,id:base64}, the first one encrypts)
+ * @param listenDatabase whether this runtime LISTENs for the trigger's NOTIFY and relays it to the
+ *     bus (turn it on in the worker)
+ * @param heartbeat how often the bus checks its own subscription by sending itself a message
+ */
+public record CacheSettings(
+    String prefix,
+    String channel,
+    Duration ttl,
+    Duration negativeTtl,
+    int ttlJitterPercent,
+    Duration staleWhileRevalidate,
+    double earlyRefreshBeta,
+    int maxValueBytes,
+    Duration leaseTime,
+    Duration leaseWait,
+    Duration redisTimeout,
+    Duration redisRetryAfter,
+    int l1MaxSize,
+    Duration l1Ttl,
+    Duration countersTtl,
+    Duration tagTtl,
+    Duration maxLoadTime,
+    String encryptionKeysEnv,
+    boolean listenDatabase,
+    Duration heartbeat) {
+
+  public static final Duration DEFAULT_TTL = Duration.ofMinutes(5);
+  public static final Duration DEFAULT_NEGATIVE_TTL = Duration.ofSeconds(30);
+  public static final int DEFAULT_TTL_JITTER_PERCENT = 10;
+  public static final double DEFAULT_EARLY_REFRESH_BETA = 1.0;
+  public static final int DEFAULT_MAX_VALUE_BYTES = 1 << 20;
+  public static final Duration DEFAULT_LEASE_TIME = Duration.ofSeconds(5);
+  public static final Duration DEFAULT_LEASE_WAIT = Duration.ofSeconds(3);
+  /**
+   * A cache read that takes longer than this is slower than most loaders: give up and load. Loose
+   * enough for a busy 2-core machine, tight enough that a hung Redis costs a request little.
+   */
+  public static final Duration DEFAULT_REDIS_TIMEOUT = Duration.ofMillis(250);
+  public static final Duration DEFAULT_REDIS_RETRY_AFTER = Duration.ofSeconds(1);
+  public static final int DEFAULT_L1_MAX_SIZE = 10_000;
+  public static final Duration DEFAULT_L1_TTL = Duration.ofSeconds(10);
+  public static final Duration DEFAULT_COUNTERS_TTL = Duration.ofSeconds(5);
+  public static final Duration DEFAULT_TAG_TTL = Duration.ofDays(1);
+  public static final Duration DEFAULT_MAX_LOAD_TIME = Duration.ofMinutes(1);
+  public static final String DEFAULT_ENCRYPTION_KEYS_ENV = "SPILLWAY_CACHE_KEYS";
+  public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(5);
+
+  static final Pattern PREFIX_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,40}");
+  static final Pattern CHANNEL_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
+  static final Pattern ENV_PATTERN = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,100}");
+
+  public CacheSettings {
+    if (prefix != null && !PREFIX_PATTERN.matcher(prefix).matches()) {
+      throw new ConfigException(
+          "cache.prefix must match " + PREFIX_PATTERN + " but was '" + prefix + "'");
+    }
+    if (channel != null && !CHANNEL_PATTERN.matcher(channel).matches()) {
+      throw new ConfigException(
+          "cache.channel must match " + CHANNEL_PATTERN + " but was '" + channel + "'");
+    }
+    SpillwayConfig.requireAtLeast("cache.ttl", ttl, Duration.ofMillis(10));
+    SpillwayConfig.requireAtLeast("cache.negative-ttl", negativeTtl, Duration.ofMillis(10));
+    SpillwayConfig.requireRange("cache.ttl-jitter-percent", ttlJitterPercent, 0, 100);
+    SpillwayConfig.requireAtLeast(
+        "cache.stale-while-revalidate", staleWhileRevalidate, Duration.ZERO);
+    if (!(earlyRefreshBeta >= 0 && earlyRefreshBeta <= 100)) {
+      throw new ConfigException(
+          "cache.early-refresh-beta must be between 0 and 100 but was " + earlyRefreshBeta);
+    }
+    SpillwayConfig.requireRange("cache.max-value-bytes", maxValueBytes, 1, 512 << 20);
+    SpillwayConfig.requireAtLeast("cache.lease-time", leaseTime, Duration.ofMillis(10));
+    SpillwayConfig.requireAtLeast("cache.lease-wait", leaseWait, Duration.ZERO);
+    SpillwayConfig.requireAtLeast("cache.redis-timeout", redisTimeout, Duration.ofMillis(1));
+    SpillwayConfig.requireAtLeast("cache.redis-retry-after", redisRetryAfter, Duration.ZERO);
+    SpillwayConfig.requireRange("cache.l1.max-size", l1MaxSize, 0, 100_000_000);
+    SpillwayConfig.requireAtLeast("cache.l1.ttl", l1Ttl, Duration.ofMillis(1));
+    SpillwayConfig.requireAtLeast("cache.counters-ttl", countersTtl, Duration.ofMillis(10));
+    SpillwayConfig.requireAtLeast("cache.tag-ttl", tagTtl, Duration.ofMinutes(1));
+    SpillwayConfig.requireAtLeast("cache.max-load-time", maxLoadTime, Duration.ofSeconds(1));
+    if (maxLoadTime.compareTo(leaseTime) < 0) {
+      throw new ConfigException(
+          "cache.max-load-time must be at least cache.lease-time ("
+              + Durations.format(leaseTime) + ") but was " + Durations.format(maxLoadTime));
+    }
+    if (encryptionKeysEnv == null || !ENV_PATTERN.matcher(encryptionKeysEnv).matches()) {
+      throw new ConfigException(
+          "cache.encryption-keys-env must be an environment variable name matching "
+              + ENV_PATTERN + " but was '" + encryptionKeysEnv + "'");
+    }
+    SpillwayConfig.requireAtLeast("cache.heartbeat", heartbeat, Duration.ofMillis(100));
+  }
+
+  /** The effective key prefix of cache entries for a deployment whose keys start with {@code keysPrefix}. */
+  public String prefixFor(String keysPrefix) {
+    return prefix != null ? prefix : keysPrefix + "c:";
+  }
+
+  /** The effective bus channel for a deployment whose keys start with {@code keysPrefix}. */
+  public String channelFor(String keysPrefix) {
+    return channel != null ? channel : prefixFor(keysPrefix) + "bus";
+  }
+
+  public static CacheSettings defaults() {
+    return builder().build();
+  }
+
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder pre-filled with these settings. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.prefix = prefix;
+    b.channel = channel;
+    b.ttl = ttl;
+    b.negativeTtl = negativeTtl;
+    b.ttlJitterPercent = ttlJitterPercent;
+    b.staleWhileRevalidate = staleWhileRevalidate;
+    b.earlyRefreshBeta = earlyRefreshBeta;
+    b.maxValueBytes = maxValueBytes;
+    b.leaseTime = leaseTime;
+    b.leaseWait = leaseWait;
+    b.redisTimeout = redisTimeout;
+    b.redisRetryAfter = redisRetryAfter;
+    b.l1MaxSize = l1MaxSize;
+    b.l1Ttl = l1Ttl;
+    b.countersTtl = countersTtl;
+    b.tagTtl = tagTtl;
+    b.maxLoadTime = maxLoadTime;
+    b.encryptionKeysEnv = encryptionKeysEnv;
+    b.listenDatabase = listenDatabase;
+    b.heartbeat = heartbeat;
+    return b;
+  }
+
+  /** Parses the {@code cache:} section (may be missing). */
+  public static CacheSettings parse(JsonNode node) {
+    if (node == null || node.isMissingNode() || node.isNull()) {
+      return defaults();
+    }
+    ConfigNodes.checkKeys(
+        node,
+        "cache",
+        Set.of(
+            "prefix", "channel", "ttl", "negative-ttl", "ttl-jitter-percent",
+            "stale-while-revalidate", "early-refresh-beta", "max-value-bytes", "lease-time",
+            "lease-wait", "redis-timeout", "redis-retry-after", "l1", "counters-ttl", "tag-ttl",
+            "max-load-time", "encryption-keys-env", "listen-database", "heartbeat"));
+    ConfigNodes.checkKeys(node.path("l1"), "cache.l1", Set.of("max-size", "ttl"));
+    Builder b = builder();
+    ConfigNodes.str(node, "prefix", "cache.prefix").ifPresent(b::prefix);
+    ConfigNodes.str(node, "channel", "cache.channel").ifPresent(b::channel);
+    ConfigNodes.duration(node, "ttl", "cache.ttl").ifPresent(b::ttl);
+    ConfigNodes.duration(node, "negative-ttl", "cache.negative-ttl").ifPresent(b::negativeTtl);
+    ConfigNodes.integer(node, "ttl-jitter-percent", "cache.ttl-jitter-percent")
+        .ifPresent(b::ttlJitterPercent);
+    ConfigNodes.duration(node, "stale-while-revalidate", "cache.stale-while-revalidate")
+        .ifPresent(b::staleWhileRevalidate);
+    ConfigNodes.str(node, "early-refresh-beta", "cache.early-refresh-beta")
+        .ifPresent(v -> b.earlyRefreshBeta(parseBeta(v)));
+    ConfigNodes.integer(node, "max-value-bytes", "cache.max-value-bytes")
+        .ifPresent(b::maxValueBytes);
+    ConfigNodes.duration(node, "lease-time", "cache.lease-time").ifPresent(b::leaseTime);
+    ConfigNodes.duration(node, "lease-wait", "cache.lease-wait").ifPresent(b::leaseWait);
+    ConfigNodes.duration(node, "redis-timeout", "cache.redis-timeout").ifPresent(b::redisTimeout);
+    ConfigNodes.duration(node, "redis-retry-after", "cache.redis-retry-after")
+        .ifPresent(b::redisRetryAfter);
+    ConfigNodes.integer(node, "l1.max-size", "cache.l1.max-size").ifPresent(b::l1MaxSize);
+    ConfigNodes.duration(node, "l1.ttl", "cache.l1.ttl").ifPresent(b::l1Ttl);
+    ConfigNodes.duration(node, "counters-ttl", "cache.counters-ttl").ifPresent(b::countersTtl);
+    ConfigNodes.duration(node, "tag-ttl", "cache.tag-ttl").ifPresent(b::tagTtl);
+    ConfigNodes.duration(node, "max-load-time", "cache.max-load-time").ifPresent(b::maxLoadTime);
+    ConfigNodes.str(node, "encryption-keys-env", "cache.encryption-keys-env")
+        .ifPresent(b::encryptionKeysEnv);
+    ConfigNodes.bool(node, "listen-database", "cache.listen-database")
+        .ifPresent(b::listenDatabase);
+    ConfigNodes.duration(node, "heartbeat", "cache.heartbeat").ifPresent(b::heartbeat);
+    return b.build();
+  }
+
+  private static double parseBeta(String v) {
+    try {
+      return Double.parseDouble(v.trim());
+    } catch (NumberFormatException e) {
+      throw new ConfigException(
+          "cache.early-refresh-beta must be a number like 1.0 but was '" + v + "'");
+    }
+  }
+
+  /** Compact, space-free, for the one-line effective configuration. */
+  @Override
+  public String toString() {
+    return "{prefix=" + (prefix == null ? "<keys.prefix>c:" : prefix)
+        + (channel != null ? ",channel=" + channel : "")
+        + ",ttl=" + Durations.format(ttl)
+        + ",negative-ttl=" + Durations.format(negativeTtl)
+        + ",ttl-jitter-percent=" + ttlJitterPercent
+        + ",stale-while-revalidate=" + Durations.format(staleWhileRevalidate)
+        + ",early-refresh-beta=" + earlyRefreshBeta
+        + ",max-value-bytes=" + maxValueBytes
+        + ",lease-time=" + Durations.format(leaseTime)
+        + ",lease-wait=" + Durations.format(leaseWait)
+        + ",redis-timeout=" + Durations.format(redisTimeout)
+        + ",l1.max-size=" + l1MaxSize
+        + ",l1.ttl=" + Durations.format(l1Ttl)
+        + ",counters-ttl=" + Durations.format(countersTtl)
+        + ",listen-database=" + listenDatabase
+        + "}";
+  }
+
+  /** Mutable builder; the record's constructor checks every value. */
+  public static final class Builder {
+    private String prefix;
+    private String channel;
+    private Duration ttl = DEFAULT_TTL;
+    private Duration negativeTtl = DEFAULT_NEGATIVE_TTL;
+    private int ttlJitterPercent = DEFAULT_TTL_JITTER_PERCENT;
+    private Duration staleWhileRevalidate = Duration.ZERO;
+    private double earlyRefreshBeta = DEFAULT_EARLY_REFRESH_BETA;
+    private int maxValueBytes = DEFAULT_MAX_VALUE_BYTES;
+    private Duration leaseTime = DEFAULT_LEASE_TIME;
+    private Duration leaseWait = DEFAULT_LEASE_WAIT;
+    private Duration redisTimeout = DEFAULT_REDIS_TIMEOUT;
+    private Duration redisRetryAfter = DEFAULT_REDIS_RETRY_AFTER;
+    private int l1MaxSize = DEFAULT_L1_MAX_SIZE;
+    private Duration l1Ttl = DEFAULT_L1_TTL;
+    private Duration countersTtl = DEFAULT_COUNTERS_TTL;
+    private Duration tagTtl = DEFAULT_TAG_TTL;
+    private Duration maxLoadTime = DEFAULT_MAX_LOAD_TIME;
+    private String encryptionKeysEnv = DEFAULT_ENCRYPTION_KEYS_ENV;
+    private boolean listenDatabase;
+    private Duration heartbeat = DEFAULT_HEARTBEAT;
+
+    private Builder() {}
+
+    public Builder prefix(String v) {
+      this.prefix = v;
+      return this;
+    }
+
+    public Builder channel(String v) {
+      this.channel = v;
+      return this;
+    }
+
+    public Builder ttl(Duration v) {
+      this.ttl = v;
+      return this;
+    }
+
+    public Builder negativeTtl(Duration v) {
+      this.negativeTtl = v;
+      return this;
+    }
+
+    public Builder ttlJitterPercent(int v) {
+      this.ttlJitterPercent = v;
+      return this;
+    }
+
+    public Builder staleWhileRevalidate(Duration v) {
+      this.staleWhileRevalidate = v;
+      return this;
+    }
+
+    public Builder earlyRefreshBeta(double v) {
+      this.earlyRefreshBeta = v;
+      return this;
+    }
+
+    public Builder maxValueBytes(int v) {
+      this.maxValueBytes = v;
+      return this;
+    }
+
+    public Builder leaseTime(Duration v) {
+      this.leaseTime = v;
+      return this;
+    }
+
+    public Builder leaseWait(Duration v) {
+      this.leaseWait = v;
+      return this;
+    }
+
+    public Builder redisTimeout(Duration v) {
+      this.redisTimeout = v;
+      return this;
+    }
+
+    public Builder redisRetryAfter(Duration v) {
+      this.redisRetryAfter = v;
+      return this;
+    }
+
+    public Builder l1MaxSize(int v) {
+      this.l1MaxSize = v;
+      return this;
+    }
+
+    public Builder l1Ttl(Duration v) {
+      this.l1Ttl = v;
+      return this;
+    }
+
+    public Builder countersTtl(Duration v) {
+      this.countersTtl = v;
+      return this;
+    }
+
+    public Builder tagTtl(Duration v) {
+      this.tagTtl = v;
+      return this;
+    }
+
+    public Builder maxLoadTime(Duration v) {
+      this.maxLoadTime = v;
+      return this;
+    }
+
+    public Builder encryptionKeysEnv(String v) {
+      this.encryptionKeysEnv = v;
+      return this;
+    }
+
+    public Builder listenDatabase(boolean v) {
+      this.listenDatabase = v;
+      return this;
+    }
+
+    public Builder heartbeat(Duration v) {
+      this.heartbeat = v;
+      return this;
+    }
+
+    public CacheSettings build() {
+      return new CacheSettings(
+          prefix, channel, ttl, negativeTtl, ttlJitterPercent, staleWhileRevalidate,
+          earlyRefreshBeta, maxValueBytes, leaseTime, leaseWait, redisTimeout, redisRetryAfter,
+          l1MaxSize, l1Ttl, countersTtl, tagTtl, maxLoadTime, encryptionKeysEnv, listenDatabase,
+          heartbeat);
+    }
+  }
+}

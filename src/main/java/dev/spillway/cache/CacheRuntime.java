@@ -1,0 +1,408 @@
+package dev.spillway.cache;
+
+import dev.spillway.CacheSettings;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.counter.CounterRef;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
+import io.lettuce.core.codec.StringCodec;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
+import java.time.InstantSource;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.ToLongBiFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The cache side of one Spillway runtime: its Redis connection for cache entries, the
+ * invalidation bus, the background refresh threads, the caches built on it and (optionally) the
+ * database LISTEN relay. Created and closed by {@code Spillway}; applications use {@code
+ * sw.cache(...)} and {@code sw.counters().cached()}, not this class.
+ *
+ * <p>An invalidation that cannot reach Redis (down, or past its time box) is kept and retried
+ * every {@code cache.redis-retry-after} until it lands, so an L2 entry never outlives Redis'
+ * return by more than that; past 100,000 waiting invalidations the affected caches are purged
+ * (SCAN + UNLINK of their keys) once Redis answers again.
+ */
+public final class CacheRuntime implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(CacheRuntime.class);
+  /** Name of the cache behind {@code counters().cached()}. */
+  static final String COUNTERS_CACHE = "spillway.counters";
+  private static final int MAX_PENDING_INVALIDATIONS = 100_000;
+
+  private final SpillwayConfig config;
+  private final CacheSettings settings;
+  private final InstantSource clock;
+  private final Map<String, String> env;
+  private final CacheKeys keys;
+  private final CacheMeters meters;
+  private final L2 l2;
+  private final InvalidationBus bus;
+  private final ScheduledExecutorService timer;
+  private final ThreadPoolExecutor background;
+  private final ExecutorService invalidator;
+  private final DatabaseRelay relay;
+  private final Map<String, DefaultCacheAside<?, ?>> caches = new ConcurrentHashMap<>();
+  private final ConcurrentLinkedQueue<BusMessage.Item> pending = new ConcurrentLinkedQueue<>();
+  private final AtomicInteger pendingCount = new AtomicInteger();
+  private final Set<String> purgeNeeded = ConcurrentHashMap.newKeySet();
+  private final Deque<AutoCloseable> resources;
+  private volatile AesGcmCodec environmentCodec;
+
+  private CacheRuntime(
+      SpillwayConfig config,
+      RedisClient client,
+      InstantSource clock,
+      MeterRegistry registry,
+      Map<String, String> env) {
+    this.config = config;
+    this.settings = config.cache();
+    this.clock = clock;
+    this.env = env;
+    this.keys = new CacheKeys(settings.prefixFor(config.keyPrefix()));
+    this.meters = new CacheMeters(registry);
+    Deque<AutoCloseable> opened = new ArrayDeque<>();
+    try {
+      StatefulRedisConnection<String, byte[]> data =
+          client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
+      opened.push(data);
+      l2 = new L2(data.async(), settings.redisTimeout(), settings.redisRetryAfter());
+      timer = Executors.newSingleThreadScheduledExecutor(daemon("spillway-cache-timer"));
+      opened.push(timer::shutdownNow);
+      background =
+          new ThreadPoolExecutor(
+              2, 2, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1_000),
+              daemon("spillway-cache-refresh"), new ThreadPoolExecutor.AbortPolicy());
+      background.allowCoreThreadTimeOut(true);
+      opened.push(background::shutdownNow);
+      invalidator = Executors.newSingleThreadExecutor(daemon("spillway-cache-invalidator"));
+      opened.push(() -> stop(invalidator));
+      bus =
+          new InvalidationBus(
+              client, settings.channelFor(config.keyPrefix()), l2, meters, new Receiver(),
+              settings.heartbeat(), settings.redisTimeout());
+      bus.start(timer);
+      opened.push(bus);
+      long retryMs = Math.max(200, settings.redisRetryAfter().toMillis());
+      timer.scheduleWithFixedDelay(this::retryPending, retryMs, retryMs, TimeUnit.MILLISECONDS);
+      if (settings.listenDatabase()) {
+        relay = new DatabaseRelay(config, this, meters);
+        relay.start();
+        opened.push(relay);
+      } else {
+        relay = null;
+      }
+    } catch (RuntimeException e) {
+      closeAll(opened);
+      throw e;
+    }
+    this.resources = opened;
+  }
+
+  /** Opens the cache side of a runtime on {@code client} (which the caller owns and shuts down). */
+  public static CacheRuntime start(
+      SpillwayConfig config,
+      RedisClient client,
+      InstantSource clock,
+      MeterRegistry registry,
+      Map<String, String> env) {
+    return new CacheRuntime(config, client, clock, registry, env);
+  }
+
+  /** A builder for a cache of this runtime. */
+  public <K, V> CacheAside.Builder<K, V> builder(String name, Class<K> keyType, Class<V> valueType) {
+    return new CacheAside.Builder<>(this, name, keyType, valueType);
+  }
+
+  /**
+   * The cached view of counter totals, reading PostgreSQL through {@code flushedTotal} on a miss.
+   */
+  public CachedCounters cachedCounters(ToLongBiFunction<String, String> flushedTotal) {
+    return new DefaultCachedCounters(this, flushedTotal);
+  }
+
+  /**
+   * Called by the flusher after it acknowledged batches: evicts every applied counter key from
+   * L2 and from every instance's L1, so cached counter reads see the flush. Asynchronous: the
+   * flush does not wait for Redis; a lost invalidation leaves a value stale for at most {@code
+   * cache.counters-ttl}.
+   */
+  public void countersApplied(Set<CounterRef> applied) {
+    if (applied.isEmpty()) {
+      return;
+    }
+    List<CounterRef> refs = List.copyOf(applied);
+    try {
+      invalidator.execute(() -> invalidateCounters(refs));
+    } catch (RuntimeException closing) {
+      // Runtime closing: the TTL bounds what is left.
+    }
+  }
+
+  private void invalidateCounters(List<CounterRef> refs) {
+    DefaultCacheAside<?, ?> local = caches.get(COUNTERS_CACHE);
+    List<String> entries = new ArrayList<>(refs.size());
+    List<String> gens = new ArrayList<>(refs.size());
+    for (CounterRef r : refs) {
+      String k = DefaultCachedCounters.key(r.counter(), r.key());
+      if (local != null) {
+        local.invalidateLocal(k);
+      }
+      entries.add(keys.entry(COUNTERS_CACHE, k));
+      gens.add(keys.invalidations(COUNTERS_CACHE, k));
+    }
+    for (int from = 0; from < entries.size(); from += 1_000) {
+      int to = Math.min(entries.size(), from + 1_000);
+      if (!l2.invalidateMany(entries.subList(from, to), gens.subList(from, to), settings.maxLoadTime())) {
+        for (int i = from; i < to; i++) {
+          retryLater(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, refs.get(i).counter() + "|" + refs.get(i).key()));
+        }
+      }
+    }
+    for (CounterRef r : refs) {
+      publish(new BusMessage.Item(
+          BusMessage.Kind.KEY, COUNTERS_CACHE, DefaultCachedCounters.key(r.counter(), r.key())));
+    }
+  }
+
+  CacheSettings settings() {
+    return settings;
+  }
+
+  SpillwayConfig config() {
+    return config;
+  }
+
+  InstantSource clock() {
+    return clock;
+  }
+
+  L2 l2() {
+    return l2;
+  }
+
+  CacheKeys keys() {
+    return keys;
+  }
+
+  CacheMeters meters() {
+    return meters;
+  }
+
+  InvalidationBus bus() {
+    return bus;
+  }
+
+  Executor background() {
+    return background;
+  }
+
+  /** The AES-GCM keys from the environment, read once, on first use. */
+  AesGcmCodec environmentCodec() {
+    AesGcmCodec c = environmentCodec;
+    if (c == null) {
+      c = AesGcmCodec.fromEnvironment(env, settings.encryptionKeysEnv());
+      environmentCodec = c;
+    }
+    return c;
+  }
+
+  void register(DefaultCacheAside<?, ?> cache) {
+    if (caches.putIfAbsent(cache.name(), cache) != null) {
+      throw new IllegalStateException(
+          "a cache named '" + cache.name() + "' already exists in this Spillway runtime");
+    }
+  }
+
+  DefaultCacheAside<?, ?> cache(String name) {
+    return caches.get(name);
+  }
+
+  void publish(BusMessage.Item item) {
+    meters.invalidationsSent.increment();
+    bus.publish(item);
+  }
+
+  /** Deletes the entry and moves its generation in Redis; retried later if Redis is away. */
+  void invalidateInRedis(String cache, String k) {
+    if (!l2.invalidate(keys.entry(cache, k), keys.invalidations(cache, k), settings.maxLoadTime())) {
+      retryLater(new BusMessage.Item(BusMessage.Kind.KEY, cache, k));
+    }
+  }
+
+  void bumpTagInRedis(String cache, String tag) {
+    if (l2.bumpTag(keys.tagSequence(cache), keys.tag(cache, tag), settings.tagTtl()) == null) {
+      retryLater(new BusMessage.Item(BusMessage.Kind.TAG, cache, tag));
+    }
+  }
+
+  /**
+   * A full invalidation by name, for sources that hold no cache object (the database relay, a
+   * worker without caches): this runtime's L1 if it has the cache, L2, and the bus.
+   */
+  void invalidateByName(BusMessage.Item item) {
+    DefaultCacheAside<?, ?> local = caches.get(item.cache());
+    switch (item.kind()) {
+      case KEY -> {
+        if (local != null) {
+          local.invalidateLocal(item.value());
+        }
+        invalidateInRedis(item.cache(), item.value());
+      }
+      case TAG -> {
+        if (local != null) {
+          local.invalidateTagLocal(item.value());
+        }
+        bumpTagInRedis(item.cache(), item.value());
+      }
+      case CLEAR -> new Receiver().onItems(List.of(item));
+    }
+    publish(item);
+  }
+
+  private void retryLater(BusMessage.Item item) {
+    if (pendingCount.incrementAndGet() > MAX_PENDING_INVALIDATIONS) {
+      pendingCount.decrementAndGet();
+      if (purgeNeeded.add(item.cache())) {
+        log.error(
+            "event=cache_invalidations_overflow cache={} action=purge_cache_when_redis_returns",
+            item.cache());
+      }
+      return;
+    }
+    pending.add(item);
+  }
+
+  private void retryPending() {
+    try {
+      if (pending.isEmpty() && purgeNeeded.isEmpty()) {
+        return;
+      }
+      for (String cache : List.copyOf(purgeNeeded)) {
+        if (l2.unlinkMatching(keys.pattern(cache))) {
+          purgeNeeded.remove(cache);
+          log.warn("event=cache_purged cache={} reason=invalidations_overflowed", cache);
+        } else {
+          return;
+        }
+      }
+      BusMessage.Item item;
+      while ((item = pending.peek()) != null) {
+        boolean ok =
+            switch (item.kind()) {
+              case KEY ->
+                  l2.invalidate(
+                      keys.entry(item.cache(), item.value()),
+                      keys.invalidations(item.cache(), item.value()),
+                      settings.maxLoadTime());
+              case TAG ->
+                  l2.bumpTag(
+                          keys.tagSequence(item.cache()),
+                          keys.tag(item.cache(), item.value()),
+                          settings.tagTtl())
+                      != null;
+              case CLEAR -> true;
+            };
+        if (!ok) {
+          return; // still away: try again next tick, in order
+        }
+        pending.poll();
+        pendingCount.decrementAndGet();
+        meters.invalidationsRetried.increment();
+      }
+    } catch (RuntimeException e) {
+      log.warn("event=cache_retry_error error=\"{}\"", e.toString());
+    }
+  }
+
+  /** Invalidations still waiting for Redis (for tests and metrics). */
+  int pendingInvalidations() {
+    return pendingCount.get();
+  }
+
+  /** Routes bus messages to this runtime's caches. */
+  private final class Receiver implements InvalidationBus.Receiver {
+    @Override
+    public void onItems(List<BusMessage.Item> items) {
+      for (BusMessage.Item i : items) {
+        if (i.kind() == BusMessage.Kind.CLEAR) {
+          if ("*".equals(i.cache())) {
+            caches.values().forEach(DefaultCacheAside::clearLocal);
+          } else if (caches.get(i.cache()) != null) {
+            caches.get(i.cache()).clearLocal();
+          }
+          continue;
+        }
+        DefaultCacheAside<?, ?> c = caches.get(i.cache());
+        if (c == null) {
+          continue;
+        }
+        if (i.kind() == BusMessage.Kind.KEY) {
+          c.invalidateLocal(i.value());
+        } else {
+          c.invalidateTagLocal(i.value());
+        }
+      }
+    }
+
+    @Override
+    public void clearAll(String why) {
+      caches.values().forEach(DefaultCacheAside::clearLocal);
+    }
+  }
+
+  @Override
+  public void close() {
+    closeAll(resources);
+  }
+
+  private static void closeAll(Deque<AutoCloseable> opened) {
+    while (!opened.isEmpty()) {
+      AutoCloseable c = opened.pop();
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.warn("event=cache_close_failed resource={} error=\"{}\"", c, e.toString());
+      }
+    }
+  }
+
+  private static void stop(ExecutorService e) throws InterruptedException {
+    e.shutdown();
+    if (!e.awaitTermination(2, TimeUnit.SECONDS)) {
+      e.shutdownNow();
+    }
+  }
+
+  private static java.util.concurrent.ThreadFactory daemon(String name) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  /** How long the invalidation guard lives; exposed for the relay's log line. */
+  Duration maxLoadTime() {
+    return settings.maxLoadTime();
+  }
+}

@@ -1,0 +1,355 @@
+package dev.spillway.cache;
+
+import io.lettuce.core.KeyScanCursor;
+import io.lettuce.core.KeyValue;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.ScanArgs;
+import io.lettuce.core.ScanCursor;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.async.RedisAsyncCommands;
+import dev.spillway.counter.LuaScript;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The cache's Redis commands, each time-boxed. A call that fails or passes its time box returns
+ * {@code null} (or {@code false}) instead of throwing, and trips a breaker: for {@code
+ * retryAfter} every caller skips Redis and goes to the loader, so a dead or hung Redis costs one
+ * time box, not one per request. Callers decide what a failure means; none is an error for a
+ * reader.
+ *
+ * <p>The scripts touch only keys of one hash tag (see {@link CacheKeys}), so they run on Redis
+ * Cluster unchanged. Every key they write gets a TTL in the same script.
+ */
+final class L2 {
+  /**
+   * {@code {2, '0', envelope}} if the entry exists and ARGV[3] asks to look, else {@code {acquired
+   * 0|1, invalidations}}: take the load lease, snapshot the key's generation. Looking and taking in
+   * one script matters: a GET then a SET NX would let a waiter see "no entry", then find the lease
+   * freed by a holder that wrote in between, and load a second time.
+   */
+  private static final Script ACQUIRE =
+      new Script(
+          "acquire",
+          """
+          if ARGV[3] == '1' then
+            local v = redis.call('GET', KEYS[3])
+            if v then return {2, '0', v} end
+          end
+          local got = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+          local inv = redis.call('GET', KEYS[2]) or '0'
+          if got then return {1, inv} end
+          return {0, inv}
+          """);
+
+  /**
+   * Writes the envelope only if the key's generation is still the snapshot (no invalidation
+   * since the load began), then releases the lease if it is still ours. Returns 1 if written.
+   */
+  private static final Script WRITE =
+      new Script(
+          "write",
+          """
+          local ok = 0
+          if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+            ok = 1
+          end
+          if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then
+            redis.call('DEL', KEYS[3])
+          end
+          return ok
+          """);
+
+  private static final Script RELEASE =
+      new Script(
+          "release",
+          """
+          if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+          return 0
+          """);
+
+  /** Deletes the entry and moves the key's generation on; the generation lives max-load-time. */
+  private static final Script INVALIDATE =
+      new Script(
+          "invalidate",
+          """
+          redis.call('DEL', KEYS[1])
+          local n = redis.call('INCR', KEYS[2])
+          redis.call('PEXPIRE', KEYS[2], ARGV[1])
+          return n
+          """);
+
+  /**
+   * Gives the tag a new version: the server's clock in microseconds, or one past the cache's last
+   * version if that is larger. Versions never repeat, even after the sequence key expired (the
+   * clock has moved on), so an entry that recorded an old version can never match again.
+   */
+  private static final Script BUMP_TAG =
+      new Script(
+          "bump_tag",
+          """
+          local t = redis.call('TIME')
+          local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+          local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+          local n = math.max(now, last + 1)
+          redis.call('SET', KEYS[1], string.format('%d', n), 'PX', ARGV[1])
+          redis.call('SET', KEYS[2], string.format('%d', n), 'PX', ARGV[1])
+          return n
+          """);
+
+  private final RedisAsyncCommands<String, byte[]> redis;
+  private final long timeoutNanos;
+  private final long retryAfterNanos;
+  private volatile long unavailableUntil = Long.MIN_VALUE;
+  private volatile boolean everFailed;
+
+  L2(RedisAsyncCommands<String, byte[]> redis, Duration timeout, Duration retryAfter) {
+    this.redis = redis;
+    this.timeoutNanos = timeout.toNanos();
+    this.retryAfterNanos = retryAfter.toNanos();
+  }
+
+  /** False while the breaker is open: skip Redis, load. */
+  boolean available() {
+    return !everFailed || System.nanoTime() - unavailableUntil >= 0;
+  }
+
+  /** The raw envelope, {@link Absent#ABSENT} when there is none, null when Redis failed. */
+  Object get(String key) {
+    return await(redis.get(key), v -> v == null ? Absent.ABSENT : v);
+  }
+
+  /** Marker for "Redis answered: no such key" (null means Redis did not answer). */
+  enum Absent {
+    ABSENT
+  }
+
+  /** Values of several keys (null elements for absent keys); null when Redis failed. */
+  List<byte[]> mget(List<String> keys) {
+    if (keys.isEmpty()) {
+      return List.of();
+    }
+    return await(
+        redis.mget(keys.toArray(String[]::new)),
+        kvs -> {
+          List<byte[]> out = new ArrayList<>(kvs.size());
+          for (KeyValue<String, byte[]> kv : kvs) {
+            out.add(kv.hasValue() ? kv.getValue() : null);
+          }
+          return out;
+        });
+  }
+
+  /** Current versions (0 when absent) of tag keys; null when Redis failed. */
+  long[] versions(List<String> tagKeys) {
+    List<byte[]> raw = mget(tagKeys);
+    if (raw == null) {
+      return null;
+    }
+    long[] out = new long[raw.size()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = parseLong(raw.get(i));
+    }
+    return out;
+  }
+
+  /**
+   * Lease outcome and the key's generation at that moment; or, when asked to look and the entry
+   * exists, the entry ({@code existing} non-null, nothing taken).
+   */
+  record Acquired(boolean acquired, String generation, byte[] existing) {}
+
+  Acquired acquire(
+      String leaseKey, String invKey, String entryKey, String token, Duration leaseTime,
+      boolean unlessEntryExists) {
+    return await(
+        ACQUIRE.run(
+            redis,
+            ScriptOutputType.MULTI,
+            new String[] {leaseKey, invKey, entryKey},
+            bytes(token),
+            bytes(Long.toString(leaseTime.toMillis())),
+            bytes(unlessEntryExists ? "1" : "0")),
+        (List<Object> r) ->
+            ((Long) r.get(0)) == 2L
+                ? new Acquired(false, "0", (byte[]) r.get(2))
+                : new Acquired(((Long) r.get(0)) == 1L, string(r.get(1)), null));
+  }
+
+  /** TRUE written, FALSE refused (invalidated meanwhile), null when Redis failed. */
+  Boolean write(
+      String entryKey, String invKey, String leaseKey, byte[] envelope, long pxMillis,
+      String generation, String token) {
+    return await(
+        WRITE.run(
+            redis,
+            ScriptOutputType.INTEGER,
+            new String[] {entryKey, invKey, leaseKey},
+            envelope,
+            bytes(Long.toString(Math.max(1, pxMillis))),
+            bytes(generation),
+            bytes(token == null ? "" : token)),
+        (Long r) -> r == 1L);
+  }
+
+  void release(String leaseKey, String token) {
+    if (token != null) {
+      await(RELEASE.run(redis, ScriptOutputType.INTEGER, new String[] {leaseKey}, bytes(token)), r -> r);
+    }
+  }
+
+  /** True when Redis applied the invalidation. */
+  boolean invalidate(String entryKey, String invKey, Duration generationLife) {
+    Long n =
+        await(
+            INVALIDATE.run(
+                redis,
+                ScriptOutputType.INTEGER,
+                new String[] {entryKey, invKey},
+                bytes(Long.toString(generationLife.toMillis()))),
+            (Long r) -> r);
+    return n != null;
+  }
+
+  /**
+   * {@link #invalidate} for many keys, pipelined, all within one time box; true when Redis
+   * applied every one.
+   */
+  boolean invalidateMany(List<String> entryKeys, List<String> invKeys, Duration generationLife) {
+    byte[] life = bytes(Long.toString(generationLife.toMillis()));
+    List<java.util.concurrent.CompletableFuture<Long>> futures = new ArrayList<>(entryKeys.size());
+    for (int i = 0; i < entryKeys.size(); i++) {
+      futures.add(
+          INVALIDATE.run(
+              redis, ScriptOutputType.INTEGER, new String[] {entryKeys.get(i), invKeys.get(i)}, life));
+    }
+    long deadline = System.nanoTime() + timeoutNanos + futures.size() * 20_000L;
+    try {
+      for (var f : futures) {
+        f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+      }
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    } catch (ExecutionException | TimeoutException e) {
+      trip();
+      return false;
+    }
+  }
+
+  /** The tag's new version, or null when Redis failed. */
+  Long bumpTag(String seqKey, String tagKey, Duration tagTtl) {
+    return await(
+        BUMP_TAG.run(
+            redis,
+            ScriptOutputType.INTEGER,
+            new String[] {seqKey, tagKey},
+            bytes(Long.toString(tagTtl.toMillis()))),
+        (Long r) -> r);
+  }
+
+  /** Receivers counted, or null when Redis failed. */
+  Long publish(String channel, byte[] message) {
+    return await(redis.publish(channel, message), r -> r);
+  }
+
+  /**
+   * UNLINKs every key matching {@code pattern} (SCAN, never KEYS). For the rare purge of a cache
+   * whose invalidations could not be delivered; returns false if Redis failed midway.
+   */
+  boolean unlinkMatching(String pattern) {
+    ScanArgs args = ScanArgs.Builder.matches(pattern).limit(1000);
+    ScanCursor cursor = ScanCursor.INITIAL;
+    while (true) {
+      KeyScanCursor<String> page = await(redis.scan(cursor, args), c -> c);
+      if (page == null) {
+        return false;
+      }
+      if (!page.getKeys().isEmpty() && await(redis.unlink(page.getKeys().toArray(String[]::new)), n -> n) == null) {
+        return false;
+      }
+      if (page.isFinished()) {
+        return true;
+      }
+      cursor = page;
+    }
+  }
+
+  private <T, R> R await(RedisFuture<T> f, java.util.function.Function<T, R> map) {
+    return await(f.toCompletableFuture(), map);
+  }
+
+  private <T, R> R await(java.util.concurrent.CompletableFuture<T> f, java.util.function.Function<T, R> map) {
+    try {
+      return map.apply(f.get(timeoutNanos, TimeUnit.NANOSECONDS));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return null;
+    } catch (ExecutionException | TimeoutException | RuntimeException e) {
+      trip();
+      return null;
+    }
+  }
+
+  private void trip() {
+    unavailableUntil = System.nanoTime() + retryAfterNanos;
+    everFailed = true;
+  }
+
+  static byte[] bytes(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+
+  private static String string(Object o) {
+    return o instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(o);
+  }
+
+  static long parseLong(byte[] b) {
+    if (b == null) {
+      return 0;
+    }
+    try {
+      return Long.parseLong(new String(b, StandardCharsets.US_ASCII));
+    } catch (NumberFormatException e) {
+      return -1; // never a real version: a damaged tag key makes its entries misses
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL (which caches the script) after Redis lost it. */
+  private record Script(String name, String text, String sha) {
+    Script(String name, String text) {
+      this(name, text, sha1(text));
+    }
+
+    <T> java.util.concurrent.CompletableFuture<T> run(
+        RedisAsyncCommands<String, byte[]> redis, ScriptOutputType type, String[] keys, byte[]... args) {
+      return redis
+          .<T>evalsha(sha, type, keys, args)
+          .toCompletableFuture()
+          .exceptionallyCompose(
+              e ->
+                  LuaScript.isNoScript(e)
+                      ? redis.<T>eval(text, type, keys, args).toCompletableFuture()
+                      : java.util.concurrent.CompletableFuture.failedFuture(e));
+    }
+
+    private static String sha1(String text) {
+      try {
+        return HexFormat.of()
+            .formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
+      } catch (NoSuchAlgorithmException e) {
+        throw new IllegalStateException("SHA-1 is required by the Java platform", e);
+      }
+    }
+  }
+}
