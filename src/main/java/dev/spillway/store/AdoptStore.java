@@ -37,17 +37,14 @@ public final class AdoptStore {
 
   private final DataSource dataSource;
   private final String schema;
-  private final String ledgerInsert;
+  private final Ledger ledger;
   private final String deadLetterInsert;
 
   public AdoptStore(DataSource dataSource, String schema) {
     this.dataSource = dataSource;
     this.schema = schema;
     String s = Database.quote(schema);
-    this.ledgerInsert =
-        "INSERT INTO " + s + ".flush_ledger (batch_id, stripe, cells, delta_sum)"
-            + " SELECT * FROM unnest(?::text[], ?::int[], ?::int[], ?::numeric[]) AS u(b, s, c, d)"
-            + " ORDER BY 1 ON CONFLICT (batch_id) DO NOTHING RETURNING batch_id";
+    this.ledger = new Ledger(s);
     this.deadLetterInsert =
         "INSERT INTO " + s + ".dead_letter (batch_id, source, key, field, delta, raw, reason)"
             + " VALUES (?, ?, ?, ?, ?, ?, ?)";
@@ -342,36 +339,16 @@ public final class AdoptStore {
   }
 
   private Set<String> insertLedger(Connection c, List<AdoptBatch> sorted) throws SQLException {
-    int n = sorted.size();
-    String[] ids = new String[n];
-    Integer[] stripes = new Integer[n];
-    Integer[] cells = new Integer[n];
-    BigDecimal[] sums = new BigDecimal[n];
-    for (int i = 0; i < n; i++) {
-      AdoptBatch b = sorted.get(i);
-      ids[i] = b.batchId();
-      stripes[i] = ADOPT_STRIPE;
-      cells[i] = b.cells().size();
+    List<Ledger.Entry> entries = new ArrayList<>(sorted.size());
+    for (AdoptBatch b : sorted) {
       BigInteger sum = BigInteger.ZERO;
       for (AdoptedCell cell : b.cells()) {
         BigInteger v = cell.wrongType() == null ? parse(cell.value()) : null;
         sum = v == null ? sum : sum.add(v);
       }
-      sums[i] = new BigDecimal(sum);
+      entries.add(new Ledger.Entry(b.batchId(), ADOPT_STRIPE, b.cells().size(), new BigDecimal(sum), null));
     }
-    Set<String> applied = new HashSet<>();
-    try (PreparedStatement ps = c.prepareStatement(ledgerInsert)) {
-      ps.setArray(1, c.createArrayOf("text", ids));
-      ps.setArray(2, c.createArrayOf("int4", stripes));
-      ps.setArray(3, c.createArrayOf("int4", cells));
-      ps.setArray(4, c.createArrayOf("numeric", sums));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          applied.add(rs.getString(1));
-        }
-      }
-    }
-    return applied;
+    return ledger.insert(c, entries);
   }
 
   private void insertDead(Connection c, List<Dead> dead) throws SQLException {

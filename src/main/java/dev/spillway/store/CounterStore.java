@@ -41,7 +41,7 @@ public final class CounterStore {
   private static final int MAX_ATTEMPTS = 4;
 
   private final DataSource dataSource;
-  private final String ledgerInsert;
+  private final Ledger ledger;
   private final String ledgerLookup;
   private final String ledgerInsertPlain;
   private final String totalsUpsert;
@@ -52,14 +52,7 @@ public final class CounterStore {
   public CounterStore(DataSource dataSource, String schema) {
     this.dataSource = dataSource;
     String s = Database.quote(schema);
-    // No conflict target: a batch id already there, or a claim number already there (Redis
-    // rolled back and reissued it), both leave the row out; the caller tells them apart.
-    this.ledgerInsert =
-        "INSERT INTO "
-            + s
-            + ".flush_ledger (batch_id, stripe, cells, delta_sum, claim)"
-            + " SELECT * FROM unnest(?::text[], ?::int[], ?::int[], ?::numeric[], ?::text[])"
-            + " AS u(b, s, c, d, cl) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING batch_id";
+    this.ledger = new Ledger(s);
     this.ledgerLookup =
         "SELECT batch_id, stripe, claim, cells, delta_sum, applied_at FROM "
             + s
@@ -231,34 +224,11 @@ public final class CounterStore {
   }
 
   private Set<String> insertLedger(Connection c, List<BatchContent> sorted) throws SQLException {
-    int n = sorted.size();
-    String[] ids = new String[n];
-    Integer[] stripes = new Integer[n];
-    Integer[] cells = new Integer[n];
-    BigDecimal[] sums = new BigDecimal[n];
-    String[] claims = new String[n];
-    for (int i = 0; i < n; i++) {
-      BatchContent b = sorted.get(i);
-      ids[i] = b.batchId();
-      stripes[i] = b.stripe();
-      cells[i] = b.size();
-      sums[i] = new BigDecimal(b.deltaSum());
-      claims[i] = b.claim();
+    List<Ledger.Entry> entries = new ArrayList<>(sorted.size());
+    for (BatchContent b : sorted) {
+      entries.add(new Ledger.Entry(b.batchId(), b.stripe(), b.size(), new BigDecimal(b.deltaSum()), b.claim()));
     }
-    Set<String> applied = new HashSet<>();
-    try (PreparedStatement ps = c.prepareStatement(ledgerInsert)) {
-      ps.setArray(1, c.createArrayOf("text", ids));
-      ps.setArray(2, c.createArrayOf("int4", stripes));
-      ps.setArray(3, c.createArrayOf("int4", cells));
-      ps.setArray(4, c.createArrayOf("numeric", sums));
-      ps.setArray(5, c.createArrayOf("text", claims));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          applied.add(rs.getString(1));
-        }
-      }
-    }
-    return applied;
+    return ledger.insert(c, entries);
   }
 
   /** A ledger row, as far as telling a duplicate from a resurrected batch needs. */
