@@ -110,18 +110,39 @@ public final class Flusher {
     long start = System.nanoTime();
     Run run = new Run();
     Backlog backlog = new Backlog();
+    // One transaction's worth is applied (PostgreSQL, on the apply thread) while the next is
+    // claimed and read (Redis, on this thread): the two servers work at the same time. Each batch
+    // still goes claim, read, apply, ack, in that order; acks stay on this thread, the only one
+    // that touches the pipelined Redis connection.
+    java.util.concurrent.Future<Set<Pending>> inflight = null;
+    Backlog applying = null;
+    boolean healthy = true;
     try {
-      for (int w = from; w < to; w += WINDOW) {
+      for (int w = from; w < to && healthy; w += WINDOW) {
         window(w, Math.min(to, w + WINDOW), run, backlog);
-        // Fewer, fuller transactions: apply once a transaction's worth has been read.
-        if (backlog.cells >= config.flushMaxCellsPerTransaction() && !applyBacklog(backlog, run)) {
-          break; // PostgreSQL failing: the rest waits for the next run
+        if (backlog.cells >= config.flushMaxCellsPerTransaction()) {
+          if (inflight != null) {
+            healthy = finish(inflight, applying, run);
+          }
+          if (healthy) {
+            applying = backlog;
+            inflight = submitApply(applying, run);
+            backlog = new Backlog();
+          }
         }
       }
-      if (!backlog.pending.isEmpty()) {
-        applyBacklog(backlog, run);
+      if (inflight != null) {
+        healthy &= finish(inflight, applying, run);
+      }
+      if (healthy && !backlog.pending.isEmpty()) {
+        finish(submitApply(backlog, run), backlog, run);
+      } else {
+        markUnacked(backlog, Set.of(), run); // claimed and read, left for the next run
       }
     } catch (RuntimeException e) {
+      if (inflight != null && !inflight.isDone()) {
+        finish(inflight, applying, run); // never leave a transaction running behind our back
+      }
       run.errors.add(rootMessage(e));
       log.error("event=flush_error error=\"{}\"", rootMessage(e), e);
     }
@@ -165,7 +186,8 @@ public final class Flusher {
     long rows;
     long deadLetters;
     long oldestUnackedClaim = Long.MAX_VALUE;
-    final List<String> errors = new ArrayList<>();
+    // Written by the flushing thread and the apply thread.
+    final List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
     // Where the time went, for the debug log: claim, read, apply, ack.
     long claimNanos;
     long readNanos;
@@ -181,6 +203,7 @@ public final class Flusher {
     final List<BatchContent> contents = new ArrayList<>();
     final Set<Pending> stale = new LinkedHashSet<>();
     int cells;
+    volatile boolean failed;
   }
 
   /** Claims and reads one window of stripes into the backlog. */
@@ -222,48 +245,69 @@ public final class Flusher {
    * 3. applies the backlog in transactions of at most flush.max-cells-per-transaction cells, then
    * 4. acks what is committed. Returns false when PostgreSQL failed (the rest stays pending).
    */
-  private boolean applyBacklog(Backlog backlog, Run run) {
-    boolean healthy = true;
-    long t0 = System.nanoTime();
-    Set<Pending> done = new LinkedHashSet<>(backlog.stale);
-    List<BatchContent> group = new ArrayList<>();
-    int groupCells = 0;
-    List<BatchContent> contents = backlog.contents;
-    for (int i = 0; i <= contents.size(); i++) {
-      BatchContent b = i < contents.size() ? contents.get(i) : null;
-      if (b != null && (group.isEmpty() || groupCells + b.size() <= config.flushMaxCellsPerTransaction())) {
-        group.add(b);
-        groupCells += b.size();
-        continue;
-      }
-      if (!group.isEmpty()) {
-        if (!applyGroup(group, run, done)) {
-          healthy = false;
-          break;
-        }
-      }
-      group = new ArrayList<>();
-      groupCells = 0;
-      if (b != null) {
-        group.add(b);
-        groupCells = b.size();
-      }
+  private final java.util.concurrent.ExecutorService applyThread =
+      new java.util.concurrent.ThreadPoolExecutor(
+          0, 1, 30, java.util.concurrent.TimeUnit.SECONDS,
+          new java.util.concurrent.LinkedBlockingQueue<>(),
+          Thread.ofPlatform().name("spillway-apply").daemon().factory());
+
+  /**
+   * 3. applies a backlog in transactions of at most flush.max-cells-per-transaction cells, on the
+   * apply thread; the future yields the batches now safe to acknowledge (the rest stays pending).
+   */
+  private java.util.concurrent.Future<Set<Pending>> submitApply(Backlog backlog, Run run) {
+    return applyThread.submit(
+        () -> {
+          long t0 = System.nanoTime();
+          Set<Pending> done = new LinkedHashSet<>(backlog.stale);
+          List<BatchContent> group = new ArrayList<>();
+          int groupCells = 0;
+          List<BatchContent> contents = backlog.contents;
+          // A backlog is handed over once it holds a transaction's worth, so it overshoots by at
+          // most one window: apply that in one transaction rather than leave a tiny tail.
+          int max = config.flushMaxCellsPerTransaction();
+          int limit = backlog.cells <= 2L * max ? Math.max(max, backlog.cells) : max;
+          for (int i = 0; i <= contents.size(); i++) {
+            BatchContent b = i < contents.size() ? contents.get(i) : null;
+            if (b != null && (group.isEmpty() || groupCells + b.size() <= limit)) {
+              group.add(b);
+              groupCells += b.size();
+              continue;
+            }
+            if (!group.isEmpty() && !applyGroup(group, run, done)) {
+              backlog.failed = true;
+              break;
+            }
+            group = new ArrayList<>();
+            groupCells = 0;
+            if (b != null) {
+              group.add(b);
+              groupCells = b.size();
+            }
+          }
+          run.applyNanos += System.nanoTime() - t0;
+          return done;
+        });
+  }
+
+  /** 4. waits for an apply, then acks what it committed; false when PostgreSQL failed. */
+  private boolean finish(
+      java.util.concurrent.Future<Set<Pending>> applied, Backlog backlog, Run run) {
+    Set<Pending> done;
+    try {
+      done = applied.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while applying", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
     }
     long t1 = System.nanoTime();
-    run.applyNanos += t1 - t0;
     ack(done);
-    notifyApplied(contents, done);
+    notifyApplied(backlog.contents, done);
     run.ackNanos += System.nanoTime() - t1;
-    for (Pending p : backlog.pending) {
-      if (!done.contains(p)) {
-        run.oldestUnackedClaim = Math.min(run.oldestUnackedClaim, claimedAtMillis(p.batchId()));
-      }
-    }
-    backlog.pending.clear();
-    backlog.contents.clear();
-    backlog.stale.clear();
-    backlog.cells = 0;
-    return healthy;
+    markUnacked(backlog, done, run);
+    return !backlog.failed;
   }
 
   private void notifyApplied(List<BatchContent> contents, Set<Pending> done) {
@@ -286,6 +330,14 @@ public final class Flusher {
       callback.accept(refs);
     } catch (RuntimeException e) {
       log.warn("event=on_applied_failed error=\"{}\"", rootMessage(e));
+    }
+  }
+
+  private static void markUnacked(Backlog backlog, Set<Pending> done, Run run) {
+    for (Pending p : backlog.pending) {
+      if (!done.contains(p)) {
+        run.oldestUnackedClaim = Math.min(run.oldestUnackedClaim, claimedAtMillis(p.batchId()));
+      }
     }
   }
 

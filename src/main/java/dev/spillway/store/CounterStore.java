@@ -46,6 +46,8 @@ public final class CounterStore {
   private final String ledgerInsertPlain;
   private final String totalsUpsert;
   private final String bucketsUpsert;
+  private final String totalsUpsertFast;
+  private final String bucketsUpsertFast;
   private final String deadLetterInsert;
   private final String exactRead;
 
@@ -70,7 +72,7 @@ public final class CounterStore {
             + " w AS (INSERT INTO "
             + s
             + ".counter_totals AS t (counter, key, total, updated_at)"
-            + " SELECT u.c, u.k, u.d, now() FROM u ORDER BY u.c, u.k"
+            + " SELECT u.c, u.k, u.d, now() FROM u ORDER BY u.c COLLATE \"C\", u.k COLLATE \"C\""
             + " ON CONFLICT (counter, key) DO UPDATE"
             + " SET total = t.total + excluded.total, updated_at = excluded.updated_at"
             + " WHERE t.total::numeric + excluded.total"
@@ -86,7 +88,7 @@ public final class CounterStore {
             + " w AS (INSERT INTO "
             + s
             + ".counter_buckets AS t (counter, key, granularity, bucket_start, value)"
-            + " SELECT u.c, u.k, u.g, u.b, u.d FROM u ORDER BY u.c, u.k, u.g, u.b"
+            + " SELECT u.c, u.k, u.g, u.b, u.d FROM u ORDER BY u.c COLLATE \"C\", u.k COLLATE \"C\", u.g, u.b"
             + " ON CONFLICT (counter, key, granularity, bucket_start) DO UPDATE"
             + " SET value = t.value + excluded.value"
             + " WHERE t.value::numeric + excluded.value"
@@ -102,6 +104,11 @@ public final class CounterStore {
             + " SELECT u.b, u.src, u.c, u.k, u.g::\"char\", to_timestamp(u.bs), u.d, u.r, u.why"
             + " FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[],"
             + " ?::numeric[], ?::text[], ?::text[]) AS u(b, src, c, k, g, bs, d, r, why)";
+    // Fast path: the same upsert counting what it wrote. Overflow is rare; only when the count
+    // falls short is the statement redone (after a rollback to a savepoint) with the anti-join
+    // that names the refused rows, which costs a fifth more on every flush otherwise.
+    this.totalsUpsertFast = countOnly(totalsUpsert);
+    this.bucketsUpsertFast = countOnly(bucketsUpsert);
     this.exactRead =
         "SELECT (SELECT total FROM "
             + s
@@ -109,6 +116,31 @@ public final class CounterStore {
             + " ARRAY(SELECT batch_id FROM "
             + s
             + ".flush_ledger WHERE batch_id = ANY(?::text[]))";
+  }
+
+  private static String countOnly(String antiJoinUpsert) {
+    int i = antiJoinUpsert.lastIndexOf(" SELECT u.c, u.k");
+    return antiJoinUpsert.substring(0, i) + " SELECT count(*) FROM w";
+  }
+
+  /** Runs the fast counting upsert; true when every row was written (no overflow). */
+  private static boolean allWritten(Connection c, String fastSql, int n, Array... arrays)
+      throws SQLException {
+    java.sql.Savepoint sp = c.setSavepoint();
+    try (PreparedStatement ps = c.prepareStatement(fastSql)) {
+      for (int i = 0; i < arrays.length; i++) {
+        ps.setArray(i + 1, arrays[i]);
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        rs.next();
+        if (rs.getLong(1) == n) {
+          c.releaseSavepoint(sp);
+          return true;
+        }
+      }
+    }
+    c.rollback(sp);
+    return false;
   }
 
   /**
@@ -363,11 +395,17 @@ public final class CounterStore {
       keys[i] = e.getKey().key();
       deltas[i++] = e.getValue();
     }
+    Array[] arrays = {
+      c.createArrayOf("text", counters), c.createArrayOf("text", keys), c.createArrayOf("int8", deltas)
+    };
+    if (allWritten(c, totalsUpsertFast, n, arrays)) {
+      return n;
+    }
     int refused = 0;
     try (PreparedStatement ps = c.prepareStatement(totalsUpsert)) {
-      ps.setArray(1, c.createArrayOf("text", counters));
-      ps.setArray(2, c.createArrayOf("text", keys));
-      ps.setArray(3, c.createArrayOf("int8", deltas));
+      for (int a = 0; a < arrays.length; a++) {
+        ps.setArray(a + 1, arrays[a]);
+      }
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           TotalKey k = new TotalKey(rs.getString(1), rs.getString(2));
@@ -402,13 +440,18 @@ public final class CounterStore {
       starts[i] = k.startSeconds();
       deltas[i++] = e.getValue();
     }
+    Array[] arrays = {
+      c.createArrayOf("text", counters), c.createArrayOf("text", keys), c.createArrayOf("text", grans),
+      c.createArrayOf("int8", starts), c.createArrayOf("int8", deltas)
+    };
+    if (allWritten(c, bucketsUpsertFast, n, arrays)) {
+      return n;
+    }
     int refused = 0;
     try (PreparedStatement ps = c.prepareStatement(bucketsUpsert)) {
-      ps.setArray(1, c.createArrayOf("text", counters));
-      ps.setArray(2, c.createArrayOf("text", keys));
-      ps.setArray(3, c.createArrayOf("text", grans));
-      ps.setArray(4, c.createArrayOf("int8", starts));
-      ps.setArray(5, c.createArrayOf("int8", deltas));
+      for (int a = 0; a < arrays.length; a++) {
+        ps.setArray(a + 1, arrays[a]);
+      }
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           BucketKey k =
