@@ -85,15 +85,7 @@ public final class Spillway implements AutoCloseable {
           b.clientResources != null
               ? RedisClient.create(b.clientResources, redisUri(config))
               : RedisClient.create(redisUri(config));
-      redis.setOptions(
-          ClientOptions.builder()
-              .autoReconnect(true)
-              // Fail fast while disconnected: the drainer keeps cells and retries with backoff.
-              .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-              .socketOptions(
-                  SocketOptions.builder().connectTimeout(config.redisTimeout()).keepAlive(true).build())
-              .timeoutOptions(TimeoutOptions.enabled(config.redisTimeout()))
-              .build());
+      redis.setOptions(redisClientOptions(config));
       opened.push(redis::shutdown);
       StatefulRedisConnection<String, String> drainConn = connect(redis, config);
       opened.push(drainConn);
@@ -137,7 +129,24 @@ public final class Spillway implements AutoCloseable {
     log.info("event=started client={} {}", "spillway", config);
   }
 
-  private static RedisURI redisUri(SpillwayConfig config) {
+  /**
+   * The Lettuce options every Spillway Redis client uses: reconnect automatically, but reject
+   * commands while disconnected instead of queueing them (the drainer keeps cells and retries
+   * with backoff, and nothing is replayed behind its back), with {@code redis.timeout} for
+   * connecting and for every command.
+   */
+  public static ClientOptions redisClientOptions(SpillwayConfig config) {
+    return ClientOptions.builder()
+        .autoReconnect(true)
+        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
+        .socketOptions(
+            SocketOptions.builder().connectTimeout(config.redisTimeout()).keepAlive(true).build())
+        .timeoutOptions(TimeoutOptions.enabled(config.redisTimeout()))
+        .build();
+  }
+
+  /** The configured Redis URI with {@code redis.timeout} applied. */
+  public static RedisURI redisUri(SpillwayConfig config) {
     try {
       RedisURI uri = RedisURI.create(config.redisUri());
       uri.setTimeout(config.redisTimeout());

@@ -52,10 +52,22 @@ final class CellBuffer {
 
   /** Adds without any capacity check; {@code stripe} is used only if the cell is new. */
   void add(String field, int stripe, long delta) {
-    accepted.increment();
+    tryAdd(field, stripe, delta, Integer.MAX_VALUE);
+  }
+
+  /**
+   * Adds, unless that needs a new cell while the buffer already holds {@code maxCells}: then
+   * nothing is added and the caller decides (wait, write elsewhere, or throw). The bound is
+   * checked only when a cell is created, so the common case — adding to an existing cell — costs
+   * no size computation.
+   */
+  boolean tryAdd(String field, int stripe, long delta, int maxCells) {
     for (; ; ) {
       Cell c = cells.get(field);
       if (c == null) {
+        if (maxCells != Integer.MAX_VALUE && size() >= maxCells) {
+          return false;
+        }
         c = cells.computeIfAbsent(field, f -> new Cell(f, stripe));
       }
       long v = c.value.get();
@@ -67,7 +79,8 @@ final class CellBuffer {
       boolean overflow = ((v ^ n) & (delta ^ n)) < 0 || n == RETIRED;
       if (!overflow) {
         if (c.value.compareAndSet(v, n)) {
-          return;
+          accepted.increment();
+          return true;
         }
         continue;
       }
@@ -77,14 +90,10 @@ final class CellBuffer {
           spills.add(new Delta(c.stripe, field, v));
         }
         spills.add(new Delta(c.stripe, field, delta));
-        return;
+        accepted.increment();
+        return true;
       }
     }
-  }
-
-  /** True when a cell for {@code field} exists (adding to it costs no memory). */
-  boolean contains(String field) {
-    return cells.containsKey(field);
   }
 
   /**
@@ -92,7 +101,7 @@ final class CellBuffer {
    * the memory the buffer uses, and what {@code client.max-pending-cells} bounds.
    */
   int size() {
-    return cells.size() + spills.size();
+    return cells.size() + (spills.isEmpty() ? 0 : spills.size()); // spills: O(n), rarely non-empty
   }
 
   /** Cells holding a delta not yet drained. O(cells): for gauges, not for the hot path. */

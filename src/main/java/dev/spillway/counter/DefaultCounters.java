@@ -101,10 +101,11 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     if (delta == 0) {
       return;
     }
-    if (buffer.size() >= config.maxPendingCells() && !buffer.contains(field)) {
-      drainer.awaitRoom();
+    int stripe = layout.stripeOf(counter, key);
+    if (!buffer.tryAdd(field, stripe, delta, config.maxPendingCells())) {
+      drainer.awaitRoom(); // room now, or it threw per client.overflow
+      buffer.add(field, stripe, delta);
     }
-    buffer.add(field, layout.stripeOf(counter, key), delta);
   }
 
   private Spec spec(String counter) {

@@ -15,11 +15,7 @@ import dev.spillway.schedule.LedgerPruner;
 import dev.spillway.schedule.PendingBatches;
 import dev.spillway.schedule.Schedule;
 import dev.spillway.schedule.ScheduledTask;
-import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisURI;
-import io.lettuce.core.SocketOptions;
-import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
@@ -111,15 +107,8 @@ public final class Worker {
               .build();
       opened.push(spillway);
       metrics.bindPool(spillway.dataSource());
-      RedisClient client = RedisClient.create(lettuce, redisUri(config));
-      client.setOptions(
-          ClientOptions.builder()
-              .autoReconnect(true)
-              .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-              .socketOptions(
-                  SocketOptions.builder().connectTimeout(config.redisTimeout()).keepAlive(true).build())
-              .timeoutOptions(TimeoutOptions.enabled(config.redisTimeout()))
-              .build());
+      RedisClient client = RedisClient.create(lettuce, Spillway.redisUri(config));
+      client.setOptions(Spillway.redisClientOptions(config));
       opened.push(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
       probe = client.connect();
       opened.push(probe);
@@ -378,11 +367,6 @@ public final class Worker {
     return Duration.ofNanos(System.nanoTime() - t0);
   }
 
-  private static RedisURI redisUri(SpillwayConfig config) {
-    RedisURI uri = RedisURI.create(config.redisUri());
-    uri.setTimeout(config.redisTimeout());
-    return uri;
-  }
 
   private static void closeAll(Deque<AutoCloseable> opened) {
     while (!opened.isEmpty()) {
