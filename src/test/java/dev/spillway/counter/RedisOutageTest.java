@@ -1,5 +1,7 @@
 package dev.spillway.counter;
 
+import dev.spillway.testing.PendingState;
+import dev.spillway.testing.PendingState.Cell;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -46,7 +48,6 @@ class RedisOutageTest {
   private static final int BOUND = 1_000;
   private static final Duration REDIS_TIMEOUT = Duration.ofSeconds(1);
 
-  private record Cell(String counter, String key) {}
 
   private final TestEnv env;
 
@@ -96,7 +97,7 @@ class RedisOutageTest {
       flushUntilAcknowledged(sw);
       assertThat(sw.counters().pendingCells()).isZero();
       flushToPostgres(sw);
-      assertThat(totals(counters)).isEqualTo(nonZero(expected));
+      assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
       assertThat(env.queryLong("SELECT count(*) FROM dead_letter")).isZero();
     }
   }
@@ -132,8 +133,8 @@ class RedisOutageTest {
       increment(sw, "b_views", "after", 7, expected);
       sw.counters().flush();
       flushToPostgres(sw);
-      assertThat(totals(counters)).isEqualTo(nonZero(expected));
-      assertThat(totals(counters)).doesNotContainKeys(new Cell("b_views", "new"), new Cell("b_views", "other"));
+      assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
+      assertThat(PendingState.totals(env, counters)).doesNotContainKeys(new Cell("b_views", "new"), new Cell("b_views", "other"));
     }
   }
 
@@ -171,7 +172,7 @@ class RedisOutageTest {
       redis.restart();
       flushUntilAcknowledged(sw);
       flushToPostgres(sw);
-      assertThat(totals(counters)).isEqualTo(nonZero(expected));
+      assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
       assertThat(env.queryLong("SELECT count(*) - count(DISTINCT batch_id) FROM flush_ledger")).isZero();
       assertThat(env.queryLong("SELECT count(*) FROM dead_letter")).isZero();
     }
@@ -233,8 +234,8 @@ class RedisOutageTest {
         flushUntilAcknowledged(sw);
         flushToPostgres(sw);
       }
-      assertThat(totals(counters)).isEqualTo(nonZero(expected));
-      assertThat(totals(counters)).doesNotContainKey(new Cell("d_views", "refused"));
+      assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
+      assertThat(PendingState.totals(env, counters)).doesNotContainKey(new Cell("d_views", "refused"));
     } finally {
       pool.shutdownNow();
       assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
@@ -324,33 +325,4 @@ class RedisOutageTest {
     return env.queryLong("SELECT count(*) FROM flush_ledger WHERE batch_id LIKE 'direct:%'");
   }
 
-  private static Map<Cell, Long> nonZero(Map<Cell, Long> expected) {
-    Map<Cell, Long> m = new HashMap<>();
-    expected.forEach(
-        (c, v) -> {
-          if (v != 0) {
-            m.put(c, v);
-          }
-        });
-    return m;
-  }
-
-  private Map<Cell, Long> totals(List<String> counters) {
-    Map<Cell, Long> m = new HashMap<>();
-    String sql =
-        "SELECT counter, key, total FROM \"" + env.schema() + "\".counter_totals"
-            + " WHERE counter = ANY(?) AND total <> 0";
-    try (Connection c = env.dataSource().getConnection();
-        PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setArray(1, c.createArrayOf("text", counters.toArray(String[]::new)));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          m.put(new Cell(rs.getString(1), rs.getString(2)), rs.getLong(3));
-        }
-      }
-    } catch (SQLException e) {
-      throw new IllegalStateException(sql, e);
-    }
-    return m;
-  }
 }

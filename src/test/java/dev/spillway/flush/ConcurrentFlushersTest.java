@@ -1,5 +1,7 @@
 package dev.spillway.flush;
 
+import dev.spillway.testing.PendingState;
+import dev.spillway.testing.PendingState.Cell;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -47,7 +49,6 @@ class ConcurrentFlushersTest {
   private static final Logger log = LoggerFactory.getLogger(ConcurrentFlushersTest.class);
   private static final int STRIPES = 16; // few stripes: flushers meet on the same batches often
 
-  private record Cell(String counter, String key) {}
 
   /** One flushOnce() call of one flusher: when it ran and what it did. */
   private record Run(int flusher, long startNanos, long endNanos, FlushReport report) {}
@@ -161,8 +162,8 @@ class ConcurrentFlushersTest {
       assertThat(runs).as(why).allSatisfy(r -> assertThat(r.report().ok()).as("%s", r).isTrue());
       assertThat(appliedBy(runs).keySet()).as("every flusher applied batches").hasSize(3);
       assertThat(overlapping).as("flush runs of different flushers overlapped in time").isPositive();
-      assertThat(totals(counters)).as(why).isEqualTo(nonZero(expected));
-      assertThat(pendingKeys(prefix)).as("nothing left pending in Redis").isEmpty();
+      assertThat(PendingState.totals(env, counters)).as(why).isEqualTo(PendingState.nonZero(expected));
+      assertThat(PendingState.pendingKeys(env, prefix)).as("nothing left pending in Redis").isEmpty();
       // One ledger row per batch applied by any flusher: a batch applied twice would show here as
       // two successful applies (the primary key would refuse the second row, so it would fail).
       assertThat(env.queryLong("SELECT count(*) FROM flush_ledger"))
@@ -207,7 +208,7 @@ class ConcurrentFlushersTest {
 
       Future<FlushReport> firstRun = pool.submit(() -> first.flushOnce());
       assertThat(committed.await(20, TimeUnit.SECONDS)).isTrue();
-      int pending = pendingBatchIds(prefix).size();
+      int pending = PendingState.pendingBatchIds(env, prefix).size();
       assertThat(pending).as("committed, not yet acknowledged").isPositive();
 
       FlushReport secondReport = second.flushOnce();
@@ -219,8 +220,8 @@ class ConcurrentFlushersTest {
       assertThat(secondReport.ok()).as("%s", secondReport).isTrue();
       assertThat(secondReport.batchesApplied()).as("%s", secondReport).isZero();
       assertThat(secondReport.batchesDuplicate()).as("%s", secondReport).isEqualTo(pending);
-      assertThat(totals(counters)).isEqualTo(nonZero(expected));
-      assertThat(pendingKeys(prefix)).isEmpty();
+      assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
+      assertThat(PendingState.pendingKeys(env, prefix)).isEmpty();
     } finally {
       resume.countDown();
       pool.shutdownNow();
@@ -255,7 +256,7 @@ class ConcurrentFlushersTest {
       Map<Cell, Long> expected = write(writer, counters, 1_000, new SplittableRandom(11));
       Future<FlushReport> firstRun = pool.submit(() -> first.flushOnce());
       assertThat(inTransaction.await(20, TimeUnit.SECONDS)).isTrue();
-      int pending = pendingBatchIds(prefix).size();
+      int pending = PendingState.pendingBatchIds(env, prefix).size();
       Future<FlushReport> secondRun = pool.submit(() -> second.flushOnce());
       FlushReport firstReport = firstRun.get(30, TimeUnit.SECONDS);
       FlushReport secondReport = secondRun.get(30, TimeUnit.SECONDS);
@@ -266,8 +267,8 @@ class ConcurrentFlushersTest {
       assertThat(secondReport.ok()).as("%s", secondReport).isTrue();
       assertThat(secondReport.batchesApplied()).as("%s", secondReport).isZero();
       assertThat(secondReport.batchesDuplicate()).as("%s", secondReport).isEqualTo(pending);
-      assertThat(totals(counters)).isEqualTo(nonZero(expected));
-      assertThat(pendingKeys(prefix)).isEmpty();
+      assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
+      assertThat(PendingState.pendingKeys(env, prefix)).isEmpty();
     } finally {
       pool.shutdownNow();
       assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
@@ -357,17 +358,6 @@ class ConcurrentFlushersTest {
         .build();
   }
 
-  private static Map<Cell, Long> nonZero(Map<Cell, Long> expected) {
-    Map<Cell, Long> m = new HashMap<>();
-    expected.forEach(
-        (c, v) -> {
-          if (v != 0) {
-            m.put(c, v);
-          }
-        });
-    return m;
-  }
-
   // --- PostgreSQL --------------------------------------------------------------------------------
 
   private boolean someoneWaitsOnTheLedger() {
@@ -386,25 +376,6 @@ class ConcurrentFlushersTest {
     }
   }
 
-  private Map<Cell, Long> totals(List<String> counters) {
-    Map<Cell, Long> m = new HashMap<>();
-    String sql =
-        "SELECT counter, key, total FROM \"" + env.schema() + "\".counter_totals"
-            + " WHERE counter = ANY(?) AND total <> 0";
-    try (Connection c = env.dataSource().getConnection();
-        PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setArray(1, c.createArrayOf("text", counters.toArray(String[]::new)));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          m.put(new Cell(rs.getString(1), rs.getString(2)), rs.getLong(3));
-        }
-      }
-    } catch (SQLException e) {
-      throw new IllegalStateException(sql, e);
-    }
-    return m;
-  }
-
   private BigDecimal ledgerDeltaSum() {
     try (Connection c = env.dataSource().getConnection();
         PreparedStatement ps =
@@ -420,44 +391,4 @@ class ConcurrentFlushersTest {
 
   // --- Redis -------------------------------------------------------------------------------------
 
-  private List<String> keys(String prefix) {
-    RedisClient client = RedisClient.create(env.redisUri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      var redis = connection.sync();
-      List<String> keys = new ArrayList<>();
-      ScanArgs match = ScanArgs.Builder.matches(prefix + "*").limit(1000);
-      KeyScanCursor<String> cursor = redis.scan(match);
-      while (true) {
-        keys.addAll(cursor.getKeys());
-        if (cursor.isFinished()) {
-          return keys;
-        }
-        cursor = redis.scan(cursor, match);
-      }
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
-  }
-
-  private List<String> pendingBatchIds(String prefix) {
-    RedisClient client = RedisClient.create(env.redisUri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      List<String> ids = new ArrayList<>();
-      for (String key : keys(prefix)) {
-        if (key.endsWith(":batches")) {
-          ids.addAll(connection.sync().smembers(key));
-        }
-      }
-      return ids;
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
-  }
-
-  /** Live hashes, batch hashes and batches sets: what is still on its way to PostgreSQL. */
-  private List<String> pendingKeys(String prefix) {
-    return keys(prefix).stream()
-        .filter(k -> k.endsWith(":live") || k.endsWith(":batches") || k.contains(":batch:"))
-        .toList();
-  }
 }

@@ -1,5 +1,7 @@
 package dev.spillway.flush;
 
+import dev.spillway.testing.PendingState;
+import dev.spillway.testing.PendingState.Cell;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
@@ -52,7 +54,6 @@ class CrashRecoveryTest {
       List.of("after-claim", "before-commit", "after-commit", "after-ack", "mid-run");
   private static final Duration CHILD_TIMEOUT = Duration.ofSeconds(40);
 
-  private record Cell(String counter, String key) {}
 
   /** What a crash left behind, captured before recovery. */
   private record Crash(
@@ -223,7 +224,7 @@ class CrashRecoveryTest {
     }
 
     String why = "crash at " + crash.boundary() + ", seed " + seed;
-    assertThat(totals(counters)).as(why).isEqualTo(nonZero(expected));
+    assertThat(PendingState.totals(env, counters)).as(why).isEqualTo(PendingState.nonZero(expected));
     assertThat(prefixKeys(prefix))
         .as("no batch or batches key left: %s", why)
         .noneMatch(k -> k.endsWith(":batches") || k.contains(":batch:") || k.endsWith(":live"));
@@ -281,30 +282,7 @@ class CrashRecoveryTest {
         .build();
   }
 
-  /**
-   * A cell whose increments cancel out may or may not have a row (total 0), depending on whether
-   * they met in the local buffer or in Redis; both are exact, so zero totals are left out.
-   */
-  private static Map<Cell, Long> nonZero(Map<Cell, Long> expected) {
-    Map<Cell, Long> m = new HashMap<>();
-    expected.forEach((c, v) -> {
-      if (v != 0) {
-        m.put(c, v);
-      }
-    });
-    return m;
-  }
-
   // --- PostgreSQL --------------------------------------------------------------------------------
-
-  private Map<Cell, Long> totals(List<String> counters) {
-    Map<Cell, Long> m = new HashMap<>();
-    sql(
-        "SELECT counter, key, total FROM " + table("counter_totals") + " WHERE counter = ANY(?) AND total <> 0",
-        rs -> m.put(new Cell(rs.getString(1), rs.getString(2)), rs.getLong(3)),
-        (Object) counters.toArray(String[]::new));
-    return m;
-  }
 
   private BigDecimal totalsSum() {
     BigDecimal[] sum = {BigDecimal.ZERO};

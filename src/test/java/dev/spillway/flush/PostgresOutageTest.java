@@ -1,5 +1,7 @@
 package dev.spillway.flush;
 
+import dev.spillway.testing.PendingState;
+import dev.spillway.testing.PendingState.Cell;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
@@ -51,7 +53,6 @@ class PostgresOutageTest {
   private static final Pattern JDBC =
       Pattern.compile("jdbc:postgresql://([^/:?]+)(?::(\\d+))?(/.*)");
 
-  private record Cell(String counter, String key) {}
 
   private final TestEnv env;
 
@@ -96,7 +97,7 @@ class PostgresOutageTest {
         assertThat(failed.batchesApplied()).as("%s", failed).isZero();
         assertThat(failed.errors()).as("%s", failed).isNotEmpty();
       }
-      Set<String> pendingDuringCut = pendingBatchIds(prefix);
+      Set<String> pendingDuringCut = PendingState.pendingBatchIds(env, prefix);
       assertThat(pendingDuringCut).as("claimed batches wait in Redis").isNotEmpty();
       assertThat(totalsSum(counters)).as("PostgreSQL unchanged during the cut").isEqualTo(totalsAtCut);
       assertThat(env.queryLong("SELECT count(*) FROM flush_ledger")).isEqualTo(ledgerAtCut);
@@ -109,8 +110,8 @@ class PostgresOutageTest {
       sw.counters().flush();
       flushUntilClean(sw, reports);
 
-      assertThat(pendingKeys(prefix)).as("nothing left in Redis").isEmpty();
-      assertThat(totals(counters)).isEqualTo(nonZero(expected));
+      assertThat(PendingState.pendingKeys(env, prefix)).as("nothing left in Redis").isEmpty();
+      assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
       long applied = reports.stream().mapToLong(FlushReport::batchesApplied).sum();
       long duplicates = reports.stream().mapToLong(FlushReport::batchesDuplicate).sum();
       // The cut never fell inside a COMMIT (flushes ran on this thread, the cut between them), so
@@ -161,22 +162,22 @@ class PostgresOutageTest {
       assertThat(commits).hasValue(1);
       assertThat(failed.ok()).as("%s", failed).isFalse();
       assertThat(failed.batchesFailed()).as("%s", failed).isPositive();
-      Set<String> pending = pendingBatchIds(prefix);
+      Set<String> pending = PendingState.pendingBatchIds(env, prefix);
       assertThat(pending).hasSize(failed.batchesFailed());
       assertThat(env.queryLong("SELECT count(*) FROM flush_ledger"))
           .as("the transaction was rolled back")
           .isEqualTo(ledgerBefore);
-      assertThat(totals(counters)).isEmpty();
+      assertThat(PendingState.totals(env, counters)).isEmpty();
 
       proxy.restore();
       List<FlushReport> reports = new ArrayList<>();
       flushUntilClean(sw, reports);
       assertThat(reports.stream().mapToLong(FlushReport::batchesApplied).sum())
           .isEqualTo(pending.size());
-      assertThat(totals(counters)).isEqualTo(nonZero(expected));
+      assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
       assertThat(env.queryLong("SELECT count(*) FROM flush_ledger")).isEqualTo(ledgerBefore + pending.size());
       assertThat(pending).allSatisfy(id -> assertThat(inLedger(id)).as(id).isTrue());
-      assertThat(pendingKeys(prefix)).isEmpty();
+      assertThat(PendingState.pendingKeys(env, prefix)).isEmpty();
     }
   }
 
@@ -247,8 +248,8 @@ class PostgresOutageTest {
 
       assertThat(terminated.get()).as("backends were terminated").isPositive();
       assertThat(failed).as("the termination inside a transaction failed that apply").isPositive();
-      assertThat(totals(counters)).isEqualTo(nonZero(expected));
-      assertThat(pendingKeys(prefix)).isEmpty();
+      assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
+      assertThat(PendingState.pendingKeys(env, prefix)).isEmpty();
       // A termination that lands between COMMIT and its reply leaves a batch applied but reported
       // failed; the next run finds it in the ledger (a duplicate). Nothing else adds ledger rows.
       assertThat(ledgerAdded).isBetween(applied, applied + duplicates);
@@ -359,41 +360,11 @@ class PostgresOutageTest {
         .build();
   }
 
-  private static Map<Cell, Long> nonZero(Map<Cell, Long> expected) {
-    Map<Cell, Long> m = new HashMap<>();
-    expected.forEach(
-        (c, v) -> {
-          if (v != 0) {
-            m.put(c, v);
-          }
-        });
-    return m;
-  }
-
   // --- PostgreSQL, read directly (never through the proxy) --------------------------------------
-
-  private Map<Cell, Long> totals(List<String> counters) {
-    Map<Cell, Long> m = new HashMap<>();
-    String sql =
-        "SELECT counter, key, total FROM \"" + env.schema() + "\".counter_totals"
-            + " WHERE counter = ANY(?) AND total <> 0";
-    try (Connection c = env.dataSource().getConnection();
-        PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setArray(1, c.createArrayOf("text", counters.toArray(String[]::new)));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          m.put(new Cell(rs.getString(1), rs.getString(2)), rs.getLong(3));
-        }
-      }
-    } catch (SQLException e) {
-      throw new IllegalStateException(sql, e);
-    }
-    return m;
-  }
 
   private long totalsSum(List<String> counters) {
     BigDecimal sum = BigDecimal.ZERO;
-    for (long v : totals(counters).values()) {
+    for (long v : PendingState.totals(env, counters).values()) {
       sum = sum.add(BigDecimal.valueOf(v));
     }
     return sum.longValueExact();
@@ -405,43 +376,4 @@ class PostgresOutageTest {
 
   // --- Redis -------------------------------------------------------------------------------------
 
-  private List<String> keys(String prefix) {
-    RedisClient client = RedisClient.create(env.redisUri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      var redis = connection.sync();
-      List<String> keys = new ArrayList<>();
-      ScanArgs match = ScanArgs.Builder.matches(prefix + "*").limit(1000);
-      KeyScanCursor<String> cursor = redis.scan(match);
-      while (true) {
-        keys.addAll(cursor.getKeys());
-        if (cursor.isFinished()) {
-          return keys;
-        }
-        cursor = redis.scan(cursor, match);
-      }
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
-  }
-
-  private Set<String> pendingBatchIds(String prefix) {
-    RedisClient client = RedisClient.create(env.redisUri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      Set<String> ids = new TreeSet<>();
-      for (String key : keys(prefix)) {
-        if (key.endsWith(":batches")) {
-          ids.addAll(connection.sync().smembers(key));
-        }
-      }
-      return ids;
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
-  }
-
-  private List<String> pendingKeys(String prefix) {
-    return keys(prefix).stream()
-        .filter(k -> k.endsWith(":live") || k.endsWith(":batches") || k.contains(":batch:"))
-        .toList();
-  }
 }
