@@ -359,11 +359,11 @@ public final class AdoptStore {
       for (Dead d : dead) {
         ps.setString(1, d.batchId());
         ps.setString(2, d.source());
-        ps.setString(3, CounterStore.storable(d.key()));
-        ps.setString(4, CounterStore.storable(d.field()));
+        ps.setString(3, DeadLetterWriter.storable(d.key()));
+        ps.setString(4, DeadLetterWriter.storable(d.field()));
         ps.setBigDecimal(5, d.delta() == null ? null : new BigDecimal(d.delta()));
-        ps.setString(6, CounterStore.storable(d.raw()));
-        ps.setString(7, CounterStore.storable(d.reason()));
+        ps.setString(6, DeadLetterWriter.storable(d.raw()));
+        ps.setString(7, DeadLetterWriter.storable(d.reason()));
         ps.addBatch();
       }
       ps.executeBatch();

@@ -48,7 +48,7 @@ public final class CounterStore {
   private final String bucketsUpsert;
   private final String totalsUpsertFast;
   private final String bucketsUpsertFast;
-  private final String deadLetterInsert;
+  private final DeadLetterWriter deadLetters;
   private final String exactRead;
 
   public CounterStore(DataSource dataSource, String schema) {
@@ -97,13 +97,7 @@ public final class CounterStore {
             + " SELECT u.c, u.k, u.g::text, extract(epoch FROM u.b)::bigint FROM u WHERE NOT EXISTS"
             + " (SELECT 1 FROM w WHERE w.counter = u.c AND w.key = u.k AND w.granularity = u.g"
             + " AND w.bucket_start = u.b)";
-    this.deadLetterInsert =
-        "INSERT INTO "
-            + s
-            + ".dead_letter (batch_id, source, counter, key, granularity, bucket_start, delta, raw, reason)"
-            + " SELECT u.b, u.src, u.c, u.k, u.g::\"char\", to_timestamp(u.bs), u.d, u.r, u.why"
-            + " FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[],"
-            + " ?::numeric[], ?::text[], ?::text[]) AS u(b, src, c, k, g, bs, d, r, why)";
+    this.deadLetters = new DeadLetterWriter(s);
     // Fast path: the same upsert counting what it wrote. Overflow is rare; only when the count
     // falls short is the statement redone (after a rollback to a savepoint) with the anti-join
     // that names the refused rows, which costs a fifth more on every flush otherwise.
@@ -235,7 +229,7 @@ public final class CounterStore {
     }
     int totalRows = upsertTotals(c, totals, dead, firstApplied(sorted, applied), source);
     int bucketRows = upsertBuckets(c, buckets, dead, firstApplied(sorted, applied), source);
-    insertDeadLetters(c, dead);
+    deadLetters.insert(c, dead);
     if (beforeCommit != null) {
       beforeCommit.run(applied);
     }
@@ -367,7 +361,7 @@ public final class CounterStore {
         }
         List<DeadRow> dead = new ArrayList<>();
         deadLetterAll(b, source, reason, dead);
-        insertDeadLetters(c, dead);
+        deadLetters.insert(c, dead);
         c.commit();
         return dead.size();
       } catch (SQLException | RuntimeException e) {
@@ -465,46 +459,6 @@ public final class CounterStore {
     return n - refused;
   }
 
-  private void insertDeadLetters(Connection c, List<DeadRow> dead) throws SQLException {
-    if (dead.isEmpty()) {
-      return;
-    }
-    int n = dead.size();
-    String[] b = new String[n];
-    String[] src = new String[n];
-    String[] ctr = new String[n];
-    String[] key = new String[n];
-    String[] g = new String[n];
-    Long[] bs = new Long[n];
-    BigDecimal[] d = new BigDecimal[n];
-    String[] raw = new String[n];
-    String[] why = new String[n];
-    for (int i = 0; i < n; i++) {
-      DeadRow r = dead.get(i);
-      b[i] = r.batchId();
-      src[i] = r.source();
-      ctr[i] = storable(r.counter());
-      key[i] = storable(r.key());
-      g[i] = r.granularity();
-      bs[i] = r.bucketStart();
-      d[i] = r.delta() == null ? null : new BigDecimal(r.delta());
-      raw[i] = storable(r.raw());
-      why[i] = storable(r.reason());
-    }
-    try (PreparedStatement ps = c.prepareStatement(deadLetterInsert)) {
-      ps.setArray(1, c.createArrayOf("text", b));
-      ps.setArray(2, c.createArrayOf("text", src));
-      ps.setArray(3, c.createArrayOf("text", ctr));
-      ps.setArray(4, c.createArrayOf("text", key));
-      ps.setArray(5, c.createArrayOf("text", g));
-      ps.setArray(6, c.createArrayOf("int8", bs));
-      ps.setArray(7, c.createArrayOf("numeric", d));
-      ps.setArray(8, c.createArrayOf("text", raw));
-      ps.setArray(9, c.createArrayOf("text", why));
-      ps.executeUpdate();
-    }
-  }
-
   /**
    * The flushed total of (counter, key), and which of {@code batchIds} the ledger holds, read in
    * one statement (one snapshot).
@@ -547,11 +501,6 @@ public final class CounterStore {
     return true;
   }
 
-  /** PostgreSQL text cannot hold NUL: foreign garbage is kept visible as the escape {@code \0}. */
-  static String storable(String s) {
-    return s == null || s.indexOf('\u0000') < 0 ? s : s.replace("\u0000", "\\0");
-  }
-
   private static BigInteger parse(String v) {
     if (v == null) {
       return null;
@@ -588,27 +537,6 @@ public final class CounterStore {
       if (r == 0) r = Character.compare(granularity, o.granularity);
       if (r == 0) r = Long.compare(startSeconds, o.startSeconds);
       return r;
-    }
-  }
-
-  record DeadRow(
-      String batchId,
-      String source,
-      String counter,
-      String key,
-      String granularity,
-      Long bucketStart,
-      BigInteger delta,
-      String raw,
-      String reason) {
-    static DeadRow total(String batchId, String source, TotalKey k, long delta, String reason) {
-      return new DeadRow(batchId, source, k.counter(), k.key(), null, null,
-          BigInteger.valueOf(delta), null, reason);
-    }
-
-    static DeadRow bucket(String batchId, String source, BucketKey k, long delta, String reason) {
-      return new DeadRow(batchId, source, k.counter(), k.key(), String.valueOf(k.granularity()),
-          k.startSeconds(), BigInteger.valueOf(delta), null, reason);
     }
   }
 }
