@@ -25,7 +25,8 @@ class MetricsTest {
       c.flush();
       assertThat(registry.get("spillway.client.increments.accepted").functionCounter().count())
           .isEqualTo(100);
-      assertThat(registry.get("spillway.client.cells.drained").counter().count()).isEqualTo(10);
+      // At least one per distinct cell; more when a background drain ran between the increments.
+      assertThat(registry.get("spillway.client.cells.drained").counter().count()).isBetween(10.0, 100.0);
       assertThat(registry.get("spillway.client.drain.duration").timer().count()).isPositive();
       assertThat(registry.get("spillway.client.cells.pending").gauge().value()).isZero();
 
