@@ -78,6 +78,9 @@ final class RedisDrainer implements AutoCloseable {
 
   private volatile boolean redisFailing;
   private volatile boolean directRequested;
+  private volatile boolean wakeRequested;
+  private volatile long lastWakeNanos; // written under the room lock only
+  private static final long WAKE_INTERVAL_NANOS = TimeUnit.MILLISECONDS.toNanos(250);
   private volatile int unacknowledgedCells;
   private volatile int directPendingCells;
 
@@ -168,7 +171,17 @@ final class RedisDrainer implements AutoCloseable {
                   + "); the increment was not recorded");
         }
         try {
-          room.wait(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+          // A blocked caller should not sit out the whole backoff (up to 5 s) once Redis is
+          // back: ask for a prompt attempt, at most every 250 ms while anyone waits.
+          long now = System.nanoTime();
+          if (now - lastWakeNanos >= WAKE_INTERVAL_NANOS) {
+            lastWakeNanos = now;
+            wakeRequested = true;
+            executor.execute(this::tick);
+          }
+          room.wait(Math.max(1, Math.min(250, TimeUnit.NANOSECONDS.toMillis(left))));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+          throw new SpillwayException("the Spillway runtime is closed; the increment was not recorded");
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new SpillwayException("interrupted while waiting for room in the local buffer");
@@ -182,9 +195,10 @@ final class RedisDrainer implements AutoCloseable {
    * attempts, has been acknowledged. Drainer thread only.
    */
   private boolean drainOnce(boolean force) {
-    if (!force && System.nanoTime() < nextAttemptNanos && !directRequested) {
+    if (!force && System.nanoTime() < nextAttemptNanos && !directRequested && !wakeRequested) {
       return false;
     }
+    wakeRequested = false;
     long start = System.nanoTime();
     try {
       retryDirect();
