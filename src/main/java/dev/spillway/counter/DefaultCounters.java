@@ -1,5 +1,6 @@
 package dev.spillway.counter;
 
+import dev.spillway.Errors;
 import dev.spillway.Granularity;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
@@ -236,7 +237,7 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       Thread.currentThread().interrupt();
       throw new SpillwayException("interrupted while reading from Redis", e);
     } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
-      throw new SpillwayException("reading from Redis failed: " + RedisDrainer.rootMessage(e), e);
+      throw new SpillwayException("reading from Redis failed: " + Errors.rootMessage(e), e);
     }
   }
 

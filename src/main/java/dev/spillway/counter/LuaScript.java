@@ -8,12 +8,11 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 
 /**
  * A Lua script run by its SHA-1. Every script declares all its keys, and all keys of one call share
  * a hash tag, so scripts run unchanged on Redis Cluster. A {@code NOSCRIPT} reply (Redis restarted
- * or {@code SCRIPT FLUSH}) is reported through {@link #isNoScript}; callers then {@link #load} and
+ * or {@code SCRIPT FLUSH}) is reported through {@link #isNoScript}; callers then SCRIPT LOAD {@link #text()} and
  * retry, which keeps pipelines free of hidden follow-up commands.
  */
 public final class LuaScript {
@@ -41,18 +40,6 @@ public final class LuaScript {
       String[] keys,
       String... args) {
     return cmd.<T>evalsha(sha, type, keys, args).toCompletableFuture();
-  }
-
-  /** Loads the script on the node(s) the commands reach (all masters on a cluster connection). */
-  public void load(RedisClusterAsyncCommands<String, String> cmd) {
-    try {
-      cmd.scriptLoad(text).get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while loading script " + name, e);
-    } catch (ExecutionException e) {
-      throw new IllegalStateException("loading script " + name + " failed: " + e.getCause(), e);
-    }
   }
 
   /** True when {@code t} or any of its causes is Redis's NOSCRIPT reply. */

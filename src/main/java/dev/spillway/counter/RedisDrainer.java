@@ -1,5 +1,6 @@
 package dev.spillway.counter;
 
+import dev.spillway.Errors;
 import dev.spillway.OverflowPolicy;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
@@ -320,7 +321,7 @@ final class RedisDrainer implements AutoCloseable {
           "event=redis_drain_failed packets={} cells={} error=\"{}\" action=retry_with_backoff",
           unacknowledged.size(),
           unacknowledged.stream().mapToInt(Packet::cells).sum(),
-          rootMessage(firstError));
+          Errors.rootMessage(firstError));
     }
   }
 
@@ -366,7 +367,7 @@ final class RedisDrainer implements AutoCloseable {
             "event=direct_write_failed batch={} cells={} error=\"{}\" action=retry",
             b.batchId(),
             b.size(),
-            rootMessage(e));
+            Errors.rootMessage(e));
         return;
       }
     }
@@ -436,7 +437,7 @@ final class RedisDrainer implements AutoCloseable {
       Thread.currentThread().interrupt();
       throw new SpillwayException("interrupted during flush()", e);
     } catch (ExecutionException e) {
-      throw new SpillwayException("flush() failed: " + rootMessage(e), e.getCause());
+      throw new SpillwayException("flush() failed: " + Errors.rootMessage(e), e.getCause());
     } catch (java.util.concurrent.RejectedExecutionException e) {
       throw new SpillwayException("flush() called after close()");
     }
@@ -466,7 +467,7 @@ final class RedisDrainer implements AutoCloseable {
       log.error(
           "event=close_undelivered detail=\"the final drain did not finish: {}; up to {} cells"
               + " were not delivered\"",
-          rootMessage(e),
+          Errors.rootMessage(e),
           pendingCells());
       executor.shutdownNow();
     }
@@ -539,12 +540,5 @@ final class RedisDrainer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-  }
-
-  static String rootMessage(Throwable t) {
-    while (t.getCause() != null && t.getCause() != t) {
-      t = t.getCause();
-    }
-    return t.getClass().getSimpleName() + ": " + t.getMessage();
   }
 }

@@ -1,5 +1,6 @@
 package dev.spillway.flush;
 
+import dev.spillway.Errors;
 import dev.spillway.AdoptMapping;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.KeyLayout;
@@ -117,8 +118,8 @@ public final class AdoptFlusher {
       scanAndClaim(m, run);
       applyPending(m, run);
     } catch (RuntimeException e) {
-      run.errors.add(Flusher.rootMessage(e));
-      log.warn("event=adopt_error mapping={} error=\"{}\"", m.name(), Flusher.rootMessage(e));
+      run.errors.add(Errors.rootMessage(e));
+      log.warn("event=adopt_error mapping={} error=\"{}\"", m.name(), Errors.rootMessage(e));
     }
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     FlushReport r =
@@ -243,9 +244,9 @@ public final class AdoptFlusher {
         healthy = false;
         run.failed += batches.size();
         meters.batchesFailed.increment(batches.size());
-        run.errors.add(Flusher.rootMessage(e));
+        run.errors.add(Errors.rootMessage(e));
         log.warn("event=adopt_apply_failed mapping={} batches={} error=\"{}\" action=left_pending_in_redis",
-            m.name(), batches.size(), Flusher.rootMessage(e));
+            m.name(), batches.size(), Errors.rootMessage(e));
       }
     }
     ack(m, done);
@@ -313,7 +314,7 @@ public final class AdoptFlusher {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted", e);
     } catch (ExecutionException | TimeoutException e) {
-      throw new IllegalStateException("Redis failed: " + Flusher.rootMessage(e), e);
+      throw new IllegalStateException("Redis failed: " + Errors.rootMessage(e), e);
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.spillway.flush;
 
+import dev.spillway.Errors;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.CellField;
 import dev.spillway.counter.CounterRef;
@@ -143,8 +144,8 @@ public final class Flusher {
       if (inflight != null && !inflight.isDone()) {
         finish(inflight, applying, run); // never leave a transaction running behind our back
       }
-      run.errors.add(rootMessage(e));
-      log.error("event=flush_error error=\"{}\"", rootMessage(e), e);
+      run.errors.add(Errors.rootMessage(e));
+      log.error("event=flush_error error=\"{}\"", Errors.rootMessage(e), e);
     }
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     meters.flushDuration.record(took);
@@ -329,7 +330,7 @@ public final class Flusher {
     try {
       callback.accept(refs);
     } catch (RuntimeException e) {
-      log.warn("event=on_applied_failed error=\"{}\"", rootMessage(e));
+      log.warn("event=on_applied_failed error=\"{}\"", Errors.rootMessage(e));
     }
   }
 
@@ -371,11 +372,11 @@ public final class Flusher {
       }
       run.failed += group.size();
       meters.batchesFailed.increment(group.size());
-      run.errors.add(rootMessage(e));
+      run.errors.add(Errors.rootMessage(e));
       log.warn(
           "event=apply_failed batches={} error=\"{}\" action=left_pending_in_redis",
           group.size(),
-          rootMessage(e));
+          Errors.rootMessage(e));
       return false;
     }
   }
@@ -395,7 +396,7 @@ public final class Flusher {
       return healthy;
     }
     BatchContent b = group.get(0);
-    String reason = "PostgreSQL refused this batch's data: " + rootMessage(e);
+    String reason = "PostgreSQL refused this batch's data: " + Errors.rootMessage(e);
     try {
       int n = store.deadLetterBatch(b, "counter", reason);
       run.deadLetters += n;
@@ -405,7 +406,7 @@ public final class Flusher {
       return true;
     } catch (dev.spillway.SpillwayException again) {
       run.failed++;
-      run.errors.add(rootMessage(again));
+      run.errors.add(Errors.rootMessage(again));
       return false;
     }
   }
@@ -455,7 +456,7 @@ public final class Flusher {
           }
         } catch (ExecutionException | TimeoutException e) {
           noScript |= LuaScript.isNoScript(e);
-          error = error != null ? error : new IllegalStateException("claim failed: " + rootMessage(e), e);
+          error = error != null ? error : new IllegalStateException("claim failed: " + Errors.rootMessage(e), e);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new IllegalStateException("interrupted while claiming", e);
@@ -498,7 +499,7 @@ public final class Flusher {
       } catch (ExecutionException | TimeoutException e) {
         // Harmless: the batch stays pending, the next run finds it in the ledger and acks it.
         noScript |= LuaScript.isNoScript(e);
-        log.warn("event=ack_failed error=\"{}\" action=next_run_acks", rootMessage(e));
+        log.warn("event=ack_failed error=\"{}\" action=next_run_acks", Errors.rootMessage(e));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;
@@ -558,14 +559,7 @@ public final class Flusher {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted", e);
     } catch (ExecutionException | TimeoutException e) {
-      throw new IllegalStateException("Redis failed: " + rootMessage(e), e);
+      throw new IllegalStateException("Redis failed: " + Errors.rootMessage(e), e);
     }
-  }
-
-  static String rootMessage(Throwable t) {
-    while (t.getCause() != null && t.getCause() != t) {
-      t = t.getCause();
-    }
-    return t.getClass().getSimpleName() + ": " + t.getMessage();
   }
 }
