@@ -20,7 +20,7 @@ import java.util.TreeSet;
  * SpillwayConfig}. Strict on purpose: an unknown key is refused (a typo such as {@code
  * flush.intreval} would otherwise silently keep the default), as is a value of the wrong type.
  *
- * <p>Environment overrides win over the file: {@code SPILLWAY_REDIS_URI}, {@code
+ * <p>Environment overrides win over the file: {@code SPILLWAY_REDIS_URI}, {@code SPILLWAY_REDIS_CLUSTER}, {@code
  * SPILLWAY_JDBC_URL}, {@code SPILLWAY_JDBC_USER}, {@code SPILLWAY_JDBC_PASSWORD}, {@code
  * SPILLWAY_KEY_PREFIX}, {@code SPILLWAY_SCHEMA}, {@code SPILLWAY_STRIPES}. Secrets belong in the
  * environment, not in the file.
@@ -31,6 +31,7 @@ public final class ConfigLoader {
       Set.of(
           "redis.uri",
           "redis.timeout",
+          "redis.cluster",
           "postgres.jdbc-url",
           "postgres.user",
           "postgres.password",
@@ -100,13 +101,8 @@ public final class ConfigLoader {
         .ifPresent(v -> b.blockTimeout(Durations.parse("client.block-timeout", v)));
     str(root, "client.close-timeout")
         .ifPresent(v -> b.closeTimeout(Durations.parse("client.close-timeout", v)));
-    JsonNode enabled = at(root, "flush.enabled");
-    if (!enabled.isMissingNode()) {
-      if (!enabled.isBoolean()) {
-        throw new ConfigException("flush.enabled must be true or false but was '" + enabled + "'");
-      }
-      b.flushEnabled(enabled.booleanValue());
-    }
+    bool(root, "flush.enabled").ifPresent(b::flushEnabled);
+    bool(root, "redis.cluster").ifPresent(b::redisCluster);
     str(root, "flush.interval")
         .ifPresent(v -> b.flushInterval(Durations.parse("flush.interval", v)));
     integer(root, "flush.max-cells-per-transaction").ifPresent(b::flushMaxCellsPerTransaction);
@@ -155,6 +151,16 @@ public final class ConfigLoader {
 
   private static void applyEnv(SpillwayConfig.Builder b, Map<String, String> env) {
     envValue(env, "SPILLWAY_REDIS_URI").ifPresent(b::redisUri);
+    envValue(env, "SPILLWAY_REDIS_CLUSTER")
+        .ifPresent(
+            v -> {
+              String t = v.trim().toLowerCase(java.util.Locale.ROOT);
+              if (!t.equals("true") && !t.equals("false")) {
+                throw new ConfigException(
+                    "SPILLWAY_REDIS_CLUSTER must be true or false but was '" + v + "'");
+              }
+              b.redisCluster(t.equals("true"));
+            });
     envValue(env, "SPILLWAY_JDBC_URL").ifPresent(b::jdbcUrl);
     envValue(env, "SPILLWAY_JDBC_USER").ifPresent(b::jdbcUser);
     envValue(env, "SPILLWAY_JDBC_PASSWORD").ifPresent(b::jdbcPassword);
@@ -170,6 +176,17 @@ public final class ConfigLoader {
                     "SPILLWAY_STRIPES must be a whole number but was '" + v + "'");
               }
             });
+  }
+
+  private static java.util.Optional<Boolean> bool(JsonNode root, String path) {
+    JsonNode n = at(root, path);
+    if (n.isMissingNode()) {
+      return java.util.Optional.empty();
+    }
+    if (!n.isBoolean()) {
+      throw new ConfigException(path + " must be true or false but was '" + n + "'");
+    }
+    return java.util.Optional.of(n.booleanValue());
   }
 
   private static java.util.Optional<String> envValue(Map<String, String> env, String name) {

@@ -10,17 +10,13 @@ import dev.spillway.flush.FlushListener;
 import dev.spillway.flush.FlushReport;
 import dev.spillway.flush.Flusher;
 import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.redis.RedisConnector;
+import dev.spillway.redis.RedisLink;
 import dev.spillway.schedule.FlushScheduler;
 import dev.spillway.store.AdoptStore;
 import dev.spillway.store.CounterStore;
 import dev.spillway.store.Database;
 import dev.spillway.store.DeadLetters;
-import io.lettuce.core.ClientOptions;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisURI;
-import io.lettuce.core.SocketOptions;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.security.SecureRandom;
@@ -60,7 +56,7 @@ public final class Spillway implements AutoCloseable {
 
   private final SpillwayConfig config;
   private final Database database;
-  private final RedisClient redis;
+  private final RedisConnector redis;
   private final DefaultCounters counters;
   private final Flusher flusher;
   private final AdoptFlusher adoptFlusher;
@@ -81,17 +77,13 @@ public final class Spillway implements AutoCloseable {
       if (b.migrate) {
         database.migrate();
       }
-      redis =
-          b.clientResources != null
-              ? RedisClient.create(b.clientResources, redisUri(config))
-              : RedisClient.create(redisUri(config));
-      redis.setOptions(redisClientOptions(config));
-      opened.push(redis::shutdown);
-      StatefulRedisConnection<String, String> drainConn = connect(redis, config);
+      redis = RedisConnector.create(config, b.clientResources);
+      opened.push(redis);
+      RedisLink<String, String> drainConn = redis.connect();
       opened.push(drainConn);
-      StatefulRedisConnection<String, String> readConn = connect(redis, config);
+      RedisLink<String, String> readConn = redis.connect();
       opened.push(readConn);
-      StatefulRedisConnection<String, String> flushConn = connect(redis, config);
+      RedisLink<String, String> flushConn = redis.connect();
       opened.push(flushConn);
       SpillwayMeters meters = new SpillwayMeters(registry);
       KeyLayout layout = new KeyLayout(config.keyPrefix(), config.stripes());
@@ -99,11 +91,11 @@ public final class Spillway implements AutoCloseable {
       String clientId = HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
       counters =
           new DefaultCounters(
-              config, layout, clock, drainConn, drainConn.async(), readConn.async(), store, meters,
+              config, layout, clock, drainConn.connection(), drainConn.async(), readConn.async(), store, meters,
               clientId);
       opened.push(counters);
       flusher =
-          new Flusher(layout, flushConn, flushConn.async(), store, config, meters, b.listener, clock);
+          new Flusher(layout, flushConn.connection(), flushConn.async(), store, config, meters, b.listener, clock);
       caches = CacheRuntime.start(config, redis, clock, registry, System.getenv());
       opened.push(caches);
       counters.attachCachedView(
@@ -113,10 +105,10 @@ public final class Spillway implements AutoCloseable {
       for (AdoptMapping m : config.adopt()) {
         adoptStore.validate(m);
       }
-      StatefulRedisConnection<String, String> adoptConn = connect(redis, config);
+      RedisLink<String, String> adoptConn = redis.connect();
       opened.push(adoptConn);
       adoptFlusher =
-          new AdoptFlusher(layout, adoptConn, adoptConn.async(), adoptStore, config, meters, b.listener, clock);
+          new AdoptFlusher(layout, adoptConn.connection(), adoptConn.async(), adoptStore, config, meters, b.listener, clock);
       scheduler = config.flushEnabled() ? new FlushScheduler(flusher, config.flushInterval()) : null;
       if (scheduler != null) {
         opened.push(scheduler);
@@ -127,44 +119,6 @@ public final class Spillway implements AutoCloseable {
     }
     this.resources = opened;
     log.info("event=started client={} {}", "spillway", config);
-  }
-
-  /**
-   * The Lettuce options every Spillway Redis client uses: reconnect automatically, but reject
-   * commands while disconnected instead of queueing them (the drainer keeps cells and retries
-   * with backoff, and nothing is replayed behind its back), with {@code redis.timeout} for
-   * connecting and for every command.
-   */
-  public static ClientOptions redisClientOptions(SpillwayConfig config) {
-    return ClientOptions.builder()
-        .autoReconnect(true)
-        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-        .socketOptions(
-            SocketOptions.builder().connectTimeout(config.redisTimeout()).keepAlive(true).build())
-        .timeoutOptions(TimeoutOptions.enabled(config.redisTimeout()))
-        .build();
-  }
-
-  /** The configured Redis URI with {@code redis.timeout} applied. */
-  public static RedisURI redisUri(SpillwayConfig config) {
-    try {
-      RedisURI uri = RedisURI.create(config.redisUri());
-      uri.setTimeout(config.redisTimeout());
-      return uri;
-    } catch (IllegalArgumentException e) {
-      throw new ConfigException(
-          "redis.uri is not a valid Redis URI: " + SpillwayConfig.maskUri(config.redisUri()));
-    }
-  }
-
-  private static StatefulRedisConnection<String, String> connect(RedisClient client, SpillwayConfig c) {
-    try {
-      return client.connect();
-    } catch (RuntimeException e) {
-      throw new SpillwayException(
-          "cannot connect to Redis at " + SpillwayConfig.maskUri(c.redisUri()) + ": "
-              + e.getMessage(), e);
-    }
   }
 
   public static Builder builder() {
@@ -289,6 +243,15 @@ public final class Spillway implements AutoCloseable {
 
     public Builder redisUri(String v) {
       config.redisUri(v);
+      return this;
+    }
+
+    /**
+     * Runs on a Redis Cluster ({@code redis.cluster}); {@link #redisUri} then lists seed nodes,
+     * comma-separated: {@code redis://10.0.0.1:7101,10.0.0.2:7101,10.0.0.3:7101}.
+     */
+    public Builder redisCluster(boolean v) {
+      config.redisCluster(v);
       return this;
     }
 

@@ -23,6 +23,7 @@ import java.util.regex.Pattern;
 public record SpillwayConfig(
     String redisUri,
     Duration redisTimeout,
+    boolean redisCluster,
     String jdbcUrl,
     String jdbcUser,
     String jdbcPassword,
@@ -71,7 +72,8 @@ public record SpillwayConfig(
   static final Pattern COUNTER_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
 
   public SpillwayConfig {
-    requireUri("redis.uri", redisUri, "redis", "rediss");
+    requireUri("redis.uri", redisUri == null ? null : redisUri.split(",")[0].trim(), "redis", "rediss");
+    dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
     requireAtLeast("redis.timeout", redisTimeout, Duration.ofMillis(100));
     Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
     if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
@@ -140,6 +142,7 @@ public record SpillwayConfig(
     Builder b = new Builder();
     b.redisUri = redisUri;
     b.redisTimeout = redisTimeout;
+    b.redisCluster = redisCluster;
     b.jdbcUrl = jdbcUrl;
     b.jdbcUser = jdbcUser;
     b.jdbcPassword = jdbcPassword;
@@ -175,6 +178,8 @@ public record SpillwayConfig(
         + maskUri(redisUri)
         + " redis.timeout="
         + Durations.format(redisTimeout)
+        + " redis.cluster="
+        + redisCluster
         + " postgres.jdbc-url="
         + jdbcUrl.replaceAll("(?i)(password=)[^&]*", "$1<masked>")
         + " postgres.user="
@@ -266,6 +271,7 @@ public record SpillwayConfig(
   public static final class Builder {
     private String redisUri = DEFAULT_REDIS_URI;
     private Duration redisTimeout = DEFAULT_REDIS_TIMEOUT;
+    private boolean redisCluster;
     private String jdbcUrl = DEFAULT_JDBC_URL;
     private String jdbcUser = DEFAULT_JDBC_USER;
     private String jdbcPassword = "";
@@ -318,6 +324,15 @@ public record SpillwayConfig(
 
     public Builder redisTimeout(Duration v) {
       this.redisTimeout = v;
+      return this;
+    }
+
+    /**
+     * Talks to a Redis Cluster: {@code redisUri} then lists seed nodes, comma-separated ({@code
+     * redis://10.0.0.1:7101,10.0.0.2:7101}).
+     */
+    public Builder redisCluster(boolean v) {
+      this.redisCluster = v;
       return this;
     }
 
@@ -413,6 +428,7 @@ public record SpillwayConfig(
       return new SpillwayConfig(
           redisUri,
           redisTimeout,
+          redisCluster,
           jdbcUrl,
           jdbcUser,
           jdbcPassword,

@@ -183,4 +183,41 @@ class ConfigLoaderTest {
     assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("SPILLWAY_JDBC_URL", "jdbc:mysql://x")))
         .hasMessageContaining("postgres.jdbc-url must start with jdbc:postgresql:");
   }
+
+  @Test
+  void redisCluster_fromYamlOrEnv_parsesSeedList() throws Exception {
+    Path p = yaml("redis:\n  cluster: true\n  uri: redis://:pw@127.0.0.1:7101, 127.0.0.1:7102,127.0.0.1:7103\n");
+    SpillwayConfig c = ConfigLoader.load(p, Map.of());
+    assertThat(c.redisCluster()).isTrue();
+    var seeds = dev.spillway.redis.RedisSeeds.parse(c.redisUri(), true, java.time.Duration.ofSeconds(2));
+    assertThat(seeds).extracting(u -> u.getHost() + ":" + u.getPort())
+        .containsExactly("127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103");
+    assertThat(seeds)
+        .allSatisfy(
+            u ->
+                assertThat(new String(u.getCredentialsProvider().resolveCredentials().block().getPassword()))
+                    .isEqualTo("pw"));
+    assertThat(c.toString()).contains("redis.cluster=true").doesNotContain("pw@");
+
+    SpillwayConfig fromEnv =
+        ConfigLoader.load(null, Map.of("SPILLWAY_REDIS_CLUSTER", "TRUE",
+            "SPILLWAY_REDIS_URI", "redis://127.0.0.1:7101,127.0.0.1:7102"));
+    assertThat(fromEnv.redisCluster()).isTrue();
+    assertThat(ConfigLoader.load(null, Map.of()).redisCluster()).isFalse();
+  }
+
+  @Test
+  void redisCluster_badValues_areRefusedWithTheRule() throws Exception {
+    assertThatThrownBy(() -> ConfigLoader.load(null, Map.of("SPILLWAY_REDIS_CLUSTER", "yes")))
+        .hasMessage("SPILLWAY_REDIS_CLUSTER must be true or false but was 'yes'");
+    assertThatThrownBy(() -> ConfigLoader.load(yaml("redis:\n  cluster: 1\n"), Map.of()))
+        .hasMessage("redis.cluster must be true or false but was '1'");
+    assertThatThrownBy(
+            () -> ConfigLoader.load(null, Map.of("SPILLWAY_REDIS_URI", "redis://a:1,b:2")))
+        .hasMessageContaining("comma-separated seed list is only allowed with redis.cluster: true");
+    assertThatThrownBy(
+            () -> ConfigLoader.load(null, Map.of("SPILLWAY_REDIS_CLUSTER", "true",
+                "SPILLWAY_REDIS_URI", "redis://a:1,,b:2")))
+        .hasMessageContaining("redis.uri has an empty entry at position 2");
+  }
 }

@@ -1,10 +1,10 @@
 package dev.spillway.cache;
 
+import dev.spillway.redis.RedisConnector;
+import dev.spillway.redis.RedisLink;
 import dev.spillway.CacheSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.CounterRef;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
@@ -69,7 +69,7 @@ public final class CacheRuntime implements AutoCloseable {
 
   private CacheRuntime(
       SpillwayConfig config,
-      RedisClient client,
+      RedisConnector client,
       InstantSource clock,
       MeterRegistry registry,
       Map<String, String> env) {
@@ -81,7 +81,7 @@ public final class CacheRuntime implements AutoCloseable {
     this.meters = new CacheMeters(registry);
     Deque<AutoCloseable> opened = new ArrayDeque<>();
     try {
-      StatefulRedisConnection<String, byte[]> data =
+      RedisLink<String, byte[]> data =
           client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
       opened.push(data);
       l2 = new L2(data.async(), settings.redisTimeout(), settings.redisRetryAfter());
@@ -120,7 +120,7 @@ public final class CacheRuntime implements AutoCloseable {
   /** Opens the cache side of a runtime on {@code client} (which the caller owns and shuts down). */
   public static CacheRuntime start(
       SpillwayConfig config,
-      RedisClient client,
+      RedisConnector client,
       InstantSource clock,
       MeterRegistry registry,
       Map<String, String> env) {

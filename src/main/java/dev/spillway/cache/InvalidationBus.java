@@ -1,7 +1,7 @@
 package dev.spillway.cache;
 
+import dev.spillway.redis.RedisConnector;
 import io.lettuce.core.RedisChannelHandler;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
@@ -43,7 +43,7 @@ final class InvalidationBus implements AutoCloseable {
     void clearAll(String why);
   }
 
-  private final RedisClient client;
+  private final RedisConnector client;
   private final String channel;
   private final L2 redis;
   private final CacheMeters meters;
@@ -63,7 +63,7 @@ final class InvalidationBus implements AutoCloseable {
   private volatile boolean heartbeatLost;
 
   InvalidationBus(
-      RedisClient client,
+      RedisConnector client,
       String channel,
       L2 redis,
       CacheMeters meters,

@@ -6,7 +6,7 @@ import io.lettuce.core.RedisFuture;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import dev.spillway.counter.LuaScript;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -106,13 +106,13 @@ final class L2 {
           return n
           """);
 
-  private final RedisAsyncCommands<String, byte[]> redis;
+  private final RedisClusterAsyncCommands<String, byte[]> redis;
   private final long timeoutNanos;
   private final long retryAfterNanos;
   private volatile long unavailableUntil = Long.MIN_VALUE;
   private volatile boolean everFailed;
 
-  L2(RedisAsyncCommands<String, byte[]> redis, Duration timeout, Duration retryAfter) {
+  L2(RedisClusterAsyncCommands<String, byte[]> redis, Duration timeout, Duration retryAfter) {
     this.redis = redis;
     this.timeoutNanos = timeout.toNanos();
     this.retryAfterNanos = retryAfter.toNanos();
@@ -332,7 +332,7 @@ final class L2 {
     }
 
     <T> java.util.concurrent.CompletableFuture<T> run(
-        RedisAsyncCommands<String, byte[]> redis, ScriptOutputType type, String[] keys, byte[]... args) {
+        RedisClusterAsyncCommands<String, byte[]> redis, ScriptOutputType type, String[] keys, byte[]... args) {
       return redis
           .<T>evalsha(sha, type, keys, args)
           .toCompletableFuture()

@@ -209,16 +209,28 @@ public final class DefaultCounters implements Counters, AutoCloseable {
             + " attempts (flushes kept claiming its stripe); try again");
   }
 
+  /**
+   * Runs the READ script; NOSCRIPT falls back to EVAL, and TRYAGAIN (its slot is migrating on a
+   * cluster, some of its keys moved) is retried for up to about a second.
+   */
   private List<Object> readSnapshot(String[] keys, String[] args) {
-    java.util.concurrent.CompletableFuture<List<Object>> f =
-        Scripts.READ.evalsha(reads, ScriptOutputType.MULTI, keys, args);
-    try {
-      return await(f);
-    } catch (SpillwayException e) {
-      if (!LuaScript.isNoScript(e.getCause())) {
-        throw e;
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return await(Scripts.READ.evalsha(reads, ScriptOutputType.MULTI, keys, args));
+      } catch (SpillwayException e) {
+        if (LuaScript.isNoScript(e.getCause())) {
+          Scripts.READ.reload();
+        } else if (attempt < 20 && String.valueOf(e.getMessage()).contains("TRYAGAIN")) {
+          try {
+            Thread.sleep(50);
+          } catch (InterruptedException ie) {
+            Thread.currentThread().interrupt();
+            throw e;
+          }
+        } else {
+          throw e;
+        }
       }
-      return await(reads.<List<Object>>eval(Scripts.READ.text(), ScriptOutputType.MULTI, keys, args));
     }
   }
 

@@ -11,14 +11,23 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * A Lua script run by its SHA-1. Every script declares all its keys, and all keys of one call share
- * a hash tag, so scripts run unchanged on Redis Cluster. A {@code NOSCRIPT} reply (Redis restarted
- * or {@code SCRIPT FLUSH}) is reported through {@link #isNoScript}; callers then SCRIPT LOAD {@link #text()} and
- * retry, which keeps pipelines free of hidden follow-up commands.
+ * a hash tag, so scripts run unchanged on Redis Cluster. A {@code NOSCRIPT} reply (Redis restarted,
+ * {@code SCRIPT FLUSH}, a replica promoted by a failover, a slot migrated to a node that never ran
+ * the script) is reported through {@link #isNoScript}; callers then call {@link #reload()} and
+ * retry. For the next {@value #TEXT_WINDOW_MS} ms every call sends the script's text ({@code EVAL}),
+ * which caches it on whichever node the call reaches.
+ *
+ * <p>Why not {@code SCRIPT LOAD}: on a cluster it must reach every node, and Lettuce sends it to
+ * every node of the topology, including a dead master that is still listed, so it would fail for
+ * as long as the dead node is listed; an {@code EVAL} goes only where its keys live.
  */
 public final class LuaScript {
   private final String name;
   private final String text;
   private final String sha;
+  static final long TEXT_WINDOW_MS = 2_000;
+  private volatile boolean sendText;
+  private volatile long sendTextUntil;
 
   public LuaScript(String name, String text) {
     this.name = name;
@@ -39,7 +48,19 @@ public final class LuaScript {
       ScriptOutputType type,
       String[] keys,
       String... args) {
+    if (sendText) {
+      if (System.nanoTime() - sendTextUntil < 0) {
+        return cmd.<T>eval(text, type, keys, args).toCompletableFuture();
+      }
+      sendText = false;
+    }
     return cmd.<T>evalsha(sha, type, keys, args).toCompletableFuture();
+  }
+
+  /** After a NOSCRIPT reply: send the text for a while (see the class comment). */
+  public void reload() {
+    sendTextUntil = System.nanoTime() + TEXT_WINDOW_MS * 1_000_000L;
+    sendText = true;
   }
 
   /** True when {@code t} or any of its causes is Redis's NOSCRIPT reply. */

@@ -325,14 +325,8 @@ final class RedisDrainer implements AutoCloseable {
     }
   }
 
-  private void loadScript() {
-    try {
-      var f = redis.scriptLoad(Scripts.DRAIN.text());
-      connection.flushCommands();
-      f.get(config.redisTimeout().toMillis(), TimeUnit.MILLISECONDS);
-    } catch (Exception e) {
-      log.debug("reloading the drain script failed: {}", e.toString());
-    }
+  private static void loadScript() {
+    Scripts.DRAIN.reload();
   }
 
   private void maybeDirect() {

@@ -3,6 +3,7 @@ package dev.spillway.flush;
 import dev.spillway.Errors;
 import dev.spillway.AdoptMapping;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.counter.AdoptKeys;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.counter.LuaScript;
 import dev.spillway.counter.Scripts;
@@ -22,6 +23,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -52,15 +54,17 @@ import org.slf4j.LoggerFactory;
  * key, which this run's SCAN or the next run takes. Nothing is deleted from Redis before
  * PostgreSQL has committed it, and the ledger makes every batch count once.
  *
- * <p>Single Redis only for now: all moved keys go to batches under the hash tag {@code a}.
+ * <p>On a single Redis every batch lives under the hash tag {@code a}; on Redis Cluster, the SCAN
+ * visits every master and keys are claimed in groups of one slot, each batch under a tag of that
+ * slot ({@link AdoptKeys}), so every script still touches one slot.
  */
 public final class AdoptFlusher {
   private static final Logger log = LoggerFactory.getLogger(AdoptFlusher.class);
   /** Keys moved per claim script call (and so per batch). */
   static final int KEYS_PER_BATCH = 500;
-  static final String TAG = "a";
 
   private final KeyLayout layout;
+  private final AdoptKeys keys;
   private final StatefulConnection<String, String> connection;
   private final RedisClusterAsyncCommands<String, String> redis;
   private final AdoptStore store;
@@ -87,9 +91,8 @@ public final class AdoptFlusher {
     this.meters = meters;
     this.listener = listener == null ? FlushListener.NONE : listener;
     this.clock = clock;
+    this.keys = new AdoptKeys(layout, config.redisCluster());
     connection.setAutoFlushCommands(false);
-    await(redis.scriptLoad(Scripts.ADOPT_CLAIM.text()).toCompletableFuture(), true);
-    await(redis.scriptLoad(Scripts.ACK.text()).toCompletableFuture(), true);
   }
 
   private static final class Run {
@@ -110,7 +113,7 @@ public final class AdoptFlusher {
     long start = System.nanoTime();
     Run run = new Run();
     try {
-      List<String> leftovers = new ArrayList<>(await(redis.smembers(layout.adoptBatches(m.name(), TAG)).toCompletableFuture(), true));
+      List<String> leftovers = leftovers(m);
       if (!leftovers.isEmpty()) {
         run.pending.addAll(leftovers);
         applyPending(m, run);
@@ -133,21 +136,45 @@ public final class AdoptFlusher {
     return r;
   }
 
+  /** Batch ids left in the mapping's batches set(s) by earlier runs. */
+  private List<String> leftovers(AdoptMapping m) {
+    List<String> sets = keys.batchesSets(redis, m.name(), connection::flushCommands, config.redisTimeout());
+    List<CompletableFuture<Set<String>>> reads = new ArrayList<>(sets.size());
+    for (String set : sets) {
+      reads.add(redis.smembers(set).toCompletableFuture());
+    }
+    connection.flushCommands();
+    List<String> ids = new ArrayList<>();
+    for (CompletableFuture<Set<String>> f : reads) {
+      ids.addAll(await(f, false));
+    }
+    return ids;
+  }
+
+  /**
+   * SCANs the mapping's pattern (on a cluster: every master in turn) and claims what it finds in
+   * batches of at most {@link #KEYS_PER_BATCH} keys of one batch tag (one slot on a cluster), the
+   * claims of one page pipelined.
+   */
   private void scanAndClaim(AdoptMapping m, Run run) {
     ScanArgs args = ScanArgs.Builder.matches(m.match()).limit(m.scanCount());
     ScanCursor cursor = ScanCursor.INITIAL;
-    Set<String> found = new LinkedHashSet<>();
+    Map<String, Set<String>> byTag = new LinkedHashMap<>();
+    int found = 0;
     do {
       KeyScanCursor<String> page = await(scan(cursor, args), true);
       for (String key : page.getKeys()) {
-        if (!key.startsWith(layout.prefix())) { // never adopt Spillway's own keys
-          found.add(key);
+        if (!key.startsWith(layout.prefix()) // never adopt Spillway's own keys
+            && byTag.computeIfAbsent(keys.tagForKey(key), t -> new LinkedHashSet<>()).add(key)) {
+          found++;
         }
       }
       cursor = page;
-      if (found.size() >= KEYS_PER_BATCH || (cursor.isFinished() && !found.isEmpty())) {
-        claim(m, new ArrayList<>(found), run);
-        found.clear();
+      boolean full = byTag.values().stream().anyMatch(g -> g.size() >= KEYS_PER_BATCH);
+      if (full || found >= KEYS_PER_BATCH || (cursor.isFinished() && found > 0)) {
+        claim(m, byTag, run);
+        byTag.clear();
+        found = 0;
         if (run.pendingCells >= config.flushMaxCellsPerTransaction()) {
           if (!applyPending(m, run)) {
             return; // PostgreSQL failing: what was claimed waits in Redis for the next run
@@ -163,36 +190,79 @@ public final class AdoptFlusher {
     return f.toCompletableFuture();
   }
 
-  private void claim(AdoptMapping m, List<String> keys, Run run) {
-    String id = "a." + m.name() + "." + Long.toString(clock.millis(), 36) + "-"
-        + Long.toHexString(random.nextLong());
-    String[] k = new String[2 + 2 * keys.size()];
-    k[0] = layout.adoptBatch(m.name(), TAG, id);
-    k[1] = layout.adoptBatches(m.name(), TAG);
-    for (int i = 0; i < keys.size(); i++) {
-      k[2 + 2 * i] = keys.get(i);
-      k[3 + 2 * i] = layout.adoptQuarantine(m.name(), TAG, id, keys.get(i));
+  /** One {@link Scripts#ADOPT_CLAIM} per tag group (split at {@link #KEYS_PER_BATCH}), pipelined. */
+  private void claim(AdoptMapping m, Map<String, Set<String>> byTag, Run run) {
+    List<String> ids = new ArrayList<>();
+    List<String[]> calls = new ArrayList<>();
+    for (var group : byTag.entrySet()) {
+      List<String> all = new ArrayList<>(group.getValue());
+      for (int from = 0; from < all.size(); from += KEYS_PER_BATCH) {
+        List<String> part = all.subList(from, Math.min(all.size(), from + KEYS_PER_BATCH));
+        String id = keys.newBatchId(m.name(), group.getKey(), clock.millis(), random.nextLong());
+        String[] k = new String[2 + 2 * part.size()];
+        k[0] = keys.batch(m.name(), id);
+        k[1] = keys.batches(m.name(), group.getKey());
+        for (int i = 0; i < part.size(); i++) {
+          k[2 + 2 * i] = part.get(i);
+          k[3 + 2 * i] = keys.quarantine(m.name(), id, part.get(i));
+        }
+        ids.add(id);
+        calls.add(k);
+      }
     }
     String type = m.type() == AdoptMapping.Type.HASH ? "hash" : "string";
-    CompletableFuture<Long> f = Scripts.ADOPT_CLAIM.evalsha(redis, ScriptOutputType.INTEGER, k, id, type);
-    connection.flushCommands();
-    long moved;
-    try {
-      moved = await(f, false);
-    } catch (IllegalStateException e) {
-      if (!LuaScript.isNoScript(e)) {
-        throw e;
+    List<Long> moved = sendClaims(calls, type, ids);
+    for (int i = 0; i < ids.size(); i++) {
+      long n = moved.get(i);
+      if (n > 0) {
+        run.claimed++;
+        meters.batchesClaimed.increment();
+        run.pending.add(ids.get(i));
+        run.pendingCells += (int) n;
+        listener.afterClaim(List.of(ids.get(i)));
       }
-      await(redis.scriptLoad(Scripts.ADOPT_CLAIM.text()).toCompletableFuture(), true);
-      moved = await(Scripts.ADOPT_CLAIM.<Long>evalsha(redis, ScriptOutputType.INTEGER, k, id, type), true);
     }
-    if (moved > 0) {
-      run.claimed++;
-      meters.batchesClaimed.increment();
-      run.pending.add(id);
-      run.pendingCells += (int) moved;
-      listener.afterClaim(List.of(id));
+  }
+
+  /**
+   * Sends the claims, pipelined; after a NOSCRIPT (a node that never ran the script) resends the
+   * refused ones once as EVAL. A claim that fails otherwise fails the run: whether it moved its
+   * keys is unknown, and if it did they wait in its batches set for the next run's recovery.
+   */
+  private List<Long> sendClaims(List<String[]> calls, String type, List<String> ids) {
+    List<Long> moved = new ArrayList<>(java.util.Collections.nCopies(calls.size(), 0L));
+    List<Integer> todo = new ArrayList<>();
+    for (int i = 0; i < calls.size(); i++) {
+      todo.add(i);
     }
+    for (int attempt = 0; !todo.isEmpty(); attempt++) {
+      List<CompletableFuture<Long>> futures = new ArrayList<>(todo.size());
+      for (int i : todo) {
+        futures.add(Scripts.ADOPT_CLAIM.evalsha(redis, ScriptOutputType.INTEGER, calls.get(i), ids.get(i), type));
+      }
+      connection.flushCommands();
+      List<Integer> retry = new ArrayList<>();
+      IllegalStateException failure = null;
+      for (int j = 0; j < todo.size(); j++) {
+        try {
+          moved.set(todo.get(j), await(futures.get(j), false));
+        } catch (IllegalStateException e) {
+          if (LuaScript.isNoScript(e) && attempt == 0) {
+            retry.add(todo.get(j));
+          } else if (failure == null) {
+            failure = e;
+          }
+        }
+      }
+      if (failure != null) {
+        throw failure;
+      }
+      if (!retry.isEmpty()) {
+        Scripts.ADOPT_CLAIM.reload();
+      }
+      todo = retry;
+    }
+    return moved;
   }
 
   /** Reads, applies and acks every pending batch; false when PostgreSQL failed. */
@@ -205,7 +275,7 @@ public final class AdoptFlusher {
     run.pendingCells = 0;
     List<CompletableFuture<Map<String, String>>> reads = new ArrayList<>();
     for (String id : ids) {
-      reads.add(redis.hgetall(layout.adoptBatch(m.name(), TAG, id)).toCompletableFuture());
+      reads.add(redis.hgetall(keys.batch(m.name(), id)).toCompletableFuture());
     }
     connection.flushCommands();
     List<AdoptBatch> batches = new ArrayList<>();
@@ -263,7 +333,7 @@ public final class AdoptFlusher {
           Scripts.ACK.evalsha(
               redis,
               ScriptOutputType.INTEGER,
-              new String[] {layout.adoptBatch(m.name(), TAG, id), layout.adoptBatches(m.name(), TAG)},
+              new String[] {keys.batch(m.name(), id), keys.batches(m.name(), AdoptKeys.tagOf(id))},
               id));
     }
     connection.flushCommands();
@@ -287,7 +357,7 @@ public final class AdoptFlusher {
         cells.add(new AdoptedCell(f.substring(2), null, e.getValue(), null));
       } else if (f.startsWith("x|")) {
         String key = f.substring(2);
-        cells.add(new AdoptedCell(key, null, layout.adoptQuarantine(m.name(), TAG, batchId, key), e.getValue()));
+        cells.add(new AdoptedCell(key, null, keys.quarantine(m.name(), batchId, key), e.getValue()));
       } else if (f.startsWith("h|")) {
         int bar = f.indexOf('|', 2);
         byte[] rest = f.substring(bar + 1).getBytes(StandardCharsets.UTF_8);

@@ -7,6 +7,7 @@ import dev.spillway.counter.CounterRef;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.counter.LuaScript;
 import dev.spillway.counter.Scripts;
+import dev.spillway.redis.RedisErrors;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.store.ApplyResult;
 import dev.spillway.store.BatchContent;
@@ -421,11 +422,24 @@ public final class Flusher {
     return false;
   }
 
+  /**
+   * Claims stripes {@code [from, to)}, pipelined. A stripe whose claim fails with NOSCRIPT or a
+   * transient cluster error (TRYAGAIN while its slot migrates, CLUSTERDOWN or a lost connection
+   * during a failover) is claimed again, alone, up to {@value #CLAIM_ATTEMPTS} times with backoff:
+   * a claim is atomic, and one that did happen but whose reply was lost is found again in the
+   * batches set. A stripe still failing is left for the next run; the run reports the error.
+   */
   private List<Pending> claim(int from, int to, Run run) {
-    for (int attempt = 0; ; attempt++) {
-      List<CompletableFuture<List<String>>> futures = new ArrayList<>(to - from);
-      List<String> newIds = new ArrayList<>(to - from);
-      for (int s = from; s < to; s++) {
+    List<Integer> todo = new ArrayList<>(to - from);
+    for (int s = from; s < to; s++) {
+      todo.add(s);
+    }
+    List<Pending> pending = new ArrayList<>();
+    RuntimeException error = null;
+    for (int attempt = 1; !todo.isEmpty(); attempt++) {
+      List<CompletableFuture<List<String>>> futures = new ArrayList<>(todo.size());
+      List<String> newIds = new ArrayList<>(todo.size());
+      for (int s : todo) {
         String id = newBatchId();
         newIds.add(id);
         futures.add(
@@ -441,40 +455,59 @@ public final class Flusher {
                 Long.toHexString(random.nextLong())));
       }
       connection.flushCommands();
-      List<Pending> pending = new ArrayList<>();
+      List<Integer> retry = new ArrayList<>();
       boolean noScript = false;
-      RuntimeException error = null;
+      error = null;
       for (int i = 0; i < futures.size(); i++) {
+        int stripe = todo.get(i);
         try {
           List<String> ids = futures.get(i).get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
           for (String id : ids) {
-            pending.add(new Pending(from + i, id));
+            pending.add(new Pending(stripe, id));
             if (id.equals(newIds.get(i))) {
               run.claimed++;
               meters.batchesClaimed.increment();
             }
           }
         } catch (ExecutionException | TimeoutException e) {
-          noScript |= LuaScript.isNoScript(e);
+          boolean missing = LuaScript.isNoScript(e);
+          noScript |= missing;
+          if (missing || RedisErrors.isTransient(e)) {
+            retry.add(stripe);
+          }
           error = error != null ? error : new IllegalStateException("claim failed: " + Errors.rootMessage(e), e);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new IllegalStateException("interrupted while claiming", e);
         }
       }
-      if (noScript && attempt == 0) {
+      if (noScript) {
         loadScripts();
-        if (pending.isEmpty()) {
-          continue;
-        }
       }
-      if (error != null && pending.isEmpty()) {
-        throw error;
+      if (retry.isEmpty() || attempt >= CLAIM_ATTEMPTS) {
+        break;
       }
-      if (error != null) {
-        run.errors.add(error.getMessage());
+      if (!noScript) {
+        meters.claimRetries.increment(retry.size());
+        sleep(Duration.ofMillis(50L << Math.min(attempt, 5)));
       }
-      return pending;
+      todo = retry;
+    }
+    if (error != null && pending.isEmpty()) {
+      throw error;
+    }
+    if (error != null) {
+      run.errors.add(error.getMessage());
+    }
+    return pending;
+  }
+
+  private static void sleep(Duration d) {
+    try {
+      Thread.sleep(d);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting to claim again", e);
     }
   }
 
@@ -511,12 +544,12 @@ public final class Flusher {
     listener.afterAck(done.stream().map(Pending::batchId).collect(java.util.stream.Collectors.toSet()));
   }
 
-  private void loadScripts() {
-    for (LuaScript s : List.of(Scripts.CLAIM, Scripts.ACK)) {
-      var f = redis.scriptLoad(s.text());
-      connection.flushCommands();
-      await(f.toCompletableFuture());
-    }
+  /** Tries of one stripe's claim within a run (TRYAGAIN, failover, NOSCRIPT). */
+  static final int CLAIM_ATTEMPTS = 6;
+
+  private static void loadScripts() {
+    Scripts.CLAIM.reload();
+    Scripts.ACK.reload();
   }
 
   private static BatchContent parse(Pending p, Map<String, String> cells) {

@@ -28,6 +28,7 @@ public final class SpillwayMeters {
   public final Counter rowsUpserted;
   public final Counter deadLetters;
   public final Timer flushDuration;
+  public final Counter claimRetries;
 
   public SpillwayMeters(MeterRegistry registry) {
     this.registry = registry;
@@ -64,6 +65,12 @@ public final class SpillwayMeters {
     flushDuration =
         Timer.builder("spillway.flush.duration")
             .description("Duration of one flush run over all stripes")
+            .register(registry);
+    claimRetries =
+        Counter.builder("spillway.flush.claim.retries")
+            .description(
+                "Stripe claims tried again within a run after TRYAGAIN, a failover or a lost"
+                    + " connection (Redis Cluster resharding and failover)")
             .register(registry);
   }
 

@@ -1,5 +1,6 @@
 package dev.spillway.schedule;
 
+import dev.spillway.counter.AdoptKeys;
 import dev.spillway.counter.KeyLayout;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -25,9 +26,6 @@ import java.util.concurrent.TimeoutException;
  * is pending, i.e. when the oldest pending batch is younger than the retention.
  */
 public final class PendingBatches {
-  /** Single-Redis hash tag of adopt batches (see {@code KeyLayout.adoptBatch}). */
-  static final String ADOPT_TAG = "a";
-
   /**
    * @param batches how many batches are pending
    * @param oldestClaim when the oldest of them was claimed, if any
@@ -49,13 +47,15 @@ public final class PendingBatches {
       RedisClusterAsyncCommands<String, String> redis,
       KeyLayout layout,
       Collection<String> adoptMappings,
+      boolean cluster,
       Duration timeout) {
     List<String> keys = new ArrayList<>(layout.stripes() + adoptMappings.size());
     for (int s = 0; s < layout.stripes(); s++) {
       keys.add(layout.batches(s));
     }
+    AdoptKeys adopt = new AdoptKeys(layout, cluster);
     for (String m : adoptMappings) {
-      keys.add(layout.adoptBatches(m, ADOPT_TAG));
+      keys.addAll(adopt.batchesSets(redis, m, () -> {}, timeout));
     }
     List<RedisFuture<Set<String>>> futures = new ArrayList<>(keys.size());
     for (String k : keys) {

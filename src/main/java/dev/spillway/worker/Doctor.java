@@ -3,16 +3,9 @@ package dev.spillway.worker;
 import dev.spillway.AdoptMapping;
 import dev.spillway.Durations;
 import dev.spillway.SpillwayConfig;
-import dev.spillway.counter.KeyLayout;
 import dev.spillway.schedule.JobScheduler;
 import dev.spillway.schedule.LedgerPruner;
-import dev.spillway.schedule.PendingBatches;
 import dev.spillway.store.Database;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.RedisFuture;
-import io.lettuce.core.RedisURI;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
 import java.net.InetAddress;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -74,7 +67,7 @@ public final class Doctor {
   /** Runs every check against the configured servers. */
   public static List<Line> run(SpillwayConfig config, InstantSource clock) {
     Doctor d = new Doctor(config, clock);
-    d.redisChecks();
+    new RedisDoctor(config, clock, d.lines).run();
     d.postgresChecks();
     d.httpCheck();
     return List.copyOf(d.lines);
@@ -90,160 +83,6 @@ public final class Doctor {
 
   private void fail(String check, String message, String fix) {
     lines.add(new Line(Status.FAIL, check, message, fix));
-  }
-
-  // ---------------------------------------------------------------- Redis
-
-  private void redisChecks() {
-    String where = SpillwayConfig.maskUri(config.redisUri());
-    RedisURI uri;
-    try {
-      uri = RedisURI.create(config.redisUri());
-      uri.setTimeout(CONNECT_TIMEOUT);
-    } catch (RuntimeException e) {
-      fail("redis", "redis.uri " + where + " is not a Redis URI", "write it like redis://host:6379");
-      return;
-    }
-    RedisClient client = RedisClient.create(uri);
-    try (StatefulRedisConnection<String, String> conn = client.connect()) {
-      RedisCommands<String, String> redis = conn.sync();
-      Map<String, String> server = info(redis.info("server"));
-      String version = server.getOrDefault("redis_version", "?");
-      if (atLeast(version, 6, 2)) {
-        ok("redis", "Redis " + version + " answers at " + where);
-      } else {
-        fail(
-            "redis.version",
-            "Redis " + version + " at " + where + " is older than 6.2",
-            "upgrade to Redis 6.2 or newer (Spillway's scripts need GETDEL)");
-      }
-      Map<String, String> memory = info(redis.info("memory"));
-      String policy = memory.getOrDefault("maxmemory_policy", "?");
-      if (policy.equals("noeviction")) {
-        ok("redis.maxmemory-policy", "noeviction: counter hashes are never evicted");
-      } else {
-        warn(
-            "redis.maxmemory-policy",
-            "maxmemory-policy is " + policy + ": when memory is full Redis may evict counter"
-                + " hashes, and an evicted counter is a silent loss",
-            "set maxmemory-policy noeviction on the counter database (CONFIG SET"
-                + " maxmemory-policy noeviction, and in redis.conf; see"
-                + " ops/redis/spillway-counters.conf)");
-      }
-      persistence(redis);
-      encoding(conn);
-      pendingBatches(conn);
-    } catch (RuntimeException e) {
-      fail(
-          "redis",
-          "cannot reach Redis at " + where + ": " + rootMessage(e),
-          "check redis.uri (or SPILLWAY_REDIS_URI) and that Redis runs");
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
-  }
-
-  private void persistence(RedisCommands<String, String> redis) {
-    Map<String, String> p = info(redis.info("persistence"));
-    boolean aof = "1".equals(p.get("aof_enabled"));
-    String fsync = configGet(redis, "appendfsync");
-    String save = configGet(redis, "save");
-    String fix = "appendonly yes and appendfsync everysec (ops/redis/spillway-counters.conf)";
-    if (aof && (fsync == null || fsync.equals("everysec") || fsync.equals("always"))) {
-      ok(
-          "redis.persistence",
-          "AOF on" + (fsync != null ? ", appendfsync " + fsync : " (appendfsync unreadable)")
-              + ": a Redis crash loses at most about a second of counts");
-    } else if (aof) {
-      warn(
-          "redis.persistence",
-          "AOF on but appendfsync " + fsync + ": a crash may lose up to ~30 s of counts",
-          "appendfsync everysec");
-    } else if (save != null && !save.isBlank()) {
-      warn(
-          "redis.persistence",
-          "RDB snapshots only (save " + save + "): a Redis crash loses every count since the"
-              + " last snapshot",
-          fix);
-    } else {
-      warn(
-          "redis.persistence",
-          "no persistence" + (save == null ? " seen (AOF off; CONFIG is disabled)" : " (AOF off, no RDB save points)")
-              + ": a Redis restart loses every pending count",
-          fix);
-    }
-  }
-
-  private void encoding(StatefulRedisConnection<String, String> conn) {
-    KeyLayout layout = new KeyLayout(config.keyPrefix(), config.stripes());
-    List<RedisFuture<Long>> lens = new ArrayList<>(layout.stripes());
-    for (int s = 0; s < layout.stripes(); s++) {
-      lens.add(conn.async().hlen(layout.live(s)));
-    }
-    long max = 0;
-    try {
-      for (RedisFuture<Long> f : lens) {
-        max = Math.max(max, f.get(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
-      }
-    } catch (Exception e) {
-      warn("redis.encoding", "could not read stripe sizes: " + rootMessage(e), "run doctor again");
-      return;
-    }
-    String limitText = configGet(conn.sync(), "hash-max-listpack-entries");
-    if (limitText == null) {
-      limitText = configGet(conn.sync(), "hash-max-ziplist-entries");
-    }
-    long limit = limitText == null ? 512 : Long.parseLong(limitText.trim());
-    if (max <= limit) {
-      ok(
-          "redis.encoding",
-          "largest live stripe holds " + max + " field(s), within the compact encoding (up to "
-              + limit + ") over " + layout.stripes() + " stripes");
-    } else {
-      warn(
-          "redis.encoding",
-          "a live stripe holds " + max + " fields, over hash-max-listpack-entries " + limit
-              + ": memory per pending cell roughly quadruples",
-          "flush more often, or raise keys.stripes once nothing is pending");
-    }
-  }
-
-  private void pendingBatches(StatefulRedisConnection<String, String> conn) {
-    KeyLayout layout = new KeyLayout(config.keyPrefix(), config.stripes());
-    PendingBatches.Summary s;
-    try {
-      s =
-          PendingBatches.scan(
-              conn.async(),
-              layout,
-              config.adopt().stream().map(AdoptMapping::name).toList(),
-              CONNECT_TIMEOUT);
-    } catch (RuntimeException e) {
-      warn("pending-batches", "could not read pending batches: " + rootMessage(e), "run doctor again");
-      return;
-    }
-    Instant now = clock.instant();
-    Duration age = s.oldestAge(now).withNanos(0);
-    Duration retention = config.worker().ledgerRetention();
-    String head =
-        s.batches() + " batch(es) pending in Redis"
-            + (s.batches() > 0 ? ", oldest " + Durations.format(age) + " old" : "")
-            + "; worker.ledger.retention " + Durations.format(retention);
-    if (s.batches() > 0
-        && age.compareTo(retention.minus(LedgerPruner.CLOCK_SKEW_MARGIN)) >= 0) {
-      fail(
-          "pending-batches",
-          head + ": ledger pruning refuses to run while this batch waits",
-          "find why it is not applied (PostgreSQL reachable? spillway flush --once shows the"
-              + " error), and keep worker.ledger.retention above its age");
-    } else if (s.batches() > 0 && age.compareTo(LAG_WARNING) >= 0) {
-      warn(
-          "pending-batches",
-          head + ": flushing is behind or failing",
-          "check the worker's log and spillway_flush_batches_total{outcome=\"failed\"}");
-    } else {
-      ok("pending-batches", head);
-    }
   }
 
   // ---------------------------------------------------------------- PostgreSQL
@@ -433,15 +272,6 @@ public final class Doctor {
     return out;
   }
 
-  /** CONFIG GET, or null where CONFIG is disabled (managed Redis often renames it). */
-  private static String configGet(RedisCommands<String, String> redis, String name) {
-    try {
-      return redis.configGet(name).get(name);
-    } catch (RuntimeException e) {
-      return null;
-    }
-  }
-
   static boolean atLeast(String version, int major, int minor) {
     String[] parts = version.split("\\.");
     try {
@@ -453,7 +283,7 @@ public final class Doctor {
     }
   }
 
-  private static String rootMessage(Throwable t) {
+  static String rootMessage(Throwable t) {
     while (t.getCause() != null && t.getCause() != t) {
       t = t.getCause();
     }

@@ -3,7 +3,7 @@ package dev.spillway.worker;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spillway.schedule.JobScheduler;
-import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -58,14 +58,14 @@ final class Health {
     }
   }
 
-  private final StatefulRedisConnection<String, String> redis;
+  private final RedisClusterAsyncCommands<String, String> redis;
   private final DataSource postgres;
   private final JobScheduler scheduler;
   private final BooleanSupplier stopping;
   private final ExecutorService executor;
 
   Health(
-      StatefulRedisConnection<String, String> redis,
+      RedisClusterAsyncCommands<String, String> redis,
       DataSource postgres,
       JobScheduler scheduler,
       BooleanSupplier stopping,
@@ -102,7 +102,7 @@ final class Health {
   private Check redis() {
     long t = System.nanoTime();
     try {
-      String pong = redis.async().ping().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+      String pong = redis.ping().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
       return new Check("redis", "PONG".equals(pong), "PING answered " + pong, ms(t));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -1,5 +1,7 @@
 package dev.spillway.worker;
 
+import dev.spillway.redis.RedisConnector;
+import dev.spillway.redis.RedisLink;
 import dev.spillway.AdoptMapping;
 import dev.spillway.Durations;
 import dev.spillway.Spillway;
@@ -15,8 +17,6 @@ import dev.spillway.schedule.LedgerPruner;
 import dev.spillway.schedule.PendingBatches;
 import dev.spillway.schedule.Schedule;
 import dev.spillway.schedule.ScheduledTask;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import java.io.IOException;
@@ -62,7 +62,7 @@ public final class Worker {
   private final Deque<AutoCloseable> resources;
   private final WorkerMetrics metrics;
   private final Spillway spillway;
-  private final StatefulRedisConnection<String, String> probe;
+  private final RedisLink<String, String> probe;
   private final JobScheduler scheduler;
   private final WorkerHttp http;
   private final ScheduledExecutorService probes;
@@ -107,9 +107,8 @@ public final class Worker {
               .build();
       opened.push(spillway);
       metrics.bindPool(spillway.dataSource());
-      RedisClient client = RedisClient.create(lettuce, Spillway.redisUri(config));
-      client.setOptions(Spillway.redisClientOptions(config));
-      opened.push(() -> client.shutdown(Duration.ZERO, Duration.ofSeconds(2)));
+      RedisConnector client = RedisConnector.create(config, lettuce);
+      opened.push(client);
       probe = client.connect();
       opened.push(probe);
 
@@ -122,7 +121,7 @@ public final class Worker {
               spillway.dataSource(),
               config.schema(),
               settings.ledgerRetention(),
-              () -> PendingBatches.scan(probe.async(), layout, adoptNames, config.redisTimeout()),
+              () -> PendingBatches.scan(probe.async(), layout, adoptNames, config.redisCluster(), config.redisTimeout()),
               b.clock,
               metrics.registry);
       List<ScheduledTask> tasks = tasks(spillway, deadLetters, pruner);
@@ -158,7 +157,7 @@ public final class Worker {
 
       ExecutorService checks = Executors.newVirtualThreadPerTaskExecutor();
       opened.push(checks::shutdownNow);
-      Health health = new Health(probe, spillway.dataSource(), scheduler, stopping::get, checks);
+      Health health = new Health(probe.async(), spillway.dataSource(), scheduler, stopping::get, checks);
       try {
         http = new WorkerHttp(settings.httpBind(), settings.httpPort(), metrics::scrape, health::ready);
       } catch (IOException e) {
@@ -351,6 +350,7 @@ public final class Worker {
               probe.async(),
               layout,
               config.adopt().stream().map(AdoptMapping::name).toList(),
+              config.redisCluster(),
               Duration.ofSeconds(1));
       return "pending_batches_in_redis=" + s.batches();
     } catch (RuntimeException e) {

@@ -6,11 +6,7 @@ import dev.spillway.CacheSettings;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.testing.TestEnv;
-import io.lettuce.core.KeyScanCursor;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.ScanArgs;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
+import dev.spillway.testing.TestRedis;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -63,6 +59,7 @@ final class CacheFixtures {
   static SpillwayConfig.Builder config(TestEnv env, String redisUri, CacheSettings cache) {
     return SpillwayConfig.builder()
         .redisUri(redisUri)
+        .redisCluster(isCluster(redisUri))
         .jdbcUrl(env.jdbcUrl())
         .jdbcUser(env.jdbcUser())
         .jdbcPassword(env.jdbcPassword())
@@ -89,24 +86,18 @@ final class CacheFixtures {
     return (DefaultCacheAside<K, V>) cache;
   }
 
-  /** Keys under {@code prefix} (SCAN, never KEYS: other classes share the server). */
+  /**
+   * Keys under {@code prefix} (SCAN, never KEYS: other classes share the server). A
+   * comma-separated {@code redisUri} is the shared cluster's seed list.
+   */
   static List<String> keys(String redisUri, String pattern) {
-    RedisClient client = RedisClient.create(redisUri);
-    try (StatefulRedisConnection<String, String> c = client.connect()) {
-      RedisCommands<String, String> redis = c.sync();
-      List<String> out = new ArrayList<>();
-      ScanArgs match = ScanArgs.Builder.matches(pattern).limit(1000);
-      KeyScanCursor<String> cursor = redis.scan(match);
-      while (true) {
-        out.addAll(cursor.getKeys());
-        if (cursor.isFinished()) {
-          return out;
-        }
-        cursor = redis.scan(cursor, match);
-      }
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    try (TestRedis redis = TestRedis.connect(redisUri, isCluster(redisUri))) {
+      return redis.keys(pattern);
     }
+  }
+
+  private static boolean isCluster(String redisUri) {
+    return redisUri.contains(",");
   }
 
   /**
@@ -114,20 +105,17 @@ final class CacheFixtures {
    * Returns how many keys were checked.
    */
   static int assertEveryKeyHasTtl(String redisUri, String cachePrefix) {
-    List<String> found = keys(redisUri, cachePrefix + "*");
-    RedisClient client = RedisClient.create(redisUri);
-    try (StatefulRedisConnection<String, String> c = client.connect()) {
+    try (TestRedis redis = TestRedis.connect(redisUri, isCluster(redisUri))) {
+      List<String> found = redis.keys(cachePrefix + "*");
       List<String> without = new ArrayList<>();
       for (String k : found) {
-        if (c.sync().pttl(k) == -1) {
+        if (redis.sync().pttl(k) == -1) {
           without.add(k);
         }
       }
       assertThat(without).as("cache keys without a TTL").isEmpty();
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+      return found.size();
     }
-    return found.size();
   }
 
   /** Non-zero cache meters of a runtime, for a failing test's output. */

@@ -10,12 +10,9 @@ import dev.spillway.store.DeadLetters;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
-import io.lettuce.core.RedisClient;
+import dev.spillway.testing.TestRedis;
 import io.lettuce.core.RedisFuture;
-import io.lettuce.core.ScanArgs;
-import io.lettuce.core.ScanCursor;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,6 +28,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
@@ -39,35 +37,26 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * writers keep writing; bad values end in dead_letter and replay once the cause is fixed.
  */
 @ExtendWith(ServicesExtension.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class AdoptTest {
   private static final int PAGES = 5_000;
-  private static String ns;
-  private static RedisClient client;
-  private static StatefulRedisConnection<String, String> conn;
+  private String ns;
+  private TestRedis conn;
 
   @BeforeAll
-  static void setUp(TestEnv env) {
+  void setUp(TestEnv env) {
     ns = "adopt-" + Long.toHexString(new SplittableRandom().nextLong()) + ":";
     AdoptFixtures.createTables(env, PAGES);
-    client = RedisClient.create(env.redisUri());
-    conn = client.connect();
+    conn = env.redis();
   }
 
   @AfterAll
-  static void tearDown() {
-    ScanCursor cursor = ScanCursor.INITIAL;
-    do {
-      var page = conn.sync().scan(cursor, ScanArgs.Builder.matches(ns + "*").limit(1000));
-      if (!page.getKeys().isEmpty()) {
-        conn.sync().unlink(page.getKeys().toArray(String[]::new));
-      }
-      cursor = page;
-    } while (!cursor.isFinished());
+  void tearDown() {
+    conn.deleteMatching(ns + "*");
     conn.close();
-    client.shutdown();
   }
 
-  private static Spillway spillway(TestEnv env) {
+  private Spillway spillway(TestEnv env) {
     return Spillways.builder(env)
         .adopt(AdoptFixtures.pageViews(env, ns))
         .adopt(AdoptFixtures.dailyStats(env, ns))
@@ -95,7 +84,7 @@ class AdoptTest {
           Thread.ofPlatform()
               .start(
                   () -> {
-                    RedisAsyncCommands<String, String> a = conn.async();
+                    RedisClusterAsyncCommands<String, String> a = conn.async();
                     SplittableRandom r = new SplittableRandom(1);
                     List<RedisFuture<Long>> inflight = new ArrayList<>();
                     for (int i = 0; i < 200_000; i++) {
@@ -112,7 +101,7 @@ class AdoptTest {
           Thread.ofPlatform()
               .start(
                   () -> {
-                    RedisAsyncCommands<String, String> a = conn.async();
+                    RedisClusterAsyncCommands<String, String> a = conn.async();
                     SplittableRandom r = new SplittableRandom(2);
                     String[] metrics = {"signups", "logins", "orders"};
                     List<RedisFuture<Long>> inflight = new ArrayList<>();
@@ -162,17 +151,18 @@ class AdoptTest {
                 "SELECT count(*) FROM dead_letter WHERE key LIKE ? OR key LIKE ?",
                 ns + "views:%", ns + "stats:%"))
         .isZero();
-    assertThat(conn.sync().keys(ns + "views:*")).isEmpty();
-    assertThat(conn.sync().keys(env.keyPrefix() + "*adopt*")).isEmpty();
+    assertThat(conn.keys(ns + "views:*")).isEmpty();
+    assertThat(conn.keys(env.keyPrefix() + "*adopt*")).isEmpty();
   }
 
   /** Extra INCRs through the real redis-cli binary, when it is installed; returns how many. */
-  private static int redisCliIncrements(TestEnv env, long[] views) throws Exception {
+  private int redisCliIncrements(TestEnv env, long[] views) throws Exception {
     File cli = new File("/usr/bin/redis-cli");
     if (!cli.canExecute()) {
       return 0;
     }
-    java.net.URI uri = java.net.URI.create(env.redisUri());
+    // The first seed; with -c redis-cli follows MOVED redirects on a cluster.
+    java.net.URI uri = java.net.URI.create(env.redisUri().split(",")[0]);
     StringBuilder commands = new StringBuilder();
     int n = 0;
     for (int p = 0; p < 300; p++) {
@@ -183,7 +173,10 @@ class AdoptTest {
     Path in = Files.createTempFile("redis-cli", ".txt");
     Files.writeString(in, commands, StandardCharsets.UTF_8);
     Process proc =
-        new ProcessBuilder(cli.getPath(), "-h", uri.getHost(), "-p", String.valueOf(uri.getPort()))
+        new ProcessBuilder(
+                env.redisCluster()
+                    ? List.of(cli.getPath(), "-c", "-h", uri.getHost(), "-p", String.valueOf(uri.getPort()))
+                    : List.of(cli.getPath(), "-h", uri.getHost(), "-p", String.valueOf(uri.getPort())))
             .redirectInput(in.toFile())
             .redirectOutput(ProcessBuilder.Redirect.DISCARD)
             .redirectErrorStream(true)
@@ -201,7 +194,7 @@ class AdoptTest {
   @Test
   void adopt_badValues_deadLetteredWithReasons_replayAfterFix(TestEnv env) {
     var sync = conn.sync();
-    String ns = AdoptTest.ns + "bad:"; // its own keys and table: the other tests see neither
+    String ns = this.ns + "bad:"; // its own keys and table: the other tests see neither
     env.exec("CREATE TABLE " + env.schema() + ".pages_bad (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)");
     env.exec("INSERT INTO " + env.schema() + ".pages_bad (id) SELECT g FROM generate_series(0, 10) g");
     sync.set(ns + "views:1", "5"); // fine
@@ -222,7 +215,7 @@ class AdoptTest {
       assertThat(reason(env, ns, "views:3")).contains("holds a list").contains("quarantine");
       assertThat(reason(env, ns, "views:4")).contains("statement failed").contains("out of range");
       // nothing lost: the list was moved whole, not deleted
-      List<String> quarantined = sync.keys(env.keyPrefix() + "*quarantine*" + ns + "views:3");
+      List<String> quarantined = conn.keys(env.keyPrefix() + "*quarantine*" + ns + "views:3");
       assertThat(quarantined).hasSize(1);
       assertThat(sync.lrange(quarantined.get(0), 0, -1)).containsExactly("x", "y");
       sync.del(quarantined.get(0));

@@ -74,7 +74,7 @@ class LedgerPrunerTest {
     redis.sync().sadd(layout.batches(5), oldId);
     try {
       LedgerPruner p =
-          pruner(env, () -> PendingBatches.scan(redis.async(), layout, List.of(), Duration.ofSeconds(5)));
+          pruner(env, () -> PendingBatches.scan(redis.async(), layout, List.of(), false, Duration.ofSeconds(5)));
 
       LedgerPruner.Result r = p.prune();
 

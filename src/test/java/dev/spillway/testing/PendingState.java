@@ -58,39 +58,23 @@ public final class PendingState {
     return m;
   }
 
-  /** Every key under {@code prefix}, by SCAN. */
+  /** Every key under {@code prefix}, by SCAN (every master of a cluster). */
   public static List<String> keys(TestEnv env, String prefix) {
-    RedisClient client = RedisClient.create(env.redisUri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      var redis = connection.sync();
-      List<String> keys = new ArrayList<>();
-      ScanArgs match = ScanArgs.Builder.matches(prefix + "*").limit(1000);
-      KeyScanCursor<String> cursor = redis.scan(match);
-      while (true) {
-        keys.addAll(cursor.getKeys());
-        if (cursor.isFinished()) {
-          return keys;
-        }
-        cursor = redis.scan(cursor, match);
-      }
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    try (TestRedis redis = env.redis()) {
+      return redis.keys(prefix + "*");
     }
   }
 
   /** Ids of every batch claimed and not yet acknowledged under {@code prefix}. */
   public static Set<String> pendingBatchIds(TestEnv env, String prefix) {
-    RedisClient client = RedisClient.create(env.redisUri());
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
+    try (TestRedis redis = env.redis()) {
       Set<String> ids = new TreeSet<>();
-      for (String key : keys(env, prefix)) {
+      for (String key : redis.keys(prefix + "*")) {
         if (key.endsWith(":batches")) {
-          ids.addAll(connection.sync().smembers(key));
+          ids.addAll(redis.sync().smembers(key));
         }
       }
       return ids;
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
     }
   }
 

@@ -1,15 +1,9 @@
 package dev.spillway.testing;
 
-import io.lettuce.core.KeyScanCursor;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.ScanArgs;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.sync.RedisCommands;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.Duration;
 import java.util.Locale;
 import java.util.random.RandomGenerator;
 import org.junit.jupiter.api.extension.AfterAllCallback;
@@ -75,7 +69,8 @@ public final class ServicesExtension
     ExtensionContext owner = classContext(context);
     return owner
         .getStore(NAMESPACE)
-        .computeIfAbsent(owner.getRequiredTestClass(), ServicesExtension::newEnv, TestEnv.class);
+        .computeIfAbsent(
+            owner.getRequiredTestClass(), c -> newEnv(c, owner), TestEnv.class);
   }
 
   /** Walks up from a method (or instantiation) context to the class it belongs to. */
@@ -87,16 +82,22 @@ public final class ServicesExtension
     return current;
   }
 
-  /** Creates the schema and returns the environment for {@code testClass}. */
-  static TestEnv newEnv(Class<?> testClass) {
+  /**
+   * Creates the schema and returns the environment for {@code testClass}: on the shared Redis
+   * Cluster when the class (or a superclass) carries {@link OnRedisCluster}, else on the suite's
+   * Redis.
+   */
+  static TestEnv newEnv(Class<?> testClass, ExtensionContext context) {
+    boolean cluster = onCluster(testClass);
     TestEnv env =
         new TestEnv(
-            TestServices.redisUri(),
+            cluster ? SharedRedisCluster.get(context).seedUri() : TestServices.redisUri(),
             TestServices.jdbcUrl(),
             TestServices.jdbcUser(),
             TestServices.jdbcPassword(),
             schemaName(testClass),
-            "swt:" + random(8) + ":");
+            "swt:" + random(8) + ":",
+            cluster);
     execute("CREATE SCHEMA " + env.schema());
     return env;
   }
@@ -109,10 +110,21 @@ public final class ServicesExtension
       LOG.warn("Could not drop test schema {}: {}", env.schema(), e.getMessage());
     }
     try {
-      unlinkKeys(env.redisUri(), env.keyPrefix());
+      try (TestRedis redis = env.redis()) {
+        redis.deleteMatching(env.keyPrefix() + "*");
+      }
     } catch (RuntimeException e) {
       LOG.warn("Could not delete Redis keys {}*: {}", env.keyPrefix(), e.getMessage());
     }
+  }
+
+  private static boolean onCluster(Class<?> testClass) {
+    for (Class<?> c = testClass; c != null; c = c.getEnclosingClass()) {
+      if (c.isAnnotationPresent(OnRedisCluster.class)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   static String schemaName(Class<?> testClass) {
@@ -122,27 +134,6 @@ public final class ServicesExtension
     String suffix = "_" + random(6);
     int room = SCHEMA_MAX - prefix.length() - suffix.length();
     return prefix + name.substring(0, Math.min(room, name.length())) + suffix;
-  }
-
-  private static void unlinkKeys(String redisUri, String prefix) {
-    RedisClient client = RedisClient.create(redisUri);
-    try (StatefulRedisConnection<String, String> connection = client.connect()) {
-      RedisCommands<String, String> redis = connection.sync();
-      // SCAN, not KEYS: other classes keep using the same server while this one cleans up.
-      ScanArgs match = ScanArgs.Builder.matches(prefix + "*").limit(1000);
-      KeyScanCursor<String> cursor = redis.scan(match);
-      while (true) {
-        if (!cursor.getKeys().isEmpty()) {
-          redis.unlink(cursor.getKeys().toArray(String[]::new));
-        }
-        if (cursor.isFinished()) {
-          break;
-        }
-        cursor = redis.scan(cursor, match);
-      }
-    } finally {
-      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-    }
   }
 
   private static void execute(String sql) {

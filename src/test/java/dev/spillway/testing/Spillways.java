@@ -9,6 +9,7 @@ public final class Spillways {
   public static Spillway.Builder builder(TestEnv env) {
     return Spillway.builder()
         .redisUri(env.redisUri())
+        .redisCluster(env.redisCluster())
         .jdbcUrl(env.jdbcUrl())
         .jdbcUser(env.jdbcUser())
         .jdbcPassword(env.jdbcPassword())

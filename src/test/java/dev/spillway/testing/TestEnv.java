@@ -23,7 +23,8 @@ public record TestEnv(
     String jdbcUser,
     String jdbcPassword,
     String schema,
-    String keyPrefix) {
+    String keyPrefix,
+    boolean redisCluster) {
 
   static final Pattern SCHEMA = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
@@ -34,6 +35,11 @@ public record TestEnv(
     if (schema == null || !SCHEMA.matcher(schema).matches()) {
       throw new IllegalArgumentException("schema '" + schema + "' must match " + SCHEMA);
     }
+  }
+
+  /** A connection for inspecting this class's Redis (a single server or the cluster). */
+  public TestRedis redis() {
+    return TestRedis.connect(redisUri, redisCluster);
   }
 
   /** The pool shared by all test classes (see {@link TestServices#dataSource()}). */
@@ -97,6 +103,8 @@ public record TestEnv(
         + schema
         + ", keyPrefix="
         + keyPrefix
+        + ", redisCluster="
+        + redisCluster
         + "]";
   }
 

@@ -94,7 +94,7 @@ class TestServicesTest {
   void cleanUp_dropsSchemaAndPrefixedKeysOnly() {
     TestEnv other =
         ServicesExtension.newEnv(
-            AClassNameSoLongThatTheSchemaNameMustBeCutShortToFitPostgresIdentifierLimit.class);
+            AClassNameSoLongThatTheSchemaNameMustBeCutShortToFitPostgresIdentifierLimit.class, null);
     other.exec("CREATE TABLE doomed (n int)");
     RedisClient client = RedisClient.create(other.redisUri());
     try (StatefulRedisConnection<String, String> connection = client.connect()) {

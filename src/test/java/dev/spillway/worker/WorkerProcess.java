@@ -58,6 +58,7 @@ public final class WorkerProcess implements AutoCloseable {
   public static Map<String, String> env(TestEnv env) {
     Map<String, String> m = new LinkedHashMap<>();
     m.put("SPILLWAY_REDIS_URI", env.redisUri());
+    m.put("SPILLWAY_REDIS_CLUSTER", Boolean.toString(env.redisCluster()));
     m.put("SPILLWAY_JDBC_URL", env.jdbcUrl());
     m.put("SPILLWAY_JDBC_USER", env.jdbcUser());
     m.put("SPILLWAY_JDBC_PASSWORD", env.jdbcPassword() == null ? "" : env.jdbcPassword());

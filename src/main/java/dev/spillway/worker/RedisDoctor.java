@@ -1,0 +1,273 @@
+package dev.spillway.worker;
+
+import dev.spillway.AdoptMapping;
+import dev.spillway.Durations;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.counter.KeyLayout;
+import dev.spillway.redis.RedisConnector;
+import dev.spillway.redis.RedisLink;
+import dev.spillway.schedule.LedgerPruner;
+import dev.spillway.schedule.PendingBatches;
+import dev.spillway.worker.Doctor.Line;
+import dev.spillway.worker.Doctor.Status;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Redis lines of {@code spillway doctor}. On a single Redis: version, eviction policy and
+ * persistence of that server. With {@code redis.cluster: true}: the cluster's state, slot
+ * coverage and replicas, then version, eviction policy and persistence of <em>every</em> node
+ * (each line names the node), since one evicting or unpersisted master is enough to lose counts.
+ * Then, either way, stripe sizes and pending batches through the (cluster) connection.
+ */
+final class RedisDoctor {
+  private static final Duration CONNECT_TIMEOUT = Doctor.CONNECT_TIMEOUT;
+
+  private final SpillwayConfig config;
+  private final InstantSource clock;
+  private final List<Line> lines;
+
+  RedisDoctor(SpillwayConfig config, InstantSource clock, List<Line> lines) {
+    this.config = config;
+    this.clock = clock;
+    this.lines = lines;
+  }
+
+  void run() {
+    String where = SpillwayConfig.maskUri(config.redisUri());
+    SpillwayConfig quick = config.toBuilder().redisTimeout(CONNECT_TIMEOUT).build();
+    RedisConnector connector;
+    try {
+      connector = RedisConnector.create(quick, null);
+    } catch (RuntimeException e) {
+      fail("redis", "redis.uri " + where + " is not usable: " + Doctor.rootMessage(e),
+          "write it like redis://host:6379 (a cluster: redis://h1:7101,h2:7101 with redis.cluster: true)");
+      return;
+    }
+    try (connector; RedisLink<String, String> link = connector.connect()) {
+      List<RedisConnector.Node> nodes = connector.nodes();
+      if (connector.isCluster() && !clusterState(link, nodes, where)) {
+        return;
+      }
+      for (RedisConnector.Node node : nodes) {
+        nodeChecks(node, connector.isCluster());
+      }
+      encoding(link);
+      pendingBatches(link);
+    } catch (RuntimeException e) {
+      fail(
+          "redis",
+          "cannot reach Redis " + (config.redisCluster() ? "cluster " : "") + "at " + where + ": "
+              + Doctor.rootMessage(e),
+          "check redis.uri (or SPILLWAY_REDIS_URI) and that Redis runs");
+    }
+  }
+
+  /** cluster_state, slot coverage, a replica per master; false when the cluster is unusable. */
+  private boolean clusterState(
+      RedisLink<String, String> link, List<RedisConnector.Node> nodes, String where) {
+    Map<String, String> info = Doctor.info(link.sync().clusterInfo());
+    String state = info.getOrDefault("cluster_state", "?");
+    String assigned = info.getOrDefault("cluster_slots_assigned", "?");
+    String failing = info.getOrDefault("cluster_slots_fail", "0");
+    long masters = nodes.stream().filter(RedisConnector.Node::master).count();
+    long replicas = nodes.size() - masters;
+    if (!state.equals("ok") || !assigned.equals("16384") || !failing.equals("0")) {
+      fail(
+          "redis.cluster",
+          "cluster at " + where + " is " + state + ": " + assigned + " of 16384 slots assigned, "
+              + failing + " failing",
+          "assign every slot (redis-cli --cluster fix) and bring failed masters back or fail them"
+              + " over; Spillway's scripts need every slot served");
+      return false;
+    }
+    ok("redis.cluster", "cluster ok at " + where + ": " + masters + " master(s), " + replicas
+        + " replica(s), all 16384 slots served");
+    if (replicas < masters) {
+      warn(
+          "redis.cluster.replicas",
+          (masters - replicas) + " master(s) without a replica: if one dies, its slots stop"
+              + " until it returns, and whatever it held that was not flushed is gone",
+          "give every master a replica (redis-cli --cluster add-node --cluster-slave)");
+    }
+    return true;
+  }
+
+  private void nodeChecks(RedisConnector.Node node, boolean cluster) {
+    String name = cluster ? node.address() + (node.master() ? " (master)" : " (replica)") : "";
+    String suffix = cluster ? "@" + node.address() : "";
+    RedisURI uri = node.uri();
+    uri.setTimeout(CONNECT_TIMEOUT);
+    RedisClient client = RedisClient.create(uri);
+    try (StatefulRedisConnection<String, String> conn = client.connect()) {
+      RedisClusterCommands<String, String> redis = conn.sync();
+      Map<String, String> server = Doctor.info(redis.info("server"));
+      String version = server.getOrDefault("redis_version", "?");
+      String at = cluster ? name : SpillwayConfig.maskUri(config.redisUri());
+      if (Doctor.atLeast(version, 6, 2)) {
+        ok("redis" + suffix, "Redis " + version + " answers at " + at);
+      } else {
+        fail(
+            "redis.version" + suffix,
+            "Redis " + version + " at " + at + " is older than 6.2",
+            "upgrade to Redis 6.2 or newer (Spillway's scripts need GETDEL)");
+      }
+      Map<String, String> memory = Doctor.info(redis.info("memory"));
+      String policy = memory.getOrDefault("maxmemory_policy", "?");
+      if (policy.equals("noeviction")) {
+        ok("redis.maxmemory-policy" + suffix, "noeviction: counter hashes are never evicted");
+      } else {
+        warn(
+            "redis.maxmemory-policy" + suffix,
+            "maxmemory-policy is " + policy + ": when memory is full Redis may evict counter"
+                + " hashes, and an evicted counter is a silent loss",
+            "set maxmemory-policy noeviction on the counter database (CONFIG SET"
+                + " maxmemory-policy noeviction, and in redis.conf; see"
+                + " ops/redis/spillway-counters.conf)");
+      }
+      persistence(redis, suffix);
+    } catch (RuntimeException e) {
+      fail(
+          "redis" + suffix,
+          "cannot reach Redis at " + (cluster ? name : SpillwayConfig.maskUri(config.redisUri()))
+              + ": " + Doctor.rootMessage(e),
+          "check redis.uri (or SPILLWAY_REDIS_URI) and that Redis runs");
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
+    }
+  }
+
+  private void persistence(RedisClusterCommands<String, String> redis, String suffix) {
+    Map<String, String> p = Doctor.info(redis.info("persistence"));
+    boolean aof = "1".equals(p.get("aof_enabled"));
+    String fsync = configGet(redis, "appendfsync");
+    String save = configGet(redis, "save");
+    String fix = "appendonly yes and appendfsync everysec (ops/redis/spillway-counters.conf)";
+    String check = "redis.persistence" + suffix;
+    if (aof && (fsync == null || fsync.equals("everysec") || fsync.equals("always"))) {
+      ok(
+          check,
+          "AOF on" + (fsync != null ? ", appendfsync " + fsync : " (appendfsync unreadable)")
+              + ": a Redis crash loses at most about a second of counts");
+    } else if (aof) {
+      warn(check, "AOF on but appendfsync " + fsync + ": a crash may lose up to ~30 s of counts",
+          "appendfsync everysec");
+    } else if (save != null && !save.isBlank()) {
+      warn(
+          check,
+          "RDB snapshots only (save " + save + "): a Redis crash loses every count since the"
+              + " last snapshot",
+          fix);
+    } else {
+      warn(
+          check,
+          "no persistence" + (save == null ? " seen (AOF off; CONFIG is disabled)" : " (AOF off, no RDB save points)")
+              + ": a Redis restart loses every pending count",
+          fix);
+    }
+  }
+
+  private void encoding(RedisLink<String, String> link) {
+    KeyLayout layout = new KeyLayout(config.keyPrefix(), config.stripes());
+    List<RedisFuture<Long>> lens = new ArrayList<>(layout.stripes());
+    for (int s = 0; s < layout.stripes(); s++) {
+      lens.add(link.async().hlen(layout.live(s)));
+    }
+    long max = 0;
+    try {
+      for (RedisFuture<Long> f : lens) {
+        max = Math.max(max, f.get(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+      }
+    } catch (Exception e) {
+      warn("redis.encoding", "could not read stripe sizes: " + Doctor.rootMessage(e), "run doctor again");
+      return;
+    }
+    String limitText = configGet(link.sync(), "hash-max-listpack-entries");
+    if (limitText == null) {
+      limitText = configGet(link.sync(), "hash-max-ziplist-entries");
+    }
+    long limit = limitText == null ? 512 : Long.parseLong(limitText.trim());
+    if (max <= limit) {
+      ok(
+          "redis.encoding",
+          "largest live stripe holds " + max + " field(s), within the compact encoding (up to "
+              + limit + ") over " + layout.stripes() + " stripes");
+    } else {
+      warn(
+          "redis.encoding",
+          "a live stripe holds " + max + " fields, over hash-max-listpack-entries " + limit
+              + ": memory per pending cell roughly quadruples",
+          "flush more often, or raise keys.stripes once nothing is pending");
+    }
+  }
+
+  private void pendingBatches(RedisLink<String, String> link) {
+    KeyLayout layout = new KeyLayout(config.keyPrefix(), config.stripes());
+    PendingBatches.Summary s;
+    try {
+      s =
+          PendingBatches.scan(
+              link.async(),
+              layout,
+              config.adopt().stream().map(AdoptMapping::name).toList(),
+              config.redisCluster(),
+              CONNECT_TIMEOUT);
+    } catch (RuntimeException e) {
+      warn("pending-batches", "could not read pending batches: " + Doctor.rootMessage(e), "run doctor again");
+      return;
+    }
+    Instant now = clock.instant();
+    Duration age = s.oldestAge(now).withNanos(0);
+    Duration retention = config.worker().ledgerRetention();
+    String head =
+        s.batches() + " batch(es) pending in Redis"
+            + (s.batches() > 0 ? ", oldest " + Durations.format(age) + " old" : "")
+            + "; worker.ledger.retention " + Durations.format(retention);
+    if (s.batches() > 0
+        && age.compareTo(retention.minus(LedgerPruner.CLOCK_SKEW_MARGIN)) >= 0) {
+      fail(
+          "pending-batches",
+          head + ": ledger pruning refuses to run while this batch waits",
+          "find why it is not applied (PostgreSQL reachable? spillway flush --once shows the"
+              + " error), and keep worker.ledger.retention above its age");
+    } else if (s.batches() > 0 && age.compareTo(Doctor.LAG_WARNING) >= 0) {
+      warn(
+          "pending-batches",
+          head + ": flushing is behind or failing",
+          "check the worker's log and spillway_flush_batches_total{outcome=\"failed\"}");
+    } else {
+      ok("pending-batches", head);
+    }
+  }
+
+  /** CONFIG GET, or null where CONFIG is disabled (managed Redis often renames it). */
+  private static String configGet(RedisClusterCommands<String, String> redis, String name) {
+    try {
+      return redis.configGet(name).get(name);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private void ok(String check, String message) {
+    lines.add(new Line(Status.OK, check, message, ""));
+  }
+
+  private void warn(String check, String message, String fix) {
+    lines.add(new Line(Status.WARN, check, message, fix));
+  }
+
+  private void fail(String check, String message, String fix) {
+    lines.add(new Line(Status.FAIL, check, message, fix));
+  }
+}

@@ -1,0 +1,11 @@
+package dev.spillway.cache;
+
+import dev.spillway.testing.OnRedisCluster;
+
+/** Issue 8, case 2: {@link InvalidationTest}, unchanged, on the shared Redis Cluster (3 masters, 3 replicas). */
+@OnRedisCluster
+class InvalidationOnClusterTest extends InvalidationTest {
+  InvalidationOnClusterTest(dev.spillway.testing.TestEnv env) {
+    super(env);
+  }
+}
