@@ -5,6 +5,8 @@ import dev.spillway.OverflowPolicy;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.redis.PipelinedReplies;
+import dev.spillway.redis.RedisErrors;
 import dev.spillway.store.BatchContent;
 import dev.spillway.store.CellDelta;
 import dev.spillway.store.CounterStore;
@@ -76,6 +78,7 @@ final class RedisDrainer implements AutoCloseable {
   private long directCount;
   private int failures;
   private long nextAttemptNanos;
+  private boolean onlySlotsMigrating; // the last send's errors were all TRYAGAIN
 
   private volatile boolean redisFailing;
   private volatile boolean directRequested;
@@ -206,7 +209,7 @@ final class RedisDrainer implements AutoCloseable {
       if (!unacknowledged.isEmpty()) {
         send(new ArrayList<>(unacknowledged));
         if (!unacknowledged.isEmpty()) {
-          failed();
+          notAcknowledged();
           maybeDirect();
           return false;
         }
@@ -225,7 +228,7 @@ final class RedisDrainer implements AutoCloseable {
         meters.recordDrain(Duration.ofNanos(System.nanoTime() - start));
         return directPending.isEmpty();
       }
-      failed();
+      notAcknowledged();
       maybeDirect();
       return false;
     } finally {
@@ -281,12 +284,13 @@ final class RedisDrainer implements AutoCloseable {
     unacknowledged.clear();
     boolean noScript = false;
     Throwable firstError = null;
+    onlySlotsMigrating = true;
     long waitMs = config.redisTimeout().toMillis() + 1000;
     java.util.Set<Integer> stripesWaiting = new java.util.HashSet<>();
     for (int i = 0; i < packets.size(); i++) {
       Packet p = packets.get(i);
       try {
-        List<Object> r = futures.get(i).get(waitMs, TimeUnit.MILLISECONDS);
+        List<Object> r = PipelinedReplies.await(connection, futures.get(i), waitMs);
         long code = (Long) r.get(0);
         if (code >= 0) {
           continue;
@@ -305,9 +309,11 @@ final class RedisDrainer implements AutoCloseable {
         }
       } catch (ExecutionException | TimeoutException e) {
         noScript |= LuaScript.isNoScript(e);
+        onlySlotsMigrating &= RedisErrors.isTryAgain(e);
         firstError = firstError != null ? firstError : e;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+        onlySlotsMigrating = false;
         firstError = e;
       }
       unacknowledged.add(p);
@@ -316,7 +322,13 @@ final class RedisDrainer implements AutoCloseable {
     if (noScript) {
       loadScript();
     }
-    if (firstError != null && failures == 0) {
+    onlySlotsMigrating &= firstError != null;
+    if (onlySlotsMigrating) {
+      log.debug(
+          "event=redis_drain_slot_migrating packets={} error=\"{}\" action=retry_next_tick",
+          unacknowledged.size(),
+          Errors.rootMessage(firstError));
+    } else if (firstError != null && failures == 0) {
       log.warn(
           "event=redis_drain_failed packets={} cells={} error=\"{}\" action=retry_with_backoff",
           unacknowledged.size(),
@@ -377,6 +389,22 @@ final class RedisDrainer implements AutoCloseable {
     if (buffer.size() >= config.maxPendingCells()) {
       buffer.retireIdle();
     }
+  }
+
+  /**
+   * A drain Redis did not fully acknowledge. When every refusal was {@code TRYAGAIN} (a cluster
+   * slot is being resharded and the packet's keys are split between two masters, or missing on
+   * the importing one), Redis is not failing: the slot is usable again once its keys have moved,
+   * typically within milliseconds. Backing off as from an outage would escalate to 5 s while a
+   * reshard goes on slot after slot, holding every stripe's cells back; so retry at the next tick.
+   */
+  private void notAcknowledged() {
+    if (onlySlotsMigrating) {
+      meters.drainFailures.increment();
+      nextAttemptNanos = 0;
+      return;
+    }
+    failed();
   }
 
   private void failed() {

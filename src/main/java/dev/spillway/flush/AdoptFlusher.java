@@ -4,6 +4,7 @@ import dev.spillway.Errors;
 import dev.spillway.AdoptMapping;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.AdoptKeys;
+import dev.spillway.redis.ReplicationFence;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.counter.LuaScript;
 import dev.spillway.counter.Scripts;
@@ -73,6 +74,7 @@ public final class AdoptFlusher {
   private final FlushListener listener;
   private final InstantSource clock;
   private final SecureRandom random = new SecureRandom();
+  private final ReplicationFence fence;
 
   public AdoptFlusher(
       KeyLayout layout,
@@ -85,6 +87,7 @@ public final class AdoptFlusher {
       InstantSource clock) {
     this.layout = layout;
     this.connection = connection;
+    this.fence = new ReplicationFence(connection, layout.prefix(), Flusher.fenceTimeout(config));
     this.redis = redis;
     this.store = store;
     this.config = config;
@@ -112,6 +115,7 @@ public final class AdoptFlusher {
   public synchronized FlushReport run(AdoptMapping m) {
     long start = System.nanoTime();
     Run run = new Run();
+    fence.newRun();
     try {
       List<String> leftovers = leftovers(m);
       if (!leftovers.isEmpty()) {
@@ -270,7 +274,13 @@ public final class AdoptFlusher {
     if (run.pending.isEmpty()) {
       return true;
     }
-    List<String> ids = new ArrayList<>(run.pending);
+    List<String> ids = fence.confirmed(run.pending, id -> keys.batch(m.name(), id));
+    if (ids.size() < run.pending.size()) {
+      run.errors.add(
+          (run.pending.size() - ids.size()) + " adopt batch(es) left pending: their claims were"
+              + " not confirmed by the master's replicas in time (Redis Cluster); the next run"
+              + " retries");
+    }
     run.pending.clear();
     run.pendingCells = 0;
     List<CompletableFuture<Map<String, String>>> reads = new ArrayList<>();

@@ -7,7 +7,9 @@ import dev.spillway.counter.CounterRef;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.counter.LuaScript;
 import dev.spillway.counter.Scripts;
+import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
+import dev.spillway.redis.ReplicationFence;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.store.ApplyResult;
 import dev.spillway.store.BatchContent;
@@ -68,6 +70,7 @@ public final class Flusher {
   private final FlushListener listener;
   private final InstantSource clock;
   private final SecureRandom random = new SecureRandom();
+  private final ReplicationFence fence;
   private volatile long oldestPendingMillis;
   private volatile Consumer<Set<CounterRef>> onApplied;
 
@@ -82,6 +85,7 @@ public final class Flusher {
       InstantSource clock) {
     this.layout = layout;
     this.connection = connection;
+    this.fence = new ReplicationFence(connection, layout.prefix(), fenceTimeout(config));
     this.redis = redis;
     this.store = store;
     this.config = config;
@@ -111,6 +115,7 @@ public final class Flusher {
   public synchronized FlushReport flush(int from, int to) {
     long start = System.nanoTime();
     Run run = new Run();
+    fence.newRun();
     Backlog backlog = new Backlog();
     // One transaction's worth is applied (PostgreSQL, on the apply thread) while the next is
     // claimed and read (Redis, on this thread): the two servers work at the same time. Each batch
@@ -146,7 +151,17 @@ public final class Flusher {
         finish(inflight, applying, run); // never leave a transaction running behind our back
       }
       run.errors.add(Errors.rootMessage(e));
-      log.error("event=flush_error error=\"{}\"", Errors.rootMessage(e), e);
+      if (RedisErrors.isTransient(e)) {
+        // A failover or a resharding in progress: expected, and the next run takes over.
+        log.warn("event=flush_error error=\"{}\" action=next_run_retries", Errors.rootMessage(e));
+      } else {
+        log.error("event=flush_error error=\"{}\"", Errors.rootMessage(e), e);
+      }
+    }
+    if (run.unreplicated > 0) {
+      run.errors.add(
+          run.unreplicated + " batch(es) left pending: their claims were not confirmed by the"
+              + " master's replicas in time (Redis Cluster); the next run retries");
     }
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     meters.flushDuration.record(took);
@@ -188,6 +203,7 @@ public final class Flusher {
     long rows;
     long deadLetters;
     long oldestUnackedClaim = Long.MAX_VALUE;
+    int unreplicated;
     // Written by the flushing thread and the apply thread.
     final List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
     // Where the time went, for the debug log: claim, read, apply, ack.
@@ -212,7 +228,17 @@ public final class Flusher {
   private void window(int from, int to, Run run, Backlog backlog) {
     // 1. claim
     long t0 = System.nanoTime();
-    List<Pending> pending = claim(from, to, run);
+    List<Pending> claimed = claim(from, to, run);
+    List<Pending> pending = fence.confirmed(claimed, p -> layout.live(p.stripe()));
+    if (pending.size() < claimed.size()) {
+      int waiting = claimed.size() - pending.size();
+      run.unreplicated += waiting;
+      log.warn(
+          "event=claims_not_replicated batches={} action=left_pending detail=\"their master's"
+              + " replicas did not confirm in time; applying them could count twice after a"
+              + " failover\"",
+          waiting);
+    }
     long t1 = System.nanoTime();
     run.claimNanos += t1 - t0;
     if (pending.isEmpty()) {
@@ -461,7 +487,7 @@ public final class Flusher {
       for (int i = 0; i < futures.size(); i++) {
         int stripe = todo.get(i);
         try {
-          List<String> ids = futures.get(i).get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+          List<String> ids = PipelinedReplies.await(connection, futures.get(i), config.redisTimeout().toMillis() + 1000);
           for (String id : ids) {
             pending.add(new Pending(stripe, id));
             if (id.equals(newIds.get(i))) {
@@ -528,7 +554,7 @@ public final class Flusher {
     boolean noScript = false;
     for (CompletableFuture<Long> f : futures) {
       try {
-        f.get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+        PipelinedReplies.await(connection, f, config.redisTimeout().toMillis() + 1000);
       } catch (ExecutionException | TimeoutException e) {
         // Harmless: the batch stays pending, the next run finds it in the ledger and acks it.
         noScript |= LuaScript.isNoScript(e);
@@ -542,6 +568,13 @@ public final class Flusher {
       loadScripts();
     }
     listener.afterAck(done.stream().map(Pending::batchId).collect(java.util.stream.Collectors.toSet()));
+  }
+
+  /** How long a flush waits for replicas to confirm claims: redis.timeout, at most 1 s. */
+  static Duration fenceTimeout(SpillwayConfig config) {
+    return config.redisTimeout().compareTo(Duration.ofSeconds(1)) < 0
+        ? config.redisTimeout()
+        : Duration.ofSeconds(1);
   }
 
   /** Tries of one stripe's claim within a run (TRYAGAIN, failover, NOSCRIPT). */
@@ -587,7 +620,7 @@ public final class Flusher {
 
   private <T> T await(CompletableFuture<T> f) {
     try {
-      return f.get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+      return PipelinedReplies.await(connection, f, config.redisTimeout().toMillis() + 1000);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted", e);

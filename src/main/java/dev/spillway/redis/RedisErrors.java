@@ -37,4 +37,18 @@ public final class RedisErrors {
     }
     return false;
   }
+
+  /**
+   * True when {@code t} (or a cause) is {@code TRYAGAIN}: a multi-key command or script whose slot
+   * is being migrated found its keys split between the two masters (or missing on the importing
+   * one). It succeeds once the slot's keys have moved.
+   */
+  public static boolean isTryAgain(Throwable t) {
+    for (int depth = 0; t != null && depth < 10; depth++, t = t.getCause()) {
+      if (t.getMessage() != null && t.getMessage().startsWith("TRYAGAIN")) {
+        return true;
+      }
+    }
+    return false;
+  }
 }

@@ -1,6 +1,7 @@
 package dev.spillway.testing;
 
 import dev.spillway.embedded.LocalServices;
+import io.lettuce.core.MigrateArgs;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -16,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
@@ -39,6 +41,7 @@ final class ClusterNodeProcess {
   private static final Duration START_TIMEOUT = Duration.ofSeconds(10);
   private static final Duration STOP_TIMEOUT = Duration.ofSeconds(5);
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(10);
+  private static final Duration MIGRATE_TIMEOUT = Duration.ofSeconds(5);
   private static final int BUS_OFFSET = 10000;
   private static final byte[] SHUTDOWN_NOSAVE =
       "*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -289,6 +292,29 @@ final class ClusterNodeProcess {
       process.destroyForcibly();
       Thread.currentThread().interrupt();
     }
+  }
+
+  /**
+   * Opens {@code slot}, which this node owns, for a move to {@code target} (SETSLOT IMPORTING
+   * there, MIGRATING here) and moves its keys with GETKEYSINSLOT and MIGRATE ... KEYS, {@code
+   * batch} keys at a time, sleeping {@code pause} after each batch. The slot is left open: the
+   * caller assigns it (SETSLOT NODE). Returns the keys moved.
+   */
+  List<String> moveSlotKeys(ClusterNodeProcess target, int slot, int batch, Duration pause) {
+    target.redis().clusterSetSlotImporting(slot, id);
+    redis().clusterSetSlotMigrating(slot, target.id());
+    List<String> moved = new ArrayList<>();
+    for (List<String> keys = redis().clusterGetKeysInSlot(slot, batch);
+        !keys.isEmpty();
+        keys = redis().clusterGetKeysInSlot(slot, batch)) {
+      redis()
+          .migrate("127.0.0.1", target.port(), 0, MIGRATE_TIMEOUT.toMillis(), MigrateArgs.Builder.keys(keys));
+      moved.addAll(keys);
+      if (!pause.isZero()) {
+        sleep(pause);
+      }
+    }
+    return moved;
   }
 
   static void sleep(Duration duration) {

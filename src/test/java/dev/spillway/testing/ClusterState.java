@@ -97,6 +97,24 @@ final class ClusterState {
     return agreed == null ? Check.problem("no node is running") : new Check(null, agreed);
   }
 
+  /** Waits until the cluster is healthy and every node routes {@code slots} to {@code owner}. */
+  void awaitOwner(List<Integer> slots, ClusterNodeProcess owner, Duration timeout) {
+    waitFor(
+        "move of slots " + slots + " to " + owner.port(),
+        timeout,
+        () -> {
+          Check check = check();
+          if (check.problem() != null) {
+            return check.problem();
+          }
+          return slots.stream()
+              .filter(slot -> !owner.id().equals(check.owners()[slot]))
+              .findFirst()
+              .map(slot -> "slot " + slot + " is not on " + owner.port() + " everywhere yet")
+              .orElse(null);
+        });
+  }
+
   /** Before CLUSTER REPLICATE can name a master, every node must know all, out of handshake. */
   String meetProblem() {
     for (ClusterNodeProcess node : nodes) {

@@ -4,7 +4,6 @@ import static dev.spillway.testing.ClusterState.SLOTS;
 
 import dev.spillway.testing.ClusterState.Check;
 import io.lettuce.core.ClientOptions;
-import io.lettuce.core.MigrateArgs;
 import io.lettuce.core.Range;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisCommandExecutionException;
@@ -21,6 +20,8 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
 import java.util.stream.IntStream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -52,8 +53,6 @@ public final class RedisClusterProcess implements AutoCloseable {
   private static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
   private static final String HOST = "127.0.0.1";
   private static final int MASTERS = 3;
-  private static final int MIGRATE_BATCH = 20;
-  private static final long MIGRATE_TIMEOUT_MS = 5000;
 
   private final Path folder;
   private final List<ClusterNodeProcess> nodes; // created as masters first, then their replicas
@@ -61,6 +60,8 @@ public final class RedisClusterProcess implements AutoCloseable {
   private final RedisClient admin;
   private final Map<Integer, Loss> losses = new ConcurrentHashMap<>();
   private final Thread shutdownHook;
+  private final List<String> migrated = new CopyOnWriteArrayList<>();
+  private volatile int migrateBatch = 20;
   private boolean closed; // guarded by this
 
   /** What a {@link #kill} took away: the node's slots and the replicas that may take them. */
@@ -256,63 +257,57 @@ public final class RedisClusterProcess implements AutoCloseable {
   }
 
   /**
-   * Moves the lowest {@code count} slots of {@code fromPort} to {@code toPort} the way resharding
-   * does: per slot SETSLOT IMPORTING on the target and MIGRATING on the source, GETKEYSINSLOT and
-   * MIGRATE ... KEYS in batches of 20 keys, then SETSLOT NODE on the target, the source and the
-   * other masters. Clients meanwhile see ASK (a key already moved), TRYAGAIN (a multi-key command
-   * over keys on both sides) and, afterwards, MOVED. Sleeps {@code pauseBetweenBatches} after
-   * each batch, then waits until every node agrees on the new owner. A failure leaves the slot
-   * half moved, as a failed {@code redis-cli --cluster reshard} does.
+   * Moves the lowest {@code count} slots of {@code fromPort} to {@code toPort}; see {@link
+   * #migrateSlots(int, int, List, Duration)}.
    *
    * @return the slots moved
    */
   public List<Integer> migrateSlots(
       int fromPort, int toPort, int count, Duration pauseBetweenBatches) {
-    String fromId = state.node(fromPort).id();
-    String toId = state.node(toPort).id();
     List<Integer> owned = slots(fromPort);
-    if (fromPort == toPort || owned.size() < count) {
+    if (owned.size() < count) {
       throw new IllegalArgumentException(
           "Cannot move " + count + " of the " + owned.size() + " slots of " + fromPort + " to "
               + toPort);
     }
-    List<Integer> moving = List.copyOf(owned.subList(0, count));
-    RedisCommands<String, String> source = state.node(fromPort).redis();
-    RedisCommands<String, String> target = state.node(toPort).redis();
+    return migrateSlots(fromPort, toPort, owned.subList(0, count), pauseBetweenBatches);
+  }
+
+  /**
+   * Moves {@code slots}, all owned by {@code fromPort}, to {@code toPort} the way resharding
+   * does: per slot SETSLOT IMPORTING on the target and MIGRATING on the source, GETKEYSINSLOT and
+   * MIGRATE ... KEYS in batches (20 keys unless {@link #migrateBatchSize} said otherwise), then
+   * SETSLOT NODE on the target, the source and the other masters. Clients meanwhile see ASK (a key
+   * already moved), TRYAGAIN (a multi-key command over keys on both sides, or missing on the
+   * target) and, afterwards, MOVED. Sleeps {@code pauseBetweenBatches} after each batch, then
+   * waits until every node agrees on the new owner. A failure leaves the slot half moved, as a
+   * failed {@code redis-cli --cluster reshard} does. The keys moved are added to {@link
+   * #migratedKeys()}.
+   *
+   * @return the slots moved
+   */
+  public List<Integer> migrateSlots(
+      int fromPort, int toPort, List<Integer> slots, Duration pauseBetweenBatches) {
+    ClusterNodeProcess source = state.node(fromPort);
+    ClusterNodeProcess target = state.node(toPort);
+    List<Integer> moving = List.copyOf(slots);
+    if (fromPort == toPort || moving.isEmpty() || !slots(fromPort).containsAll(moving)) {
+      throw new IllegalArgumentException(
+          "Cannot move slots " + moving + " from " + fromPort + " to " + toPort + ": "
+              + fromPort + " must own them all");
+    }
     for (int slot : moving) {
-      target.clusterSetSlotImporting(slot, fromId);
-      source.clusterSetSlotMigrating(slot, toId);
-      for (List<String> keys = source.clusterGetKeysInSlot(slot, MIGRATE_BATCH);
-          !keys.isEmpty();
-          keys = source.clusterGetKeysInSlot(slot, MIGRATE_BATCH)) {
-        source.migrate(HOST, toPort, 0, MIGRATE_TIMEOUT_MS, MigrateArgs.Builder.keys(keys));
-        if (!pauseBetweenBatches.isZero()) {
-          ClusterNodeProcess.sleep(pauseBetweenBatches);
-        }
-      }
+      migrated.addAll(source.moveSlotKeys(target, slot, migrateBatch, pauseBetweenBatches));
       // The target first, so the slot is never without an owner; then the source; then the rest.
-      target.clusterSetSlotNode(slot, toId);
-      source.clusterSetSlotNode(slot, toId);
+      target.redis().clusterSetSlotNode(slot, target.id());
+      source.redis().clusterSetSlotNode(slot, target.id());
       for (int port : masterPorts()) {
         if (port != fromPort && port != toPort) {
-          state.node(port).redis().clusterSetSlotNode(slot, toId);
+          state.node(port).redis().clusterSetSlotNode(slot, target.id());
         }
       }
     }
-    state.waitFor(
-        "move of slots " + moving + " to " + toPort,
-        READY_TIMEOUT,
-        () -> {
-          Check check = state.check();
-          if (check.problem() != null) {
-            return check.problem();
-          }
-          return moving.stream()
-              .filter(slot -> !toId.equals(check.owners()[slot]))
-              .findFirst()
-              .map(slot -> "slot " + slot + " is not on " + toPort + " everywhere yet")
-              .orElse(null);
-        });
+    state.awaitOwner(moving, target, READY_TIMEOUT);
     return moving;
   }
 
@@ -322,9 +317,34 @@ public final class RedisClusterProcess implements AutoCloseable {
    */
   public CompletableFuture<List<Integer>> migrateSlotsAsync(
       int fromPort, int toPort, int count, Duration pauseBetweenBatches) {
+    return async(() -> migrateSlots(fromPort, toPort, count, pauseBetweenBatches));
+  }
+
+  /** {@link #migrateSlots(int, int, List, Duration)} on a new daemon thread. */
+  public CompletableFuture<List<Integer>> migrateSlotsAsync(
+      int fromPort, int toPort, List<Integer> slots, Duration pauseBetweenBatches) {
+    return async(() -> migrateSlots(fromPort, toPort, slots, pauseBetweenBatches));
+  }
+
+  /**
+   * Keys per MIGRATE from now on (20 at first). A small batch leaves a slot's keys split between
+   * the two nodes for longer, so that multi-key commands meet TRYAGAIN.
+   */
+  public void migrateBatchSize(int keys) {
+    if (keys < 1) {
+      throw new IllegalArgumentException("A MIGRATE batch needs at least one key, not " + keys);
+    }
+    migrateBatch = keys;
+  }
+
+  /** Every key moved by the migrations so far, in the order moved. */
+  public List<String> migratedKeys() {
+    return List.copyOf(migrated);
+  }
+
+  private static CompletableFuture<List<Integer>> async(Supplier<List<Integer>> migration) {
     return CompletableFuture.supplyAsync(
-        () -> migrateSlots(fromPort, toPort, count, pauseBetweenBatches),
-        task -> Thread.ofPlatform().daemon().name("redis-cluster-migrate").start(task));
+        migration, task -> Thread.ofPlatform().daemon().name("redis-cluster-migrate").start(task));
   }
 
   /** Stops every node (killed and restarted ones too) and deletes the folder; idempotent. */

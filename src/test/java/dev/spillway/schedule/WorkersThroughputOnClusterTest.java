@@ -1,0 +1,320 @@
+package dev.spillway.schedule;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.spillway.Spillway;
+import dev.spillway.counter.Counters;
+import dev.spillway.counter.KeyLayout;
+import dev.spillway.testing.OnRedisCluster;
+import dev.spillway.testing.ServicesExtension;
+import dev.spillway.testing.Spillways;
+import dev.spillway.testing.TestEnv;
+import dev.spillway.testing.TestRedis;
+import dev.spillway.worker.WorkerProcess;
+import io.lettuce.core.RedisFuture;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.ResourceLock;
+
+/**
+ * Flush throughput of 1, 2 and 3 clustered workers (Quartz on PostgreSQL, one job per stripe
+ * group) draining one fixed backlog from the shared Redis Cluster into PostgreSQL. Measured and
+ * printed, never asserted: the machine has two shared cores. What is asserted is exactness, each
+ * round: the total and a sample of single keys in PostgreSQL are what was sent, and nothing is
+ * left pending in Redis.
+ *
+ * <p>Each round uses its own counter name and preloads its backlog (distinct cells, one increment
+ * each) through an app {@link Spillway} that does not flush, <em>under a key prefix of its
+ * own</em>, while the round's workers boot. Only once every worker answers {@code /health/ready}
+ * is the backlog handed to them: one {@code RENAMENX} per stripe moves the loaded live hash to the
+ * workers' live key (same hash tag {@code {s}}, so same slot; a few milliseconds for 256
+ * stripes). Without that gate the first worker to boot would flush much of the backlog while the
+ * others are still starting, and the rounds would measure JVM start-up, not sharing.
+ *
+ * <p>The clock runs from the hand-over until the flush ledger's delta sum for the round equals what
+ * was sent; the ledger row commits in the same transaction as the counter rows, and polling the
+ * few hundred ledger rows is far cheaper than summing the counter table, which would take CPU
+ * from what is measured. The counter table is checked once, right after.
+ *
+ * <p>From the workers' logs ({@code event=job_start/job_end}, and the DEBUG {@code event=flush}
+ * line each run that applied batches writes) the table shows how the work spread: flush-job runs
+ * per worker during the window, the runs that applied batches, and the cells each worker applied.
+ */
+@ExtendWith(ServicesExtension.class)
+@ResourceLock(WorkerProcess.CHILD_JVMS)
+@OnRedisCluster
+class WorkersThroughputOnClusterTest {
+  static final int STRIPES = 256;
+  static final int GROUPS = 8;
+  static final int CELLS = Integer.getInteger("spillway.throughput.cells", 300_000);
+  static final Duration FLUSH_DEADLINE = Duration.ofSeconds(60);
+  static final Pattern TS = Pattern.compile("^ts=(\\S+) ");
+  static final Pattern PAIR = Pattern.compile("(\\w+)=(\"[^\"]*\"|\\S+)");
+
+  static final String WORKER_CONFIG =
+      """
+      keys: {stripes: %d}
+      flush: {interval: 100ms}
+      postgres: {pool-size: 6}
+      worker:
+        http: {port: 0}
+        cluster: true
+        cluster-checkin-interval: 1s
+        threads: 2
+        flush: {groups: %d}
+        shutdown-timeout: 10s
+        log: {level: DEBUG}
+      """
+          .formatted(STRIPES, GROUPS);
+
+  /** What one round measured. */
+  record Round(
+      int workers,
+      long cells,
+      long sum,
+      Duration took,
+      Duration preload,
+      Duration boot,
+      List<WorkerShare> shares) {
+    double cellsPerSecond() {
+      return cells / (took.toNanos() / 1e9);
+    }
+  }
+
+  /** One worker's part of a round, from its log. */
+  record WorkerShare(
+      int jobRuns, int runsWithData, long cells, long claimMs, long readMs, long applyMs, long ackMs) {}
+
+  @Test
+  void flushThroughput_oneTwoThreeWorkers_exactEachRound(TestEnv env) throws Exception {
+    long classStart = System.nanoTime();
+    // Migrate once, so that workers starting together do not race on Flyway.
+    try (Spillway migrate = Spillways.builder(env).stripes(STRIPES).build()) {
+      assertThat(migrate.config().schema()).isEqualTo(env.schema());
+    }
+    Path config = WorkerProcess.config(WORKER_CONFIG);
+    List<Round> rounds = new ArrayList<>();
+    try (TestRedis redis = env.redis()) {
+      for (int k = 1; k <= 3; k++) {
+        rounds.add(round(env, redis, config, k));
+      }
+    }
+    System.out.println(table(rounds, Duration.ofNanos(System.nanoTime() - classStart)));
+  }
+
+  private Round round(TestEnv env, TestRedis redis, Path config, int k) throws Exception {
+    String counter = "tp" + k;
+    String loadPrefix = env.keyPrefix() + "load" + k + ":";
+    KeyLayout workersLayout = new KeyLayout(env.keyPrefix(), STRIPES);
+    KeyLayout loadLayout = new KeyLayout(loadPrefix, STRIPES);
+    long ledgerBefore = ledgerSum(env);
+
+    List<WorkerProcess> workers = new ArrayList<>();
+    try {
+      long bootStart = System.nanoTime();
+      for (int i = 0; i < k; i++) {
+        workers.add(WorkerProcess.start(WorkerProcess.env(env), "worker", "--config", config.toString()));
+      }
+
+      // While they boot: the backlog, into the load prefix the workers never look at.
+      long preloadStart = System.nanoTime();
+      long sent = 0;
+      try (Spillway app = Spillways.builder(env).keyPrefix(loadPrefix).stripes(STRIPES).build()) {
+        Counters c = app.counters();
+        for (int i = 0; i < CELLS; i++) {
+          long delta = delta(i);
+          c.increment(counter, key(i), delta);
+          sent += delta;
+        }
+        c.flush();
+        assertThat(c.pendingCells()).isZero();
+      }
+      Duration preload = Duration.ofNanos(System.nanoTime() - preloadStart);
+
+      for (WorkerProcess w : workers) {
+        w.awaitPort(WorkerProcess.START_TIMEOUT);
+        w.awaitStatus("/health/ready", 200, WorkerProcess.START_TIMEOUT);
+      }
+      Duration boot = Duration.ofNanos(System.nanoTime() - bootStart);
+
+      // Hand the backlog over: every stripe at once, pipelined.
+      Instant windowStart = Instant.now();
+      long t0 = System.nanoTime();
+      List<RedisFuture<Boolean>> moves = new ArrayList<>(STRIPES);
+      for (int s = 0; s < STRIPES; s++) {
+        moves.add(redis.async().renamenx(loadLayout.live(s), workersLayout.live(s)));
+      }
+      int moved = 0;
+      for (RedisFuture<Boolean> f : moves) {
+        moved += f.get(10, TimeUnit.SECONDS) ? 1 : 0;
+      }
+      assertThat(moved).as("every stripe handed over (none had a live hash already)").isEqualTo(STRIPES);
+
+      long deadline = t0 + FLUSH_DEADLINE.toNanos();
+      while (ledgerSum(env) - ledgerBefore != sent) {
+        assertThat(System.nanoTime())
+            .as("%d worker(s) flush %,d cells within %s", k, CELLS, FLUSH_DEADLINE)
+            .isLessThan(deadline);
+        Thread.sleep(20);
+      }
+      Duration took = Duration.ofNanos(System.nanoTime() - t0);
+      Instant windowEnd = Instant.now();
+
+      // Exactness: the total, the row count, a sample of single keys, nothing left in Redis.
+      assertThat(env.queryLong("SELECT coalesce(sum(total), 0) FROM counter_totals WHERE counter = ?", counter))
+          .isEqualTo(sent);
+      assertThat(env.queryLong("SELECT count(*) FROM counter_totals WHERE counter = ?", counter))
+          .isEqualTo(CELLS);
+      SplittableRandom rnd = new SplittableRandom(k);
+      for (int j = 0; j < 50; j++) {
+        int i = rnd.nextInt(CELLS);
+        assertThat(
+                env.queryLong(
+                    "SELECT total FROM counter_totals WHERE counter = ? AND key = ?", counter, key(i)))
+            .as("%s/%s", counter, key(i))
+            .isEqualTo(delta(i));
+      }
+      assertThat(pendingInRedis(redis, workersLayout)).as("batches pending in Redis").isZero();
+
+      for (WorkerProcess w : workers) {
+        w.terminate();
+      }
+      for (WorkerProcess w : workers) {
+        assertThat(w.awaitExit(Duration.ofSeconds(20))).as("worker exits on SIGTERM").isZero();
+      }
+      List<WorkerShare> shares = new ArrayList<>();
+      for (WorkerProcess w : workers) {
+        shares.add(share(w.output(), windowStart, windowEnd));
+      }
+      assertThat(shares.stream().mapToLong(WorkerShare::cells).sum())
+          .as("cells the workers logged as applied")
+          .isEqualTo(CELLS);
+      return new Round(k, CELLS, sent, took, preload, boot, shares);
+    } finally {
+      workers.forEach(WorkerProcess::close);
+    }
+  }
+
+  static String key(int i) {
+    return "k" + i;
+  }
+
+  static long delta(int i) {
+    return 1 + i % 5;
+  }
+
+  private static long ledgerSum(TestEnv env) {
+    return env.queryLong("SELECT coalesce(sum(delta_sum), 0)::bigint FROM flush_ledger");
+  }
+
+  private static long pendingInRedis(TestRedis redis, KeyLayout layout) throws Exception {
+    List<RedisFuture<Long>> cards = new ArrayList<>();
+    List<RedisFuture<Long>> lives = new ArrayList<>();
+    for (int s = 0; s < STRIPES; s++) {
+      cards.add(redis.async().scard(layout.batches(s)));
+      lives.add(redis.async().exists(layout.live(s)));
+    }
+    long n = 0;
+    for (int s = 0; s < STRIPES; s++) {
+      n += cards.get(s).get(10, TimeUnit.SECONDS) + lives.get(s).get(10, TimeUnit.SECONDS);
+    }
+    return n;
+  }
+
+  /**
+   * A worker's flush-job runs that started inside {@code [from, to]}, and the runs that applied
+   * batches ({@code event=flush}, logged at DEBUG with the time spent in each step).
+   */
+  static WorkerShare share(String log, Instant from, Instant to) {
+    int runs = 0;
+    int withData = 0;
+    long cells = 0;
+    long claim = 0;
+    long read = 0;
+    long apply = 0;
+    long ack = 0;
+    for (String line : log.lines().toList()) {
+      Matcher ts = TS.matcher(line);
+      if (!ts.find()) {
+        continue;
+      }
+      Map<String, String> kv = pairs(line);
+      String event = kv.get("event");
+      if ("job_start".equals(event) && kv.getOrDefault("job", "").startsWith("flush-")) {
+        Instant t = Instant.parse(ts.group(1));
+        if (!t.isBefore(from.minusMillis(1)) && !t.isAfter(to)) {
+          runs++;
+        }
+      } else if ("flush".equals(event)) {
+        withData++;
+        cells += Long.parseLong(kv.getOrDefault("cells", "0"));
+        claim += Long.parseLong(kv.getOrDefault("claim_ms", "0"));
+        read += Long.parseLong(kv.getOrDefault("read_ms", "0"));
+        apply += Long.parseLong(kv.getOrDefault("apply_ms", "0"));
+        ack += Long.parseLong(kv.getOrDefault("ack_ms", "0"));
+      }
+    }
+    return new WorkerShare(runs, withData, cells, claim, read, apply, ack);
+  }
+
+  private static Map<String, String> pairs(String line) {
+    Map<String, String> out = new HashMap<>();
+    Matcher m = PAIR.matcher(line);
+    while (m.find()) {
+      out.putIfAbsent(m.group(1), m.group(2));
+    }
+    return out;
+  }
+
+  static String table(List<Round> rounds, Duration whole) {
+    StringBuilder b = new StringBuilder();
+    b.append(
+        "WorkersThroughputOnClusterTest: %d stripes, %d flush groups, flush interval 100ms, 2 job threads per worker, %d cores%n"
+            .formatted(STRIPES, GROUPS, Runtime.getRuntime().availableProcessors()));
+    b.append(
+        String.format(
+            "%-8s %9s %8s %10s %8s   %-60s%n",
+            "workers", "cells", "seconds", "cells/s", "vs 1", "per worker: flush-job runs in window / runs with data / cells"));
+    double base = rounds.get(0).cellsPerSecond();
+    for (Round r : rounds) {
+      List<String> parts = new ArrayList<>();
+      for (WorkerShare s : r.shares()) {
+        parts.add(s.jobRuns() + "/" + s.runsWithData() + "/" + s.cells());
+      }
+      b.append(
+          String.format(
+              "%-8d %,9d %8.2f %,10.0f %7.2fx   %s%n",
+              r.workers(),
+              r.cells(),
+              r.took().toNanos() / 1e9,
+              r.cellsPerSecond(),
+              r.cellsPerSecond() / base,
+              String.join("  ", parts)));
+    }
+    b.append("where the applying runs spent their time (ms summed over workers: claim / read / apply / ack):%n".formatted());
+    for (Round r : rounds) {
+      long claim = r.shares().stream().mapToLong(WorkerShare::claimMs).sum();
+      long read = r.shares().stream().mapToLong(WorkerShare::readMs).sum();
+      long apply = r.shares().stream().mapToLong(WorkerShare::applyMs).sum();
+      long ack = r.shares().stream().mapToLong(WorkerShare::ackMs).sum();
+      b.append(
+          String.format(
+              "  %d worker(s): %d / %d / %d / %d; preload %.1f s, workers ready after %.1f s%n",
+              r.workers(), claim, read, apply, ack,
+              r.preload().toNanos() / 1e9, r.boot().toNanos() / 1e9));
+    }
+    b.append(String.format("whole class: %.1f s%n", whole.toNanos() / 1e9));
+    return b.toString();
+  }
+}
