@@ -7,9 +7,9 @@ import dev.spillway.counter.Counters;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.embedded.LocalServices;
 import dev.spillway.flush.FlushReport;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
+import dev.spillway.redis.RedisConnector;
+import dev.spillway.redis.RedisLink;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -119,9 +119,9 @@ final class DemoCommand implements Callable<Integer> {
     long lastTick = start;
     boolean tty = System.console() != null;
     KeyLayout layout = new KeyLayout(config.keyPrefix(), config.stripes());
-    try (RedisClient rc = RedisClient.create(config.redisUri());
-        StatefulRedisConnection<String, String> conn = rc.connect()) {
-      RedisAsyncCommands<String, String> redis = conn.async();
+    try (RedisConnector rc = RedisConnector.create(config, null);
+        RedisLink<String, String> conn = rc.connect()) {
+      RedisClusterAsyncCommands<String, String> redis = conn.async();
       while (System.nanoTime() - start < runFor.toNanos()) {
         Thread.sleep(1000);
         long now = System.nanoTime();
@@ -171,7 +171,7 @@ final class DemoCommand implements Callable<Integer> {
     return 1 + (int) Math.min(pages - 1, Math.floor(Math.pow(pages, u) - 1));
   }
 
-  private static long pendingCells(RedisAsyncCommands<String, String> redis, KeyLayout layout)
+  private static long pendingCells(RedisClusterAsyncCommands<String, String> redis, KeyLayout layout)
       throws Exception {
     List<io.lettuce.core.RedisFuture<Long>> f = new ArrayList<>(layout.stripes());
     for (int s = 0; s < layout.stripes(); s++) {
@@ -223,8 +223,8 @@ final class DemoCommand implements Callable<Integer> {
         Statement st = c.createStatement()) {
       st.execute("DROP SCHEMA IF EXISTS " + SCHEMA + " CASCADE");
     }
-    try (RedisClient rc = RedisClient.create(config.redisUri());
-        StatefulRedisConnection<String, String> conn = rc.connect()) {
+    try (RedisConnector rc = RedisConnector.create(config, null);
+        RedisLink<String, String> conn = rc.connect()) {
       var sync = conn.sync();
       io.lettuce.core.ScanCursor cursor = io.lettuce.core.ScanCursor.INITIAL;
       do {

@@ -242,8 +242,21 @@ public final class Worker {
       log.debug("event=probe_failed probe=dead_letters error=\"{}\"", e.getMessage());
     }
     try {
-      String info = probe.async().info("memory").get(Health.TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-      metrics.redisMemory(infoLong(info, "used_memory"), infoLong(info, "maxmemory"));
+      // On a cluster, the fullest master: the first to refuse writes or evict.
+      long used = 0;
+      long max = 0;
+      double fullest = -1;
+      for (String info : probe.infoOfMasters("memory", Health.TIMEOUT)) {
+        long u = infoLong(info, "used_memory");
+        long m = infoLong(info, "maxmemory");
+        double ratio = m > 0 ? (double) u / m : 0;
+        if (ratio > fullest || (ratio == fullest && u > used)) {
+          fullest = ratio;
+          used = u;
+          max = m;
+        }
+      }
+      metrics.redisMemory(used, max);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (Exception e) {

@@ -44,11 +44,11 @@ final class WorkerMetrics implements AutoCloseable {
     new UptimeMetrics().bindTo(registry);
     new FileDescriptorMetrics().bindTo(registry);
     Gauge.builder("spillway.redis.memory.used", this, m -> m.redisUsed)
-        .description("Redis used_memory, as last read by this worker (every 15 s)")
+        .description("Redis used_memory (on a cluster: of the fullest master), as last read by this worker (every 15 s)")
         .baseUnit("bytes")
         .register(registry);
     Gauge.builder("spillway.redis.memory.max", this, m -> m.redisMax)
-        .description("Redis maxmemory (0: no limit), as last read by this worker")
+        .description("Redis maxmemory (0: no limit; on a cluster: of the fullest master), as last read by this worker")
         .baseUnit("bytes")
         .register(registry);
   }
