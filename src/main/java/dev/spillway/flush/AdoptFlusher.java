@@ -4,6 +4,7 @@ import dev.spillway.Errors;
 import dev.spillway.AdoptMapping;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.AdoptKeys;
+import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.ReplicationFence;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.counter.LuaScript;
@@ -389,7 +390,8 @@ public final class AdoptFlusher {
       connection.flushCommands();
     }
     try {
-      return f.get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+      // Flushes again while waiting: a command Lettuce re-sends after MOVED/ASK is only buffered.
+      return PipelinedReplies.await(connection, f, config.redisTimeout().toMillis() + 1000);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted", e);

@@ -1,5 +1,6 @@
 package dev.spillway.testing;
 
+import dev.spillway.redis.RedisSeeds;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.RedisClient;
@@ -87,22 +88,7 @@ public final class TestRedis implements AutoCloseable {
    * seed; seeds without a scheme take the first one's scheme and credentials.
    */
   public static List<RedisURI> parseSeeds(String uri) {
-    String[] parts = uri.trim().split(",");
-    int schemeEnd = parts[0].indexOf("://");
-    if (schemeEnd < 0) {
-      throw new IllegalArgumentException("No scheme (redis://) in " + uri);
-    }
-    int at = parts[0].lastIndexOf('@');
-    String prefix = parts[0].substring(0, at > schemeEnd ? at + 1 : schemeEnd + 3);
-    List<RedisURI> seeds = new ArrayList<>();
-    for (String part : parts) {
-      String seed = part.trim();
-      if (seed.isEmpty()) {
-        throw new IllegalArgumentException("Empty seed in " + uri);
-      }
-      seeds.add(withTimeout(RedisURI.create(seed.contains("://") ? seed : prefix + seed)));
-    }
-    return seeds;
+    return RedisSeeds.parse(uri, true, TIMEOUT); // the product's own parser
   }
 
   /**
