@@ -81,6 +81,7 @@ public final class Spillway implements AutoCloseable {
       opened.push(redis);
       RedisLink<String, String> drainConn = redis.connect();
       opened.push(drainConn);
+      redis.checkMode(drainConn);
       RedisLink<String, String> readConn = redis.connect();
       opened.push(readConn);
       RedisLink<String, String> flushConn = redis.connect();

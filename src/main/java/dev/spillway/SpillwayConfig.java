@@ -169,7 +169,8 @@ public record SpillwayConfig(
 
   /** The Redis URI with any password replaced by {@code <masked>}, for logs. */
   public static String maskUri(String uri) {
-    return uri.replaceAll("(//)([^/@]*)@", "$1<masked>@");
+    // Every entry of a seed list, with or without a scheme.
+    return uri.replaceAll("(^|,)(\\s*(?:[a-z]+://)?)[^,/@]*@", "$1$2<masked>@");
   }
 
   @Override

@@ -26,8 +26,8 @@ public final class LuaScript {
   private final String text;
   private final String sha;
   static final long TEXT_WINDOW_MS = 2_000;
-  private volatile boolean sendText;
-  private volatile long sendTextUntil;
+  /** {@link System#nanoTime()} until which calls send the text; in the past at first. */
+  private volatile long sendTextUntil = System.nanoTime() - 1;
 
   public LuaScript(String name, String text) {
     this.name = name;
@@ -48,11 +48,8 @@ public final class LuaScript {
       ScriptOutputType type,
       String[] keys,
       String... args) {
-    if (sendText) {
-      if (System.nanoTime() - sendTextUntil < 0) {
-        return cmd.<T>eval(text, type, keys, args).toCompletableFuture();
-      }
-      sendText = false;
+    if (System.nanoTime() - sendTextUntil < 0) {
+      return cmd.<T>eval(text, type, keys, args).toCompletableFuture();
     }
     return cmd.<T>evalsha(sha, type, keys, args).toCompletableFuture();
   }
@@ -60,7 +57,6 @@ public final class LuaScript {
   /** After a NOSCRIPT reply: send the text for a while (see the class comment). */
   public void reload() {
     sendTextUntil = System.nanoTime() + TEXT_WINDOW_MS * 1_000_000L;
-    sendText = true;
   }
 
   /** True when {@code t} or any of its causes is Redis's NOSCRIPT reply. */

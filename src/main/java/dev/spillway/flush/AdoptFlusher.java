@@ -64,6 +64,8 @@ public final class AdoptFlusher {
   private static final Logger log = LoggerFactory.getLogger(AdoptFlusher.class);
   /** Keys moved per claim script call (and so per batch). */
   static final int KEYS_PER_BATCH = 500;
+  /** Keys gathered per round of claims on a cluster, where they are split by slot. */
+  static final int KEYS_PER_CLUSTER_ROUND = 20_000;
 
   private final KeyLayout layout;
   private final AdoptKeys keys;
@@ -88,7 +90,7 @@ public final class AdoptFlusher {
       InstantSource clock) {
     this.layout = layout;
     this.connection = connection;
-    this.fence = new ReplicationFence(connection, layout.prefix(), Flusher.fenceTimeout(config));
+    this.fence = new ReplicationFence(connection, Flusher.fenceTimeout(config));
     this.redis = redis;
     this.store = store;
     this.config = config;
@@ -176,7 +178,10 @@ public final class AdoptFlusher {
       }
       cursor = page;
       boolean full = byTag.values().stream().anyMatch(g -> g.size() >= KEYS_PER_BATCH);
-      if (full || found >= KEYS_PER_BATCH || (cursor.isFinished() && found > 0)) {
+      // On a cluster keys spread over up to 16384 slots: gather more keys per round, so that a
+      // batch (one slot's keys) holds more than one key.
+      int round = keys.cluster() ? KEYS_PER_CLUSTER_ROUND : KEYS_PER_BATCH;
+      if (full || found >= round || (cursor.isFinished() && found > 0)) {
         claim(m, byTag, run);
         byTag.clear();
         found = 0;
@@ -275,7 +280,8 @@ public final class AdoptFlusher {
     if (run.pending.isEmpty()) {
       return true;
     }
-    List<String> ids = fence.confirmed(run.pending, id -> keys.batch(m.name(), id));
+    List<String> ids = fence.confirmed(
+        run.pending, id -> keys.batches(m.name(), AdoptKeys.tagOf(id)), id -> id);
     if (ids.size() < run.pending.size()) {
       run.errors.add(
           (run.pending.size() - ids.size()) + " adopt batch(es) left pending: their claims were"

@@ -10,6 +10,9 @@ import dev.spillway.counter.Scripts;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
 import dev.spillway.redis.ReplicationFence;
+import io.lettuce.core.cluster.SlotHash;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.store.ApplyResult;
 import dev.spillway.store.BatchContent;
@@ -71,6 +74,7 @@ public final class Flusher {
   private final InstantSource clock;
   private final SecureRandom random = new SecureRandom();
   private final ReplicationFence fence;
+  private final boolean cluster;
   private volatile long oldestPendingMillis;
   private volatile Consumer<Set<CounterRef>> onApplied;
 
@@ -85,7 +89,8 @@ public final class Flusher {
       InstantSource clock) {
     this.layout = layout;
     this.connection = connection;
-    this.fence = new ReplicationFence(connection, layout.prefix(), fenceTimeout(config));
+    this.fence = new ReplicationFence(connection, fenceTimeout(config));
+    this.cluster = connection instanceof StatefulRedisClusterConnection;
     this.redis = redis;
     this.store = store;
     this.config = config;
@@ -204,6 +209,9 @@ public final class Flusher {
     long deadLetters;
     long oldestUnackedClaim = Long.MAX_VALUE;
     int unreplicated;
+    boolean claimRetriesSpent;
+    int skippedStripes;
+    final Set<String> unreachable = new java.util.HashSet<>();
     // Written by the flushing thread and the apply thread.
     final List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
     // Where the time went, for the debug log: claim, read, apply, ack.
@@ -229,10 +237,16 @@ public final class Flusher {
     // 1. claim
     long t0 = System.nanoTime();
     List<Pending> claimed = claim(from, to, run);
-    List<Pending> pending = fence.confirmed(claimed, p -> layout.live(p.stripe()));
+    List<Pending> pending = fence.confirmed(claimed, p -> layout.batches(p.stripe()), Pending::batchId);
     if (pending.size() < claimed.size()) {
       int waiting = claimed.size() - pending.size();
       run.unreplicated += waiting;
+      Set<Pending> confirmed = new java.util.HashSet<>(pending);
+      for (Pending p : claimed) {
+        if (!confirmed.contains(p)) { // held back: still pending, so it counts for the lag gauge
+          run.oldestUnackedClaim = Math.min(run.oldestUnackedClaim, claimedAtMillis(p.batchId()));
+        }
+      }
       log.warn(
           "event=claims_not_replicated batches={} action=left_pending detail=\"their master's"
               + " replicas did not confirm in time; applying them could count twice after a"
@@ -457,11 +471,21 @@ public final class Flusher {
    */
   private List<Pending> claim(int from, int to, Run run) {
     List<Integer> todo = new ArrayList<>(to - from);
+    int skipped = 0;
     for (int s = from; s < to; s++) {
-      todo.add(s);
+      if (run.unreachable.isEmpty() || !run.unreachable.contains(nodeOf(s))) {
+        todo.add(s);
+      } else {
+        skipped++;
+      }
     }
+    if (skipped > 0 && run.skippedStripes == 0) {
+      run.errors.add("stripes skipped for the rest of the run: their Redis node did not answer");
+    }
+    run.skippedStripes += skipped;
     List<Pending> pending = new ArrayList<>();
     RuntimeException error = null;
+    int attempts = run.claimRetriesSpent ? 1 : CLAIM_ATTEMPTS;
     for (int attempt = 1; !todo.isEmpty(); attempt++) {
       List<CompletableFuture<List<String>>> futures = new ArrayList<>(todo.size());
       List<String> newIds = new ArrayList<>(todo.size());
@@ -498,7 +522,8 @@ public final class Flusher {
         } catch (ExecutionException | TimeoutException e) {
           boolean missing = LuaScript.isNoScript(e);
           noScript |= missing;
-          if (missing || RedisErrors.isTransient(e)) {
+          // On a cluster, a failover is worth waiting for; on a single Redis only TRYAGAIN is.
+          if (missing || (cluster ? RedisErrors.isTransient(e) : RedisErrors.isTryAgain(e))) {
             retry.add(stripe);
           }
           error = error != null ? error : new IllegalStateException("claim failed: " + Errors.rootMessage(e), e);
@@ -510,7 +535,17 @@ public final class Flusher {
       if (noScript) {
         loadScripts();
       }
-      if (retry.isEmpty() || attempt >= CLAIM_ATTEMPTS) {
+      if (!retry.isEmpty() && attempt >= attempts) {
+        // Out of tries: later windows of this run try once, and skip the nodes that never
+        // answered, so one dead master costs one timeout per run, not one per window.
+        run.claimRetriesSpent = true;
+        for (int i = 0; i < futures.size(); i++) {
+          if (futures.get(i).isCompletedExceptionally() && unreachable(futures.get(i))) {
+            run.unreachable.add(nodeOf(todo.get(i)));
+          }
+        }
+      }
+      if (retry.isEmpty() || attempt >= attempts) {
         break;
       }
       if (!noScript) {
@@ -526,6 +561,28 @@ public final class Flusher {
       run.errors.add(error.getMessage());
     }
     return pending;
+  }
+
+  /** The master serving {@code stripe} as the client sees it ({@code single} off a cluster). */
+  private String nodeOf(int stripe) {
+    if (connection instanceof StatefulRedisClusterConnection<String, String> c) {
+      RedisClusterNode m = c.getPartitions().getMasterBySlot(SlotHash.getSlot(layout.live(stripe)));
+      return m == null ? "?" : m.getNodeId();
+    }
+    return "single";
+  }
+
+  /** A claim that timed out or lost its connection: its node did not answer. */
+  private static boolean unreachable(CompletableFuture<?> f) {
+    try {
+      f.getNow(null);
+      return false;
+    } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+      Throwable t = e.getCause() != null ? e.getCause() : e;
+      return t instanceof io.lettuce.core.RedisCommandTimeoutException
+          || t instanceof io.lettuce.core.RedisConnectionException
+          || String.valueOf(t.getMessage()).contains("not connected");
+    }
   }
 
   private static void sleep(Duration d) {

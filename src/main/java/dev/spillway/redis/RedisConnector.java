@@ -1,5 +1,6 @@
 package dev.spillway.redis;
 
+import dev.spillway.ConfigException;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import io.lettuce.core.AbstractRedisClient;
@@ -135,9 +136,37 @@ public final class RedisConnector implements AutoCloseable {
       StatefulRedisConnection<K, V> c = single.connect(codec);
       return new RedisLink<>(c, c.async(), c.sync());
     } catch (RuntimeException e) {
+      String hint =
+          cluster != null && String.valueOf(e.getMessage()).contains("partitions")
+              ? " (is it a Redis Cluster? for a single Redis set redis.cluster: false)"
+              : "";
       throw new SpillwayException(
           "cannot connect to Redis " + (cluster != null ? "cluster " : "") + "at "
-              + SpillwayConfig.maskUri(config.redisUri()) + ": " + e.getMessage(), e);
+              + SpillwayConfig.maskUri(config.redisUri()) + ": " + e.getMessage() + hint, e);
+    }
+  }
+
+  /**
+   * Refuses a single-server configuration pointed at a cluster node: it would work for the
+   * slots that node serves and fail with MOVED for the rest. Skipped where INFO is disabled.
+   *
+   * @throws ConfigException naming the setting to change
+   */
+  public void checkMode(RedisLink<String, String> link) {
+    if (cluster != null) {
+      return;
+    }
+    String info;
+    try {
+      info = link.sync().info("cluster");
+    } catch (RuntimeException e) {
+      return;
+    }
+    if (info != null && info.contains("cluster_enabled:1")) {
+      throw new ConfigException(
+          "Redis at " + SpillwayConfig.maskUri(config.redisUri()) + " is a Redis Cluster node"
+              + " (cluster_enabled:1) but redis.cluster is false: set redis.cluster: true"
+              + " (SPILLWAY_REDIS_CLUSTER=true) and list seed nodes in redis.uri");
     }
   }
 

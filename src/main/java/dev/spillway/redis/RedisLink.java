@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 
@@ -29,20 +31,42 @@ public record RedisLink<K, V>(
    * @throws Exception the first failure
    */
   public List<String> infoOfMasters(String section, Duration timeout) throws Exception {
+    return onMasters(c -> c.info(section), timeout);
+  }
+
+  /**
+   * Runs a keyless command on the server, or on every master of a cluster that serves slots (a
+   * cluster connection would send it to one node only); the replies in topology order.
+   *
+   * @throws Exception the first failure, naming the node on a cluster
+   */
+  public List<String> onMasters(
+      Function<RedisClusterAsyncCommands<K, V>, RedisFuture<String>> command, Duration timeout)
+      throws Exception {
     List<CompletableFuture<String>> replies = new ArrayList<>();
+    List<String> where = new ArrayList<>();
     if (connection instanceof StatefulRedisClusterConnection<K, V> cluster) {
       for (RedisClusterNode n : cluster.getPartitions()) {
         if (n.is(RedisClusterNode.NodeFlag.UPSTREAM) && !n.getSlots().isEmpty()) {
-          replies.add(cluster.getConnection(n.getNodeId()).async().info(section).toCompletableFuture());
+          where.add(n.getUri().getHost() + ":" + n.getUri().getPort());
+          replies.add(command.apply(cluster.getConnection(n.getNodeId()).async()).toCompletableFuture());
         }
       }
       cluster.flushCommands();
     } else {
-      replies.add(async.info(section).toCompletableFuture());
+      where.add("");
+      replies.add(command.apply(async).toCompletableFuture());
     }
     List<String> out = new ArrayList<>(replies.size());
-    for (CompletableFuture<String> f : replies) {
-      out.add(f.get(timeout.toMillis(), TimeUnit.MILLISECONDS));
+    for (int i = 0; i < replies.size(); i++) {
+      try {
+        out.add(replies.get(i).get(timeout.toMillis(), TimeUnit.MILLISECONDS));
+      } catch (Exception e) {
+        if (where.get(i).isEmpty()) {
+          throw e;
+        }
+        throw new IllegalStateException("master " + where.get(i) + ": " + dev.spillway.Errors.rootMessage(e), e);
+      }
     }
     return out;
   }

@@ -41,11 +41,17 @@ public final class RedisSeeds {
             "redis.uri has an empty entry at position " + (i + 1) + " of its comma-separated"
                 + " seed list: '" + SpillwayConfig.maskUri(uri) + "'");
       }
+      if (!part.contains("://") && part.contains("@")) {
+        throw new ConfigException(
+            "redis.uri entry " + (i + 1) + " carries credentials; give them once, in the first"
+                + " entry (redis://user:password@host:port,host2:port2): '"
+                + SpillwayConfig.maskUri(uri) + "'");
+      }
       RedisURI seed =
           part.contains("://")
               ? one(part, uri)
               : one(first.toURI().getScheme() + "://" + part, uri);
-      if (!part.contains("://") || seed.getCredentialsProvider() == null) {
+      if (!part.contains("://")) {
         seed.setCredentialsProvider(first.getCredentialsProvider());
       }
       seed.setSsl(seed.isSsl() || first.isSsl());

@@ -1,6 +1,5 @@
 package dev.spillway.redis;
 
-import dev.spillway.counter.AdoptKeys;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
@@ -11,8 +10,8 @@ import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -31,28 +30,26 @@ import java.util.function.Function;
  * ride in the same batch and would be dead-lettered with it. For adopted keys it is worse: the
  * replica still holds the user's keys and a new batch would count them twice.
  *
- * <p>How: for each master serving the batches' slots, one {@code SET} of a fence key in a slot
- * it owns, then {@code WAIT n} on that same node connection, where n is the number of replicas
- * the topology lists for it (not failed). The replication stream is ordered, so once the fence
- * has reached n replicas, every claim that master executed before it has too. Cost: one round
- * trip per master per flush window. A master whose replicas do not confirm within the timeout
- * (or that no longer owns the slot) keeps its batches pending; the next run confirms again.
+ * <p>How, per master the topology names for the batches' slots, pipelined on one connection to
+ * that node: {@code SISMEMBER} of each batch in its batches set (a node that does not serve the
+ * slot answers {@code MOVED}/{@code ASK}: the batch is not confirmed, whatever a stale topology
+ * view said), then {@code SET} of a fence key in the slot of the first batch, then {@code WAIT
+ * n}, n being the replicas the topology lists for the node (a {@code FAIL}ed one excluded). The
+ * node runs them after the claims, whose replies came back first, and its replication stream is
+ * ordered: once the fence has reached n replicas, so has every claim on that node. A batch is
+ * confirmed only when its membership answer came from that node, the fence write succeeded and
+ * the WAIT counted n. Cost: one round trip per master per flush window. Anything else keeps the
+ * batch pending; the next run confirms again.
  */
 public final class ReplicationFence {
   private final StatefulRedisClusterConnection<String, String> cluster;
-  private final String prefix;
   private final Duration timeout;
   private final Set<String> failedThisRun = new HashSet<>();
 
-  public ReplicationFence(StatefulConnection<String, String> connection, String prefix, Duration timeout) {
+  public ReplicationFence(StatefulConnection<String, String> connection, Duration timeout) {
     this.cluster =
         connection instanceof StatefulRedisClusterConnection<String, String> c ? c : null;
-    this.prefix = prefix;
     this.timeout = timeout;
-  }
-
-  public boolean active() {
-    return cluster != null;
   }
 
   /**
@@ -65,83 +62,126 @@ public final class ReplicationFence {
   }
 
   /**
-   * The items whose slot's master confirmed replication; all of them when not on a cluster.
+   * The items confirmed as replicated; all of them when not on a cluster.
    *
-   * @param keyOf a key of the item's slot (any key with the item's hash tag)
+   * @param setOf the batches set that holds the item (its key fixes the slot)
+   * @param idOf the item's batch id, a member of that set
    */
-  public <T> List<T> confirmed(Collection<T> items, Function<T, String> keyOf) {
+  public <T> List<T> confirmed(
+      Collection<T> items, Function<T, String> setOf, Function<T, String> idOf) {
     if (cluster == null || items.isEmpty()) {
       return new ArrayList<>(items);
     }
     Partitions partitions = cluster.getPartitions();
-    Map<String, RedisClusterNode> masters = new HashMap<>();
-    Map<T, String> masterOf = new HashMap<>();
+    Map<RedisClusterNode, List<T>> byMaster = new LinkedHashMap<>();
     for (T item : items) {
-      RedisClusterNode m = partitions.getMasterBySlot(SlotHash.getSlot(keyOf.apply(item)));
-      if (m != null) {
-        masters.put(m.getNodeId(), m);
-        masterOf.put(item, m.getNodeId());
+      RedisClusterNode m = partitions.getMasterBySlot(SlotHash.getSlot(setOf.apply(item)));
+      if (m != null && !failedThisRun.contains(m.getNodeId())) {
+        byMaster.computeIfAbsent(m, k -> new ArrayList<>()).add(item);
       }
     }
-    Set<String> ok = confirm(partitions, masters);
-    List<T> out = new ArrayList<>(items.size());
-    for (T item : items) {
-      if (ok.contains(masterOf.get(item))) {
-        out.add(item);
+    List<Check<T>> checks = new ArrayList<>();
+    for (var e : byMaster.entrySet()) {
+      Check<T> c = send(partitions, e.getKey(), e.getValue(), setOf, idOf);
+      if (c != null) {
+        checks.add(c);
       }
+    }
+    cluster.flushCommands();
+    List<T> out = new ArrayList<>(items.size());
+    for (Check<T> c : checks) {
+      out.addAll(c.confirmed());
     }
     return out;
   }
 
-  private Set<String> confirm(Partitions partitions, Map<String, RedisClusterNode> masters) {
-    Set<String> ok = new HashSet<>();
-    Map<String, CompletableFuture<Long>> waits = new HashMap<>();
-    Map<String, Integer> wanted = new HashMap<>();
-    for (RedisClusterNode m : masters.values()) {
-      int replicas = replicasOf(partitions, m.getNodeId());
-      if (replicas == 0) {
-        ok.add(m.getNodeId()); // no replica to wait for: a failover would lose the slot anyway
-        continue;
+  /** The pipelined commands for one master, or null when it cannot be reached. */
+  private <T> Check<T> send(
+      Partitions partitions, RedisClusterNode master, List<T> items,
+      Function<T, String> setOf, Function<T, String> idOf) {
+    try {
+      RedisAsyncCommands<String, String> node = cluster.getConnection(master.getNodeId()).async();
+      List<CompletableFuture<Boolean>> members = new ArrayList<>(items.size());
+      for (T item : items) {
+        members.add(node.sismember(setOf.apply(item), idOf.apply(item)).toCompletableFuture());
       }
-      if (failedThisRun.contains(m.getNodeId()) || m.getSlots().isEmpty()) {
-        continue;
-      }
-      try {
-        RedisAsyncCommands<String, String> node = cluster.getConnection(m.getNodeId()).async();
-        String fence = prefix + "{" + AdoptKeys.slotTag(m.getSlots().get(0)) + "}:fence";
-        node.set(fence, "1", SetArgs.Builder.px(60_000));
-        waits.put(m.getNodeId(), node.waitForReplication(replicas, timeout.toMillis()).toCompletableFuture());
-        wanted.put(m.getNodeId(), replicas);
-      } catch (RuntimeException e) {
-        // unknown or unreachable node: not confirmed
-      }
+      CompletableFuture<String> fence =
+          node.set(fenceKey(setOf.apply(items.get(0))), "1", SetArgs.Builder.px(60_000))
+              .toCompletableFuture();
+      int replicas = replicasOf(partitions, master.getNodeId());
+      CompletableFuture<Long> acked =
+          replicas == 0
+              ? CompletableFuture.completedFuture(0L) // no replica: no failover can lose it
+              : node.waitForReplication(replicas, timeout.toMillis()).toCompletableFuture();
+      return new Check<>(master.getNodeId(), items, members, fence, acked, replicas);
+    } catch (RuntimeException e) {
+      failedThisRun.add(master.getNodeId()); // unknown or unreachable node: nothing confirmed
+      return null;
     }
-    cluster.flushCommands();
-    for (var e : waits.entrySet()) {
-      try {
-        long acked = e.getValue().get(timeout.toMillis() + 2_000, TimeUnit.MILLISECONDS);
-        if (acked >= wanted.get(e.getKey())) {
-          ok.add(e.getKey());
-        } else {
-          failedThisRun.add(e.getKey());
-        }
-      } catch (InterruptedException ie) {
-        Thread.currentThread().interrupt();
-        return ok;
-      } catch (Exception notConfirmed) {
-        failedThisRun.add(e.getKey()); // the batches stay pending
-      }
-    }
-    return ok;
   }
 
+  private final class Check<T> {
+    final String nodeId;
+    final List<T> items;
+    final List<CompletableFuture<Boolean>> members;
+    final CompletableFuture<String> fence;
+    final CompletableFuture<Long> acked;
+    final int replicas;
+
+    Check(String nodeId, List<T> items, List<CompletableFuture<Boolean>> members,
+        CompletableFuture<String> fence, CompletableFuture<Long> acked, int replicas) {
+      this.nodeId = nodeId;
+      this.items = items;
+      this.members = members;
+      this.fence = fence;
+      this.acked = acked;
+      this.replicas = replicas;
+    }
+
+    List<T> confirmed() {
+      long waitMs = timeout.toMillis() + 2_000;
+      try {
+        if (!"OK".equals(fence.get(waitMs, TimeUnit.MILLISECONDS))
+            || acked.get(waitMs, TimeUnit.MILLISECONDS) < replicas) {
+          failedThisRun.add(nodeId);
+          return List.of();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return List.of();
+      } catch (Exception e) {
+        failedThisRun.add(nodeId); // MOVED for the fence, a timeout: the batches stay pending
+        return List.of();
+      }
+      List<T> out = new ArrayList<>(items.size());
+      for (int i = 0; i < items.size(); i++) {
+        try {
+          members.get(i).get(waitMs, TimeUnit.MILLISECONDS); // answered here: this node's slot
+          out.add(items.get(i));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return out;
+        } catch (Exception movedOrAsk) {
+          // another node serves this batch now; confirmed (or not) in a later run
+        }
+      }
+      return out;
+    }
+  }
+
+  /** {@code <prefix>{tag}:fence}: the set key's prefix and hash tag, so the same slot. */
+  static String fenceKey(String setKey) {
+    int close = setKey.indexOf('}');
+    return (close > 0 ? setKey.substring(0, close + 1) : setKey) + ":fence";
+  }
+
+  /** Replicas the topology lists for {@code masterId}, except those the cluster marked FAIL. */
   private static int replicasOf(Partitions partitions, String masterId) {
     int n = 0;
     for (RedisClusterNode node : partitions) {
       if (node.is(RedisClusterNode.NodeFlag.REPLICA)
           && masterId.equals(node.getSlaveOf())
-          && !node.is(RedisClusterNode.NodeFlag.FAIL)
-          && !node.is(RedisClusterNode.NodeFlag.EVENTUAL_FAIL)) {
+          && !node.is(RedisClusterNode.NodeFlag.FAIL)) {
         n++;
       }
     }

@@ -3,7 +3,7 @@ package dev.spillway.worker;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spillway.schedule.JobScheduler;
-import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import dev.spillway.redis.RedisLink;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -58,14 +58,14 @@ final class Health {
     }
   }
 
-  private final RedisClusterAsyncCommands<String, String> redis;
+  private final RedisLink<String, String> redis;
   private final DataSource postgres;
   private final JobScheduler scheduler;
   private final BooleanSupplier stopping;
   private final ExecutorService executor;
 
   Health(
-      RedisClusterAsyncCommands<String, String> redis,
+      RedisLink<String, String> redis,
       DataSource postgres,
       JobScheduler scheduler,
       BooleanSupplier stopping,
@@ -99,15 +99,18 @@ final class Health {
     return new Readiness(checks.stream().allMatch(Check::up), List.copyOf(checks));
   }
 
+  /** PING, on every master of a cluster: one master down means its slots are not served. */
   private Check redis() {
     long t = System.nanoTime();
     try {
-      String pong = redis.ping().get(TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
-      return new Check("redis", "PONG".equals(pong), "PING answered " + pong, ms(t));
+      List<String> pongs = redis.onMasters(c -> c.ping(), TIMEOUT);
+      boolean up = pongs.stream().allMatch("PONG"::equals);
+      String what = pongs.size() == 1 ? "PING answered " + pongs.get(0) : "PING answered by " + pongs.size() + " masters";
+      return new Check("redis", up, what, ms(t));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return new Check("redis", false, "interrupted", ms(t));
-    } catch (ExecutionException | TimeoutException | RuntimeException e) {
+    } catch (Exception e) {
       Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
       return new Check("redis", false, "PING failed: " + cause.getMessage(), ms(t));
     }

@@ -14,21 +14,26 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
 import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The Redis lines of {@code spillway doctor}. On a single Redis: version, eviction policy and
- * persistence of that server. With {@code redis.cluster: true}: the cluster's state, slot
- * coverage and replicas, then version, eviction policy and persistence of <em>every</em> node
- * (each line names the node), since one evicting or unpersisted master is enough to lose counts.
- * Then, either way, stripe sizes and pending batches through the (cluster) connection.
+ * persistence of that server. With {@code redis.cluster: true}: the cluster's state and slot
+ * coverage, a line naming each node the cluster marks failed and the masters left without a live
+ * replica, then version, eviction policy and persistence of <em>every</em> node that answers (each
+ * line names the node), since one evicting or unpersisted master is enough to lose counts; these
+ * node lines come even when some slot is not served. Then, when every slot is served, stripe
+ * sizes and pending batches through the (cluster) connection.
  */
 final class RedisDoctor {
   private static final Duration CONNECT_TIMEOUT = Doctor.CONNECT_TIMEOUT;
@@ -56,11 +61,14 @@ final class RedisDoctor {
     }
     try (connector; RedisLink<String, String> link = connector.connect()) {
       List<RedisConnector.Node> nodes = connector.nodes();
-      if (connector.isCluster() && !clusterState(link, nodes, where)) {
-        return;
-      }
+      boolean allSlotsServed = !connector.isCluster() || clusterState(link, nodes, where);
+      // The nodes that answer are worth checking even when the cluster is down: which one is
+      // evicting or unpersisted does not depend on the others.
       for (RedisConnector.Node node : nodes) {
         nodeChecks(node, connector.isCluster());
+      }
+      if (!allSlotsServed) {
+        return; // stripe sizes and pending batches need every slot
       }
       encoding(link);
       pendingBatches(link);
@@ -73,7 +81,12 @@ final class RedisDoctor {
     }
   }
 
-  /** cluster_state, slot coverage, a replica per master; false when the cluster is unusable. */
+  /**
+   * cluster_state and slot coverage; every node the cluster marks failed, by name (such a node is
+   * left out of {@link RedisConnector#nodes()}, so without this line nothing would name it); and
+   * every master serving slots without a live replica, by name. False when some slot is not
+   * served.
+   */
   private boolean clusterState(
       RedisLink<String, String> link, List<RedisConnector.Node> nodes, String where) {
     Map<String, String> info = Doctor.info(link.sync().clusterInfo());
@@ -82,25 +95,75 @@ final class RedisDoctor {
     String failing = info.getOrDefault("cluster_slots_fail", "0");
     long masters = nodes.stream().filter(RedisConnector.Node::master).count();
     long replicas = nodes.size() - masters;
-    if (!state.equals("ok") || !assigned.equals("16384") || !failing.equals("0")) {
+    boolean served = state.equals("ok") && assigned.equals("16384") && failing.equals("0");
+    if (served) {
+      ok("redis.cluster", "cluster ok at " + where + ": " + masters + " master(s), " + replicas
+          + " replica(s), all 16384 slots served");
+    } else {
       fail(
           "redis.cluster",
           "cluster at " + where + " is " + state + ": " + assigned + " of 16384 slots assigned, "
               + failing + " failing",
           "assign every slot (redis-cli --cluster fix) and bring failed masters back or fail them"
               + " over; Spillway's scripts need every slot served");
-      return false;
     }
-    ok("redis.cluster", "cluster ok at " + where + ": " + masters + " master(s), " + replicas
-        + " replica(s), all 16384 slots served");
-    if (replicas < masters) {
+    if (!(link.connection() instanceof StatefulRedisClusterConnection<String, String> cluster)) {
+      return served;
+    }
+    List<RedisClusterNode> topology = new ArrayList<>();
+    cluster.getPartitions().forEach(topology::add);
+    Map<String, String> addressOf = new HashMap<>();
+    for (RedisClusterNode n : topology) {
+      addressOf.put(n.getNodeId(), n.getUri().getHost() + ":" + n.getUri().getPort());
+    }
+    Map<String, Integer> liveReplicas = new HashMap<>();
+    for (RedisClusterNode n : topology) {
+      boolean failed = n.is(RedisClusterNode.NodeFlag.FAIL);
+      String address = addressOf.get(n.getNodeId());
+      if (n.is(RedisClusterNode.NodeFlag.UPSTREAM)) {
+        if (failed && !n.getSlots().isEmpty()) {
+          fail(
+              "redis@" + address,
+              "master " + address + " is marked failed by the cluster and its "
+                  + n.getSlots().size() + " slot(s) are not served: no replica took over",
+              "restart it, or promote a replica (CLUSTER FAILOVER FORCE on it)");
+        } else if (failed) {
+          warn(
+              "redis@" + address,
+              "node " + address + " (formerly a master) is marked failed by the cluster; a"
+                  + " replica serves its former slots",
+              "restart it (it rejoins as a replica), or CLUSTER FORGET it on every node");
+        }
+      } else if (n.getSlaveOf() != null) {
+        String master = addressOf.getOrDefault(n.getSlaveOf(), n.getSlaveOf());
+        if (failed) {
+          warn(
+              "redis@" + address,
+              "replica " + address + " of " + master + " is marked failed by the cluster",
+              "restart it");
+        } else {
+          liveReplicas.merge(n.getSlaveOf(), 1, Integer::sum);
+        }
+      }
+    }
+    List<String> orphans = new ArrayList<>();
+    for (RedisClusterNode n : topology) {
+      if (n.is(RedisClusterNode.NodeFlag.UPSTREAM)
+          && !n.is(RedisClusterNode.NodeFlag.FAIL)
+          && !n.getSlots().isEmpty()
+          && liveReplicas.getOrDefault(n.getNodeId(), 0) == 0) {
+        orphans.add(addressOf.get(n.getNodeId()));
+      }
+    }
+    if (!orphans.isEmpty()) {
+      java.util.Collections.sort(orphans);
       warn(
           "redis.cluster.replicas",
-          (masters - replicas) + " master(s) without a replica: if one dies, its slots stop"
-              + " until it returns, and whatever it held that was not flushed is gone",
+          orphans.size() + " master(s) without a live replica " + orphans + ": if one dies, its"
+              + " slots stop until it returns, and whatever it held that was not flushed is gone",
           "give every master a replica (redis-cli --cluster add-node --cluster-slave)");
     }
-    return true;
+    return served;
   }
 
   private void nodeChecks(RedisConnector.Node node, boolean cluster) {

@@ -157,7 +157,7 @@ public final class Worker {
 
       ExecutorService checks = Executors.newVirtualThreadPerTaskExecutor();
       opened.push(checks::shutdownNow);
-      Health health = new Health(probe.async(), spillway.dataSource(), scheduler, stopping::get, checks);
+      Health health = new Health(probe, spillway.dataSource(), scheduler, stopping::get, checks);
       try {
         http = new WorkerHttp(settings.httpBind(), settings.httpPort(), metrics::scrape, health::ready);
       } catch (IOException e) {
