@@ -7,13 +7,10 @@ import dev.spillway.counter.CounterRef;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.counter.LuaScript;
 import dev.spillway.counter.Scripts;
+import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
 import dev.spillway.redis.ReplicationFence;
-import io.lettuce.core.cluster.SlotHash;
-import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
-import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
-import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.store.ApplyResult;
 import dev.spillway.store.BatchContent;
 import dev.spillway.store.CellDelta;
@@ -22,7 +19,6 @@ import dev.spillway.store.RejectedCell;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -45,7 +41,9 @@ import org.slf4j.LoggerFactory;
  * <ol>
  *   <li><b>claims</b> every stripe (one {@link Scripts#CLAIM} call each, pipelined): the live hash
  *       is renamed to a new batch and registered, and every batch still pending from an earlier,
- *       perhaps crashed, run is returned with it;
+ *       perhaps crashed, run is returned with it ({@link StripeClaimer}); on Redis Cluster the
+ *       claims are then confirmed by the replicas ({@link
+ *       dev.spillway.redis.ReplicationFence}) before anything is applied;
  *   <li><b>applies</b> all pending batches in short transactions (ledger rows plus set-based
  *       upserts, {@link CounterStore#apply}); a batch the ledger already holds is a duplicate and
  *       adds nothing;
@@ -61,8 +59,6 @@ import org.slf4j.LoggerFactory;
 public final class Flusher {
   private static final Logger log = LoggerFactory.getLogger(Flusher.class);
   private static final int WINDOW = 256;
-  /** Idempotency records of clients silent this long are dropped by the claim script. */
-  static final Duration SEEN_RETENTION = Duration.ofDays(7);
 
   private final KeyLayout layout;
   private final StatefulConnection<String, String> connection;
@@ -72,9 +68,8 @@ public final class Flusher {
   private final SpillwayMeters meters;
   private final FlushListener listener;
   private final InstantSource clock;
-  private final SecureRandom random = new SecureRandom();
   private final ReplicationFence fence;
-  private final boolean cluster;
+  private final StripeClaimer claimer;
   private volatile long oldestPendingMillis;
   private volatile Consumer<Set<CounterRef>> onApplied;
 
@@ -90,7 +85,7 @@ public final class Flusher {
     this.layout = layout;
     this.connection = connection;
     this.fence = new ReplicationFence(connection, fenceTimeout(config));
-    this.cluster = connection instanceof StatefulRedisClusterConnection;
+    this.claimer = new StripeClaimer(layout, connection, redis, config, meters, clock);
     this.redis = redis;
     this.store = store;
     this.config = config;
@@ -121,6 +116,7 @@ public final class Flusher {
     long start = System.nanoTime();
     Run run = new Run();
     fence.newRun();
+    claimer.newRun();
     Backlog backlog = new Backlog();
     // One transaction's worth is applied (PostgreSQL, on the apply thread) while the next is
     // claimed and read (Redis, on this thread): the two servers work at the same time. Each batch
@@ -209,9 +205,6 @@ public final class Flusher {
     long deadLetters;
     long oldestUnackedClaim = Long.MAX_VALUE;
     int unreplicated;
-    boolean claimRetriesSpent;
-    int skippedStripes;
-    final Set<String> unreachable = new java.util.HashSet<>();
     // Written by the flushing thread and the apply thread.
     final List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
     // Where the time went, for the debug log: claim, read, apply, ack.
@@ -221,7 +214,6 @@ public final class Flusher {
     long ackNanos;
   }
 
-  private record Pending(int stripe, String batchId) {}
 
   /** Batches read from Redis and not yet applied; applied once they fill a transaction. */
   private static final class Backlog {
@@ -236,7 +228,10 @@ public final class Flusher {
   private void window(int from, int to, Run run, Backlog backlog) {
     // 1. claim
     long t0 = System.nanoTime();
-    List<Pending> claimed = claim(from, to, run);
+    StripeClaimer.Claimed c = claimer.claim(from, to);
+    run.claimed += c.newlyClaimed();
+    run.errors.addAll(c.errors());
+    List<Pending> claimed = c.pending();
     List<Pending> pending = fence.confirmed(claimed, p -> layout.batches(p.stripe()), Pending::batchId);
     if (pending.size() < claimed.size()) {
       int waiting = claimed.size() - pending.size();
@@ -462,138 +457,6 @@ public final class Flusher {
     return false;
   }
 
-  /**
-   * Claims stripes {@code [from, to)}, pipelined. A stripe whose claim fails with NOSCRIPT or a
-   * transient cluster error (TRYAGAIN while its slot migrates, CLUSTERDOWN or a lost connection
-   * during a failover) is claimed again, alone, up to {@value #CLAIM_ATTEMPTS} times with backoff:
-   * a claim is atomic, and one that did happen but whose reply was lost is found again in the
-   * batches set. A stripe still failing is left for the next run; the run reports the error.
-   */
-  private List<Pending> claim(int from, int to, Run run) {
-    List<Integer> todo = new ArrayList<>(to - from);
-    int skipped = 0;
-    for (int s = from; s < to; s++) {
-      if (run.unreachable.isEmpty() || !run.unreachable.contains(nodeOf(s))) {
-        todo.add(s);
-      } else {
-        skipped++;
-      }
-    }
-    if (skipped > 0 && run.skippedStripes == 0) {
-      run.errors.add("stripes skipped for the rest of the run: their Redis node did not answer");
-    }
-    run.skippedStripes += skipped;
-    List<Pending> pending = new ArrayList<>();
-    RuntimeException error = null;
-    int attempts = run.claimRetriesSpent ? 1 : CLAIM_ATTEMPTS;
-    for (int attempt = 1; !todo.isEmpty(); attempt++) {
-      List<CompletableFuture<List<String>>> futures = new ArrayList<>(todo.size());
-      List<String> newIds = new ArrayList<>(todo.size());
-      for (int s : todo) {
-        String id = newBatchId();
-        newIds.add(id);
-        futures.add(
-            Scripts.CLAIM.evalsha(
-                redis,
-                ScriptOutputType.MULTI,
-                new String[] {
-                  layout.live(s), layout.batch(s, id), layout.batches(s), layout.epoch(s), layout.seen(s)
-                },
-                id,
-                Integer.toString(config.flushMaxPendingBatchesPerStripe()),
-                Long.toString(SEEN_RETENTION.toSeconds()),
-                Long.toHexString(random.nextLong())));
-      }
-      connection.flushCommands();
-      List<Integer> retry = new ArrayList<>();
-      boolean noScript = false;
-      error = null;
-      for (int i = 0; i < futures.size(); i++) {
-        int stripe = todo.get(i);
-        try {
-          List<String> ids = PipelinedReplies.await(connection, futures.get(i), config.redisTimeout().toMillis() + 1000);
-          for (String id : ids) {
-            pending.add(new Pending(stripe, id));
-            if (id.equals(newIds.get(i))) {
-              run.claimed++;
-              meters.batchesClaimed.increment();
-            }
-          }
-        } catch (ExecutionException | TimeoutException e) {
-          boolean missing = LuaScript.isNoScript(e);
-          noScript |= missing;
-          // On a cluster, a failover is worth waiting for; on a single Redis only TRYAGAIN is.
-          if (missing || (cluster ? RedisErrors.isTransient(e) : RedisErrors.isTryAgain(e))) {
-            retry.add(stripe);
-          }
-          error = error != null ? error : new IllegalStateException("claim failed: " + Errors.rootMessage(e), e);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IllegalStateException("interrupted while claiming", e);
-        }
-      }
-      if (noScript) {
-        loadScripts();
-      }
-      if (!retry.isEmpty() && attempt >= attempts) {
-        // Out of tries: later windows of this run try once, and skip the nodes that never
-        // answered, so one dead master costs one timeout per run, not one per window.
-        run.claimRetriesSpent = true;
-        for (int i = 0; i < futures.size(); i++) {
-          if (futures.get(i).isCompletedExceptionally() && unreachable(futures.get(i))) {
-            run.unreachable.add(nodeOf(todo.get(i)));
-          }
-        }
-      }
-      if (retry.isEmpty() || attempt >= attempts) {
-        break;
-      }
-      if (!noScript) {
-        meters.claimRetries.increment(retry.size());
-        sleep(Duration.ofMillis(50L << Math.min(attempt, 5)));
-      }
-      todo = retry;
-    }
-    if (error != null && pending.isEmpty()) {
-      throw error;
-    }
-    if (error != null) {
-      run.errors.add(error.getMessage());
-    }
-    return pending;
-  }
-
-  /** The master serving {@code stripe} as the client sees it ({@code single} off a cluster). */
-  private String nodeOf(int stripe) {
-    if (connection instanceof StatefulRedisClusterConnection<String, String> c) {
-      RedisClusterNode m = c.getPartitions().getMasterBySlot(SlotHash.getSlot(layout.live(stripe)));
-      return m == null ? "?" : m.getNodeId();
-    }
-    return "single";
-  }
-
-  /** A claim that timed out or lost its connection: its node did not answer. */
-  private static boolean unreachable(CompletableFuture<?> f) {
-    try {
-      f.getNow(null);
-      return false;
-    } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
-      Throwable t = e.getCause() != null ? e.getCause() : e;
-      return t instanceof io.lettuce.core.RedisCommandTimeoutException
-          || t instanceof io.lettuce.core.RedisConnectionException
-          || String.valueOf(t.getMessage()).contains("not connected");
-    }
-  }
-
-  private static void sleep(Duration d) {
-    try {
-      Thread.sleep(d);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while waiting to claim again", e);
-    }
-  }
-
   private void ack(Set<Pending> done) {
     if (done.isEmpty()) {
       return;
@@ -634,9 +497,6 @@ public final class Flusher {
         : Duration.ofSeconds(1);
   }
 
-  /** Tries of one stripe's claim within a run (TRYAGAIN, failover, NOSCRIPT). */
-  static final int CLAIM_ATTEMPTS = 6;
-
   private static void loadScripts() {
     Scripts.CLAIM.reload();
     Scripts.ACK.reload();
@@ -659,11 +519,6 @@ public final class Flusher {
       }
     }
     return new BatchContent(p.batchId(), p.stripe(), ok, bad, claim);
-  }
-
-  /** {@code <claim millis, base 36>-<64 random bits, hex>}: unique, and carries its claim time. */
-  private String newBatchId() {
-    return Long.toString(clock.millis(), 36) + "-" + Long.toHexString(random.nextLong());
   }
 
   static long claimedAtMillis(String batchId) {
