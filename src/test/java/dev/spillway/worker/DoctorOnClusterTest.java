@@ -115,6 +115,149 @@ class DoctorOnClusterTest {
     assertThat(r.exitCode()).as(r.output()).isZero();
   }
 
+  /**
+   * On a cluster of its own (killing nodes of the shared one would disturb other classes): a dead
+   * replica and a master replaced by its replica are named (the cluster marks both failed, and
+   * neither answers, so without these lines nothing would name them), and so are the masters left
+   * without a live replica; once a master without a replica dies too, the cluster line fails, the
+   * dead master is named as holding unserved slots, the nodes still up are checked one by one,
+   * and doctor exits 1.
+   */
+  @Test
+  void doctor_degradedCluster_namesFailedNodesAndOrphanMasters(TestEnv base) {
+    try (RedisClusterProcess cluster = RedisClusterProcess.start(Duration.ofMillis(1_000))) {
+      TestEnv env =
+          new TestEnv(cluster.seedUri(), base.jdbcUrl(), base.jdbcUser(), base.jdbcPassword(),
+              base.schema(), base.keyPrefix(), true);
+      try (Spillway ignored = Spillways.builder(env).build()) {
+        // migrates the schema, so the PostgreSQL lines stay OK
+      }
+      // Master A loses its replica; master B dies and its replica B' takes over.
+      List<Integer> masters = cluster.masterPorts();
+      int a = masters.get(0);
+      int b = masters.get(1);
+      int replicaOfA = replicaOf(a);
+      int promoted = replicaOf(b);
+      cluster.kill(replicaOfA);
+      cluster.kill(b);
+      cluster.awaitFailover(b, Duration.ofSeconds(30));
+      awaitFlag(cluster, replicaOfA, "fail");
+      awaitFlag(cluster, b, "fail");
+
+      Map<String, String> vars = WorkerProcess.env(env);
+      vars.put("SPILLWAY_STRIPES", "64");
+      WorkerProcess.Result r = WorkerProcess.run(TIMEOUT, vars, "doctor");
+      System.out.println("DoctorOnClusterTest degraded output:\n" + r.output());
+      List<String> lines = checkLines(r.output());
+      assertThat(line(lines, "redis.cluster", r.output()))
+          .startsWith("OK")
+          .contains("3 master(s), 1 replica(s)");
+      assertThat(line(lines, "redis@127.0.0.1:" + replicaOfA, r.output()))
+          .startsWith("WARN")
+          .contains("replica 127.0.0.1:" + replicaOfA + " of 127.0.0.1:" + a + " is marked failed");
+      assertThat(line(lines, "redis@127.0.0.1:" + b, r.output()))
+          .startsWith("WARN")
+          .contains("formerly a master")
+          .contains("a replica serves its former slots");
+      assertThat(line(lines, "redis.cluster.replicas", r.output()))
+          .startsWith("WARN")
+          .contains("2 master(s) without a live replica")
+          .contains("127.0.0.1:" + a)
+          .contains("127.0.0.1:" + promoted);
+      for (int port : cluster.ports()) {
+        if (port != replicaOfA && port != b) {
+          assertThat(line(lines, "redis@127.0.0.1:" + port, r.output())).startsWith("OK");
+        }
+      }
+      assertThat(line(lines, "pending-batches", r.output())).startsWith("OK");
+      assertThat(r.exitCode()).as("WARN alone does not fail").isZero();
+
+      // Now A, which has no replica left, dies: its slots are not served.
+      cluster.kill(a);
+      awaitFlag(cluster, a, "fail");
+      WorkerProcess.Result down = WorkerProcess.run(TIMEOUT, vars, "doctor");
+      System.out.println("DoctorOnClusterTest cluster-down output:\n" + down.output());
+      List<String> downLines = checkLines(down.output());
+      assertThat(line(downLines, "redis.cluster", down.output()))
+          .startsWith("FAIL")
+          .contains("is fail");
+      assertThat(line(downLines, "redis@127.0.0.1:" + a, down.output()))
+          .startsWith("FAIL")
+          .contains("master 127.0.0.1:" + a + " is marked failed")
+          .contains("not served");
+      for (int port : cluster.ports()) {
+        if (port != replicaOfA && port != b && port != a) {
+          assertThat(line(downLines, "redis@127.0.0.1:" + port, down.output())).startsWith("OK");
+        }
+      }
+      assertThat(downLines).as("no stripe or pending line without every slot")
+          .noneMatch(l -> l.contains("pending-batches") || l.contains("redis.encoding"));
+      assertThat(down.exitCode()).isEqualTo(1);
+    }
+  }
+
+  /** The port of a replica of the master on {@code masterPort}, from CLUSTER NODES. */
+  private static int replicaOf(int masterPort) {
+    String nodes = clusterNodes(masterPort);
+    String masterId = null;
+    for (String l : nodes.split("\n")) {
+      if (l.contains(" 127.0.0.1:" + masterPort + "@")) {
+        masterId = l.split(" ")[0];
+      }
+    }
+    for (String l : nodes.split("\n")) {
+      String[] f = l.split(" ");
+      if (f.length > 3 && f[3].equals(masterId)) {
+        return Integer.parseInt(f[1].substring(f[1].indexOf(':') + 1, f[1].indexOf('@')));
+      }
+    }
+    throw new AssertionError("no replica of " + masterPort + " in\n" + nodes);
+  }
+
+  /**
+   * Waits until every running node's CLUSTER NODES gives {@code port} the flag {@code flag}
+   * (so the doctor, whichever node it asks, sees it).
+   */
+  private static void awaitFlag(RedisClusterProcess cluster, int port, String flag) {
+    long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+    String last = "";
+    while (System.nanoTime() < deadline) {
+      boolean all = true;
+      for (int other : cluster.ports()) {
+        if (other == port || !cluster.isRunning(other)) {
+          continue;
+        }
+        last = clusterNodes(other);
+        boolean flagged = false;
+        for (String l : last.split("\n")) {
+          String[] f = l.split(" ");
+          if (f.length > 2 && f[1].startsWith("127.0.0.1:" + port + "@")
+              && java.util.Arrays.asList(f[2].split(",")).contains(flag)) {
+            flagged = true;
+          }
+        }
+        all &= flagged;
+      }
+      if (all) {
+        return;
+      }
+      WorkerProcess.sleep(100);
+    }
+    throw new AssertionError("node " + port + " not marked " + flag + " in time:\n" + last);
+  }
+
+  private static String clusterNodes(int port) {
+    io.lettuce.core.RedisClient client =
+        io.lettuce.core.RedisClient.create(
+            io.lettuce.core.RedisURI.builder().withHost("127.0.0.1").withPort(port)
+                .withTimeout(Duration.ofSeconds(2)).build());
+    try (var c = client.connect()) {
+      return c.sync().clusterNodes();
+    } finally {
+      client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
+    }
+  }
+
   /** The one report line whose check column is exactly {@code check}. */
   private static String line(List<String> lines, String check, String output) {
     List<String> found =
