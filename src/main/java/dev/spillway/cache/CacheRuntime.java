@@ -161,6 +161,7 @@ public final class CacheRuntime implements AutoCloseable {
     DefaultCacheAside<?, ?> local = caches.get(COUNTERS_CACHE);
     List<String> entries = new ArrayList<>(refs.size());
     List<String> gens = new ArrayList<>(refs.size());
+    List<String> leases = new ArrayList<>(refs.size());
     for (CounterRef r : refs) {
       String k = DefaultCachedCounters.key(r.counter(), r.key());
       if (local != null) {
@@ -168,10 +169,13 @@ public final class CacheRuntime implements AutoCloseable {
       }
       entries.add(keys.entry(COUNTERS_CACHE, k));
       gens.add(keys.invalidations(COUNTERS_CACHE, k));
+      leases.add(keys.lease(COUNTERS_CACHE, k));
     }
     for (int from = 0; from < entries.size(); from += 1_000) {
       int to = Math.min(entries.size(), from + 1_000);
-      if (!l2.invalidateMany(entries.subList(from, to), gens.subList(from, to), settings.maxLoadTime())) {
+      if (!l2.invalidateMany(
+          entries.subList(from, to), gens.subList(from, to), leases.subList(from, to),
+          settings.maxLoadTime())) {
         for (int i = from; i < to; i++) {
           retryLater(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, refs.get(i).counter() + "|" + refs.get(i).key()));
         }

@@ -89,6 +89,26 @@ final class L2 {
           """);
 
   /**
+   * {@link #INVALIDATE}, but only where something could serve or write a stale value: an entry
+   * (KEYS[1]) or a load in flight (its lease, KEYS[3]). A flush applies every counter key it
+   * touched, and most are cached nowhere: skipping them saves a write, a generation key and its
+   * replication per flushed cell. A load that starts after this check reads PostgreSQL after the
+   * flush committed; one that started before holds the lease, so its write is refused. Only a
+   * load that outlives every lease (longer than {@code lease-time}) can still write an older
+   * total, bounded by {@code counters-ttl}, as a lost invalidation message would be.
+   */
+  private static final Script INVALIDATE_IF_CACHED =
+      new Script(
+          "invalidate_if_cached",
+          """
+          if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then return 0 end
+          redis.call('DEL', KEYS[1])
+          local n = redis.call('INCR', KEYS[2])
+          redis.call('PEXPIRE', KEYS[2], ARGV[1])
+          return n
+          """);
+
+  /**
    * Gives the tag a new version: the server's clock in microseconds, or one past the cache's last
    * version if that is larger. Versions never repeat, even after the sequence key expired (the
    * clock has moved on), so an entry that recorded an old version can never match again.
@@ -224,13 +244,15 @@ final class L2 {
    * {@link #invalidate} for many keys, pipelined, all within one time box; true when Redis
    * applied every one.
    */
-  boolean invalidateMany(List<String> entryKeys, List<String> invKeys, Duration generationLife) {
+  boolean invalidateMany(
+      List<String> entryKeys, List<String> invKeys, List<String> leaseKeys, Duration generationLife) {
     byte[] life = bytes(Long.toString(generationLife.toMillis()));
     List<java.util.concurrent.CompletableFuture<Long>> futures = new ArrayList<>(entryKeys.size());
     for (int i = 0; i < entryKeys.size(); i++) {
       futures.add(
-          INVALIDATE.run(
-              redis, ScriptOutputType.INTEGER, new String[] {entryKeys.get(i), invKeys.get(i)}, life));
+          INVALIDATE_IF_CACHED.run(
+              redis, ScriptOutputType.INTEGER,
+              new String[] {entryKeys.get(i), invKeys.get(i), leaseKeys.get(i)}, life));
     }
     long deadline = System.nanoTime() + timeoutNanos + futures.size() * 20_000L;
     try {

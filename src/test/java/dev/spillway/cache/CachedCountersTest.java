@@ -8,6 +8,7 @@ import dev.spillway.Spillway;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -50,5 +51,27 @@ class CachedCountersTest {
           .isLessThanOrEqualTo(4);
     }
     CacheFixtures.assertEveryKeyHasTtl(env.redisUri(), CacheFixtures.cachePrefix(env));
+  }
+
+  /**
+   * A flush invalidates only what is cached (or being loaded): 200 counter keys nobody read
+   * through the cache leave no generation key behind, while the one that was cached is
+   * invalidated.
+   */
+  @Test
+  void flush_ofKeysCachedNowhere_writesNothingToTheCache(TestEnv env) {
+    try (Spillway sw = CacheFixtures.runtime(env, CacheFixtures.EXACT)) {
+      assertThat(sw.counters().cached().get("cold", "read")).isZero();
+      for (int i = 0; i < 200; i++) {
+        sw.counters().increment("cold", "k" + i);
+      }
+      sw.counters().increment("cold", "read", 7);
+      sw.counters().flush();
+      sw.flushOnce();
+      await().atMost(Duration.ofSeconds(5)).until(() -> sw.counters().cached().get("cold", "read") == 7);
+      List<String> generations = CacheFixtures.keys(env.redisUri(), CacheFixtures.cachePrefix(env) + "*cold*}:i");
+      assertThat(generations).as("generation keys written by the flush").hasSize(1);
+      assertThat(generations.get(0)).contains("read");
+    }
   }
 }
