@@ -34,7 +34,7 @@ import org.flywaydb.core.api.MigrationInfo;
  * counting exactly once (an unreachable server, Redis older than 6.2, pending migrations, a pending
  * batch older than the ledger retention).
  */
-public final class Doctor {
+public final class Doctor extends DoctorLines {
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
   /** A batch pending longer than this means flushing is behind or failing. */
   static final Duration LAG_WARNING = Duration.ofMinutes(1);
@@ -57,9 +57,9 @@ public final class Doctor {
 
   private final SpillwayConfig config;
   private final InstantSource clock;
-  private final List<Line> lines = new ArrayList<>();
 
   private Doctor(SpillwayConfig config, InstantSource clock) {
+    super(new ArrayList<>());
     this.config = config;
     this.clock = clock;
   }
@@ -73,17 +73,8 @@ public final class Doctor {
     return List.copyOf(d.lines);
   }
 
-  private void ok(String check, String message) {
-    lines.add(new Line(Status.OK, check, message, ""));
-  }
 
-  private void warn(String check, String message, String fix) {
-    lines.add(new Line(Status.WARN, check, message, fix));
-  }
 
-  private void fail(String check, String message, String fix) {
-    lines.add(new Line(Status.FAIL, check, message, fix));
-  }
 
   // ---------------------------------------------------------------- PostgreSQL
 

@@ -9,7 +9,6 @@ import dev.spillway.redis.RedisLink;
 import dev.spillway.schedule.LedgerPruner;
 import dev.spillway.schedule.PendingBatches;
 import dev.spillway.worker.Doctor.Line;
-import dev.spillway.worker.Doctor.Status;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisURI;
@@ -35,17 +34,16 @@ import java.util.concurrent.TimeUnit;
  * node lines come even when some slot is not served. Then, when every slot is served, stripe
  * sizes and pending batches through the (cluster) connection.
  */
-final class RedisDoctor {
+final class RedisDoctor extends DoctorLines {
   private static final Duration CONNECT_TIMEOUT = Doctor.CONNECT_TIMEOUT;
 
   private final SpillwayConfig config;
   private final InstantSource clock;
-  private final List<Line> lines;
 
   RedisDoctor(SpillwayConfig config, InstantSource clock, List<Line> lines) {
+    super(lines);
     this.config = config;
     this.clock = clock;
-    this.lines = lines;
   }
 
   void run() {
@@ -322,15 +320,6 @@ final class RedisDoctor {
     }
   }
 
-  private void ok(String check, String message) {
-    lines.add(new Line(Status.OK, check, message, ""));
-  }
 
-  private void warn(String check, String message, String fix) {
-    lines.add(new Line(Status.WARN, check, message, fix));
-  }
 
-  private void fail(String check, String message, String fix) {
-    lines.add(new Line(Status.FAIL, check, message, fix));
-  }
 }
