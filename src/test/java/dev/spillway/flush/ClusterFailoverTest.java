@@ -140,7 +140,7 @@ class ClusterFailoverTest {
             .isGreaterThan(failedOverNanos);
       }
 
-      Map<String, Long> db = totals(env);
+      Map<String, Long> db = PendingState.totalsByKey(env, "hits");
       long sentTotal = 0;
       long countedTotal = 0;
       List<String> doubled = new ArrayList<>();
@@ -212,19 +212,7 @@ class ClusterFailoverTest {
     }
   }
 
-  private static Map<String, Long> totals(TestEnv env) throws Exception {
-    Map<String, Long> db = new HashMap<>();
-    try (Connection c = env.dataSource().getConnection();
-        Statement st = c.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT key, total FROM " + env.schema() + ".counter_totals WHERE counter = 'hits'")) {
-      while (rs.next()) {
-        db.put(rs.getString(1), rs.getLong(2));
-      }
-    }
-    return db;
-  }
+
 
   private static void sleep(long ms) {
     try {

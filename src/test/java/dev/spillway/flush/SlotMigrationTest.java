@@ -224,7 +224,7 @@ class SlotMigrationTest {
         }
       }
       counters.flush();
-      drain(sw);
+      ExactnessTest.drain(sw);
       for (int m = 0; m < MONOTONIC; m++) {
         assertThat(counters.get("hits", name(KEYS + m)))
             .as("exact read of %s after the drain", name(KEYS + m))
@@ -268,7 +268,7 @@ class SlotMigrationTest {
 
     assertThat(readErrors).as("exact reads that failed").isEmpty();
     assertThat(backwards.get()).as("exact reads that went backwards").isZero();
-    Map<String, Long> db = totals(env);
+    Map<String, Long> db = PendingState.totalsByKey(env, "hits");
     List<String> wrong = new ArrayList<>();
     for (int k = 0; k < KEYS + MONOTONIC; k++) {
       long expected = sent(sent, k);
@@ -311,30 +311,9 @@ class SlotMigrationTest {
     return s;
   }
 
-  /** Flushes until a run finds nothing to claim, apply or acknowledge. */
-  private static void drain(Spillway sw) {
-    for (int i = 0; i < 50; i++) {
-      FlushReport r = sw.flushOnce();
-      if (r.ok() && r.batchesClaimed() == 0 && r.batchesApplied() == 0 && r.batchesDuplicate() == 0) {
-        return;
-      }
-    }
-    throw new AssertionError("flush did not settle");
-  }
 
-  private static Map<String, Long> totals(TestEnv env) throws Exception {
-    Map<String, Long> db = new HashMap<>();
-    try (Connection c = env.dataSource().getConnection();
-        Statement st = c.createStatement();
-        ResultSet rs =
-            st.executeQuery(
-                "SELECT key, total FROM " + env.schema() + ".counter_totals WHERE counter = 'hits'")) {
-      while (rs.next()) {
-        db.put(rs.getString(1), rs.getLong(2));
-      }
-    }
-    return db;
-  }
+
+
 
   private static void sleep(long ms) {
     try {

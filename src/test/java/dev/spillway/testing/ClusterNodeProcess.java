@@ -6,26 +6,19 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
-import java.io.File;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-import redis.embedded.core.ExecutableProvider;
 
 /**
  * One {@code redis-server} child process of a {@link RedisClusterProcess}: the process, its port,
@@ -39,12 +32,9 @@ import redis.embedded.core.ExecutableProvider;
 final class ClusterNodeProcess {
 
   private static final Duration START_TIMEOUT = Duration.ofSeconds(10);
-  private static final Duration STOP_TIMEOUT = Duration.ofSeconds(5);
   private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(10);
   private static final Duration MIGRATE_TIMEOUT = Duration.ofSeconds(5);
   private static final int BUS_OFFSET = 10000;
-  private static final byte[] SHUTDOWN_NOSAVE =
-      "*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n".getBytes(StandardCharsets.US_ASCII);
 
   private final List<String> command;
   private final RedisClient client;
@@ -155,7 +145,7 @@ final class ClusterNodeProcess {
       sleep(Duration.ofMillis(20));
     }
     process.destroyForcibly();
-    reap(process);
+    RedisProcesses.reap(process);
     process = null;
     throw new IllegalStateException(
         "redis-server did not answer PING on port " + port + " within 10 s; " + logTail(30));
@@ -191,17 +181,7 @@ final class ClusterNodeProcess {
     if (process == null) {
       return;
     }
-    try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1000);
-      OutputStream out = socket.getOutputStream();
-      out.write(SHUTDOWN_NOSAVE);
-      out.flush();
-      socket.setSoTimeout(1000);
-      socket.getInputStream().read(); // the server closes the connection as it exits
-    } catch (IOException e) {
-      // Not answering already; the signals below still end the process.
-    }
-    reap(process);
+    RedisProcesses.shutdownNoSave(process, port);
     process = null;
   }
 
@@ -210,7 +190,7 @@ final class ClusterNodeProcess {
     dropConnection();
     if (process != null) {
       process.destroyForcibly();
-      reap(process);
+      RedisProcesses.reap(process);
       process = null;
     }
   }
@@ -242,23 +222,6 @@ final class ClusterNodeProcess {
     }
   }
 
-  static String executable(Path folder) {
-    String path = System.getenv("PATH");
-    if (path != null) {
-      for (String dir : path.split(File.pathSeparator)) {
-        Path candidate = Path.of(dir, "redis-server");
-        if (Files.isExecutable(candidate)) {
-          return candidate.toString();
-        }
-      }
-    }
-    try {
-      return ExecutableProvider.newJarResourceProvider(folder.toFile()).get().getPath();
-    } catch (IOException | RuntimeException e) {
-      throw new IllegalStateException(
-          "No redis-server on PATH and the bundled one is unavailable: " + e.getMessage(), e);
-    }
-  }
 
   private static int freePort(Set<Integer> taken) {
     for (int attempt = 0; attempt < 200; attempt++) {
@@ -280,19 +243,6 @@ final class ClusterNodeProcess {
     }
   }
 
-  private static void reap(Process process) {
-    try {
-      if (!process.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-        process.destroy();
-        if (!process.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-          process.destroyForcibly().waitFor();
-        }
-      }
-    } catch (InterruptedException e) {
-      process.destroyForcibly();
-      Thread.currentThread().interrupt();
-    }
-  }
 
   /**
    * Opens {@code slot}, which this node owns, for a move to {@code target} (SETSLOT IMPORTING
@@ -326,13 +276,4 @@ final class ClusterNodeProcess {
     }
   }
 
-  static void deleteFolder(Path folder) {
-    try (Stream<Path> paths = Files.walk(folder)) {
-      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(path);
-      }
-    } catch (IOException e) {
-      // A leftover log in the temp folder is harmless.
-    }
-  }
 }

@@ -38,6 +38,13 @@ public final class PendingState {
     return m;
   }
 
+  /** Totals of one counter by key (zeros included), in the test class's schema. */
+  public static Map<String, Long> totalsByKey(TestEnv env, String counter) {
+    Map<String, Long> byKey = new HashMap<>();
+    totals(env, List.of(counter)).forEach((cell, total) -> byKey.put(cell.key(), total));
+    return byKey;
+  }
+
   /** Non-zero totals of the given counters in the test class's schema. */
   public static Map<Cell, Long> totals(TestEnv env, List<String> counters) {
     Map<Cell, Long> m = new HashMap<>();

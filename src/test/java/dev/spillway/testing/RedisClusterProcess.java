@@ -81,7 +81,7 @@ public final class RedisClusterProcess implements AutoCloseable {
         new Thread(
             () -> {
               nodes.forEach(ClusterNodeProcess::terminate);
-              ClusterNodeProcess.deleteFolder(folder);
+              RedisProcesses.deleteFolder(folder);
             },
             "redis-cluster-shutdown");
     Runtime.getRuntime().addShutdownHook(shutdownHook);
@@ -103,9 +103,9 @@ public final class RedisClusterProcess implements AutoCloseable {
     Path folder = ClusterNodeProcess.createFolder();
     String executable;
     try {
-      executable = ClusterNodeProcess.executable(folder);
+      executable = RedisProcesses.executable(folder);
     } catch (IllegalStateException e) {
-      ClusterNodeProcess.deleteFolder(folder);
+      RedisProcesses.deleteFolder(folder);
       throw e;
     }
     var cluster = new RedisClusterProcess(folder);
@@ -363,7 +363,7 @@ public final class RedisClusterProcess implements AutoCloseable {
     } catch (IllegalStateException e) {
       // The JVM is exiting; the hook runs anyway and finds nothing left to stop.
     }
-    ClusterNodeProcess.deleteFolder(folder);
+    RedisProcesses.deleteFolder(folder);
   }
 
   private void assemble() {

@@ -1,23 +1,14 @@
 package dev.spillway.testing;
 
 import dev.spillway.embedded.LocalServices;
-import java.io.File;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-import redis.embedded.core.ExecutableProvider;
 
 /**
  * A private {@code redis-server} child process on a free loopback port, for tests that stop,
@@ -32,9 +23,6 @@ import redis.embedded.core.ExecutableProvider;
 public final class RedisServerProcess implements AutoCloseable {
 
   private static final Duration START_TIMEOUT = Duration.ofSeconds(10);
-  private static final Duration STOP_TIMEOUT = Duration.ofSeconds(5);
-  private static final byte[] SHUTDOWN_NOSAVE =
-      "*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n".getBytes(StandardCharsets.US_ASCII);
 
   private final String executable;
   private final Path folder;
@@ -69,7 +57,7 @@ public final class RedisServerProcess implements AutoCloseable {
     } catch (IOException e) {
       throw new IllegalStateException("Could not create a folder for redis-server", e);
     }
-    String executable = executable(folder);
+    String executable = RedisProcesses.executable(folder);
     IllegalStateException last = null;
     // A free port can be taken before redis-server binds it; another port almost always works.
     for (int attempt = 0; attempt < 3; attempt++) {
@@ -81,7 +69,7 @@ public final class RedisServerProcess implements AutoCloseable {
         last = e;
       }
     }
-    deleteFolder(folder);
+    RedisProcesses.deleteFolder(folder);
     throw last;
   }
 
@@ -102,17 +90,7 @@ public final class RedisServerProcess implements AutoCloseable {
     if (process == null) {
       return;
     }
-    try (Socket socket = new Socket()) {
-      socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 1000);
-      OutputStream out = socket.getOutputStream();
-      out.write(SHUTDOWN_NOSAVE);
-      out.flush();
-      socket.setSoTimeout(1000);
-      socket.getInputStream().read(); // the server closes the connection as it exits
-    } catch (IOException e) {
-      // Not answering already; the signals below still end the process.
-    }
-    reap(process);
+    RedisProcesses.shutdownNoSave(process, port);
     process = null;
   }
 
@@ -120,7 +98,7 @@ public final class RedisServerProcess implements AutoCloseable {
   public synchronized void kill() {
     if (process != null) {
       process.destroyForcibly();
-      reap(process);
+      RedisProcesses.reap(process);
       process = null;
     }
   }
@@ -134,7 +112,7 @@ public final class RedisServerProcess implements AutoCloseable {
   @Override
   public void close() {
     stop();
-    deleteFolder(folder);
+    RedisProcesses.deleteFolder(folder);
   }
 
   private synchronized void launch() {
@@ -162,44 +140,14 @@ public final class RedisServerProcess implements AutoCloseable {
       sleep(Duration.ofMillis(20));
     }
     process.destroyForcibly();
-    reap(process);
+    RedisProcesses.reap(process);
     process = null;
     throw new IllegalStateException(
         "redis-server did not answer PING on port " + port + " within 10 s; its log:\n"
             + readLog());
   }
 
-  private static String executable(Path folder) {
-    String path = System.getenv("PATH");
-    if (path != null) {
-      for (String dir : path.split(File.pathSeparator)) {
-        Path candidate = Path.of(dir, "redis-server");
-        if (Files.isExecutable(candidate)) {
-          return candidate.toString();
-        }
-      }
-    }
-    try {
-      return ExecutableProvider.newJarResourceProvider(folder.toFile()).get().getPath();
-    } catch (IOException | RuntimeException e) {
-      throw new IllegalStateException(
-          "No redis-server on PATH and the bundled one is unavailable: " + e.getMessage(), e);
-    }
-  }
 
-  private static void reap(Process process) {
-    try {
-      if (!process.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-        process.destroy();
-        if (!process.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
-          process.destroyForcibly().waitFor();
-        }
-      }
-    } catch (InterruptedException e) {
-      process.destroyForcibly();
-      Thread.currentThread().interrupt();
-    }
-  }
 
   private String readLog() {
     try {
@@ -226,13 +174,4 @@ public final class RedisServerProcess implements AutoCloseable {
     }
   }
 
-  private static void deleteFolder(Path folder) {
-    try (Stream<Path> paths = Files.walk(folder)) {
-      for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(path);
-      }
-    } catch (IOException e) {
-      // A leftover log in the temp folder is harmless.
-    }
-  }
 }
