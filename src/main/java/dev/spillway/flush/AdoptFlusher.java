@@ -344,26 +344,19 @@ public final class AdoptFlusher {
     if (done.isEmpty()) {
       return;
     }
-    List<CompletableFuture<Long>> futures = new ArrayList<>();
-    for (String id : done) {
-      futures.add(
-          Scripts.ACK.evalsha(
-              redis,
-              ScriptOutputType.INTEGER,
-              new String[] {keys.batch(m.name(), id), keys.batches(m.name(), AdoptKeys.tagOf(id))},
-              id));
+    List<String[]> batchKeys = new ArrayList<>(done.size());
+    List<String> ids = new ArrayList<>(done);
+    for (String id : ids) {
+      batchKeys.add(new String[] {keys.batch(m.name(), id), keys.batches(m.name(), AdoptKeys.tagOf(id))});
     }
-    connection.flushCommands();
-    for (CompletableFuture<Long> f : futures) {
-      try {
-        await(f, false);
-      } catch (IllegalStateException e) {
-        // Harmless: the next run finds the batch in the ledger and acknowledges it.
-        log.warn("event=adopt_ack_failed mapping={} error=\"{}\"", m.name(), e.getMessage());
-      }
+    for (String failure :
+        BatchAcks.send(connection, redis, batchKeys, ids, config.redisTimeout().toMillis() + 1000)) {
+      // Harmless: the next run finds the batch in the ledger and acknowledges it.
+      log.warn("event=adopt_ack_failed mapping={} error=\"{}\"", m.name(), failure);
     }
     listener.afterAck(Set.copyOf(done));
   }
+
 
   /** Decodes a batch hash written by {@link Scripts#ADOPT_CLAIM}. */
   AdoptBatch parse(AdoptMapping m, String batchId, Map<String, String> content) {

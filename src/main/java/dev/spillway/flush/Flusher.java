@@ -461,34 +461,19 @@ public final class Flusher {
     if (done.isEmpty()) {
       return;
     }
-    List<CompletableFuture<Long>> futures = new ArrayList<>(done.size());
+    List<String[]> keys = new ArrayList<>(done.size());
+    List<String> ids = new ArrayList<>(done.size());
     for (Pending p : done) {
-      futures.add(
-          Scripts.ACK.evalsha(
-              redis,
-              ScriptOutputType.INTEGER,
-              new String[] {layout.batch(p.stripe(), p.batchId()), layout.batches(p.stripe())},
-              p.batchId()));
+      keys.add(new String[] {layout.batch(p.stripe(), p.batchId()), layout.batches(p.stripe())});
+      ids.add(p.batchId());
     }
-    connection.flushCommands();
-    boolean noScript = false;
-    for (CompletableFuture<Long> f : futures) {
-      try {
-        PipelinedReplies.await(connection, f, config.redisTimeout().toMillis() + 1000);
-      } catch (ExecutionException | TimeoutException e) {
-        // Harmless: the batch stays pending, the next run finds it in the ledger and acks it.
-        noScript |= LuaScript.isNoScript(e);
-        log.warn("event=ack_failed error=\"{}\" action=next_run_acks", Errors.rootMessage(e));
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
-    }
-    if (noScript) {
-      loadScripts();
+    for (String failure :
+        BatchAcks.send(connection, redis, keys, ids, config.redisTimeout().toMillis() + 1000)) {
+      log.warn("event=ack_failed error=\"{}\" action=next_run_acks", failure);
     }
     listener.afterAck(done.stream().map(Pending::batchId).collect(java.util.stream.Collectors.toSet()));
   }
+
 
   /** How long a flush waits for replicas to confirm claims: redis.timeout, at most 1 s. */
   static Duration fenceTimeout(SpillwayConfig config) {

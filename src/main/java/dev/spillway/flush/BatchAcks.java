@@ -1,0 +1,70 @@
+package dev.spillway.flush;
+
+import dev.spillway.Errors;
+import dev.spillway.counter.LuaScript;
+import dev.spillway.counter.Scripts;
+import dev.spillway.redis.PipelinedReplies;
+import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * Step 4 of a flush, for counter and adopt batches alike: {@link Scripts#ACK} per batch,
+ * pipelined. A node that has not cached the script (a fresh or restarted Redis, a promoted
+ * replica) answers NOSCRIPT: those acks go again, once, with the script's text. Any other failure
+ * is harmless: the batch stays pending, and the next run finds it in the ledger and acks it.
+ */
+final class BatchAcks {
+  private BatchAcks() {}
+
+  /**
+   * Acks batch {@code ids.get(i)} with keys {@code keys.get(i)} (batch hash, batches set).
+   *
+   * @return one message per ack that still failed
+   */
+  static List<String> send(
+      StatefulConnection<String, String> connection,
+      RedisClusterAsyncCommands<String, String> redis,
+      List<String[]> keys,
+      List<String> ids,
+      long timeoutMillis) {
+    List<Integer> todo = new ArrayList<>(ids.size());
+    for (int i = 0; i < ids.size(); i++) {
+      todo.add(i);
+    }
+    List<String> failures = new ArrayList<>();
+    for (int attempt = 0; attempt < 2 && !todo.isEmpty(); attempt++) {
+      List<CompletableFuture<Long>> futures = new ArrayList<>(todo.size());
+      for (int i : todo) {
+        futures.add(Scripts.ACK.evalsha(redis, ScriptOutputType.INTEGER, keys.get(i), ids.get(i)));
+      }
+      connection.flushCommands();
+      List<Integer> missing = new ArrayList<>();
+      failures.clear();
+      for (int j = 0; j < futures.size(); j++) {
+        try {
+          PipelinedReplies.await(connection, futures.get(j), timeoutMillis);
+        } catch (ExecutionException | TimeoutException e) {
+          if (LuaScript.isNoScript(e)) {
+            missing.add(todo.get(j));
+          }
+          failures.add(Errors.rootMessage(e));
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          failures.add("interrupted");
+          return failures;
+        }
+      }
+      if (!missing.isEmpty()) {
+        Scripts.ACK.reload();
+      }
+      todo = missing;
+    }
+    return failures;
+  }
+}
