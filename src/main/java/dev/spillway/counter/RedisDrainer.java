@@ -78,7 +78,7 @@ final class RedisDrainer implements AutoCloseable {
   private long directCount;
   private int failures;
   private long nextAttemptNanos;
-  private boolean onlySlotsMigrating; // the last send's errors were all TRYAGAIN
+  private boolean onlySlotsMigrating; // the last send's errors were all TRYAGAIN or NOSCRIPT
 
   private volatile boolean redisFailing;
   private volatile boolean directRequested;
@@ -309,7 +309,7 @@ final class RedisDrainer implements AutoCloseable {
         }
       } catch (ExecutionException | TimeoutException e) {
         noScript |= LuaScript.isNoScript(e);
-        onlySlotsMigrating &= RedisErrors.isTryAgain(e);
+        onlySlotsMigrating &= RedisErrors.isTryAgain(e) || LuaScript.isNoScript(e);
         firstError = firstError != null ? firstError : e;
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
@@ -397,6 +397,8 @@ final class RedisDrainer implements AutoCloseable {
    * the importing one), Redis is not failing: the slot is usable again once its keys have moved,
    * typically within milliseconds. Backing off as from an outage would escalate to 5 s while a
    * reshard goes on slot after slot, holding every stripe's cells back; so retry at the next tick.
+   * The same for NOSCRIPT (a node that has not cached the script yet): the next tick sends its
+   * text.
    */
   private void notAcknowledged() {
     if (onlySlotsMigrating) {
