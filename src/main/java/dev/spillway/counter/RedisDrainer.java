@@ -287,23 +287,34 @@ final class RedisDrainer implements AutoCloseable {
     onlySlotsMigrating = true;
     long waitMs = config.redisTimeout().toMillis() + 1000;
     java.util.Set<Integer> stripesWaiting = new java.util.HashSet<>();
+    java.util.Set<Integer> stripesAcknowledged = new java.util.HashSet<>();
     for (int i = 0; i < packets.size(); i++) {
       Packet p = packets.get(i);
       try {
         List<Object> r = PipelinedReplies.await(connection, futures.get(i), waitMs);
         long code = (Long) r.get(0);
         if (code >= 0) {
+          stripesAcknowledged.add(p.stripe());
           continue;
         }
         long last = (Long) r.get(1);
-        if (!stripesWaiting.contains(p.stripe())) {
+        if (stripesAcknowledged.contains(p.stripe()) && !stripesWaiting.contains(p.stripe())) {
+          // An earlier packet of this stripe went through in this very send, yet this one found
+          // a gap: it ran first. A Redis Cluster client writes a pipeline in reverse order to a
+          // node whose connection is still being opened. Nothing is lost: resent as is, it is
+          // the next one now.
+          log.debug(
+              "event=redis_drain_reordered stripe={} seq={} redis_had={} action=resend",
+              p.stripe(), p.seq(), last);
+        } else if (!stripesWaiting.contains(p.stripe())) {
           // No earlier packet of this stripe is waiting here, yet Redis expects one: Redis lost
           // packets it had acknowledged (a rollback to an older AOF or replica, or a restart).
           // Waiting would block this client forever; resend this one to be accepted as is.
           log.error(
               "event=redis_lost_packets stripe={} client={} acknowledged_up_to={} redis_has={}"
-                  + " detail=\"Redis rolled back or restarted; increments it had acknowledged in"
-                  + " packets {}..{} are gone\" action=resync",
+                  + " detail=\"Redis rolled back, restarted or failed over (or forgot this client"
+                  + " after 7 days of silence); increments it had acknowledged in packets {}..{}"
+                  + " are gone\" action=resync",
               p.stripe(), clientId, p.seq() - 1, last, last + 1, p.seq() - 1);
           p = p.resync();
         }

@@ -12,8 +12,12 @@ public final class Scripts {
    * Client drain, idempotent per packet. KEYS: live, seen. ARGV: client id, packet seq, resync
    * flag, then field/delta pairs. Returns {1, seq} applied, {0, last} duplicate (already applied:
    * a retry after a lost reply), or {-1, last} gap: an earlier packet of this client for this
-   * stripe is missing. A gap the client cannot fill (Redis lost packets it had acknowledged: a
-   * rollback or restart) is resent with the resync flag, which accepts it. A delta Redis refuses
+   * stripe is missing. A client's first packet for a stripe must be number 1: a higher number
+   * with no record of the client means Redis forgot earlier packets, or that they are still on
+   * their way (a cluster client may reorder a pipeline to a node it is still connecting to), and
+   * accepting it would make them duplicates, silently dropped, when they arrive. A gap the client
+   * cannot fill (Redis lost packets it had acknowledged: a rollback, restart or failover) is resent
+   * with the resync flag, which accepts it. A delta Redis refuses
    * (the cell would overflow int64, or holds a non-integer) is kept under a unique
    * {@code !}-prefixed field so that the flusher dead-letters it; nothing is half-applied, because
    * no other error can occur after the first write.
@@ -28,6 +32,8 @@ public final class Scripts {
             local last = tonumber(string.match(v, '^(%d+)'))
             if seq <= last then return {0, last} end
             if seq ~= last + 1 and ARGV[3] ~= '1' then return {-1, last} end
+          elseif seq ~= 1 and ARGV[3] ~= '1' then
+            return {-1, 0}
           end
           for i = 4, #ARGV, 2 do
             local r = redis.pcall('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])

@@ -131,6 +131,7 @@ public final class RedisConnector implements AutoCloseable {
       if (cluster != null) {
         StatefulRedisClusterConnection<K, V> c = cluster.connect(codec);
         c.setReadFrom(ReadFrom.UPSTREAM);
+        openMasterConnections(c);
         return new RedisLink<>(c, c.async(), c.sync());
       }
       StatefulRedisConnection<K, V> c = single.connect(codec);
@@ -167,6 +168,25 @@ public final class RedisConnector implements AutoCloseable {
           "Redis at " + SpillwayConfig.maskUri(config.redisUri()) + " is a Redis Cluster node"
               + " (cluster_enabled:1) but redis.cluster is false: set redis.cluster: true"
               + " (SPILLWAY_REDIS_CLUSTER=true) and list seed nodes in redis.uri");
+    }
+  }
+
+  /**
+   * Opens the connection to every master now instead of on first use. Lettuce opens node
+   * connections lazily, and commands written to a node whose connection is still being opened
+   * wait on that connection's future, whose callbacks run in no particular order: a pipeline
+   * may reach the node reversed. The drain protocol tolerates that (a packet that arrives before
+   * its predecessor is refused and resent), but it costs a round trip and is avoidable here.
+   */
+  private static void openMasterConnections(StatefulRedisClusterConnection<?, ?> c) {
+    for (RedisClusterNode n : c.getPartitions()) {
+      if (n.is(RedisClusterNode.NodeFlag.UPSTREAM) && !n.is(RedisClusterNode.NodeFlag.FAIL)) {
+        try {
+          c.getConnection(n.getUri().getHost(), n.getUri().getPort()); // the key slot routing uses
+        } catch (RuntimeException e) {
+          // unreachable now: opened on first use, like any other node
+        }
+      }
     }
   }
 

@@ -158,6 +158,31 @@ class WorkersThroughputOnClusterTest {
         assertThat(c.pendingCells()).isZero();
       }
       Duration preload = Duration.ofNanos(System.nanoTime() - preloadStart);
+      { // Diagnostics: does Redis hold every preloaded cell before the hand-over?
+        List<RedisFuture<Long>> lens = new ArrayList<>();
+        for (int s = 0; s < STRIPES; s++) {
+          lens.add(redis.async().hlen(loadLayout.live(s)));
+        }
+        long held = 0;
+        StringBuilder shortStripes = new StringBuilder();
+        int[] expectedPerStripe = new int[STRIPES];
+        for (int i = 0; i < CELLS; i++) {
+          expectedPerStripe[loadLayout.stripeOf(counter, key(i))]++;
+        }
+        for (int s = 0; s < STRIPES; s++) {
+          long n = lens.get(s).get(10, TimeUnit.SECONDS);
+          held += n;
+          if (n != expectedPerStripe[s]) {
+            shortStripes.append(" stripe ").append(s).append(": ").append(n).append('/')
+                .append(expectedPerStripe[s]).append(" seen=")
+                .append(redis.sync().hgetall(loadLayout.seen(s)));
+          }
+        }
+        String epoch = redis.sync().clusterInfo().lines()
+            .filter(l -> l.startsWith("cluster_current_epoch")).findFirst().orElse("?");
+        assertThat(held).as("cells in Redis after the preload's flush():%s; %s", shortStripes, epoch)
+            .isEqualTo(CELLS);
+      }
 
       for (WorkerProcess w : workers) {
         w.awaitPort(WorkerProcess.START_TIMEOUT);
@@ -185,11 +210,23 @@ class WorkersThroughputOnClusterTest {
       long deadline = t0 + FLUSH_DEADLINE.toNanos();
       while (ledgerSum(env) - ledgerBefore != sent) {
         if (System.nanoTime() > deadline) {
+          for (int w = 0; w < workers.size(); w++) { // whole logs, for a post-mortem
+            java.nio.file.Files.writeString(
+                java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "wt-round" + k + "-worker" + (w + 1) + ".log"),
+                workers.get(w).output());
+          }
           throw new AssertionError(
               "%d worker(s) did not flush %,d cells within %s: %,d of %,d in the ledger, %d key(s) pending in Redis; the workers' warnings:%n%s"
                   .formatted(k, CELLS, FLUSH_DEADLINE, ledgerSum(env) - ledgerBefore, sent,
                       pendingInRedis(redis, workersLayout), warnings(workers))
-                  + "\nQuartz: " + quartzState(env));
+                  + "\nQuartz: " + quartzState(env)
+                  + "\ndead letters: " + env.queryLong("SELECT count(*) FROM dead_letter")
+                  + " rows, delta " + env.queryLong("SELECT coalesce(sum(delta), 0)::bigint FROM dead_letter")
+                  + "; rows of this counter: " + env.queryLong("SELECT count(*) FROM counter_totals WHERE counter = ?", counter)
+                  + ", sum " + env.queryLong("SELECT coalesce(sum(total), 0) FROM counter_totals WHERE counter = ?", counter)
+                  + "; ledger rows " + env.queryLong("SELECT count(*) FROM flush_ledger")
+                  + "; load-prefix keys left " + redis.keys(loadPrefix + "*").size()
+                  + "\nmissing: " + missing(env, counter, workersLayout));
         }
         Thread.sleep(20);
       }
@@ -292,6 +329,33 @@ class WorkersThroughputOnClusterTest {
 
   static long delta(int i) {
     return 1 + i % 5;
+  }
+
+  /** Keys whose total differs from what was sent, with their stripes (diagnostics only). */
+  private static String missing(TestEnv env, String counter, KeyLayout layout) {
+    java.util.Map<String, Long> got = new java.util.HashMap<>();
+    try (var c = env.dataSource().getConnection();
+        var ps = c.prepareStatement("SELECT key, total FROM \"" + env.schema() + "\".counter_totals WHERE counter = ?")) {
+      ps.setString(1, counter);
+      try (var rs = ps.executeQuery()) {
+        while (rs.next()) {
+          got.put(rs.getString(1), rs.getLong(2));
+        }
+      }
+    } catch (java.sql.SQLException e) {
+      return e.toString();
+    }
+    java.util.Map<Integer, Integer> byStripe = new java.util.TreeMap<>();
+    List<String> sample = new ArrayList<>();
+    for (int i = 0; i < CELLS; i++) {
+      if (got.getOrDefault(key(i), 0L) != delta(i)) {
+        byStripe.merge(layout.stripeOf(counter, key(i)), 1, Integer::sum);
+        if (sample.size() < 5) {
+          sample.add(key(i) + "=" + got.get(key(i)) + "/" + delta(i));
+        }
+      }
+    }
+    return "by stripe " + byStripe + " e.g. " + sample;
   }
 
   private static long ledgerSum(TestEnv env) {
