@@ -4,6 +4,7 @@ import dev.spillway.Errors;
 import dev.spillway.Granularity;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.redis.RedisErrors;
 import dev.spillway.store.CounterStore;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -220,7 +221,7 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       } catch (SpillwayException e) {
         if (LuaScript.isNoScript(e.getCause())) {
           Scripts.READ.reload();
-        } else if (attempt < 20 && String.valueOf(e.getMessage()).contains("TRYAGAIN")) {
+        } else if (attempt < 20 && RedisErrors.isTryAgain(e)) {
           try {
             Thread.sleep(50);
           } catch (InterruptedException ie) {

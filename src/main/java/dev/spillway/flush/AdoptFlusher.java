@@ -31,9 +31,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -90,7 +87,7 @@ public final class AdoptFlusher {
       InstantSource clock) {
     this.layout = layout;
     this.connection = connection;
-    this.fence = new ReplicationFence(connection, Flusher.fenceTimeout(config));
+    this.fence = new ReplicationFence(connection, config.redisTimeout());
     this.redis = redis;
     this.store = store;
     this.config = config;
@@ -153,7 +150,7 @@ public final class AdoptFlusher {
     connection.flushCommands();
     List<String> ids = new ArrayList<>();
     for (CompletableFuture<Set<String>> f : reads) {
-      ids.addAll(await(f, false));
+      ids.addAll(await(f));
     }
     return ids;
   }
@@ -169,7 +166,7 @@ public final class AdoptFlusher {
     Map<String, Set<String>> byTag = new LinkedHashMap<>();
     int found = 0;
     do {
-      KeyScanCursor<String> page = await(scan(cursor, args), true);
+      KeyScanCursor<String> page = await(scan(cursor, args));
       for (String key : page.getKeys()) {
         if (!key.startsWith(layout.prefix()) // never adopt Spillway's own keys
             && byTag.computeIfAbsent(keys.tagForKey(key), t -> new LinkedHashSet<>()).add(key)) {
@@ -255,7 +252,7 @@ public final class AdoptFlusher {
       IllegalStateException failure = null;
       for (int j = 0; j < todo.size(); j++) {
         try {
-          moved.set(todo.get(j), await(futures.get(j), false));
+          moved.set(todo.get(j), await(futures.get(j)));
         } catch (IllegalStateException e) {
           if (LuaScript.isNoScript(e) && attempt == 0) {
             retry.add(todo.get(j));
@@ -298,7 +295,7 @@ public final class AdoptFlusher {
     List<AdoptBatch> batches = new ArrayList<>();
     Set<String> done = new LinkedHashSet<>();
     for (int i = 0; i < ids.size(); i++) {
-      Map<String, String> content = await(reads.get(i), true);
+      Map<String, String> content = await(reads.get(i));
       if (content.isEmpty()) {
         done.add(ids.get(i)); // acknowledged meanwhile by a concurrent run
       } else {
@@ -384,18 +381,9 @@ public final class AdoptFlusher {
     return new AdoptBatch(batchId, cells);
   }
 
-  private <T> T await(CompletableFuture<T> f, boolean flush) {
-    if (flush) {
-      connection.flushCommands();
-    }
-    try {
-      // Flushes again while waiting: a command Lettuce re-sends after MOVED/ASK is only buffered.
-      return PipelinedReplies.await(connection, f, config.redisTimeout().toMillis() + 1000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    } catch (ExecutionException | TimeoutException e) {
-      throw new IllegalStateException("Redis failed: " + Errors.rootMessage(e), e);
-    }
+  /** A reply; the caller has flushed the pipeline (the wait flushes again for redirects). */
+  private <T> T await(CompletableFuture<T> f) {
+    return PipelinedReplies.reply(connection, f, config.redisTimeout().toMillis() + 1000);
   }
+
 }

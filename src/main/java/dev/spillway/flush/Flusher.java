@@ -5,7 +5,6 @@ import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.CellField;
 import dev.spillway.counter.CounterRef;
 import dev.spillway.counter.KeyLayout;
-import dev.spillway.counter.LuaScript;
 import dev.spillway.counter.Scripts;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.redis.PipelinedReplies;
@@ -16,7 +15,6 @@ import dev.spillway.store.BatchContent;
 import dev.spillway.store.CellDelta;
 import dev.spillway.store.CounterStore;
 import dev.spillway.store.RejectedCell;
-import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Duration;
@@ -29,7 +27,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -84,7 +81,7 @@ public final class Flusher {
       InstantSource clock) {
     this.layout = layout;
     this.connection = connection;
-    this.fence = new ReplicationFence(connection, fenceTimeout(config));
+    this.fence = new ReplicationFence(connection, config.redisTimeout());
     this.claimer = new StripeClaimer(layout, connection, redis, config, meters, clock);
     this.redis = redis;
     this.store = store;
@@ -475,13 +472,6 @@ public final class Flusher {
   }
 
 
-  /** How long a flush waits for replicas to confirm claims: redis.timeout, at most 1 s. */
-  static Duration fenceTimeout(SpillwayConfig config) {
-    return config.redisTimeout().compareTo(Duration.ofSeconds(1)) < 0
-        ? config.redisTimeout()
-        : Duration.ofSeconds(1);
-  }
-
   private static void loadScripts() {
     Scripts.CLAIM.reload();
     Scripts.ACK.reload();
@@ -516,13 +506,7 @@ public final class Flusher {
   }
 
   private <T> T await(CompletableFuture<T> f) {
-    try {
-      return PipelinedReplies.await(connection, f, config.redisTimeout().toMillis() + 1000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    } catch (ExecutionException | TimeoutException e) {
-      throw new IllegalStateException("Redis failed: " + Errors.rootMessage(e), e);
-    }
+    return PipelinedReplies.reply(connection, f, config.redisTimeout().toMillis() + 1000);
   }
+
 }

@@ -1,5 +1,6 @@
 package dev.spillway.redis;
 
+import dev.spillway.Errors;
 import io.lettuce.core.api.StatefulConnection;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
@@ -45,6 +46,24 @@ public final class PipelinedReplies {
         }
         connection.flushCommands(); // pushes out commands Lettuce re-wrote after a redirect
       }
+    }
+  }
+
+  /**
+   * {@link #await}, with failures as one unchecked exception naming Redis's reply, for callers
+   * that fail their whole step when Redis does.
+   *
+   * @throws IllegalStateException when Redis failed, did not answer in time, or the wait was
+   *     interrupted (the interrupt flag is restored)
+   */
+  public static <T> T reply(StatefulConnection<?, ?> connection, Future<T> future, long timeoutMillis) {
+    try {
+      return await(connection, future, timeoutMillis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    } catch (ExecutionException | TimeoutException e) {
+      throw new IllegalStateException("Redis failed: " + Errors.rootMessage(e), e);
     }
   }
 }

@@ -35,11 +35,14 @@ public final class RedisConnector implements AutoCloseable {
   static final Duration PERIODIC_REFRESH = Duration.ofSeconds(10);
 
   private final SpillwayConfig config;
+  private final List<RedisURI> seeds;
   private final RedisClient single;
   private final RedisClusterClient cluster;
 
-  private RedisConnector(SpillwayConfig config, RedisClient single, RedisClusterClient cluster) {
+  private RedisConnector(
+      SpillwayConfig config, List<RedisURI> seeds, RedisClient single, RedisClusterClient cluster) {
     this.config = config;
+    this.seeds = seeds;
     this.single = single;
     this.cluster = cluster;
   }
@@ -51,12 +54,12 @@ public final class RedisConnector implements AutoCloseable {
       RedisClusterClient c =
           resources != null ? RedisClusterClient.create(resources, seeds) : RedisClusterClient.create(seeds);
       c.setOptions(clusterOptions(config));
-      return new RedisConnector(config, null, c);
+      return new RedisConnector(config, seeds, null, c);
     }
     RedisClient c =
         resources != null ? RedisClient.create(resources, seeds.get(0)) : RedisClient.create(seeds.get(0));
     c.setOptions(clientOptions(config));
-    return new RedisConnector(config, c, null);
+    return new RedisConnector(config, seeds, c, null);
   }
 
   /**
@@ -203,7 +206,6 @@ public final class RedisConnector implements AutoCloseable {
    * cluster's current topology (masters first), with the seeds' credentials.
    */
   public List<Node> nodes() {
-    List<RedisURI> seeds = RedisSeeds.parse(config.redisUri(), config.redisCluster(), config.redisTimeout());
     if (cluster == null) {
       return List.of(new Node(seeds.get(0), true, "standalone"));
     }

@@ -45,11 +45,14 @@ public final class ReplicationFence {
   private final StatefulRedisClusterConnection<String, String> cluster;
   private final Duration timeout;
   private final Set<String> failedThisRun = new HashSet<>();
+  /** A healthy replica confirms in milliseconds; past this, the batches wait for the next run. */
+  static final Duration MAX_WAIT = Duration.ofSeconds(1);
 
-  public ReplicationFence(StatefulConnection<String, String> connection, Duration timeout) {
+  /** Waits for replicas at most {@code redisTimeout}, and never more than {@link #MAX_WAIT}. */
+  public ReplicationFence(StatefulConnection<String, String> connection, Duration redisTimeout) {
     this.cluster =
         connection instanceof StatefulRedisClusterConnection<String, String> c ? c : null;
-    this.timeout = timeout;
+    this.timeout = redisTimeout.compareTo(MAX_WAIT) < 0 ? redisTimeout : MAX_WAIT;
   }
 
   /**
