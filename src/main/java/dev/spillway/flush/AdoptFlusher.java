@@ -294,10 +294,11 @@ public final class AdoptFlusher {
     connection.flushCommands();
     List<AdoptBatch> batches = new ArrayList<>();
     Set<String> done = new LinkedHashSet<>();
+    List<String> unread = new ArrayList<>();
     for (int i = 0; i < ids.size(); i++) {
       Map<String, String> content = await(reads.get(i));
       if (content.isEmpty()) {
-        done.add(ids.get(i)); // acknowledged meanwhile by a concurrent run
+        unread.add(ids.get(i)); // acknowledged meanwhile by a concurrent run, if its key is gone
       } else {
         batches.add(parse(m, ids.get(i), content));
       }
@@ -334,7 +335,31 @@ public final class AdoptFlusher {
       }
     }
     ack(m, done);
+    ackUnread(m, unread, run);
     return healthy;
+  }
+
+  /** Drops the ids of batches read back empty, each only if its key is gone (never deletes). */
+  private void ackUnread(AdoptMapping m, List<String> unread, Run run) {
+    if (unread.isEmpty()) {
+      return;
+    }
+    List<String[]> batchKeys = new ArrayList<>(unread.size());
+    for (String id : unread) {
+      batchKeys.add(new String[] {keys.batch(m.name(), id), keys.batches(m.name(), AdoptKeys.tagOf(id))});
+    }
+    List<String> kept = new ArrayList<>();
+    for (String failure :
+        BatchAcks.sendUnread(connection, redis, batchKeys, unread,
+            config.redisTimeout().toMillis() + 1000, kept)) {
+      log.warn("event=adopt_ack_failed mapping={} error=\"{}\"", m.name(), failure);
+    }
+    if (!kept.isEmpty()) {
+      run.errors.add(kept.size() + " adopt batch(es) read back empty although their keys hold"
+          + " data (first: " + kept.get(0) + "); left pending, untouched, for the next run");
+      log.error("event=batch_read_empty mapping={} batches={} first={} action=left_pending",
+          m.name(), kept.size(), kept.get(0));
+    }
   }
 
   private void ack(AdoptMapping m, Set<String> done) {
