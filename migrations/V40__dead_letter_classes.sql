@@ -15,7 +15,9 @@
 -- A row waits while decision IS NULL. replayed_at keeps its meaning (when a row was replayed);
 -- a discarded row has none. Whatever still writes only replayed_at (a binary from before this
 -- migration, a hand-written UPDATE) is recorded as a replay by the trigger below, except on a
--- maybe_counted row, which it refuses: that is exactly the double count this migration stops.
+-- maybe_counted row, which the trigger refuses (exactly the double count this migration stops),
+-- and on a discarded row, which dead_letter_decided refuses. An older binary's replay then
+-- reports those rows as still failing and applies nothing for them.
 
 ALTER TABLE ${schema}.dead_letter
     ADD COLUMN kind text NOT NULL DEFAULT 'unapplied'

@@ -44,7 +44,8 @@ class DeadLetterTest {
     assertThat(
             env.queryLong(
                 "SELECT delta::bigint FROM dead_letter WHERE counter='big' AND key='k'"
-                    + " AND reason LIKE '%would overflow bigint%' AND source = 'counter'"))
+                    + " AND reason LIKE '%would overflow bigint%' AND source = 'counter'"
+                    + " AND kind = 'unapplied'"))
         .isEqualTo(10);
   }
 
