@@ -26,13 +26,16 @@ import picocli.CommandLine.Spec;
           + " when, why) is kept with the row.",
       "",
       "Every row has a class:",
-      "  unapplied      never counted (a total that would overflow, no target row, a non-integer"
+      "",
+      "unapplied: never counted (a total that would overflow, no target row, a non-integer"
           + " value, a wrong key type). Fix the cause, then `dead-letter replay`.",
-      "  maybe_counted  cells of a batch Redis resurrected after rolling back (AOF tail lost,"
+      "",
+      "maybe_counted: cells of a batch Redis resurrected after rolling back (AOF tail lost,"
           + " lagging replica promoted, backup restored). Some or all may already be in the"
-          + " totals, so a routine replay never applies them: compare each with the totals, then"
+          + " totals, so a plain replay never applies them. Compare each with the totals, then"
           + " `dead-letter replay --id N` (not counted yet) or `dead-letter discard --id N"
-          + " --reason ...` (already counted)."
+          + " --reason ...` (already counted).",
+      ""
     },
     subcommands = {
       DeadLetterCommand.ListCommand.class,
@@ -45,10 +48,10 @@ import picocli.CommandLine.Spec;
       "Examples:",
       "  spillway dead-letter list",
       "  spillway dead-letter list --mapping page-views --limit 20",
-      "  spillway dead-letter replay --mapping page-views   # after inserting the missing rows",
+      "  spillway dead-letter replay --mapping page-views",
       "  spillway dead-letter show --id 42",
-      "  spillway dead-letter replay --id 42 --reason \"total lacked these 5 views\"",
-      "  spillway dead-letter discard --id 43 --reason \"already counted: batch 17 holds it\""
+      "  spillway dead-letter replay --id 42 --reason \"not in the total yet\"",
+      "  spillway dead-letter discard --id 43 --reason \"already counted\""
     })
 final class DeadLetterCommand implements Runnable {
   @Spec CommandSpec spec;
@@ -56,6 +59,18 @@ final class DeadLetterCommand implements Runnable {
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /**
+   * Runs a decision; its refusal may quote stored text (who decided), so the sentence is made
+   * printable before Main prints it.
+   */
+  static <T> T printableErrors(java.util.function.Supplier<T> decision) {
+    try {
+      return decision.get();
+    } catch (dev.spillway.SpillwayException e) {
+      throw new dev.spillway.SpillwayException(Printable.of(e.getMessage()), e);
+    }
   }
 
   /** $USER, else the JVM's user.name: who decided, when --by is not given. */
@@ -211,7 +226,8 @@ final class DeadLetterCommand implements Runnable {
       PrintWriter out = spec.commandLine().getOut();
       try (Spillway sw = options.open()) {
         if (id != null) {
-          DeadLetters.Row r = sw.deadLetters().replayOne(sw.config(), id, decider, reason);
+          DeadLetters.Row r =
+              printableErrors(() -> sw.deadLetters().replayOne(sw.config(), id, decider, reason));
           out.println("replayed dead letter " + r.id() + " (" + r.kind() + ", " + counterOf(r) + " "
               + where(r) + ", delta " + deltaOf(r) + "), decided by " + Printable.of(r.decidedBy())
               + " at " + r.decidedAt());
@@ -265,7 +281,8 @@ final class DeadLetterCommand implements Runnable {
       }
       PrintWriter out = spec.commandLine().getOut();
       try (Spillway sw = options.open()) {
-        DeadLetters.Row r = sw.deadLetters().discard(id, by != null ? by : defaultDecider(), reason);
+        String decider = by != null ? by : defaultDecider();
+        DeadLetters.Row r = printableErrors(() -> sw.deadLetters().discard(id, decider, reason));
         out.println("discarded dead letter " + r.id() + " (" + r.kind() + ", " + counterOf(r) + " "
             + where(r) + ", delta " + deltaOf(r) + "), decided by " + Printable.of(r.decidedBy())
             + " at " + r.decidedAt() + ": " + Printable.of(r.decisionReason()));
