@@ -327,8 +327,8 @@ public final class CounterStore {
 
   /**
    * Every cell of {@code b}, as rows of class {@code kind}. A resurrected batch's refused cells
-   * are {@code maybe_counted} too: the first issue of the claim already dead-lettered them, so a
-   * second unapplied copy would be replayed twice. Their reason says both things.
+   * are {@code maybe_counted} too: they may be copies of rows the first issue of the claim already
+   * dead-lettered, and an unapplied copy would then be replayed twice. Their reason says both.
    */
   private static void deadLetterAll(BatchContent b, String source, String reason,
       DeadLetterKind kind, List<DeadRow> dead) {
@@ -338,7 +338,8 @@ public final class CounterStore {
           kind));
     }
     for (RejectedCell r : b.rejected()) {
-      String why = kind == DeadLetterKind.UNAPPLIED ? r.reason() : reason + "; the cell itself: " + r.reason();
+      String why =
+          kind == DeadLetterKind.UNAPPLIED ? r.reason() : reason + "; the cell itself: " + r.reason();
       dead.add(new DeadRow(b.batchId(), source, r.counter(), r.key(), null, null, parse(r.value()),
           r.raw(), why, kind));
     }
