@@ -184,7 +184,7 @@ public final class Spillway implements AutoCloseable {
     return adoptFlusher.run(m);
   }
 
-  /** The dead-letter table: list and replay. */
+  /** The dead-letter table: list, replay (routine or one row) and discard, by class. */
   public DeadLetters deadLetters() {
     return new DeadLetters(database.dataSource(), config.schema());
   }

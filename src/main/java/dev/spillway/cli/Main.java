@@ -56,7 +56,21 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns its exit code (tests call this). */
   public static int execute(String... args) {
+    return execute(null, null, args);
+  }
+
+  /**
+   * Runs the command line with its output and errors going to {@code out} and {@code err} (null:
+   * the console), for tests that run commands in-process.
+   */
+  static int execute(PrintWriter out, PrintWriter errors, String... args) {
     CommandLine cl = new CommandLine(new Main());
+    if (out != null) {
+      cl.setOut(out);
+    }
+    if (errors != null) {
+      cl.setErr(errors);
+    }
     cl.setExecutionExceptionHandler(Main::onError);
     cl.setParameterExceptionHandler(
         (ex, a) -> {

@@ -173,8 +173,8 @@ public final class Doctor extends DoctorLines {
 
   private void deadLetters(Connection c) throws SQLException {
     String sql =
-        "SELECT count(*), min(created_at) FROM \"" + config.schema()
-            + "\".dead_letter WHERE replayed_at IS NULL";
+        "SELECT count(*), min(created_at), count(*) FILTER (WHERE kind = 'maybe_counted') FROM \""
+            + config.schema() + "\".dead_letter WHERE decision IS NULL";
     try (Statement st = c.createStatement();
         ResultSet rs = st.executeQuery(sql)) {
       rs.next();
@@ -182,10 +182,15 @@ public final class Doctor extends DoctorLines {
       if (n == 0) {
         ok("dead-letters", "no dead letters waiting");
       } else {
+        long maybeCounted = rs.getLong(3);
         warn(
             "dead-letters",
-            n + " dead letter(s) waiting, oldest from " + rs.getTimestamp(2).toInstant(),
-            "spillway dead-letter list, fix the cause, then spillway dead-letter replay");
+            n + " dead letter(s) waiting, oldest from " + rs.getTimestamp(2).toInstant()
+                + (maybeCounted == 0 ? "" : "; " + maybeCounted + " of them maybe_counted (Redis"
+                    + " rollback: their cells may already be counted)"),
+            "spillway dead-letter list, fix the cause, then spillway dead-letter replay"
+                + (maybeCounted == 0 ? "" : "; decide each maybe_counted row with dead-letter"
+                    + " replay --id N or dead-letter discard --id N --reason ..."));
       }
     }
   }
