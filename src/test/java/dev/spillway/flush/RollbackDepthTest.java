@@ -138,6 +138,8 @@ class RollbackDepthTest {
 
       assertThat(total("first", "k")).as("not counted twice").isEqualTo(100);
       assertThat(deadLetterSum("first", "k")).as("the resurrected cell is parked").isEqualTo(100);
+      sw.deadLetters().replay(sw.config(), null, "test", null);
+      assertThat(total("first", "k")).as("a plain replay leaves it parked").isEqualTo(100);
       assertThat(sw.counters().get("first", "k")).isEqualTo(100);
     }
   }
@@ -328,6 +330,9 @@ class RollbackDepthTest {
         assertAtMostOnce(counter, next, seed);
       }
       settle(sw);
+      assertAtMostOnce(counter, next, seed);
+      // The routine replay an operator runs after a rollback must not apply what it parked.
+      sw.deadLetters().replay(sw.config(), null, "test", null);
       assertAtMostOnce(counter, next, seed);
       Map<String, Long> totals = totals(counter);
       Map<String, Long> parked = parked(counter);
