@@ -13,8 +13,9 @@ import java.util.TreeMap;
  * characters: see {@link RedisText}), or it holds another Redis type than the mapping's (counted
  * by type). These keys belong to someone else; adopt never moves, deletes or renames them.
  *
- * <p>Counts are per SCAN visit: SCAN may return a key twice in one run (while Redis rehashes), so
- * they are exact for a quiet keyspace and approximate for a busy one. {@code examples} holds up to
+ * <p>SCAN may return a key twice in one run (while Redis rehashes its keyspace), so a run
+ * remembers a 64-bit hash of each key it counted, up to {@link Tally#DEDUPE_LIMIT} keys; beyond
+ * that a key SCAN returns twice may count twice. {@code examples} holds up to
  * {@link #EXAMPLES} keys per reason, escaped ({@link RedisText#escape}).
  */
 public record LeftAlone(
@@ -83,24 +84,46 @@ public record LeftAlone(
 
   /** Counts the keys of one run (or one doctor sample); not thread-safe. */
   public static final class Tally {
+    /** Keys remembered per run to count each once (a hash each: ~5 MB at most). */
+    static final int DEDUPE_LIMIT = 100_000;
+
+    private final java.util.Set<Long> seen = new java.util.HashSet<>();
     private long notMatchingRegex;
     private long notText;
     private final Map<String, Long> wrongType = new TreeMap<>();
     private final Map<String, List<String>> examples = new LinkedHashMap<>();
 
     public void notMatchingRegex(String key) {
+      if (!first(key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+        return;
+      }
       notMatchingRegex++;
       example(NOT_MATCHING, RedisText.escape(key));
     }
 
     public void notText(byte[] key) {
+      if (!first(key)) {
+        return;
+      }
       notText++;
       example(NOT_TEXT, RedisText.escape(key));
     }
 
     public void wrongType(String type, String key) {
+      if (!first(key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+        return;
+      }
       wrongType.merge(type, 1L, Long::sum);
       example(type, RedisText.escape(key));
+    }
+
+    /** False when this key was counted already in this run (as far as the run remembers). */
+    private boolean first(byte[] key) {
+      long h = 0xcbf29ce484222325L; // FNV-1a, 64 bits
+      for (byte b : key) {
+        h = (h ^ (b & 0xff)) * 0x100000001b3L;
+      }
+      return seen.size() < DEDUPE_LIMIT ? seen.add(h) : !seen.contains(h);
     }
 
     private void example(String reason, String key) {
