@@ -19,7 +19,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The adopt lines of {@code spillway doctor}: for each mapping, a bounded SCAN of its {@code
- * match} pattern (the first {@link #SAMPLE} keys, at most {@link #MAX_SCAN_CALLS} SCAN calls) and
+ * match} pattern (until {@link #SAMPLE} keys are found, the keyspace ends, or {@link #BUDGET} of
+ * SCAN calls has passed: a sparse pattern in a large keyspace needs many calls) and
  * the keys among them that adopt runs leave alone, by reason, a few named (escaped). Such keys are
  * someone else's and stay untouched, but each run visits them, and a mapping whose pattern is
  * mostly foreign keys usually means the pattern or the regex is not what was meant. Reads only
@@ -27,7 +28,9 @@ import java.util.concurrent.TimeUnit;
  */
 final class AdoptDoctor extends DoctorLines {
   static final int SAMPLE = 1_000;
-  static final int MAX_SCAN_CALLS = 100;
+  static final java.time.Duration BUDGET = java.time.Duration.ofSeconds(10);
+  /** COUNT per SCAN call at least this: fewer calls for the same part of the keyspace. */
+  static final int MIN_COUNT = 1_000;
 
   private final SpillwayConfig config;
 
@@ -54,10 +57,12 @@ final class AdoptDoctor extends DoctorLines {
 
   private void check(RedisLink<byte[], byte[]> link, AdoptMapping m) throws Exception {
     long timeout = Doctor.CONNECT_TIMEOUT.toMillis();
-    ScanArgs args = ScanArgs.Builder.matches(m.match()).limit(m.scanCount());
+    ScanArgs args = ScanArgs.Builder.matches(m.match()).limit(Math.max(MIN_COUNT, m.scanCount()));
     ScanCursor cursor = ScanCursor.INITIAL;
     List<byte[]> sample = new ArrayList<>();
-    for (int calls = 0; calls < MAX_SCAN_CALLS && sample.size() < SAMPLE; calls++) {
+    long deadline = System.nanoTime() + BUDGET.toNanos();
+    boolean finished = false;
+    while (sample.size() < SAMPLE && System.nanoTime() - deadline < 0) {
       RedisFuture<KeyScanCursor<byte[]>> f =
           cursor == ScanCursor.INITIAL ? link.async().scan(args) : link.async().scan(cursor, args);
       KeyScanCursor<byte[]> page = f.get(timeout, TimeUnit.MILLISECONDS);
@@ -68,6 +73,7 @@ final class AdoptDoctor extends DoctorLines {
       }
       cursor = page;
       if (page.isFinished()) {
+        finished = true;
         break;
       }
     }
@@ -99,11 +105,15 @@ final class AdoptDoctor extends DoctorLines {
     }
     LeftAlone left = tally.result();
     String check = "adopt." + m.name();
-    String scope = (sample.size() >= SAMPLE ? "of the first " : "of the ") + sample.size()
-        + " key(s) found under " + m.match();
+    String scope = finished
+        ? "of the " + sample.size() + " key(s) under " + m.match()
+        : sample.size() >= SAMPLE
+            ? "of the first " + sample.size() + " key(s) found under " + m.match()
+            : "of the " + sample.size() + " key(s) found under " + m.match() + " in "
+                + BUDGET.toSeconds() + " s of SCAN (part of the keyspace)";
     if (left.total() == 0) {
       ok(check, sample.isEmpty()
-          ? "no keys under " + m.match() + " in the part of the keyspace scanned"
+          ? (finished ? "no keys under " + m.match() : scope)
           : scope + ", all " + adoptable + " match key-regex and hold a " + wanted);
     } else {
       warn(check, scope + ", " + adoptable + " can be adopted; " + left.describe(m.match(), true),

@@ -59,7 +59,7 @@ class AdoptDoctorTest {
           .orElseThrow(() -> new AssertionError(lines.toString()));
       assertThat(line.status()).as(line.toString()).isEqualTo(Doctor.Status.WARN);
       assertThat(line.message())
-          .contains("of the 4 key(s) found under " + ns + "app:*, 1 can be adopted")
+          .contains("of the 4 key(s) under " + ns + "app:*, 1 can be adopted")
           .contains("3 keys under " + ns + "app:* left alone: 1 does not match key-regex (e.g. "
               + ns + "app:session:abc), 1 is a list (e.g. " + ns + "app:views:2), 1 is not text"
               + " (invalid UTF-8 or control characters) (e.g. " + ns + "app:views:\\xff)");
