@@ -39,16 +39,6 @@ public final class RedisText {
     return s;
   }
 
-  /** Whether {@code s} holds no control character (C0, DEL or C1). */
-  public static boolean isText(String s) {
-    for (int i = 0; i < s.length(); i++) {
-      if (Character.isISOControl(s.charAt(i))) {
-        return false;
-      }
-    }
-    return true;
-  }
-
   /**
    * A readable rendering of {@code bytes}: UTF-8 characters other than controls as they are, a
    * backslash as {@code \\}, and every other byte (controls, bytes that are not valid UTF-8) as
