@@ -108,8 +108,12 @@ public final class Spillway implements AutoCloseable {
       }
       RedisLink<String, String> adoptConn = redis.connect();
       opened.push(adoptConn);
+      // Adopt finds and reads foreign keys as bytes: they need not be UTF-8.
+      RedisLink<byte[], byte[]> adoptBytes = redis.connect(io.lettuce.core.codec.ByteArrayCodec.INSTANCE);
+      opened.push(adoptBytes);
       adoptFlusher =
-          new AdoptFlusher(layout, adoptConn.connection(), adoptConn.async(), adoptStore, config, meters, b.listener, clock);
+          new AdoptFlusher(layout, adoptConn.connection(), adoptConn.async(), adoptBytes.connection(),
+              adoptBytes.async(), adoptStore, config, meters, b.listener, clock);
       scheduler = config.flushEnabled() ? new FlushScheduler(flusher, config.flushInterval()) : null;
       if (scheduler != null) {
         opened.push(scheduler);

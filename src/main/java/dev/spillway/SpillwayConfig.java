@@ -121,6 +121,9 @@ public record SpillwayConfig(
     worker = worker == null ? WorkerSettings.defaults() : worker;
     reporting = reporting == null ? ReportSettings.defaults() : reporting;
     cache = cache == null ? CacheSettings.defaults() : cache;
+    for (int i = 0; i < adopt.size(); i++) {
+      adopt.get(i).checkMatch(i, keyPrefix, cache.prefixFor(keyPrefix));
+    }
   }
 
   /** The adopt mapping of that name. */

@@ -36,6 +36,11 @@ final class FlushCommand implements Callable<Integer> {
               "adopt " + e.getKey() + ": moved " + a.cells() + " value(s) in " + a.batchesApplied()
                   + " batch(es), " + a.rowsUpserted() + " row(s) written, " + a.deadLetters()
                   + " dead letter(s)" + (a.ok() ? "" : ", FAILED: " + a.errors()));
+          if (a.leftAlone().total() > 0) {
+            String match = sw.config().adoptMapping(e.getKey()).orElseThrow().match();
+            System.out.println("adopt " + e.getKey() + ": " + a.leftAlone().describe(match, false)
+                + " (spillway doctor names some)");
+          }
           ok &= a.ok();
         }
         return ok ? 0 : 1;

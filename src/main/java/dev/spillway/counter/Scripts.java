@@ -179,22 +179,28 @@ public final class Scripts {
 
   /**
    * Move adopted keys into one batch (GETDEL semantics, atomically). KEYS: batch, batches, then
-   * pairs (adopted key, its quarantine key). ARGV: batch id, expected type ({@code string} or
-   * {@code hash}). A string becomes field {@code s|<key>}; each field of a hash becomes {@code
-   * h|<key byte length>|<key><field>}; a key of another type is renamed to its quarantine key and
-   * recorded as {@code x|<key>} = its type. Keys already gone (taken by a concurrent run) are
-   * skipped; a call whose batch exists already (a replay) moves nothing. Returns the number of
-   * keys moved.
+   * the adopted keys (each already checked against the mapping's key-regex by the caller). ARGV:
+   * batch id, the mapping's type ({@code string} or {@code hash}). Only a key of that type is
+   * moved: a string becomes field {@code s|<key>}; each field of a hash becomes {@code h|<key byte
+   * length>|<key><field>}. A key of any other type belongs to someone else and is not touched (the
+   * type is checked here, atomically with the move, because a writer may change it between SCAN
+   * and this call). Returns the type each key had, in order ({@code none}: already gone, taken by
+   * a concurrent run), so the caller counts what it moved and what it left alone; a call whose
+   * batch exists already (a replay) moves nothing and returns an empty list.
+   *
+   * <p>Batches written by earlier versions may also hold {@code x|<key>} = type: a key of the
+   * wrong type that was renamed to a quarantine key; the flusher still dead-letters those.
    */
   public static final LuaScript ADOPT_CLAIM =
       new LuaScript(
           "adopt-claim",
           """
           if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
-            return 0 -- a replayed call: this batch exists already; never overwrite it
+            return {} -- a replayed call: this batch exists already; never overwrite it
           end
+          local types = {}
           local moved = 0
-          for i = 3, #KEYS, 2 do
+          for i = 3, #KEYS do
             local k = KEYS[i]
             local t = redis.call('TYPE', k)['ok']
             if t == ARGV[2] and t == 'string' then
@@ -208,13 +214,10 @@ public final class Scripts {
               end
               redis.call('DEL', k)
               moved = moved + 1
-            elseif t ~= 'none' then
-              redis.call('RENAME', k, KEYS[i + 1])
-              redis.call('HSET', KEYS[1], 'x|' .. k, t)
-              moved = moved + 1
             end
+            types[#types + 1] = t
           end
           if moved > 0 then redis.call('SADD', KEYS[2], ARGV[1]) end
-          return moved
+          return types
           """);
 }

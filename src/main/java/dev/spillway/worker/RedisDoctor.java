@@ -70,6 +70,7 @@ final class RedisDoctor extends DoctorLines {
       }
       encoding(link);
       pendingBatches(link);
+      new AdoptDoctor(config, lines).run(connector);
     } catch (RuntimeException e) {
       fail(
           "redis",
