@@ -69,7 +69,7 @@ public final class Redactor {
 
   private static final Pattern PERCENT_HEX = Pattern.compile("%[0-9A-F]{2}");
 
-  private static final Redactor SHAPES = new Redactor(null, List.of());
+  private static final Redactor SHAPES = new Redactor(null, 0);
 
   private static Pattern param(String separator) {
     return Pattern.compile(
@@ -79,9 +79,9 @@ public final class Redactor {
   }
 
   private final Pattern literals; // null: no literal secrets
-  private final List<String> secrets;
+  private final int secrets;
 
-  private Redactor(Pattern literals, List<String> secrets) {
+  private Redactor(Pattern literals, int secrets) {
     this.literals = literals;
     this.secrets = secrets;
   }
@@ -91,7 +91,10 @@ public final class Redactor {
     return SHAPES;
   }
 
-  /** Hides by shape and every one of {@code secrets} (nulls and empties ignored). */
+  /**
+   * Hides by shape and every one of {@code secrets}; nulls and secrets shorter than {@value
+   * #MIN_SECRET_LENGTH} characters are left to the shapes.
+   */
   public static Redactor of(Collection<String> secrets) {
     Set<String> variants = new LinkedHashSet<>();
     for (String s : secrets) {
@@ -109,9 +112,9 @@ public final class Redactor {
     for (String v : sorted) {
       alternation.append(alternation.isEmpty() ? "" : "|").append(Pattern.quote(v));
     }
-    List<String> kept =
-        secrets.stream().filter(s -> s != null && s.length() >= MIN_SECRET_LENGTH).distinct().toList();
-    return new Redactor(Pattern.compile(alternation.toString()), kept);
+    long kept =
+        secrets.stream().filter(s -> s != null && s.length() >= MIN_SECRET_LENGTH).distinct().count();
+    return new Redactor(Pattern.compile(alternation.toString()), (int) kept);
   }
 
   /** The secrets of a configuration: the PostgreSQL password and those inside its URLs. */
@@ -136,13 +139,6 @@ public final class Redactor {
   /** The secrets of the environment alone, for when no configuration could be loaded. */
   public static Redactor ofEnvironment(Map<String, String> env) {
     return of(secretsOfEnvironment(env));
-  }
-
-  /** This redactor's secrets plus {@code more}. */
-  public Redactor with(Collection<String> more) {
-    List<String> all = new ArrayList<>(secrets);
-    all.addAll(more);
-    return of(all);
   }
 
   /** {@code text} with every secret hidden; null stays null. */
@@ -286,6 +282,6 @@ public final class Redactor {
 
   @Override
   public String toString() {
-    return "Redactor[secrets=" + secrets.size() + "]";
+    return "Redactor[secrets=" + secrets + "]";
   }
 }

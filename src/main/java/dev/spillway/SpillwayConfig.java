@@ -73,32 +73,23 @@ public record SpillwayConfig(
   static final Pattern COUNTER_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
 
   public SpillwayConfig {
-    jdbcPassword = jdbcPassword == null ? "" : jdbcPassword;
-    try {
-      requireUri("redis.uri", redisUri, "redis", "rediss");
-      dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
-      Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
-      if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
-        throw new ConfigException(
-            "postgres.jdbc-url must start with jdbc:postgresql: but was '"
-                + Redactor.maskUri(jdbcUrl)
-                + "'"
-                + (jdbcUrl.startsWith("postgres")
-                    ? " (a libpq URL postgresql://host:5432/db is written"
-                        + " jdbc:postgresql://host:5432/db; the user and password go in"
-                        + " postgres.user and SPILLWAY_JDBC_PASSWORD)"
-                    : ""));
-      }
-    } catch (ConfigException e) {
-      // The rules above echo the URLs, masked by shape; hide this configuration's own secrets
-      // too, in whatever form a mangled URL left them.
-      List<String> secrets = new java.util.ArrayList<>(List.of(jdbcPassword));
-      secrets.addAll(Redactor.secretsIn(redisUri));
-      secrets.addAll(Redactor.secretsIn(jdbcUrl));
-      throw new ConfigException(Redactor.of(secrets).redact(e.getMessage()));
-    }
+    requireUri("redis.uri", redisUri, "redis", "rediss");
+    dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
     requireAtLeast("redis.timeout", redisTimeout, Duration.ofMillis(100));
+    Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
+    if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
+      throw new ConfigException(
+          "postgres.jdbc-url must start with jdbc:postgresql: but was '"
+              + Redactor.of(Redactor.secretsIn(jdbcUrl)).redactUri(jdbcUrl)
+              + "'"
+              + (jdbcUrl.startsWith("postgres")
+                  ? " (a libpq URL postgresql://host:5432/db is written"
+                      + " jdbc:postgresql://host:5432/db; the user and password go in"
+                      + " postgres.user and SPILLWAY_JDBC_PASSWORD)"
+                  : ""));
+    }
     Objects.requireNonNull(jdbcUser, "postgres.user");
+    jdbcPassword = jdbcPassword == null ? "" : jdbcPassword;
     if (schema == null || !SCHEMA_PATTERN.matcher(schema).matches()) {
       throw new ConfigException(
           "postgres.schema must match " + SCHEMA_PATTERN + " but was '" + schema + "'");
