@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
  * checked against its rule before an instance exists, and the names used in error messages are
  * the YAML keys, so a message points at the line to fix.
  *
- * <p>{@link #toString()} masks the database password and any password inside the Redis URI.
+ * <p>{@link #toString()} hides the database password and every secret inside the Redis URI and
+ * the JDBC URL ({@link Redactor}); so does every message that rejects one of them.
  */
 public record SpillwayConfig(
     String redisUri,
@@ -72,13 +73,20 @@ public record SpillwayConfig(
   static final Pattern COUNTER_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
 
   public SpillwayConfig {
-    requireUri("redis.uri", redisUri == null ? null : redisUri.split(",")[0].trim(), "redis", "rediss");
+    requireUri("redis.uri", redisUri, "redis", "rediss");
     dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
     requireAtLeast("redis.timeout", redisTimeout, Duration.ofMillis(100));
     Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
     if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
       throw new ConfigException(
-          "postgres.jdbc-url must start with jdbc:postgresql: but was '" + jdbcUrl + "'");
+          "postgres.jdbc-url must start with jdbc:postgresql: but was '"
+              + Redactor.of(Redactor.secretsIn(jdbcUrl)).redactUri(jdbcUrl)
+              + "'"
+              + (jdbcUrl.startsWith("postgres")
+                  ? " (a libpq URL postgresql://host:5432/db is written"
+                      + " jdbc:postgresql://host:5432/db; the user and password go in"
+                      + " postgres.user and SPILLWAY_JDBC_PASSWORD)"
+                  : ""));
     }
     Objects.requireNonNull(jdbcUser, "postgres.user");
     jdbcPassword = jdbcPassword == null ? "" : jdbcPassword;
@@ -170,22 +178,22 @@ public record SpillwayConfig(
     return b;
   }
 
-  /** The Redis URI with any password replaced by {@code <masked>}, for logs. */
+  /** The Redis URI with any password replaced by {@code <masked>}: {@link Redactor#maskUri}. */
   public static String maskUri(String uri) {
-    // Every entry of a seed list, with or without a scheme.
-    return uri.replaceAll("(^|,)(\\s*(?:[a-z]+://)?)[^,/@]*@", "$1$2<masked>@");
+    return Redactor.maskUri(uri);
   }
 
   @Override
   public String toString() {
+    Redactor redactor = Redactor.of(this);
     return "redis.uri="
-        + maskUri(redisUri)
+        + redactor.redactUri(redisUri)
         + " redis.timeout="
         + Durations.format(redisTimeout)
         + " redis.cluster="
         + redisCluster
         + " postgres.jdbc-url="
-        + jdbcUrl.replaceAll("(?i)(password=)[^&]*", "$1<masked>")
+        + redactor.redactUri(jdbcUrl)
         + " postgres.user="
         + jdbcUser
         + " postgres.password="
@@ -224,12 +232,13 @@ public record SpillwayConfig(
         + cache;
   }
 
+  /** The first entry of {@code value} (a seed list) has one of {@code schemes}. */
   private static void requireUri(String key, String value, String... schemes) {
     if (value == null || value.isBlank()) {
       throw new ConfigException(key + " must be set");
     }
     try {
-      URI uri = URI.create(value);
+      URI uri = URI.create(value.split(",")[0].trim());
       for (String s : schemes) {
         if (s.equals(uri.getScheme())) {
           return;
@@ -243,7 +252,7 @@ public record SpillwayConfig(
             + " must be a URI like redis://host:6379 (scheme "
             + String.join(" or ", schemes)
             + ") but was '"
-            + maskUri(value)
+            + Redactor.maskUri(value) // the whole value: an entry may be a piece of a password
             + "'");
   }
 

@@ -1,15 +1,18 @@
 package dev.spillway.cli;
 
 import dev.spillway.ConfigException;
+import dev.spillway.Redactor;
 import dev.spillway.SpillwayException;
 import java.io.PrintWriter;
+import java.io.StringWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
  * {@code spillway}: the command line. Errors in arguments or configuration print one sentence and
  * exit 2; runtime failures print one sentence and exit 1; no stack traces unless {@code
- * SPILLWAY_DEBUG=1}.
+ * SPILLWAY_DEBUG=1}. Whatever is printed about a failure passes through the command's {@link
+ * Redactor} first: a rejected URL may carry its password.
  */
 @Command(
     name = "spillway",
@@ -75,7 +78,7 @@ public final class Main implements Runnable {
     cl.setParameterExceptionHandler(
         (ex, a) -> {
           PrintWriter err = ex.getCommandLine().getErr();
-          err.println("spillway: " + ex.getMessage());
+          err.println("spillway: " + redactor(ex.getCommandLine()).redact(ex.getMessage()));
           err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
           return 2;
         });
@@ -85,16 +88,31 @@ public final class Main implements Runnable {
   private static int onError(
       Exception e, CommandLine cl, CommandLine.ParseResult parseResult) {
     PrintWriter err = cl.getErr();
+    Redactor redactor = redactor(cl);
     Throwable t = e;
     if (t instanceof IllegalArgumentException || t instanceof ConfigException) {
-      err.println("spillway: " + t.getMessage());
+      err.println("spillway: " + redactor.redact(t.getMessage()));
       return 2;
     }
-    err.println("spillway: " + (t instanceof SpillwayException ? t.getMessage() : t.toString()));
+    err.println(
+        "spillway: "
+            + redactor.redact(t instanceof SpillwayException ? t.getMessage() : t.toString()));
     if ("1".equals(System.getenv("SPILLWAY_DEBUG"))) {
-      t.printStackTrace(err);
+      StringWriter trace = new StringWriter();
+      t.printStackTrace(new PrintWriter(trace));
+      err.print(redactor.redact(trace.toString()));
     }
     return 1;
+  }
+
+  /** The redactor of the command's {@link ConfigOptions}, or the environment's secrets alone. */
+  private static Redactor redactor(CommandLine cl) {
+    for (CommandLine.Model.CommandSpec mixin : cl.getCommandSpec().mixins().values()) {
+      if (mixin.userObject() instanceof ConfigOptions options) {
+        return options.redactor();
+      }
+    }
+    return Redactor.ofEnvironment(System.getenv());
   }
 
   @Override

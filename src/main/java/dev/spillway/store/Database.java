@@ -2,6 +2,7 @@ package dev.spillway.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.spillway.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import java.time.Duration;
@@ -45,8 +46,12 @@ public final class Database implements AutoCloseable {
     try {
       return new Database(new HikariDataSource(hc), config.schema());
     } catch (RuntimeException e) {
+      // pgjdbc's "Unable to parse URL ..." repeats the URL, password= and all.
+      Redactor redactor = Redactor.of(config);
       throw new SpillwayException(
-          "cannot create the PostgreSQL pool for " + config.jdbcUrl() + ": " + e.getMessage(), e);
+          "cannot create the PostgreSQL pool for " + redactor.redactUri(config.jdbcUrl()) + ": "
+              + redactor.redact(e.getMessage()),
+          e);
     }
   }
 

@@ -2,6 +2,7 @@ package dev.spillway.worker;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.spillway.Redactor;
 import dev.spillway.schedule.JobScheduler;
 import dev.spillway.redis.RedisLink;
 import java.sql.Connection;
@@ -27,6 +28,9 @@ import javax.sql.DataSource;
  * <pre>{@code
  * {"status":"DOWN","failing":["redis"],"checks":{"redis":{"status":"DOWN","error":"..."},...}}
  * }</pre>
+ *
+ * <p>Every detail passes through the {@link Redactor}: a driver's error may repeat a URL with its
+ * password, and the endpoint has no authentication.
  */
 final class Health {
   static final Duration TIMEOUT = Duration.ofSeconds(2);
@@ -63,18 +67,21 @@ final class Health {
   private final JobScheduler scheduler;
   private final BooleanSupplier stopping;
   private final ExecutorService executor;
+  private final Redactor redactor;
 
   Health(
       RedisLink<String, String> redis,
       DataSource postgres,
       JobScheduler scheduler,
       BooleanSupplier stopping,
-      ExecutorService executor) {
+      ExecutorService executor,
+      Redactor redactor) {
     this.redis = redis;
     this.postgres = postgres;
     this.scheduler = scheduler;
     this.stopping = stopping;
     this.executor = executor;
+    this.redactor = redactor;
   }
 
   Readiness ready() {
@@ -96,7 +103,11 @@ final class Health {
       }
     }
     checks.add(schedulerCheck());
-    return new Readiness(checks.stream().allMatch(Check::up), List.copyOf(checks));
+    List<Check> shown =
+        checks.stream()
+            .map(c -> new Check(c.name(), c.up(), redactor.redact(c.detail()), c.millis()))
+            .toList();
+    return new Readiness(shown.stream().allMatch(Check::up), shown);
   }
 
   /** PING, on every master of a cluster: one master down means its slots are not served. */

@@ -4,6 +4,7 @@ import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import dev.spillway.AdoptMapping;
 import dev.spillway.Durations;
+import dev.spillway.Redactor;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
@@ -157,7 +158,14 @@ public final class Worker {
 
       ExecutorService checks = Executors.newVirtualThreadPerTaskExecutor();
       opened.push(checks::shutdownNow);
-      Health health = new Health(probe, spillway.dataSource(), scheduler, stopping::get, checks);
+      Health health =
+          new Health(
+              probe,
+              spillway.dataSource(),
+              scheduler,
+              stopping::get,
+              checks,
+              Redactor.of(config, System.getenv()));
       try {
         http = new WorkerHttp(settings.httpBind(), settings.httpPort(), metrics::scrape, health::ready);
       } catch (IOException e) {

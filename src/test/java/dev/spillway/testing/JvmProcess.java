@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,11 +50,30 @@ public final class JvmProcess implements AutoCloseable {
   }
 
   /**
+   * {@link #run}, with {@code env} laid over this JVM's environment (a null value removes the
+   * variable).
+   */
+  public static Result run(
+      Class<?> mainClass, Duration timeout, Map<String, String> env, String... args) {
+    try (JvmProcess child = start(mainClass, env, args)) {
+      return child.await(timeout);
+    }
+  }
+
+  /**
    * Launches {@code mainClass} in a child JVM and returns at once.
    *
    * @throws IllegalStateException if the child cannot be launched
    */
   public static JvmProcess start(Class<?> mainClass, String... args) {
+    return start(mainClass, Map.of(), args);
+  }
+
+  /**
+   * {@link #start}, with {@code env} laid over this JVM's environment (a null value removes the
+   * variable).
+   */
+  public static JvmProcess start(Class<?> mainClass, Map<String, String> env, String... args) {
     String java =
         ProcessHandle.current()
             .info()
@@ -68,11 +88,17 @@ public final class JvmProcess implements AutoCloseable {
     Path outputFile = null;
     try {
       outputFile = Files.createTempFile("spillway-jvm-", ".log");
-      Process process =
-          new ProcessBuilder(command)
-              .redirectErrorStream(true)
-              .redirectOutput(outputFile.toFile())
-              .start();
+      ProcessBuilder builder =
+          new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(outputFile.toFile());
+      env.forEach(
+          (name, value) -> {
+            if (value == null) {
+              builder.environment().remove(name);
+            } else {
+              builder.environment().put(name, value);
+            }
+          });
+      Process process = builder.start();
       return new JvmProcess(process, outputFile);
     } catch (IOException e) {
       deleteQuietly(outputFile);
