@@ -147,7 +147,8 @@ final class ReportCommand implements Runnable {
               .map(v -> parseEnum("--granularity", v, Granularity.class));
       Window window = window(zone);
       ReportRequest request = new ReportRequest(kind(), counter, key(), g, window, zone, limit());
-      SpillwayConfig c = options.load();
+      SpillwayConfig c = options.loadOneShot();
+      Database.requireReachable(c);
       Report report;
       try (Database db = Database.open(c)) {
         report = new Reports(db.dataSource(), c, InstantSource.system()).run(request);
@@ -298,7 +299,8 @@ final class ReportCommand implements Runnable {
 
     @Override
     public Integer call() {
-      SpillwayConfig c = options.load();
+      SpillwayConfig c = options.loadOneShot();
+      Database.requireReachable(c);
       PrintWriter out = spec.commandLine().getOut();
       try (Database db = Database.open(c)) {
         InstantSource clock = InstantSource.system();
