@@ -173,7 +173,13 @@ final class ReportCommand implements Runnable {
       }
       if (since != null) {
         try {
-          return new Window.Since(Durations.parse("--since", since));
+          java.time.Duration d = Durations.parse("--since", since);
+          // 100 years, like the longest retention: further back than any row, and no overflow.
+          if (d.isNegative() || d.isZero() || d.compareTo(java.time.Duration.ofDays(36_525)) > 0) {
+            throw new IllegalArgumentException(
+                "--since must be between 1ms and 36525d but was " + Durations.format(d));
+          }
+          return new Window.Since(d);
         } catch (ConfigException e) {
           throw new IllegalArgumentException(e.getMessage());
         }

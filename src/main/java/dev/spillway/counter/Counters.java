@@ -38,6 +38,9 @@ public interface Counters {
    * Redis (live and claimed batches), without double-counting a batch being applied concurrently.
    * Increments still in this process's local buffer are not included; call {@link #flush()} first
    * to see them.
+   *
+   * @throws dev.spillway.SpillwayException when Redis or PostgreSQL fails, or a pending cell holds
+   *     something other than a 64-bit integer (the message names the counter, key, hash and field)
    */
   long get(String counter, String key);
 
