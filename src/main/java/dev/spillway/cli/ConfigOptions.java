@@ -46,7 +46,11 @@ final class ConfigOptions {
 
   /** A runtime that needs PostgreSQL (migrated at build; unreachable: one sentence, exit 1). */
   Spillway open() {
-    return Spillway.builder().config(loadOneShot()).build();
+    return open(loadOneShot());
+  }
+
+  Spillway open(SpillwayConfig c) {
+    return Spillway.builder().config(c).build();
   }
 
   /** A runtime that needs only Redis: PostgreSQL is neither migrated nor connected at build. */

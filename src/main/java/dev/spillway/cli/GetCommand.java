@@ -45,27 +45,33 @@ final class GetCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     SpillwayConfig c = options.loadOneShot();
-    // Redis first, PostgreSQL only if it answers: the pending part is worth printing without it.
-    try (Spillway sw = options.openRedisOnly(c)) {
-      try {
-        Database.requireReachable(c);
-      } catch (PostgresUnavailableException e) {
-        long pending = sw.counters().pending(counter, key);
-        System.out.println(pending);
-        System.err.println(
-            "spillway: printed only the value of "
-                + counter
-                + "/"
-                + key
-                + " pending in Redis; it cannot include the flushed total because PostgreSQL at "
-                + e.address()
-                + " is unreachable ("
-                + e.reason()
-                + ")");
-        return PARTIAL;
-      }
-      System.out.println(sw.counters().get(counter, key));
+    PostgresUnavailableException down = null;
+    try {
+      Database.requireReachable(c);
+    } catch (PostgresUnavailableException e) {
+      down = e;
     }
-    return 0;
+    if (down == null) {
+      try (Spillway sw = options.open(c)) {
+        System.out.println(sw.counters().get(counter, key));
+      }
+      return 0;
+    }
+    // The Redis side is worth printing without PostgreSQL, as long as nobody mistakes it for all.
+    try (Spillway sw = options.openRedisOnly(c)) {
+      long pending = sw.counters().pending(counter, key);
+      System.out.println(pending);
+      System.err.println(
+          "spillway: printed only the value of "
+              + counter
+              + "/"
+              + key
+              + " pending in Redis; it cannot include the flushed total because PostgreSQL at "
+              + down.address()
+              + " is unreachable ("
+              + down.reason()
+              + ")");
+    }
+    return PARTIAL;
   }
 }

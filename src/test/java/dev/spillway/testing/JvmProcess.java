@@ -54,17 +54,8 @@ public final class JvmProcess implements AutoCloseable {
    * @throws IllegalStateException if the child cannot be launched
    */
   public static JvmProcess start(Class<?> mainClass, String... args) {
-    String java =
-        ProcessHandle.current()
-            .info()
-            .command()
-            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    List<String> command = new ArrayList<>();
-    // Under Surefire the class path may be a single manifest-only jar; the child honours its
-    // Class-Path entries just as this JVM does.
-    command.addAll(List.of(java, "-cp", System.getProperty("java.class.path")));
-    command.add(mainClass.getName());
-    command.addAll(List.of(args));
+    List<String> command = command(mainClass, args);
+    String java = command.get(0);
     Path outputFile = null;
     try {
       outputFile = Files.createTempFile("spillway-jvm-", ".log");
@@ -130,6 +121,8 @@ public final class JvmProcess implements AutoCloseable {
             .command()
             .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     List<String> command = new ArrayList<>();
+    // Under Surefire the class path may be a single manifest-only jar; the child honours its
+    // Class-Path entries just as this JVM does.
     command.addAll(List.of(java, "-cp", System.getProperty("java.class.path")));
     command.add(mainClass.getName());
     command.addAll(List.of(args));
