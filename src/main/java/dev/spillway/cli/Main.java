@@ -35,9 +35,9 @@ import picocli.CommandLine.Command;
       "  spillway worker --config sw.yaml      the standalone worker (schedules, /metrics, /health)",
       "  spillway doctor --config sw.yaml      check Redis and PostgreSQL settings, with fixes",
       "",
-      "Exit codes: 0 success; 1 runtime failure (e.g. PostgreSQL or Redis unreachable), one",
-      "sentence on stderr; 2 bad argument or configuration; 3 get printed only the value pending",
-      "in Redis (PostgreSQL unreachable). incr needs only Redis."
+      "Exit codes: 0 success; 1 runtime failure (e.g. PostgreSQL or Redis unreachable), one"
+          + " sentence on stderr; 2 bad argument or configuration; 3 get printed only the value"
+          + " pending in Redis (PostgreSQL unreachable). incr needs only Redis."
     },
     subcommands = {
       MigrateCommand.class,
