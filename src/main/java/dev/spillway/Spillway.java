@@ -48,7 +48,10 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>{@link #build} connects to Redis and PostgreSQL and runs the migrations; it fails with a
- * {@link SpillwayException} naming what is unreachable. {@link #close()} stops the flusher, drains
+ * {@link SpillwayException} naming what is unreachable ({@link
+ * dev.spillway.store.PostgresUnavailableException} for PostgreSQL, within {@code
+ * postgres.connect-timeout}). Built with {@link Builder#requirePostgres requirePostgres(false)}, it
+ * needs only Redis: increments and {@code counters().pending(...)} work while PostgreSQL is away. {@link #close()} stops the flusher, drains
  * the local buffer to Redis (or PostgreSQL), closes what this runtime created, and is idempotent.
  */
 public final class Spillway implements AutoCloseable {
@@ -72,9 +75,9 @@ public final class Spillway implements AutoCloseable {
     InstantSource clock = b.clock != null ? b.clock : InstantSource.system();
     Deque<AutoCloseable> opened = new ArrayDeque<>();
     try {
-      database = Database.open(config);
+      database = b.requirePostgres ? Database.open(config) : Database.openLazily(config);
       opened.push(database);
-      if (b.migrate) {
+      if (b.requirePostgres && b.migrate) {
         database.migrate();
       }
       redis = RedisConnector.create(config, b.clientResources);
@@ -103,8 +106,10 @@ public final class Spillway implements AutoCloseable {
           caches.cachedCounters((c, k) -> store.readTotal(c, k, java.util.List.of()).total()));
       flusher.onApplied(caches::countersApplied);
       AdoptStore adoptStore = new AdoptStore(database.dataSource(), config.schema());
-      for (AdoptMapping m : config.adopt()) {
-        adoptStore.validate(m);
+      if (b.requirePostgres) {
+        for (AdoptMapping m : config.adopt()) {
+          adoptStore.validate(m);
+        }
       }
       RedisLink<String, String> adoptConn = redis.connect();
       opened.push(adoptConn);
@@ -237,6 +242,7 @@ public final class Spillway implements AutoCloseable {
     private FlushListener listener;
     private io.lettuce.core.resource.ClientResources clientResources;
     private boolean migrate = true;
+    private boolean requirePostgres = true;
 
     private Builder() {}
 
@@ -364,6 +370,18 @@ public final class Spillway implements AutoCloseable {
     /** Whether build() applies pending migrations (default true). */
     public Builder migrate(boolean m) {
       this.migrate = m;
+      return this;
+    }
+
+    /**
+     * Whether build() needs PostgreSQL (default true): it then applies the migrations (see {@link
+     * #migrate}) and checks the adopt mappings against their tables, and fails when PostgreSQL
+     * cannot be reached. False builds a runtime that touches PostgreSQL only when asked to (an exact
+     * {@code get}, a flush): its pool connects on first use, nothing is migrated or checked. For
+     * Redis-only work such as the CLI's {@code incr}, which must succeed while PostgreSQL is down.
+     */
+    public Builder requirePostgres(boolean r) {
+      this.requirePostgres = r;
       return this;
     }
 

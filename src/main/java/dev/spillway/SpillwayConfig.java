@@ -30,6 +30,7 @@ public record SpillwayConfig(
     String jdbcPassword,
     String schema,
     int poolSize,
+    Duration postgresConnectTimeout,
     String keyPrefix,
     int stripes,
     Duration drainInterval,
@@ -60,6 +61,12 @@ public record SpillwayConfig(
   public static final int DEFAULT_STRIPES = 4096;
 
   public static final Duration DEFAULT_REDIS_TIMEOUT = Duration.ofSeconds(5);
+  /**
+   * How long opening one PostgreSQL connection may take (TCP connect and login), and how long a
+   * caller waits for a pooled one. The CLI's one-shot commands cap it at {@code 3s} so that an
+   * unreachable database is reported at once rather than after a long retry.
+   */
+  public static final Duration DEFAULT_POSTGRES_CONNECT_TIMEOUT = Duration.ofSeconds(5);
   public static final Duration DEFAULT_DRAIN_INTERVAL = Duration.ofMillis(100);
   public static final int DEFAULT_MAX_PENDING_CELLS = 1_000_000;
   public static final Duration DEFAULT_BLOCK_TIMEOUT = Duration.ofSeconds(30);
@@ -75,7 +82,7 @@ public record SpillwayConfig(
   public SpillwayConfig {
     requireUri("redis.uri", redisUri, "redis", "rediss");
     dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
-    requireAtLeast("redis.timeout", redisTimeout, Duration.ofMillis(100));
+    requireBetween("redis.timeout", redisTimeout, Duration.ofMillis(100), Duration.ofMinutes(1));
     Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
     if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
       throw new ConfigException(
@@ -95,17 +102,24 @@ public record SpillwayConfig(
           "postgres.schema must match " + SCHEMA_PATTERN + " but was '" + schema + "'");
     }
     requireRange("postgres.pool-size", poolSize, 1, 200);
+    // HikariCP refuses less than 250ms; the driver counts whole seconds, rounded up.
+    requireBetween(
+        "postgres.connect-timeout",
+        postgresConnectTimeout,
+        Duration.ofMillis(250),
+        Duration.ofMinutes(1));
     if (keyPrefix == null || !KEY_PREFIX_PATTERN.matcher(keyPrefix).matches()) {
       throw new ConfigException(
           "keys.prefix must match " + KEY_PREFIX_PATTERN + " but was '" + keyPrefix + "'");
     }
     requireRange("keys.stripes", stripes, 1, 1 << 20);
-    requireAtLeast("client.drain-interval", drainInterval, Duration.ofMillis(10));
+    requireBetween(
+        "client.drain-interval", drainInterval, Duration.ofMillis(10), Duration.ofMinutes(1));
     requireRange("client.max-pending-cells", maxPendingCells, 1_000, Integer.MAX_VALUE);
     Objects.requireNonNull(overflowPolicy, "client.overflow");
-    requireAtLeast("client.block-timeout", blockTimeout, Duration.ZERO);
-    requireAtLeast("client.close-timeout", closeTimeout, Duration.ZERO);
-    requireAtLeast("flush.interval", flushInterval, Duration.ofMillis(10));
+    requireBetween("client.block-timeout", blockTimeout, Duration.ZERO, Duration.ofDays(1));
+    requireBetween("client.close-timeout", closeTimeout, Duration.ZERO, Duration.ofHours(1));
+    requireBetween("flush.interval", flushInterval, Duration.ofMillis(10), Duration.ofDays(1));
     requireRange("flush.max-cells-per-transaction", flushMaxCellsPerTransaction, 100, 10_000_000);
     requireRange(
         "flush.max-pending-batches-per-stripe", flushMaxPendingBatchesPerStripe, 1, 1_000);
@@ -159,6 +173,7 @@ public record SpillwayConfig(
     b.jdbcPassword = jdbcPassword;
     b.schema = schema;
     b.poolSize = poolSize;
+    b.postgresConnectTimeout = postgresConnectTimeout;
     b.keyPrefix = keyPrefix;
     b.stripes = stripes;
     b.drainInterval = drainInterval;
@@ -202,6 +217,8 @@ public record SpillwayConfig(
         + schema
         + " postgres.pool-size="
         + poolSize
+        + " postgres.connect-timeout="
+        + Durations.format(postgresConnectTimeout)
         + " keys.prefix="
         + keyPrefix
         + " keys.stripes="
@@ -270,6 +287,20 @@ public record SpillwayConfig(
     }
   }
 
+  /**
+   * Refuses a duration outside {@code [min, max]}, naming the setting, the bound and the value with
+   * its unit. Every duration setting has an upper bound, so that no later arithmetic ({@link
+   * Duration#toMillis()}, a deadline {@code now + d}) can overflow and no typo such as {@code
+   * 30000d} for {@code 30000ms} passes unnoticed.
+   */
+  static void requireBetween(String key, Duration value, Duration min, Duration max) {
+    requireAtLeast(key, value, min);
+    if (value.compareTo(max) > 0) {
+      throw new ConfigException(
+          key + " must be at most " + Durations.format(max) + " but was " + Durations.format(value));
+    }
+  }
+
   static void requireRange(String key, long value, long min, long max) {
     if (value < min || value > max) {
       throw new ConfigException(
@@ -290,6 +321,7 @@ public record SpillwayConfig(
     private String jdbcPassword = "";
     private String schema = DEFAULT_SCHEMA;
     private int poolSize = 4;
+    private Duration postgresConnectTimeout = DEFAULT_POSTGRES_CONNECT_TIMEOUT;
     private String keyPrefix = DEFAULT_KEY_PREFIX;
     private int stripes = DEFAULT_STRIPES;
     private Duration drainInterval = DEFAULT_DRAIN_INTERVAL;
@@ -374,6 +406,12 @@ public record SpillwayConfig(
       return this;
     }
 
+    /** {@code postgres.connect-timeout}: connect and login, and the wait for a pooled connection. */
+    public Builder postgresConnectTimeout(Duration v) {
+      this.postgresConnectTimeout = v;
+      return this;
+    }
+
     public Builder keyPrefix(String v) {
       this.keyPrefix = v;
       return this;
@@ -447,6 +485,7 @@ public record SpillwayConfig(
           jdbcPassword,
           schema,
           poolSize,
+          postgresConnectTimeout,
           keyPrefix,
           stripes,
           drainInterval,

@@ -93,14 +93,18 @@ public final class CacheRuntime implements AutoCloseable {
               daemon("spillway-cache-refresh"), new ThreadPoolExecutor.AbortPolicy());
       background.allowCoreThreadTimeOut(true);
       opened.push(background::shutdownNow);
-      invalidator = Executors.newSingleThreadExecutor(daemon("spillway-cache-invalidator"));
-      opened.push(() -> stop(invalidator));
       bus =
           new InvalidationBus(
               client, settings.channelFor(config.keyPrefix()), l2, meters, new Receiver(),
               settings.heartbeat(), settings.redisTimeout());
       bus.start(timer);
       opened.push(bus);
+      // Closed in reverse: the relay, then the invalidator (its queued tasks finish, handing their
+      // messages to the bus), then the bus (it sends what it holds), and only then the timer and
+      // the Redis connection. The other way round, the last flush's invalidations were queued on
+      // a bus that had stopped, or sent on a connection already shut down.
+      invalidator = Executors.newSingleThreadExecutor(daemon("spillway-cache-invalidator"));
+      opened.push(() -> stop(invalidator));
       long retryMs = Math.max(200, settings.redisRetryAfter().toMillis());
       timer.scheduleWithFixedDelay(this::retryPending, retryMs, retryMs, TimeUnit.MILLISECONDS);
       if (settings.listenDatabase()) {
@@ -391,8 +395,11 @@ public final class CacheRuntime implements AutoCloseable {
 
   private static void stop(ExecutorService e) throws InterruptedException {
     e.shutdown();
-    if (!e.awaitTermination(2, TimeUnit.SECONDS)) {
-      e.shutdownNow();
+    if (!e.awaitTermination(5, TimeUnit.SECONDS)) {
+      int dropped = e.shutdownNow().size();
+      log.warn(
+          "event=cache_invalidations_abandoned tasks={} effect=stale_up_to_counters_ttl",
+          dropped);
     }
   }
 

@@ -36,7 +36,11 @@ import picocli.CommandLine.Command;
       "  spillway flush --once                 move everything pending in Redis to PostgreSQL",
       "  spillway report --help                top keys, time series, totals (table/CSV/JSON/HTML)",
       "  spillway worker --config sw.yaml      the standalone worker (schedules, /metrics, /health)",
-      "  spillway doctor --config sw.yaml      check Redis and PostgreSQL settings, with fixes"
+      "  spillway doctor --config sw.yaml      check Redis and PostgreSQL settings, with fixes",
+      "",
+      "Exit codes: 0 success; 1 runtime failure (e.g. PostgreSQL or Redis unreachable), one"
+          + " sentence on stderr; 2 bad argument or configuration; 3 get printed only the value"
+          + " pending in Redis (PostgreSQL unreachable). incr needs only Redis."
     },
     subcommands = {
       MigrateCommand.class,

@@ -145,8 +145,9 @@ public final class Scripts {
   /**
    * Snapshot for an exact read. KEYS: live, epoch, batches, then one key per batch id in ARGV[3..].
    * ARGV: counter, key, batch ids. Returns {-1} when the batches set no longer matches the ids
-   * (the caller retries), else {claim counter, {live values}, {values of batch 1}, ...}, values
-   * of the cells of (counter, key) whatever their buckets.
+   * (the caller retries), else {claim counter, {live cells}, {cells of batch 1}, ...}, each list
+   * holding field, value, field, value... of the cells of (counter, key) whatever their buckets
+   * (the fields, so that a value that is not an integer can be named where it sits).
    */
   public static final LuaScript READ =
       new LuaScript(
@@ -167,7 +168,10 @@ public final class Scripts {
               if string.sub(f, 1, #prefix) == prefix then
                 local rest = string.sub(f, #prefix)
                 local p = string.find(rest, '|', 2, true)
-                if p and string.sub(rest, p) == suffix then out[#out + 1] = all[i + 1] end
+                if p and string.sub(rest, p) == suffix then
+                  out[#out + 1] = f
+                  out[#out + 1] = all[i + 1]
+                end
               end
             end
             return out

@@ -74,17 +74,8 @@ public final class JvmProcess implements AutoCloseable {
    * variable).
    */
   public static JvmProcess start(Class<?> mainClass, Map<String, String> env, String... args) {
-    String java =
-        ProcessHandle.current()
-            .info()
-            .command()
-            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    List<String> command = new ArrayList<>();
-    // Under Surefire the class path may be a single manifest-only jar; the child honours its
-    // Class-Path entries just as this JVM does.
-    command.addAll(List.of(java, "-cp", System.getProperty("java.class.path")));
-    command.add(mainClass.getName());
-    command.addAll(List.of(args));
+    List<String> command = command(mainClass, args);
+    String java = command.get(0);
     Path outputFile = null;
     try {
       outputFile = Files.createTempFile("spillway-jvm-", ".log");
@@ -105,6 +96,63 @@ public final class JvmProcess implements AutoCloseable {
       throw new IllegalStateException(
           "Could not launch a child JVM for " + mainClass.getName() + " with " + java, e);
     }
+  }
+
+  /**
+   * How a child ended, its two streams kept apart (for assertions on what goes to stderr).
+   *
+   * @param exitCode the exit status
+   * @param stdout what it wrote to standard output
+   * @param stderr what it wrote to standard error
+   * @param timedOut whether the child was killed for outliving its timeout
+   */
+  public record SplitResult(int exitCode, String stdout, String stderr, boolean timedOut) {}
+
+  /**
+   * Runs {@code mainClass} in a child JVM like {@link #run}, but keeps stdout and stderr apart.
+   *
+   * @throws IllegalStateException if the child cannot be launched
+   */
+  public static SplitResult runSplit(Class<?> mainClass, Duration timeout, String... args) {
+    Path err = null;
+    try {
+      err = Files.createTempFile("spillway-jvm-", ".err");
+      ProcessBuilder pb = new ProcessBuilder(command(mainClass, args));
+      pb.redirectError(err.toFile());
+      try (JvmProcess child = start(pb)) {
+        Result r = child.await(timeout);
+        return new SplitResult(r.exitCode(), r.output(), Files.readString(err), r.timedOut());
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("Could not run a child JVM for " + mainClass.getName(), e);
+    } finally {
+      deleteQuietly(err);
+    }
+  }
+
+  private static JvmProcess start(ProcessBuilder pb) throws IOException {
+    Path outputFile = Files.createTempFile("spillway-jvm-", ".log");
+    try {
+      return new JvmProcess(pb.redirectOutput(outputFile.toFile()).start(), outputFile);
+    } catch (IOException e) {
+      deleteQuietly(outputFile);
+      throw e;
+    }
+  }
+
+  private static List<String> command(Class<?> mainClass, String... args) {
+    String java =
+        ProcessHandle.current()
+            .info()
+            .command()
+            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    List<String> command = new ArrayList<>();
+    // Under Surefire the class path may be a single manifest-only jar; the child honours its
+    // Class-Path entries just as this JVM does.
+    command.addAll(List.of(java, "-cp", System.getProperty("java.class.path")));
+    command.add(mainClass.getName());
+    command.addAll(List.of(args));
+    return command;
   }
 
   public long pid() {
