@@ -14,6 +14,7 @@
 #   SOAK_STRIPES      keys.stripes (default 4096)
 #   SOAK_FLUSH        flush.interval (default 200ms)
 #   SOAK_HEAP_FACTOR, SOAK_HEAP_FLOOR_MB   heap rule (default 1.3 and 24)
+#   SOAK_WARMUP       seconds of warm-up whose samples the rules ignore (default 30)
 #   SOAK_REDIS_PORT, SOAK_PG_PORT, SOAK_PG_DB, SOAK_PG_USER   servers on 127.0.0.1 (6379, 5432, test, postgres)
 #   SOAK_KEEP=1       keep the run's Redis keys and PostgreSQL schema afterwards (default: dropped)
 #
@@ -44,6 +45,7 @@ HEAP_FLOOR_MB=${SOAK_HEAP_FLOOR_MB:-24}
 KEYS_FACTOR=1.3
 KEYS_FLOOR=1000
 DRAIN_TIMEOUT=${SOAK_DRAIN_TIMEOUT:-180}
+WARMUP=${SOAK_WARMUP:-30}   # samples taken earlier are shown but not used by the rules
 HOST=127.0.0.1
 REDIS_PORT=${SOAK_REDIS_PORT:-6379}
 PG_PORT=${SOAK_PG_PORT:-5432}
@@ -162,7 +164,10 @@ count_keys() { if scan_keys; then wc -l <"$DIR/keys.tmp"; else echo NA; fi; }
 # Live hashes, claimed batches and batch sets left: 0 means everything reached PostgreSQL.
 counter_keys_left() { if scan_keys; then grep -cE ':(live|batches|batch:.*)$' "$DIR/keys.tmp" || true; else echo NA; fi; }
 fmt() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "NA" || v == "") print "NA"; else printf f "\n", v }'; }
-error_lines() { cat "$DIR"/worker*.log 2>/dev/null | grep -cE 'level=ERROR| ERROR |OutOfMemoryError' || true; }
+# Logged errors, plus what bypasses the logger: an uncaught exception, the JVM's OOM message.
+ERROR_RE='level=ERROR|"level":"ERROR"|OutOfMemoryError|^Exception in thread'
+error_lines() { cat "$DIR"/worker*.log 2>/dev/null | grep -cE "$ERROR_RE" || true; }
+warn_lines() { cat "$DIR"/worker*.log 2>/dev/null | grep -cE 'level=WARN|"level":"WARN"' || true; }
 
 say "run $RUN: ${LOAD_SECONDS}s at ${RATE}/s over $KEYS keys, $THREADS generator threads," \
   "worker -Xmx$HEAP, flush every $FLUSH, $STRIPES stripes, sample every ${SAMPLE}s"
@@ -172,23 +177,42 @@ start_worker "$DIR/worker.log"
 "$JAVA" -Xmx1g -cp "target/classes:target/test-classes:$(cat "$CP_FILE")" dev.spillway.soak.SoakGenerator \
   "redis=redis://$HOST:$REDIS_PORT" "jdbc=jdbc:postgresql://$HOST:$PG_PORT/$PG_DB" "user=$PG_USER" \
   "schema=$SCHEMA" "prefix=$PREFIX" "stripes=$STRIPES" "keys=$KEYS" "rate=$RATE" \
-  "seconds=$LOAD_SECONDS" "threads=$THREADS" "out=$DIR" >"$DIR/generator.log" 2>&1 &
+  "seconds=$LOAD_SECONDS" "threads=$THREADS" "drain-seconds=$DRAIN_TIMEOUT" "out=$DIR" >"$DIR/generator.log" 2>&1 &
 GEN_PID=$!
 say "generator pid $GEN_PID started (log $DIR/generator.log)"
 
 # ---- sampling -------------------------------------------------------------------------------
-COLUMNS_="t_s gen_rate heap_after_gc_mb redis_keys redis_used_mb oldest_batch_s flush_max_s lag_s flushed_rows_s errors"
+COLUMNS_="t_s gen_rate client_pending heap_after_gc_mb redis_keys redis_used_mb oldest_batch_s flush_max_s lag_s flushed_rows_s errors"
 printf '%s\n' "$COLUMNS_" | tr ' ' '\t' >"$DIR/samples.tsv"
-print_header() { printf '%6s %10s %9s %10s %9s %9s %9s %7s %10s %6s\n' t_s gen_rate/s heap_MB redis_keys redis_MB oldest_s flush_max lag_s rows/s errors; }
-print_row() { awk -F'\t' '{printf "%6s %10s %9s %10s %9s %9s %9s %7s %10s %6s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10}'; }
+print_header() { printf '%6s %10s %9s %8s %10s %9s %8s %9s %7s %8s %6s\n' t_s gen_rate/s client_pend heap_MB redis_keys redis_MB oldest_s flush_max lag_s rows/s errors; }
+print_row() { awk -F'\t' '{printf "%6s %10s %11s %8s %10s %9s %8s %9s %7s %8s %6s\n", $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11}'; }
 
-T0=$(date +%s%N)
+LOAD_T0_MS=""
 prev_ms=""; prev_sent=0; prev_rows=""; prev_rows_ms=""
 WORKER_DIED=""
 take_sample() {
-  local now_ms t m heap oldest fmax rows keys used prog p_ms sent probe rate pg_probe lag rows_s errs
+  local now_ms t m heap oldest fmax rows keys used p_ms sent pend rate pg_probe q_ms lag rows_s errs
   now_ms=$(($(date +%s%N) / 1000000))
-  t=$(((now_ms - T0 / 1000000) / 1000))
+  # Seconds since the load started (the generator writes the moment); "pre" before it did.
+  t=pre
+  if [[ -z "$LOAD_T0_MS" && -f "$DIR/started" ]]; then read -r LOAD_T0_MS <"$DIR/started" || true; fi
+  if [[ -n "$LOAD_T0_MS" ]]; then t=$(((now_ms - LOAD_T0_MS) / 1000)); fi
+  # Lag first, before the GC and the scan below take their seconds. The probe key's total is the
+  # wall-clock time (epoch ms) of the newest probe increment that reached PostgreSQL.
+  lag=NA
+  if alive "$GEN_PID"; then
+    pg_probe=$(psql_ -c "select coalesce(sum(total),0) from \"$SCHEMA\".counter_totals where counter='soak_probe'" 2>/dev/null || echo NA)
+    q_ms=$(($(date +%s%N) / 1000000))
+    if [[ "$pg_probe" =~ ^[0-9]+$ ]] && ((pg_probe > 0)); then
+      lag=$(awk -v q="$q_ms" -v p="$pg_probe" 'BEGIN{printf "%.1f", (q-p)/1000}')
+    fi
+  fi
+  sent=$prev_sent; p_ms=$now_ms; pend=NA
+  if [[ -f "$DIR/progress" ]]; then read -r p_ms sent _ _ _ pend <"$DIR/progress" || true; fi
+  rate=NA
+  if [[ -n "$prev_ms" && "$p_ms" -gt "$prev_ms" ]]; then rate=$(((sent - prev_sent) * 1000 / (p_ms - prev_ms))); fi
+  if [[ -z "$prev_ms" && "$sent" -gt 0 && -n "$LOAD_T0_MS" && "$p_ms" -gt "$LOAD_T0_MS" ]]; then rate=$((sent * 1000 / (p_ms - LOAD_T0_MS))); fi
+  if [[ "$sent" -gt 0 ]]; then prev_ms=$p_ms; prev_sent=$sent; fi
   m="$DIR/metrics.last"
   heap=NA; oldest=NA; fmax=NA; rows=NA
   if timeout 60 "$JCMD" "$WORKER_PID" GC.run >/dev/null 2>&1 &&
@@ -202,25 +226,13 @@ take_sample() {
   keys=$(count_keys)
   used=$({ rcli info memory || true; } | awk -F: '/^used_memory:/{printf "%.1f", $2/1048576}')
   [[ -n "$used" ]] || used=NA
-  sent=$prev_sent; probe=0; p_ms=$now_ms
-  if [[ -f "$DIR/progress" ]]; then read -r p_ms sent probe _ _ <"$DIR/progress" || true; fi
-  rate=NA
-  if [[ -n "$prev_ms" && "$p_ms" -gt "$prev_ms" ]]; then rate=$(((sent - prev_sent) * 1000 / (p_ms - prev_ms))); fi
-  if [[ -z "$prev_ms" && "$sent" -gt 0 && "$p_ms" -gt $((T0 / 1000000)) ]]; then rate=$((sent * 1000 / (p_ms - T0 / 1000000))); fi
-  prev_ms=$p_ms; prev_sent=$sent
-  pg_probe=$(psql_ -c "select coalesce(sum(total),0) from \"$SCHEMA\".counter_totals where counter='soak_probe'" 2>/dev/null || echo NA)
-  lag=NA
-  if [[ "$pg_probe" != NA && "$probe" -gt 0 ]]; then
-    # The probe adds 1 every 100 ms; what PostgreSQL lacks of it is the lag, plus the progress file's age.
-    lag=$(awk -v s="$probe" -v p="$pg_probe" -v age=$((now_ms - p_ms)) 'BEGIN{printf "%.1f", (s-p)*0.1 + age/1000}')
-  fi
   rows_s=NA
   if [[ "$rows" != NA ]]; then
     if [[ -n "$prev_rows" ]]; then rows_s=$(awk -v a="$rows" -v b="$prev_rows" -v dt=$((now_ms - prev_rows_ms)) 'BEGIN{printf "%d", (a-b)*1000/dt}'); fi
     prev_rows=$rows; prev_rows_ms=$now_ms
   fi
   errs=$(error_lines)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$rate" "$heap" "$keys" "$used" "$oldest" "$fmax" "$lag" "$rows_s" "$errs" |
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$rate" "${pend:-NA}" "$heap" "$keys" "$used" "$oldest" "$fmax" "$lag" "$rows_s" "$errs" |
     tee -a "$DIR/samples.tsv" | print_row
 }
 
@@ -294,7 +306,9 @@ fi
 median() { sort -n | awk '{a[NR]=$1} END{if (!NR) print "NA"; else if (NR%2) print a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 # Column $1 of samples.tsv taken during the load; prints "first_median last_median count".
 thirds() {
-  tail -n +2 "$DIR/samples.tsv" | head -n "$LOAD_SAMPLES" | awk -F'\t' -v c="$1" '$c!="NA"{print $c}' >"$DIR/col.tmp"
+  tail -n +2 "$DIR/samples.tsv" | head -n "$LOAD_SAMPLES" |
+    awk -F'\t' -v c="$1" -v w="$WARMUP" -v end="$LOAD_SECONDS" \
+      '$1 ~ /^[0-9]+$/ && $1 + 0 >= w && $1 + 0 <= end && $c != "NA" {print $c}' >"$DIR/col.tmp"
   local n third
   n=$(wc -l <"$DIR/col.tmp")
   third=$((n / 3))
@@ -305,9 +319,9 @@ LOAD_SAMPLES=$(($(wc -l <"$DIR/samples.tsv") - 1))
 [[ -n "$drained" ]] && LOAD_SAMPLES=$((LOAD_SAMPLES - 1)) # the post-drain reading is not a load sample
 
 RULE_HEAP="heap after GC: median of the last third of samples <= median of the first third x $HEAP_FACTOR + $HEAP_FLOOR_MB MB"
-read -r h1 h3 hn < <(thirds 3)
+read -r h1 h3 hn < <(thirds 4)
 if [[ "$h1" == NA ]]; then
-  fail "too few heap samples ($hn) for the heap rule; run longer than 3 x ${SAMPLE}s"
+  fail "too few heap samples after warm-up ($hn) for the heap rule; run longer than ${WARMUP}s + 3 x ${SAMPLE}s"
 else
   hlimit=$(awk -v a="$h1" -v f="$HEAP_FACTOR" -v fl="$HEAP_FLOOR_MB" 'BEGIN{printf "%.1f", a*f+fl}')
   if awk -v b="$h3" -v l="$hlimit" 'BEGIN{exit !(b > l)}'; then
@@ -318,7 +332,7 @@ else
 fi
 
 RULE_KEYS="Redis keys under the prefix: median of the last third <= median of the first third x $KEYS_FACTOR + $KEYS_FLOOR"
-read -r k1 k3 kn < <(thirds 4)
+read -r k1 k3 kn < <(thirds 5)
 if [[ "$k1" == NA ]]; then
   fail "too few key-count samples ($kn) for the Redis keys rule"
 else
@@ -330,13 +344,13 @@ else
   fi
 fi
 
-read -r l1 l3 _ < <(thirds 8)
-lmax=$(tail -n +2 "$DIR/samples.tsv" | head -n "$LOAD_SAMPLES" | awk -F'\t' '$8!="NA" && $8+0>m{m=$8+0} END{print m+0}')
+read -r l1 l3 _ < <(thirds 9)
+lmax=$(tail -n +2 "$DIR/samples.tsv" | head -n "$LOAD_SAMPLES" | awk -F'\t' '$9!="NA" && $9+0>m{m=$9+0} END{print m+0}')
 INFOS+=("flush lag (probe, increment() to PostgreSQL): first third median ${l1}s, last third ${l3}s, max ${lmax}s; not a rule: with every key pending it is bounded by keys / flush throughput")
 
 errs=$(error_lines)
 if [[ "$errs" != 0 ]]; then
-  fail "$errs ERROR line(s) in the worker log; first: $(cat "$DIR"/worker*.log | grep -m1 -E 'level=ERROR| ERROR |OutOfMemoryError' | cut -c1-300)"
+  fail "$errs ERROR line(s) in the worker log; first: $(cat "$DIR"/worker*.log | grep -m1 -E "$ERROR_RE" | cut -c1-300)"
 fi
 
 # ---- exactness ------------------------------------------------------------------------------
@@ -386,12 +400,14 @@ fi
     tail -n 1 "$DIR/samples.tsv" | print_row
   fi
   echo
+  echo "t_s: seconds since the load started; client_pend: cells in the generator's client not yet acknowledged by Redis;"
   echo "heap_MB: worker heap used right after a full GC (jcmd GC.run, then /metrics jvm_memory_used_bytes{area=heap});"
   echo "redis_keys: keys under $PREFIX; redis_MB: the whole Redis's used_memory (shared with other users);"
   echo "oldest_s: spillway_flush_oldest_batch_age; flush_max: spillway_flush_duration_seconds_max;"
-  echo "lag_s: increment() to PostgreSQL, from a probe counter bumped every 100 ms; errors: ERROR lines so far."
+  echo "lag_s: increment() to PostgreSQL, from a probe key whose total is the time of its newest increment (every 100 ms); errors: ERROR lines so far."
   echo
-  echo "rules: $RULE_HEAP;"
+  echo "rules (on the samples from ${WARMUP}s to ${LOAD_SECONDS}s of load; earlier ones are warm-up: JIT, pools, the generator ramping up):"
+  echo "       $RULE_HEAP;"
   echo "       $RULE_KEYS;"
   echo "       no ERROR line in the worker log; the worker stays up, drains within ${DRAIN_TIMEOUT}s and stops on SIGTERM;"
   echo "       SUM(counter_totals.total) for 'soak' = increments acknowledged, every key equal, no dead letter."
@@ -399,6 +415,7 @@ fi
   if [[ -n "$ach" ]] && ((ach * 100 < RATE * 95)); then
     echo "note:  the generator achieved ${R[achieved_rate]}/s, less than 95% of the ${RATE}/s target (machine too busy?)"
   fi
+  echo "info:  $(warn_lines) WARN line(s) in the worker log (not a rule; see the log)"
   for n in "${INFOS[@]}"; do echo "info:  $n"; done
   for n in "${NOTES[@]}"; do echo "ok:    $n"; done
   for f in "${FAILS[@]}"; do echo "FAIL:  $f"; done

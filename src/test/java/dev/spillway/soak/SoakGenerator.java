@@ -29,7 +29,7 @@ import java.util.concurrent.locks.LockSupport;
  * java -cp target/classes:target/test-classes:$(cat target/soak-classpath.txt) \
  *   dev.spillway.soak.SoakGenerator redis=redis://127.0.0.1:6379 \
  *   jdbc=jdbc:postgresql://127.0.0.1:5432/test user=postgres schema=soak_x prefix=soakx: \
- *   stripes=4096 keys=200000 rate=200000 seconds=120 threads=2 out=target/soak/run
+ *   stripes=4096 keys=200000 rate=200000 seconds=120 threads=2 drain-seconds=180 out=target/soak/run
  * </pre>
  *
  * <p>Steady means paced, not "as fast as possible": each thread owns {@code rate/threads} per
@@ -37,11 +37,15 @@ import java.util.concurrent.locks.LockSupport;
  * second's worth and lets the rest go ({@code missed}), so the load never turns into a burst; the
  * rate actually achieved is what {@code out/progress} and {@code out/result} report.
  *
- * <p>A probe thread adds 1 to {@code soak_probe/lag} every 100 ms; the orchestrator compares that
- * count with PostgreSQL's total to measure end-to-end flush lag while the load runs.
+ * <p>A probe thread adds to {@code soak_probe/lag}, every 100 ms, the milliseconds since its
+ * previous add (the first add is the epoch milliseconds), so the key's total is always the wall
+ * clock time of the newest probe that arrived: the orchestrator subtracts PostgreSQL's total from
+ * the time of its query to get the end-to-end lag, increment() to PostgreSQL, while the load runs.
  *
- * <p>At the end the generator stops its threads, calls {@link Counters#flush()} (returns when
- * Redis acknowledged everything buffered) and {@link Spillway#close()}, then writes:
+ * <p>The load ends after {@code seconds}, or early when the file {@code out/stop} appears. The
+ * generator then stops its threads and calls {@link Counters#flush()} (returns when Redis
+ * acknowledged everything buffered) until it succeeds or {@code drain-seconds} (180) have passed,
+ * then {@link Spillway#close()}, and writes:
  *
  * <ul>
  *   <li>{@code out/result}: {@code key=value} lines, {@code acknowledged} being the number of
@@ -74,6 +78,7 @@ public final class SoakGenerator {
     long rate = Long.parseLong(a.getOrDefault("rate", "200000"));
     long seconds = Long.parseLong(a.getOrDefault("seconds", "120"));
     int threads = Integer.parseInt(a.getOrDefault("threads", "2"));
+    Duration drainFor = Duration.ofSeconds(Long.parseLong(a.getOrDefault("drain-seconds", "180")));
     Path out = Path.of(required(a, "out"));
     if (keyCount < 1 || rate < threads || seconds < 1 || threads < 1) {
       throw new IllegalArgumentException(
@@ -101,6 +106,7 @@ public final class SoakGenerator {
       AtomicBoolean running = new AtomicBoolean(true);
       long startNanos = System.nanoTime();
       long endNanos = startNanos + Duration.ofSeconds(seconds).toNanos();
+      writeAtomically(out.resolve("started"), System.currentTimeMillis() + "\n");
 
       List<Pacer> pacers = new ArrayList<>();
       List<Thread> workers = new ArrayList<>();
@@ -111,7 +117,7 @@ public final class SoakGenerator {
         pacers.add(p);
         workers.add(Thread.ofPlatform().name("soak-gen-" + t).start(p));
       }
-      AtomicLong probes = new AtomicLong();
+      AtomicLong probes = new AtomicLong(); // sum of the probe's deltas = time of the last probe
       AtomicLong failures = new AtomicLong();
       Thread probe =
           Thread.ofPlatform()
@@ -120,9 +126,10 @@ public final class SoakGenerator {
               .start(
                   () -> {
                     while (running.get()) {
+                      long now = System.currentTimeMillis();
                       try {
-                        counters.increment(PROBE_COUNTER, PROBE_KEY);
-                        probes.incrementAndGet();
+                        counters.increment(PROBE_COUNTER, PROBE_KEY, now - probes.get());
+                        probes.set(now);
                       } catch (RuntimeException e) {
                         failures.incrementAndGet();
                       }
@@ -130,9 +137,10 @@ public final class SoakGenerator {
                     }
                   });
 
-      while (System.nanoTime() < endNanos) {
+      Path stop = out.resolve("stop"); // the orchestrator ends the load early by creating it
+      while (System.nanoTime() < endNanos && !Files.exists(stop)) {
         LockSupport.parkNanos(Math.min(PROGRESS_EVERY.toNanos(), endNanos - System.nanoTime()));
-        writeProgress(out, pacers, probes.get(), failures.get());
+        writeProgress(out, pacers, probes.get(), failures.get(), counters.pendingCells());
       }
       running.set(false);
       for (Thread w : workers) {
@@ -140,16 +148,29 @@ public final class SoakGenerator {
       }
       probe.join();
       double elapsed = (System.nanoTime() - startNanos) / 1e9;
-      writeProgress(out, pacers, probes.get(), failures.get());
+      writeProgress(out, pacers, probes.get(), failures.get(), counters.pendingCells());
 
-      boolean flushOk = true;
+      // flush() gives up after redis.timeout but keeps the cells buffered and retried, as an
+      // application would see it; a slow Redis is not a reason to drop what was counted.
+      boolean flushOk = false;
       String flushError = "";
+      int flushAttempts = 0;
       long flushStart = System.nanoTime();
-      try {
-        counters.flush();
-      } catch (RuntimeException e) {
-        flushOk = false;
-        flushError = e.toString();
+      long flushDeadline = flushStart + drainFor.toNanos();
+      while (!flushOk) {
+        flushAttempts++;
+        try {
+          counters.flush();
+          flushOk = true;
+        } catch (RuntimeException e) {
+          flushError = e.toString();
+          System.out.println("flush attempt " + flushAttempts + " failed, " + counters.pendingCells()
+              + " cell(s) pending: " + flushError);
+          if (System.nanoTime() > flushDeadline) {
+            break;
+          }
+        }
+        writeProgress(out, pacers, probes.get(), failures.get(), counters.pendingCells());
       }
       long flushMillis = (System.nanoTime() - flushStart) / 1_000_000;
 
@@ -167,11 +188,12 @@ public final class SoakGenerator {
       writeExpected(out.resolve("expected.csv"), keys, perKey, probes.get());
       Map<String, String> result = new LinkedHashMap<>();
       result.put("flush_ok", Boolean.toString(flushOk));
-      result.put("flush_error", flushError.replace('\n', ' '));
+      result.put("flush_error", flushOk ? "" : flushError.replace('\n', ' '));
+      result.put("flush_attempts", Integer.toString(flushAttempts));
       result.put("final_flush_ms", Long.toString(flushMillis));
       result.put("acknowledged", flushOk ? Long.toString(sent) : "unknown");
       result.put("sent", Long.toString(sent));
-      result.put("probe", Long.toString(probes.get()));
+      result.put("probe_last_ms", Long.toString(probes.get()));
       result.put("failures", Long.toString(failures.get()));
       result.put("missed", Long.toString(missed));
       result.put("target_rate", Long.toString(rate));
@@ -255,7 +277,8 @@ public final class SoakGenerator {
     }
   }
 
-  private static void writeProgress(Path out, List<Pacer> pacers, long probes, long failures) {
+  /** One line: epoch ms, increments sent, probe time, paced slots missed, failures, cells pending in the client. */
+  private static void writeProgress(Path out, List<Pacer> pacers, long probes, long failures, int pending) {
     long sent = 0;
     long missed = 0;
     for (Pacer p : pacers) {
@@ -265,7 +288,7 @@ public final class SoakGenerator {
     }
     writeAtomically(
         out.resolve("progress"),
-        System.currentTimeMillis() + " " + sent + " " + probes + " " + missed + " " + failures + "\n");
+        System.currentTimeMillis() + " " + sent + " " + probes + " " + missed + " " + failures + " " + pending + "\n");
   }
 
   private static void writeExpected(Path file, String[] keys, long[] perKey, long probes) throws IOException {
