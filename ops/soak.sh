@@ -130,9 +130,13 @@ worker:
 EOF
 
 HTTP=""
+WORKER_LOG=""
+WORKERS=0
 # Starts a worker with log file $1; sets WORKER_PID and HTTP (host:port) once it is ready.
 start_worker() {
   local log=$1
+  WORKER_LOG=$log
+  WORKERS=$((WORKERS + 1))
   "$JAVA" -XX:+ExitOnOutOfMemoryError "-Xmx$HEAP" -jar "$JAR" worker --config "$DIR/worker.yaml" >"$log" 2>&1 &
   WORKER_PID=$!
   HTTP=""
@@ -189,7 +193,14 @@ print_row() { awk -F'\t' '{printf "%6s %10s %11s %8s %10s %9s %8s %9s %7s %8s %6
 
 LOAD_T0_MS=""
 prev_ms=""; prev_sent=0; prev_rows=""; prev_rows_ms=""
-WORKER_DIED=""
+# Records that the worker exited on its own ($1: when), and forgets its pid.
+worker_died() {
+  local rc oom=""
+  wait "$WORKER_PID" && rc=0 || rc=$?
+  if grep -q OutOfMemoryError "$WORKER_LOG"; then oom=", OutOfMemoryError"; fi
+  fail "the worker died $1 (exit status $rc$oom; log: $WORKER_LOG)"
+  WORKER_PID=""
+}
 take_sample() {
   local now_ms t m heap oldest fmax rows keys used p_ms sent pend rate pg_probe q_ms lag rows_s errs
   now_ms=$(($(date +%s%N) / 1000000))
@@ -213,6 +224,7 @@ take_sample() {
   if [[ -n "$prev_ms" && "$p_ms" -gt "$prev_ms" ]]; then rate=$(((sent - prev_sent) * 1000 / (p_ms - prev_ms))); fi
   if [[ -z "$prev_ms" && "$sent" -gt 0 && -n "$LOAD_T0_MS" && "$p_ms" -gt "$LOAD_T0_MS" ]]; then rate=$((sent * 1000 / (p_ms - LOAD_T0_MS))); fi
   if [[ "$sent" -gt 0 ]]; then prev_ms=$p_ms; prev_sent=$sent; fi
+  alive "$GEN_PID" || rate=NA # after the load: nothing to rate
   m="$DIR/metrics.last"
   heap=NA; oldest=NA; fmax=NA; rows=NA
   if timeout 60 "$JCMD" "$WORKER_PID" GC.run >/dev/null 2>&1 &&
@@ -240,9 +252,7 @@ print_header
 next=$(($(date +%s) + SAMPLE))
 while alive "$GEN_PID"; do
   if ! alive "$WORKER_PID"; then
-    wait "$WORKER_PID" && rc=0 || rc=$?
-    WORKER_DIED="the worker died under load (exit status $rc$(grep -q OutOfMemoryError "$DIR/worker.log" && echo ', OutOfMemoryError'))"
-    fail "$WORKER_DIED; log: $DIR/worker.log"
+    worker_died "under load"
     touch "$DIR/stop" # the generator ends early, flushing what it has
     break
   fi
@@ -266,16 +276,17 @@ ACK=${R[acknowledged]:-unknown}
 [[ "$gen_rc" == 0 && "$ACK" != unknown ]] ||
   fail "the generator did not end cleanly (status $gen_rc, acknowledged=$ACK; log: $DIR/generator.log)"
 
-if [[ -n "$WORKER_DIED" ]]; then
-  # A fresh worker drains what the dead one left, so exactness is still checked.
-  say "starting a second worker to drain what the first one left"
-  start_worker "$DIR/worker-drain.log"
-fi
-
 # ---- drain ----------------------------------------------------------------------------------
+# A worker that died (under load or while draining) is replaced, so that what it left is still
+# applied and exactness is still checked; a dead worker has already failed the run.
 drained=""
 for ((i = 0; i < DRAIN_TIMEOUT; i++)); do
-  if ! alive "$WORKER_PID"; then break; fi
+  if ! alive "$WORKER_PID"; then
+    [[ -z "$WORKER_PID" ]] || worker_died "while draining"
+    if ((WORKERS > 3)); then break; fi
+    say "starting worker $((WORKERS + 1)) to drain what the previous one left"
+    start_worker "$DIR/worker-drain-$WORKERS.log"
+  fi
   left=$(counter_keys_left)
   if [[ "$left" == 0 ]]; then drained="after ${i}s"; break; fi
   sleep 1
@@ -284,7 +295,7 @@ if [[ -n "$drained" ]]; then
   say "drained $drained: no live hash, no claimed batch left under ${PREFIX}"
   if alive "$WORKER_PID"; then take_sample >/dev/null; fi # a last heap and metrics reading, not in the rules
 else
-  fail "the worker did not drain Redis within ${DRAIN_TIMEOUT}s ($(counter_keys_left) live/batch keys left)"
+  fail "Redis was not drained within ${DRAIN_TIMEOUT}s ($(counter_keys_left) live/batch keys left; $WORKERS worker(s) started)"
 fi
 
 # ---- stop the worker ------------------------------------------------------------------------
@@ -297,8 +308,7 @@ if alive "$WORKER_PID"; then
     wait "$WORKER_PID" && wrc=0 || wrc=$?
     WORKER_PID=""
     [[ "$wrc" == 0 ]] || fail "the worker exited with status $wrc after SIGTERM"
-    last_log=$(ls -t "$DIR"/worker*.log | head -1)
-    grep -q 'event=stopped graceful=true' "$last_log" || NOTES+=("the worker's last log has no 'event=stopped graceful=true' line")
+    grep -q 'event=stopped graceful=true' "$WORKER_LOG" || NOTES+=("the worker's last log has no 'event=stopped graceful=true' line")
   fi
 fi
 
@@ -354,7 +364,9 @@ if [[ "$errs" != 0 ]]; then
 fi
 
 # ---- exactness ------------------------------------------------------------------------------
-if [[ "$ACK" != unknown ]]; then
+if [[ "$ACK" != unknown && -z "$drained" ]]; then
+  fail "exactness not checked: counts are still pending in Redis"
+elif [[ "$ACK" != unknown ]]; then
   pg_sum=$(psql_ -c "select coalesce(sum(total),0) from \"$SCHEMA\".counter_totals where counter='soak'")
   if [[ "$pg_sum" == "$ACK" ]]; then
     NOTES+=("exact: PostgreSQL holds $pg_sum increments of 'soak', the generator had $ACK acknowledged")
