@@ -13,8 +13,9 @@
 #   SOAK_SAMPLE       seconds between samples (default 15)
 #   SOAK_STRIPES      keys.stripes (default 4096)
 #   SOAK_FLUSH        flush.interval (default 200ms)
-#   SOAK_HEAP_FACTOR, SOAK_HEAP_FLOOR_MB   heap rule (default 1.3 and 24)
+#   SOAK_HEAP_FACTOR, SOAK_HEAP_FLOOR_MB, SOAK_HEAP_MAX_PERCENT   heap rule (default 1.3, 24, 75)
 #   SOAK_WARMUP       seconds of warm-up whose samples the rules ignore (default 30)
+#   SOAK_DRAIN_TIMEOUT  seconds the generator's final flush and the worker's drain may take (default 180)
 #   SOAK_REDIS_PORT, SOAK_PG_PORT, SOAK_PG_DB, SOAK_PG_USER   servers on 127.0.0.1 (6379, 5432, test, postgres)
 #   SOAK_KEEP=1       keep the run's Redis keys and PostgreSQL schema afterwards (default: dropped)
 #
@@ -42,6 +43,7 @@ STRIPES=${SOAK_STRIPES:-4096}
 FLUSH=${SOAK_FLUSH:-200ms}
 HEAP_FACTOR=${SOAK_HEAP_FACTOR:-1.3}
 HEAP_FLOOR_MB=${SOAK_HEAP_FLOOR_MB:-24}
+HEAP_MAX_PERCENT=${SOAK_HEAP_MAX_PERCENT:-75}
 KEYS_FACTOR=1.3
 KEYS_FLOOR=1000
 DRAIN_TIMEOUT=${SOAK_DRAIN_TIMEOUT:-180}
@@ -331,14 +333,20 @@ thirds() {
 LOAD_SAMPLES=$(($(wc -l <"$DIR/samples.tsv") - 1))
 [[ -n "$drained" ]] && LOAD_SAMPLES=$((LOAD_SAMPLES - 1)) # the post-drain reading is not a load sample
 
-RULE_HEAP="heap after GC: median of the last third of samples <= median of the first third x $HEAP_FACTOR + $HEAP_FLOOR_MB MB"
+HEAP_CAP_MB=$(awk -v h="$HEAP" -v p="$HEAP_MAX_PERCENT" 'BEGIN{
+  n = h + 0; u = tolower(substr(h, length(h)));
+  mb = (u == "g") ? n*1024 : (u == "m") ? n : (u == "k") ? n/1024 : n/1048576; printf "%.1f", mb*p/100}')
+RULE_HEAP="heap after GC: median of the last third of samples <= min(median of the first third x $HEAP_FACTOR + $HEAP_FLOOR_MB MB, ${HEAP_MAX_PERCENT}% of -Xmx$HEAP = $HEAP_CAP_MB MB)"
 read -r h1 h3 hn < <(thirds 4)
 if [[ "$h1" == NA && -n "$DIED" ]]; then
   INFOS+=("heap rule not judged: $hn sample(s) after warm-up before the worker died")
 elif [[ "$h1" == NA ]]; then
   fail "too few heap samples after warm-up ($hn) for the heap rule; run longer than ${WARMUP}s + 3 x ${SAMPLE}s"
 else
-  hlimit=$(awk -v a="$h1" -v f="$HEAP_FACTOR" -v fl="$HEAP_FLOOR_MB" 'BEGIN{printf "%.1f", a*f+fl}')
+  # Growth is judged against the first third, but never beyond HEAP_MAX_PERCENT of -Xmx: a leak
+  # fast enough to fill most of the heap before the first third would otherwise pass.
+  hlimit=$(awk -v a="$h1" -v f="$HEAP_FACTOR" -v fl="$HEAP_FLOOR_MB" -v cap="$HEAP_CAP_MB" \
+    'BEGIN{l = a*f+fl; if (l > cap) l = cap; printf "%.1f", l}')
   if awk -v b="$h3" -v l="$hlimit" 'BEGIN{exit !(b > l)}'; then
     fail "heap after GC grew: first third median ${h1} MB, last third ${h3} MB > limit ${hlimit} MB"
   else
