@@ -232,13 +232,17 @@ take_sample() {
   alive "$GEN_PID" || rate=NA # after the load: nothing to rate
   m="$DIR/metrics.last"
   heap=NA; oldest=NA; fmax=NA; rows=NA
-  if timeout 60 "$JCMD" "$WORKER_PID" GC.run >/dev/null 2>&1 &&
+  # GC.class_histogram runs a full GC first (what GC.run would do) and names what the heap holds:
+  # the last one is kept as histogram.txt for the verdict.
+  if timeout 60 "$JCMD" "$WORKER_PID" GC.class_histogram >"$DIR/histogram.tmp" 2>&1 &&
     curl -fsS --max-time 10 "http://$HTTP/metrics" >"$m" 2>/dev/null; then
     heap=$(metric "$m" '^jvm_memory_used_bytes[{].*area="heap"' sum)
     [[ "$heap" == NA ]] || heap=$(fmt "$(awk -v b="$heap" 'BEGIN{print b/1048576}')" %.1f)
     oldest=$(fmt "$(metric "$m" '^spillway_flush_oldest_batch_age' first)" %.1f)
     fmax=$(fmt "$(metric "$m" '^spillway_flush_duration_seconds_max' max)" %.2f)
     rows=$(metric "$m" '^spillway_flush_rows_upserted_total' sum)
+    head -n 30 "$DIR/histogram.tmp" >"$DIR/histogram.txt"
+    [[ "$t" == pre ]] || cp "$DIR/histogram.txt" "$DIR/histogram-${t}s.txt"
   fi
   keys=$(count_keys)
   used=$({ rcli info memory || true; } | awk -F: '/^used_memory:/{printf "%.1f", $2/1048576}')
@@ -349,6 +353,10 @@ else
     'BEGIN{l = a*f+fl; if (l > cap) l = cap; printf "%.1f", l}')
   if awk -v b="$h3" -v l="$hlimit" 'BEGIN{exit !(b > l)}'; then
     fail "heap after GC grew: first third median ${h1} MB, last third ${h3} MB > limit ${hlimit} MB"
+    last_histo=$(ls -1 "$DIR"/histogram-*s.txt 2>/dev/null | sort -t- -k2 -n | tail -1 || true)
+    if [[ -n "$last_histo" ]]; then
+      INFOS+=("largest classes in the heap at the last sample ($last_histo): $(awk 'NR > 3 && NR <= 9 {printf "%s%s %.1f MB", (NR > 4 ? "; " : ""), $4, $3/1048576}' "$last_histo")")
+    fi
   else
     NOTES+=("heap after GC: first third median ${h1} MB, last third ${h3} MB, limit ${hlimit} MB: ok")
   fi
@@ -428,7 +436,7 @@ fi
   fi
   echo
   echo "t_s: seconds since the load started; client_pend: cells in the generator's client not yet acknowledged by Redis;"
-  echo "heap_MB: worker heap used right after a full GC (jcmd GC.run, then /metrics jvm_memory_used_bytes{area=heap});"
+  echo "heap_MB: worker heap used right after a full GC (jcmd GC.class_histogram, then /metrics jvm_memory_used_bytes{area=heap});"
   echo "redis_keys: keys under $PREFIX; redis_MB: the whole Redis's used_memory (shared with other users);"
   echo "oldest_s: spillway_flush_oldest_batch_age; flush_max: spillway_flush_duration_seconds_max;"
   echo "lag_s: increment() to PostgreSQL, from a probe key whose total is the time of its newest increment (every 100 ms); errors: ERROR lines so far."
