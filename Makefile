@@ -11,13 +11,15 @@ SHELL := /bin/bash
 MVN ?= mvn
 # e.g. make bench BENCH_OPTS='-Dbench.seconds=10 -Dbench.only=1,2'
 BENCH_OPTS ?=
+# make soak QUICK=1 runs the soak for 2 minutes instead of 10; see ops/soak.sh for SOAK_* settings.
+QUICK ?= $(SOAK_QUICK)
 JAR := target/spillway.jar
 # Expanded inside recipes, after WITH_JDK has set JAVA_HOME; override with `make run JAVA=...`.
 JAVA ?= "$$JAVA_HOME/bin/java"
 # Prefix for recipe lines that need a JDK; a failed search stops the recipe with its sentence.
 WITH_JDK = JAVA_HOME="$$(ops/find-jdk.sh)"; export JAVA_HOME;
 
-.PHONY: help build run test bench clean
+.PHONY: help build run test bench soak clean
 
 help: ## List the targets
 	@echo "Spillway — make targets:"
@@ -36,6 +38,10 @@ test: ## Run all tests against real Redis and PostgreSQL (see DESIGN.md)
 bench: ## Run the benchmarks (peers measured in the same run); results in target/bench/
 	@$(WITH_JDK) $(MVN) -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
 	@$(WITH_JDK) $(JAVA) -Xmx4g -cp "target/classes:target/test-classes:$$(cat target/bench-classpath.txt)" $(BENCH_OPTS) dev.spillway.bench.BenchMain target/bench
+
+soak: ## Soak a real worker (256 MB heap) under steady load, 10 min (QUICK=1: 2 min); not part of test
+	@$(WITH_JDK) $(MVN) -B -q package dependency:build-classpath -DskipTests -Dmdep.outputFile=target/soak-classpath.txt -Dmdep.includeScope=test
+	@$(WITH_JDK) SOAK_QUICK="$(QUICK)" ops/soak.sh
 
 clean: ## Delete build output
 	rm -rf target
