@@ -4,7 +4,8 @@ import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import dev.spillway.CacheSettings;
 import dev.spillway.SpillwayConfig;
-import dev.spillway.counter.CounterRef;
+import dev.spillway.RuntimeFailure;
+import dev.spillway.counter.AppliedCounters;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
@@ -13,6 +14,7 @@ import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
@@ -21,7 +23,6 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -41,12 +42,27 @@ import org.slf4j.LoggerFactory;
  * every {@code cache.redis-retry-after} until it lands, so an L2 entry never outlives Redis'
  * return by more than that; past 100,000 waiting invalidations the affected caches are purged
  * (SCAN + UNLINK of their keys) once Redis answers again.
+ *
+ * <p>Counter invalidations (one per flushed cell) wait for the invalidator thread in a queue of at
+ * most {@value #MAX_QUEUED_COUNTER_CELLS} cells. A flush that does not fit drops what is queued
+ * and asks for one purge of every cached counter read instead: the L2 entries of {@code
+ * spillway.counters} (SCAN + UNLINK), this runtime's L1, and every other runtime's L1 through one
+ * CLEAR on the bus. A flush arriving while a purge waits is covered by it. So memory stays bounded
+ * however fast flushes come, and cached counter reads stay correct (a value cached before a
+ * purge can outlive it only by a load already in flight, bounded by {@code cache.counters-ttl}).
+ *
+ * <p>An {@link Error} on one of these threads is recorded in the runtime's {@link RuntimeFailure}
+ * (the runtime then stops draining and flushing) and ends that thread.
  */
 public final class CacheRuntime implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CacheRuntime.class);
   /** Name of the cache behind {@code counters().cached()}. */
   static final String COUNTERS_CACHE = "spillway.counters";
   private static final int MAX_PENDING_INVALIDATIONS = 100_000;
+  /** Flushed counter cells waiting for the invalidator; past this, drop and purge. */
+  static final int MAX_QUEUED_COUNTER_CELLS = 100_000;
+  /** Keys per pipelined round of counter invalidations. */
+  private static final int INVALIDATION_CHUNK = 1_000;
 
   private final SpillwayConfig config;
   private final CacheSettings settings;
@@ -58,8 +74,18 @@ public final class CacheRuntime implements AutoCloseable {
   private final InvalidationBus bus;
   private final ScheduledExecutorService timer;
   private final ThreadPoolExecutor background;
-  private final ExecutorService invalidator;
+  private final Thread invalidator;
+  private final RuntimeFailure failure;
   private final DatabaseRelay relay;
+  // The counter invalidation queue (guarded by itself): views of flushed batches, their cells, a
+  // purge request that replaces them when they do not fit, and the close deadline.
+  private final ArrayDeque<AppliedCounters> counterQueue = new ArrayDeque<>();
+  private int counterQueueCells;
+  private boolean counterPurgeRequested;
+  private boolean counterQueueOverflowing;
+  private long counterCellsDropped;
+  private long closeDeadlineNanos = Long.MAX_VALUE;
+  private boolean closing;
   private final Map<String, DefaultCacheAside<?, ?>> caches = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<BusMessage.Item> pending = new ConcurrentLinkedQueue<>();
   private final AtomicInteger pendingCount = new AtomicInteger();
@@ -72,8 +98,10 @@ public final class CacheRuntime implements AutoCloseable {
       RedisConnector client,
       InstantSource clock,
       MeterRegistry registry,
-      Map<String, String> env) {
+      Map<String, String> env,
+      RuntimeFailure failure) {
     this.config = config;
+    this.failure = failure;
     this.settings = config.cache();
     this.clock = clock;
     this.env = env;
@@ -86,21 +114,23 @@ public final class CacheRuntime implements AutoCloseable {
       opened.push(data);
       l2 = new L2(data.async(), settings.redisTimeout(), settings.redisRetryAfter());
       timer = Executors.newSingleThreadScheduledExecutor(daemon("spillway-cache-timer"));
-      opened.push(timer::shutdownNow);
+      opened.push(() -> stop(timer));
       background =
           new ThreadPoolExecutor(
               2, 2, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1_000),
               daemon("spillway-cache-refresh"), new ThreadPoolExecutor.AbortPolicy());
       background.allowCoreThreadTimeOut(true);
-      opened.push(background::shutdownNow);
-      invalidator = Executors.newSingleThreadExecutor(daemon("spillway-cache-invalidator"));
-      opened.push(() -> stop(invalidator));
+      opened.push(() -> stop(background));
       bus =
           new InvalidationBus(
               client, settings.channelFor(config.keyPrefix()), l2, meters, new Receiver(),
-              settings.heartbeat(), settings.redisTimeout());
+              settings.heartbeat(), settings.redisTimeout(), failure);
       bus.start(timer);
       opened.push(bus);
+      // Closed before the bus: its last invalidations still get published.
+      invalidator =
+          Thread.ofPlatform().daemon().name("spillway-cache-invalidator").start(this::invalidatorLoop);
+      opened.push(this::stopInvalidator);
       long retryMs = Math.max(200, settings.redisRetryAfter().toMillis());
       timer.scheduleWithFixedDelay(this::retryPending, retryMs, retryMs, TimeUnit.MILLISECONDS);
       if (settings.listenDatabase()) {
@@ -123,8 +153,9 @@ public final class CacheRuntime implements AutoCloseable {
       RedisConnector client,
       InstantSource clock,
       MeterRegistry registry,
-      Map<String, String> env) {
-    return new CacheRuntime(config, client, clock, registry, env);
+      Map<String, String> env,
+      RuntimeFailure failure) {
+    return new CacheRuntime(config, client, clock, registry, env, failure);
   }
 
   /** A builder for a cache of this runtime. */
@@ -140,30 +171,139 @@ public final class CacheRuntime implements AutoCloseable {
   }
 
   /**
-   * Called by the flusher after it acknowledged batches: evicts every applied counter key from
-   * L2 and from every instance's L1, so cached counter reads see the flush. Asynchronous: the
-   * flush does not wait for Redis; a lost invalidation leaves a value stale for at most {@code
+   * Called by the flusher after it acknowledged batches, on the flushing thread: queues the
+   * eviction of every applied counter key from L2 and from every instance's L1, so cached counter
+   * reads see the flush. Never waits: a view that does not fit in the queue ({@value
+   * #MAX_QUEUED_COUNTER_CELLS} cells) replaces everything queued by one purge of all cached counter
+   * reads (see the class comment). A lost invalidation leaves a value stale for at most {@code
    * cache.counters-ttl}.
    */
-  public void countersApplied(Set<CounterRef> applied) {
-    if (applied.isEmpty()) {
+  public void countersApplied(AppliedCounters applied) {
+    int cells = applied.cells();
+    if (cells == 0) {
       return;
     }
-    List<CounterRef> refs = List.copyOf(applied);
-    try {
-      invalidator.execute(() -> invalidateCounters(refs));
-    } catch (RuntimeException closing) {
-      // Runtime closing: the TTL bounds what is left.
+    boolean firstOverflow = false;
+    long dropped;
+    synchronized (counterQueue) {
+      if (closing) {
+        return; // closing: the TTL bounds what is left
+      }
+      if (counterPurgeRequested) {
+        // The purge runs after this flush committed, so it covers this flush too.
+        counterCellsDropped += cells;
+        meters.counterInvalidationsDropped.increment(cells);
+        return;
+      }
+      if ((long) counterQueueCells + cells <= MAX_QUEUED_COUNTER_CELLS) {
+        counterQueue.add(applied);
+        counterQueueCells += cells;
+        counterQueue.notifyAll();
+        return;
+      }
+      dropped = (long) counterQueueCells + cells;
+      counterQueue.clear();
+      counterQueueCells = 0;
+      counterPurgeRequested = true;
+      counterCellsDropped += dropped;
+      firstOverflow = !counterQueueOverflowing;
+      counterQueueOverflowing = true;
+      counterQueue.notifyAll();
+    }
+    meters.counterInvalidationsDropped.increment(dropped);
+    if (firstOverflow) {
+      // Once per episode: under sustained overload every flush would say it again.
+      log.warn(
+          "event=counter_invalidations_overflow queued_cells={} bound={} action=purge_cached_counters"
+              + " detail=\"flushes outpace per-key invalidation; cached counter reads are purged"
+              + " instead until the queue keeps up\"",
+          dropped,
+          MAX_QUEUED_COUNTER_CELLS);
     }
   }
 
-  private void invalidateCounters(List<CounterRef> refs) {
+  private void invalidatorLoop() {
+    try {
+      while (true) {
+        AppliedCounters next = null;
+        boolean purge;
+        synchronized (counterQueue) {
+          while (!closing && !counterPurgeRequested && counterQueue.isEmpty()) {
+            counterQueue.wait();
+          }
+          if (closing && (System.nanoTime() - closeDeadlineNanos > 0
+              || (!counterPurgeRequested && counterQueue.isEmpty()))) {
+            return;
+          }
+          purge = counterPurgeRequested;
+          counterPurgeRequested = false;
+          if (!purge) {
+            next = counterQueue.poll();
+            counterQueueCells -= next.cells();
+          }
+        }
+        try {
+          if (purge) {
+            purgeCounters();
+          } else {
+            invalidateCounters(next);
+            endOverflowEpisode();
+          }
+        } catch (RuntimeException e) {
+          log.warn("event=counter_invalidation_error error=\"{}\"", e.toString());
+        }
+      }
+    } catch (InterruptedException e) {
+      // closing
+    } catch (Error e) {
+      failure.record(Thread.currentThread().getName(), e);
+    }
+  }
+
+  private void endOverflowEpisode() {
+    long dropped;
+    synchronized (counterQueue) {
+      if (!counterQueueOverflowing || counterPurgeRequested) {
+        return;
+      }
+      counterQueueOverflowing = false;
+      dropped = counterCellsDropped;
+      counterCellsDropped = 0;
+    }
+    log.info("event=counter_invalidations_caught_up cells_dropped_for_purges={}", dropped);
+  }
+
+  /** Invalidates each distinct key of {@code applied}, a chunk per pipelined round. */
+  private void invalidateCounters(AppliedCounters applied) {
     DefaultCacheAside<?, ?> local = caches.get(COUNTERS_CACHE);
-    List<String> entries = new ArrayList<>(refs.size());
-    List<String> gens = new ArrayList<>(refs.size());
-    List<String> leases = new ArrayList<>(refs.size());
-    for (CounterRef r : refs) {
-      String k = DefaultCachedCounters.key(r.counter(), r.key());
+    Set<String> seen = new HashSet<>(Math.min(applied.cells(), MAX_QUEUED_COUNTER_CELLS) * 2);
+    List<String> chunk = new ArrayList<>(INVALIDATION_CHUNK);
+    applied.forEach(
+        (counter, key) -> {
+          String k = DefaultCachedCounters.key(counter, key);
+          if (seen.add(k)) {
+            chunk.add(k);
+            if (chunk.size() == INVALIDATION_CHUNK) {
+              invalidateChunk(chunk, local);
+              chunk.clear();
+            }
+          }
+        });
+    if (!chunk.isEmpty()) {
+      invalidateChunk(chunk, local);
+    }
+  }
+
+  private void invalidateChunk(List<String> chunk, DefaultCacheAside<?, ?> local) {
+    synchronized (counterQueue) {
+      if (closing && System.nanoTime() - closeDeadlineNanos > 0) {
+        return; // out of time at close: the TTL bounds what is left
+      }
+    }
+    List<String> entries = new ArrayList<>(chunk.size());
+    List<String> gens = new ArrayList<>(chunk.size());
+    List<String> leases = new ArrayList<>(chunk.size());
+    for (String k : chunk) {
       if (local != null) {
         local.invalidateLocal(k);
       }
@@ -171,19 +311,64 @@ public final class CacheRuntime implements AutoCloseable {
       gens.add(keys.invalidations(COUNTERS_CACHE, k));
       leases.add(keys.lease(COUNTERS_CACHE, k));
     }
-    for (int from = 0; from < entries.size(); from += 1_000) {
-      int to = Math.min(entries.size(), from + 1_000);
-      if (!l2.invalidateMany(
-          entries.subList(from, to), gens.subList(from, to), leases.subList(from, to),
-          settings.maxLoadTime())) {
-        for (int i = from; i < to; i++) {
-          retryLater(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, refs.get(i).counter() + "|" + refs.get(i).key()));
-        }
+    long[] generations = l2.invalidateMany(entries, gens, leases, settings.maxLoadTime());
+    for (int i = 0; i < chunk.size(); i++) {
+      if (generations == null) {
+        // Redis did not answer: retry the L2 part, and tell every runtime (we cannot know which
+        // keys were cached).
+        retryLater(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, chunk.get(i)));
+        publish(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, chunk.get(i)));
+      } else if (generations[i] != 0) {
+        // Only keys cached in L2 (or being loaded) can sit in another runtime's L1: an L1 entry
+        // comes from an L2 entry or a load, and lives no longer than counters-ttl.
+        publish(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, chunk.get(i)));
       }
     }
-    for (CounterRef r : refs) {
-      publish(new BusMessage.Item(
-          BusMessage.Kind.KEY, COUNTERS_CACHE, DefaultCachedCounters.key(r.counter(), r.key())));
+  }
+
+  /**
+   * Drops every cached counter read: L2 first (so that no L1 refills from it), then this L1, then
+   * every other runtime's L1 (one CLEAR on the bus). An L2 purge Redis refused is retried by the
+   * timer.
+   */
+  private void purgeCounters() {
+    meters.counterPurges.increment();
+    if (!l2.unlinkMatching(keys.pattern(COUNTERS_CACHE))) {
+      purgeNeeded.add(COUNTERS_CACHE);
+    }
+    DefaultCacheAside<?, ?> local = caches.get(COUNTERS_CACHE);
+    if (local != null) {
+      local.clearLocal();
+    }
+    publish(new BusMessage.Item(BusMessage.Kind.CLEAR, COUNTERS_CACHE, null));
+  }
+
+  /**
+   * Lets the invalidator finish what is queued within {@code cache.redis-timeout}, then ends it;
+   * what is left is said once and bounded by {@code cache.counters-ttl}.
+   */
+  private void stopInvalidator() throws InterruptedException {
+    synchronized (counterQueue) {
+      closing = true;
+      closeDeadlineNanos = System.nanoTime() + settings.redisTimeout().toNanos();
+      counterQueue.notifyAll();
+    }
+    invalidator.join(settings.redisTimeout().toMillis() * 2 + 1_000);
+    if (invalidator.isAlive()) {
+      invalidator.interrupt();
+      invalidator.join(1_000);
+    }
+    int left;
+    synchronized (counterQueue) {
+      left = counterQueueCells + (counterPurgeRequested ? 1 : 0);
+      counterQueue.clear();
+      counterQueueCells = 0;
+    }
+    if (left > 0) {
+      log.info(
+          "event=cache_closed counter_invalidations_not_sent={} effect=\"cached counter reads"
+              + " elsewhere may lag until cache.counters-ttl\"",
+          left);
     }
   }
 
@@ -334,6 +519,9 @@ public final class CacheRuntime implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       log.warn("event=cache_retry_error error=\"{}\"", e.toString());
+    } catch (Error e) {
+      failure.record(Thread.currentThread().getName(), e);
+      throw e;
     }
   }
 
@@ -389,17 +577,27 @@ public final class CacheRuntime implements AutoCloseable {
     }
   }
 
-  private static void stop(ExecutorService e) throws InterruptedException {
+  /** Ends an executor and waits for its threads, so none uses a connection closed after it. */
+  private static void stop(java.util.concurrent.ExecutorService e) throws InterruptedException {
     e.shutdown();
     if (!e.awaitTermination(2, TimeUnit.SECONDS)) {
       e.shutdownNow();
+      e.awaitTermination(2, TimeUnit.SECONDS);
     }
   }
 
-  private static java.util.concurrent.ThreadFactory daemon(String name) {
+  /** Daemon threads that record an Error (see {@link RuntimeFailure}) before they die. */
+  private java.util.concurrent.ThreadFactory daemon(String name) {
     AtomicInteger n = new AtomicInteger();
     return r -> {
-      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+      Thread t = new Thread(() -> {
+        try {
+          r.run();
+        } catch (Error e) {
+          failure.record(Thread.currentThread().getName(), e);
+          throw e;
+        }
+      }, name + "-" + n.incrementAndGet());
       t.setDaemon(true);
       return t;
     };

@@ -1,5 +1,6 @@
 package dev.spillway.schedule;
 
+import dev.spillway.RuntimeFailure;
 import dev.spillway.SpillwayException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -81,8 +82,10 @@ public final class JobScheduler implements AutoCloseable {
   private final Map<String, Meters> meters;
   private final Set<String> running = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean shutDown = new AtomicBoolean();
+  private final RuntimeFailure failure;
 
   private JobScheduler(Builder b) {
+    this.failure = b.failure != null ? b.failure : new RuntimeFailure();
     this.tasks = Map.copyOf(b.tasks);
     this.clustered = b.dataSource != null;
     this.instanceId = b.instanceId != null ? b.instanceId : defaultInstanceId();
@@ -332,6 +335,12 @@ public final class JobScheduler implements AutoCloseable {
     } catch (RuntimeException e) {
       outcome = "error";
       log.error("event=job_failed job={} instance={} error=\"{}\"", name, instanceId, e, e);
+    } catch (Error e) {
+      // Not retried on the next trigger: after an Error (out of heap, stack overflow) nothing this
+      // process holds is trusted. Recorded once, and no task fires again.
+      outcome = "error";
+      failure.record(Thread.currentThread().getName() + " (job " + name + ")", e);
+      standbyAfterError();
     } finally {
       long nanos = System.nanoTime() - start;
       running.remove(name);
@@ -346,6 +355,14 @@ public final class JobScheduler implements AutoCloseable {
         m.duration.record(Duration.ofNanos(nanos));
         (outcome.equals("ok") ? m.ok : m.error).increment();
       }
+    }
+  }
+
+  private void standbyAfterError() {
+    try {
+      scheduler.standby();
+    } catch (SchedulerException | RuntimeException e) {
+      log.warn("event=scheduler_standby_failed error=\"{}\"", e.getMessage());
     }
   }
 
@@ -465,8 +482,18 @@ public final class JobScheduler implements AutoCloseable {
     private String schema;
     private Duration checkin = Duration.ofMillis(7500);
     private MeterRegistry registry;
+    private RuntimeFailure failure;
 
     private Builder() {}
+
+    /**
+     * Where an {@link Error} thrown by a task is recorded (default: a latch of this scheduler's
+     * own). After one, the scheduler stops firing.
+     */
+    public Builder failure(RuntimeFailure f) {
+      this.failure = Objects.requireNonNull(f, "failure");
+      return this;
+    }
 
     /** Tasks that may run at once in this process (1 to 64). */
     public Builder threads(int n) {

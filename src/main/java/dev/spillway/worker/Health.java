@@ -20,8 +20,9 @@ import java.util.function.BooleanSupplier;
 import javax.sql.DataSource;
 
 /**
- * Readiness: Redis answers PING, PostgreSQL answers {@code SELECT 1}, the scheduler fires, and the
- * worker is not shutting down. The checks run in parallel, each within {@link #TIMEOUT}; the body
+ * Readiness: Redis answers PING, PostgreSQL answers {@code SELECT 1}, the scheduler fires, the
+ * runtime has not stopped after an Error ({@link dev.spillway.RuntimeFailure}), and the worker is
+ * not shutting down. The checks run in parallel, each within {@link #TIMEOUT}; the body
  * names every check and the failing ones:
  *
  * <pre>{@code
@@ -63,13 +64,16 @@ final class Health {
   private final JobScheduler scheduler;
   private final BooleanSupplier stopping;
   private final ExecutorService executor;
+  private final dev.spillway.RuntimeFailure failure;
 
   Health(
       RedisLink<String, String> redis,
       DataSource postgres,
       JobScheduler scheduler,
       BooleanSupplier stopping,
-      ExecutorService executor) {
+      ExecutorService executor,
+      dev.spillway.RuntimeFailure failure) {
+    this.failure = failure;
     this.redis = redis;
     this.postgres = postgres;
     this.scheduler = scheduler;
@@ -96,6 +100,11 @@ final class Health {
       }
     }
     checks.add(schedulerCheck());
+    checks.add(
+        failure
+            .reason()
+            .map(r -> new Check("runtime", false, "stopped: " + r, 0))
+            .orElseGet(() -> new Check("runtime", true, "draining and flushing", 0)));
     return new Readiness(checks.stream().allMatch(Check::up), List.copyOf(checks));
   }
 
