@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
  * (SCAN + UNLINK of their keys) once Redis answers again.
  *
  * <p>Counter invalidations (one per flushed cell) wait for the invalidator thread in a queue of at
- * most {@value #MAX_QUEUED_COUNTER_CELLS} cells. A flush that does not fit drops what is queued
+ * most {@code cache.counters-invalidation-queue} cells (100,000 by default). A flush that does not fit drops what is queued
  * and asks for one purge of every cached counter read instead: the L2 entries of {@code
  * spillway.counters} (SCAN + UNLINK), this runtime's L1, and every other runtime's L1 through one
  * CLEAR on the bus. A flush arriving while a purge waits is covered by it. So memory stays bounded
@@ -59,8 +59,6 @@ public final class CacheRuntime implements AutoCloseable {
   /** Name of the cache behind {@code counters().cached()}. */
   static final String COUNTERS_CACHE = "spillway.counters";
   private static final int MAX_PENDING_INVALIDATIONS = 100_000;
-  /** Flushed counter cells waiting for the invalidator; past this, drop and purge. */
-  static final int MAX_QUEUED_COUNTER_CELLS = 100_000;
   /** Keys per pipelined round of counter invalidations. */
   private static final int INVALIDATION_CHUNK = 1_000;
 
@@ -173,8 +171,8 @@ public final class CacheRuntime implements AutoCloseable {
   /**
    * Called by the flusher after it acknowledged batches, on the flushing thread: queues the
    * eviction of every applied counter key from L2 and from every instance's L1, so cached counter
-   * reads see the flush. Never waits: a view that does not fit in the queue ({@value
-   * #MAX_QUEUED_COUNTER_CELLS} cells) replaces everything queued by one purge of all cached counter
+   * reads see the flush. Never waits: a view that does not fit in the queue ({@code
+   * cache.counters-invalidation-queue} cells) replaces everything queued by one purge of all cached counter
    * reads (see the class comment). A lost invalidation leaves a value stale for at most {@code
    * cache.counters-ttl}.
    */
@@ -195,7 +193,7 @@ public final class CacheRuntime implements AutoCloseable {
         meters.counterInvalidationsDropped.increment(cells);
         return;
       }
-      if ((long) counterQueueCells + cells <= MAX_QUEUED_COUNTER_CELLS) {
+      if ((long) counterQueueCells + cells <= settings.countersInvalidationQueue()) {
         counterQueue.add(applied);
         counterQueueCells += cells;
         counterQueue.notifyAll();
@@ -218,7 +216,7 @@ public final class CacheRuntime implements AutoCloseable {
               + " detail=\"flushes outpace per-key invalidation; cached counter reads are purged"
               + " instead until the queue keeps up\"",
           dropped,
-          MAX_QUEUED_COUNTER_CELLS);
+          settings.countersInvalidationQueue());
     }
   }
 
@@ -276,7 +274,7 @@ public final class CacheRuntime implements AutoCloseable {
   /** Invalidates each distinct key of {@code applied}, a chunk per pipelined round. */
   private void invalidateCounters(AppliedCounters applied) {
     DefaultCacheAside<?, ?> local = caches.get(COUNTERS_CACHE);
-    Set<String> seen = new HashSet<>(Math.min(applied.cells(), MAX_QUEUED_COUNTER_CELLS) * 2);
+    Set<String> seen = new HashSet<>(Math.min(applied.cells(), 1 << 20) * 2);
     List<String> chunk = new ArrayList<>(INVALIDATION_CHUNK);
     applied.forEach(
         (counter, key) -> {
