@@ -82,6 +82,7 @@ final class RedisDrainer implements AutoCloseable {
   private final Deque<Packet> unacknowledged = new ArrayDeque<>();
   private final Deque<BatchContent> directPending = new ArrayDeque<>();
   private long directCount;
+  private long cellsAcknowledged; // by Redis, since start
   private int failures;
   private long nextAttemptNanos;
   private boolean onlySlotsMigrating; // the last send's errors were all TRYAGAIN or NOSCRIPT
@@ -280,6 +281,7 @@ final class RedisDrainer implements AutoCloseable {
         succeeded();
         makeRoom();
         meters.cellsDrained.increment(deltas.size());
+        cellsAcknowledged += deltas.size();
         meters.recordDrain(Duration.ofNanos(System.nanoTime() - start));
         return directPending.isEmpty();
       }
@@ -590,6 +592,7 @@ final class RedisDrainer implements AutoCloseable {
       return;
     }
     long deadline = System.nanoTime() + config.closeTimeout().toNanos();
+    long acknowledgedBefore = cellsAcknowledged;
     boolean done = false;
     while (!done) {
       try {
@@ -602,6 +605,12 @@ final class RedisDrainer implements AutoCloseable {
         break;
       }
       sleep(100);
+    }
+    if (done && cellsAcknowledged > acknowledgedBefore) {
+      log.info(
+          "event=close_drained cells={} note=\"in Redis now; the next flush run, here or in any"
+              + " other runtime or worker, applies them\"",
+          cellsAcknowledged - acknowledgedBefore);
     }
     if (!done) {
       // Cells never sent can go straight to PostgreSQL through the ledger path. Packets whose
