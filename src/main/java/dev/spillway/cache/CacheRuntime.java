@@ -14,7 +14,6 @@ import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
@@ -43,13 +42,8 @@ import org.slf4j.LoggerFactory;
  * return by more than that; past 100,000 waiting invalidations the affected caches are purged
  * (SCAN + UNLINK of their keys) once Redis answers again.
  *
- * <p>Counter invalidations (one per flushed cell) wait for the invalidator thread in a queue of at
- * most {@code cache.counters-invalidation-queue} cells (100,000 by default). A flush that does not fit drops what is queued
- * and asks for one purge of every cached counter read instead: the L2 entries of {@code
- * spillway.counters} (SCAN + UNLINK), this runtime's L1, and every other runtime's L1 through one
- * CLEAR on the bus. A flush arriving while a purge waits is covered by it. So memory stays bounded
- * however fast flushes come, and cached counter reads stay correct (a value cached before a
- * purge can outlive it only by a load already in flight, bounded by {@code cache.counters-ttl}).
+ * <p>Counter invalidations (one per flushed cell) go through a bounded queue, {@link
+ * CounterInvalidator}; past its bound they become one purge of every cached counter read.
  *
  * <p>An {@link Error} on one of these threads is recorded in the runtime's {@link RuntimeFailure}
  * (the runtime then stops draining and flushing) and ends that thread.
@@ -59,8 +53,6 @@ public final class CacheRuntime implements AutoCloseable {
   /** Name of the cache behind {@code counters().cached()}. */
   static final String COUNTERS_CACHE = "spillway.counters";
   private static final int MAX_PENDING_INVALIDATIONS = 100_000;
-  /** Keys per pipelined round of counter invalidations. */
-  private static final int INVALIDATION_CHUNK = 1_000;
 
   private final SpillwayConfig config;
   private final CacheSettings settings;
@@ -72,18 +64,9 @@ public final class CacheRuntime implements AutoCloseable {
   private final InvalidationBus bus;
   private final ScheduledExecutorService timer;
   private final ThreadPoolExecutor background;
-  private final Thread invalidator;
+  private final CounterInvalidator counterInvalidator;
   private final RuntimeFailure failure;
   private final DatabaseRelay relay;
-  // The counter invalidation queue (guarded by itself): views of flushed batches, their cells, a
-  // purge request that replaces them when they do not fit, and the close deadline.
-  private final ArrayDeque<AppliedCounters> counterQueue = new ArrayDeque<>();
-  private int counterQueueCells;
-  private boolean counterPurgeRequested;
-  private boolean counterQueueOverflowing;
-  private long counterCellsDropped;
-  private long closeDeadlineNanos = Long.MAX_VALUE;
-  private boolean closing;
   private final Map<String, DefaultCacheAside<?, ?>> caches = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<BusMessage.Item> pending = new ConcurrentLinkedQueue<>();
   private final AtomicInteger pendingCount = new AtomicInteger();
@@ -122,13 +105,13 @@ public final class CacheRuntime implements AutoCloseable {
       bus =
           new InvalidationBus(
               client, settings.channelFor(config.keyPrefix()), l2, meters, new Receiver(),
-              settings.heartbeat(), settings.redisTimeout(), failure);
+              settings.heartbeat(), settings.redisTimeout(), failure,
+              InvalidationBus.QUEUE_CAPACITY);
       bus.start(timer);
       opened.push(bus);
       // Closed before the bus: its last invalidations still get published.
-      invalidator =
-          Thread.ofPlatform().daemon().name("spillway-cache-invalidator").start(this::invalidatorLoop);
-      opened.push(this::stopInvalidator);
+      counterInvalidator = new CounterInvalidator(this);
+      opened.push(counterInvalidator);
       long retryMs = Math.max(200, settings.redisRetryAfter().toMillis());
       timer.scheduleWithFixedDelay(this::retryPending, retryMs, retryMs, TimeUnit.MILLISECONDS);
       if (settings.listenDatabase()) {
@@ -171,203 +154,11 @@ public final class CacheRuntime implements AutoCloseable {
   /**
    * Called by the flusher after it acknowledged batches, on the flushing thread: queues the
    * eviction of every applied counter key from L2 and from every instance's L1, so cached counter
-   * reads see the flush. Never waits: a view that does not fit in the queue ({@code
-   * cache.counters-invalidation-queue} cells) replaces everything queued by one purge of all cached counter
-   * reads (see the class comment). A lost invalidation leaves a value stale for at most {@code
-   * cache.counters-ttl}.
+   * reads see the flush. Never waits; past {@code cache.counters-invalidation-queue} cells, one
+   * purge replaces the queue (see {@link CounterInvalidator}).
    */
   public void countersApplied(AppliedCounters applied) {
-    int cells = applied.cells();
-    if (cells == 0) {
-      return;
-    }
-    boolean firstOverflow = false;
-    long dropped;
-    synchronized (counterQueue) {
-      if (closing) {
-        return; // closing: the TTL bounds what is left
-      }
-      if (counterPurgeRequested) {
-        // The purge runs after this flush committed, so it covers this flush too.
-        counterCellsDropped += cells;
-        meters.counterInvalidationsDropped.increment(cells);
-        return;
-      }
-      if ((long) counterQueueCells + cells <= settings.countersInvalidationQueue()) {
-        counterQueue.add(applied);
-        counterQueueCells += cells;
-        counterQueue.notifyAll();
-        return;
-      }
-      dropped = (long) counterQueueCells + cells;
-      counterQueue.clear();
-      counterQueueCells = 0;
-      counterPurgeRequested = true;
-      counterCellsDropped += dropped;
-      firstOverflow = !counterQueueOverflowing;
-      counterQueueOverflowing = true;
-      counterQueue.notifyAll();
-    }
-    meters.counterInvalidationsDropped.increment(dropped);
-    if (firstOverflow) {
-      // Once per episode: under sustained overload every flush would say it again.
-      log.warn(
-          "event=counter_invalidations_overflow queued_cells={} bound={} action=purge_cached_counters"
-              + " detail=\"flushes outpace per-key invalidation; cached counter reads are purged"
-              + " instead until the queue keeps up\"",
-          dropped,
-          settings.countersInvalidationQueue());
-    }
-  }
-
-  private void invalidatorLoop() {
-    try {
-      while (true) {
-        AppliedCounters next = null;
-        boolean purge;
-        synchronized (counterQueue) {
-          while (!closing && !counterPurgeRequested && counterQueue.isEmpty()) {
-            counterQueue.wait();
-          }
-          if (closing && (System.nanoTime() - closeDeadlineNanos > 0
-              || (!counterPurgeRequested && counterQueue.isEmpty()))) {
-            return;
-          }
-          purge = counterPurgeRequested;
-          counterPurgeRequested = false;
-          if (!purge) {
-            next = counterQueue.poll();
-            counterQueueCells -= next.cells();
-          }
-        }
-        try {
-          if (purge) {
-            purgeCounters();
-          } else {
-            invalidateCounters(next);
-            endOverflowEpisode();
-          }
-        } catch (RuntimeException e) {
-          log.warn("event=counter_invalidation_error error=\"{}\"", e.toString());
-        }
-      }
-    } catch (InterruptedException e) {
-      // closing
-    } catch (Error e) {
-      failure.record(Thread.currentThread().getName(), e);
-    }
-  }
-
-  private void endOverflowEpisode() {
-    long dropped;
-    synchronized (counterQueue) {
-      if (!counterQueueOverflowing || counterPurgeRequested) {
-        return;
-      }
-      counterQueueOverflowing = false;
-      dropped = counterCellsDropped;
-      counterCellsDropped = 0;
-    }
-    log.info("event=counter_invalidations_caught_up cells_dropped_for_purges={}", dropped);
-  }
-
-  /** Invalidates each distinct key of {@code applied}, a chunk per pipelined round. */
-  private void invalidateCounters(AppliedCounters applied) {
-    DefaultCacheAside<?, ?> local = caches.get(COUNTERS_CACHE);
-    Set<String> seen = new HashSet<>(Math.min(applied.cells(), 1 << 20) * 2);
-    List<String> chunk = new ArrayList<>(INVALIDATION_CHUNK);
-    applied.forEach(
-        (counter, key) -> {
-          String k = DefaultCachedCounters.key(counter, key);
-          if (seen.add(k)) {
-            chunk.add(k);
-            if (chunk.size() == INVALIDATION_CHUNK) {
-              invalidateChunk(chunk, local);
-              chunk.clear();
-            }
-          }
-        });
-    if (!chunk.isEmpty()) {
-      invalidateChunk(chunk, local);
-    }
-  }
-
-  private void invalidateChunk(List<String> chunk, DefaultCacheAside<?, ?> local) {
-    synchronized (counterQueue) {
-      if (closing && System.nanoTime() - closeDeadlineNanos > 0) {
-        return; // out of time at close: the TTL bounds what is left
-      }
-    }
-    List<String> entries = new ArrayList<>(chunk.size());
-    List<String> gens = new ArrayList<>(chunk.size());
-    List<String> leases = new ArrayList<>(chunk.size());
-    for (String k : chunk) {
-      if (local != null) {
-        local.invalidateLocal(k);
-      }
-      entries.add(keys.entry(COUNTERS_CACHE, k));
-      gens.add(keys.invalidations(COUNTERS_CACHE, k));
-      leases.add(keys.lease(COUNTERS_CACHE, k));
-    }
-    long[] generations = l2.invalidateMany(entries, gens, leases, settings.maxLoadTime());
-    for (int i = 0; i < chunk.size(); i++) {
-      if (generations == null) {
-        // Redis did not answer: retry the L2 part, and tell every runtime (we cannot know which
-        // keys were cached).
-        retryLater(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, chunk.get(i)));
-        publish(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, chunk.get(i)));
-      } else if (generations[i] != 0) {
-        // Only keys cached in L2 (or being loaded) can sit in another runtime's L1: an L1 entry
-        // comes from an L2 entry or a load, and lives no longer than counters-ttl.
-        publish(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, chunk.get(i)));
-      }
-    }
-  }
-
-  /**
-   * Drops every cached counter read: L2 first (so that no L1 refills from it), then this L1, then
-   * every other runtime's L1 (one CLEAR on the bus). An L2 purge Redis refused is retried by the
-   * timer.
-   */
-  private void purgeCounters() {
-    meters.counterPurges.increment();
-    if (!l2.unlinkMatching(keys.pattern(COUNTERS_CACHE))) {
-      purgeNeeded.add(COUNTERS_CACHE);
-    }
-    DefaultCacheAside<?, ?> local = caches.get(COUNTERS_CACHE);
-    if (local != null) {
-      local.clearLocal();
-    }
-    publish(new BusMessage.Item(BusMessage.Kind.CLEAR, COUNTERS_CACHE, null));
-  }
-
-  /**
-   * Lets the invalidator finish what is queued within {@code cache.redis-timeout}, then ends it;
-   * what is left is said once and bounded by {@code cache.counters-ttl}.
-   */
-  private void stopInvalidator() throws InterruptedException {
-    synchronized (counterQueue) {
-      closing = true;
-      closeDeadlineNanos = System.nanoTime() + settings.redisTimeout().toNanos();
-      counterQueue.notifyAll();
-    }
-    invalidator.join(settings.redisTimeout().toMillis() * 2 + 1_000);
-    if (invalidator.isAlive()) {
-      invalidator.interrupt();
-      invalidator.join(1_000);
-    }
-    int left;
-    synchronized (counterQueue) {
-      left = counterQueueCells + (counterPurgeRequested ? 1 : 0);
-      counterQueue.clear();
-      counterQueueCells = 0;
-    }
-    if (left > 0) {
-      log.info(
-          "event=cache_closed counter_invalidations_not_sent={} effect=\"cached counter reads"
-              + " elsewhere may lag until cache.counters-ttl\"",
-          left);
-    }
+    counterInvalidator.countersApplied(applied);
   }
 
   CacheSettings settings() {
@@ -465,11 +256,17 @@ public final class CacheRuntime implements AutoCloseable {
     publish(item);
   }
 
-  private void retryLater(BusMessage.Item item) {
+  /** Purges {@code cache}'s L2 entries on the timer, once Redis answers. */
+  void purgeWhenRedisReturns(String cache) {
+    purgeNeeded.add(cache);
+  }
+
+  void retryLater(BusMessage.Item item) {
     if (pendingCount.incrementAndGet() > MAX_PENDING_INVALIDATIONS) {
       pendingCount.decrementAndGet();
       if (purgeNeeded.add(item.cache())) {
-        log.error(
+        // The documented policy, not a fault: once per cache until the purge is done.
+        log.warn(
             "event=cache_invalidations_overflow cache={} action=purge_cache_when_redis_returns",
             item.cache());
       }
@@ -599,6 +396,10 @@ public final class CacheRuntime implements AutoCloseable {
       t.setDaemon(true);
       return t;
     };
+  }
+
+  RuntimeFailure failure() {
+    return failure;
   }
 
   /** How long the invalidation guard lives; exposed for the relay's log line. */

@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * value beyond one L1 TTL, and after a clear it leaves none). L2 does not depend on the bus: an
  * invalidation deletes the Redis entry before it is published.
  *
- * <p>Bounded: at most {@value #QUEUE_CAPACITY} items wait to be published. When an item does not
+ * <p>Bounded: at most {@code capacity} items ({@value #QUEUE_CAPACITY} in a runtime) wait to be published. When an item does not
  * fit, everything queued is dropped and replaced by one CLEAR per cache it concerned (a cleared L1
  * is always correct, and the L2 part of each dropped invalidation was done before it was queued).
  * At close, a backlog larger than one message is collapsed the same way, so closing never waits
@@ -42,7 +42,7 @@ import org.slf4j.LoggerFactory;
 final class InvalidationBus implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(InvalidationBus.class);
   private static final int MAX_ITEMS_PER_MESSAGE = 500;
-  private static final int QUEUE_CAPACITY = 100_000;
+  static final int QUEUE_CAPACITY = 100_000;
 
   /** What the bus delivers to the runtime. */
   interface Receiver {
@@ -60,7 +60,7 @@ final class InvalidationBus implements AutoCloseable {
   private final Duration heartbeat;
   private final Duration timeout;
   private final String origin;
-  private final BlockingQueue<BusMessage.Item> queue = new ArrayBlockingQueue<>(QUEUE_CAPACITY);
+  private final BlockingQueue<BusMessage.Item> queue;
   private final AtomicInteger subscribeEvents = new AtomicInteger();
   private final Thread publisher;
   private final RuntimeFailure failure;
@@ -81,9 +81,11 @@ final class InvalidationBus implements AutoCloseable {
       Receiver receiver,
       Duration heartbeat,
       Duration timeout,
-      RuntimeFailure failure) {
+      RuntimeFailure failure,
+      int capacity) {
     this.client = client;
     this.failure = failure;
+    this.queue = new ArrayBlockingQueue<>(capacity);
     this.channel = channel;
     this.redis = redis;
     this.meters = meters;

@@ -327,6 +327,15 @@ public final class JobScheduler implements AutoCloseable {
       return;
     }
     running.add(name);
+    if (shutDown.get()) {
+      // Fired just before shutdown() began, and not yet counted as running when it looked: do
+      // not start now, when the runtime may be closing the connections this task would use.
+      // (running is written before shutDown is read here, and the reverse in shutdown(), so at
+      // least one of the two sees the other.)
+      running.remove(name);
+      jobLog.debug("event=job_skipped job={} instance={} reason=shutting_down", name, instanceId);
+      return;
+    }
     jobLog.debug("event=job_start job={} instance={}", name, instanceId);
     long start = System.nanoTime();
     String outcome = "ok";

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * once.
  */
 @ExtendWith(ServicesExtension.class)
+@Isolated // it asserts on every log line of the JVM
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
 class ErrorOnRuntimeThreadTest {
 

@@ -10,7 +10,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Captures every event that reaches the root logger (Spillway's, Lettuce's, Netty's) while open.
  * What reaches it is what logback-test.xml lets through: WARN and above from everyone, INFO from
- * Spillway.
+ * Spillway. Test classes run in parallel: a class that asserts on what it captured should be
+ * {@code @Isolated}.
  */
 public final class LogCapture implements AutoCloseable {
   private final Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
