@@ -14,6 +14,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
@@ -25,10 +26,11 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * go to the log (README, "Bounded memory"); the assertion is only a generous ceiling, so that a
  * regression that multiplies the cost shows up.
  *
- * <p>Run alone: {@code mvn -o test -Dtest=HeapPerCellTest}. Other test classes in the same JVM
- * would add noise, not bias (they finish before it starts: one fork, classes run in sequence).
+ * <p>{@code @Isolated}: test classes otherwise run in parallel in this JVM, and their heap would be
+ * measured too. Run alone: {@code mvn -o test -Dtest=HeapPerCellTest}.
  */
 @ExtendWith(ServicesExtension.class)
+@Isolated
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class HeapPerCellTest {
   private static final int CELLS = 100_000;
