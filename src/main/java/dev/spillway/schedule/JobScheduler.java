@@ -326,6 +326,11 @@ public final class JobScheduler implements AutoCloseable {
           instanceId);
       return;
     }
+    if (failure.failed()) {
+      // A trigger Quartz had acquired before the standby that followed an Error: nothing runs.
+      jobLog.debug("event=job_skipped job={} instance={} reason=runtime_failed", name, instanceId);
+      return;
+    }
     running.add(name);
     if (shutDown.get()) {
       // Fired just before shutdown() began, and not yet counted as running when it looked: do
