@@ -32,10 +32,10 @@ SELECT date_trunc('minute', applied_at) AS minute, count(*) AS batches, sum(cell
  GROUP BY 1
  ORDER BY 1;
 
-\echo 'Dead letters waiting for a replay'
-SELECT id, created_at, source, counter, key, delta, reason
+\echo 'Dead letters waiting for a decision (maybe_counted: decide row by row, never a plain replay)'
+SELECT id, kind, created_at, source, counter, key, delta, reason
   FROM spillway.dead_letter
- WHERE replayed_at IS NULL
+ WHERE decision IS NULL
  ORDER BY id
  LIMIT 50;
 

@@ -17,7 +17,8 @@ import org.quartz.CronExpression;
  * {@code HINCRBY stats:2026-11-26 signups 1}), and where its counts go in PostgreSQL: either a
  * parameterized statement ({@code sql}) or an upsert-increment into a table ({@code table}).
  *
- * <p>Checked when the configuration loads: the name, the SCAN pattern, that the key regex compiles,
+ * <p>Checked when the configuration loads: the name, the SCAN pattern (here, and against Spillway's
+ * own prefixes in {@link SpillwayConfig}: {@link #checkMatch}), that the key regex compiles,
  * that every {@code :param} in the SQL is a named group of the regex (or {@code delta}, or {@code
  * field} for hash keys), that the table and column names are plain identifiers, and that the
  * schedule is a valid Quartz cron expression. Checks that need the database (the statement
@@ -113,6 +114,60 @@ public record AdoptMapping(
               + " (seconds minutes hours day-of-month month day-of-week, e.g. \"*/10 * * * * ?\")");
     }
     SpillwayConfig.requireRange("adopt." + name + ".scan-count", scanCount, 10, 100_000);
+  }
+
+  /**
+   * The literal leading part of a Redis glob: everything before its first unescaped {@code *},
+   * {@code ?} or {@code [}, with {@code \\x} escapes resolved. Empty when the glob starts with a
+   * wildcard.
+   */
+  public static String literalPrefix(String glob) {
+    StringBuilder out = new StringBuilder();
+    for (int i = 0; i < glob.length(); i++) {
+      char c = glob.charAt(i);
+      if (c == '*' || c == '?' || c == '[') {
+        break;
+      }
+      if (c == '\\') {
+        if (i + 1 == glob.length()) {
+          break; // a trailing backslash: Redis's matcher treats it loosely; stop to be safe
+        }
+        c = glob.charAt(++i);
+      }
+      out.append(c);
+    }
+    return out.toString();
+  }
+
+  /**
+   * Refuses a {@code match} that could SCAN up Spillway's own keys or any key at all: it must start
+   * with a literal part, and neither that part nor {@code keys.prefix} or the cache prefix may be a
+   * prefix of the other. Decided on the glob's text alone, conservatively: {@code s*} is refused
+   * under {@code keys.prefix "sw:"} though it might only ever find {@code stats:} keys.
+   *
+   * @param index the mapping's position in {@code adopt}, for the message
+   * @throws ConfigException naming the setting and the rule
+   */
+  public void checkMatch(int index, String keysPrefix, String cachePrefix) {
+    String literal = literalPrefix(match);
+    String why = null;
+    if (literal.isEmpty()) {
+      why = "it starts with a wildcard, so it could match any key";
+    } else {
+      for (String[] own :
+          new String[][] {{"keys.prefix", keysPrefix}, {"cache prefix", cachePrefix}}) {
+        if (literal.startsWith(own[1]) || own[1].startsWith(literal)) {
+          why = "its literal part \"" + literal + "\" overlaps " + own[0] + " \"" + own[1] + "\"";
+          break;
+        }
+      }
+    }
+    if (why != null) {
+      throw new ConfigException(
+          "adopt[" + index + "].match \"" + match + "\" (mapping '" + name + "') must start with a"
+              + " literal part that cannot match Spillway's own keys (keys.prefix \"" + keysPrefix
+              + "\", cache prefix \"" + cachePrefix + "\"): " + why);
+    }
   }
 
   /** The {@code :name} parameters of {@code sql}, in order of appearance (repeats kept). */

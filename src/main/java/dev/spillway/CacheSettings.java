@@ -100,25 +100,35 @@ public record CacheSettings(
       throw new ConfigException(
           "cache.channel must match " + CHANNEL_PATTERN + " but was '" + channel + "'");
     }
-    SpillwayConfig.requireAtLeast("cache.ttl", ttl, Duration.ofMillis(10));
-    SpillwayConfig.requireAtLeast("cache.negative-ttl", negativeTtl, Duration.ofMillis(10));
+    SpillwayConfig.requireBetween(
+        "cache.ttl", ttl, Duration.ofMillis(10), Duration.ofDays(366));
+    SpillwayConfig.requireBetween(
+        "cache.negative-ttl", negativeTtl, Duration.ofMillis(10), Duration.ofDays(366));
     SpillwayConfig.requireRange("cache.ttl-jitter-percent", ttlJitterPercent, 0, 100);
-    SpillwayConfig.requireAtLeast(
-        "cache.stale-while-revalidate", staleWhileRevalidate, Duration.ZERO);
+    SpillwayConfig.requireBetween(
+        "cache.stale-while-revalidate", staleWhileRevalidate, Duration.ZERO, Duration.ofDays(366));
     if (!(earlyRefreshBeta >= 0 && earlyRefreshBeta <= 100)) {
       throw new ConfigException(
           "cache.early-refresh-beta must be between 0 and 100 but was " + earlyRefreshBeta);
     }
     SpillwayConfig.requireRange("cache.max-value-bytes", maxValueBytes, 1, 512 << 20);
-    SpillwayConfig.requireAtLeast("cache.lease-time", leaseTime, Duration.ofMillis(10));
-    SpillwayConfig.requireAtLeast("cache.lease-wait", leaseWait, Duration.ZERO);
-    SpillwayConfig.requireAtLeast("cache.redis-timeout", redisTimeout, Duration.ofMillis(1));
-    SpillwayConfig.requireAtLeast("cache.redis-retry-after", redisRetryAfter, Duration.ZERO);
+    SpillwayConfig.requireBetween(
+        "cache.lease-time", leaseTime, Duration.ofMillis(10), Duration.ofHours(1));
+    SpillwayConfig.requireBetween(
+        "cache.lease-wait", leaseWait, Duration.ZERO, Duration.ofHours(1));
+    SpillwayConfig.requireBetween(
+        "cache.redis-timeout", redisTimeout, Duration.ofMillis(1), Duration.ofMinutes(1));
+    SpillwayConfig.requireBetween(
+        "cache.redis-retry-after", redisRetryAfter, Duration.ZERO, Duration.ofHours(1));
     SpillwayConfig.requireRange("cache.l1.max-size", l1MaxSize, 0, 100_000_000);
-    SpillwayConfig.requireAtLeast("cache.l1.ttl", l1Ttl, Duration.ofMillis(1));
-    SpillwayConfig.requireAtLeast("cache.counters-ttl", countersTtl, Duration.ofMillis(10));
-    SpillwayConfig.requireAtLeast("cache.tag-ttl", tagTtl, Duration.ofMinutes(1));
-    SpillwayConfig.requireAtLeast("cache.max-load-time", maxLoadTime, Duration.ofSeconds(1));
+    SpillwayConfig.requireBetween(
+        "cache.l1.ttl", l1Ttl, Duration.ofMillis(1), Duration.ofDays(1));
+    SpillwayConfig.requireBetween(
+        "cache.counters-ttl", countersTtl, Duration.ofMillis(10), Duration.ofDays(1));
+    SpillwayConfig.requireBetween(
+        "cache.tag-ttl", tagTtl, Duration.ofMinutes(1), Duration.ofDays(3660));
+    SpillwayConfig.requireBetween(
+        "cache.max-load-time", maxLoadTime, Duration.ofSeconds(1), Duration.ofDays(1));
     if (maxLoadTime.compareTo(leaseTime) < 0) {
       throw new ConfigException(
           "cache.max-load-time must be at least cache.lease-time ("
@@ -129,7 +139,8 @@ public record CacheSettings(
           "cache.encryption-keys-env must be an environment variable name matching "
               + ENV_PATTERN + " but was '" + encryptionKeysEnv + "'");
     }
-    SpillwayConfig.requireAtLeast("cache.heartbeat", heartbeat, Duration.ofMillis(100));
+    SpillwayConfig.requireBetween(
+        "cache.heartbeat", heartbeat, Duration.ofMillis(100), Duration.ofHours(1));
     SpillwayConfig.requireRange(
         "cache.counters-invalidation-queue", countersInvalidationQueue, 1, 10_000_000);
   }

@@ -1,6 +1,9 @@
 package dev.spillway;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonStreamContext;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
@@ -18,7 +21,9 @@ import java.util.TreeSet;
 /**
  * Reads a YAML configuration file, then applies environment overrides, into a {@link
  * SpillwayConfig}. Strict on purpose: an unknown key is refused (a typo such as {@code
- * flush.intreval} would otherwise silently keep the default), as is a value of the wrong type.
+ * flush.intreval} would otherwise silently keep the default), as is a value of the wrong type, and
+ * so is a key set twice in one mapping (YAML parsers otherwise keep the last one silently, so the
+ * value an operator reads first is not the one in force).
  *
  * <p>Environment overrides win over the file: {@code SPILLWAY_REDIS_URI}, {@code SPILLWAY_REDIS_CLUSTER}, {@code
  * SPILLWAY_JDBC_URL}, {@code SPILLWAY_JDBC_USER}, {@code SPILLWAY_JDBC_PASSWORD}, {@code
@@ -37,6 +42,7 @@ public final class ConfigLoader {
           "postgres.password",
           "postgres.schema",
           "postgres.pool-size",
+          "postgres.connect-timeout",
           "keys.prefix",
           "keys.stripes",
           "client.drain-interval",
@@ -51,6 +57,13 @@ public final class ConfigLoader {
 
   /** Top-level sections parsed by their own classes. */
   private static final Set<String> DELEGATED = Set.of("counters", "adopt", "worker", "reporting", "cache");
+
+  /**
+   * One mapper for every file: duplicate keys are an error (STRICT_DUPLICATE_DETECTION), at any
+   * depth, including inside the sections other classes parse.
+   */
+  private static final YAMLMapper YAML =
+      YAMLMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
   private ConfigLoader() {}
 
@@ -67,10 +80,21 @@ public final class ConfigLoader {
   private static void applyFile(SpillwayConfig.Builder b, Path file) {
     JsonNode root;
     try {
-      root = new YAMLMapper().readTree(Files.readString(file));
+      root = YAML.readTree(Files.readString(file));
     } catch (NoSuchFileException e) {
       throw new ConfigException("config file " + file + " does not exist");
     } catch (JsonProcessingException e) {
+      String duplicate = duplicateKey(e);
+      if (duplicate != null) {
+        throw new ConfigException(
+            "config file "
+                + file
+                + " sets "
+                + duplicate
+                + " twice (the second time on line "
+                + e.getLocation().getLineNr()
+                + "); keep one");
+      }
       throw new ConfigException(
           "config file " + file + " is not valid YAML: " + e.getOriginalMessage());
     } catch (IOException e) {
@@ -90,6 +114,9 @@ public final class ConfigLoader {
     str(root, "postgres.password").ifPresent(b::jdbcPassword);
     str(root, "postgres.schema").ifPresent(b::schema);
     integer(root, "postgres.pool-size").ifPresent(b::poolSize);
+    str(root, "postgres.connect-timeout")
+        .ifPresent(
+            v -> b.postgresConnectTimeout(Durations.parse("postgres.connect-timeout", v)));
     str(root, "keys.prefix").ifPresent(b::keyPrefix);
     integer(root, "keys.stripes").ifPresent(b::stripes);
     str(root, "client.drain-interval")
@@ -147,6 +174,27 @@ public final class ConfigLoader {
         b.counter(e.getKey(), buckets.toArray(Granularity[]::new));
       }
     }
+  }
+
+  /**
+   * The dotted key a parser refused as a duplicate ({@code keys.stripes}, {@code
+   * adopt[1].match}), or null when {@code e} is another error.
+   */
+  private static String duplicateKey(JsonProcessingException e) {
+    if (!(e.getProcessor() instanceof JsonParser p)
+        || e.getOriginalMessage() == null
+        || !e.getOriginalMessage().startsWith("Duplicate field")) {
+      return null;
+    }
+    StringBuilder path = new StringBuilder();
+    for (JsonStreamContext c = p.getParsingContext(); c != null && !c.inRoot(); c = c.getParent()) {
+      if (c.inObject() && c.getCurrentName() != null) {
+        path.insert(0, "." + c.getCurrentName());
+      } else if (c.inArray()) {
+        path.insert(0, "[" + c.getCurrentIndex() + "]");
+      }
+    }
+    return path.length() > 0 && path.charAt(0) == '.' ? path.substring(1) : path.toString();
   }
 
   private static void applyEnv(SpillwayConfig.Builder b, Map<String, String> env) {

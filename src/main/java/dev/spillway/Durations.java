@@ -41,21 +41,38 @@ public final class Durations {
     }
   }
 
-  /** The shortest exact rendering in the units above ({@code 1500ms}, {@code 5s}). */
+  /**
+   * The shortest exact rendering in the units above ({@code 1500ms}, {@code 5s}, {@code
+   * 999999999999d}); ISO-8601 ({@code PT0.0005S}) when the value is not a whole number of
+   * milliseconds. Never overflows: a value too large for {@link Duration#toMillis()} is rendered
+   * from its seconds, so an error message can always show what was configured.
+   */
   public static String format(Duration d) {
-    long ms = d.toMillis();
-    if (ms != 0 && ms % 86_400_000 == 0) {
-      return ms / 86_400_000 + "d";
+    if (d.isNegative()) {
+      return d.equals(MIN) ? d.toString() : "-" + format(d.negated());
     }
-    if (ms != 0 && ms % 3_600_000 == 0) {
-      return ms / 3_600_000 + "h";
+    long s = d.getSeconds();
+    int nanos = d.getNano();
+    if (nanos % 1_000_000 != 0) {
+      return d.toString();
     }
-    if (ms != 0 && ms % 60_000 == 0) {
-      return ms / 60_000 + "m";
+    if (nanos == 0 && s != 0) {
+      if (s % 86_400 == 0) {
+        return s / 86_400 + "d";
+      }
+      if (s % 3_600 == 0) {
+        return s / 3_600 + "h";
+      }
+      if (s % 60 == 0) {
+        return s / 60 + "m";
+      }
+      return s + "s";
     }
-    if (ms != 0 && ms % 1000 == 0) {
-      return ms / 1000 + "s";
+    if (s > Long.MAX_VALUE / 1000 - 1) {
+      return d.toString();
     }
-    return ms + "ms";
+    return s * 1000 + nanos / 1_000_000 + "ms";
   }
+
+  private static final Duration MIN = Duration.ofSeconds(Long.MIN_VALUE);
 }

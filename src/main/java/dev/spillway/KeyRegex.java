@@ -72,6 +72,11 @@ public final class KeyRegex {
     return names.keySet();
   }
 
+  /** Whether {@code key} matches (the whole key, as {@link #match} requires). */
+  public boolean matches(String key) {
+    return pattern.matcher(key).matches();
+  }
+
   /** The group values of {@code key} by user name (a group that did not take part maps to null). */
   public Optional<Map<String, String>> match(String key) {
     Matcher m = pattern.matcher(key);

@@ -64,6 +64,8 @@ public record ReportSettings(
 
   public static final Duration DEFAULT_PARTITIONS_AHEAD = Duration.ofDays(7);
   public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofSeconds(5);
+  /** 100 years; longer is what {@code forever} says, without overflowing a cutoff timestamp. */
+  public static final Duration MAX_RETENTION = Duration.ofDays(36_525);
   public static final String DEFAULT_UPKEEP_CRON = "0 5 * * * ?";
   public static final String DEFAULT_ROLLUP_CRON = "0 15 * * * ?";
   public static final String DEFAULT_RETENTION_CRON = "0 30 3 * * ?";
@@ -216,14 +218,10 @@ public record ReportSettings(
     }
     retention = Collections.unmodifiableMap(byCounter);
     Objects.requireNonNull(partitionInterval, "reporting.partitions.interval");
-    SpillwayConfig.requireAtLeast(
-        "reporting.partitions.ahead", partitionsAhead, Duration.ofHours(1));
-    if (partitionsAhead.compareTo(Duration.ofDays(366)) > 0) {
-      throw new ConfigException(
-          "reporting.partitions.ahead must be at most 366d but was "
-              + Durations.format(partitionsAhead));
-    }
-    SpillwayConfig.requireAtLeast("reporting.lock-timeout", lockTimeout, Duration.ofMillis(100));
+    SpillwayConfig.requireBetween(
+        "reporting.partitions.ahead", partitionsAhead, Duration.ofHours(1), Duration.ofDays(366));
+    SpillwayConfig.requireBetween(
+        "reporting.lock-timeout", lockTimeout, Duration.ofMillis(100), Duration.ofHours(1));
     upkeepCron = Objects.requireNonNull(upkeepCron, "upkeepCron");
     rollupCron = Objects.requireNonNull(rollupCron, "rollupCron");
     retentionCron = Objects.requireNonNull(retentionCron, "retentionCron");
@@ -424,6 +422,16 @@ public record ReportSettings(
         continue;
       }
       Duration min = minimum(g);
+      if (r.period().isPresent() && r.period().get().compareTo(MAX_RETENTION) > 0) {
+        throw new ConfigException(
+            key
+                + "."
+                + name(g)
+                + " must be at most "
+                + Durations.format(MAX_RETENTION)
+                + " (or the word forever) but was "
+                + Durations.format(r.period().get()));
+      }
       if (r.period().isPresent() && r.period().get().compareTo(min) < 0) {
         throw new ConfigException(
             key

@@ -48,7 +48,10 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>{@link #build} connects to Redis and PostgreSQL and runs the migrations; it fails with a
- * {@link SpillwayException} naming what is unreachable. {@link #close()} stops the flusher, drains
+ * {@link SpillwayException} naming what is unreachable ({@link
+ * dev.spillway.store.PostgresUnavailableException} for PostgreSQL, within {@code
+ * postgres.connect-timeout}). Built with {@link Builder#requirePostgres requirePostgres(false)}, it
+ * needs only Redis: increments and {@code counters().pending(...)} work while PostgreSQL is away. {@link #close()} stops the flusher, drains
  * the local buffer to Redis (or PostgreSQL), closes what this runtime created, and is idempotent.
  */
 public final class Spillway implements AutoCloseable {
@@ -74,9 +77,9 @@ public final class Spillway implements AutoCloseable {
     this.failure = b.failure != null ? b.failure : new RuntimeFailure();
     Deque<AutoCloseable> opened = new ArrayDeque<>();
     try {
-      database = Database.open(config);
+      database = b.requirePostgres ? Database.open(config) : Database.openLazily(config);
       opened.push(database);
-      if (b.migrate) {
+      if (b.requirePostgres && b.migrate) {
         database.migrate();
       }
       redis = RedisConnector.create(config, b.clientResources);
@@ -107,13 +110,19 @@ public final class Spillway implements AutoCloseable {
           caches.cachedCounters((c, k) -> store.readTotal(c, k, java.util.List.of()).total()));
       flusher.onApplied(caches::countersApplied);
       AdoptStore adoptStore = new AdoptStore(database.dataSource(), config.schema());
-      for (AdoptMapping m : config.adopt()) {
-        adoptStore.validate(m);
+      if (b.requirePostgres) {
+        for (AdoptMapping m : config.adopt()) {
+          adoptStore.validate(m);
+        }
       }
       RedisLink<String, String> adoptConn = redis.connect();
       opened.push(adoptConn);
+      // Adopt finds and reads foreign keys as bytes: they need not be UTF-8.
+      RedisLink<byte[], byte[]> adoptBytes = redis.connect(io.lettuce.core.codec.ByteArrayCodec.INSTANCE);
+      opened.push(adoptBytes);
       adoptFlusher =
-          new AdoptFlusher(layout, adoptConn.connection(), adoptConn.async(), adoptStore, config, meters, b.listener, clock);
+          new AdoptFlusher(layout, adoptConn.connection(), adoptConn.async(), adoptBytes.connection(),
+              adoptBytes.async(), adoptStore, config, meters, b.listener, clock);
       scheduler = config.flushEnabled() ? new FlushScheduler(flusher, config.flushInterval(), failure) : null;
       if (scheduler != null) {
         opened.push(scheduler);
@@ -190,7 +199,7 @@ public final class Spillway implements AutoCloseable {
     return adoptFlusher.run(m);
   }
 
-  /** The dead-letter table: list and replay. */
+  /** The dead-letter table: list, replay (routine or one row) and discard, by class. */
   public DeadLetters deadLetters() {
     return new DeadLetters(database.dataSource(), config.schema());
   }
@@ -255,6 +264,7 @@ public final class Spillway implements AutoCloseable {
     private RuntimeFailure failure;
     private io.lettuce.core.resource.ClientResources clientResources;
     private boolean migrate = true;
+    private boolean requirePostgres = true;
 
     private Builder() {}
 
@@ -391,6 +401,18 @@ public final class Spillway implements AutoCloseable {
     /** Whether build() applies pending migrations (default true). */
     public Builder migrate(boolean m) {
       this.migrate = m;
+      return this;
+    }
+
+    /**
+     * Whether build() needs PostgreSQL (default true): it then applies the migrations (see {@link
+     * #migrate}) and checks the adopt mappings against their tables, and fails when PostgreSQL
+     * cannot be reached. False builds a runtime that touches PostgreSQL only when asked to (an exact
+     * {@code get}, a flush): its pool connects on first use, nothing is migrated or checked. For
+     * Redis-only work such as the CLI's {@code incr}, which must succeed while PostgreSQL is down.
+     */
+    public Builder requirePostgres(boolean r) {
+      this.requirePostgres = r;
       return this;
     }
 

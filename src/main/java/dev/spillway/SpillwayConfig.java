@@ -18,7 +18,8 @@ import java.util.regex.Pattern;
  * checked against its rule before an instance exists, and the names used in error messages are
  * the YAML keys, so a message points at the line to fix.
  *
- * <p>{@link #toString()} masks the database password and any password inside the Redis URI.
+ * <p>{@link #toString()} hides the database password and every secret inside the Redis URI and
+ * the JDBC URL ({@link Redactor}); so does every message that rejects one of them.
  */
 public record SpillwayConfig(
     String redisUri,
@@ -29,6 +30,7 @@ public record SpillwayConfig(
     String jdbcPassword,
     String schema,
     int poolSize,
+    Duration postgresConnectTimeout,
     String keyPrefix,
     int stripes,
     Duration drainInterval,
@@ -59,6 +61,12 @@ public record SpillwayConfig(
   public static final int DEFAULT_STRIPES = 4096;
 
   public static final Duration DEFAULT_REDIS_TIMEOUT = Duration.ofSeconds(5);
+  /**
+   * How long opening one PostgreSQL connection may take (TCP connect and login), and how long a
+   * caller waits for a pooled one. The CLI's one-shot commands cap it at {@code 3s} so that an
+   * unreachable database is reported at once rather than after a long retry.
+   */
+  public static final Duration DEFAULT_POSTGRES_CONNECT_TIMEOUT = Duration.ofSeconds(5);
   public static final Duration DEFAULT_DRAIN_INTERVAL = Duration.ofMillis(100);
   public static final int DEFAULT_MAX_PENDING_CELLS = 1_000_000;
   public static final Duration DEFAULT_BLOCK_TIMEOUT = Duration.ofSeconds(30);
@@ -72,13 +80,20 @@ public record SpillwayConfig(
   static final Pattern COUNTER_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
 
   public SpillwayConfig {
-    requireUri("redis.uri", redisUri == null ? null : redisUri.split(",")[0].trim(), "redis", "rediss");
+    requireUri("redis.uri", redisUri, "redis", "rediss");
     dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
-    requireAtLeast("redis.timeout", redisTimeout, Duration.ofMillis(100));
+    requireBetween("redis.timeout", redisTimeout, Duration.ofMillis(100), Duration.ofMinutes(1));
     Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
     if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
       throw new ConfigException(
-          "postgres.jdbc-url must start with jdbc:postgresql: but was '" + jdbcUrl + "'");
+          "postgres.jdbc-url must start with jdbc:postgresql: but was '"
+              + Redactor.of(Redactor.secretsIn(jdbcUrl)).redactUri(jdbcUrl)
+              + "'"
+              + (jdbcUrl.startsWith("postgres")
+                  ? " (a libpq URL postgresql://host:5432/db is written"
+                      + " jdbc:postgresql://host:5432/db; the user and password go in"
+                      + " postgres.user and SPILLWAY_JDBC_PASSWORD)"
+                  : ""));
     }
     Objects.requireNonNull(jdbcUser, "postgres.user");
     jdbcPassword = jdbcPassword == null ? "" : jdbcPassword;
@@ -87,17 +102,24 @@ public record SpillwayConfig(
           "postgres.schema must match " + SCHEMA_PATTERN + " but was '" + schema + "'");
     }
     requireRange("postgres.pool-size", poolSize, 1, 200);
+    // HikariCP refuses less than 250ms; the driver counts whole seconds, rounded up.
+    requireBetween(
+        "postgres.connect-timeout",
+        postgresConnectTimeout,
+        Duration.ofMillis(250),
+        Duration.ofMinutes(1));
     if (keyPrefix == null || !KEY_PREFIX_PATTERN.matcher(keyPrefix).matches()) {
       throw new ConfigException(
           "keys.prefix must match " + KEY_PREFIX_PATTERN + " but was '" + keyPrefix + "'");
     }
     requireRange("keys.stripes", stripes, 1, 1 << 20);
-    requireAtLeast("client.drain-interval", drainInterval, Duration.ofMillis(10));
+    requireBetween(
+        "client.drain-interval", drainInterval, Duration.ofMillis(10), Duration.ofMinutes(1));
     requireRange("client.max-pending-cells", maxPendingCells, 1_000, Integer.MAX_VALUE);
     Objects.requireNonNull(overflowPolicy, "client.overflow");
-    requireAtLeast("client.block-timeout", blockTimeout, Duration.ZERO);
-    requireAtLeast("client.close-timeout", closeTimeout, Duration.ZERO);
-    requireAtLeast("flush.interval", flushInterval, Duration.ofMillis(10));
+    requireBetween("client.block-timeout", blockTimeout, Duration.ZERO, Duration.ofDays(1));
+    requireBetween("client.close-timeout", closeTimeout, Duration.ZERO, Duration.ofHours(1));
+    requireBetween("flush.interval", flushInterval, Duration.ofMillis(10), Duration.ofDays(1));
     requireRange("flush.max-cells-per-transaction", flushMaxCellsPerTransaction, 100, 10_000_000);
     requireRange(
         "flush.max-pending-batches-per-stripe", flushMaxPendingBatchesPerStripe, 1, 1_000);
@@ -121,6 +143,9 @@ public record SpillwayConfig(
     worker = worker == null ? WorkerSettings.defaults() : worker;
     reporting = reporting == null ? ReportSettings.defaults() : reporting;
     cache = cache == null ? CacheSettings.defaults() : cache;
+    for (int i = 0; i < adopt.size(); i++) {
+      adopt.get(i).checkMatch(i, keyPrefix, cache.prefixFor(keyPrefix));
+    }
   }
 
   /** The adopt mapping of that name. */
@@ -148,6 +173,7 @@ public record SpillwayConfig(
     b.jdbcPassword = jdbcPassword;
     b.schema = schema;
     b.poolSize = poolSize;
+    b.postgresConnectTimeout = postgresConnectTimeout;
     b.keyPrefix = keyPrefix;
     b.stripes = stripes;
     b.drainInterval = drainInterval;
@@ -167,22 +193,22 @@ public record SpillwayConfig(
     return b;
   }
 
-  /** The Redis URI with any password replaced by {@code <masked>}, for logs. */
+  /** The Redis URI with any password replaced by {@code <masked>}: {@link Redactor#maskUri}. */
   public static String maskUri(String uri) {
-    // Every entry of a seed list, with or without a scheme.
-    return uri.replaceAll("(^|,)(\\s*(?:[a-z]+://)?)[^,/@]*@", "$1$2<masked>@");
+    return Redactor.maskUri(uri);
   }
 
   @Override
   public String toString() {
+    Redactor redactor = Redactor.of(this);
     return "redis.uri="
-        + maskUri(redisUri)
+        + redactor.redactUri(redisUri)
         + " redis.timeout="
         + Durations.format(redisTimeout)
         + " redis.cluster="
         + redisCluster
         + " postgres.jdbc-url="
-        + jdbcUrl.replaceAll("(?i)(password=)[^&]*", "$1<masked>")
+        + redactor.redactUri(jdbcUrl)
         + " postgres.user="
         + jdbcUser
         + " postgres.password="
@@ -191,6 +217,8 @@ public record SpillwayConfig(
         + schema
         + " postgres.pool-size="
         + poolSize
+        + " postgres.connect-timeout="
+        + Durations.format(postgresConnectTimeout)
         + " keys.prefix="
         + keyPrefix
         + " keys.stripes="
@@ -221,12 +249,13 @@ public record SpillwayConfig(
         + cache;
   }
 
+  /** The first entry of {@code value} (a seed list) has one of {@code schemes}. */
   private static void requireUri(String key, String value, String... schemes) {
     if (value == null || value.isBlank()) {
       throw new ConfigException(key + " must be set");
     }
     try {
-      URI uri = URI.create(value);
+      URI uri = URI.create(value.split(",")[0].trim());
       for (String s : schemes) {
         if (s.equals(uri.getScheme())) {
           return;
@@ -240,7 +269,7 @@ public record SpillwayConfig(
             + " must be a URI like redis://host:6379 (scheme "
             + String.join(" or ", schemes)
             + ") but was '"
-            + maskUri(value)
+            + Redactor.maskUri(value) // the whole value: an entry may be a piece of a password
             + "'");
   }
 
@@ -255,6 +284,20 @@ public record SpillwayConfig(
               + Durations.format(min)
               + " but was "
               + Durations.format(value));
+    }
+  }
+
+  /**
+   * Refuses a duration outside {@code [min, max]}, naming the setting, the bound and the value with
+   * its unit. Every duration setting has an upper bound, so that no later arithmetic ({@link
+   * Duration#toMillis()}, a deadline {@code now + d}) can overflow and no typo such as {@code
+   * 30000d} for {@code 30000ms} passes unnoticed.
+   */
+  static void requireBetween(String key, Duration value, Duration min, Duration max) {
+    requireAtLeast(key, value, min);
+    if (value.compareTo(max) > 0) {
+      throw new ConfigException(
+          key + " must be at most " + Durations.format(max) + " but was " + Durations.format(value));
     }
   }
 
@@ -278,6 +321,7 @@ public record SpillwayConfig(
     private String jdbcPassword = "";
     private String schema = DEFAULT_SCHEMA;
     private int poolSize = 4;
+    private Duration postgresConnectTimeout = DEFAULT_POSTGRES_CONNECT_TIMEOUT;
     private String keyPrefix = DEFAULT_KEY_PREFIX;
     private int stripes = DEFAULT_STRIPES;
     private Duration drainInterval = DEFAULT_DRAIN_INTERVAL;
@@ -362,6 +406,12 @@ public record SpillwayConfig(
       return this;
     }
 
+    /** {@code postgres.connect-timeout}: connect and login, and the wait for a pooled connection. */
+    public Builder postgresConnectTimeout(Duration v) {
+      this.postgresConnectTimeout = v;
+      return this;
+    }
+
     public Builder keyPrefix(String v) {
       this.keyPrefix = v;
       return this;
@@ -435,6 +485,7 @@ public record SpillwayConfig(
           jdbcPassword,
           schema,
           poolSize,
+          postgresConnectTimeout,
           keyPrefix,
           stripes,
           drainInterval,

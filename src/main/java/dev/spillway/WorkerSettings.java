@@ -67,6 +67,8 @@ public record WorkerSettings(
    * lose its ledger row and be applied twice; an hour is the floor, days are the norm.
    */
   public static final Duration MIN_LEDGER_RETENTION = Duration.ofHours(1);
+  /** 100 years: far past any sensible audit horizon, and far from overflowing a timestamp. */
+  public static final Duration MAX_LEDGER_RETENTION = Duration.ofDays(36_525);
   public static final String DEFAULT_LEDGER_PRUNE_SCHEDULE = "1h";
   public static final String DEFAULT_DEAD_LETTER_CHECK_SCHEDULE = "1m";
   static final Set<String> LOG_LEVELS = Set.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR");
@@ -78,22 +80,35 @@ public record WorkerSettings(
       throw new ConfigException("worker.http.bind must be an address like 127.0.0.1");
     }
     SpillwayConfig.requireRange("worker.http.port", httpPort, 0, 65535);
-    SpillwayConfig.requireAtLeast(
-        "worker.cluster-checkin-interval", clusterCheckinInterval, Duration.ofMillis(500));
+    SpillwayConfig.requireBetween(
+        "worker.cluster-checkin-interval",
+        clusterCheckinInterval,
+        Duration.ofMillis(500),
+        Duration.ofHours(1));
     if (instanceId != null && !INSTANCE_ID.matcher(instanceId).matches()) {
       throw new ConfigException(
           "worker.instance-id must match " + INSTANCE_ID + " but was '" + instanceId + "'");
     }
     SpillwayConfig.requireRange("worker.threads", threads, 1, 64);
-    SpillwayConfig.requireAtLeast("worker.shutdown-timeout", shutdownTimeout, Duration.ZERO);
+    SpillwayConfig.requireBetween(
+        "worker.shutdown-timeout", shutdownTimeout, Duration.ZERO, Duration.ofHours(1));
     SpillwayConfig.requireRange("worker.flush.groups", flushGroups, 1, 1024);
     if (flushSchedule != null) {
-      requireSchedule("worker.flush.schedule", flushSchedule, Duration.ofMillis(10));
+      requireSchedule(
+          "worker.flush.schedule", flushSchedule, Duration.ofMillis(10), Duration.ofDays(1));
     }
-    SpillwayConfig.requireAtLeast("worker.ledger.retention", ledgerRetention, MIN_LEDGER_RETENTION);
-    requireSchedule("worker.ledger.prune-schedule", ledgerPruneSchedule, Duration.ofSeconds(1));
+    SpillwayConfig.requireBetween(
+        "worker.ledger.retention", ledgerRetention, MIN_LEDGER_RETENTION, MAX_LEDGER_RETENTION);
     requireSchedule(
-        "worker.dead-letters.check-schedule", deadLetterCheckSchedule, Duration.ofSeconds(1));
+        "worker.ledger.prune-schedule",
+        ledgerPruneSchedule,
+        Duration.ofSeconds(1),
+        Duration.ofDays(30));
+    requireSchedule(
+        "worker.dead-letters.check-schedule",
+        deadLetterCheckSchedule,
+        Duration.ofSeconds(1),
+        Duration.ofDays(1));
     if (logFormat == null) {
       throw new ConfigException("worker.log.format must be one of [KEYVALUE, JSON]");
     }
@@ -176,10 +191,10 @@ public record WorkerSettings(
   }
 
   /**
-   * Checks that {@code text} is an interval of at least {@code min} or a valid Quartz cron
-   * expression.
+   * Checks that {@code text} is an interval between {@code min} and {@code max} or a valid Quartz
+   * cron expression.
    */
-  static void requireSchedule(String key, String text, Duration min) {
+  static void requireSchedule(String key, String text, Duration min, Duration max) {
     if (text == null || text.isBlank()) {
       throw new ConfigException(key + " must be set");
     }
@@ -195,7 +210,7 @@ public record WorkerSettings(
       }
     }
     if (interval != null) {
-      SpillwayConfig.requireAtLeast(key, interval, min);
+      SpillwayConfig.requireBetween(key, interval, min, max);
     }
   }
 

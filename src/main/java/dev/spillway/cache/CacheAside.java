@@ -146,13 +146,13 @@ public interface CacheAside<K, V> {
 
     /** How long a loaded value is fresh (default {@code cache.ttl}); at least 10ms. */
     public Builder<K, V> ttl(Duration ttl) {
-      this.ttl = atLeast("ttl", ttl, Duration.ofMillis(10));
+      this.ttl = between("ttl", ttl, Duration.ofMillis(10), Duration.ofDays(366));
       return this;
     }
 
     /** How long a null from the loader is remembered (default {@code cache.negative-ttl}). */
     public Builder<K, V> negativeTtl(Duration ttl) {
-      this.negativeTtl = atLeast("negativeTtl", ttl, Duration.ofMillis(10));
+      this.negativeTtl = between("negativeTtl", ttl, Duration.ofMillis(10), Duration.ofDays(366));
       return this;
     }
 
@@ -168,7 +168,7 @@ public interface CacheAside<K, V> {
 
     /** After the TTL, serve the old value this long while one background reload runs. */
     public Builder<K, V> staleWhileRevalidate(Duration window) {
-      this.staleWhileRevalidate = atLeast("staleWhileRevalidate", window, Duration.ZERO);
+      this.staleWhileRevalidate = between("staleWhileRevalidate", window, Duration.ZERO, Duration.ofDays(366));
       return this;
     }
 
@@ -194,13 +194,13 @@ public interface CacheAside<K, V> {
 
     /** How long one instance holds the right to load a key for all (default {@code cache.lease-time}). */
     public Builder<K, V> leaseTime(Duration d) {
-      this.leaseTime = atLeast("leaseTime", d, Duration.ofMillis(10));
+      this.leaseTime = between("leaseTime", d, Duration.ofMillis(10), Duration.ofHours(1));
       return this;
     }
 
     /** How long the others wait for that load before loading themselves. */
     public Builder<K, V> leaseWait(Duration d) {
-      this.leaseWait = atLeast("leaseWait", d, Duration.ZERO);
+      this.leaseWait = between("leaseWait", d, Duration.ZERO, Duration.ofHours(1));
       return this;
     }
 
@@ -211,7 +211,7 @@ public interface CacheAside<K, V> {
             "cache '" + name + "': l1 maxSize must not be negative but was " + maxSize);
       }
       this.l1MaxSize = maxSize;
-      this.l1Ttl = atLeast("l1 ttl", ttl, Duration.ofMillis(1));
+      this.l1Ttl = between("l1 ttl", ttl, Duration.ofMillis(1), Duration.ofDays(1));
       return this;
     }
 
@@ -325,11 +325,17 @@ public interface CacheAside<K, V> {
       return base.plus(base.multipliedBy(ttlJitterPercent).dividedBy(100));
     }
 
-    private Duration atLeast(String what, Duration d, Duration min) {
+    /** The same bounds as the {@code cache:} section's defaults (README, "Duration bounds"). */
+    private Duration between(String what, Duration d, Duration min, Duration max) {
       Objects.requireNonNull(d, what);
       if (d.compareTo(min) < 0) {
         throw new IllegalArgumentException(
             "cache '" + name + "': " + what + " must be at least " + Durations.format(min)
+                + " but was " + Durations.format(d));
+      }
+      if (d.compareTo(max) > 0) {
+        throw new IllegalArgumentException(
+            "cache '" + name + "': " + what + " must be at most " + Durations.format(max)
                 + " but was " + Durations.format(d));
       }
       return d;

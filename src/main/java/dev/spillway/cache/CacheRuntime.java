@@ -109,7 +109,11 @@ public final class CacheRuntime implements AutoCloseable {
               InvalidationBus.QUEUE_CAPACITY);
       bus.start(timer);
       opened.push(bus);
-      // Closed before the bus: its last invalidations still get published.
+      // Closed in reverse: the relay, then the counter invalidator (what it holds is sent, within
+      // a bound, handing its messages to the bus), then the bus (it sends what it holds), and only
+      // then the timer and the Redis connection. The other way round, the last flush's
+      // invalidations were queued on a bus that had stopped, or sent on a connection already shut
+      // down.
       counterInvalidator = new CounterInvalidator(this);
       opened.push(counterInvalidator);
       long retryMs = Math.max(200, settings.redisRetryAfter().toMillis());
@@ -375,7 +379,7 @@ public final class CacheRuntime implements AutoCloseable {
   /** Ends an executor and waits for its threads, so none uses a connection closed after it. */
   private static void stop(java.util.concurrent.ExecutorService e) throws InterruptedException {
     e.shutdown();
-    if (!e.awaitTermination(2, TimeUnit.SECONDS)) {
+    if (!e.awaitTermination(5, TimeUnit.SECONDS)) {
       e.shutdownNow();
       e.awaitTermination(2, TimeUnit.SECONDS);
     }

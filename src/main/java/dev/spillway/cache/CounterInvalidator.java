@@ -234,17 +234,20 @@ final class CounterInvalidator implements AutoCloseable {
   }
 
   /**
-   * Lets the invalidator finish what is queued within {@code cache.redis-timeout}, then ends it;
-   * what is left is said once and bounded by {@code cache.counters-ttl}.
+   * Lets the invalidator finish what is queued within {@link InvalidationBus#DRAIN_TIMEOUT} (so the
+   * last flush of a short-lived process, {@code spillway flush --once}, still reaches the other
+   * instances; the queue's bound keeps that short), then ends it; what is left is said once and
+   * bounded by {@code cache.counters-ttl}.
    */
   @Override
   public void close() throws InterruptedException {
     synchronized (counterQueue) {
       closing = true;
-      closeDeadlineNanos = System.nanoTime() + settings.redisTimeout().toNanos();
+      closeDeadlineNanos = System.nanoTime() + InvalidationBus.DRAIN_TIMEOUT.toNanos();
       counterQueue.notifyAll();
     }
-    thread.join(settings.redisTimeout().toMillis() * 2 + 1_000);
+    // Past the deadline the thread stops between chunks; a chunk is time-boxed by redis-timeout.
+    thread.join(InvalidationBus.DRAIN_TIMEOUT.toMillis() + settings.redisTimeout().toMillis() * 2 + 1_000);
     if (thread.isAlive()) {
       thread.interrupt();
       thread.join(1_000);

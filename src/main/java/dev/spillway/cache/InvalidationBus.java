@@ -33,16 +33,22 @@ import org.slf4j.LoggerFactory;
  * value beyond one L1 TTL, and after a clear it leaves none). L2 does not depend on the bus: an
  * invalidation deletes the Redis entry before it is published.
  *
- * <p>Bounded: at most {@code capacity} items ({@value #QUEUE_CAPACITY} in a runtime) wait to be published. When an item does not
- * fit, everything queued is dropped and replaced by one CLEAR per cache it concerned (a cleared L1
+ * <p>Bounded: at most {@code capacity} items ({@value #QUEUE_CAPACITY} in a runtime) wait to be
+ * published. When an item does not fit, everything queued is dropped and replaced by one CLEAR per cache it concerned (a cleared L1
  * is always correct, and the L2 part of each dropped invalidation was done before it was queued).
- * At close, a backlog larger than one message is collapsed the same way, so closing never waits
- * for thousands of messages.
+ * At close, a backlog larger than one message is collapsed the same way first.
+ *
+ * <p>{@link #close()} sends what is queued before it returns (for up to {@link #DRAIN_TIMEOUT}),
+ * so the last flush of a short-lived process ({@code spillway flush --once}) still reaches the
+ * other instances; past that, it gives up, says how many were not sent, and stops the publisher
+ * before the connection goes, so nothing is sent on a client already shut down.
  */
 final class InvalidationBus implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(InvalidationBus.class);
   private static final int MAX_ITEMS_PER_MESSAGE = 500;
   static final int QUEUE_CAPACITY = 100_000;
+  /** How long close() keeps sending queued invalidations; a flush queues a few messages' worth. */
+  static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(5);
 
   /** What the bus delivers to the runtime. */
   interface Receiver {
@@ -68,6 +74,8 @@ final class InvalidationBus implements AutoCloseable {
   private StatefulRedisPubSubConnection<String, String> connection;
   private ScheduledFuture<?> heartbeatTask;
   private volatile boolean running = true;
+  /** Set by close() when draining took too long: the publisher stops without sending more. */
+  private volatile boolean abandoned;
   private volatile boolean subscribed;
   private volatile String pingOutstanding;
   private volatile long pingSentNanos;
@@ -193,7 +201,7 @@ final class InvalidationBus implements AutoCloseable {
 
   private void publishLoop() {
     List<BusMessage.Item> batch = new ArrayList<>(MAX_ITEMS_PER_MESSAGE);
-    while (running || !queue.isEmpty()) {
+    while ((running || !queue.isEmpty()) && !abandoned) {
       try {
         BusMessage.Item first = queue.poll(100, TimeUnit.MILLISECONDS);
         if (first == null) {
@@ -208,7 +216,7 @@ final class InvalidationBus implements AutoCloseable {
           }
         }
       } catch (InterruptedException e) {
-        if (!running) {
+        if (abandoned) {
           break;
         }
       } catch (RuntimeException e) {
@@ -224,7 +232,7 @@ final class InvalidationBus implements AutoCloseable {
 
   private void send(BusMessage m) {
     byte[] bytes = m.encode();
-    for (int attempt = 0; attempt < 3; attempt++) {
+    for (int attempt = 0; attempt < 3 && !abandoned; attempt++) {
       if (redis.publish(channel, bytes) != null) {
         meters.messagesPublished.increment();
         return;
@@ -299,6 +307,10 @@ final class InvalidationBus implements AutoCloseable {
     }
   }
 
+  /**
+   * Stops the heartbeat, sends what is queued (within {@link #DRAIN_TIMEOUT}), stops the publisher,
+   * then closes the subscription. Publishes that arrive later are dropped.
+   */
   @Override
   public void close() {
     if (queue.size() > MAX_ITEMS_PER_MESSAGE) {
@@ -309,8 +321,20 @@ final class InvalidationBus implements AutoCloseable {
       heartbeatTask.cancel(false);
     }
     try {
-      publisher.join(Math.max(1000, timeout.toMillis() * 4));
+      if (publisher.isAlive()) {
+        publisher.join(DRAIN_TIMEOUT.toMillis());
+      }
+      if (publisher.isAlive()) {
+        abandoned = true;
+        publisher.interrupt(); // its wait on Redis is time-boxed, and interruptible
+        publisher.join(Math.max(1000, timeout.toMillis() * 2));
+        meters.publishFailures.increment();
+        log.warn(
+            "event=cache_bus_unsent items={} effect=other_instances_l1_stale_up_to_l1_ttl",
+            queue.size());
+      }
     } catch (InterruptedException e) {
+      abandoned = true;
       Thread.currentThread().interrupt();
     }
     if (connection != null) {

@@ -60,6 +60,10 @@ final class DemoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Duration runFor = dev.spillway.Durations.parse("--duration", duration);
+    if (runFor.compareTo(Duration.ofSeconds(1)) < 0 || runFor.compareTo(Duration.ofDays(1)) > 0) {
+      throw new IllegalArgumentException(
+          "--duration must be between 1s and 1d but was " + dev.spillway.Durations.format(runFor));
+    }
     if (threads < 1 || threads > 64) {
       throw new IllegalArgumentException("--threads must be between 1 and 64 but was " + threads);
     }

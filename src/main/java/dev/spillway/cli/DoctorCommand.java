@@ -1,5 +1,6 @@
 package dev.spillway.cli;
 
+import dev.spillway.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.worker.Doctor;
 import java.time.InstantSource;
@@ -30,14 +31,15 @@ final class DoctorCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     SpillwayConfig config = options.load();
+    Redactor redactor = options.redactor();
     System.out.println(
         "spillway doctor: " + (options.config != null ? "config " + options.config : "no config file")
-            + ", Redis " + SpillwayConfig.maskUri(config.redisUri())
-            + ", PostgreSQL " + config.jdbcUrl().replaceAll("(?i)(password=)[^&]*", "$1<masked>")
+            + ", Redis " + redactor.redactUri(config.redisUri())
+            + ", PostgreSQL " + redactor.redactUri(config.jdbcUrl())
             + " schema " + config.schema());
     System.out.println();
     List<Doctor.Line> lines = Doctor.run(config, InstantSource.system());
-    lines.forEach(System.out::println);
+    lines.forEach(l -> System.out.println(redactor.redact(l.toString())));
     long warn = lines.stream().filter(l -> l.status() == Doctor.Status.WARN).count();
     long fail = lines.stream().filter(l -> l.status() == Doctor.Status.FAIL).count();
     System.out.println();

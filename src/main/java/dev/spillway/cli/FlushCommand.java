@@ -28,14 +28,20 @@ final class FlushCommand implements Callable<Integer> {
     try (Spillway sw = options.open()) {
       if (once) {
         FlushReport r = sw.flushOnce();
-        System.out.println("counters: " + r);
+        System.out.println(options.redactor().redact("counters: " + r));
         boolean ok = r.ok();
         for (var e : sw.adoptOnce().entrySet()) {
           FlushReport a = e.getValue();
           System.out.println(
               "adopt " + e.getKey() + ": moved " + a.cells() + " value(s) in " + a.batchesApplied()
                   + " batch(es), " + a.rowsUpserted() + " row(s) written, " + a.deadLetters()
-                  + " dead letter(s)" + (a.ok() ? "" : ", FAILED: " + a.errors()));
+                  + " dead letter(s)"
+                  + (a.ok() ? "" : ", FAILED: " + options.redactor().redact(a.errors().toString())));
+          if (a.leftAlone().total() > 0) {
+            String match = sw.config().adoptMapping(e.getKey()).orElseThrow().match();
+            System.out.println(options.redactor().redact("adopt " + e.getKey() + ": "
+                + a.leftAlone().describe(match, false) + " (spillway doctor names some)"));
+          }
           ok &= a.ok();
         }
         return ok ? 0 : 1;
@@ -44,11 +50,11 @@ final class FlushCommand implements Callable<Integer> {
       while (!Thread.currentThread().isInterrupted()) {
         FlushReport r = sw.flushOnce();
         if (r.batchesApplied() > 0 || !r.ok()) {
-          System.out.println("counters: " + r);
+          System.out.println(options.redactor().redact("counters: " + r));
         }
         for (var e : sw.adoptOnce().entrySet()) {
           if (e.getValue().batchesApplied() > 0 || !e.getValue().ok()) {
-            System.out.println("adopt " + e.getKey() + ": " + e.getValue());
+            System.out.println(options.redactor().redact("adopt " + e.getKey() + ": " + e.getValue()));
           }
         }
         Thread.sleep(interval);

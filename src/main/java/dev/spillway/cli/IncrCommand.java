@@ -10,7 +10,10 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "incr",
     mixinStandardHelpOptions = true,
-    description = "Add to a counter through Redis (returns once Redis acknowledged it).",
+    description = {
+      "Add to a counter through Redis (returns once Redis acknowledged it).",
+      "Needs only Redis: works while PostgreSQL is down; a later flush moves the count there."
+    },
     footer = {"", "Examples:", "  spillway incr page_views 42", "  spillway incr api_calls acme --by -3"})
 final class IncrCommand implements Callable<Integer> {
   @Mixin ConfigOptions options;
@@ -26,7 +29,7 @@ final class IncrCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    try (Spillway sw = options.open()) {
+    try (Spillway sw = options.openRedisOnly(options.loadOneShot())) {
       sw.counters().increment(counter, key, by);
       sw.counters().flush();
       System.out.println(counter + "/" + key + " " + (by >= 0 ? "+" : "") + by + " (acknowledged by Redis)");

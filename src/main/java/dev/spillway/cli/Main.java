@@ -1,15 +1,18 @@
 package dev.spillway.cli;
 
 import dev.spillway.ConfigException;
+import dev.spillway.Redactor;
 import dev.spillway.SpillwayException;
 import java.io.PrintWriter;
+import java.io.StringWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
  * {@code spillway}: the command line. Errors in arguments or configuration print one sentence and
  * exit 2; runtime failures print one sentence and exit 1; no stack traces unless {@code
- * SPILLWAY_DEBUG=1}.
+ * SPILLWAY_DEBUG=1}. Whatever is printed about a failure passes through the command's {@link
+ * Redactor} first: a rejected URL may carry its password.
  */
 @Command(
     name = "spillway",
@@ -33,7 +36,11 @@ import picocli.CommandLine.Command;
       "  spillway flush --once                 move everything pending in Redis to PostgreSQL",
       "  spillway report --help                top keys, time series, totals (table/CSV/JSON/HTML)",
       "  spillway worker --config sw.yaml      the standalone worker (schedules, /metrics, /health)",
-      "  spillway doctor --config sw.yaml      check Redis and PostgreSQL settings, with fixes"
+      "  spillway doctor --config sw.yaml      check Redis and PostgreSQL settings, with fixes",
+      "",
+      "Exit codes: 0 success; 1 runtime failure (e.g. PostgreSQL or Redis unreachable), one"
+          + " sentence on stderr; 2 bad argument or configuration; 3 get printed only the value"
+          + " pending in Redis (PostgreSQL unreachable). incr needs only Redis."
     },
     subcommands = {
       MigrateCommand.class,
@@ -56,12 +63,26 @@ public final class Main implements Runnable {
 
   /** Runs the command line and returns its exit code (tests call this). */
   public static int execute(String... args) {
+    return execute(null, null, args);
+  }
+
+  /**
+   * Runs the command line with its output and errors going to {@code out} and {@code err} (null:
+   * the console), for tests that run commands in-process.
+   */
+  static int execute(PrintWriter out, PrintWriter errors, String... args) {
     CommandLine cl = new CommandLine(new Main());
+    if (out != null) {
+      cl.setOut(out);
+    }
+    if (errors != null) {
+      cl.setErr(errors);
+    }
     cl.setExecutionExceptionHandler(Main::onError);
     cl.setParameterExceptionHandler(
         (ex, a) -> {
           PrintWriter err = ex.getCommandLine().getErr();
-          err.println("spillway: " + ex.getMessage());
+          err.println("spillway: " + redactor(ex.getCommandLine()).redact(ex.getMessage()));
           err.println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
           return 2;
         });
@@ -71,16 +92,31 @@ public final class Main implements Runnable {
   private static int onError(
       Exception e, CommandLine cl, CommandLine.ParseResult parseResult) {
     PrintWriter err = cl.getErr();
+    Redactor redactor = redactor(cl);
     Throwable t = e;
     if (t instanceof IllegalArgumentException || t instanceof ConfigException) {
-      err.println("spillway: " + t.getMessage());
+      err.println("spillway: " + redactor.redact(t.getMessage()));
       return 2;
     }
-    err.println("spillway: " + (t instanceof SpillwayException ? t.getMessage() : t.toString()));
+    err.println(
+        "spillway: "
+            + redactor.redact(t instanceof SpillwayException ? t.getMessage() : t.toString()));
     if ("1".equals(System.getenv("SPILLWAY_DEBUG"))) {
-      t.printStackTrace(err);
+      StringWriter trace = new StringWriter();
+      t.printStackTrace(new PrintWriter(trace));
+      err.print(redactor.redact(trace.toString()));
     }
     return 1;
+  }
+
+  /** The redactor of the command's {@link ConfigOptions}, or the environment's secrets alone. */
+  private static Redactor redactor(CommandLine cl) {
+    for (CommandLine.Model.CommandSpec mixin : cl.getCommandSpec().mixins().values()) {
+      if (mixin.userObject() instanceof ConfigOptions options) {
+        return options.redactor();
+      }
+    }
+    return Redactor.ofEnvironment(System.getenv());
   }
 
   @Override

@@ -16,7 +16,7 @@ final class MigrateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
-    SpillwayConfig c = options.load();
+    SpillwayConfig c = options.loadOneShot();
     try (Database db = Database.open(c)) {
       int n = db.migrate();
       System.out.println(

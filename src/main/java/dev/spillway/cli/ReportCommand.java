@@ -147,7 +147,8 @@ final class ReportCommand implements Runnable {
               .map(v -> parseEnum("--granularity", v, Granularity.class));
       Window window = window(zone);
       ReportRequest request = new ReportRequest(kind(), counter, key(), g, window, zone, limit());
-      SpillwayConfig c = options.load();
+      SpillwayConfig c = options.loadOneShot();
+      Database.requireReachable(c);
       Report report;
       try (Database db = Database.open(c)) {
         report = new Reports(db.dataSource(), c, InstantSource.system()).run(request);
@@ -172,7 +173,13 @@ final class ReportCommand implements Runnable {
       }
       if (since != null) {
         try {
-          return new Window.Since(Durations.parse("--since", since));
+          java.time.Duration d = Durations.parse("--since", since);
+          // 100 years, like the longest retention: further back than any row, and no overflow.
+          if (d.isNegative() || d.isZero() || d.compareTo(java.time.Duration.ofDays(36_525)) > 0) {
+            throw new IllegalArgumentException(
+                "--since must be between 1ms and 36525d but was " + Durations.format(d));
+          }
+          return new Window.Since(d);
         } catch (ConfigException e) {
           throw new IllegalArgumentException(e.getMessage());
         }
@@ -298,7 +305,8 @@ final class ReportCommand implements Runnable {
 
     @Override
     public Integer call() {
-      SpillwayConfig c = options.load();
+      SpillwayConfig c = options.loadOneShot();
+      Database.requireReachable(c);
       PrintWriter out = spec.commandLine().getOut();
       try (Database db = Database.open(c)) {
         InstantSource clock = InstantSource.system();

@@ -67,6 +67,7 @@ public final class AdoptKeys {
     return layout.adoptBatches(mapping, tag);
   }
 
+  /** Where earlier versions quarantined a key of the wrong type ({@link KeyLayout#adoptQuarantine}). */
   public String quarantine(String mapping, String batchId, String key) {
     return layout.adoptQuarantine(mapping, tagOf(batchId), batchId, key);
   }

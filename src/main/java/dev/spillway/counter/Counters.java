@@ -38,8 +38,23 @@ public interface Counters {
    * Redis (live and claimed batches), without double-counting a batch being applied concurrently.
    * Increments still in this process's local buffer are not included; call {@link #flush()} first
    * to see them.
+   *
+   * @throws dev.spillway.SpillwayException when Redis or PostgreSQL fails, or a pending cell holds
+   *     something other than a 64-bit integer (the message names the counter, key, hash and field)
    */
   long get(String counter, String key);
+
+  /**
+   * What Redis holds of (counter, key) that a flush has not yet acknowledged: its live cells plus
+   * the claimed batches. Needs only Redis, so it answers while PostgreSQL is away; it is not the
+   * exact value (that is {@link #get}): the flushed total is missing, and a batch applied to
+   * PostgreSQL but not yet acknowledged in Redis is counted here too. Increments still in this
+   * process's local buffer are not included.
+   *
+   * @throws dev.spillway.SpillwayException when Redis fails, or a cell holds something other than a
+   *     64-bit integer (the message names the cell)
+   */
+  long pending(String counter, String key);
 
   /**
    * A cache-aside view of flushed totals (L1 and Redis, a short TTL, invalidated by every flush

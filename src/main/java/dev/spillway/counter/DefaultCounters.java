@@ -210,33 +210,19 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     int s = layout.stripeOf(counter, key);
     try {
       for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-        List<String> ids = new ArrayList<>(await(reads.smembers(layout.batches(s))));
-        String[] keys = new String[3 + ids.size()];
-        keys[0] = layout.live(s);
-        keys[1] = layout.epoch(s);
-        keys[2] = layout.batches(s);
-        String[] args = new String[2 + ids.size()];
-        args[0] = counter;
-        args[1] = key;
-        for (int i = 0; i < ids.size(); i++) {
-          keys[3 + i] = layout.batch(s, ids.get(i));
-          args[2 + i] = ids.get(i);
-        }
-        List<Object> snap = readSnapshot(keys, args);
-        if (snap.size() == 1) {
+        Snapshot snap = snapshot(s, counter, key);
+        if (snap == null) {
           continue; // the batches set changed between SMEMBERS and the script
         }
-        long epoch = (Long) snap.get(0);
-        CounterStore.ExactRead db = store.readTotal(counter, key, ids);
+        CounterStore.ExactRead db = store.readTotal(counter, key, snap.batchIds());
         String epochNow = await(reads.hget(layout.epoch(s), "n"));
-        if (epoch != (epochNow == null ? 0 : Long.parseLong(epochNow))) {
+        if (snap.epoch() != (epochNow == null ? 0 : Long.parseLong(epochNow))) {
           continue; // a claim happened: its batch may be counted in both places
         }
-        long sum = db.total();
-        sum = Math.addExact(sum, sumOf(snap.get(1)));
-        for (int i = 0; i < ids.size(); i++) {
-          if (!db.appliedBatchIds().contains(ids.get(i))) {
-            sum = Math.addExact(sum, sumOf(snap.get(2 + i)));
+        long sum = Math.addExact(db.total(), snap.sum(0, counter, key));
+        for (int i = 0; i < snap.batchIds().size(); i++) {
+          if (!db.appliedBatchIds().contains(snap.batchIds().get(i))) {
+            sum = Math.addExact(sum, snap.sum(1 + i, counter, key));
           }
         }
         return sum;
@@ -248,6 +234,67 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     throw new SpillwayException(
         "could not read a consistent value of " + counter + "/" + key + " in " + READ_ATTEMPTS
             + " attempts (flushes kept claiming its stripe); try again");
+  }
+
+  @Override
+  public long pending(String counter, String key) {
+    CounterNames.checkCounter(counter);
+    CounterNames.checkKey(key);
+    int s = layout.stripeOf(counter, key);
+    try {
+      for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+        Snapshot snap = snapshot(s, counter, key);
+        if (snap == null) {
+          continue;
+        }
+        long sum = 0;
+        for (int i = 0; i <= snap.batchIds().size(); i++) {
+          sum = Math.addExact(sum, snap.sum(i, counter, key));
+        }
+        return sum;
+      }
+    } catch (ArithmeticException e) {
+      throw new SpillwayException(
+          "the value of " + counter + "/" + key + " pending in Redis does not fit a 64-bit integer");
+    }
+    throw new SpillwayException(
+        "could not read a consistent pending value of " + counter + "/" + key + " in "
+            + READ_ATTEMPTS + " attempts (flushes kept claiming its stripe); try again");
+  }
+
+  /**
+   * One atomic read of a stripe's cells of (counter, key): {@code hashes[0]} is the live hash, the
+   * others the claimed batches, in the order of {@code batchIds}; {@code cells.get(i)} holds
+   * field, value, ... of {@code hashes[i]}.
+   */
+  private record Snapshot(long epoch, List<String> batchIds, String[] hashes, List<Object> cells) {
+    long sum(int hash, String counter, String key) {
+      return sumOf(cells.get(hash), counter, key, hashes[hash]);
+    }
+  }
+
+  /** The snapshot, or null when the batches set changed between SMEMBERS and the script. */
+  private Snapshot snapshot(int s, String counter, String key) {
+    List<String> ids = new ArrayList<>(await(reads.smembers(layout.batches(s))));
+    String[] keys = new String[3 + ids.size()];
+    keys[0] = layout.live(s);
+    keys[1] = layout.epoch(s);
+    keys[2] = layout.batches(s);
+    String[] args = new String[2 + ids.size()];
+    args[0] = counter;
+    args[1] = key;
+    String[] hashes = new String[1 + ids.size()];
+    hashes[0] = keys[0];
+    for (int i = 0; i < ids.size(); i++) {
+      keys[3 + i] = layout.batch(s, ids.get(i));
+      args[2 + i] = ids.get(i);
+      hashes[1 + i] = keys[3 + i];
+    }
+    List<Object> snap = readSnapshot(keys, args);
+    if (snap.size() == 1) {
+      return null;
+    }
+    return new Snapshot((Long) snap.get(0), List.copyOf(ids), hashes, snap.subList(1, snap.size()));
   }
 
   /**
@@ -275,10 +322,39 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     }
   }
 
-  private static long sumOf(Object values) {
+  /**
+   * Adds the values of {@code cells} (field, value, field, value... from {@link Scripts#READ},
+   * read from the hash {@code hash}).
+   *
+   * @throws SpillwayException naming the cell when a value is not a 64-bit integer: Spillway only
+   *     ever writes integers there, so another client wrote it, and no exact value exists until
+   *     someone fixes or removes it
+   */
+  private static long sumOf(Object cells, String counter, String key, String hash) {
+    List<?> list = (List<?>) cells;
     long s = 0;
-    for (Object v : (List<?>) values) {
-      s = Math.addExact(s, Long.parseLong(v.toString()));
+    for (int i = 0; i + 1 < list.size(); i += 2) {
+      String value = String.valueOf(list.get(i + 1));
+      long v;
+      try {
+        v = Long.parseLong(value);
+      } catch (NumberFormatException e) {
+        throw new SpillwayException(
+            "pending cell of "
+                + counter
+                + "/"
+                + key
+                + " in Redis hash "
+                + hash
+                + ", field '"
+                + list.get(i)
+                + "', holds '"
+                + (value.length() > 40 ? value.substring(0, 40) + "..." : value)
+                + "', which is not a whole number between -9223372036854775808 and"
+                + " 9223372036854775807 (Spillway writes only those there, so another client"
+                + " wrote it; fix or HDEL that field)");
+      }
+      s = Math.addExact(s, v);
     }
     return s;
   }

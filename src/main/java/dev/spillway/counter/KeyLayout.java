@@ -82,8 +82,10 @@ public final class KeyLayout {
   }
 
   /**
-   * Where an adopted key of the wrong Redis type is moved, whole, for a person to look at; the
-   * batch id keeps a second quarantine of the same key from overwriting the first.
+   * Where earlier versions moved an adopted key of the wrong Redis type, whole, for a person to
+   * look at (the batch id kept a second quarantine of the same key from overwriting the first).
+   * Adopt no longer touches such keys; the name is still needed to dead-letter the entries of a
+   * batch claimed by such a version and still pending.
    */
   public String adoptQuarantine(String mapping, String tag, String batchId, String key) {
     return prefix + "{" + tag + "}:adopt:" + mapping + ":quarantine:" + batchId + ":" + key;

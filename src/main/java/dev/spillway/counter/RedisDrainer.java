@@ -52,13 +52,23 @@ final class RedisDrainer implements AutoCloseable {
   private static final int MAX_FIELDS_PER_PACKET = 256;
   private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(5);
 
-  private record Packet(int stripe, long seq, String[] args, int cells) {
-    /** The same packet, marked to be accepted although Redis lost earlier ones. */
-    Packet resync() {
+  private record Packet(int stripe, long seq, String[] args, int cells, String sealBatchId) {
+    /**
+     * The same packet, marked to be accepted although Redis lost earlier ones, with the id under
+     * which the drain script seals the stripe's live hash (see {@link Scripts#DRAIN}).
+     */
+    Packet resync(String batchId) {
       String[] a = args.clone();
       a[2] = "1";
-      return new Packet(stripe, seq, a, cells);
+      return new Packet(stripe, seq, a, cells, batchId);
     }
+  }
+
+  private final java.security.SecureRandom random = new java.security.SecureRandom();
+
+  /** A batch id of the flusher's format: claim time in base 36, then a random part. */
+  private String newBatchId() {
+    return Long.toString(System.currentTimeMillis(), 36) + "-" + Long.toHexString(random.nextLong());
   }
 
   private final CellBuffer buffer;
@@ -317,7 +327,7 @@ final class RedisDrainer implements AutoCloseable {
           args[i++] = d.field();
           args[i++] = Long.toString(d.value());
         }
-        packets.add(new Packet(e.getKey(), seq, args, part.size()));
+        packets.add(new Packet(e.getKey(), seq, args, part.size(), null));
       }
     }
     return packets;
@@ -334,7 +344,15 @@ final class RedisDrainer implements AutoCloseable {
           Scripts.DRAIN.evalsha(
               redis,
               ScriptOutputType.MULTI,
-              new String[] {layout.live(p.stripe()), layout.seen(p.stripe())},
+              p.sealBatchId() == null
+                  ? new String[] {layout.live(p.stripe()), layout.seen(p.stripe())}
+                  : new String[] {
+                    layout.live(p.stripe()),
+                    layout.seen(p.stripe()),
+                    layout.batch(p.stripe(), p.sealBatchId()),
+                    layout.batches(p.stripe()),
+                    layout.epoch(p.stripe())
+                  },
               p.args()));
     }
     connection.flushCommands();
@@ -373,7 +391,7 @@ final class RedisDrainer implements AutoCloseable {
                   + " after 7 days of silence); increments it had acknowledged in packets {}..{}"
                   + " are gone\" action=resync",
               p.stripe(), clientId, p.seq() - 1, last, last + 1, p.seq() - 1);
-          p = p.resync();
+          p = p.resync(newBatchId());
         }
       } catch (ExecutionException | TimeoutException e) {
         noScript |= LuaScript.isNoScript(e);

@@ -1,5 +1,6 @@
 package dev.spillway.embedded;
 
+import dev.spillway.Redactor;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.InputStream;
@@ -346,12 +347,7 @@ public final class LocalServices implements AutoCloseable {
 
   /** Hides passwords in URIs and JDBC URLs before they reach a log line or a message. */
   static String mask(String endpoint) {
-    if (endpoint == null) {
-      return null;
-    }
-    return endpoint
-        .replaceAll("(://[^:/@]*:)[^@/]*@", "$1<masked>@")
-        .replaceAll("(?i)(password=)[^&;]*", "$1<masked>");
+    return Redactor.maskUri(endpoint);
   }
 
   private static Path createFolder() {

@@ -12,7 +12,6 @@ import dev.spillway.counter.Scripts;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.store.AdoptBatch;
 import dev.spillway.store.AdoptStore;
-import dev.spillway.store.AdoptedCell;
 import dev.spillway.store.ApplyResult;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.ScanArgs;
@@ -25,6 +24,7 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -49,6 +49,15 @@ import org.slf4j.LoggerFactory;
  *       <b>ack</b> (DEL plus SREM).
  * </ol>
  *
+ * <p>Adopt touches only what it can apply. SCAN MATCH returns whatever matches a glob, and other
+ * code's keys (sessions, locks, queues) may share it: a key is moved only when it is text ({@link
+ * RedisText}: found with a byte-array codec, so a key that is not valid UTF-8 is seen, not
+ * mangled), matches {@code key-regex} (checked here) and holds the mapping's Redis type (checked
+ * by the claim script, atomically with the move). Every other key stays exactly as it was — no
+ * DEL, no RENAME, value, type and TTL unchanged — and is counted in the run's {@link LeftAlone}
+ * report and the {@code spillway.adopt.keys.left.alone} meter. A key that is not text is left
+ * alone rather than adopted because no row could be named from it exactly.
+ *
  * <p>Writers keep writing meanwhile: an INCR that lands after its key was moved creates a fresh
  * key, which this run's SCAN or the next run takes. Nothing is deleted from Redis before
  * PostgreSQL has committed it, and the ledger makes every batch count once.
@@ -68,6 +77,10 @@ public final class AdoptFlusher {
   private final AdoptKeys keys;
   private final StatefulConnection<String, String> connection;
   private final RedisClusterAsyncCommands<String, String> redis;
+  /** SCAN and batch reads, as bytes: keys and values are not always UTF-8. */
+  private final StatefulConnection<byte[], byte[]> bytesConnection;
+  private final RedisClusterAsyncCommands<byte[], byte[]> bytes;
+  private final byte[] ownPrefix;
   private final AdoptStore store;
   private final SpillwayConfig config;
   private final SpillwayMeters meters;
@@ -80,6 +93,8 @@ public final class AdoptFlusher {
       KeyLayout layout,
       StatefulConnection<String, String> connection,
       RedisClusterAsyncCommands<String, String> redis,
+      StatefulConnection<byte[], byte[]> bytesConnection,
+      RedisClusterAsyncCommands<byte[], byte[]> bytes,
       AdoptStore store,
       SpillwayConfig config,
       SpillwayMeters meters,
@@ -89,6 +104,9 @@ public final class AdoptFlusher {
     this.connection = connection;
     this.fence = new ReplicationFence(connection, config.redisTimeout());
     this.redis = redis;
+    this.bytesConnection = bytesConnection;
+    this.bytes = bytes;
+    this.ownPrefix = layout.prefix().getBytes(StandardCharsets.UTF_8);
     this.store = store;
     this.config = config;
     this.meters = meters;
@@ -109,6 +127,7 @@ public final class AdoptFlusher {
     final List<String> errors = new ArrayList<>();
     final List<String> pending = new ArrayList<>();
     int pendingCells;
+    final LeftAlone.Tally leftAlone = new LeftAlone.Tally();
   }
 
   /** One run of a mapping: recover, then claim everything matching, apply, ack. */
@@ -129,9 +148,11 @@ public final class AdoptFlusher {
       log.warn("event=adopt_error mapping={} error=\"{}\"", m.name(), Errors.rootMessage(e));
     }
     Duration took = Duration.ofNanos(System.nanoTime() - start);
+    LeftAlone leftAlone = run.leftAlone.result();
+    meters.adoptKeysLeftAlone(m.name(), leftAlone.notMatchingRegex(), leftAlone.notText(), leftAlone.wrongType());
     FlushReport r =
         new FlushReport(0, run.claimed, run.applied, run.duplicate, run.failed, run.cells, run.rows,
-            run.deadLetters, took, Duration.ZERO, List.copyOf(run.errors));
+            run.deadLetters, took, Duration.ZERO, List.copyOf(run.errors), leftAlone);
     if (!r.ok()) {
       log.warn("event=adopt_incomplete mapping={} {}", m.name(), r);
     } else if (r.batchesApplied() > 0) {
@@ -158,7 +179,8 @@ public final class AdoptFlusher {
   /**
    * SCANs the mapping's pattern (on a cluster: every master in turn) and claims what it finds in
    * batches of at most {@link #KEYS_PER_BATCH} keys of one batch tag (one slot on a cluster), the
-   * claims of one page pipelined.
+   * claims of one page pipelined. Keys that are not text or do not match key-regex are counted and
+   * never passed to the claim script.
    */
   private void scanAndClaim(AdoptMapping m, Run run) {
     ScanArgs args = ScanArgs.Builder.matches(m.match()).limit(m.scanCount());
@@ -166,10 +188,17 @@ public final class AdoptFlusher {
     Map<String, Set<String>> byTag = new LinkedHashMap<>();
     int found = 0;
     do {
-      KeyScanCursor<String> page = await(scan(cursor, args));
-      for (String key : page.getKeys()) {
-        if (!key.startsWith(layout.prefix()) // never adopt Spillway's own keys
-            && byTag.computeIfAbsent(keys.tagForKey(key), t -> new LinkedHashSet<>()).add(key)) {
+      KeyScanCursor<byte[]> page = awaitBytes(scan(cursor, args));
+      for (byte[] raw : page.getKeys()) {
+        if (startsWith(raw, ownPrefix)) {
+          continue; // never Spillway's own keys (a match that could reach them is refused at start)
+        }
+        String key = RedisText.text(raw);
+        if (key == null) {
+          run.leftAlone.notText(raw);
+        } else if (!m.keyRegex().matches(key)) {
+          run.leftAlone.notMatchingRegex(key);
+        } else if (byTag.computeIfAbsent(keys.tagForKey(key), t -> new LinkedHashSet<>()).add(key)) {
           found++;
         }
       }
@@ -191,36 +220,51 @@ public final class AdoptFlusher {
     } while (!cursor.isFinished());
   }
 
-  private CompletableFuture<KeyScanCursor<String>> scan(ScanCursor cursor, ScanArgs args) {
-    var f = cursor == ScanCursor.INITIAL ? redis.scan(args) : redis.scan(cursor, args);
-    connection.flushCommands();
+  private CompletableFuture<KeyScanCursor<byte[]>> scan(ScanCursor cursor, ScanArgs args) {
+    var f = cursor == ScanCursor.INITIAL ? bytes.scan(args) : bytes.scan(cursor, args);
+    bytesConnection.flushCommands();
     return f.toCompletableFuture();
+  }
+
+  private static boolean startsWith(byte[] key, byte[] prefix) {
+    return key.length >= prefix.length
+        && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
   }
 
   /** One {@link Scripts#ADOPT_CLAIM} per tag group (split at {@link #KEYS_PER_BATCH}), pipelined. */
   private void claim(AdoptMapping m, Map<String, Set<String>> byTag, Run run) {
     List<String> ids = new ArrayList<>();
     List<String[]> calls = new ArrayList<>();
+    List<List<String>> parts = new ArrayList<>();
     for (var group : byTag.entrySet()) {
       List<String> all = new ArrayList<>(group.getValue());
       for (int from = 0; from < all.size(); from += KEYS_PER_BATCH) {
         List<String> part = all.subList(from, Math.min(all.size(), from + KEYS_PER_BATCH));
         String id = keys.newBatchId(m.name(), group.getKey(), clock.millis(), random.nextLong());
-        String[] k = new String[2 + 2 * part.size()];
+        String[] k = new String[2 + part.size()];
         k[0] = keys.batch(m.name(), id);
         k[1] = keys.batches(m.name(), group.getKey());
         for (int i = 0; i < part.size(); i++) {
-          k[2 + 2 * i] = part.get(i);
-          k[3 + 2 * i] = keys.quarantine(m.name(), id, part.get(i));
+          k[2 + i] = part.get(i);
         }
         ids.add(id);
         calls.add(k);
+        parts.add(part);
       }
     }
     String type = m.type() == AdoptMapping.Type.HASH ? "hash" : "string";
-    List<Long> moved = sendClaims(calls, type, ids);
+    List<List<Object>> types = sendClaims(calls, type, ids);
     for (int i = 0; i < ids.size(); i++) {
-      long n = moved.get(i);
+      List<Object> seen = types.get(i);
+      int n = 0;
+      for (int j = 0; j < seen.size(); j++) {
+        String t = String.valueOf(seen.get(j));
+        if (t.equals(type)) {
+          n++;
+        } else if (!t.equals("none")) { // none: gone meanwhile, taken by a concurrent run
+          run.leftAlone.wrongType(t, parts.get(i).get(j));
+        }
+      }
       if (n > 0) {
         run.claimed++;
         meters.batchesClaimed.increment();
@@ -236,16 +280,16 @@ public final class AdoptFlusher {
    * refused ones once as EVAL. A claim that fails otherwise fails the run: whether it moved its
    * keys is unknown, and if it did they wait in its batches set for the next run's recovery.
    */
-  private List<Long> sendClaims(List<String[]> calls, String type, List<String> ids) {
-    List<Long> moved = new ArrayList<>(java.util.Collections.nCopies(calls.size(), 0L));
+  private List<List<Object>> sendClaims(List<String[]> calls, String type, List<String> ids) {
+    List<List<Object>> moved = new ArrayList<>(java.util.Collections.nCopies(calls.size(), List.of()));
     List<Integer> todo = new ArrayList<>();
     for (int i = 0; i < calls.size(); i++) {
       todo.add(i);
     }
     for (int attempt = 0; !todo.isEmpty(); attempt++) {
-      List<CompletableFuture<Long>> futures = new ArrayList<>(todo.size());
+      List<CompletableFuture<List<Object>>> futures = new ArrayList<>(todo.size());
       for (int i : todo) {
-        futures.add(Scripts.ADOPT_CLAIM.evalsha(redis, ScriptOutputType.INTEGER, calls.get(i), ids.get(i), type));
+        futures.add(Scripts.ADOPT_CLAIM.evalsha(redis, ScriptOutputType.MULTI, calls.get(i), ids.get(i), type));
       }
       connection.flushCommands();
       List<Integer> retry = new ArrayList<>();
@@ -287,19 +331,20 @@ public final class AdoptFlusher {
     }
     run.pending.clear();
     run.pendingCells = 0;
-    List<CompletableFuture<Map<String, String>>> reads = new ArrayList<>();
+    List<CompletableFuture<Map<byte[], byte[]>>> reads = new ArrayList<>();
     for (String id : ids) {
-      reads.add(redis.hgetall(keys.batch(m.name(), id)).toCompletableFuture());
+      reads.add(bytes.hgetall(keys.batch(m.name(), id).getBytes(StandardCharsets.UTF_8)).toCompletableFuture());
     }
-    connection.flushCommands();
+    bytesConnection.flushCommands();
     List<AdoptBatch> batches = new ArrayList<>();
     Set<String> done = new LinkedHashSet<>();
+    List<String> unread = new ArrayList<>();
     for (int i = 0; i < ids.size(); i++) {
-      Map<String, String> content = await(reads.get(i));
+      Map<byte[], byte[]> content = awaitBytes(reads.get(i));
       if (content.isEmpty()) {
-        done.add(ids.get(i)); // acknowledged meanwhile by a concurrent run
+        unread.add(ids.get(i)); // acknowledged meanwhile by a concurrent run, if its key is gone
       } else {
-        batches.add(parse(m, ids.get(i), content));
+        batches.add(AdoptBatchReader.read(keys, m, ids.get(i), content));
       }
     }
     boolean healthy = true;
@@ -334,7 +379,31 @@ public final class AdoptFlusher {
       }
     }
     ack(m, done);
+    ackUnread(m, unread, run);
     return healthy;
+  }
+
+  /** Drops the ids of batches read back empty, each only if its key is gone (never deletes). */
+  private void ackUnread(AdoptMapping m, List<String> unread, Run run) {
+    if (unread.isEmpty()) {
+      return;
+    }
+    List<String[]> batchKeys = new ArrayList<>(unread.size());
+    for (String id : unread) {
+      batchKeys.add(new String[] {keys.batch(m.name(), id), keys.batches(m.name(), AdoptKeys.tagOf(id))});
+    }
+    List<String> kept = new ArrayList<>();
+    for (String failure :
+        BatchAcks.sendUnread(connection, redis, batchKeys, unread,
+            config.redisTimeout().toMillis() + 1000, kept)) {
+      log.warn("event=adopt_ack_failed mapping={} error=\"{}\"", m.name(), failure);
+    }
+    if (!kept.isEmpty()) {
+      run.errors.add(kept.size() + " adopt batch(es) read back empty although their keys hold"
+          + " data (first: " + kept.get(0) + "); left pending, untouched, for the next run");
+      log.error("event=batch_read_empty mapping={} batches={} first={} action=left_pending",
+          m.name(), kept.size(), kept.get(0));
+    }
   }
 
   private void ack(AdoptMapping m, Set<String> done) {
@@ -355,30 +424,8 @@ public final class AdoptFlusher {
   }
 
 
-  /** Decodes a batch hash written by {@link Scripts#ADOPT_CLAIM}. */
-  AdoptBatch parse(AdoptMapping m, String batchId, Map<String, String> content) {
-    List<AdoptedCell> cells = new ArrayList<>(content.size());
-    for (var e : content.entrySet()) {
-      String f = e.getKey();
-      if (f.startsWith("s|")) {
-        cells.add(new AdoptedCell(f.substring(2), null, e.getValue(), null));
-      } else if (f.startsWith("x|")) {
-        String key = f.substring(2);
-        cells.add(new AdoptedCell(key, null, keys.quarantine(m.name(), batchId, key), e.getValue()));
-      } else if (f.startsWith("h|")) {
-        int bar = f.indexOf('|', 2);
-        byte[] rest = f.substring(bar + 1).getBytes(StandardCharsets.UTF_8);
-        int n = Integer.parseInt(f, 2, bar, 10);
-        n = Math.min(n, rest.length);
-        cells.add(new AdoptedCell(
-            new String(rest, 0, n, StandardCharsets.UTF_8),
-            new String(rest, n, rest.length - n, StandardCharsets.UTF_8),
-            e.getValue(), null));
-      } else {
-        cells.add(new AdoptedCell(f, null, e.getValue(), "unknown batch entry"));
-      }
-    }
-    return new AdoptBatch(batchId, cells);
+  private <T> T awaitBytes(CompletableFuture<T> f) {
+    return PipelinedReplies.reply(bytesConnection, f, config.redisTimeout().toMillis() + 1000);
   }
 
   /** A reply; the caller has flushed the pipeline (the wait flushes again for redirects). */

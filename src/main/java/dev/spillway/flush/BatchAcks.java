@@ -33,6 +33,35 @@ final class BatchAcks {
       List<String[]> keys,
       List<String> ids,
       long timeoutMillis) {
+    return send(connection, redis, keys, ids, timeoutMillis, "applied", new ArrayList<>());
+  }
+
+  /**
+   * Removes from their batches sets the ids of batches that read back empty, each only if its key
+   * is really gone ({@link Scripts#ACK}, mode {@code unread}); never deletes a batch key. The ids
+   * whose key still exists (an empty reply for the wrong reason) are added to {@code kept}: they
+   * stay pending and are read again by the next run.
+   *
+   * @return one message per ack that failed
+   */
+  static List<String> sendUnread(
+      StatefulConnection<String, String> connection,
+      RedisClusterAsyncCommands<String, String> redis,
+      List<String[]> keys,
+      List<String> ids,
+      long timeoutMillis,
+      List<String> kept) {
+    return send(connection, redis, keys, ids, timeoutMillis, "unread", kept);
+  }
+
+  private static List<String> send(
+      StatefulConnection<String, String> connection,
+      RedisClusterAsyncCommands<String, String> redis,
+      List<String[]> keys,
+      List<String> ids,
+      long timeoutMillis,
+      String mode,
+      List<String> kept) {
     List<Integer> todo = new ArrayList<>(ids.size());
     for (int i = 0; i < ids.size(); i++) {
       todo.add(i);
@@ -41,14 +70,18 @@ final class BatchAcks {
     for (int attempt = 0; attempt < 2 && !todo.isEmpty(); attempt++) {
       List<CompletableFuture<Long>> futures = new ArrayList<>(todo.size());
       for (int i : todo) {
-        futures.add(Scripts.ACK.evalsha(redis, ScriptOutputType.INTEGER, keys.get(i), ids.get(i)));
+        futures.add(
+            Scripts.ACK.evalsha(redis, ScriptOutputType.INTEGER, keys.get(i), ids.get(i), mode));
       }
       connection.flushCommands();
       List<Integer> missing = new ArrayList<>();
       failures.clear();
       for (int j = 0; j < futures.size(); j++) {
         try {
-          PipelinedReplies.await(connection, futures.get(j), timeoutMillis);
+          Long r = PipelinedReplies.await(connection, futures.get(j), timeoutMillis);
+          if (r == null || r < 0) {
+            kept.add(ids.get(todo.get(j)));
+          }
         } catch (ExecutionException | TimeoutException e) {
           if (LuaScript.isNoScript(e)) {
             missing.add(todo.get(j));

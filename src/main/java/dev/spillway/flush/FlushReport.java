@@ -6,6 +6,8 @@ import java.util.List;
 /**
  * What one flush run did. {@code batchesFailed > 0} means some batches could not be applied (most
  * often PostgreSQL was unreachable); they stay pending in Redis and the next run retries them.
+ * {@code leftAlone} is for adopt runs: the keys under the mapping's pattern that were not touched
+ * ({@link LeftAlone#NONE} for native flushes).
  */
 public record FlushReport(
     int stripes,
@@ -18,7 +20,28 @@ public record FlushReport(
     long deadLetters,
     Duration duration,
     Duration oldestPendingAge,
-    List<String> errors) {
+    List<String> errors,
+    LeftAlone leftAlone) {
+
+  public FlushReport {
+    leftAlone = leftAlone == null ? LeftAlone.NONE : leftAlone;
+  }
+
+  public FlushReport(
+      int stripes,
+      int batchesClaimed,
+      int batchesApplied,
+      int batchesDuplicate,
+      int batchesFailed,
+      long cells,
+      long rowsUpserted,
+      long deadLetters,
+      Duration duration,
+      Duration oldestPendingAge,
+      List<String> errors) {
+    this(stripes, batchesClaimed, batchesApplied, batchesDuplicate, batchesFailed, cells,
+        rowsUpserted, deadLetters, duration, oldestPendingAge, errors, LeftAlone.NONE);
+  }
 
   /** A run that did nothing, for {@code reason} (the runtime stopped after an Error). */
   public static FlushReport refused(int stripes, String reason) {
@@ -35,6 +58,8 @@ public record FlushReport(
     return "stripes=" + stripes + " claimed=" + batchesClaimed + " applied=" + batchesApplied
         + " duplicate=" + batchesDuplicate + " failed=" + batchesFailed + " cells=" + cells
         + " rows=" + rowsUpserted + " dead_letters=" + deadLetters + " duration_ms="
-        + duration.toMillis() + (errors.isEmpty() ? "" : " errors=" + errors);
+        + duration.toMillis()
+        + (leftAlone.total() == 0 ? "" : " left_alone=" + leftAlone.total())
+        + (errors.isEmpty() ? "" : " errors=" + errors);
   }
 }

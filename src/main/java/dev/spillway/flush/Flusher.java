@@ -281,8 +281,8 @@ public final class Flusher {
       Map<String, String> cells = await(reads.get(i));
       backlog.pending.add(p);
       if (cells.isEmpty()) {
-        // Acknowledged meanwhile by a concurrent flusher (which committed it first), or the key
-        // vanished: nothing to apply; make sure the id leaves the set.
+        // Acknowledged meanwhile by a concurrent flusher (which committed it first): nothing to
+        // apply, and the id leaves the set, but only if the key is really gone (ackUnread).
         backlog.stale.add(p);
       } else {
         BatchContent b = parse(p, cells);
@@ -323,7 +323,7 @@ public final class Flusher {
 
   private Set<Pending> applyBacklog(Backlog backlog, Run run) {
     long t0 = System.nanoTime();
-    Set<Pending> done = new LinkedHashSet<>(backlog.stale);
+    Set<Pending> done = new LinkedHashSet<>();
     List<BatchContent> group = new ArrayList<>();
     int groupCells = 0;
     List<BatchContent> contents = backlog.contents;
@@ -371,8 +371,10 @@ public final class Flusher {
     long t1 = System.nanoTime();
     ack(done);
     notifyApplied(backlog.contents, done);
+    Set<Pending> settled = new LinkedHashSet<>(done);
+    settled.addAll(ackUnread(backlog.stale, run));
     run.ackNanos += System.nanoTime() - t1;
-    markUnacked(backlog, done, run);
+    markUnacked(backlog, settled, run);
     return !backlog.failed;
   }
 
@@ -517,6 +519,48 @@ public final class Flusher {
   }
 
 
+  /**
+   * Removes the ids of batches that read back empty from their sets, each only if its key is gone
+   * (a concurrent flusher applied and acknowledged it). A key that still exists answered empty for
+   * the wrong reason: it stays pending, untouched, and the next run reads it again. Returns the
+   * batches whose ids left their set.
+   */
+  private Set<Pending> ackUnread(Set<Pending> stale, Run run) {
+    if (stale.isEmpty()) {
+      return Set.of();
+    }
+    List<String[]> keys = new ArrayList<>(stale.size());
+    List<String> ids = new ArrayList<>(stale.size());
+    for (Pending p : stale) {
+      keys.add(new String[] {layout.batch(p.stripe(), p.batchId()), layout.batches(p.stripe())});
+      ids.add(p.batchId());
+    }
+    List<String> kept = new ArrayList<>();
+    List<String> failures =
+        BatchAcks.sendUnread(
+            connection, redis, keys, ids, config.redisTimeout().toMillis() + 1000, kept);
+    for (String failure : failures) {
+      log.warn("event=ack_failed error=\"{}\" action=next_run_acks", failure);
+    }
+    if (!kept.isEmpty()) {
+      String message =
+          kept.size() + " batch(es) read back empty although their keys hold data (first: "
+              + kept.get(0) + "); left pending, untouched, for the next run";
+      run.errors.add(message);
+      log.error("event=batch_read_empty batches={} first={} action=left_pending", kept.size(),
+          kept.get(0));
+    }
+    Set<Pending> gone = new LinkedHashSet<>();
+    if (failures.isEmpty()) {
+      for (Pending p : stale) {
+        if (!kept.contains(p.batchId())) {
+          gone.add(p);
+        }
+      }
+    }
+    return gone;
+  }
+
   private static void loadScripts() {
     Scripts.CLAIM.reload();
     Scripts.ACK.reload();
@@ -528,7 +572,18 @@ public final class Flusher {
     String claim = null;
     for (var e : cells.entrySet()) {
       if (e.getKey().equals("#claim")) {
-        claim = e.getValue(); // written by the claim script, not a cell
+        claim = e.getValue(); // written at the live hash's birth, not a cell
+        continue;
+      }
+      if (e.getKey().equals("#batch")) {
+        // Written by the claim script. A reply that names another batch was matched to the
+        // wrong command (a desynchronized connection): applying it under this id could count
+        // that batch twice, so fail the run and read again.
+        if (!e.getValue().equals(p.batchId())) {
+          throw new IllegalStateException(
+              "the read of batch " + p.batchId() + " of stripe " + p.stripe()
+                  + " returned batch " + e.getValue() + "; the Redis connection is out of step");
+        }
         continue;
       }
       Object parsed = CellField.parse(e.getKey(), e.getValue());

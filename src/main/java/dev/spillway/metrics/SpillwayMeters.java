@@ -81,6 +81,30 @@ public final class SpillwayMeters {
         .register(registry);
   }
 
+  /**
+   * Keys an adopt run found under its pattern and left untouched, by reason ({@code key-regex},
+   * {@code not-text}, {@code type}) and, for {@code type}, the Redis type they hold. Tagged by
+   * mapping: mappings are configured, so the cardinality is bounded.
+   */
+  public void adoptKeysLeftAlone(
+      String mapping, long notMatchingRegex, long notText, java.util.Map<String, Long> wrongType) {
+    leftAlone(mapping, "key-regex", "", notMatchingRegex);
+    leftAlone(mapping, "not-text", "", notText);
+    wrongType.forEach((type, n) -> leftAlone(mapping, "type", type, n));
+  }
+
+  private void leftAlone(String mapping, String reason, String type, long n) {
+    if (n > 0) {
+      Counter.builder("spillway.adopt.keys.left.alone")
+          .description("Keys under an adopt mapping's match pattern that it left untouched")
+          .tag("mapping", mapping)
+          .tag("reason", reason)
+          .tag("type", type.isEmpty() ? "-" : type)
+          .register(registry)
+          .increment(n);
+    }
+  }
+
   public <T> void incrementsAccepted(T obj, ToDoubleFunction<T> f) {
     FunctionCounter.builder("spillway.client.increments.accepted", obj, f)
         .description("Calls to increment() accepted into the local buffer")

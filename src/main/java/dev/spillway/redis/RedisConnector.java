@@ -1,6 +1,7 @@
 package dev.spillway.redis;
 
 import dev.spillway.ConfigException;
+import dev.spillway.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import io.lettuce.core.AbstractRedisClient;
@@ -140,13 +141,15 @@ public final class RedisConnector implements AutoCloseable {
       StatefulRedisConnection<K, V> c = single.connect(codec);
       return new RedisLink<>(c, c.async(), c.sync());
     } catch (RuntimeException e) {
+      Redactor redactor = Redactor.of(config);
       String hint =
           cluster != null && String.valueOf(e.getMessage()).contains("partitions")
               ? " (is it a Redis Cluster? for a single Redis set redis.cluster: false)"
               : "";
       throw new SpillwayException(
           "cannot connect to Redis " + (cluster != null ? "cluster " : "") + "at "
-              + SpillwayConfig.maskUri(config.redisUri()) + ": " + e.getMessage() + hint, e);
+              + redactor.redactUri(config.redisUri()) + ": " + redactor.redact(e.getMessage()) + hint,
+          e);
     }
   }
 
@@ -168,7 +171,7 @@ public final class RedisConnector implements AutoCloseable {
     }
     if (info != null && info.contains("cluster_enabled:1")) {
       throw new ConfigException(
-          "Redis at " + SpillwayConfig.maskUri(config.redisUri()) + " is a Redis Cluster node"
+          "Redis at " + Redactor.of(config).redactUri(config.redisUri()) + " is a Redis Cluster node"
               + " (cluster_enabled:1) but redis.cluster is false: set redis.cluster: true"
               + " (SPILLWAY_REDIS_CLUSTER=true) and list seed nodes in redis.uri");
     }

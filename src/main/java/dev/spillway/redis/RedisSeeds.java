@@ -1,7 +1,7 @@
 package dev.spillway.redis;
 
 import dev.spillway.ConfigException;
-import dev.spillway.SpillwayConfig;
+import dev.spillway.Redactor;
 import io.lettuce.core.RedisURI;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,8 +12,15 @@ import java.util.List;
  * comma-separated, where only the first carries the scheme and credentials ({@code
  * redis://:secret@10.0.0.1:7101,10.0.0.2:7101,10.0.0.3:7101}); later entries may also be whole
  * URIs. Every seed inherits the first one's scheme, credentials and client name.
+ *
+ * <p>Messages that reject a value never echo its secrets: the value is shown through {@link
+ * Redactor#redactUri}, and an entry is named by its position, not by its (possibly mis-split)
+ * text.
  */
 public final class RedisSeeds {
+  private static final String ENCODE_HINT =
+      " (a password holding / , @ : or % must be percent-encoded: %2F %2C %40 %3A %25)";
+
   private RedisSeeds() {}
 
   /**
@@ -27,10 +34,10 @@ public final class RedisSeeds {
     if (parts.length > 1 && !cluster) {
       throw new ConfigException(
           "redis.uri lists " + parts.length + " nodes; a comma-separated seed list is only"
-              + " allowed with redis.cluster: true (SPILLWAY_REDIS_CLUSTER=true) but was '"
-              + SpillwayConfig.maskUri(uri) + "'");
+              + " allowed with redis.cluster: true (SPILLWAY_REDIS_CLUSTER=true) but was "
+              + shown(uri) + hint(uri));
     }
-    RedisURI first = one(parts[0].trim(), uri);
+    RedisURI first = one(parts[0].trim(), 1, uri);
     first.setTimeout(timeout);
     List<RedisURI> seeds = new ArrayList<>();
     seeds.add(first);
@@ -39,18 +46,17 @@ public final class RedisSeeds {
       if (part.isEmpty()) {
         throw new ConfigException(
             "redis.uri has an empty entry at position " + (i + 1) + " of its comma-separated"
-                + " seed list: '" + SpillwayConfig.maskUri(uri) + "'");
+                + " seed list: " + shown(uri));
       }
       if (!part.contains("://") && part.contains("@")) {
         throw new ConfigException(
             "redis.uri entry " + (i + 1) + " carries credentials; give them once, in the first"
-                + " entry (redis://user:password@host:port,host2:port2): '"
-                + SpillwayConfig.maskUri(uri) + "'");
+                + " entry (redis://user:password@host:port,host2:port2): " + shown(uri) + ENCODE_HINT);
       }
       RedisURI seed =
           part.contains("://")
-              ? one(part, uri)
-              : one(first.toURI().getScheme() + "://" + part, uri);
+              ? one(part, i + 1, uri)
+              : one(first.toURI().getScheme() + "://" + part, i + 1, uri);
       if (!part.contains("://")) {
         seed.setCredentialsProvider(first.getCredentialsProvider());
       }
@@ -62,7 +68,17 @@ public final class RedisSeeds {
     return List.copyOf(seeds);
   }
 
-  private static RedisURI one(String part, String whole) {
+  /** {@code uri} quoted, its secrets hidden, for a message that rejects it. */
+  private static String shown(String uri) {
+    return "'" + Redactor.of(Redactor.secretsIn(uri)).redactUri(uri) + "'";
+  }
+
+  /** Where a password holding {@code , / @} may be what split or broke the value, the fix. */
+  private static String hint(String uri) {
+    return uri.contains("@") ? ENCODE_HINT : "";
+  }
+
+  private static RedisURI one(String part, int position, String whole) {
     try {
       RedisURI u = RedisURI.create(part);
       if (u.getHost() == null || u.getHost().isEmpty()) {
@@ -70,9 +86,10 @@ public final class RedisSeeds {
       }
       return u;
     } catch (IllegalArgumentException e) {
+      // Neither the entry nor Lettuce's message is echoed: both may hold a piece of a password.
       throw new ConfigException(
-          "redis.uri entry '" + SpillwayConfig.maskUri(part) + "' is not a Redis URI like"
-              + " redis://host:6379 (in '" + SpillwayConfig.maskUri(whole) + "')");
+          "redis.uri entry " + position + " is not a Redis URI like redis://host:6379 (in "
+              + shown(whole) + ")" + hint(whole));
     }
   }
 }

@@ -16,7 +16,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Counts dead letters waiting for a person ({@code replayed_at IS NULL}), publishes the count as
+ * Counts dead letters waiting for a person ({@code decision IS NULL}), publishes the count as
  * the gauge {@code spillway.dead.letters.waiting}, and {@link #check() reports} them in the log.
  *
  * <p>{@link #refresh()} only updates the gauge: every worker calls it periodically, so each one's
@@ -44,9 +44,9 @@ public final class DeadLetterMonitor {
     this.clock = clock;
     this.sql =
         "SELECT count(*), min(created_at) FROM \"" + schema
-            + "\".dead_letter WHERE replayed_at IS NULL";
+            + "\".dead_letter WHERE decision IS NULL";
     Gauge.builder("spillway.dead.letters.waiting", this, m -> m.gauge)
-        .description("Dead letters not yet replayed (rows of dead_letter with replayed_at null)")
+        .description("Dead letters waiting for a decision (rows of dead_letter neither replayed nor discarded)")
         .register(registry);
   }
 
@@ -73,7 +73,8 @@ public final class DeadLetterMonitor {
         && (w.count() != lastLoggedCount || !now.isBefore(lastLoggedAt.plus(REPEAT)))) {
       log.warn(
           "event=dead_letters_waiting count={} oldest={} fix=\"inspect with spillway dead-letter"
-              + " list, fix the cause, then spillway dead-letter replay\"",
+              + " list, fix the cause, then spillway dead-letter replay (maybe_counted rows: replay"
+              + " or discard each one by --id)\"",
           w.count(),
           w.oldest().map(Instant::toString).orElse("-"));
       lastLoggedCount = w.count();

@@ -26,8 +26,9 @@ import javax.sql.DataSource;
  * user's statements commit in one transaction. Each moved value becomes one execution of the
  * mapping's statement (its {@code :params} bound from the key's named groups, the hash field and
  * the delta); the executions go as one JDBC batch. A value that cannot be applied — not an
- * integer, a key the regex does not match, a key of the wrong type, a statement that updates no
- * row or fails (overflow) — goes to {@code dead_letter} in the same transaction, and the rest of
+ * integer, a hash field that is not text, a statement that updates no row or fails (overflow) —
+ * and, in batches claimed by earlier versions, a key the regex does not match or of the wrong type —
+ * goes to {@code dead_letter} in the same transaction, and the rest of
  * the batch is applied: on a failing JDBC batch the executions are replayed one by one, each under
  * a savepoint, to find the culprits.
  */
@@ -217,9 +218,14 @@ public final class AdoptStore {
       AdoptMapping m, String batchId, String source, AdoptedCell cell, List<Exec> execs,
       List<Dead> dead) {
     if (cell.wrongType() != null) {
+      // Only in batches claimed by earlier versions, which quarantined keys of the wrong type.
       dead.add(new Dead(batchId, source, cell.key(), cell.field(), null, cell.value(),
           "key holds a " + cell.wrongType() + ", not a " + m.type().name().toLowerCase()
               + "; it was moved whole to " + cell.value() + " (RENAME it back once fixed)"));
+      return;
+    }
+    if (cell.problem() != null) {
+      dead.add(new Dead(batchId, source, cell.key(), cell.field(), null, cell.value(), cell.problem()));
       return;
     }
     var groups = m.keyRegex().match(cell.key());

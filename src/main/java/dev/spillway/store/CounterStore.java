@@ -206,9 +206,8 @@ public final class CounterStore {
       }
       for (RejectedCell r : b.rejected()) {
         dead.add(
-            new DeadRow(
-                b.batchId(), source, r.counter(), r.key(), null, null, parse(r.value()), r.raw(),
-                r.reason()));
+            DeadRow.unapplied(
+                b.batchId(), source, r.counter(), r.key(), parse(r.value()), r.raw(), r.reason()));
       }
       for (CellDelta cell : b.cells()) {
         TotalKey tk = new TotalKey(cell.counter(), cell.key());
@@ -318,22 +317,31 @@ public final class CounterStore {
               + ", which the ledger shows applied as batch " + earlier.batchId() + " at "
               + earlier.appliedAt() + " (" + earlier.cells() + " cells, sum " + earlier.deltaSum()
               + "); this batch reissues that claim (" + b.size() + " cells, sum " + b.deltaSum()
-              + ") and may hold counts already applied plus newer ones: not applied; review, then"
-              + " replay or delete";
-      deadLetterAll(b, source, reason, dead);
+              + ") and may hold counts already applied plus newer ones: not applied; compare with"
+              + " the totals, then dead-letter replay --id or dead-letter discard --id";
+      deadLetterAll(b, source, reason, DeadLetterKind.MAYBE_COUNTED, dead);
       out.add(b.batchId());
     }
     return out;
   }
 
-  private static void deadLetterAll(BatchContent b, String source, String reason, List<DeadRow> dead) {
+  /**
+   * Every cell of {@code b}, as rows of class {@code kind}. A resurrected batch's refused cells
+   * are {@code maybe_counted} too: they may be copies of rows the first issue of the claim already
+   * dead-lettered, and an unapplied copy would then be replayed twice. Their reason says both.
+   */
+  private static void deadLetterAll(BatchContent b, String source, String reason,
+      DeadLetterKind kind, List<DeadRow> dead) {
     for (CellDelta cell : b.cells()) {
       dead.add(new DeadRow(b.batchId(), source, cell.counter(), cell.key(), null, null,
-          BigInteger.valueOf(cell.delta()), dev.spillway.counter.CellField.format(cell), reason));
+          BigInteger.valueOf(cell.delta()), dev.spillway.counter.CellField.format(cell), reason,
+          kind));
     }
     for (RejectedCell r : b.rejected()) {
+      String why =
+          kind == DeadLetterKind.UNAPPLIED ? r.reason() : reason + "; the cell itself: " + r.reason();
       dead.add(new DeadRow(b.batchId(), source, r.counter(), r.key(), null, null, parse(r.value()),
-          r.raw(), r.reason()));
+          r.raw(), why, kind));
     }
   }
 
@@ -360,7 +368,7 @@ public final class CounterStore {
           }
         }
         List<DeadRow> dead = new ArrayList<>();
-        deadLetterAll(b, source, reason, dead);
+        deadLetterAll(b, source, reason, DeadLetterKind.UNAPPLIED, dead);
         deadLetters.insert(c, dead);
         c.commit();
         return dead.size();

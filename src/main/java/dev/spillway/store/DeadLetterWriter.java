@@ -9,7 +9,7 @@ import java.util.List;
 
 /**
  * Writes rows of {@code dead_letter} for native counters, set-based, in the caller's transaction
- * (so a dead letter commits exactly when the rest of its batch does).
+ * (so a dead letter commits exactly when the rest of its batch does), each with its class.
  */
 final class DeadLetterWriter {
   private final String deadLetterInsert;
@@ -18,10 +18,11 @@ final class DeadLetterWriter {
     this.deadLetterInsert =
         "INSERT INTO "
             + s
-            + ".dead_letter (batch_id, source, counter, key, granularity, bucket_start, delta, raw, reason)"
-            + " SELECT u.b, u.src, u.c, u.k, u.g::\"char\", to_timestamp(u.bs), u.d, u.r, u.why"
+            + ".dead_letter (batch_id, source, counter, key, granularity, bucket_start, delta, raw,"
+            + " reason, kind)"
+            + " SELECT u.b, u.src, u.c, u.k, u.g::\"char\", to_timestamp(u.bs), u.d, u.r, u.why, u.kind"
             + " FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[],"
-            + " ?::numeric[], ?::text[], ?::text[]) AS u(b, src, c, k, g, bs, d, r, why)";
+            + " ?::numeric[], ?::text[], ?::text[], ?::text[]) AS u(b, src, c, k, g, bs, d, r, why, kind)";
   }
 
   void insert(Connection c, List<DeadRow> dead) throws SQLException {
@@ -38,6 +39,7 @@ final class DeadLetterWriter {
     BigDecimal[] d = new BigDecimal[n];
     String[] raw = new String[n];
     String[] why = new String[n];
+    String[] kind = new String[n];
     for (int i = 0; i < n; i++) {
       DeadRow r = dead.get(i);
       b[i] = r.batchId();
@@ -49,6 +51,7 @@ final class DeadLetterWriter {
       d[i] = r.delta() == null ? null : new BigDecimal(r.delta());
       raw[i] = storable(r.raw());
       why[i] = storable(r.reason());
+      kind[i] = r.kind().sql();
     }
     try (PreparedStatement ps = c.prepareStatement(deadLetterInsert)) {
       ps.setArray(1, c.createArrayOf("text", b));
@@ -60,6 +63,7 @@ final class DeadLetterWriter {
       ps.setArray(7, c.createArrayOf("numeric", d));
       ps.setArray(8, c.createArrayOf("text", raw));
       ps.setArray(9, c.createArrayOf("text", why));
+      ps.setArray(10, c.createArrayOf("text", kind));
       ps.executeUpdate();
     }
   }

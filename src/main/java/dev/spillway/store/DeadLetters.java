@@ -11,34 +11,54 @@ import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import javax.sql.DataSource;
 
 /**
- * Reads and replays {@code dead_letter}. A replay applies a row again, the way the flusher would
- * have, and marks it replayed in the same transaction, so a row is replayed at most once even when
- * two operators run replay at the same moment ({@code FOR UPDATE SKIP LOCKED}). A row that still
- * cannot be applied is left waiting, with the new reason reported.
+ * Reads dead letters, and closes them: replays (applies again, the way the flusher would have) or
+ * discards. A row waits while it has no decision; closing it records the decision, who made it,
+ * when and why, and a closed row is never closed again.
+ *
+ * <p>Exactly once, replay included: a row is applied and marked replayed in one transaction, under
+ * a row lock, so two operators replaying at the same moment never apply it twice ({@code FOR
+ * UPDATE SKIP LOCKED} for a routine replay, {@code FOR UPDATE} for one row).
+ *
+ * <p>The class of a row ({@link DeadLetterKind}) decides what a routine {@link #replay} may do:
+ * only {@code unapplied} rows are applied. {@code maybe_counted} rows (a batch Redis resurrected
+ * after a rollback) may already be counted; they wait for a person, who {@link #replayOne replays}
+ * or {@link #discard discards} each one.
  *
  * <ul>
  *   <li>adopted values ({@code source = adopt:<mapping>}) run the mapping's current statement, so
  *       fixing the cause (inserting the missing row, correcting key-regex) and replaying works;
  *   <li>native counter rows add their delta to the total or bucket again, if it now fits;
  *   <li>rows with no integer delta (a malformed cell, a non-integer value, a quarantined key) cannot
- *       be replayed; they stay for a person to resolve.
+ *       be replayed; they stay for a person to resolve (and discard).
  * </ul>
  */
 public final class DeadLetters {
+  private static final String COLUMNS =
+      "id, created_at, batch_id, source, counter, key, field, granularity::text, bucket_start,"
+          + " delta, raw, reason, kind, replayed_at, decision, decided_by, decided_at,"
+          + " decision_reason";
+
   private final DataSource dataSource;
   private final String s;
+  private final DeadLetterApplier applier;
 
   public DeadLetters(DataSource dataSource, String schema) {
     this.dataSource = dataSource;
     this.s = Database.quote(schema);
+    this.applier = new DeadLetterApplier(s);
   }
 
-  /** One waiting (or replayed) dead letter. */
+  /**
+   * One dead letter. {@code decision} ({@code replayed} or {@code discarded}) and the other
+   * {@code decided…} fields are null while it waits.
+   */
   public record Row(
       long id,
       OffsetDateTime createdAt,
@@ -52,17 +72,31 @@ public final class DeadLetters {
       BigDecimal delta,
       String raw,
       String reason,
-      OffsetDateTime replayedAt) {}
+      DeadLetterKind kind,
+      OffsetDateTime replayedAt,
+      String decision,
+      String decidedBy,
+      OffsetDateTime decidedAt,
+      String decisionReason) {
 
-  /** Result of a replay run. */
-  public record ReplayResult(int replayed, int failed, int notReplayable, List<String> problems) {}
+    /** True while no one has replayed or discarded the row. */
+    public boolean waiting() {
+      return decision == null;
+    }
+  }
 
-  /** Rows waiting for a replay, oldest first; {@code source} null for all sources. */
+  /**
+   * Result of a routine replay. {@code leftMaybeCounted}: waiting {@code maybe_counted} rows (of the
+   * same source filter) it did not touch, by design.
+   */
+  public record ReplayResult(
+      int replayed, int failed, int notReplayable, long leftMaybeCounted, List<String> problems) {}
+
+  /** Rows waiting for a decision, oldest first; {@code source} null for all sources. */
   public List<Row> list(String source, int limit) {
     String sql =
-        "SELECT id, created_at, batch_id, source, counter, key, field, granularity::text,"
-            + " bucket_start, delta, raw, reason, replayed_at FROM " + s + ".dead_letter"
-            + " WHERE replayed_at IS NULL AND (?::text IS NULL OR source = ?) ORDER BY id LIMIT ?";
+        "SELECT " + COLUMNS + " FROM " + s + ".dead_letter"
+            + " WHERE decision IS NULL AND (?::text IS NULL OR source = ?) ORDER BY id LIMIT ?";
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setString(1, source);
@@ -80,24 +114,58 @@ public final class DeadLetters {
     }
   }
 
-  /** Number of rows waiting for a replay. */
-  public long waiting() {
+  /** One row, waiting or closed. */
+  public Optional<Row> find(long id) {
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps =
-            c.prepareStatement("SELECT count(*) FROM " + s + ".dead_letter WHERE replayed_at IS NULL");
+            c.prepareStatement("SELECT " + COLUMNS + " FROM " + s + ".dead_letter WHERE id = ?")) {
+      ps.setLong(1, id);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next() ? Optional.of(row(rs)) : Optional.empty();
+      }
+    } catch (SQLException e) {
+      throw new SpillwayException("reading dead letter " + id + " failed: " + e.getMessage(), e);
+    }
+  }
+
+  /** Number of rows waiting for a decision. */
+  public long waiting() {
+    return waitingByKind().values().stream().mapToLong(Long::longValue).sum();
+  }
+
+  /** Rows waiting for a decision, per class (every class present, zero when none wait). */
+  public Map<DeadLetterKind, Long> waitingByKind() {
+    Map<DeadLetterKind, Long> out = new EnumMap<>(DeadLetterKind.class);
+    for (DeadLetterKind k : DeadLetterKind.values()) {
+      out.put(k, 0L);
+    }
+    try (Connection c = dataSource.getConnection();
+        PreparedStatement ps =
+            c.prepareStatement(
+                "SELECT kind, count(*) FROM " + s + ".dead_letter WHERE decision IS NULL GROUP BY kind");
         ResultSet rs = ps.executeQuery()) {
-      rs.next();
-      return rs.getLong(1);
+      while (rs.next()) {
+        out.put(DeadLetterKind.ofSql(rs.getString(1)), rs.getLong(2));
+      }
+      return out;
     } catch (SQLException e) {
       throw new SpillwayException("reading dead_letter failed: " + e.getMessage(), e);
     }
   }
 
-  /**
-   * Replays waiting rows of one adopt mapping ({@code mapping} non-null) or of every source, in
-   * one transaction, each row under a savepoint.
-   */
+  /** {@link #replay(SpillwayConfig, String, String, String)} by the OS user ({@code user.name}). */
   public ReplayResult replay(SpillwayConfig config, String mapping) {
+    return replay(config, mapping, System.getProperty("user.name", "unknown"), null);
+  }
+
+  /**
+   * The routine replay: applies every waiting {@code unapplied} row of one adopt mapping ({@code
+   * mapping} non-null) or of every source, in one transaction, each row under a savepoint, and
+   * records each one replayed by {@code decidedBy}, with {@code reason} (may be null). {@code
+   * maybe_counted} rows are left waiting and counted in the result.
+   */
+  public ReplayResult replay(SpillwayConfig config, String mapping, String decidedBy, String reason) {
+    requireText(decidedBy, "decided-by");
     String source = mapping == null ? null : "adopt:" + mapping;
     if (mapping != null && config.adoptMapping(mapping).isEmpty()) {
       throw new IllegalArgumentException(
@@ -105,21 +173,25 @@ public final class DeadLetters {
               + config.adopt().stream().map(AdoptMapping::name).toList() + ")");
     }
     String select =
-        "SELECT id, created_at, batch_id, source, counter, key, field, granularity::text,"
-            + " bucket_start, delta, raw, reason, replayed_at FROM " + s + ".dead_letter"
-            + " WHERE replayed_at IS NULL AND (?::text IS NULL OR source = ?)"
+        "SELECT " + COLUMNS + " FROM " + s + ".dead_letter"
+            + " WHERE decision IS NULL AND kind = ? AND (?::text IS NULL OR source = ?)"
             + " ORDER BY id FOR UPDATE SKIP LOCKED";
+    String left =
+        "SELECT count(*) FROM " + s + ".dead_letter"
+            + " WHERE decision IS NULL AND kind <> ? AND (?::text IS NULL OR source = ?)";
     int replayed = 0;
     int failed = 0;
     int notReplayable = 0;
+    long leftMaybeCounted;
     List<String> problems = new ArrayList<>();
     try (Connection c = dataSource.getConnection()) {
       c.setAutoCommit(false);
       try {
         List<Row> rows = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement(select)) {
-          ps.setString(1, source);
+          ps.setString(1, DeadLetterKind.UNAPPLIED.sql());
           ps.setString(2, source);
+          ps.setString(3, source);
           try (ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
               rows.add(row(rs));
@@ -127,20 +199,15 @@ public final class DeadLetters {
           }
         }
         for (Row r : rows) {
-          boolean nativeRow = !r.source().startsWith("adopt:");
-          if (r.delta() == null || r.key() == null || (nativeRow && r.counter() == null)) {
-            notReplayable++; // no integer delta, or no target: a person must look at it
+          if (DeadLetterApplier.unreplayable(r).isPresent()) {
+            notReplayable++; // a person must look at it
             continue;
           }
           Savepoint sp = c.setSavepoint();
           try {
-            Optional<String> problem = applyRow(c, config, r);
+            Optional<String> problem = applier.apply(c, config, r);
             if (problem.isEmpty()) {
-              try (PreparedStatement mark =
-                  c.prepareStatement("UPDATE " + s + ".dead_letter SET replayed_at = now() WHERE id = ?")) {
-                mark.setLong(1, r.id());
-                mark.executeUpdate();
-              }
+              markReplayed(c, r.id(), decidedBy, reason);
               c.releaseSavepoint(sp);
               replayed++;
             } else {
@@ -151,7 +218,16 @@ public final class DeadLetters {
           } catch (SQLException e) {
             c.rollback(sp);
             failed++;
-            problems.add("#" + r.id() + " " + r.key() + ": " + e.getMessage().lines().findFirst().orElse(""));
+            problems.add("#" + r.id() + " " + r.key() + ": " + firstLine(e));
+          }
+        }
+        try (PreparedStatement ps = c.prepareStatement(left)) {
+          ps.setString(1, DeadLetterKind.UNAPPLIED.sql());
+          ps.setString(2, source);
+          ps.setString(3, source);
+          try (ResultSet rs = ps.executeQuery()) {
+            rs.next();
+            leftMaybeCounted = rs.getLong(1);
           }
         }
         c.commit();
@@ -162,109 +238,122 @@ public final class DeadLetters {
     } catch (SQLException e) {
       throw new SpillwayException("replaying dead letters failed: " + e.getMessage(), e);
     }
-    return new ReplayResult(replayed, failed, notReplayable, problems);
+    return new ReplayResult(replayed, failed, notReplayable, leftMaybeCounted, problems);
   }
 
-  /** Applies one row; returns why it still cannot be applied, if so. */
-  private Optional<String> applyRow(Connection c, SpillwayConfig config, Row r) throws SQLException {
-    long delta;
-    try {
-      delta = r.delta().longValueExact();
-    } catch (ArithmeticException e) {
-      return Optional.of("delta does not fit a bigint");
-    }
-    if (r.source().startsWith("adopt:")) {
-      String name = r.source().substring("adopt:".length());
-      Optional<AdoptMapping> m = config.adoptMapping(name);
-      if (m.isEmpty()) {
-        return Optional.of("adopt mapping '" + name + "' is no longer configured");
+  /**
+   * Applies exactly row {@code id}, whatever its class (a person decided), and records the
+   * decision, in one transaction.
+   *
+   * @return the row as closed
+   * @throws SpillwayException when the row does not exist, is already closed, or cannot be
+   *     applied (then nothing changed and it still waits)
+   */
+  public Row replayOne(SpillwayConfig config, long id, String decidedBy, String reason) {
+    requireText(decidedBy, "decided-by");
+    return decide(id, (c, r) -> {
+      Optional<String> never = DeadLetterApplier.unreplayable(r);
+      if (never.isPresent()) {
+        throw new SpillwayException("dead letter " + id + " cannot be replayed: " + never.get()
+            + "; account for it by hand, then discard it with a reason");
       }
-      var groups = m.get().keyRegex().match(r.key());
-      if (groups.isEmpty()) {
-        return Optional.of("key still does not match key-regex " + m.get().keyRegex());
+      Optional<String> problem = applier.apply(c, config, r);
+      if (problem.isPresent()) {
+        throw new SpillwayException("dead letter " + id + " still cannot be applied: "
+            + problem.get() + "; nothing changed, it still waits");
       }
-      AdoptStore.Statement st = AdoptStore.statementOf(m.get());
-      try (PreparedStatement ps = c.prepareStatement(st.sql())) {
-        AdoptStore.bind(ps, st, new AdoptStore.Exec(r.batchId(), r.source(),
-            new AdoptedCell(r.key(), r.field(), Long.toString(delta), null), delta, groups.get()));
-        return ps.executeUpdate() == 0
-            ? Optional.of("statement still updates no row")
-            : Optional.empty();
-      }
-    }
-    if (r.raw() != null && r.granularity() == null) {
-      // A whole cell (refused by Redis, or from a batch Redis resurrected): its total and every
-      // bucket it fans out to, together.
-      Object parsed = dev.spillway.counter.CellField.parse(stripBang(r.raw()), Long.toString(delta));
-      if (parsed instanceof CellDelta cell) {
-        return applyCell(c, cell);
-      }
-    }
-    String guard = " BETWEEN -9223372036854775808 AND 9223372036854775807";
-    String sql =
-        r.granularity() == null
-            ? "UPDATE " + s + ".counter_totals SET total = total + ?, updated_at = now()"
-                + " WHERE counter = ? AND key = ? AND total::numeric + ?" + guard
-            : "UPDATE " + s + ".counter_buckets SET value = value + ?"
-                + " WHERE counter = ? AND key = ? AND value::numeric + ?" + guard
-                + " AND granularity = ?::\"char\" AND bucket_start = ?";
-    try (PreparedStatement ps = c.prepareStatement(sql)) {
-      ps.setLong(1, delta);
-      ps.setString(2, r.counter());
-      ps.setString(3, r.key());
-      ps.setLong(4, delta);
-      if (r.granularity() != null) {
-        ps.setString(5, r.granularity());
-        ps.setObject(6, r.bucketStart());
-      }
-      return ps.executeUpdate() == 0
-          ? Optional.of("the total would still overflow bigint (or the row is gone)")
-          : Optional.empty();
-    }
+      markReplayed(c, id, decidedBy, reason);
+    });
   }
 
-  private static String stripBang(String raw) {
-    if (raw.startsWith("!")) {
-      int p = raw.indexOf('|');
-      return p < 0 ? raw : raw.substring(p + 1);
-    }
-    return raw;
-  }
-
-  private Optional<String> applyCell(Connection c, CellDelta cell) throws SQLException {
-    String guard = " BETWEEN -9223372036854775808 AND 9223372036854775807";
-    try (PreparedStatement ps =
-        c.prepareStatement(
-            "INSERT INTO " + s + ".counter_totals AS t (counter, key, total) VALUES (?, ?, ?)"
-                + " ON CONFLICT (counter, key) DO UPDATE SET total = t.total + excluded.total,"
-                + " updated_at = now() WHERE t.total::numeric + excluded.total" + guard)) {
-      ps.setString(1, cell.counter());
-      ps.setString(2, cell.key());
-      ps.setLong(3, cell.delta());
-      if (ps.executeUpdate() == 0) {
-        return Optional.of("the total would still overflow bigint");
-      }
-    }
-    for (int i = 0; i < cell.bucketCodes().length(); i++) {
-      dev.spillway.Granularity g = dev.spillway.Granularity.ofCode(cell.bucketCodes().charAt(i));
+  /**
+   * Closes row {@code id} without applying it, recording who, when and why.
+   *
+   * @return the row as closed
+   * @throws IllegalArgumentException when {@code reason} is blank
+   * @throws SpillwayException when the row does not exist or is already closed
+   */
+  public Row discard(long id, String decidedBy, String reason) {
+    requireText(decidedBy, "decided-by");
+    requireText(reason, "a discard's reason");
+    return decide(id, (c, r) -> {
       try (PreparedStatement ps =
           c.prepareStatement(
-              "INSERT INTO " + s + ".counter_buckets AS t (counter, key, granularity, bucket_start,"
-                  + " value) VALUES (?, ?, ?::\"char\", to_timestamp(?), ?)"
-                  + " ON CONFLICT (counter, key, granularity, bucket_start) DO UPDATE"
-                  + " SET value = t.value + excluded.value WHERE t.value::numeric + excluded.value"
-                  + guard)) {
-        ps.setString(1, cell.counter());
-        ps.setString(2, cell.key());
-        ps.setString(3, String.valueOf(g.code()));
-        ps.setLong(4, g.bucketStartSeconds(cell.epochMinute()));
-        ps.setLong(5, cell.delta());
-        if (ps.executeUpdate() == 0) {
-          return Optional.of("the " + g + " bucket would still overflow bigint");
+              "UPDATE " + s + ".dead_letter SET decision = 'discarded', decided_by = ?,"
+                  + " decided_at = now(), decision_reason = ? WHERE id = ? AND decision IS NULL")) {
+        ps.setString(1, DeadLetterWriter.storable(decidedBy));
+        ps.setString(2, DeadLetterWriter.storable(reason));
+        ps.setLong(3, id);
+        if (ps.executeUpdate() != 1) {
+          throw new SQLException("dead letter " + id + " changed under its row lock");
         }
       }
+    });
+  }
+
+  @FunctionalInterface
+  private interface Decision {
+    void make(Connection c, Row locked) throws SQLException;
+  }
+
+  /** Locks row {@code id}, refuses a missing or closed row, runs {@code d}, commits. */
+  private Row decide(long id, Decision d) {
+    try (Connection c = dataSource.getConnection()) {
+      c.setAutoCommit(false);
+      try {
+        Row r;
+        // FOR UPDATE waits for a concurrent decision on the same row and then sees it.
+        try (PreparedStatement ps =
+            c.prepareStatement("SELECT " + COLUMNS + " FROM " + s + ".dead_letter WHERE id = ? FOR UPDATE")) {
+          ps.setLong(1, id);
+          try (ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) {
+              throw new SpillwayException("there is no dead letter " + id + " (see dead-letter list)");
+            }
+            r = row(rs);
+          }
+        }
+        if (!r.waiting()) {
+          throw new SpillwayException(
+              "dead letter " + id + " was already " + r.decision() + " by " + r.decidedBy() + " at "
+                  + r.decidedAt() + ", and a closed row is never replayed or discarded again");
+        }
+        d.make(c, r);
+        c.commit();
+      } catch (SQLException | RuntimeException e) {
+        c.rollback();
+        throw e;
+      }
+    } catch (SQLException e) {
+      throw new SpillwayException("deciding dead letter " + id + " failed: " + firstLine(e), e);
     }
-    return Optional.empty();
+    return find(id).orElseThrow();
+  }
+
+  private void markReplayed(Connection c, long id, String decidedBy, String reason) throws SQLException {
+    try (PreparedStatement mark =
+        c.prepareStatement(
+            "UPDATE " + s + ".dead_letter SET replayed_at = now(), decision = 'replayed',"
+                + " decided_by = ?, decided_at = now(), decision_reason = ?"
+                + " WHERE id = ? AND decision IS NULL")) {
+      mark.setString(1, DeadLetterWriter.storable(decidedBy));
+      mark.setString(2, DeadLetterWriter.storable(reason));
+      mark.setLong(3, id);
+      if (mark.executeUpdate() != 1) {
+        // Cannot happen under the row lock; if it did, committing would apply a closed row.
+        throw new SQLException("dead letter " + id + " changed under its row lock");
+      }
+    }
+  }
+
+  private static void requireText(String value, String what) {
+    if (value == null || value.isBlank()) {
+      throw new IllegalArgumentException(what + " must not be empty");
+    }
+  }
+
+  private static String firstLine(SQLException e) {
+    return String.valueOf(e.getMessage()).lines().findFirst().orElse("");
   }
 
   private static Row row(ResultSet rs) throws SQLException {
@@ -281,6 +370,11 @@ public final class DeadLetters {
         rs.getBigDecimal(10),
         rs.getString(11),
         rs.getString(12),
-        rs.getObject(13, OffsetDateTime.class));
+        DeadLetterKind.ofSql(rs.getString(13)),
+        rs.getObject(14, OffsetDateTime.class),
+        rs.getString(15),
+        rs.getString(16),
+        rs.getObject(17, OffsetDateTime.class),
+        rs.getString(18));
   }
 }

@@ -2,6 +2,7 @@ package dev.spillway.worker;
 
 import dev.spillway.AdoptMapping;
 import dev.spillway.Durations;
+import dev.spillway.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.schedule.JobScheduler;
 import dev.spillway.schedule.LedgerPruner;
@@ -64,13 +65,19 @@ public final class Doctor extends DoctorLines {
     this.clock = clock;
   }
 
-  /** Runs every check against the configured servers. */
+  /**
+   * Runs every check against the configured servers. Every line is redacted ({@link Redactor}):
+   * drivers' messages ("Unable to parse URL ...") repeat URLs with their secrets.
+   */
   public static List<Line> run(SpillwayConfig config, InstantSource clock) {
     Doctor d = new Doctor(config, clock);
     new RedisDoctor(config, clock, d.lines).run();
     d.postgresChecks();
     d.httpCheck();
-    return List.copyOf(d.lines);
+    Redactor redactor = Redactor.of(config);
+    return d.lines.stream()
+        .map(l -> new Line(l.status(), l.check(), redactor.redact(l.message()), redactor.redact(l.fix())))
+        .toList();
   }
 
 
@@ -85,7 +92,7 @@ public final class Doctor extends DoctorLines {
     props.setProperty("connectTimeout", Long.toString(CONNECT_TIMEOUT.toSeconds()));
     props.setProperty("socketTimeout", "30");
     props.setProperty("ApplicationName", "spillway-doctor");
-    String url = config.jdbcUrl().replaceAll("(?i)(password=)[^&]*", "$1<masked>");
+    String url = Redactor.of(config).redactUri(config.jdbcUrl());
     try (Connection c = DriverManager.getConnection(config.jdbcUrl(), props)) {
       int version;
       String human;
@@ -173,8 +180,8 @@ public final class Doctor extends DoctorLines {
 
   private void deadLetters(Connection c) throws SQLException {
     String sql =
-        "SELECT count(*), min(created_at) FROM \"" + config.schema()
-            + "\".dead_letter WHERE replayed_at IS NULL";
+        "SELECT count(*), min(created_at), count(*) FILTER (WHERE kind = 'maybe_counted') FROM \""
+            + config.schema() + "\".dead_letter WHERE decision IS NULL";
     try (Statement st = c.createStatement();
         ResultSet rs = st.executeQuery(sql)) {
       rs.next();
@@ -182,10 +189,15 @@ public final class Doctor extends DoctorLines {
       if (n == 0) {
         ok("dead-letters", "no dead letters waiting");
       } else {
+        long maybeCounted = rs.getLong(3);
         warn(
             "dead-letters",
-            n + " dead letter(s) waiting, oldest from " + rs.getTimestamp(2).toInstant(),
-            "spillway dead-letter list, fix the cause, then spillway dead-letter replay");
+            n + " dead letter(s) waiting, oldest from " + rs.getTimestamp(2).toInstant()
+                + (maybeCounted == 0 ? "" : "; " + maybeCounted + " of them maybe_counted (Redis"
+                    + " rollback: their cells may already be counted)"),
+            "spillway dead-letter list, fix the cause, then spillway dead-letter replay"
+                + (maybeCounted == 0 ? "" : "; decide each maybe_counted row with dead-letter"
+                    + " replay --id N or dead-letter discard --id N --reason ..."));
       }
     }
   }
@@ -278,6 +290,6 @@ public final class Doctor extends DoctorLines {
     while (t.getCause() != null && t.getCause() != t) {
       t = t.getCause();
     }
-    return t.getMessage() == null ? t.toString() : t.getMessage();
+    return Redactor.mask(t.getMessage() == null ? t.toString() : t.getMessage());
   }
 }

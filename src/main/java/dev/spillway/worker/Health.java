@@ -2,6 +2,7 @@ package dev.spillway.worker;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.spillway.Redactor;
 import dev.spillway.schedule.JobScheduler;
 import dev.spillway.redis.RedisLink;
 import java.sql.Connection;
@@ -28,6 +29,9 @@ import javax.sql.DataSource;
  * <pre>{@code
  * {"status":"DOWN","failing":["redis"],"checks":{"redis":{"status":"DOWN","error":"..."},...}}
  * }</pre>
+ *
+ * <p>Every detail passes through the {@link Redactor}: a driver's error may repeat a URL with its
+ * password, and the endpoint has no authentication.
  */
 final class Health {
   static final Duration TIMEOUT = Duration.ofSeconds(2);
@@ -64,6 +68,7 @@ final class Health {
   private final JobScheduler scheduler;
   private final BooleanSupplier stopping;
   private final ExecutorService executor;
+  private final Redactor redactor;
   private final dev.spillway.RuntimeFailure failure;
 
   Health(
@@ -72,6 +77,7 @@ final class Health {
       JobScheduler scheduler,
       BooleanSupplier stopping,
       ExecutorService executor,
+      Redactor redactor,
       dev.spillway.RuntimeFailure failure) {
     this.failure = failure;
     this.redis = redis;
@@ -79,6 +85,7 @@ final class Health {
     this.scheduler = scheduler;
     this.stopping = stopping;
     this.executor = executor;
+    this.redactor = redactor;
   }
 
   Readiness ready() {
@@ -105,7 +112,11 @@ final class Health {
             .reason()
             .map(r -> new Check("runtime", false, "stopped: " + r, 0))
             .orElseGet(() -> new Check("runtime", true, "draining and flushing", 0)));
-    return new Readiness(checks.stream().allMatch(Check::up), List.copyOf(checks));
+    List<Check> shown =
+        checks.stream()
+            .map(c -> new Check(c.name(), c.up(), redactor.redact(c.detail()), c.millis()))
+            .toList();
+    return new Readiness(shown.stream().allMatch(Check::up), shown);
   }
 
   /** PING, on every master of a cluster: one master down means its slots are not served. */

@@ -9,6 +9,7 @@ import ch.qos.logback.core.LayoutBase;
 import ch.qos.logback.core.encoder.LayoutWrappingEncoder;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
+import dev.spillway.Redactor;
 import dev.spillway.WorkerSettings.LogFormat;
 import java.io.IOException;
 import java.io.StringWriter;
@@ -23,7 +24,8 @@ import org.slf4j.LoggerFactory;
  * there), either {@code key=value} or one JSON object per line. Every line starts with {@code ts}
  * (UTC, milliseconds), {@code level}, {@code logger} and {@code thread}, then the event's own
  * pairs; a stack trace stays on the line, escaped, under {@code exception}. Spillway's loggers log
- * at the configured level; everyone else's (Quartz, Lettuce, HikariCP, Flyway) at WARN.
+ * at the configured level; everyone else's (Quartz, Lettuce, HikariCP, Flyway) at WARN. Message and
+ * stack trace pass through the installed {@link LogRedaction} redactor.
  */
 public final class LogSetup {
   private LogSetup() {}
@@ -71,7 +73,8 @@ public final class LogSetup {
       b.append(" level=").append(e.getLevel());
       b.append(" logger=").append(KeyValues.quote(simpleName(e.getLoggerName())));
       b.append(" thread=").append(KeyValues.quote(e.getThreadName()));
-      String message = e.getFormattedMessage();
+      Redactor redactor = LogRedaction.redactor(getContext());
+      String message = redactor.redact(e.getFormattedMessage());
       Map<String, String> pairs = KeyValues.parse(message);
       if (pairs.containsKey("msg") && pairs.size() == 1) {
         b.append(" msg=").append(KeyValues.quote(message));
@@ -83,7 +86,9 @@ public final class LogSetup {
       }
       if (e.getThrowableProxy() != null) {
         b.append(" exception=")
-            .append(KeyValues.quote(ThrowableProxyUtil.asString(e.getThrowableProxy()).strip()));
+            .append(
+                KeyValues.quote(
+                    redactor.redact(ThrowableProxyUtil.asString(e.getThrowableProxy())).strip()));
       }
       return b.append('\n').toString();
     }
@@ -105,7 +110,8 @@ public final class LogSetup {
         g.writeStringField("level", e.getLevel().toString());
         g.writeStringField("logger", simpleName(e.getLoggerName()));
         g.writeStringField("thread", e.getThreadName());
-        for (var p : KeyValues.parse(e.getFormattedMessage()).entrySet()) {
+        Redactor redactor = LogRedaction.redactor(getContext());
+        for (var p : KeyValues.parse(redactor.redact(e.getFormattedMessage())).entrySet()) {
           String key = RESERVED.contains(p.getKey()) ? "msg_" + p.getKey() : p.getKey();
           if (INTEGER.matcher(p.getValue()).matches()) {
             g.writeNumberField(key, Long.parseLong(p.getValue()));
@@ -114,7 +120,9 @@ public final class LogSetup {
           }
         }
         if (e.getThrowableProxy() != null) {
-          g.writeStringField("exception", ThrowableProxyUtil.asString(e.getThrowableProxy()).strip());
+          g.writeStringField(
+              "exception",
+              redactor.redact(ThrowableProxyUtil.asString(e.getThrowableProxy())).strip());
         }
         g.writeEndObject();
       } catch (IOException impossible) {

@@ -2,6 +2,7 @@ package dev.spillway.worker;
 
 import dev.spillway.AdoptMapping;
 import dev.spillway.Durations;
+import dev.spillway.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.redis.RedisConnector;
@@ -47,7 +48,7 @@ final class RedisDoctor extends DoctorLines {
   }
 
   void run() {
-    String where = SpillwayConfig.maskUri(config.redisUri());
+    String where = Redactor.of(config).redactUri(config.redisUri());
     SpillwayConfig quick = config.toBuilder().redisTimeout(CONNECT_TIMEOUT).build();
     RedisConnector connector;
     try {
@@ -70,6 +71,7 @@ final class RedisDoctor extends DoctorLines {
       }
       encoding(link);
       pendingBatches(link);
+      new AdoptDoctor(config, lines).run(connector);
     } catch (RuntimeException e) {
       fail(
           "redis",
@@ -174,7 +176,7 @@ final class RedisDoctor extends DoctorLines {
       RedisClusterCommands<String, String> redis = conn.sync();
       Map<String, String> server = Doctor.info(redis.info("server"));
       String version = server.getOrDefault("redis_version", "?");
-      String at = cluster ? name : SpillwayConfig.maskUri(config.redisUri());
+      String at = cluster ? name : Redactor.of(config).redactUri(config.redisUri());
       if (Doctor.atLeast(version, 6, 2)) {
         ok("redis" + suffix, "Redis " + version + " answers at " + at);
       } else {
@@ -200,7 +202,7 @@ final class RedisDoctor extends DoctorLines {
     } catch (RuntimeException e) {
       fail(
           "redis" + suffix,
-          "cannot reach Redis at " + (cluster ? name : SpillwayConfig.maskUri(config.redisUri()))
+          "cannot reach Redis at " + (cluster ? name : Redactor.of(config).redactUri(config.redisUri()))
               + ": " + Doctor.rootMessage(e),
           "check redis.uri (or SPILLWAY_REDIS_URI) and that Redis runs");
     } finally {

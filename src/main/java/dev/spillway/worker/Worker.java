@@ -4,6 +4,7 @@ import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import dev.spillway.AdoptMapping;
 import dev.spillway.Durations;
+import dev.spillway.Redactor;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
@@ -163,13 +164,14 @@ public final class Worker {
 
       ExecutorService checks = Executors.newVirtualThreadPerTaskExecutor();
       opened.push(checks::shutdownNow);
+      Redactor redactor = Redactor.of(config, System.getenv());
       Health health =
-          new Health(probe, spillway.dataSource(), scheduler, stopping::get, checks, failure);
+          new Health(probe, spillway.dataSource(), scheduler, stopping::get, checks, redactor, failure);
       try {
         http =
             new WorkerHttp(
                 settings.httpBind(), settings.httpPort(), metrics::scrape, health::ready,
-                failure::reason);
+                () -> failure.reason().map(redactor::redact));
       } catch (IOException e) {
         throw new SpillwayException(
             "cannot listen on " + settings.httpBind() + ":" + settings.httpPort()

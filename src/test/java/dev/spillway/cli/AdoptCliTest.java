@@ -51,11 +51,22 @@ class AdoptCliTest {
       c.sync().incrby(ns + "views:1", 5);
       c.sync().incrby(ns + "views:2", 2);
       c.sync().incrby(ns + "views:3", 7); // no page 3 yet
+      c.sync().set(ns + "views:abc", "1"); // someone else's: left alone, reported
+      c.sync().rpush(ns + "views:9", "job"); // a list named like a counter: left alone, reported
     }
     String cfg = config.toString();
     JvmProcess.Result flush = JvmProcess.run(Main.class, Duration.ofSeconds(60), "flush", "--once", "-c", cfg);
     assertThat(flush.output()).contains("adopt page-views: moved 3 value(s) in 1 batch(es), 2 row(s) written, 1 dead letter(s)");
+    assertThat(flush.output())
+        .contains("adopt page-views: 2 keys under " + ns + "views:* left alone: 1 does not match"
+            + " key-regex, 1 is a list");
     assertThat(flush.exitCode()).as(flush.output()).isZero();
+    try (RedisClient rc = RedisClient.create(env.redisUri());
+        StatefulRedisConnection<String, String> c = rc.connect()) {
+      assertThat(c.sync().get(ns + "views:abc")).isEqualTo("1");
+      assertThat(c.sync().lrange(ns + "views:9", 0, -1)).containsExactly("job");
+      c.sync().del(ns + "views:abc", ns + "views:9");
+    }
     assertThat(env.queryLong("SELECT sum(view_count) FROM pages")).isEqualTo(7);
 
     JvmProcess.Result list = JvmProcess.run(Main.class, Duration.ofSeconds(60), "dead-letter", "list", "-c", cfg);

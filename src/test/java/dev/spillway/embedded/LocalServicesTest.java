@@ -99,9 +99,9 @@ class LocalServicesTest {
   @Test
   void mask_hidesPasswords() {
     assertThat(LocalServices.mask("redis://:s3cret@host:6379/0"))
-        .isEqualTo("redis://:<masked>@host:6379/0");
+        .isEqualTo("redis://<masked>@host:6379/0");
     assertThat(LocalServices.mask("redis://app:s3cret@host:6379"))
-        .isEqualTo("redis://app:<masked>@host:6379");
+        .isEqualTo("redis://<masked>@host:6379");
     assertThat(LocalServices.mask("jdbc:postgresql://h/db?user=a&password=s3cret&ssl=true"))
         .isEqualTo("jdbc:postgresql://h/db?user=a&password=<masked>&ssl=true");
   }

@@ -3,6 +3,7 @@ package dev.spillway.flush;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
+import dev.spillway.store.DeadLetters;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
@@ -44,7 +45,8 @@ class DeadLetterTest {
     assertThat(
             env.queryLong(
                 "SELECT delta::bigint FROM dead_letter WHERE counter='big' AND key='k'"
-                    + " AND reason LIKE '%would overflow bigint%' AND source = 'counter'"))
+                    + " AND reason LIKE '%would overflow bigint%' AND source = 'counter'"
+                    + " AND kind = 'unapplied'"))
         .isEqualTo(10);
   }
 
@@ -95,6 +97,57 @@ class DeadLetterTest {
                 "SELECT count(*) FROM dead_letter WHERE counter = 'fine' AND key = 'b'"
                     + " AND reason LIKE '%not a 64-bit integer%'"))
         .isEqualTo(1);
+  }
+
+  @Test
+  void replay_fourPeopleAtOnceByIdAndPlain_rowAppliedOnce(TestEnv env) throws Exception {
+    try (Spillway sw = Spillways.builder(env).stripes(1).build()) {
+      var c = sw.counters();
+      c.increment("race", "k", Long.MAX_VALUE - 5);
+      c.flush();
+      ExactnessTest.drain(sw);
+      c.increment("race", "k", 10); // overflows: an unapplied dead letter
+      c.flush();
+      ExactnessTest.drain(sw);
+      long id = env.queryLong("SELECT id FROM dead_letter WHERE counter = 'race' AND decision IS NULL");
+      env.exec("UPDATE counter_totals SET total = 0 WHERE counter = 'race'"); // it fits now
+
+      DeadLetters dl = sw.deadLetters();
+      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(4);
+      java.util.concurrent.atomic.AtomicInteger applied = new java.util.concurrent.atomic.AtomicInteger();
+      java.util.Queue<Throwable> unexpected = new java.util.concurrent.ConcurrentLinkedQueue<>();
+      java.util.List<Thread> people = new java.util.ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        boolean byId = i % 2 == 0;
+        String who = "person" + i;
+        people.add(Thread.ofPlatform().start(() -> {
+          try {
+            start.await();
+            if (byId) {
+              dl.replayOne(sw.config(), id, who, null);
+              applied.incrementAndGet();
+            } else {
+              applied.addAndGet(dl.replay(sw.config(), null, who, null).replayed());
+            }
+          } catch (dev.spillway.SpillwayException e) {
+            if (!e.getMessage().contains("was already replayed by person")) {
+              unexpected.add(e);
+            }
+          } catch (Exception e) {
+            unexpected.add(e);
+          }
+        }));
+      }
+      for (Thread t : people) {
+        t.join(60_000);
+      }
+      assertThat(unexpected).isEmpty();
+      assertThat(applied.get()).as("applied by exactly one person").isOne();
+      assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter = 'race' AND key = 'k'"))
+          .isEqualTo(10);
+      assertThat(env.queryLong("SELECT count(*) FROM dead_letter WHERE id = ? AND decision = 'replayed'", id))
+          .isOne();
+    }
   }
 
   @Test

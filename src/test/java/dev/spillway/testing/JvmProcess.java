@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -49,11 +50,97 @@ public final class JvmProcess implements AutoCloseable {
   }
 
   /**
+   * {@link #run}, with {@code env} laid over this JVM's environment (a null value removes the
+   * variable).
+   */
+  public static Result run(
+      Class<?> mainClass, Duration timeout, Map<String, String> env, String... args) {
+    try (JvmProcess child = start(mainClass, env, args)) {
+      return child.await(timeout);
+    }
+  }
+
+  /**
    * Launches {@code mainClass} in a child JVM and returns at once.
    *
    * @throws IllegalStateException if the child cannot be launched
    */
   public static JvmProcess start(Class<?> mainClass, String... args) {
+    return start(mainClass, Map.of(), args);
+  }
+
+  /**
+   * {@link #start}, with {@code env} laid over this JVM's environment (a null value removes the
+   * variable).
+   */
+  public static JvmProcess start(Class<?> mainClass, Map<String, String> env, String... args) {
+    List<String> command = command(mainClass, args);
+    String java = command.get(0);
+    Path outputFile = null;
+    try {
+      outputFile = Files.createTempFile("spillway-jvm-", ".log");
+      ProcessBuilder builder =
+          new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(outputFile.toFile());
+      env.forEach(
+          (name, value) -> {
+            if (value == null) {
+              builder.environment().remove(name);
+            } else {
+              builder.environment().put(name, value);
+            }
+          });
+      Process process = builder.start();
+      return new JvmProcess(process, outputFile);
+    } catch (IOException e) {
+      deleteQuietly(outputFile);
+      throw new IllegalStateException(
+          "Could not launch a child JVM for " + mainClass.getName() + " with " + java, e);
+    }
+  }
+
+  /**
+   * How a child ended, its two streams kept apart (for assertions on what goes to stderr).
+   *
+   * @param exitCode the exit status
+   * @param stdout what it wrote to standard output
+   * @param stderr what it wrote to standard error
+   * @param timedOut whether the child was killed for outliving its timeout
+   */
+  public record SplitResult(int exitCode, String stdout, String stderr, boolean timedOut) {}
+
+  /**
+   * Runs {@code mainClass} in a child JVM like {@link #run}, but keeps stdout and stderr apart.
+   *
+   * @throws IllegalStateException if the child cannot be launched
+   */
+  public static SplitResult runSplit(Class<?> mainClass, Duration timeout, String... args) {
+    Path err = null;
+    try {
+      err = Files.createTempFile("spillway-jvm-", ".err");
+      ProcessBuilder pb = new ProcessBuilder(command(mainClass, args));
+      pb.redirectError(err.toFile());
+      try (JvmProcess child = start(pb)) {
+        Result r = child.await(timeout);
+        return new SplitResult(r.exitCode(), r.output(), Files.readString(err), r.timedOut());
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("Could not run a child JVM for " + mainClass.getName(), e);
+    } finally {
+      deleteQuietly(err);
+    }
+  }
+
+  private static JvmProcess start(ProcessBuilder pb) throws IOException {
+    Path outputFile = Files.createTempFile("spillway-jvm-", ".log");
+    try {
+      return new JvmProcess(pb.redirectOutput(outputFile.toFile()).start(), outputFile);
+    } catch (IOException e) {
+      deleteQuietly(outputFile);
+      throw e;
+    }
+  }
+
+  private static List<String> command(Class<?> mainClass, String... args) {
     String java =
         ProcessHandle.current()
             .info()
@@ -65,20 +152,7 @@ public final class JvmProcess implements AutoCloseable {
     command.addAll(List.of(java, "-cp", System.getProperty("java.class.path")));
     command.add(mainClass.getName());
     command.addAll(List.of(args));
-    Path outputFile = null;
-    try {
-      outputFile = Files.createTempFile("spillway-jvm-", ".log");
-      Process process =
-          new ProcessBuilder(command)
-              .redirectErrorStream(true)
-              .redirectOutput(outputFile.toFile())
-              .start();
-      return new JvmProcess(process, outputFile);
-    } catch (IOException e) {
-      deleteQuietly(outputFile);
-      throw new IllegalStateException(
-          "Could not launch a child JVM for " + mainClass.getName() + " with " + java, e);
-    }
+    return command;
   }
 
   public long pid() {

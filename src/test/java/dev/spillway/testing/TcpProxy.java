@@ -106,7 +106,43 @@ public final class TcpProxy implements AutoCloseable {
       return;
     }
     Thread.ofVirtual().start(() -> pump(upstream, client));
-    pump(client, upstream);
+    pumpRewriting(client, upstream);
+  }
+
+  /**
+   * Rewrites client-to-server bytes with {@code r} until it returns a different array once (so
+   * a test can change one command in flight: e.g. the key of one read, to make its reply empty
+   * for the wrong reason). Chunks are as the socket delivers them; keep patterns short.
+   */
+  public void rewriteOnce(java.util.function.UnaryOperator<byte[]> r) {
+    rewrite = r;
+  }
+
+  private volatile java.util.function.UnaryOperator<byte[]> rewrite;
+
+  private void pumpRewriting(Socket from, Socket to) {
+    try {
+      var in = from.getInputStream();
+      var out = to.getOutputStream();
+      byte[] buf = new byte[64 * 1024];
+      for (int n; (n = in.read(buf)) >= 0; ) {
+        byte[] chunk = java.util.Arrays.copyOf(buf, n);
+        var r = rewrite;
+        if (r != null) {
+          byte[] changed = r.apply(chunk);
+          if (!java.util.Arrays.equals(changed, chunk)) {
+            rewrite = null;
+            chunk = changed;
+          }
+        }
+        out.write(chunk);
+        out.flush();
+      }
+    } catch (IOException e) {
+      // A closed or reset socket ends the copy; release() below closes the pair.
+    } finally {
+      release(from, to);
+    }
   }
 
   private void pump(Socket from, Socket to) {

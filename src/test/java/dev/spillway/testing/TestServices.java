@@ -181,9 +181,7 @@ public final class TestServices {
 
   /** Keeps passwords in URIs and JDBC URLs out of logs and messages. */
   static String masked(String endpoint) {
-    return endpoint
-        .replaceAll("(://[^:/@]*:)[^@/]*@", "$1<masked>@")
-        .replaceAll("(?i)(password=)[^&;]*", "$1<masked>");
+    return dev.spillway.Redactor.maskUri(endpoint);
   }
 
   private static String env(String name, String fallback) {
