@@ -17,9 +17,8 @@ import org.slf4j.LoggerFactory;
  * <p>The flusher hands over a view of each flush's committed cells ({@link AppliedCounters}); the
  * queue holds at most {@code cache.counters-invalidation-queue} cells (100,000 by default). The
  * thread invalidates each distinct key in L2 ({@code INVALIDATE_IF_CACHED}, pipelined by chunks of
- * {@value #CHUNK}), in this runtime's L1, and publishes on the bus only the keys that were cached
- * in L2 (or being loaded): another runtime's L1 entry came from one of those, and lives no longer
- * than {@code cache.counters-ttl}.
+ * {@value #CHUNK}; only keys cached there or being loaded are touched), in this runtime's L1, and
+ * in every other runtime's L1 through the bus.
  *
  * <p>When a flush does not fit, everything queued is dropped and one purge of every cached counter
  * read replaces it: the L2 entries of {@value CacheRuntime#COUNTERS_CACHE} (SCAN + UNLINK), this
@@ -197,18 +196,16 @@ final class CounterInvalidator implements AutoCloseable {
       gens.add(keys.invalidations(CacheRuntime.COUNTERS_CACHE, k));
       leases.add(keys.lease(CacheRuntime.COUNTERS_CACHE, k));
     }
-    long[] generations = l2.invalidateMany(entries, gens, leases, settings.maxLoadTime());
-    for (int i = 0; i < chunk.size(); i++) {
-      if (generations == null) {
-        // Redis did not answer: retry the L2 part, and tell every runtime (we cannot know which
-        // keys were cached).
-        runtime.retryLater(item(chunk.get(i)));
-        runtime.publish(item(chunk.get(i)));
-      } else if (generations[i] != 0) {
-        // Only keys cached in L2 (or being loaded) can sit in another runtime's L1: an L1 entry
-        // comes from an L2 entry or a load, and lives no longer than counters-ttl.
-        runtime.publish(item(chunk.get(i)));
+    if (!l2.invalidateMany(entries, gens, leases, settings.maxLoadTime())) {
+      for (String k : chunk) {
+        runtime.retryLater(item(k)); // Redis did not answer: the L2 part again, later
       }
+    }
+    // Every key, cached in L2 or not: another runtime's L1 entry can outlive the L2 entry it came
+    // from (by up to its L1 TTL), and a flushed increment should show everywhere right after its
+    // flush. The bus batches them, and collapses them into one CLEAR when they do not fit.
+    for (String k : chunk) {
+      runtime.publish(item(k));
     }
   }
 

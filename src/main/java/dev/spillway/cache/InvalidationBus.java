@@ -34,9 +34,9 @@ import org.slf4j.LoggerFactory;
  * invalidation deletes the Redis entry before it is published.
  *
  * <p>Bounded: at most {@code capacity} items ({@value #QUEUE_CAPACITY} in a runtime) wait to be
- * published. When an item does not fit, everything queued is dropped and replaced by one CLEAR per cache it concerned (a cleared L1
- * is always correct, and the L2 part of each dropped invalidation was done before it was queued).
- * At close, a backlog larger than one message is collapsed the same way first.
+ * published. When an item does not fit, everything queued is dropped and replaced by one CLEAR per
+ * cache it concerned (a cleared L1 is always correct, and the L2 part of each dropped invalidation
+ * was done before it was queued).
  *
  * <p>{@link #close()} sends what is queued before it returns (for up to {@link #DRAIN_TIMEOUT}),
  * so the last flush of a short-lived process ({@code spillway flush --once}) still reaches the
@@ -171,15 +171,13 @@ final class InvalidationBus implements AutoCloseable {
     }
   }
 
-  /** Replaces the queue's content (and {@code extra}) by one CLEAR per cache concerned. */
+  /** Replaces the queue's content and {@code extra} by one CLEAR per cache concerned. */
   private void collapse(BusMessage.Item extra) {
     List<BusMessage.Item> dropped = new ArrayList<>();
     boolean first;
     synchronized (queue) {
       queue.drainTo(dropped);
-      if (extra != null) {
-        dropped.add(extra);
-      }
+      dropped.add(extra);
       Set<String> caches = new TreeSet<>();
       for (BusMessage.Item i : dropped) {
         caches.add(i.cache());
@@ -191,7 +189,7 @@ final class InvalidationBus implements AutoCloseable {
       collapsing = true;
     }
     meters.busItemsCollapsed.increment(dropped.size());
-    if (first && extra != null) {
+    if (first) {
       log.warn(
           "event=cache_bus_queue_full items={} action=clear_l1_of_caches_concerned channel={}",
           dropped.size(),
@@ -313,9 +311,6 @@ final class InvalidationBus implements AutoCloseable {
    */
   @Override
   public void close() {
-    if (queue.size() > MAX_ITEMS_PER_MESSAGE) {
-      collapse(null); // one message instead of a long tail
-    }
     running = false;
     if (heartbeatTask != null) {
       heartbeatTask.cancel(false);

@@ -241,11 +241,10 @@ final class L2 {
   }
 
   /**
-   * {@link #INVALIDATE_IF_CACHED} for many keys, pipelined, all within one time box. Returns, per
-   * key, the new generation (0: nothing was cached, so nothing to tell other runtimes), or null
-   * when Redis did not apply every one.
+   * {@link #invalidate} for many keys, pipelined, all within one time box; true when Redis
+   * applied every one.
    */
-  long[] invalidateMany(
+  boolean invalidateMany(
       List<String> entryKeys, List<String> invKeys, List<String> leaseKeys, Duration generationLife) {
     byte[] life = bytes(Long.toString(generationLife.toMillis()));
     List<java.util.concurrent.CompletableFuture<Long>> futures = new ArrayList<>(entryKeys.size());
@@ -256,19 +255,17 @@ final class L2 {
               new String[] {entryKeys.get(i), invKeys.get(i), leaseKeys.get(i)}, life));
     }
     long deadline = System.nanoTime() + timeoutNanos + futures.size() * 20_000L;
-    long[] out = new long[futures.size()];
     try {
-      for (int i = 0; i < out.length; i++) {
-        Long n = futures.get(i).get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-        out[i] = n == null ? 0 : n;
+      for (var f : futures) {
+        f.get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
       }
-      return out;
+      return true;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      return null;
+      return false;
     } catch (ExecutionException | TimeoutException e) {
       trip();
-      return null;
+      return false;
     }
   }
 
