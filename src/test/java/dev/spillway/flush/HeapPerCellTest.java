@@ -48,7 +48,7 @@ class HeapPerCellTest {
         };
     try (Spillway sw =
         Spillways.builder(env)
-            .drainInterval(Duration.ofHours(1)) // cells stay in the local buffer until flush()
+            .drainInterval(Duration.ofMinutes(1)) // cells stay in the local buffer until flush()
             .flushListener(sampler)
             .build()) {
       sw.counters().cached().get("views", "0"); // the cache runtime is in use, as in a worker
