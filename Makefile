@@ -16,6 +16,9 @@ QUICK ?= $(SOAK_QUICK)
 JAR := target/spillway.jar
 # Expanded inside recipes, after WITH_JDK has set JAVA_HOME; override with `make run JAVA=...`.
 JAVA ?= "$$JAVA_HOME/bin/java"
+# Every JVM we start: an OutOfMemoryError anywhere (Netty, Lettuce, a job) ends the process
+# instead of leaving it running half broken; a supervisor restarts it, Redis keeps the counts.
+JAVA_OPTS ?= -XX:+ExitOnOutOfMemoryError
 # Prefix for recipe lines that need a JDK; a failed search stops the recipe with its sentence.
 WITH_JDK = JAVA_HOME="$$(ops/find-jdk.sh)"; export JAVA_HOME;
 
@@ -30,14 +33,14 @@ build: ## Compile and package target/spillway.jar (no tests)
 	@echo "built $(JAR)"
 
 run: build ## Build, then run the demo (starts embedded Redis/PostgreSQL if none answer)
-	@$(WITH_JDK) $(JAVA) -jar $(JAR) demo
+	@$(WITH_JDK) $(JAVA) $(JAVA_OPTS) -jar $(JAR) demo
 
 test: ## Run all tests against real Redis and PostgreSQL (see DESIGN.md)
 	@$(WITH_JDK) $(MVN) -B test
 
 bench: ## Run the benchmarks (peers measured in the same run); results in target/bench/
 	@$(WITH_JDK) $(MVN) -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
-	@$(WITH_JDK) $(JAVA) -Xmx4g -cp "target/classes:target/test-classes:$$(cat target/bench-classpath.txt)" $(BENCH_OPTS) dev.spillway.bench.BenchMain target/bench
+	@$(WITH_JDK) $(JAVA) $(JAVA_OPTS) -Xmx4g -cp "target/classes:target/test-classes:$$(cat target/bench-classpath.txt)" $(BENCH_OPTS) dev.spillway.bench.BenchMain target/bench
 
 soak: ## Soak a real worker (256 MB heap) under steady load, 10 min (QUICK=1: 2 min); not part of test
 	@$(WITH_JDK) $(MVN) -B -q package dependency:build-classpath -DskipTests -Dmdep.outputFile=target/soak-classpath.txt -Dmdep.includeScope=test

@@ -38,6 +38,9 @@ import java.util.regex.Pattern;
  * @param listenDatabase whether this runtime LISTENs for the trigger's NOTIFY and relays it to the
  *     bus (turn it on in the worker)
  * @param heartbeat how often the bus checks its own subscription by sending itself a message
+ * @param countersInvalidationQueue flushed counter cells whose invalidation may wait for the
+ *     invalidator thread; a flush that does not fit replaces the queue by one purge of every
+ *     cached counter read (memory stays bounded; see {@code CacheRuntime})
  */
 public record CacheSettings(
     String prefix,
@@ -59,7 +62,8 @@ public record CacheSettings(
     Duration maxLoadTime,
     String encryptionKeysEnv,
     boolean listenDatabase,
-    Duration heartbeat) {
+    Duration heartbeat,
+    int countersInvalidationQueue) {
 
   public static final Duration DEFAULT_TTL = Duration.ofMinutes(5);
   public static final Duration DEFAULT_NEGATIVE_TTL = Duration.ofSeconds(30);
@@ -81,6 +85,7 @@ public record CacheSettings(
   public static final Duration DEFAULT_MAX_LOAD_TIME = Duration.ofMinutes(1);
   public static final String DEFAULT_ENCRYPTION_KEYS_ENV = "SPILLWAY_CACHE_KEYS";
   public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(5);
+  public static final int DEFAULT_COUNTERS_INVALIDATION_QUEUE = 100_000;
 
   static final Pattern PREFIX_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,40}");
   static final Pattern CHANNEL_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
@@ -136,6 +141,8 @@ public record CacheSettings(
     }
     SpillwayConfig.requireBetween(
         "cache.heartbeat", heartbeat, Duration.ofMillis(100), Duration.ofHours(1));
+    SpillwayConfig.requireRange(
+        "cache.counters-invalidation-queue", countersInvalidationQueue, 1, 10_000_000);
   }
 
   /** The effective key prefix of cache entries for a deployment whose keys start with {@code keysPrefix}. */
@@ -179,6 +186,7 @@ public record CacheSettings(
     b.encryptionKeysEnv = encryptionKeysEnv;
     b.listenDatabase = listenDatabase;
     b.heartbeat = heartbeat;
+    b.countersInvalidationQueue = countersInvalidationQueue;
     return b;
   }
 
@@ -194,7 +202,8 @@ public record CacheSettings(
             "prefix", "channel", "ttl", "negative-ttl", "ttl-jitter-percent",
             "stale-while-revalidate", "early-refresh-beta", "max-value-bytes", "lease-time",
             "lease-wait", "redis-timeout", "redis-retry-after", "l1", "counters-ttl", "tag-ttl",
-            "max-load-time", "encryption-keys-env", "listen-database", "heartbeat"));
+            "max-load-time", "encryption-keys-env", "listen-database", "heartbeat",
+            "counters-invalidation-queue"));
     ConfigNodes.checkKeys(node.path("l1"), "cache.l1", Set.of("max-size", "ttl"));
     Builder b = builder();
     ConfigNodes.str(node, "prefix", "cache.prefix").ifPresent(b::prefix);
@@ -224,6 +233,8 @@ public record CacheSettings(
     ConfigNodes.bool(node, "listen-database", "cache.listen-database")
         .ifPresent(b::listenDatabase);
     ConfigNodes.duration(node, "heartbeat", "cache.heartbeat").ifPresent(b::heartbeat);
+    ConfigNodes.integer(node, "counters-invalidation-queue", "cache.counters-invalidation-queue")
+        .ifPresent(b::countersInvalidationQueue);
     return b.build();
   }
 
@@ -254,6 +265,7 @@ public record CacheSettings(
         + ",l1.ttl=" + Durations.format(l1Ttl)
         + ",counters-ttl=" + Durations.format(countersTtl)
         + ",listen-database=" + listenDatabase
+        + ",counters-invalidation-queue=" + countersInvalidationQueue
         + "}";
   }
 
@@ -279,6 +291,7 @@ public record CacheSettings(
     private String encryptionKeysEnv = DEFAULT_ENCRYPTION_KEYS_ENV;
     private boolean listenDatabase;
     private Duration heartbeat = DEFAULT_HEARTBEAT;
+    private int countersInvalidationQueue = DEFAULT_COUNTERS_INVALIDATION_QUEUE;
 
     private Builder() {}
 
@@ -382,12 +395,18 @@ public record CacheSettings(
       return this;
     }
 
+    /** Flushed counter cells waiting to be invalidated; past it, one purge instead (cells). */
+    public Builder countersInvalidationQueue(int v) {
+      this.countersInvalidationQueue = v;
+      return this;
+    }
+
     public CacheSettings build() {
       return new CacheSettings(
           prefix, channel, ttl, negativeTtl, ttlJitterPercent, staleWhileRevalidate,
           earlyRefreshBeta, maxValueBytes, leaseTime, leaseWait, redisTimeout, redisRetryAfter,
           l1MaxSize, l1Ttl, countersTtl, tagTtl, maxLoadTime, encryptionKeysEnv, listenDatabase,
-          heartbeat);
+          heartbeat, countersInvalidationQueue);
     }
   }
 }

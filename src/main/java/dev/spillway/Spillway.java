@@ -67,12 +67,14 @@ public final class Spillway implements AutoCloseable {
   private final CacheRuntime caches;
   private final MeterRegistry registry;
   private final Deque<AutoCloseable> resources;
+  private final RuntimeFailure failure;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private Spillway(Builder b, SpillwayConfig config) {
     this.config = config;
     this.registry = b.registry != null ? b.registry : new SimpleMeterRegistry();
     InstantSource clock = b.clock != null ? b.clock : InstantSource.system();
+    this.failure = b.failure != null ? b.failure : new RuntimeFailure();
     Deque<AutoCloseable> opened = new ArrayDeque<>();
     try {
       database = b.requirePostgres ? Database.open(config) : Database.openLazily(config);
@@ -96,11 +98,13 @@ public final class Spillway implements AutoCloseable {
       counters =
           new DefaultCounters(
               config, layout, clock, drainConn.connection(), drainConn.async(), readConn.async(), store, meters,
-              clientId);
+              clientId, failure);
       opened.push(counters);
       flusher =
-          new Flusher(layout, flushConn.connection(), flushConn.async(), store, config, meters, b.listener, clock);
-      caches = CacheRuntime.start(config, redis, clock, registry, System.getenv());
+          new Flusher(
+              layout, flushConn.connection(), flushConn.async(), store, config, meters, b.listener, clock,
+              failure);
+      caches = CacheRuntime.start(config, redis, clock, registry, System.getenv(), failure);
       opened.push(caches);
       counters.attachCachedView(
           caches.cachedCounters((c, k) -> store.readTotal(c, k, java.util.List.of()).total()));
@@ -119,7 +123,7 @@ public final class Spillway implements AutoCloseable {
       adoptFlusher =
           new AdoptFlusher(layout, adoptConn.connection(), adoptConn.async(), adoptBytes.connection(),
               adoptBytes.async(), adoptStore, config, meters, b.listener, clock);
-      scheduler = config.flushEnabled() ? new FlushScheduler(flusher, config.flushInterval()) : null;
+      scheduler = config.flushEnabled() ? new FlushScheduler(flusher, config.flushInterval(), failure) : null;
       if (scheduler != null) {
         opened.push(scheduler);
       }
@@ -169,6 +173,7 @@ public final class Spillway implements AutoCloseable {
    * matching keys, apply them to the user's tables, acknowledge. Reports by mapping name.
    */
   public Map<String, FlushReport> adoptOnce() {
+    failure.check("nothing was adopted");
     Map<String, FlushReport> out = new LinkedHashMap<>();
     for (AdoptMapping m : config.adopt()) {
       out.put(m.name(), adoptFlusher.run(m));
@@ -190,6 +195,7 @@ public final class Spillway implements AutoCloseable {
                     new IllegalArgumentException(
                         "no adopt mapping named '" + mapping + "' (configured: "
                             + config.adopt().stream().map(AdoptMapping::name).toList() + ")"));
+    failure.check("nothing was adopted");
     return adoptFlusher.run(m);
   }
 
@@ -200,6 +206,15 @@ public final class Spillway implements AutoCloseable {
 
   public SpillwayConfig config() {
     return config;
+  }
+
+  /**
+   * Why this runtime stopped draining and flushing, if it did: the first {@link Error} caught on
+   * one of its own threads (see {@link RuntimeFailure}). Empty while healthy. A failed runtime
+   * refuses increments and flushes; close it and start a new one (or restart the process).
+   */
+  public java.util.Optional<String> failed() {
+    return failure.reason();
   }
 
   public MeterRegistry meterRegistry() {
@@ -215,6 +230,12 @@ public final class Spillway implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    // Producers first: from here increment() throws, and the final drain (when the counters
+    // client closes, after the flush schedule stopped) sees every increment that returned. Then
+    // the flush schedule (a running flush finishes), the caches (their threads end before their
+    // connections close), the final drain, the connections, the Redis client and its event loops,
+    // the pool: no thread of ours writes to a connection that is closing.
+    counters.stopAccepting();
     closeAll(resources);
     log.info("event=closed");
   }
@@ -240,6 +261,7 @@ public final class Spillway implements AutoCloseable {
     private MeterRegistry registry;
     private InstantSource clock;
     private FlushListener listener;
+    private RuntimeFailure failure;
     private io.lettuce.core.resource.ClientResources clientResources;
     private boolean migrate = true;
     private boolean requirePostgres = true;
@@ -355,6 +377,15 @@ public final class Spillway implements AutoCloseable {
 
     public Builder flushListener(FlushListener l) {
       this.listener = l;
+      return this;
+    }
+
+    /**
+     * Shares the runtime's failure latch with a host that runs its work on threads of its own (the
+     * worker's job threads record their Errors there). Default: a latch of the runtime's own.
+     */
+    public Builder failure(RuntimeFailure f) {
+      this.failure = java.util.Objects.requireNonNull(f, "failure");
       return this;
     }
 

@@ -22,6 +22,9 @@ final class CacheMeters {
   final Counter relayNotifications;
   final Counter relayReconnects;
   final Counter invalidationsRetried;
+  final Counter counterInvalidationsDropped;
+  final Counter counterPurges;
+  final Counter busItemsCollapsed;
 
   CacheMeters(MeterRegistry registry) {
     this.registry = registry;
@@ -58,6 +61,15 @@ final class CacheMeters {
     invalidationsRetried =
         counter("spillway.cache.invalidations.retried", null, null,
             "Invalidations that reached Redis only on a retry, after Redis was unavailable");
+    counterInvalidationsDropped =
+        counter("spillway.cache.counter.invalidations.dropped", null, null,
+            "Flushed counter cells whose invalidation was dropped for a purge (queue full)");
+    counterPurges =
+        counter("spillway.cache.counter.purges", null, null,
+            "Purges of every cached counter read (L2, this L1, every L1 via the bus)");
+    busItemsCollapsed =
+        counter("spillway.cache.bus.items.collapsed", null, null,
+            "Bus items dropped because the publish queue was full; one CLEAR per cache went instead");
   }
 
   private Counter counter(String name, String tag, String value, String description) {

@@ -4,7 +4,8 @@ import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import dev.spillway.CacheSettings;
 import dev.spillway.SpillwayConfig;
-import dev.spillway.counter.CounterRef;
+import dev.spillway.RuntimeFailure;
+import dev.spillway.counter.AppliedCounters;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
@@ -21,7 +22,6 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -41,6 +41,12 @@ import org.slf4j.LoggerFactory;
  * every {@code cache.redis-retry-after} until it lands, so an L2 entry never outlives Redis'
  * return by more than that; past 100,000 waiting invalidations the affected caches are purged
  * (SCAN + UNLINK of their keys) once Redis answers again.
+ *
+ * <p>Counter invalidations (one per flushed cell) go through a bounded queue, {@link
+ * CounterInvalidator}; past its bound they become one purge of every cached counter read.
+ *
+ * <p>An {@link Error} on one of these threads is recorded in the runtime's {@link RuntimeFailure}
+ * (the runtime then stops draining and flushing) and ends that thread.
  */
 public final class CacheRuntime implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CacheRuntime.class);
@@ -58,7 +64,8 @@ public final class CacheRuntime implements AutoCloseable {
   private final InvalidationBus bus;
   private final ScheduledExecutorService timer;
   private final ThreadPoolExecutor background;
-  private final ExecutorService invalidator;
+  private final CounterInvalidator counterInvalidator;
+  private final RuntimeFailure failure;
   private final DatabaseRelay relay;
   private final Map<String, DefaultCacheAside<?, ?>> caches = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<BusMessage.Item> pending = new ConcurrentLinkedQueue<>();
@@ -72,8 +79,10 @@ public final class CacheRuntime implements AutoCloseable {
       RedisConnector client,
       InstantSource clock,
       MeterRegistry registry,
-      Map<String, String> env) {
+      Map<String, String> env,
+      RuntimeFailure failure) {
     this.config = config;
+    this.failure = failure;
     this.settings = config.cache();
     this.clock = clock;
     this.env = env;
@@ -86,25 +95,27 @@ public final class CacheRuntime implements AutoCloseable {
       opened.push(data);
       l2 = new L2(data.async(), settings.redisTimeout(), settings.redisRetryAfter());
       timer = Executors.newSingleThreadScheduledExecutor(daemon("spillway-cache-timer"));
-      opened.push(timer::shutdownNow);
+      opened.push(() -> stop(timer));
       background =
           new ThreadPoolExecutor(
               2, 2, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1_000),
               daemon("spillway-cache-refresh"), new ThreadPoolExecutor.AbortPolicy());
       background.allowCoreThreadTimeOut(true);
-      opened.push(background::shutdownNow);
+      opened.push(() -> stop(background));
       bus =
           new InvalidationBus(
               client, settings.channelFor(config.keyPrefix()), l2, meters, new Receiver(),
-              settings.heartbeat(), settings.redisTimeout());
+              settings.heartbeat(), settings.redisTimeout(), failure,
+              InvalidationBus.QUEUE_CAPACITY);
       bus.start(timer);
       opened.push(bus);
-      // Closed in reverse: the relay, then the invalidator (its queued tasks finish, handing their
-      // messages to the bus), then the bus (it sends what it holds), and only then the timer and
-      // the Redis connection. The other way round, the last flush's invalidations were queued on
-      // a bus that had stopped, or sent on a connection already shut down.
-      invalidator = Executors.newSingleThreadExecutor(daemon("spillway-cache-invalidator"));
-      opened.push(() -> stop(invalidator));
+      // Closed in reverse: the relay, then the counter invalidator (what it holds is sent, within
+      // a bound, handing its messages to the bus), then the bus (it sends what it holds), and only
+      // then the timer and the Redis connection. The other way round, the last flush's
+      // invalidations were queued on a bus that had stopped, or sent on a connection already shut
+      // down.
+      counterInvalidator = new CounterInvalidator(this);
+      opened.push(counterInvalidator);
       long retryMs = Math.max(200, settings.redisRetryAfter().toMillis());
       timer.scheduleWithFixedDelay(this::retryPending, retryMs, retryMs, TimeUnit.MILLISECONDS);
       if (settings.listenDatabase()) {
@@ -127,8 +138,9 @@ public final class CacheRuntime implements AutoCloseable {
       RedisConnector client,
       InstantSource clock,
       MeterRegistry registry,
-      Map<String, String> env) {
-    return new CacheRuntime(config, client, clock, registry, env);
+      Map<String, String> env,
+      RuntimeFailure failure) {
+    return new CacheRuntime(config, client, clock, registry, env, failure);
   }
 
   /** A builder for a cache of this runtime. */
@@ -144,51 +156,13 @@ public final class CacheRuntime implements AutoCloseable {
   }
 
   /**
-   * Called by the flusher after it acknowledged batches: evicts every applied counter key from
-   * L2 and from every instance's L1, so cached counter reads see the flush. Asynchronous: the
-   * flush does not wait for Redis; a lost invalidation leaves a value stale for at most {@code
-   * cache.counters-ttl}.
+   * Called by the flusher after it acknowledged batches, on the flushing thread: queues the
+   * eviction of every applied counter key from L2 and from every instance's L1, so cached counter
+   * reads see the flush. Never waits; past {@code cache.counters-invalidation-queue} cells, one
+   * purge replaces the queue (see {@link CounterInvalidator}).
    */
-  public void countersApplied(Set<CounterRef> applied) {
-    if (applied.isEmpty()) {
-      return;
-    }
-    List<CounterRef> refs = List.copyOf(applied);
-    try {
-      invalidator.execute(() -> invalidateCounters(refs));
-    } catch (RuntimeException closing) {
-      // Runtime closing: the TTL bounds what is left.
-    }
-  }
-
-  private void invalidateCounters(List<CounterRef> refs) {
-    DefaultCacheAside<?, ?> local = caches.get(COUNTERS_CACHE);
-    List<String> entries = new ArrayList<>(refs.size());
-    List<String> gens = new ArrayList<>(refs.size());
-    List<String> leases = new ArrayList<>(refs.size());
-    for (CounterRef r : refs) {
-      String k = DefaultCachedCounters.key(r.counter(), r.key());
-      if (local != null) {
-        local.invalidateLocal(k);
-      }
-      entries.add(keys.entry(COUNTERS_CACHE, k));
-      gens.add(keys.invalidations(COUNTERS_CACHE, k));
-      leases.add(keys.lease(COUNTERS_CACHE, k));
-    }
-    for (int from = 0; from < entries.size(); from += 1_000) {
-      int to = Math.min(entries.size(), from + 1_000);
-      if (!l2.invalidateMany(
-          entries.subList(from, to), gens.subList(from, to), leases.subList(from, to),
-          settings.maxLoadTime())) {
-        for (int i = from; i < to; i++) {
-          retryLater(new BusMessage.Item(BusMessage.Kind.KEY, COUNTERS_CACHE, refs.get(i).counter() + "|" + refs.get(i).key()));
-        }
-      }
-    }
-    for (CounterRef r : refs) {
-      publish(new BusMessage.Item(
-          BusMessage.Kind.KEY, COUNTERS_CACHE, DefaultCachedCounters.key(r.counter(), r.key())));
-    }
+  public void countersApplied(AppliedCounters applied) {
+    counterInvalidator.countersApplied(applied);
   }
 
   CacheSettings settings() {
@@ -286,11 +260,17 @@ public final class CacheRuntime implements AutoCloseable {
     publish(item);
   }
 
-  private void retryLater(BusMessage.Item item) {
+  /** Purges {@code cache}'s L2 entries on the timer, once Redis answers. */
+  void purgeWhenRedisReturns(String cache) {
+    purgeNeeded.add(cache);
+  }
+
+  void retryLater(BusMessage.Item item) {
     if (pendingCount.incrementAndGet() > MAX_PENDING_INVALIDATIONS) {
       pendingCount.decrementAndGet();
       if (purgeNeeded.add(item.cache())) {
-        log.error(
+        // The documented policy, not a fault: once per cache until the purge is done.
+        log.warn(
             "event=cache_invalidations_overflow cache={} action=purge_cache_when_redis_returns",
             item.cache());
       }
@@ -338,6 +318,9 @@ public final class CacheRuntime implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       log.warn("event=cache_retry_error error=\"{}\"", e.toString());
+    } catch (Error e) {
+      failure.record(Thread.currentThread().getName(), e);
+      throw e;
     }
   }
 
@@ -393,23 +376,34 @@ public final class CacheRuntime implements AutoCloseable {
     }
   }
 
-  private static void stop(ExecutorService e) throws InterruptedException {
+  /** Ends an executor and waits for its threads, so none uses a connection closed after it. */
+  private static void stop(java.util.concurrent.ExecutorService e) throws InterruptedException {
     e.shutdown();
     if (!e.awaitTermination(5, TimeUnit.SECONDS)) {
-      int dropped = e.shutdownNow().size();
-      log.warn(
-          "event=cache_invalidations_abandoned tasks={} effect=stale_up_to_counters_ttl",
-          dropped);
+      e.shutdownNow();
+      e.awaitTermination(2, TimeUnit.SECONDS);
     }
   }
 
-  private static java.util.concurrent.ThreadFactory daemon(String name) {
+  /** Daemon threads that record an Error (see {@link RuntimeFailure}) before they die. */
+  private java.util.concurrent.ThreadFactory daemon(String name) {
     AtomicInteger n = new AtomicInteger();
     return r -> {
-      Thread t = new Thread(r, name + "-" + n.incrementAndGet());
+      Thread t = new Thread(() -> {
+        try {
+          r.run();
+        } catch (Error e) {
+          failure.record(Thread.currentThread().getName(), e);
+          throw e;
+        }
+      }, name + "-" + n.incrementAndGet());
       t.setDaemon(true);
       return t;
     };
+  }
+
+  RuntimeFailure failure() {
+    return failure;
   }
 
   /** How long the invalidation guard lives; exposed for the relay's log line. */

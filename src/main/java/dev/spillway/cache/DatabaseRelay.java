@@ -55,6 +55,14 @@ final class DatabaseRelay implements AutoCloseable {
   }
 
   private void run() {
+    try {
+      listen();
+    } catch (Error e) {
+      runtime.failure().record(Thread.currentThread().getName(), e);
+    }
+  }
+
+  private void listen() {
     boolean first = true;
     long backoff = 100;
     while (running) {

@@ -1,5 +1,6 @@
 package dev.spillway.cache;
 
+import dev.spillway.RuntimeFailure;
 import dev.spillway.redis.RedisConnector;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisConnectionStateListener;
@@ -8,6 +9,8 @@ import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
@@ -30,6 +33,11 @@ import org.slf4j.LoggerFactory;
  * value beyond one L1 TTL, and after a clear it leaves none). L2 does not depend on the bus: an
  * invalidation deletes the Redis entry before it is published.
  *
+ * <p>Bounded: at most {@code capacity} items ({@value #QUEUE_CAPACITY} in a runtime) wait to be
+ * published. When an item does not fit, everything queued is dropped and replaced by one CLEAR per
+ * cache it concerned (a cleared L1 is always correct, and the L2 part of each dropped invalidation
+ * was done before it was queued).
+ *
  * <p>{@link #close()} sends what is queued before it returns (for up to {@link #DRAIN_TIMEOUT}),
  * so the last flush of a short-lived process ({@code spillway flush --once}) still reaches the
  * other instances; past that, it gives up, says how many were not sent, and stops the publisher
@@ -38,7 +46,7 @@ import org.slf4j.LoggerFactory;
 final class InvalidationBus implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(InvalidationBus.class);
   private static final int MAX_ITEMS_PER_MESSAGE = 500;
-  private static final int QUEUE_CAPACITY = 100_000;
+  static final int QUEUE_CAPACITY = 100_000;
   /** How long close() keeps sending queued invalidations; a flush queues a few messages' worth. */
   static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(5);
 
@@ -58,9 +66,11 @@ final class InvalidationBus implements AutoCloseable {
   private final Duration heartbeat;
   private final Duration timeout;
   private final String origin;
-  private final BlockingQueue<BusMessage.Item> queue = new ArrayBlockingQueue<>(QUEUE_CAPACITY);
+  private final BlockingQueue<BusMessage.Item> queue;
   private final AtomicInteger subscribeEvents = new AtomicInteger();
   private final Thread publisher;
+  private final RuntimeFailure failure;
+  private boolean collapsing; // guarded by queue; for one log line per episode
   private StatefulRedisPubSubConnection<String, String> connection;
   private ScheduledFuture<?> heartbeatTask;
   private volatile boolean running = true;
@@ -78,8 +88,12 @@ final class InvalidationBus implements AutoCloseable {
       CacheMeters meters,
       Receiver receiver,
       Duration heartbeat,
-      Duration timeout) {
+      Duration timeout,
+      RuntimeFailure failure,
+      int capacity) {
     this.client = client;
+    this.failure = failure;
+    this.queue = new ArrayBlockingQueue<>(capacity);
     this.channel = channel;
     this.redis = redis;
     this.meters = meters;
@@ -150,11 +164,36 @@ final class InvalidationBus implements AutoCloseable {
     return subscribed;
   }
 
-  /** Queues an invalidation for every other runtime; never blocks. */
+  /** Queues an invalidation for every other runtime; never blocks (see the class comment). */
   void publish(BusMessage.Item item) {
     if (!queue.offer(item)) {
-      // Only while Redis is unreachable for long: subscribers then clear their L1 anyway.
-      meters.publishFailures.increment();
+      collapse(item);
+    }
+  }
+
+  /** Replaces the queue's content and {@code extra} by one CLEAR per cache concerned. */
+  private void collapse(BusMessage.Item extra) {
+    List<BusMessage.Item> dropped = new ArrayList<>();
+    boolean first;
+    synchronized (queue) {
+      queue.drainTo(dropped);
+      dropped.add(extra);
+      Set<String> caches = new TreeSet<>();
+      for (BusMessage.Item i : dropped) {
+        caches.add(i.cache());
+      }
+      for (String c : caches) {
+        queue.offer(new BusMessage.Item(BusMessage.Kind.CLEAR, c, null));
+      }
+      first = !collapsing;
+      collapsing = true;
+    }
+    meters.busItemsCollapsed.increment(dropped.size());
+    if (first) {
+      log.warn(
+          "event=cache_bus_queue_full items={} action=clear_l1_of_caches_concerned channel={}",
+          dropped.size(),
+          channel);
     }
   }
 
@@ -169,12 +208,20 @@ final class InvalidationBus implements AutoCloseable {
         batch.add(first);
         queue.drainTo(batch, MAX_ITEMS_PER_MESSAGE - 1);
         send(new BusMessage(origin, List.copyOf(batch), null));
+        if (queue.isEmpty()) {
+          synchronized (queue) {
+            collapsing = false;
+          }
+        }
       } catch (InterruptedException e) {
         if (abandoned) {
           break;
         }
       } catch (RuntimeException e) {
         log.warn("event=cache_bus_publish_error error=\"{}\"", e.toString());
+      } catch (Error e) {
+        failure.record(Thread.currentThread().getName(), e);
+        return;
       } finally {
         batch.clear();
       }
@@ -244,6 +291,9 @@ final class InvalidationBus implements AutoCloseable {
       }
     } catch (RuntimeException e) {
       log.debug("event=cache_bus_heartbeat_error error=\"{}\"", e.toString());
+    } catch (Error e) {
+      failure.record(Thread.currentThread().getName(), e);
+      throw e;
     }
   }
 

@@ -2,6 +2,7 @@ package dev.spillway.counter;
 
 import dev.spillway.Errors;
 import dev.spillway.Granularity;
+import dev.spillway.RuntimeFailure;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import dev.spillway.redis.RedisErrors;
@@ -16,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
 
 /** {@link Counters} over a {@link CellBuffer} drained by a {@link RedisDrainer}. */
 public final class DefaultCounters implements Counters, AutoCloseable {
@@ -33,6 +35,13 @@ public final class DefaultCounters implements Counters, AutoCloseable {
   private final RedisDrainer drainer;
   private final RedisClusterAsyncCommands<String, String> reads;
   private final CounterStore store;
+  private final RuntimeFailure failure;
+  // The close gate: increment() counts itself in and out, so close() can wait until no caller is
+  // between its check of `closed` and its add before the final drain takes the buffer. Two
+  // uncontended LongAdder cells per increment; no lock.
+  private final LongAdder entered = new LongAdder();
+  private final LongAdder exited = new LongAdder();
+  private volatile boolean closed;
   private volatile dev.spillway.cache.CachedCounters cachedView;
 
   public DefaultCounters(
@@ -44,15 +53,18 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       RedisClusterAsyncCommands<String, String> reads,
       CounterStore store,
       dev.spillway.metrics.SpillwayMeters meters,
-      String clientId) {
+      String clientId,
+      RuntimeFailure failure) {
     this.config = config;
+    this.failure = failure;
     this.layout = layout;
     this.clock = clock;
     this.reads = reads;
     this.store = store;
     this.drainer =
         new RedisDrainer(
-            buffer, layout, drainConnection, drainCommands, store, config, meters, clientId);
+            buffer, layout, drainConnection, drainCommands, store, config, meters, clientId,
+            failure);
     meters.incrementsAccepted(buffer, CellBuffer::accepted);
     meters.pendingCells(this, DefaultCounters::pendingCells);
     drainer.start();
@@ -104,9 +116,37 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       return;
     }
     int stripe = layout.stripeOf(counter, key);
-    if (!buffer.tryAdd(field, stripe, delta, config.maxPendingCells())) {
-      drainer.awaitRoom(); // room now, or it threw per client.overflow
-      buffer.add(field, stripe, delta);
+    entered.increment();
+    try {
+      if (closed) {
+        throw new SpillwayException("the Spillway runtime is closed; the increment was not recorded");
+      }
+      if (failure.failed()) {
+        failure.check("the increment was not recorded");
+      }
+      if (!buffer.tryAdd(field, stripe, delta, config.maxPendingCells())) {
+        drainer.awaitRoom(); // room now, or it threw per client.overflow
+        buffer.add(field, stripe, delta);
+      }
+    } finally {
+      exited.increment();
+    }
+  }
+
+  /**
+   * Refuses new increments from now on and waits (briefly: an add is a few CAS) until every caller
+   * already inside has left, so that the final drain sees every increment that returned normally.
+   * Idempotent; {@link #close()} calls it first.
+   */
+  public void stopAccepting() {
+    closed = true;
+    drainer.refuseNewCells();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    // exited first: every caller it counts was counted in entered before, so equal sums mean
+    // that at some moment between the two reads nobody was inside.
+    while (exited.sum() != entered.sum() && System.nanoTime() < deadline) {
+      Thread.onSpinWait();
+      Thread.yield();
     }
   }
 
@@ -332,6 +372,7 @@ public final class DefaultCounters implements Counters, AutoCloseable {
 
   @Override
   public void close() {
+    stopAccepting();
     drainer.close();
   }
 }

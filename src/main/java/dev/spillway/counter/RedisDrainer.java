@@ -2,6 +2,7 @@ package dev.spillway.counter;
 
 import dev.spillway.Errors;
 import dev.spillway.OverflowPolicy;
+import dev.spillway.RuntimeFailure;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import dev.spillway.metrics.SpillwayMeters;
@@ -79,13 +80,19 @@ final class RedisDrainer implements AutoCloseable {
   private final SpillwayMeters meters;
   private final String clientId;
   private final ScheduledExecutorService executor;
+  private final RuntimeFailure failure;
   private final Object room = new Object();
+  // At most one extra tick queued on the drain executor, however many callers ask for one.
+  private final java.util.concurrent.atomic.AtomicBoolean tickQueued =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  private volatile boolean refusing; // the runtime is closing: waiting callers give up
 
   // Drainer thread only.
   private final long[] seqs;
   private final Deque<Packet> unacknowledged = new ArrayDeque<>();
   private final Deque<BatchContent> directPending = new ArrayDeque<>();
   private long directCount;
+  private long cellsAcknowledged; // by Redis, since start
   private int failures;
   private long nextAttemptNanos;
   private boolean onlySlotsMigrating; // the last send's errors were all TRYAGAIN or NOSCRIPT
@@ -106,8 +113,10 @@ final class RedisDrainer implements AutoCloseable {
       CounterStore store,
       SpillwayConfig config,
       SpillwayMeters meters,
-      String clientId) {
+      String clientId,
+      RuntimeFailure failure) {
     this.buffer = buffer;
+    this.failure = failure;
     this.layout = layout;
     this.connection = connection;
     this.redis = redis;
@@ -141,10 +150,44 @@ final class RedisDrainer implements AutoCloseable {
   }
 
   private void tick() {
+    tickQueued.set(false);
+    if (failure.failed()) {
+      return; // stopped: see RuntimeFailure
+    }
     try {
       drainOnce(false);
-    } catch (Throwable t) {
-      log.error("event=drain_error error=\"{}\"", t.toString(), t);
+    } catch (Error e) {
+      failure.record(Thread.currentThread().getName(), e);
+      wakeWaiters();
+    } catch (RuntimeException e) {
+      log.error("event=drain_error error=\"{}\"", e.toString(), e);
+    }
+  }
+
+  /** Queues one prompt drain unless one is queued already (so the executor's queue stays tiny). */
+  private void requestTick() {
+    if (tickQueued.compareAndSet(false, true)) {
+      try {
+        executor.execute(this::tick);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        tickQueued.set(false);
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * From now on, callers waiting for room (and new ones) get an exception instead of waiting: the
+   * runtime is closing, and the final drain must not race new cells. Idempotent.
+   */
+  void refuseNewCells() {
+    refusing = true;
+    wakeWaiters();
+  }
+
+  private void wakeWaiters() {
+    synchronized (room) {
+      room.notifyAll();
     }
   }
 
@@ -153,6 +196,7 @@ final class RedisDrainer implements AutoCloseable {
    * new cell would be created and the buffer is at its bound.
    */
   void awaitRoom() {
+    checkAccepting();
     OverflowPolicy policy = config.overflowPolicy();
     if (policy == OverflowPolicy.FAIL) {
       throw new dev.spillway.BufferFullException(
@@ -166,11 +210,16 @@ final class RedisDrainer implements AutoCloseable {
     }
     if (policy == OverflowPolicy.DIRECT) {
       directRequested = true;
-      executor.execute(this::tick);
+      try {
+        requestTick();
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        throw new SpillwayException("the Spillway runtime is closed; the increment was not recorded");
+      }
     }
     long deadline = System.nanoTime() + config.blockTimeout().toNanos();
     synchronized (room) {
       while (buffer.size() >= config.maxPendingCells()) {
+        checkAccepting();
         long left = deadline - System.nanoTime();
         if (left <= 0) {
           throw new dev.spillway.BufferFullException(
@@ -191,7 +240,7 @@ final class RedisDrainer implements AutoCloseable {
           if (now - lastWakeNanos >= WAKE_INTERVAL_NANOS) {
             lastWakeNanos = now;
             wakeRequested = true;
-            executor.execute(this::tick);
+            requestTick();
           }
           room.wait(Math.max(1, Math.min(250, TimeUnit.NANOSECONDS.toMillis(left))));
         } catch (java.util.concurrent.RejectedExecutionException e) {
@@ -202,6 +251,13 @@ final class RedisDrainer implements AutoCloseable {
         }
       }
     }
+  }
+
+  private void checkAccepting() {
+    if (refusing) {
+      throw new SpillwayException("the Spillway runtime is closed; the increment was not recorded");
+    }
+    failure.check("the increment was not recorded");
   }
 
   /**
@@ -235,6 +291,7 @@ final class RedisDrainer implements AutoCloseable {
         succeeded();
         makeRoom();
         meters.cellsDrained.increment(deltas.size());
+        cellsAcknowledged += deltas.size();
         meters.recordDrain(Duration.ofNanos(System.nanoTime() - start));
         return directPending.isEmpty();
       }
@@ -461,6 +518,7 @@ final class RedisDrainer implements AutoCloseable {
    * @throws SpillwayException when Redis did not acknowledge within {@code redis.timeout}
    */
   void flush() {
+    failure.check("flush() did nothing");
     long deadline = System.nanoTime() + config.redisTimeout().toNanos();
     try {
       boolean done =
@@ -468,7 +526,7 @@ final class RedisDrainer implements AutoCloseable {
               .submit(
                   () -> {
                     while (true) {
-                      if (drainOnce(true)) {
+                      if (drainOnceRecordingErrors()) {
                         return true;
                       }
                       if (System.nanoTime() > deadline) {
@@ -496,12 +554,27 @@ final class RedisDrainer implements AutoCloseable {
     }
   }
 
+  /** {@link #drainOnce}{@code (true)} on the drain thread, recording an Error before it leaves. */
+  private boolean drainOnceRecordingErrors() {
+    failure.check("nothing more is drained");
+    try {
+      return drainOnce(true);
+    } catch (Error e) {
+      failure.record(Thread.currentThread().getName(), e);
+      wakeWaiters();
+      throw e;
+    }
+  }
+
   /**
    * Drains until empty or {@code client.close-timeout}; what cannot reach Redis goes straight to
-   * PostgreSQL; what still cannot be delivered is reported loudly (never dropped silently).
+   * PostgreSQL; what still cannot be delivered is reported loudly (never dropped silently). Call
+   * {@link #refuseNewCells()} first, and let the callers inside {@code increment()} leave: cells
+   * added after the final drain took the buffer would be lost.
    */
   @Override
   public void close() {
+    refusing = true;
     // The final drain runs on the drain thread like every other drain: the packet numbers, the
     // queues and the buffer's retire rule all assume one thread.
     java.util.concurrent.Future<?> last;
@@ -528,14 +601,34 @@ final class RedisDrainer implements AutoCloseable {
 
   /** Drains until empty or client.close-timeout, then falls back to PostgreSQL; drain thread. */
   private void finalDrain() {
+    if (failure.failed()) {
+      log.warn(
+          "event=close_undelivered buffered_cells={} reason=\"{}\" detail=\"no final drain after"
+              + " an Error; what Redis acknowledged earlier stays pending there\"",
+          buffer.pending(),
+          failure.reason().orElseThrow());
+      return;
+    }
     long deadline = System.nanoTime() + config.closeTimeout().toNanos();
+    long acknowledgedBefore = cellsAcknowledged;
     boolean done = false;
     while (!done) {
-      done = drainOnce(true);
+      try {
+        done = drainOnce(true);
+      } catch (Error e) {
+        failure.record(Thread.currentThread().getName(), e);
+        return;
+      }
       if (done || System.nanoTime() > deadline) {
         break;
       }
       sleep(100);
+    }
+    if (done && cellsAcknowledged > acknowledgedBefore) {
+      log.info(
+          "event=close_drained cells={} note=\"in Redis now; the next flush run, here or in any"
+              + " other runtime or worker, applies them\"",
+          cellsAcknowledged - acknowledgedBefore);
     }
     if (!done) {
       // Cells never sent can go straight to PostgreSQL through the ledger path. Packets whose

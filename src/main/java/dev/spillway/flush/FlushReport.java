@@ -43,6 +43,12 @@ public record FlushReport(
         rowsUpserted, deadLetters, duration, oldestPendingAge, errors, LeftAlone.NONE);
   }
 
+  /** A run that did nothing, for {@code reason} (the runtime stopped after an Error). */
+  public static FlushReport refused(int stripes, String reason) {
+    return new FlushReport(
+        stripes, 0, 0, 0, 0, 0, 0, 0, Duration.ZERO, Duration.ZERO, List.of(reason));
+  }
+
   public boolean ok() {
     return batchesFailed == 0 && errors.isEmpty();
   }

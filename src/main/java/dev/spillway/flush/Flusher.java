@@ -1,9 +1,10 @@
 package dev.spillway.flush;
 
 import dev.spillway.Errors;
+import dev.spillway.RuntimeFailure;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.CellField;
-import dev.spillway.counter.CounterRef;
+import dev.spillway.counter.AppliedCounters;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.counter.Scripts;
 import dev.spillway.metrics.SpillwayMeters;
@@ -67,8 +68,9 @@ public final class Flusher {
   private final InstantSource clock;
   private final ReplicationFence fence;
   private final StripeClaimer claimer;
+  private final RuntimeFailure failure;
   private volatile long oldestPendingMillis;
-  private volatile Consumer<Set<CounterRef>> onApplied;
+  private volatile Consumer<AppliedCounters> onApplied;
 
   public Flusher(
       KeyLayout layout,
@@ -78,8 +80,10 @@ public final class Flusher {
       SpillwayConfig config,
       SpillwayMeters meters,
       FlushListener listener,
-      InstantSource clock) {
+      InstantSource clock,
+      RuntimeFailure failure) {
     this.layout = layout;
+    this.failure = failure;
     this.connection = connection;
     this.fence = new ReplicationFence(connection, config.redisTimeout());
     this.claimer = new StripeClaimer(layout, connection, redis, config, meters, clock);
@@ -95,11 +99,12 @@ public final class Flusher {
   }
 
   /**
-   * Called after each acknowledgement with the (counter, key) pairs of the batches committed
-   * (applied now or found in the ledger), on the flushing thread; the cache runtime uses it to
-   * invalidate cached counter reads. An exception is logged, never fails the flush.
+   * Called after each acknowledgement with a view of the (counter, key) pairs of the batches
+   * committed (applied now or found in the ledger), on the flushing thread; the cache runtime uses
+   * it to invalidate cached counter reads. It must return quickly (queue or drop, never wait). An
+   * exception is logged, never fails the flush.
    */
-  public void onApplied(Consumer<Set<CounterRef>> callback) {
+  public void onApplied(Consumer<AppliedCounters> callback) {
     this.onApplied = callback;
   }
 
@@ -110,6 +115,19 @@ public final class Flusher {
 
   /** Claims, applies and acknowledges stripes {@code [from, to)} once. */
   public synchronized FlushReport flush(int from, int to) {
+    if (failure.failed()) {
+      // After an Error nothing here is trusted to be whole; batches wait in Redis for a restart.
+      return FlushReport.refused(to - from, "not flushed: " + failure.reason().orElseThrow());
+    }
+    try {
+      return flushRange(from, to);
+    } catch (Error e) {
+      failure.record(Thread.currentThread().getName(), e);
+      throw e;
+    }
+  }
+
+  private FlushReport flushRange(int from, int to) {
     long start = System.nanoTime();
     Run run = new Run();
     fence.newRun();
@@ -282,7 +300,9 @@ public final class Flusher {
   private final java.util.concurrent.ExecutorService applyThread =
       new java.util.concurrent.ThreadPoolExecutor(
           0, 1, 30, java.util.concurrent.TimeUnit.SECONDS,
-          new java.util.concurrent.LinkedBlockingQueue<>(),
+          // Bounded by construction: a run hands over one backlog and waits for it before the
+          // next (flush() is synchronized), so one slot is all the queue ever needs.
+          new java.util.concurrent.ArrayBlockingQueue<>(1),
           Thread.ofPlatform().name("spillway-apply").daemon().factory());
 
   /**
@@ -292,36 +312,45 @@ public final class Flusher {
   private java.util.concurrent.Future<Set<Pending>> submitApply(Backlog backlog, Run run) {
     return applyThread.submit(
         () -> {
-          long t0 = System.nanoTime();
-          Set<Pending> done = new LinkedHashSet<>();
-          List<BatchContent> group = new ArrayList<>();
-          int groupCells = 0;
-          List<BatchContent> contents = backlog.contents;
-          // A backlog is handed over once it holds a transaction's worth, so it overshoots by at
-          // most one window: apply that in one transaction rather than leave a tiny tail.
-          int max = config.flushMaxCellsPerTransaction();
-          int limit = backlog.cells <= 2L * max ? Math.max(max, backlog.cells) : max;
-          for (int i = 0; i <= contents.size(); i++) {
-            BatchContent b = i < contents.size() ? contents.get(i) : null;
-            if (b != null && (group.isEmpty() || groupCells + b.size() <= limit)) {
-              group.add(b);
-              groupCells += b.size();
-              continue;
-            }
-            if (!group.isEmpty() && !applyGroup(group, run, done)) {
-              backlog.failed = true;
-              break;
-            }
-            group = new ArrayList<>();
-            groupCells = 0;
-            if (b != null) {
-              group.add(b);
-              groupCells = b.size();
-            }
+          try {
+            return applyBacklog(backlog, run);
+          } catch (Error e) {
+            failure.record(Thread.currentThread().getName(), e);
+            throw e;
           }
-          run.applyNanos += System.nanoTime() - t0;
-          return done;
         });
+  }
+
+  private Set<Pending> applyBacklog(Backlog backlog, Run run) {
+    long t0 = System.nanoTime();
+    Set<Pending> done = new LinkedHashSet<>();
+    List<BatchContent> group = new ArrayList<>();
+    int groupCells = 0;
+    List<BatchContent> contents = backlog.contents;
+    // A backlog is handed over once it holds a transaction's worth, so it overshoots by at
+    // most one window: apply that in one transaction rather than leave a tiny tail.
+    int max = config.flushMaxCellsPerTransaction();
+    int limit = backlog.cells <= 2L * max ? Math.max(max, backlog.cells) : max;
+    for (int i = 0; i <= contents.size(); i++) {
+      BatchContent b = i < contents.size() ? contents.get(i) : null;
+      if (b != null && (group.isEmpty() || groupCells + b.size() <= limit)) {
+        group.add(b);
+        groupCells += b.size();
+        continue;
+      }
+      if (!group.isEmpty() && !applyGroup(group, run, done)) {
+        backlog.failed = true;
+        break;
+      }
+      group = new ArrayList<>();
+      groupCells = 0;
+      if (b != null) {
+        group.add(b);
+        groupCells = b.size();
+      }
+    }
+    run.applyNanos += System.nanoTime() - t0;
+    return done;
   }
 
   /** 4. waits for an apply, then acks what it committed; false when PostgreSQL failed. */
@@ -334,6 +363,9 @@ public final class Flusher {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while applying", e);
     } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof Error error) {
+        throw error; // recorded on the apply thread
+      }
       throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
     }
     long t1 = System.nanoTime();
@@ -347,25 +379,38 @@ public final class Flusher {
   }
 
   private void notifyApplied(List<BatchContent> contents, Set<Pending> done) {
-    Consumer<Set<CounterRef>> callback = onApplied;
+    Consumer<AppliedCounters> callback = onApplied;
     if (callback == null) {
       return;
     }
-    Set<CounterRef> refs = new java.util.HashSet<>();
+    // One reference per committed batch, none per cell: the cells are already in memory.
+    List<List<CellDelta>> committed = new ArrayList<>();
+    int cells = 0;
     for (BatchContent b : contents) {
-      if (done.contains(new Pending(b.stripe(), b.batchId()))) {
-        for (CellDelta c : b.cells()) {
-          refs.add(new CounterRef(c.counter(), c.key()));
-        }
+      if (!b.cells().isEmpty() && done.contains(new Pending(b.stripe(), b.batchId()))) {
+        committed.add(b.cells());
+        cells += b.cells().size();
       }
     }
-    if (refs.isEmpty()) {
+    if (cells == 0) {
       return;
     }
     try {
-      callback.accept(refs);
+      callback.accept(new Committed(List.copyOf(committed), cells));
     } catch (RuntimeException e) {
       log.warn("event=on_applied_failed error=\"{}\"", Errors.rootMessage(e));
+    }
+  }
+
+  /** {@link AppliedCounters} over the cell lists of committed batches. */
+  private record Committed(List<List<CellDelta>> batches, int cells) implements AppliedCounters {
+    @Override
+    public void forEach(java.util.function.BiConsumer<String, String> action) {
+      for (List<CellDelta> b : batches) {
+        for (CellDelta c : b) {
+          action.accept(c.counter(), c.key());
+        }
+      }
     }
   }
 

@@ -17,9 +17,10 @@ public final class FlushScheduler implements AutoCloseable {
 
   private final JobScheduler scheduler;
 
-  public FlushScheduler(Flusher flusher, Duration interval) {
+  public FlushScheduler(Flusher flusher, Duration interval, dev.spillway.RuntimeFailure failure) {
     scheduler =
         JobScheduler.builder()
+            .failure(failure)
             .task(
                 new ScheduledTask(
                     "flush",

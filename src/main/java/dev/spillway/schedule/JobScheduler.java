@@ -1,5 +1,6 @@
 package dev.spillway.schedule;
 
+import dev.spillway.RuntimeFailure;
 import dev.spillway.SpillwayException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -81,8 +82,10 @@ public final class JobScheduler implements AutoCloseable {
   private final Map<String, Meters> meters;
   private final Set<String> running = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean shutDown = new AtomicBoolean();
+  private final RuntimeFailure failure;
 
   private JobScheduler(Builder b) {
+    this.failure = b.failure != null ? b.failure : new RuntimeFailure();
     this.tasks = Map.copyOf(b.tasks);
     this.clustered = b.dataSource != null;
     this.instanceId = b.instanceId != null ? b.instanceId : defaultInstanceId();
@@ -323,7 +326,21 @@ public final class JobScheduler implements AutoCloseable {
           instanceId);
       return;
     }
+    if (failure.failed()) {
+      // A trigger Quartz had acquired before the standby that followed an Error: nothing runs.
+      jobLog.debug("event=job_skipped job={} instance={} reason=runtime_failed", name, instanceId);
+      return;
+    }
     running.add(name);
+    if (shutDown.get()) {
+      // Fired just before shutdown() began, and not yet counted as running when it looked: do
+      // not start now, when the runtime may be closing the connections this task would use.
+      // (running is written before shutDown is read here, and the reverse in shutdown(), so at
+      // least one of the two sees the other.)
+      running.remove(name);
+      jobLog.debug("event=job_skipped job={} instance={} reason=shutting_down", name, instanceId);
+      return;
+    }
     jobLog.debug("event=job_start job={} instance={}", name, instanceId);
     long start = System.nanoTime();
     String outcome = "ok";
@@ -332,6 +349,12 @@ public final class JobScheduler implements AutoCloseable {
     } catch (RuntimeException e) {
       outcome = "error";
       log.error("event=job_failed job={} instance={} error=\"{}\"", name, instanceId, e, e);
+    } catch (Error e) {
+      // Not retried on the next trigger: after an Error (out of heap, stack overflow) nothing this
+      // process holds is trusted. Recorded once, and no task fires again.
+      outcome = "error";
+      failure.record(Thread.currentThread().getName() + " (job " + name + ")", e);
+      standbyAfterError();
     } finally {
       long nanos = System.nanoTime() - start;
       running.remove(name);
@@ -346,6 +369,14 @@ public final class JobScheduler implements AutoCloseable {
         m.duration.record(Duration.ofNanos(nanos));
         (outcome.equals("ok") ? m.ok : m.error).increment();
       }
+    }
+  }
+
+  private void standbyAfterError() {
+    try {
+      scheduler.standby();
+    } catch (SchedulerException | RuntimeException e) {
+      log.warn("event=scheduler_standby_failed error=\"{}\"", e.getMessage());
     }
   }
 
@@ -465,8 +496,18 @@ public final class JobScheduler implements AutoCloseable {
     private String schema;
     private Duration checkin = Duration.ofMillis(7500);
     private MeterRegistry registry;
+    private RuntimeFailure failure;
 
     private Builder() {}
+
+    /**
+     * Where an {@link Error} thrown by a task is recorded (default: a latch of this scheduler's
+     * own). After one, the scheduler stops firing.
+     */
+    public Builder failure(RuntimeFailure f) {
+      this.failure = Objects.requireNonNull(f, "failure");
+      return this;
+    }
 
     /** Tasks that may run at once in this process (1 to 64). */
     public Builder threads(int n) {

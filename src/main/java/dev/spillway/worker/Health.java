@@ -21,8 +21,9 @@ import java.util.function.BooleanSupplier;
 import javax.sql.DataSource;
 
 /**
- * Readiness: Redis answers PING, PostgreSQL answers {@code SELECT 1}, the scheduler fires, and the
- * worker is not shutting down. The checks run in parallel, each within {@link #TIMEOUT}; the body
+ * Readiness: Redis answers PING, PostgreSQL answers {@code SELECT 1}, the scheduler fires, the
+ * runtime has not stopped after an Error ({@link dev.spillway.RuntimeFailure}), and the worker is
+ * not shutting down. The checks run in parallel, each within {@link #TIMEOUT}; the body
  * names every check and the failing ones:
  *
  * <pre>{@code
@@ -68,6 +69,7 @@ final class Health {
   private final BooleanSupplier stopping;
   private final ExecutorService executor;
   private final Redactor redactor;
+  private final dev.spillway.RuntimeFailure failure;
 
   Health(
       RedisLink<String, String> redis,
@@ -75,7 +77,9 @@ final class Health {
       JobScheduler scheduler,
       BooleanSupplier stopping,
       ExecutorService executor,
-      Redactor redactor) {
+      Redactor redactor,
+      dev.spillway.RuntimeFailure failure) {
+    this.failure = failure;
     this.redis = redis;
     this.postgres = postgres;
     this.scheduler = scheduler;
@@ -103,6 +107,11 @@ final class Health {
       }
     }
     checks.add(schedulerCheck());
+    checks.add(
+        failure
+            .reason()
+            .map(r -> new Check("runtime", false, "stopped: " + r, 0))
+            .orElseGet(() -> new Check("runtime", true, "draining and flushing", 0)));
     List<Check> shown =
         checks.stream()
             .map(c -> new Check(c.name(), c.up(), redactor.redact(c.detail()), c.millis()))

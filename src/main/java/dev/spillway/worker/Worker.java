@@ -72,6 +72,7 @@ public final class Worker {
   private final AtomicReference<String> stopReason = new AtomicReference<>();
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final AtomicBoolean stopped = new AtomicBoolean();
+  private final dev.spillway.RuntimeFailure failure = new dev.spillway.RuntimeFailure();
 
   private Worker(Builder b) {
     long t0 = System.nanoTime();
@@ -98,13 +99,17 @@ public final class Worker {
                   Delay.exponential(
                       Duration.ofMillis(50), Duration.ofSeconds(2), 2, TimeUnit.MILLISECONDS))
               .build();
-      opened.push(() -> lettuce.shutdown(0, 2, TimeUnit.SECONDS).get(3, TimeUnit.SECONDS));
+      // Last, after every connection closed; a quiet period lets the event loops run the
+      // completions still queued (without one, each is refused and logged at ERROR by Netty).
+      opened.push(
+          () -> lettuce.shutdown(100, 2_000, TimeUnit.MILLISECONDS).get(3, TimeUnit.SECONDS));
       spillway =
           Spillway.builder()
               .config(config)
               .meterRegistry(metrics.registry)
               .clientResources(lettuce)
               .clock(b.clock)
+              .failure(failure)
               .build();
       opened.push(spillway);
       metrics.bindPool(spillway.dataSource());
@@ -133,6 +138,7 @@ public final class Worker {
               .threads(settings.threads())
               .instanceId(settings.instanceId())
               .meterRegistry(metrics.registry)
+              .failure(failure)
               .tasks(tasks);
       if (settings.cluster()) {
         int wanted = settings.threads() + 3;
@@ -158,16 +164,14 @@ public final class Worker {
 
       ExecutorService checks = Executors.newVirtualThreadPerTaskExecutor();
       opened.push(checks::shutdownNow);
+      Redactor redactor = Redactor.of(config, System.getenv());
       Health health =
-          new Health(
-              probe,
-              spillway.dataSource(),
-              scheduler,
-              stopping::get,
-              checks,
-              Redactor.of(config, System.getenv()));
+          new Health(probe, spillway.dataSource(), scheduler, stopping::get, checks, redactor, failure);
       try {
-        http = new WorkerHttp(settings.httpBind(), settings.httpPort(), metrics::scrape, health::ready);
+        http =
+            new WorkerHttp(
+                settings.httpBind(), settings.httpPort(), metrics::scrape, health::ready,
+                () -> failure.reason().map(redactor::redact));
       } catch (IOException e) {
         throw new SpillwayException(
             "cannot listen on " + settings.httpBind() + ":" + settings.httpPort()
@@ -181,6 +185,8 @@ public final class Worker {
           http.address().getPort());
 
       scheduler.start();
+      // An Error on one of our threads: stop (exit code 1), so a supervisor restarts us.
+      failure.whenFailed(() -> requestStop("runtime-failed"));
     } catch (RuntimeException e) {
       closeAll(opened);
       throw e;
@@ -302,7 +308,8 @@ public final class Worker {
 
   /**
    * Installs the SIGTERM/SIGINT handlers, blocks until a stop is requested, stops, and returns the
-   * exit code (0: a requested stop, whether or not running jobs finished in time).
+   * exit code (0: a requested stop, whether or not running jobs finished in time; 1: the runtime
+   * stopped itself after an Error on one of its threads).
    */
   public int awaitStop() throws InterruptedException {
     if (!Signals.handleTermination(this::requestStop)) {
@@ -314,7 +321,7 @@ public final class Worker {
     }
     stopRequested.await();
     stop();
-    return 0;
+    return failure.failed() ? 1 : 0;
   }
 
   /** Stops now, as described in the class comment. Idempotent. */

@@ -15,7 +15,8 @@ import java.util.function.Supplier;
  *
  * <ul>
  *   <li>{@code GET /metrics}: Prometheus text format;
- *   <li>{@code GET /health/live}: 200 while the process runs;
+ *   <li>{@code GET /health/live}: 200 while the process runs, 503 once the runtime stopped after an
+ *       Error on one of its threads ({@link dev.spillway.RuntimeFailure});
  *   <li>{@code GET /health/ready}: 200 when Redis, PostgreSQL and the scheduler are fine, else 503;
  *       JSON naming each check.
  * </ul>
@@ -28,7 +29,12 @@ final class WorkerHttp implements AutoCloseable {
   private final HttpServer server;
   private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
 
-  WorkerHttp(String bind, int port, Supplier<String> metrics, Supplier<Health.Readiness> ready)
+  WorkerHttp(
+      String bind,
+      int port,
+      Supplier<String> metrics,
+      Supplier<Health.Readiness> ready,
+      Supplier<java.util.Optional<String>> failed)
       throws IOException {
     server = HttpServer.create(new InetSocketAddress(bind, port), 64);
     server.setExecutor(executor);
@@ -44,7 +50,20 @@ final class WorkerHttp implements AutoCloseable {
             }
             switch (exchange.getRequestURI().getPath()) {
               case "/metrics" -> send(exchange, 200, PROMETHEUS_TEXT, metrics.get());
-              case "/health/live" -> send(exchange, 200, "application/json", "{\"status\":\"UP\"}");
+              case "/health/live" -> {
+                // After an Error on one of its threads the runtime has stopped flushing: a
+                // supervisor should restart the process.
+                java.util.Optional<String> f = failed.get();
+                if (f.isPresent()) {
+                  com.fasterxml.jackson.databind.node.ObjectNode n =
+                      new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+                  n.put("status", "DOWN");
+                  n.put("error", f.get());
+                  send(exchange, 503, "application/json", n.toString());
+                } else {
+                  send(exchange, 200, "application/json", "{\"status\":\"UP\"}");
+                }
+              }
               case "/health/ready" -> {
                 Health.Readiness r = ready.get();
                 send(exchange, r.up() ? 200 : 503, "application/json", r.json());

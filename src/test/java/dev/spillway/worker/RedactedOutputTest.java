@@ -109,7 +109,9 @@ class RedactedOutputTest {
     try (RedisConnector connector = RedisConnector.create(config, null);
         RedisLink<String, String> redis = connector.connect()) {
       Health health =
-          new Health(redis, postgres, null, () -> true, checks, Redactor.of(config, System.getenv()));
+          new Health(
+              redis, postgres, null, () -> true, checks, Redactor.of(config, System.getenv()),
+              new dev.spillway.RuntimeFailure());
       String json = health.ready().json();
       assertHidden(json);
       assertThat(json)
