@@ -56,6 +56,8 @@ class RedactionCliTest {
           Map.entry("report maintain", List.of()),
           Map.entry("dead-letter list", List.of()),
           Map.entry("dead-letter replay", List.of()),
+          Map.entry("dead-letter show", List.of("--id", "1")),
+          Map.entry("dead-letter discard", List.of("--id", "1", "--reason", "redaction test")),
           Map.entry("worker", List.of("--http-port", "0")),
           Map.entry("doctor", List.of()));
 
