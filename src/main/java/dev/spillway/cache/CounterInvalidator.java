@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * a purge waits is covered by it (the purge runs after that flush committed). So memory stays
  * bounded however fast flushes come, and cached counter reads stay correct; a value can outlive a
  * purge only through a load already in flight, bounded by {@code cache.counters-ttl}. Said once
- * per episode at WARN, counted in {@code spillway.cache.counter.invalidations.dropped} and {@code
+ * per episode (at most once a minute) at WARN, counted in {@code spillway.cache.counter.invalidations.dropped} and {@code
  * spillway.cache.counter.purges}.
  */
 final class CounterInvalidator implements AutoCloseable {
@@ -41,8 +41,10 @@ final class CounterInvalidator implements AutoCloseable {
   private final L2 l2;
   private final RuntimeFailure failure;
   private final Thread thread;
+  private static final long WARN_INTERVAL_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
   // Guarded by counterQueue: views of flushed batches, their cells, a purge request that replaces
-  // them when they do not fit, the overflow episode, and the close deadline.
+  // them when they do not fit, the overflow episode, its last WARN, and the close deadline.
+  private long lastOverflowWarnNanos = System.nanoTime() - WARN_INTERVAL_NANOS;
   private final ArrayDeque<AppliedCounters> counterQueue = new ArrayDeque<>();
   private int counterQueueCells;
   private boolean counterPurgeRequested;
@@ -91,13 +93,18 @@ final class CounterInvalidator implements AutoCloseable {
       counterQueueCells = 0;
       counterPurgeRequested = true;
       counterCellsDropped += dropped;
-      firstOverflow = !counterQueueOverflowing;
+      // Once per episode, and at most once a minute: under sustained overload an episode ends
+      // and begins again every few flushes, and the meter counts every drop anyway.
+      long now = System.nanoTime();
+      firstOverflow = !counterQueueOverflowing && now - lastOverflowWarnNanos >= WARN_INTERVAL_NANOS;
+      if (firstOverflow) {
+        lastOverflowWarnNanos = now;
+      }
       counterQueueOverflowing = true;
       counterQueue.notifyAll();
     }
     meters.counterInvalidationsDropped.increment(dropped);
     if (firstOverflow) {
-      // Once per episode: under sustained overload every flush would say it again.
       log.warn(
           "event=counter_invalidations_overflow queued_cells={} bound={} action=purge_cached_counters"
               + " detail=\"flushes outpace per-key invalidation; cached counter reads are purged"
@@ -152,6 +159,9 @@ final class CounterInvalidator implements AutoCloseable {
         return;
       }
       counterQueueOverflowing = false;
+      if (System.nanoTime() - lastOverflowWarnNanos < WARN_INTERVAL_NANOS) {
+        return; // the count goes on into the next line said
+      }
       dropped = counterCellsDropped;
       counterCellsDropped = 0;
     }

@@ -146,43 +146,36 @@ class RollbackDepthTest {
 
   @Test
   void flush_restoredToBetweenClaimAndApply_appliedOnce() {
-    String p = env.keyPrefix() + "claimed:";
-    Hooks hooks = new Hooks();
-    try (Spillway sw = Spillways.builder(env).keyPrefix(p).stripes(4).flushListener(hooks).build();
-        RedisClient rc = RedisClient.create(env.redisUri());
-        StatefulRedisConnection<byte[], byte[]> raw = rc.connect(ByteArrayCodec.INSTANCE)) {
-      sw.counters().increment("claimed", "k", 7);
-      sw.counters().flush();
-      Map<String, Map<String, byte[]>> at = new HashMap<>();
-      hooks.afterClaim = () -> at.put("snap", snapshot(raw, p, k -> true));
-      assertThat(sw.flushOnce().batchesApplied()).isEqualTo(1);
-
-      restore(raw, p, k -> true, at.get("snap")); // the batch is pending again
-      settle(sw);
-
-      assertThat(total("claimed", "k")).isEqualTo(7);
-      assertThat(deadLetterSum("claimed", "k")).as("a plain duplicate, not a dead letter").isZero();
-    }
+    restoredMidFlush("claimed", (hooks, snap) -> hooks.afterClaim = snap);
   }
 
   @Test
   void flush_restoredToBetweenCommitAndAck_appliedOnce() {
-    String p = env.keyPrefix() + "committed:";
+    restoredMidFlush("committed", (hooks, snap) -> hooks.afterCommit = snap);
+  }
+
+  /**
+   * Snapshots Redis at the moment {@code arm} picks inside a flush, lets the flush finish, then
+   * restores the snapshot: the batch is pending again, and the ledger knows it by its id.
+   */
+  private void restoredMidFlush(String name, java.util.function.BiConsumer<Hooks, Runnable> arm) {
+    String p = env.keyPrefix() + name + ":";
     Hooks hooks = new Hooks();
     try (Spillway sw = Spillways.builder(env).keyPrefix(p).stripes(4).flushListener(hooks).build();
         RedisClient rc = RedisClient.create(env.redisUri());
         StatefulRedisConnection<byte[], byte[]> raw = rc.connect(ByteArrayCodec.INSTANCE)) {
-      sw.counters().increment("committed", "k", 9);
+      sw.counters().increment(name, "k", 7);
       sw.counters().flush();
       Map<String, Map<String, byte[]>> at = new HashMap<>();
-      hooks.afterCommit = () -> at.put("snap", snapshot(raw, p, k -> true));
+      arm.accept(hooks, () -> at.put("snap", snapshot(raw, p, k -> true)));
       assertThat(sw.flushOnce().batchesApplied()).isEqualTo(1);
+      assertThat(at).as("the snapshot was taken").containsKey("snap");
 
       restore(raw, p, k -> true, at.get("snap"));
       settle(sw);
 
-      assertThat(total("committed", "k")).isEqualTo(9);
-      assertThat(deadLetterSum("committed", "k")).isZero();
+      assertThat(total(name, "k")).isEqualTo(7);
+      assertThat(deadLetterSum(name, "k")).as("a plain duplicate, not a dead letter").isZero();
     }
   }
 

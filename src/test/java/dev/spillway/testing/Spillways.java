@@ -6,6 +6,19 @@ import dev.spillway.Spillway;
 public final class Spillways {
   private Spillways() {}
 
+  /** A configuration builder pointed at the test class's schema and key prefix. */
+  public static dev.spillway.SpillwayConfig.Builder config(TestEnv env) {
+    return dev.spillway.SpillwayConfig.builder()
+        .redisUri(env.redisUri())
+        .redisCluster(env.redisCluster())
+        .jdbcUrl(env.jdbcUrl())
+        .jdbcUser(env.jdbcUser())
+        .jdbcPassword(env.jdbcPassword())
+        .schema(env.schema())
+        .keyPrefix(env.keyPrefix())
+        .stripes(64);
+  }
+
   public static Spillway.Builder builder(TestEnv env) {
     return Spillway.builder()
         .redisUri(env.redisUri())

@@ -26,15 +26,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(ServicesExtension.class)
 class AdoptDoctorTest {
   private static SpillwayConfig config(TestEnv env, String ns) {
-    return SpillwayConfig.builder()
-        .redisUri(env.redisUri())
-        .redisCluster(env.redisCluster())
-        .jdbcUrl(env.jdbcUrl())
-        .jdbcUser(env.jdbcUser())
-        .jdbcPassword(env.jdbcPassword())
-        .schema(env.schema())
-        .keyPrefix(env.keyPrefix())
-        .stripes(64)
+    return dev.spillway.testing.Spillways.config(env)
         .adopt(new AdoptMapping("app-views", ns + "app:*",
             KeyRegex.compile(Pattern.quote(ns) + "app:views:(?<page_id>[0-9]+)"), AdoptMapping.Type.STRING,
             "UPDATE pages SET n = n + :delta WHERE id = :page_id", null, null, null, null, 100))

@@ -32,15 +32,7 @@ class WorkerRuntimeFailureTest {
   @Test
   void jobThrowsError_healthDownAndSchedulerStops(TestEnv env) throws Exception {
     SpillwayConfig config =
-        SpillwayConfig.builder()
-            .redisUri(env.redisUri())
-            .redisCluster(env.redisCluster())
-            .jdbcUrl(env.jdbcUrl())
-            .jdbcUser(env.jdbcUser())
-            .jdbcPassword(env.jdbcPassword())
-            .schema(env.schema())
-            .keyPrefix(env.keyPrefix())
-            .stripes(64)
+        dev.spillway.testing.Spillways.config(env)
             .build();
     AtomicInteger runs = new AtomicInteger();
     Worker worker =
