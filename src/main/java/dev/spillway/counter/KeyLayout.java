@@ -5,12 +5,14 @@ package dev.spillway.counter;
  * {17}}), so every script touching a stripe works unchanged on Redis Cluster.
  *
  * <pre>
- *   {prefix}{s}:live          hash   cell -> pending delta, written by clients
- *   {prefix}{s}:batch:{id}    hash   a claimed (renamed) live hash, waiting to be applied
+ *   {prefix}{s}:live          hash   cell -> pending delta, written by clients; plus #claim, the
+ *                                    hash's claim id, written with its first cell
+ *   {prefix}{s}:batch:{id}    hash   a claimed (renamed) live hash, waiting to be applied; plus
+ *                                    #batch = its own id
  *   {prefix}{s}:batches       set    ids of claimed batches not yet acknowledged
  *   {prefix}{s}:seen          hash   client id -> "last applied packet seq:unix seconds"
- *   {prefix}{s}:epoch         hash   inc = incarnation id, n = claims so far (numbers each claim;
- *                                    lets exact reads detect a race and the ledger a rollback)
+ *   {prefix}{s}:epoch         hash   n = claims so far (lets exact reads detect a race); inc =
+ *                                    incarnation id, numbering live hashes of older clients
  * </pre>
  *
  * <p>The stripe of a cell depends only on (counter, key) and the stripe count, so every bucket of
