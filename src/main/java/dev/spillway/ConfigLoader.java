@@ -69,12 +69,20 @@ public final class ConfigLoader {
 
   /** Loads {@code file} (may be null: defaults only) and applies {@code env} overrides. */
   public static SpillwayConfig load(Path file, Map<String, String> env) {
+    return read(file, env).build();
+  }
+
+  /**
+   * Like {@link #load}, but unsealed: {@code Spillway.Builder} applies its explicit setters on top
+   * before the combined checks run, so a setter can repair what the file alone would fail.
+   */
+  static SpillwayConfig.Builder read(Path file, Map<String, String> env) {
     SpillwayConfig.Builder b = SpillwayConfig.builder();
     if (file != null) {
       applyFile(b, file);
     }
     applyEnv(b, env);
-    return b.build();
+    return b;
   }
 
   private static void applyFile(SpillwayConfig.Builder b, Path file) {
