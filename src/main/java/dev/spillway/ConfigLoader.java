@@ -29,6 +29,9 @@ import java.util.TreeSet;
  * SPILLWAY_JDBC_URL}, {@code SPILLWAY_JDBC_USER}, {@code SPILLWAY_JDBC_PASSWORD}, {@code
  * SPILLWAY_KEY_PREFIX}, {@code SPILLWAY_SCHEMA}, {@code SPILLWAY_STRIPES}. Secrets belong in the
  * environment, not in the file.
+ *
+ * <p>The CLI and {@code Spillway.builder().configFile(path)} both load through here, so they
+ * accept the same files and refuse the bad ones with the same sentences.
  */
 public final class ConfigLoader {
   /** Every key the file may hold, as dotted paths; {@code counters.*} is free-form below. */

@@ -47,6 +47,10 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
+ * <p>Or from the CLI's file, so an application and its worker share one configuration: {@code
+ * Spillway.builder().configFile(Path.of("spillway.yaml")).build()} (the file, then {@code
+ * SPILLWAY_*} environment overrides, then explicit setters win; see {@link Builder}).
+ *
  * <p>{@link #build} connects to Redis and PostgreSQL and runs the migrations; it fails with a
  * {@link SpillwayException} naming what is unreachable ({@link
  * dev.spillway.store.PostgresUnavailableException} for PostgreSQL, within {@code

@@ -128,7 +128,9 @@ class ConfigFileBuilderTest {
             .build()) {
       assertThat(sw.config().stripes()).isEqualTo(32);
       assertThat(sw.config().drainInterval()).isEqualTo(Duration.ofMillis(20));
-      assertThat(sw.config().flushInterval()).as("untouched by setters").isEqualTo(Duration.ofSeconds(5));
+      assertThat(sw.config().flushInterval())
+          .as("untouched by setters")
+          .isEqualTo(Duration.ofSeconds(5));
       assertThat(sw.config().schema()).isEqualTo(env.schema());
     }
   }
@@ -151,7 +153,8 @@ class ConfigFileBuilderTest {
   void effectiveConfig_environmentOverride_winsOverFileButNotOverSetters() throws IOException {
     Path file = yaml("postgres:\n  schema: from_file\nkeys:\n  prefix: \"file:\"\n  stripes: 16\n");
     Map<String, String> environment =
-        Map.of("SPILLWAY_SCHEMA", "from_env", "SPILLWAY_KEY_PREFIX", "env:", "SPILLWAY_STRIPES", "8");
+        Map.of(
+            "SPILLWAY_SCHEMA", "from_env", "SPILLWAY_KEY_PREFIX", "env:", "SPILLWAY_STRIPES", "8");
 
     SpillwayConfig fromEnv =
         Spillway.builder().configFile(file).environment(environment).effectiveConfig();
@@ -160,7 +163,11 @@ class ConfigFileBuilderTest {
     assertThat(fromEnv.stripes()).isEqualTo(8);
 
     SpillwayConfig withSetter =
-        Spillway.builder().configFile(file).environment(environment).schema("from_setter").effectiveConfig();
+        Spillway.builder()
+            .configFile(file)
+            .environment(environment)
+            .schema("from_setter")
+            .effectiveConfig();
     assertThat(withSetter.schema()).isEqualTo("from_setter");
     assertThat(withSetter.keyPrefix()).isEqualTo("env:");
   }
