@@ -29,6 +29,9 @@ import java.util.TreeSet;
  * SPILLWAY_JDBC_URL}, {@code SPILLWAY_JDBC_USER}, {@code SPILLWAY_JDBC_PASSWORD}, {@code
  * SPILLWAY_KEY_PREFIX}, {@code SPILLWAY_SCHEMA}, {@code SPILLWAY_STRIPES}. Secrets belong in the
  * environment, not in the file.
+ *
+ * <p>The CLI and {@code Spillway.builder().configFile(path)} both load through here, so they
+ * accept the same files and refuse the bad ones with the same sentences.
  */
 public final class ConfigLoader {
   /** Every key the file may hold, as dotted paths; {@code counters.*} is free-form below. */
@@ -69,12 +72,20 @@ public final class ConfigLoader {
 
   /** Loads {@code file} (may be null: defaults only) and applies {@code env} overrides. */
   public static SpillwayConfig load(Path file, Map<String, String> env) {
+    return read(file, env).build();
+  }
+
+  /**
+   * Like {@link #load}, but unsealed: {@code Spillway.Builder} applies its explicit setters on top
+   * before the combined checks run, so a setter can repair what the file alone would fail.
+   */
+  static SpillwayConfig.Builder read(Path file, Map<String, String> env) {
     SpillwayConfig.Builder b = SpillwayConfig.builder();
     if (file != null) {
       applyFile(b, file);
     }
     applyEnv(b, env);
-    return b.build();
+    return b;
   }
 
   private static void applyFile(SpillwayConfig.Builder b, Path file) {

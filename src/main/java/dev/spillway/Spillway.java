@@ -47,6 +47,10 @@ import org.slf4j.LoggerFactory;
  * }
  * }</pre>
  *
+ * <p>Or from the CLI's file, so an application and its worker share one configuration: {@code
+ * Spillway.builder().configFile(Path.of("spillway.yaml")).build()} (the file, then {@code
+ * SPILLWAY_*} environment overrides, then explicit setters win; see {@link Builder}).
+ *
  * <p>{@link #build} connects to Redis and PostgreSQL and runs the migrations; it fails with a
  * {@link SpillwayException} naming what is unreachable ({@link
  * dev.spillway.store.PostgresUnavailableException} for PostgreSQL, within {@code
@@ -104,7 +108,7 @@ public final class Spillway implements AutoCloseable {
           new Flusher(
               layout, flushConn.connection(), flushConn.async(), store, config, meters, b.listener, clock,
               failure);
-      caches = CacheRuntime.start(config, redis, clock, registry, System.getenv(), failure);
+      caches = CacheRuntime.start(config, redis, clock, registry, b.environment(), failure);
       opened.push(caches);
       counters.attachCachedView(
           caches.cachedCounters((c, k) -> store.readTotal(c, k, java.util.List.of()).total()));
@@ -252,12 +256,28 @@ public final class Spillway implements AutoCloseable {
   }
 
   /**
-   * Fluent configuration. Single values are checked when {@link #build()} seals them into a
-   * {@link SpillwayConfig}; runtime collaborators (meter registry, clock, flush listener) are
-   * injected here and never closed by Spillway.
+   * Fluent configuration. The configuration comes from at most one whole source, defaults when
+   * there is none: {@link #configFile} (the CLI's YAML file plus its {@code SPILLWAY_*}
+   * environment overrides) or {@link #config} (a {@link SpillwayConfig} built elsewhere). The
+   * setters below ({@link #redisUri} to {@link #counter}) are explicit and always win over that
+   * source, whatever the order of the calls: {@code configFile(f).schema("a")} and {@code
+   * schema("a").configFile(f)} both use schema {@code a}. Precedence, lowest first: built-in
+   * defaults, the file, the environment, the setters. {@link #counter} and {@link #adopt} add to
+   * what the source declares ({@code counter} replaces a counter of the same name).
+   *
+   * <p>Nothing is read or checked until {@link #build()}: it reads the file, applies the
+   * environment, replays the setters in call order and seals the result into a {@link
+   * SpillwayConfig}, failing with the {@link ConfigException} the CLI would print. Runtime
+   * collaborators (meter registry, clock, flush listener) are injected here and never closed by
+   * Spillway.
    */
   public static final class Builder {
-    private SpillwayConfig.Builder config = SpillwayConfig.builder();
+    private SpillwayConfig base;
+    private java.nio.file.Path configFile;
+    private Map<String, String> environment;
+    /** Explicit setters in call order, replayed over the file or base at build(). */
+    private final java.util.List<java.util.function.Consumer<SpillwayConfig.Builder>> explicit =
+        new java.util.ArrayList<>();
     private MeterRegistry registry;
     private InstantSource clock;
     private FlushListener listener;
@@ -268,15 +288,46 @@ public final class Spillway implements AutoCloseable {
 
     private Builder() {}
 
-    /** Starts from a complete configuration (e.g. loaded from YAML); later setters override it. */
+    /**
+     * Starts from a complete configuration (e.g. one the CLI loaded); explicit setters win over it,
+     * whatever the order. Not combinable with {@link #configFile}.
+     */
     public Builder config(SpillwayConfig c) {
-      this.config = c.toBuilder();
+      this.base = java.util.Objects.requireNonNull(c, "config");
+      return this;
+    }
+
+    /**
+     * Reads the configuration from a YAML file exactly as {@code spillway --config file} does, so
+     * an application and its worker share one file: same keys, same strict checks (unknown or
+     * duplicate keys, wrong types and impossible values are refused), and the same environment
+     * overrides ({@code SPILLWAY_REDIS_URI}, {@code SPILLWAY_JDBC_PASSWORD}, … see {@link
+     * ConfigLoader}) on top of it. Explicit setters win over both, whatever the order of the
+     * calls. The file is read by {@link #build()}, which throws the CLI's {@link ConfigException}
+     * (naming the file) when it is missing, unreadable or not valid YAML. Not combinable with
+     * {@link #config}.
+     */
+    public Builder configFile(java.nio.file.Path file) {
+      this.configFile = java.util.Objects.requireNonNull(file, "configFile");
+      return this;
+    }
+
+    /**
+     * The environment this runtime reads: {@code SPILLWAY_*} overrides (with {@link #configFile}
+     * only) and the cache's encryption keys. Default: {@link System#getenv()}. A seam for tests.
+     */
+    Builder environment(Map<String, String> env) {
+      this.environment = Map.copyOf(env);
+      return this;
+    }
+
+    private Builder explicit(java.util.function.Consumer<SpillwayConfig.Builder> setter) {
+      explicit.add(setter);
       return this;
     }
 
     public Builder redisUri(String v) {
-      config.redisUri(v);
-      return this;
+      return explicit(c -> c.redisUri(v));
     }
 
     /**
@@ -284,85 +335,70 @@ public final class Spillway implements AutoCloseable {
      * comma-separated: {@code redis://10.0.0.1:7101,10.0.0.2:7101,10.0.0.3:7101}.
      */
     public Builder redisCluster(boolean v) {
-      config.redisCluster(v);
-      return this;
+      return explicit(c -> c.redisCluster(v));
     }
 
     public Builder jdbcUrl(String v) {
-      config.jdbcUrl(v);
-      return this;
+      return explicit(c -> c.jdbcUrl(v));
     }
 
     public Builder jdbcUser(String v) {
-      config.jdbcUser(v);
-      return this;
+      return explicit(c -> c.jdbcUser(v));
     }
 
     public Builder jdbcPassword(String v) {
-      config.jdbcPassword(v);
-      return this;
+      return explicit(c -> c.jdbcPassword(v));
     }
 
     public Builder schema(String v) {
-      config.schema(v);
-      return this;
+      return explicit(c -> c.schema(v));
     }
 
     public Builder keyPrefix(String v) {
-      config.keyPrefix(v);
-      return this;
+      return explicit(c -> c.keyPrefix(v));
     }
 
     public Builder stripes(int v) {
-      config.stripes(v);
-      return this;
+      return explicit(c -> c.stripes(v));
     }
 
     public Builder drainInterval(Duration v) {
-      config.drainInterval(v);
-      return this;
+      return explicit(c -> c.drainInterval(v));
     }
 
     public Builder maxPendingCells(int v) {
-      config.maxPendingCells(v);
-      return this;
+      return explicit(c -> c.maxPendingCells(v));
     }
 
     public Builder overflowPolicy(OverflowPolicy v) {
-      config.overflowPolicy(v);
-      return this;
+      return explicit(c -> c.overflowPolicy(v));
     }
 
     public Builder blockTimeout(Duration v) {
-      config.blockTimeout(v);
-      return this;
+      return explicit(c -> c.blockTimeout(v));
     }
 
     public Builder closeTimeout(Duration v) {
-      config.closeTimeout(v);
-      return this;
+      return explicit(c -> c.closeTimeout(v));
     }
 
     public Builder redisTimeout(Duration v) {
-      config.redisTimeout(v);
-      return this;
+      return explicit(c -> c.redisTimeout(v));
     }
 
     /** Runs a scheduled flush (Quartz) in this runtime every {@code interval}. Off by default. */
     public Builder flushEvery(Duration interval) {
-      config.flushEnabled(true).flushInterval(interval);
-      return this;
+      return explicit(c -> c.flushEnabled(true).flushInterval(interval));
     }
 
     /** Adopts existing Redis keys (see {@link AdoptMapping}); checked against the database at build. */
     public Builder adopt(AdoptMapping mapping) {
-      config.adopt(mapping);
-      return this;
+      return explicit(c -> c.adopt(mapping));
     }
 
     public Builder counter(String name, Granularity... buckets) {
-      config.counter(name, buckets);
-      return this;
+      Granularity[] copy = buckets.clone();
+      return explicit(c -> c.counter(name, copy));
     }
 
     public Builder meterRegistry(MeterRegistry r) {
@@ -417,7 +453,26 @@ public final class Spillway implements AutoCloseable {
     }
 
     public Spillway build() {
-      return new Spillway(this, config.build());
+      return new Spillway(this, effectiveConfig());
+    }
+
+    /** The sealed configuration build() starts with; see the class Javadoc for the precedence. */
+    SpillwayConfig effectiveConfig() {
+      if (base != null && configFile != null) {
+        throw new IllegalStateException(
+            "config(SpillwayConfig) and configFile(Path) each supply the whole configuration; use"
+                + " one, and setters for single values");
+      }
+      SpillwayConfig.Builder c =
+          configFile != null
+              ? ConfigLoader.read(configFile, environment())
+              : base != null ? base.toBuilder() : SpillwayConfig.builder();
+      explicit.forEach(s -> s.accept(c));
+      return c.build();
+    }
+
+    private Map<String, String> environment() {
+      return environment != null ? environment : System.getenv();
     }
   }
 }
