@@ -2,6 +2,9 @@ package dev.spillway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
 
@@ -41,6 +44,11 @@ import java.util.regex.Pattern;
  * @param countersInvalidationQueue flushed counter cells whose invalidation may wait for the
  *     invalidator thread; a flush that does not fit replaces the queue by one purge of every
  *     cached counter read (memory stays bounded; see {@code CacheRuntime})
+ * @param foreignChannel a pub/sub channel on which services in any language publish JSON
+ *     invalidation events ({@code {"entity":"user","id":"42","action":"update"}}); null (the
+ *     default) means none is listened to
+ * @param foreignEntities entity names of those events mapped to cache names; an entity not in
+ *     the map names its cache itself
  */
 public record CacheSettings(
     String prefix,
@@ -63,7 +71,9 @@ public record CacheSettings(
     String encryptionKeysEnv,
     boolean listenDatabase,
     Duration heartbeat,
-    int countersInvalidationQueue) {
+    int countersInvalidationQueue,
+    String foreignChannel,
+    Map<String, String> foreignEntities) {
 
   public static final Duration DEFAULT_TTL = Duration.ofMinutes(5);
   public static final Duration DEFAULT_NEGATIVE_TTL = Duration.ofSeconds(30);
@@ -89,6 +99,10 @@ public record CacheSettings(
 
   static final Pattern PREFIX_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,40}");
   static final Pattern CHANNEL_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
+  /** Entity names as other services spell them; they appear in logs, so no spaces. */
+  static final Pattern ENTITY_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
+  /** The rule of {@code CacheAside.Builder}'s cache names. */
+  static final Pattern CACHE_NAME_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
   static final Pattern ENV_PATTERN = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,100}");
 
   public CacheSettings {
@@ -143,6 +157,35 @@ public record CacheSettings(
         "cache.heartbeat", heartbeat, Duration.ofMillis(100), Duration.ofHours(1));
     SpillwayConfig.requireRange(
         "cache.counters-invalidation-queue", countersInvalidationQueue, 1, 10_000_000);
+    if (foreignChannel != null && !CHANNEL_PATTERN.matcher(foreignChannel).matches()) {
+      throw new ConfigException(
+          "cache.foreign-channel must match " + CHANNEL_PATTERN + " but was '" + foreignChannel
+              + "'");
+    }
+    foreignEntities = foreignEntities == null ? Map.of() : copyEntities(foreignEntities);
+  }
+
+  private static Map<String, String> copyEntities(Map<String, String> m) {
+    Map<String, String> copy = new LinkedHashMap<>();
+    for (Map.Entry<String, String> e : m.entrySet()) {
+      if (e.getKey() == null || !ENTITY_PATTERN.matcher(e.getKey()).matches()) {
+        throw new ConfigException(
+            "cache.foreign-entities: entity name must match " + ENTITY_PATTERN + " but was '"
+                + e.getKey() + "'");
+      }
+      if (e.getValue() == null || !CACHE_NAME_PATTERN.matcher(e.getValue()).matches()) {
+        throw new ConfigException(
+            "cache.foreign-entities." + e.getKey() + " must be a cache name matching "
+                + CACHE_NAME_PATTERN + " but was '" + e.getValue() + "'");
+      }
+      copy.put(e.getKey(), e.getValue());
+    }
+    return java.util.Collections.unmodifiableMap(copy);
+  }
+
+  /** The cache an entity of a foreign event names: its mapping, else the entity name itself. */
+  public String cacheForEntity(String entity) {
+    return foreignEntities.getOrDefault(entity, entity);
   }
 
   /** The effective key prefix of cache entries for a deployment whose keys start with {@code keysPrefix}. */
@@ -187,6 +230,8 @@ public record CacheSettings(
     b.listenDatabase = listenDatabase;
     b.heartbeat = heartbeat;
     b.countersInvalidationQueue = countersInvalidationQueue;
+    b.foreignChannel = foreignChannel;
+    b.foreignEntities = foreignEntities;
     return b;
   }
 
@@ -203,7 +248,7 @@ public record CacheSettings(
             "stale-while-revalidate", "early-refresh-beta", "max-value-bytes", "lease-time",
             "lease-wait", "redis-timeout", "redis-retry-after", "l1", "counters-ttl", "tag-ttl",
             "max-load-time", "encryption-keys-env", "listen-database", "heartbeat",
-            "counters-invalidation-queue"));
+            "counters-invalidation-queue", "foreign-channel", "foreign-entities"));
     ConfigNodes.checkKeys(node.path("l1"), "cache.l1", Set.of("max-size", "ttl"));
     Builder b = builder();
     ConfigNodes.str(node, "prefix", "cache.prefix").ifPresent(b::prefix);
@@ -235,7 +280,31 @@ public record CacheSettings(
     ConfigNodes.duration(node, "heartbeat", "cache.heartbeat").ifPresent(b::heartbeat);
     ConfigNodes.integer(node, "counters-invalidation-queue", "cache.counters-invalidation-queue")
         .ifPresent(b::countersInvalidationQueue);
+    ConfigNodes.str(node, "foreign-channel", "cache.foreign-channel").ifPresent(b::foreignChannel);
+    b.foreignEntities(parseEntities(node.path("foreign-entities")));
     return b.build();
+  }
+
+  private static Map<String, String> parseEntities(JsonNode n) {
+    if (n.isMissingNode() || n.isNull()) {
+      return Map.of();
+    }
+    if (!n.isObject()) {
+      throw new ConfigException(
+          "cache.foreign-entities must be a mapping of entity name to cache name ({user: users})"
+              + " but was '" + n + "'");
+    }
+    Map<String, String> m = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (!e.getValue().isTextual()) {
+        throw new ConfigException(
+            "cache.foreign-entities." + e.getKey() + " must be a cache name but was '"
+                + e.getValue() + "'");
+      }
+      m.put(e.getKey(), e.getValue().asText());
+    }
+    return m;
   }
 
   private static double parseBeta(String v) {
@@ -266,6 +335,8 @@ public record CacheSettings(
         + ",counters-ttl=" + Durations.format(countersTtl)
         + ",listen-database=" + listenDatabase
         + ",counters-invalidation-queue=" + countersInvalidationQueue
+        + (foreignChannel != null ? ",foreign-channel=" + foreignChannel : "")
+        + (foreignEntities.isEmpty() ? "" : ",foreign-entities=" + foreignEntities.toString().replace(" ", ""))
         + "}";
   }
 
@@ -292,6 +363,8 @@ public record CacheSettings(
     private boolean listenDatabase;
     private Duration heartbeat = DEFAULT_HEARTBEAT;
     private int countersInvalidationQueue = DEFAULT_COUNTERS_INVALIDATION_QUEUE;
+    private String foreignChannel;
+    private Map<String, String> foreignEntities = Map.of();
 
     private Builder() {}
 
@@ -401,12 +474,27 @@ public record CacheSettings(
       return this;
     }
 
+    /**
+     * The channel other services publish invalidation events on (see the README, "Events from
+     * other services"); null turns it off.
+     */
+    public Builder foreignChannel(String v) {
+      this.foreignChannel = v;
+      return this;
+    }
+
+    /** Entity names of foreign events mapped to cache names ({@code user -> users}). */
+    public Builder foreignEntities(Map<String, String> v) {
+      this.foreignEntities = v;
+      return this;
+    }
+
     public CacheSettings build() {
       return new CacheSettings(
           prefix, channel, ttl, negativeTtl, ttlJitterPercent, staleWhileRevalidate,
           earlyRefreshBeta, maxValueBytes, leaseTime, leaseWait, redisTimeout, redisRetryAfter,
           l1MaxSize, l1Ttl, countersTtl, tagTtl, maxLoadTime, encryptionKeysEnv, listenDatabase,
-          heartbeat, countersInvalidationQueue);
+          heartbeat, countersInvalidationQueue, foreignChannel, foreignEntities);
     }
   }
 }

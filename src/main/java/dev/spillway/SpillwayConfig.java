@@ -143,6 +143,13 @@ public record SpillwayConfig(
     worker = worker == null ? WorkerSettings.defaults() : worker;
     reporting = reporting == null ? ReportSettings.defaults() : reporting;
     cache = cache == null ? CacheSettings.defaults() : cache;
+    if (cache.foreignChannel() != null
+        && cache.foreignChannel().equals(cache.channelFor(keyPrefix))) {
+      // Bus messages would be read as malformed events, and events as foreign bus messages.
+      throw new ConfigException(
+          "cache.foreign-channel must differ from the invalidation bus channel but both were '"
+              + cache.foreignChannel() + "'");
+    }
     for (int i = 0; i < adopt.size(); i++) {
       adopt.get(i).checkMatch(i, keyPrefix, cache.prefixFor(keyPrefix));
     }

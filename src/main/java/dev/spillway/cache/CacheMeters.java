@@ -25,6 +25,10 @@ final class CacheMeters {
   final Counter counterInvalidationsDropped;
   final Counter counterPurges;
   final Counter busItemsCollapsed;
+  final Counter foreignApplied;
+  final Counter foreignMalformed;
+  final Counter foreignUnknown;
+  final Counter foreignOverflow;
 
   CacheMeters(MeterRegistry registry) {
     this.registry = registry;
@@ -70,6 +74,18 @@ final class CacheMeters {
     busItemsCollapsed =
         counter("spillway.cache.bus.items.collapsed", null, null,
             "Bus items dropped because the publish queue was full; one CLEAR per cache went instead");
+    foreignApplied =
+        counter("spillway.cache.foreign.events", "outcome", "applied",
+            "Invalidation events from other services applied (L2 and this L1)");
+    foreignMalformed =
+        counter("spillway.cache.foreign.events", "outcome", "malformed",
+            "Events on the foreign channel ignored: not JSON, too large, missing fields, bad key");
+    foreignUnknown =
+        counter("spillway.cache.foreign.events", "outcome", "unknown",
+            "Events ignored because their entity or cache is not declared here");
+    foreignOverflow =
+        counter("spillway.cache.foreign.events", "outcome", "overflow",
+            "Events that found the queue full; their caches were purged instead (L2 and this L1)");
   }
 
   private Counter counter(String name, String tag, String value, String description) {

@@ -67,6 +67,7 @@ public final class CacheRuntime implements AutoCloseable {
   private final CounterInvalidator counterInvalidator;
   private final RuntimeFailure failure;
   private final DatabaseRelay relay;
+  private final ForeignEvents foreign;
   private final Map<String, DefaultCacheAside<?, ?>> caches = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<BusMessage.Item> pending = new ConcurrentLinkedQueue<>();
   private final AtomicInteger pendingCount = new AtomicInteger();
@@ -107,8 +108,20 @@ public final class CacheRuntime implements AutoCloseable {
               client, settings.channelFor(config.keyPrefix()), l2, meters, new Receiver(),
               settings.heartbeat(), settings.redisTimeout(), failure,
               InvalidationBus.QUEUE_CAPACITY);
+      if (settings.foreignChannel() != null) {
+        foreign = new ForeignEvents(this, settings.foreignChannel());
+        bus.alsoSubscribe(settings.foreignChannel(), foreign::onMessage);
+      } else {
+        foreign = null;
+      }
       bus.start(timer);
       opened.push(bus);
+      if (foreign != null) {
+        // Closed before the bus: events still arriving then are dropped, not applied on a
+        // connection about to go.
+        foreign.start();
+        opened.push(foreign);
+      }
       // Closed in reverse: the relay, then the counter invalidator (what it holds is sent, within
       // a bound, handing its messages to the bus), then the bus (it sends what it holds), and only
       // then the timer and the Redis connection. The other way round, the last flush's
@@ -216,6 +229,11 @@ public final class CacheRuntime implements AutoCloseable {
 
   DefaultCacheAside<?, ?> cache(String name) {
     return caches.get(name);
+  }
+
+  /** The caches built on this runtime so far. */
+  java.util.Collection<DefaultCacheAside<?, ?>> caches() {
+    return caches.values();
   }
 
   void publish(BusMessage.Item item) {

@@ -18,6 +18,7 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,6 +72,8 @@ final class InvalidationBus implements AutoCloseable {
   private final Thread publisher;
   private final RuntimeFailure failure;
   private boolean collapsing; // guarded by queue; for one log line per episode
+  private String foreignChannel;
+  private Consumer<String> foreignHandler;
   private StatefulRedisPubSubConnection<String, String> connection;
   private ScheduledFuture<?> heartbeatTask;
   private volatile boolean running = true;
@@ -105,6 +108,17 @@ final class InvalidationBus implements AutoCloseable {
     publisher.setDaemon(true);
   }
 
+  /**
+   * Before {@link #start}: also subscribe to {@code channel} on the bus's connection and hand its
+   * messages to {@code handler}, on the subscriber thread (which must not block). Sharing the
+   * connection means the bus's disconnect, re-subscribe and heartbeat L1 clears cover events lost
+   * on that channel too.
+   */
+  void alsoSubscribe(String channel, Consumer<String> handler) {
+    this.foreignChannel = channel;
+    this.foreignHandler = handler;
+  }
+
   /** Subscribes (waiting at most the Redis timeout) and starts the publisher and heartbeat. */
   void start(ScheduledExecutorService scheduler) {
     connection = client.connectPubSub();
@@ -112,14 +126,19 @@ final class InvalidationBus implements AutoCloseable {
         new RedisPubSubAdapter<>() {
           @Override
           public void message(String ch, String message) {
-            onMessage(message);
+            if (channel.equals(ch)) {
+              onMessage(message);
+            } else if (ch.equals(foreignChannel)) {
+              foreignHandler.accept(message);
+            }
           }
 
           @Override
           public void subscribed(String ch, long count) {
             // The first confirmation is our own SUBSCRIBE; any later one is Lettuce
-            // re-subscribing after a reconnect, and messages sent in the gap are lost.
-            if (subscribeEvents.incrementAndGet() > 1) {
+            // re-subscribing after a reconnect, and messages sent in the gap are lost. The
+            // foreign channel re-subscribes along with the bus channel, so counting one suffices.
+            if (channel.equals(ch) && subscribeEvents.incrementAndGet() > 1) {
               subscribed = true;
               meters.l1ClearsResubscribe.increment();
               log.info("event=cache_bus_resubscribed channel={} action=l1_cleared", channel);
@@ -140,7 +159,9 @@ final class InvalidationBus implements AutoCloseable {
           }
         });
     try {
-      connection.async().subscribe(channel).get(Math.max(timeout.toMillis(), 1000), TimeUnit.MILLISECONDS);
+      String[] channels =
+          foreignChannel == null ? new String[] {channel} : new String[] {channel, foreignChannel};
+      connection.async().subscribe(channels).get(Math.max(timeout.toMillis(), 1000), TimeUnit.MILLISECONDS);
       subscribed = true;
     } catch (Exception e) {
       // Lettuce re-subscribes once Redis answers; until then L1 clears keep readers honest.

@@ -22,7 +22,14 @@ final class KeyRules<K> {
     if (key == null) {
       throw new IllegalArgumentException("cache '" + name + "': key must not be null");
     }
-    String k = keyEncoder.apply(key);
+    return checkEncoded(name, keyEncoder.apply(key));
+  }
+
+  /**
+   * Checks a key already encoded (as a foreign event carries it) against the rules of cache
+   * {@code name}, and returns it.
+   */
+  static String checkEncoded(String name, String k) {
     if (k == null || k.isEmpty() || k.length() > MAX_KEY_CHARS) {
       throw new IllegalArgumentException(
           "cache '" + name + "': key must encode to 1.." + MAX_KEY_CHARS + " characters but was "
@@ -38,6 +45,10 @@ final class KeyRules<K> {
   }
 
   String checkTag(String tag) {
+    return checkTag(name, tag);
+  }
+
+  static String checkTag(String name, String tag) {
     if (tag == null || tag.isEmpty() || tag.length() > 256) {
       throw new IllegalArgumentException(
           "cache '" + name + "': a tag must be 1..256 characters but was "
