@@ -86,7 +86,8 @@ public interface CacheAside<K, V> {
    * the last to commit. {@link #writeThrough} handles that race.
    *
    * @throws IllegalArgumentException when the key or a tag of the value is not valid (as for
-   *     {@link #get})
+   *     {@link #get}); for an invalid tag the key is invalidated first, since the database
+   *     already holds the new value
    */
   void put(K key, V value);
 

@@ -32,7 +32,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *       then load.
  *   <li><b>Store</b>: the write script sets the envelope only if the invalidation counter still
  *       equals the snapshot, so a load that began before an invalidation is never cached in L2;
- *       L1 is put only after a successful write, and then checked against the in-JVM generation
+ *       L1 is put only after a successful write, and only if the in-JVM generation is unchanged
  *       (see {@link Generations}).
  * </ol>
  *

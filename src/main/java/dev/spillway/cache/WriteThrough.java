@@ -80,7 +80,6 @@ final class WriteThrough<K, V> {
       throw t;
     }
     if (begun == null) {
-      cache.meters.redisErrors.increment();
       cache.invalidateEncoded(k);
     } else if (System.nanoTime() - begun.startedNanos() >= maxWriteNanos) {
       // The generation taken before the write may have expired and been handed out again.
@@ -98,16 +97,19 @@ final class WriteThrough<K, V> {
   private Begun begin(String k) {
     long started = System.nanoTime();
     if (!l2.available()) {
+      cache.meters.redisBypassed.increment();
       return null;
     }
     String generation = l2.beginWrite(keys.invalidations(name, k), generationLife);
     if (generation == null) {
+      cache.meters.redisErrors.increment();
       return null;
     }
     long seq = 0;
     if (tagged) {
       Object s = l2.get(keys.tagSequence(name));
       if (s == null) {
+        cache.meters.redisErrors.increment();
         return null;
       }
       seq = s instanceof byte[] bytes ? L2.parseLong(bytes) : 0;
@@ -130,7 +132,15 @@ final class WriteThrough<K, V> {
         cache.invalidateEncoded(k);
         return;
       }
-      Map<String, Long> tagVersions = rules.tagVersions(v, tagSequence);
+      Map<String, Long> tagVersions;
+      try {
+        tagVersions = rules.tagVersions(v, tagSequence);
+      } catch (RuntimeException e) {
+        // An invalid tag, or the tags function failed: the database has the new value already,
+        // so the old cached one must go before the caller hears about it.
+        cache.invalidateEncoded(k);
+        throw e;
+      }
       byte[] payload = tagVersions == null ? null : rules.payload(v);
       if (payload == null) {
         cache.invalidateEncoded(k);

@@ -9,9 +9,11 @@ import dev.spillway.CacheSettings;
 import dev.spillway.Spillway;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
+import dev.spillway.testing.TestRedis;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -252,6 +254,51 @@ class WriteThroughTest {
     await().atMost(Duration.ofSeconds(5)).until(() -> !onA.inL1(11L));
     assertThat(onB.meters.oversize.count()).isEqualTo(1);
     assertThat(onA.get(11L).name()).isEqualTo("x".repeat(100));
+  }
+
+  @Test
+  void put_encryptedCache_sealedInRedisReadableByOther() {
+    AtomicInteger loads = new AtomicInteger();
+    AesGcmCodec codec = AesGcmCodec.of("k1", Map.of("k1", new byte[32]));
+    CacheLoader<Long, User> loader =
+        id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); };
+    DefaultCacheAside<Long, User> onA =
+        CacheFixtures.engine(
+            a.cache("sealed", Long.class, User.class).loader(loader).encryption(codec).build());
+    DefaultCacheAside<Long, User> onB =
+        CacheFixtures.engine(
+            b.cache("sealed", Long.class, User.class).loader(loader).encryption(codec).build());
+
+    onA.put(13L, rename(13, "secret-13"));
+
+    try (TestRedis redis = TestRedis.connect(env.redisUri(), false)) {
+      String raw = redis.sync().get(CacheFixtures.cachePrefix(env) + "{sealed:13}");
+      assertThat(raw).isNotNull().doesNotContain("secret-13");
+    }
+    assertThat(onB.get(13L).name()).isEqualTo("secret-13");
+    assertThat(loads.get()).isZero();
+  }
+
+  @Test
+  void put_invalidTag_throwsAndInvalidates() {
+    AtomicInteger loads = new AtomicInteger();
+    CacheLoader<Long, User> loader =
+        id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); };
+    DefaultCacheAside<Long, User> onA =
+        CacheFixtures.engine(
+            a.cache("badtag", Long.class, User.class)
+                .loader(loader)
+                .tags(u -> List.of(u.name()))
+                .build());
+    assertThat(onA.get(15L).name()).isEqualTo("user-15");
+
+    assertThatThrownBy(() -> onA.put(15L, rename(15, "bad\ntag")))
+        .isInstanceOf(IllegalArgumentException.class);
+
+    assertThat(onA.inL1(15L)).isFalse();
+    assertThat(CacheFixtures.keys(env.redisUri(), CacheFixtures.cachePrefix(env) + "{badtag:15}"))
+        .as("the old value is not left behind")
+        .isEmpty();
   }
 
   @Test
