@@ -38,7 +38,8 @@ import java.util.regex.Pattern;
  *       is returned to that caller but cached neither in L1 nor in L2.
  *   <li>After {@link #invalidate} returns, no instance's L2 serves the old value; other instances'
  *       L1 drop it when the bus message arrives (typically well under a millisecond after
- *       publication), or at the latest after one L1 TTL if the message is lost.
+ *       publication), or at the latest after one L1 TTL if the message is lost. The same holds
+ *       for {@link #put} and {@link #writeThrough}, which leave the new value in L2 and this L1.
  *   <li>Redis being slow or down never makes a read fail: past {@code cache.redis-timeout} the
  *       loader answers (and L1 still serves). A loader exception is never cached.
  * </ul>
@@ -66,6 +67,55 @@ public interface CacheAside<K, V> {
    * trip; the misses load concurrently, each as {@link #get} would.
    */
   Map<K, V> getAll(Collection<? extends K> keys);
+
+  /**
+   * Write-through after the caller wrote the database: caches {@code value} (null: the row is
+   * gone, remembered for the negative TTL) in L2 and in this L1, and makes every other L1 drop
+   * its old copy through the bus. Tags are recorded as for a loaded value; the value rules of a
+   * load apply (serializer, encryption, {@code maxValueBytes}).
+   *
+   * <p>Contract: a load of {@code key} that began before this call, in any instance, can never
+   * cache what it read over {@code value}: the put moves the key's generation in the same Redis
+   * script that writes the entry, and a load writes only under the generation it started with.
+   * When the value cannot be cached (Redis down or slow, too large, not serializable, a tag
+   * unreadable) the key is invalidated instead, exactly as {@link #invalidate} does; nothing is
+   * thrown for the cache's sake.
+   *
+   * <p>Hazard: call it only after the database write committed, and not for writers of one key
+   * that race each other: among concurrent puts the last to reach Redis wins, which need not be
+   * the last to commit. {@link #writeThrough} handles that race.
+   *
+   * @throws IllegalArgumentException when the key or a tag of the value is not valid (as for
+   *     {@link #get}); for an invalid tag the key is invalidated first, since the database
+   *     already holds the new value
+   */
+  void put(K key, V value);
+
+  /**
+   * Runs the caller's database write, then caches the value it returned as {@link #put} does.
+   *
+   * <p>Contract, beyond {@link #put}'s:
+   *
+   * <ul>
+   *   <li>If {@code writer} throws, nothing is cached, the key is invalidated (the write may have
+   *       committed before it failed), and the exception is rethrown unchanged.
+   *   <li>Before the write the key's generation is moved on, so loads already running cannot
+   *       cache what they read before it; after the write the value is cached only if nothing
+   *       (another {@code writeThrough}, a {@code put}, an invalidation) moved the generation
+   *       meanwhile, and only if none of its tags was invalidated meanwhile. Otherwise the key is
+   *       invalidated: when two writers race, which commit came last is unknown, so neither
+   *       value is trusted and the next read loads.
+   *   <li>Redis being down never fails the write: the writer runs and the key is invalidated
+   *       (retried until Redis takes it).
+   * </ul>
+   *
+   * <p>Call it outside any database transaction of the caller's, so that the writer's commit
+   * precedes the cache write.
+   *
+   * @return what the writer returned
+   * @throws X what the writer threw
+   */
+  <X extends Exception> V writeThrough(K key, CacheWriter<? extends V, X> writer) throws X;
 
   /**
    * Evicts {@code key} from L2 and this L1 now, and from every other L1 through the bus. If Redis

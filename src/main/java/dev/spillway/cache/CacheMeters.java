@@ -116,6 +116,7 @@ final class CacheMeters {
     final Counter oversize;
     final Counter unreadable;
     final Counter writesRefused;
+    final Counter puts;
     final Counter redisErrors;
     final Counter redisBypassed;
 
@@ -152,7 +153,12 @@ final class CacheMeters {
               "L2 entries of another schema version, damaged, or sealed by an unknown key (misses)");
       writesRefused =
           c(r, "spillway.cache.l2.writes.refused", cache, null, null,
-              "Loaded values not cached because their key or a tag was invalidated during the load");
+              "Loaded or written-through values not cached because their key or a tag was invalidated"
+                  + " (or written by another writer) meanwhile");
+      puts =
+          c(r, "spillway.cache.puts", cache, null, null,
+              "Values written through put or writeThrough and cached (a put that could not be"
+                  + " cached invalidates the key instead)");
       redisErrors =
           c(r, "spillway.cache.redis.errors", cache, null, null,
               "Cache reads or writes that failed or passed their time box");

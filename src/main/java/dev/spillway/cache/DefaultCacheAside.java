@@ -32,14 +32,15 @@ import java.util.concurrent.ConcurrentHashMap;
  *       then load.
  *   <li><b>Store</b>: the write script sets the envelope only if the invalidation counter still
  *       equals the snapshot, so a load that began before an invalidation is never cached in L2;
- *       L1 is put only after a successful write, and then checked against the in-JVM generation
+ *       L1 is put only after a successful write, and only if the in-JVM generation is unchanged
  *       (see {@link Generations}).
  * </ol>
  *
  * <p>This class holds L1, the single flight, the invalidations and what both read paths need to
  * judge an L2 envelope; the rest is split by concern: {@link LeasedFetch} (steps 3 to 5), {@link
- * Refresher} (stale-while-revalidate and early refresh), {@link BulkGet} ({@link #getAll}) and
- * {@link KeyRules} (key and tag checks).
+ * Refresher} (stale-while-revalidate and early refresh), {@link BulkGet} ({@link #getAll}),
+ * {@link WriteThrough} ({@link #put}, {@link #writeThrough}) and {@link KeyRules} (key and tag
+ * checks).
  */
 final class DefaultCacheAside<K, V> implements CacheAside<K, V> {
   /** What L1 holds: the value and what early refresh and tag eviction need. */
@@ -60,6 +61,7 @@ final class DefaultCacheAside<K, V> implements CacheAside<K, V> {
   final LeasedFetch<K, V> fetch;
   final Refresher<K, V> refresher;
   private final BulkGet<K, V> bulk;
+  private final WriteThrough<K, V> writes;
   private final ValueSerializer<V> serializer;
   private final ConcurrentHashMap<String, CompletableFuture<Holder<V>>> inflight =
       new ConcurrentHashMap<>();
@@ -100,6 +102,7 @@ final class DefaultCacheAside<K, V> implements CacheAside<K, V> {
     this.fetch = new LeasedFetch<>(this, b);
     this.refresher = new Refresher<>(this, b);
     this.bulk = new BulkGet<>(this, b);
+    this.writes = new WriteThrough<>(this, b);
   }
 
   @Override
@@ -152,10 +155,10 @@ final class DefaultCacheAside<K, V> implements CacheAside<K, V> {
     }
     L1Entry<V> e =
         new L1Entry<>(value, env.freshUntil(), env.computeMillis(), Set.copyOf(env.tags().keySet()));
-    l1.put(k, e);
-    if (!generations.unchanged(k, gen)) {
-      l1.asMap().remove(k, e); // invalidated since the snapshot: the value may predate it
-    }
+    // Check and put under the entry's lock: an invalidation bumps the generation before it
+    // evicts, so it either is seen here or evicts after the put; and a value older than the
+    // snapshot never replaces, even briefly, what a later write-through put.
+    l1.asMap().compute(k, (key, old) -> generations.unchanged(k, gen) ? e : old);
   }
 
   /** TRUE when every tag still has the version the entry recorded; null when Redis failed. */
@@ -192,8 +195,22 @@ final class DefaultCacheAside<K, V> implements CacheAside<K, V> {
   }
 
   @Override
+  public void put(K key, V value) {
+    writes.put(key, value);
+  }
+
+  @Override
+  public <X extends Exception> V writeThrough(K key, CacheWriter<? extends V, X> writer) throws X {
+    return writes.writeThrough(key, java.util.Objects.requireNonNull(writer, "writer"));
+  }
+
+  @Override
   public void invalidate(K key) {
-    String k = encode(key);
+    invalidateEncoded(encode(key));
+  }
+
+  /** {@link #invalidate} of an encoded key. */
+  void invalidateEncoded(String k) {
     invalidateLocal(k);
     runtime.invalidateInRedis(name, k);
     runtime.publish(new BusMessage.Item(BusMessage.Kind.KEY, name, k));

@@ -89,6 +89,38 @@ final class L2 {
           """);
 
   /**
+   * Write-through: moves the key's generation on and sets the envelope, atomically, so a load that
+   * snapshotted the old generation can no longer write (its {@link #WRITE} compares and finds
+   * another number). With ARGV[3] non-empty, only if the generation is still ARGV[3] (the number
+   * {@link #BEGIN_WRITE} handed out: no other write or invalidation of the key since). Returns 1 if
+   * written.
+   */
+  private static final Script PUT =
+      new Script(
+          "put",
+          """
+          if ARGV[3] ~= '' and (redis.call('GET', KEYS[2]) or '0') ~= ARGV[3] then return 0 end
+          redis.call('INCR', KEYS[2])
+          redis.call('PEXPIRE', KEYS[2], ARGV[4])
+          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+          return 1
+          """);
+
+  /**
+   * Before a write-through's database write: moves the key's generation on (so loads already
+   * running cannot write what they read before it) and returns the new number, which only this
+   * writer holds; the entry stays, since the database has not changed yet.
+   */
+  private static final Script BEGIN_WRITE =
+      new Script(
+          "begin_write",
+          """
+          local n = redis.call('INCR', KEYS[1])
+          redis.call('PEXPIRE', KEYS[1], ARGV[1])
+          return n
+          """);
+
+  /**
    * {@link #INVALIDATE}, but only where something could serve or write a stale value: an entry
    * (KEYS[1]) or a load in flight (its lease, KEYS[3]). A flush applies every counter key it
    * touched, and most are cached nowhere: skipping them saves a write, a generation key and its
@@ -219,6 +251,37 @@ final class L2 {
             bytes(generation),
             bytes(token == null ? "" : token)),
         (Long r) -> r == 1L);
+  }
+
+  /**
+   * Sets the envelope and moves the key's generation in one script; with {@code expectedGeneration}
+   * non-null, only if the generation still is that. TRUE written, FALSE refused, null when Redis
+   * failed.
+   */
+  Boolean put(
+      String entryKey, String invKey, byte[] envelope, long pxMillis, String expectedGeneration,
+      Duration generationLife) {
+    return await(
+        PUT.run(
+            redis,
+            ScriptOutputType.INTEGER,
+            new String[] {entryKey, invKey},
+            envelope,
+            bytes(Long.toString(Math.max(1, pxMillis))),
+            bytes(expectedGeneration == null ? "" : expectedGeneration),
+            bytes(Long.toString(generationLife.toMillis()))),
+        (Long r) -> r == 1L);
+  }
+
+  /** The key's new generation, held by this writer only; null when Redis failed. */
+  String beginWrite(String invKey, Duration generationLife) {
+    return await(
+        BEGIN_WRITE.run(
+            redis,
+            ScriptOutputType.INTEGER,
+            new String[] {invKey},
+            bytes(Long.toString(generationLife.toMillis()))),
+        (Long r) -> Long.toString(r));
   }
 
   void release(String leaseKey, String token) {

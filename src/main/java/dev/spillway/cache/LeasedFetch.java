@@ -226,54 +226,14 @@ final class LeasedFetch<K, V> {
       throw e;
     }
     int computeMillis = (int) Math.min(Integer.MAX_VALUE, (System.nanoTime() - t0) / 1_000_000);
-    Map<String, Long> tagVersions = Map.of();
-    if (v != null && tagsOf != null) {
-      List<String> tags = new ArrayList<>(new LinkedHashSet<>(tagsOf.apply(v)));
-      List<String> tagKeys = new ArrayList<>(tags.size());
-      for (String t : tags) {
-        tagKeys.add(keys.tag(name, cache.keyRules.checkTag(t)));
-      }
-      long[] versions = l2.versions(tagKeys);
-      if (versions == null) {
-        meters.redisErrors.increment();
-        releaseQuietly(lk, token);
-        return v; // tags unknown: caching without them could outlive a tag invalidation
-      }
-      Map<String, Long> tv = new LinkedHashMap<>();
-      for (int i = 0; i < tags.size(); i++) {
-        if (versions[i] > s.tagSequence()) {
-          // A tag was bumped while we loaded: what we read may predate that change.
-          meters.writesRefused.increment();
-          releaseQuietly(lk, token);
-          return v;
-        }
-        tv.put(tags.get(i), versions[i]);
-      }
-      tagVersions = tv;
-    }
-    byte[] payload;
-    try {
-      payload = v == null ? new byte[0] : serializer.write(v);
-    } catch (Exception e) {
-      log.warn(
-          "event=cache_serialize_failed cache={} error=\"{}\" action=served_not_cached", name,
-          e.toString());
-      releaseQuietly(lk, token);
-      return v;
-    }
-    if (payload.length > maxValueBytes) {
-      meters.oversize.increment();
-      if (!oversizeWarned) {
-        oversizeWarned = true;
-        log.warn(
-            "event=cache_value_too_large cache={} bytes={} max={} action=served_not_cached",
-            name, payload.length, maxValueBytes);
-      }
+    Map<String, Long> tagVersions = tagVersions(v, s.tagSequence());
+    byte[] payload = tagVersions == null ? null : payload(v);
+    if (payload == null) {
       releaseQuietly(lk, token);
       return v;
     }
     long now = clock.millis();
-    long life = jittered(v == null ? negativeTtlMillis : ttlMillis);
+    long life = life(v);
     Envelope env = new Envelope(schemaVersion, v == null, now, computeMillis, now + life, tagVersions, payload);
     if (System.nanoTime() - s.startedNanos() >= maxLoadNanos) {
       // The invalidation marker this write would check may have expired: serve, don't cache.
@@ -293,6 +253,82 @@ final class LeasedFetch<K, V> {
       meters.writesRefused.increment();
     }
     return v;
+  }
+
+  /**
+   * The tag versions an entry of {@code v} records: empty when {@code v} is null or the cache has
+   * no tags; null when {@code v} must not be cached, because Redis failed (caching without the
+   * versions could outlive a tag invalidation) or a tag moved past {@code tagSequence} (what was
+   * read may predate that change). Each null is counted. Shared by loads and {@link WriteThrough}.
+   */
+  Map<String, Long> tagVersions(V v, long tagSequence) {
+    if (v == null || tagsOf == null) {
+      return Map.of();
+    }
+    List<String> tags = new ArrayList<>(new LinkedHashSet<>(tagsOf.apply(v)));
+    List<String> tagKeys = new ArrayList<>(tags.size());
+    for (String t : tags) {
+      tagKeys.add(keys.tag(name, cache.keyRules.checkTag(t)));
+    }
+    long[] versions = l2.versions(tagKeys);
+    if (versions == null) {
+      meters.redisErrors.increment();
+      return null;
+    }
+    Map<String, Long> tv = new LinkedHashMap<>();
+    for (int i = 0; i < tags.size(); i++) {
+      if (versions[i] > tagSequence) {
+        meters.writesRefused.increment();
+        return null;
+      }
+      tv.put(tags.get(i), versions[i]);
+    }
+    return tv;
+  }
+
+  /**
+   * The bytes to cache for {@code v} (empty for null), or null when it must not be cached: the
+   * serializer failed, or the bytes exceed {@code maxValueBytes} (logged once, counted).
+   */
+  byte[] payload(V v) {
+    byte[] payload;
+    try {
+      payload = v == null ? new byte[0] : serializer.write(v);
+    } catch (Exception e) {
+      log.warn(
+          "event=cache_serialize_failed cache={} error=\"{}\" action=served_not_cached", name,
+          e.toString());
+      return null;
+    }
+    if (payload.length > maxValueBytes) {
+      meters.oversize.increment();
+      if (!oversizeWarned) {
+        oversizeWarned = true;
+        log.warn(
+            "event=cache_value_too_large cache={} bytes={} max={} action=served_not_cached",
+            name, payload.length, maxValueBytes);
+      }
+      return null;
+    }
+    return payload;
+  }
+
+  /** A new entry's life in L2 before jitter is added: the TTL, or the negative TTL for null. */
+  long life(V v) {
+    return jittered(v == null ? negativeTtlMillis : ttlMillis);
+  }
+
+  /** How long past its freshness an entry stays in Redis (the stale-while-revalidate window). */
+  long staleWindowMillis() {
+    return swrMillis;
+  }
+
+  int schemaVersion() {
+    return schemaVersion;
+  }
+
+  AesGcmCodec codec() {
+    return codec;
   }
 
   /** Redis unavailable: the loader answers; only L1 (guarded by the generation) is filled. */
