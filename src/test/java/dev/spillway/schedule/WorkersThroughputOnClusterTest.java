@@ -248,6 +248,12 @@ class WorkersThroughputOnClusterTest {
             .as("%s/%s", counter, key(i))
             .isEqualTo(delta(i));
       }
+      // The ledger holds every cell once the last transaction commits; its batches are
+      // acknowledged in Redis just after, so give the acks a moment.
+      long ackDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+      while (pendingInRedis(redis, workersLayout) != 0 && System.nanoTime() < ackDeadline) {
+        Thread.sleep(20);
+      }
       assertThat(pendingInRedis(redis, workersLayout)).as("batches pending in Redis").isZero();
 
       for (WorkerProcess w : workers) {
