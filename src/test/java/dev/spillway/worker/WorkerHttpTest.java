@@ -131,7 +131,7 @@ class WorkerHttpTest {
     assertThat(m.sum("spillway_flush_duration_seconds_count", "")).isPositive();
     assertThat(m.sum("spillway_flush_oldest_batch_age_seconds", "")).isLessThan(60);
     assertThat(m.sum("spillway_dead_letters_waiting", "")).isZero();
-    assertThat(m.sum("spillway_job_runs_total", "job=\"flush-0-16\",outcome=\"ok\"")).isPositive();
+    assertThat(m.sum("spillway_job_runs_total", "task=\"flush-0-16\",outcome=\"ok\"")).isPositive();
     // The worker's own embedded client sends nothing: its meters exist and read zero.
     assertThat(m.sum("spillway_client_increments_accepted_total", "")).isZero();
     assertThat(m.sum("spillway_client_cells_drained_total", "")).isZero();
