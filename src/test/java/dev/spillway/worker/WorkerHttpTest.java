@@ -89,6 +89,12 @@ class WorkerHttpTest {
         .as("effective configuration logged once, secrets masked")
         .containsOnlyOnce("event=started client=spillway")
         .contains("postgres.password=");
+    String started =
+        worker.output().lines().filter(l -> l.contains(" event=started ")).findFirst().orElseThrow();
+    assertThat(StartupLineTest.parseLogfmt(started))
+        .as("the start-up line reads back as logfmt")
+        .containsEntry("worker.ledger.prune-schedule", "1h")
+        .containsEntry("keys.stripes", "64");
     if (env.jdbcPassword() != null && !env.jdbcPassword().isEmpty()) {
       assertThat(worker.output()).doesNotContain(env.jdbcPassword());
     }
