@@ -316,28 +316,39 @@ public record CacheSettings(
     }
   }
 
-  /** Compact, space-free, for the one-line effective configuration. */
+  /** The {@code cache:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
+  Map<String, Object> effective() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("prefix", prefix == null ? "<keys.prefix>c:" : prefix);
+    if (channel != null) {
+      m.put("channel", channel);
+    }
+    m.put("ttl", Durations.format(ttl));
+    m.put("negative-ttl", Durations.format(negativeTtl));
+    m.put("ttl-jitter-percent", ttlJitterPercent);
+    m.put("stale-while-revalidate", Durations.format(staleWhileRevalidate));
+    m.put("early-refresh-beta", earlyRefreshBeta);
+    m.put("max-value-bytes", maxValueBytes);
+    m.put("lease-time", Durations.format(leaseTime));
+    m.put("lease-wait", Durations.format(leaseWait));
+    m.put("redis-timeout", Durations.format(redisTimeout));
+    m.put("l1", SpillwayConfig.tree("max-size", l1MaxSize, "ttl", Durations.format(l1Ttl)));
+    m.put("counters-ttl", Durations.format(countersTtl));
+    m.put("listen-database", listenDatabase);
+    m.put("counters-invalidation-queue", countersInvalidationQueue);
+    if (foreignChannel != null) {
+      m.put("foreign-channel", foreignChannel);
+    }
+    if (!foreignEntities.isEmpty()) {
+      m.put("foreign-entities", new java.util.TreeMap<String, String>(foreignEntities));
+    }
+    return m;
+  }
+
+  /** The section's effective values as logfmt, keys relative to {@code cache.}. */
   @Override
   public String toString() {
-    return "{prefix=" + (prefix == null ? "<keys.prefix>c:" : prefix)
-        + (channel != null ? ",channel=" + channel : "")
-        + ",ttl=" + Durations.format(ttl)
-        + ",negative-ttl=" + Durations.format(negativeTtl)
-        + ",ttl-jitter-percent=" + ttlJitterPercent
-        + ",stale-while-revalidate=" + Durations.format(staleWhileRevalidate)
-        + ",early-refresh-beta=" + earlyRefreshBeta
-        + ",max-value-bytes=" + maxValueBytes
-        + ",lease-time=" + Durations.format(leaseTime)
-        + ",lease-wait=" + Durations.format(leaseWait)
-        + ",redis-timeout=" + Durations.format(redisTimeout)
-        + ",l1.max-size=" + l1MaxSize
-        + ",l1.ttl=" + Durations.format(l1Ttl)
-        + ",counters-ttl=" + Durations.format(countersTtl)
-        + ",listen-database=" + listenDatabase
-        + ",counters-invalidation-queue=" + countersInvalidationQueue
-        + (foreignChannel != null ? ",foreign-channel=" + foreignChannel : "")
-        + (foreignEntities.isEmpty() ? "" : ",foreign-entities=" + foreignEntities.toString().replace(" ", ""))
-        + "}";
+    return Logfmt.pairs(effective());
   }
 
   /** Mutable builder; the record's constructor checks every value. */

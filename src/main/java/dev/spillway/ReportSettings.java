@@ -10,6 +10,8 @@ import java.time.ZoneOffset;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -370,37 +372,39 @@ public record ReportSettings(
         copy);
   }
 
-  @Override
-  public String toString() {
-    return "{partitions="
-        + partitionInterval.name().toLowerCase(java.util.Locale.ROOT)
-        + "/ahead "
-        + Durations.format(partitionsAhead)
-        + " default-retention="
-        + levelsText(defaultRetention)
-        + " retention="
-        + retention.entrySet().stream().map(e -> e.getKey() + levelsText(e.getValue())).toList()
-        + " schedule={partition-upkeep="
-        + upkeepCron.orElse(OFF)
-        + ", rollup="
-        + rollupCron.orElse(OFF)
-        + ", retention="
-        + retentionCron.orElse(OFF)
-        + "}"
-        + " exports="
-        + exports.keySet()
-        + "}";
+  /** The {@code reporting:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
+  Map<String, Object> effective() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put(
+        "partitions",
+        SpillwayConfig.tree(
+            "interval", partitionInterval.name().toLowerCase(java.util.Locale.ROOT),
+            "ahead", Durations.format(partitionsAhead)));
+    m.put("lock-timeout", Durations.format(lockTimeout));
+    m.put("default-retention", levels(defaultRetention));
+    Map<String, Object> perCounter = new LinkedHashMap<>();
+    retention.forEach((counter, levels) -> perCounter.put(counter, levels(levels)));
+    m.put("retention", perCounter);
+    m.put(
+        "schedule",
+        SpillwayConfig.tree(
+            "partition-upkeep", upkeepCron.orElse(OFF),
+            "rollup", rollupCron.orElse(OFF),
+            "retention", retentionCron.orElse(OFF)));
+    m.put("exports", List.copyOf(exports.keySet()));
+    return m;
   }
 
-  private static String levelsText(Map<Granularity, RetentionPeriod> m) {
-    StringBuilder b = new StringBuilder("{");
-    m.forEach(
-        (g, r) ->
-            b.append(b.length() > 1 ? ", " : "")
-                .append(g.name().toLowerCase(java.util.Locale.ROOT))
-                .append('=')
-                .append(r));
-    return b.append('}').toString();
+  /** The section's effective values as logfmt, keys relative to {@code reporting.}. */
+  @Override
+  public String toString() {
+    return Logfmt.pairs(effective());
+  }
+
+  private static Map<String, Object> levels(Map<Granularity, RetentionPeriod> m) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    m.forEach((g, r) -> out.put(g.name().toLowerCase(java.util.Locale.ROOT), r.toString()));
+    return out;
   }
 
   // --- parsing and checks ---------------------------------------------------------------------

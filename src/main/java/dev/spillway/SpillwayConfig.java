@@ -207,53 +207,67 @@ public record SpillwayConfig(
 
   @Override
   public String toString() {
+    return Logfmt.pairs(effective());
+  }
+
+  /**
+   * The effective configuration as a tree in YAML's shape (sections, then keys; durations as
+   * {@code 5s}, schedules as written), secrets masked: what the runtime logs once at start, as
+   * logfmt ({@link #toString()}) or, in the worker's JSON format, as nested objects.
+   */
+  Map<String, Object> effective() {
     Redactor redactor = Redactor.of(this);
-    return "redis.uri="
-        + redactor.redactUri(redisUri)
-        + " redis.timeout="
-        + Durations.format(redisTimeout)
-        + " redis.cluster="
-        + redisCluster
-        + " postgres.jdbc-url="
-        + redactor.redactUri(jdbcUrl)
-        + " postgres.user="
-        + jdbcUser
-        + " postgres.password="
-        + (jdbcPassword.isEmpty() ? "<empty>" : "<masked>")
-        + " postgres.schema="
-        + schema
-        + " postgres.pool-size="
-        + poolSize
-        + " postgres.connect-timeout="
-        + Durations.format(postgresConnectTimeout)
-        + " keys.prefix="
-        + keyPrefix
-        + " keys.stripes="
-        + stripes
-        + " client.drain-interval="
-        + Durations.format(drainInterval)
-        + " client.max-pending-cells="
-        + maxPendingCells
-        + " client.overflow="
-        + overflowPolicy
-        + " client.block-timeout="
-        + Durations.format(blockTimeout)
-        + " flush.enabled="
-        + flushEnabled
-        + " flush.interval="
-        + Durations.format(flushInterval)
-        + " flush.max-cells-per-transaction="
-        + flushMaxCellsPerTransaction
-        + " counters="
-        + counters
-        + " adopt="
-        + adopt.stream().map(AdoptMapping::name).toList()
-        + " worker="
-        + worker
-        + " reporting="
-        + reporting
-        + " cache="
-        + cache;
+    Map<String, Object> root = new LinkedHashMap<>();
+    root.put(
+        "redis",
+        tree(
+            "uri", redactor.redactUri(redisUri),
+            "timeout", Durations.format(redisTimeout),
+            "cluster", redisCluster));
+    root.put(
+        "postgres",
+        tree(
+            "jdbc-url", redactor.redactUri(jdbcUrl),
+            "user", jdbcUser,
+            "password", jdbcPassword.isEmpty() ? "<empty>" : "<masked>",
+            "schema", schema,
+            "pool-size", poolSize,
+            "connect-timeout", Durations.format(postgresConnectTimeout)));
+    root.put("keys", tree("prefix", keyPrefix, "stripes", stripes));
+    root.put(
+        "client",
+        tree(
+            "drain-interval", Durations.format(drainInterval),
+            "max-pending-cells", maxPendingCells,
+            "overflow", overflowPolicy.name().toLowerCase(java.util.Locale.ROOT),
+            "block-timeout", Durations.format(blockTimeout),
+            "close-timeout", Durations.format(closeTimeout)));
+    root.put(
+        "flush",
+        tree(
+            "enabled", flushEnabled,
+            "interval", Durations.format(flushInterval),
+            "max-cells-per-transaction", flushMaxCellsPerTransaction,
+            "max-pending-batches-per-stripe", flushMaxPendingBatchesPerStripe));
+    Map<String, Object> levels = new LinkedHashMap<>();
+    counters.forEach(
+        (name, set) ->
+            levels.put(name, set.stream().map(g -> g.name().toLowerCase(java.util.Locale.ROOT)).toList()));
+    root.put("counters", levels);
+    root.put("adopt", adopt.stream().map(AdoptMapping::name).toList());
+    root.put("worker", worker.effective());
+    root.put("reporting", reporting.effective());
+    root.put("cache", cache.effective());
+    return root;
+  }
+
+  /** An ordered map of alternating keys and values. */
+  static Map<String, Object> tree(Object... keysAndValues) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    for (int i = 0; i < keysAndValues.length; i += 2) {
+      m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+    }
+    return m;
   }
 
   /** The first entry of {@code value} (a seed list) has one of {@code schemes}. */

@@ -2,7 +2,9 @@ package dev.spillway;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import org.quartz.CronExpression;
 
@@ -214,24 +216,39 @@ public record WorkerSettings(
     }
   }
 
-  /** Compact, space-free, for the one-line effective configuration. */
+  /** The {@code worker:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
+  Map<String, Object> effective() {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("http", SpillwayConfig.tree("bind", httpBind, "port", httpPort));
+    m.put("cluster", cluster);
+    if (cluster) {
+      m.put("cluster-checkin-interval", Durations.format(clusterCheckinInterval));
+    }
+    if (instanceId != null) {
+      m.put("instance-id", instanceId);
+    }
+    m.put("threads", threads);
+    m.put("shutdown-timeout", Durations.format(shutdownTimeout));
+    Map<String, Object> flush = SpillwayConfig.tree("groups", flushGroups);
+    if (flushSchedule != null) {
+      flush.put("schedule", flushSchedule);
+    }
+    m.put("flush", flush);
+    m.put(
+        "ledger",
+        SpillwayConfig.tree(
+            "retention", Durations.format(ledgerRetention), "prune-schedule", ledgerPruneSchedule));
+    m.put("dead-letters", SpillwayConfig.tree("check-schedule", deadLetterCheckSchedule));
+    m.put(
+        "log",
+        SpillwayConfig.tree("format", logFormat.name().toLowerCase(Locale.ROOT), "level", logLevel));
+    return m;
+  }
+
+  /** The section's effective values as logfmt, keys relative to {@code worker.}. */
   @Override
   public String toString() {
-    return "{http.bind=" + httpBind
-        + ",http.port=" + httpPort
-        + ",cluster=" + cluster
-        + (cluster ? ",cluster-checkin-interval=" + Durations.format(clusterCheckinInterval) : "")
-        + (instanceId != null ? ",instance-id=" + instanceId : "")
-        + ",threads=" + threads
-        + ",shutdown-timeout=" + Durations.format(shutdownTimeout)
-        + ",flush.groups=" + flushGroups
-        + (flushSchedule != null ? ",flush.schedule=" + flushSchedule.replace(' ', '_') : "")
-        + ",ledger.retention=" + Durations.format(ledgerRetention)
-        + ",ledger.prune-schedule=" + ledgerPruneSchedule.replace(' ', '_')
-        + ",dead-letters.check-schedule=" + deadLetterCheckSchedule.replace(' ', '_')
-        + ",log.format=" + logFormat.name().toLowerCase(Locale.ROOT)
-        + ",log.level=" + logLevel
-        + "}";
+    return Logfmt.pairs(effective());
   }
 
   /** Mutable builder; the record's constructor checks every value. */

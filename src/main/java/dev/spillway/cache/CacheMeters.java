@@ -66,10 +66,10 @@ final class CacheMeters {
         counter("spillway.cache.invalidations.retried", null, null,
             "Invalidations that reached Redis only on a retry, after Redis was unavailable");
     counterInvalidationsDropped =
-        counter("spillway.cache.counter.invalidations.dropped", null, null,
+        counter("spillway.cache.counters.invalidations.dropped", null, null,
             "Flushed counter cells whose invalidation was dropped for a purge (queue full)");
     counterPurges =
-        counter("spillway.cache.counter.purges", null, null,
+        counter("spillway.cache.counters.purges", null, null,
             "Purges of every cached counter read (L2, this L1, every L1 via the bus)");
     busItemsCollapsed =
         counter("spillway.cache.bus.items.collapsed", null, null,

@@ -26,8 +26,8 @@ import org.slf4j.LoggerFactory;
  * a purge waits is covered by it (the purge runs after that flush committed). So memory stays
  * bounded however fast flushes come, and cached counter reads stay correct; a value can outlive a
  * purge only through a load already in flight, bounded by {@code cache.counters-ttl}. Said once
- * per episode (at most once a minute) at WARN, counted in {@code spillway.cache.counter.invalidations.dropped} and {@code
- * spillway.cache.counter.purges}.
+ * per episode (at most once a minute) at WARN, counted in {@code spillway.cache.counters.invalidations.dropped} and {@code
+ * spillway.cache.counters.purges}.
  */
 final class CounterInvalidator implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CounterInvalidator.class);

@@ -14,9 +14,9 @@ import picocli.CommandLine.Mixin;
     mixinStandardHelpOptions = true,
     description = {
       "Check the deployment and explain: one line per check, OK, WARN or FAIL, with the fix.",
-      "Redis version (>= 6.2), maxmemory-policy (noeviction), persistence (AOF everysec), stripe",
-      "encoding, pending batches vs the ledger retention; PostgreSQL version (>= 12), migrations,",
-      "dead letters waiting, Quartz cluster members; the HTTP bind address.",
+      "Redis version (>= 6.2), maxmemory-policy (noeviction), persistence (AOF everysec), stripe"
+          + " encoding, pending batches vs the ledger retention; PostgreSQL version (>= 12),"
+          + " migrations, dead letters waiting, Quartz cluster members; the HTTP bind address.",
       "Exits 1 when any check FAILs, 0 otherwise. Reads only; changes nothing."
     },
     footer = {

@@ -25,8 +25,8 @@ import picocli.CommandLine.Command;
     },
     footer = {
       "",
-      "Configuration: --config FILE (YAML), overridden by SPILLWAY_REDIS_URI, SPILLWAY_JDBC_URL,",
-      "SPILLWAY_JDBC_USER, SPILLWAY_JDBC_PASSWORD, SPILLWAY_KEY_PREFIX, SPILLWAY_SCHEMA.",
+      "Configuration: --config FILE (YAML), overridden by SPILLWAY_REDIS_URI, SPILLWAY_JDBC_URL,"
+          + " SPILLWAY_JDBC_USER, SPILLWAY_JDBC_PASSWORD, SPILLWAY_KEY_PREFIX, SPILLWAY_SCHEMA.",
       "",
       "Examples:",
       "  spillway demo                         20 s of synthetic traffic, then a top-10 report",

@@ -16,15 +16,16 @@ import picocli.CommandLine.Option;
     name = "worker",
     mixinStandardHelpOptions = true,
     description = {
-      "Run the standalone worker: flush Redis into PostgreSQL on schedule (one job per stripe",
-      "group), run the adopt mappings, prune the ledger, watch dead letters, and serve",
-      "/metrics, /health/live and /health/ready (default 127.0.0.1:9464).",
+      "Run the standalone worker: flush Redis into PostgreSQL on schedule (one job per stripe"
+          + " group), run the adopt mappings, prune the ledger, watch dead letters, and serve"
+          + " /metrics, /health/live and /health/ready (default 127.0.0.1:9464).",
       "",
-      "With worker.cluster: true, every worker on the same PostgreSQL schema shares the jobs",
-      "(Quartz JDBC job store); a worker that dies has its jobs taken over.",
-      "On SIGTERM or Ctrl-C: readiness turns 503, running jobs get worker.shutdown-timeout to",
-      "finish, exit 0. Batches that cannot finish stay pending in Redis and are applied, exactly",
-      "once, by the next flush run. Logs go to stderr, one line per event (worker.log.format)."
+      "With worker.cluster: true, every worker on the same PostgreSQL schema shares the jobs"
+          + " (Quartz JDBC job store); a worker that dies has its jobs taken over.",
+      "On SIGTERM or Ctrl-C: readiness turns 503, running jobs get worker.shutdown-timeout to"
+          + " finish, exit 0. Batches that cannot finish stay pending in Redis and are applied,"
+          + " exactly once, by the next flush run. Logs go to stderr, one line per event"
+          + " (worker.log.format)."
     },
     footer = {
       "",

@@ -409,23 +409,25 @@ public final class JobScheduler implements AutoCloseable {
     }
     Map<String, Meters> out = new LinkedHashMap<>();
     for (String n : names) {
-      // Task names come from the configuration: a bounded set, so fine as a tag.
+      // Task names come from the configuration: a bounded set, so fine as a tag. The tag is
+      // "task", not "job": Prometheus owns "job" (and "instance") and would rename ours to
+      // exported_job.
       out.put(
           n,
           new Meters(
               runs(registry, n, "ok"),
               runs(registry, n, "error"),
               Timer.builder("spillway.job.duration")
-                  .tag("job", n)
+                  .tag("task", n)
                   .description("Duration of one run of a scheduled job in this worker")
                   .register(registry)));
     }
     return Map.copyOf(out);
   }
 
-  private static Counter runs(MeterRegistry registry, String job, String outcome) {
+  private static Counter runs(MeterRegistry registry, String task, String outcome) {
     return Counter.builder("spillway.job.runs")
-        .tag("job", job)
+        .tag("task", task)
         .tag("outcome", outcome)
         .description("Runs of a scheduled job in this worker, by outcome")
         .register(registry);

@@ -1,5 +1,6 @@
 package dev.spillway.worker;
 
+import dev.spillway.Logfmt;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -67,29 +68,9 @@ final class KeyValues {
     return out;
   }
 
-  /** {@code value} as it must appear after {@code key=}. */
+  /** {@code value} as it must appear after {@code key=}: {@link Logfmt#quote}. */
   static String quote(String value) {
-    boolean plain = !value.isEmpty();
-    for (int i = 0; i < value.length() && plain; i++) {
-      char c = value.charAt(i);
-      plain = c > ' ' && c != '"' && c != '=' && c != '\\' && c != 0x7f;
-    }
-    if (plain) {
-      return value;
-    }
-    StringBuilder b = new StringBuilder(value.length() + 8).append('"');
-    for (int i = 0; i < value.length(); i++) {
-      char c = value.charAt(i);
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        case '\n' -> b.append("\\n");
-        case '\r' -> b.append("\\r");
-        case '\t' -> b.append("\\t");
-        default -> b.append(c < ' ' ? ' ' : c);
-      }
-    }
-    return b.append('"').toString();
+    return Logfmt.quote(value);
   }
 
   private static boolean isKeyChar(char c, boolean first) {

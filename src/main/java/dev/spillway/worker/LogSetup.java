@@ -14,6 +14,7 @@ import dev.spillway.WorkerSettings.LogFormat;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.time.Instant;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -23,7 +24,9 @@ import org.slf4j.LoggerFactory;
  * The worker's logging: one line per event on standard error (systemd's journal takes it from
  * there), either {@code key=value} or one JSON object per line. Every line starts with {@code ts}
  * (UTC, milliseconds), {@code level}, {@code logger} and {@code thread}, then the event's own
- * pairs; a stack trace stays on the line, escaped, under {@code exception}. Spillway's loggers log
+ * pairs (in JSON, dotted keys become nested objects: {@code worker.http.port=9464} is {@code
+ * "worker":{"http":{"port":9464}}}); a stack trace stays on the line, escaped, under {@code
+ * exception}. Spillway's loggers log
  * at the configured level; everyone else's (Quartz, Lettuce, HikariCP, Flyway) at WARN. Message and
  * stack trace pass through the installed {@link LogRedaction} redactor.
  */
@@ -111,14 +114,12 @@ public final class LogSetup {
         g.writeStringField("logger", simpleName(e.getLoggerName()));
         g.writeStringField("thread", e.getThreadName());
         Redactor redactor = LogRedaction.redactor(getContext());
+        Map<String, Object> tree = new LinkedHashMap<>();
         for (var p : KeyValues.parse(redactor.redact(e.getFormattedMessage())).entrySet()) {
           String key = RESERVED.contains(p.getKey()) ? "msg_" + p.getKey() : p.getKey();
-          if (INTEGER.matcher(p.getValue()).matches()) {
-            g.writeNumberField(key, Long.parseLong(p.getValue()));
-          } else {
-            g.writeStringField(key, p.getValue());
-          }
+          put(tree, key, p.getValue());
         }
+        write(g, tree);
         if (e.getThrowableProxy() != null) {
           g.writeStringField(
               "exception",
@@ -129,6 +130,44 @@ public final class LogSetup {
         return "{\"level\":\"ERROR\",\"msg\":\"log line could not be written as JSON\"}\n";
       }
       return out.append('\n').toString();
+    }
+
+    /**
+     * Puts {@code value} at {@code key}, a dotted key ({@code worker.http.port}) as a path of
+     * nested objects, so the effective configuration comes out in YAML's shape. A key whose path
+     * runs into a value already there stays flat ({@code msg_}-prefixed if an object holds its name).
+     */
+    @SuppressWarnings("unchecked")
+    static void put(Map<String, Object> tree, String key, String value) {
+      String[] path = key.split("\\.", -1);
+      Map<String, Object> node = java.util.Arrays.asList(path).contains("") ? null : tree;
+      for (int i = 0; i < path.length - 1 && node != null; i++) {
+        Object child = node.computeIfAbsent(path[i], k -> new LinkedHashMap<String, Object>());
+        node = child instanceof Map<?, ?> m ? (Map<String, Object>) m : null;
+      }
+      String leaf = path[path.length - 1];
+      if (node != null && !(node.get(leaf) instanceof Map<?, ?>)) {
+        node.put(leaf, value);
+      } else {
+        // Kept flat; a plain key that an object already took is renamed like a reserved one.
+        tree.put(tree.get(key) instanceof Map<?, ?> ? "msg_" + key : key, value);
+      }
+    }
+
+    private static void write(JsonGenerator g, Map<String, Object> tree) throws IOException {
+      for (var p : tree.entrySet()) {
+        if (p.getValue() instanceof Map<?, ?> m) {
+          g.writeObjectFieldStart(p.getKey());
+          @SuppressWarnings("unchecked")
+          Map<String, Object> nested = (Map<String, Object>) m;
+          write(g, nested);
+          g.writeEndObject();
+        } else if (INTEGER.matcher((String) p.getValue()).matches()) {
+          g.writeNumberField(p.getKey(), Long.parseLong((String) p.getValue()));
+        } else {
+          g.writeStringField(p.getKey(), (String) p.getValue());
+        }
+      }
     }
   }
 }

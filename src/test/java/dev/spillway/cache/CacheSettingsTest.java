@@ -34,7 +34,7 @@ class CacheSettingsTest {
     assertThat(s.channelFor(c.keyPrefix())).isEqualTo("app:c:bus");
     assertThat(s.ttl()).isEqualTo(Duration.ofMinutes(5));
     assertThat(s.maxValueBytes()).isEqualTo(1 << 20);
-    assertThat(c.toString()).contains("cache={prefix=<keys.prefix>c:");
+    assertThat(c.toString()).contains(" cache.prefix=<keys.prefix>c: ");
   }
 
   @Test

@@ -48,16 +48,16 @@ class CounterInvalidationBoundTest {
       await().atMost(Duration.ofSeconds(20)).until(() -> b.counters().cached().get("views", "k0") == 1);
       await().atMost(Duration.ofSeconds(20)).until(() -> b.counters().cached().get("views", "k1") == 1);
       await().atMost(Duration.ofSeconds(20)).until(() -> a.counters().cached().get("views", "k1") == 1);
-      assertThat(counter(a, "spillway.cache.counter.purges")).isGreaterThanOrEqualTo(1);
-      assertThat(counter(a, "spillway.cache.counter.invalidations.dropped")).isGreaterThanOrEqualTo(50);
+      assertThat(counter(a, "spillway.cache.counters.purges")).isGreaterThanOrEqualTo(1);
+      assertThat(counter(a, "spillway.cache.counters.invalidations.dropped")).isGreaterThanOrEqualTo(50);
 
       // A flush that fits is invalidated key by key again, with no further purge.
-      double purges = counter(a, "spillway.cache.counter.purges");
+      double purges = counter(a, "spillway.cache.counters.purges");
       a.counters().increment("views", "k0", 5);
       a.counters().flush();
       a.flushOnce();
       await().atMost(Duration.ofSeconds(20)).until(() -> b.counters().cached().get("views", "k0") == 6);
-      assertThat(counter(a, "spillway.cache.counter.purges")).isEqualTo(purges);
+      assertThat(counter(a, "spillway.cache.counters.purges")).isEqualTo(purges);
       assertThat(b.counters().get("views", "k0")).as("exact read agrees").isEqualTo(6);
     }
   }

@@ -1,6 +1,7 @@
 package dev.spillway.worker;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -13,6 +14,7 @@ import dev.spillway.testing.TestEnv;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -87,6 +89,12 @@ class WorkerHttpTest {
         .as("effective configuration logged once, secrets masked")
         .containsOnlyOnce("event=started client=spillway")
         .contains("postgres.password=");
+    String started =
+        worker.output().lines().filter(l -> l.contains(" event=started ")).findFirst().orElseThrow();
+    assertThat(StartupLineTest.parseLogfmt(started))
+        .as("the start-up line reads back as logfmt")
+        .containsEntry("worker.ledger.prune-schedule", "1h")
+        .containsEntry("keys.stripes", "64");
     if (env.jdbcPassword() != null && !env.jdbcPassword().isEmpty()) {
       assertThat(worker.output()).doesNotContain(env.jdbcPassword());
     }
@@ -131,7 +139,7 @@ class WorkerHttpTest {
     assertThat(m.sum("spillway_flush_duration_seconds_count", "")).isPositive();
     assertThat(m.sum("spillway_flush_oldest_batch_age_seconds", "")).isLessThan(60);
     assertThat(m.sum("spillway_dead_letters_waiting", "")).isZero();
-    assertThat(m.sum("spillway_job_runs_total", "job=\"flush-0-16\",outcome=\"ok\"")).isPositive();
+    assertThat(m.sum("spillway_job_runs_total", "outcome=\"ok\",task=\"flush-0-16\"")).isPositive();
     // The worker's own embedded client sends nothing: its meters exist and read zero.
     assertThat(m.sum("spillway_client_increments_accepted_total", "")).isZero();
     assertThat(m.sum("spillway_client_cells_drained_total", "")).isZero();
@@ -170,6 +178,24 @@ class WorkerHttpTest {
 
     assertThat(used).hasSizeGreaterThan(15);
     assertThat(exposed).containsAll(used);
+  }
+
+  @Test
+  @Order(4)
+  void metrics_passPromtoolCheckMetrics() throws Exception {
+    Path promtool = ExternalTool.find("promtool").orElse(null);
+    assumeTrue(promtool != null, "promtool is not installed (Debian: apt-get install prometheus)");
+    WorkerProcess.HttpResult r = worker.get("/metrics");
+    assertThat(r.status()).isEqualTo(200);
+
+    ExternalTool.Result check =
+        ExternalTool.run(
+            Duration.ofSeconds(30), Map.of(), r.body(), List.of(promtool.toString(), "check", "metrics"));
+
+    assertThat(check.exitCode()).as("promtool check metrics said:%n%s", check.output()).isZero();
+    assertThat(r.body())
+        .as("no meter tag that Prometheus would rename to exported_job or exported_instance")
+        .doesNotContainPattern("[{,](job|instance)=\"");
   }
 
   private static final Pattern METRIC =

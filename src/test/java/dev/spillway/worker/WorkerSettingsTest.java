@@ -47,7 +47,10 @@ class WorkerSettingsTest {
     assertThat(w.deadLetterCheckSchedule()).isEqualTo("5m");
     assertThat(w.logFormat()).isEqualTo(WorkerSettings.LogFormat.JSON);
     assertThat(w.logLevel()).isEqualTo("DEBUG");
-    assertThat(w.toString()).doesNotContain(" ");
+    assertThat(StartupLineTest.parseLogfmt(w.toString()))
+        .containsEntry("ledger.prune-schedule", "0 17 * * * ?")
+        .containsEntry("flush.schedule", "*/2 * * * * ?")
+        .containsEntry("log.format", "json");
   }
 
   @Test
