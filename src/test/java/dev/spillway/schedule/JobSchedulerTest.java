@@ -111,7 +111,7 @@ class JobSchedulerTest {
     s.shutdown(Duration.ofSeconds(1));
 
     assertThat(calls.get()).isGreaterThanOrEqualTo(3);
-    assertThat(registry.get("spillway.job.runs").tag("job", "boom").tag("outcome", "error").counter().count())
+    assertThat(registry.get("spillway.job.runs").tag("task", "boom").tag("outcome", "error").counter().count())
         .isGreaterThanOrEqualTo(3);
   }
 
