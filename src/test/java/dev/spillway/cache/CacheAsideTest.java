@@ -172,7 +172,10 @@ class CacheAsideTest {
       assertThat(sw.meterRegistry().counter("spillway.cache.gets", "cache", "swr", "level", "l2", "result", "hit").count())
           .isPositive();
     });
-    assertThat(loads.get()).as("one background reload, not one per stale read").isEqualTo(2);
+    // 20 stale reads, one reload. A reload whose store was refused (its lease lapsed while the
+    // loaded machine ran the full suite) is forgotten and the next stale read starts another
+    // (Refresher's contract), so a third load is allowed; one per stale read is not.
+    assertThat(loads.get()).as("one background reload, not one per stale read").isBetween(2, 3);
   }
 
   @Test
