@@ -205,6 +205,20 @@ public final class DefaultCounters implements Counters, AutoCloseable {
    */
   @Override
   public long get(String counter, String key) {
+    return read(counter, key, true);
+  }
+
+  @Override
+  public long pending(String counter, String key) {
+    return read(counter, key, false);
+  }
+
+  /**
+   * The value of (counter, key) pending in Redis (live cells and claimed batches, one atomic
+   * snapshot), plus, when {@code flushed}, its PostgreSQL total: then a batch the ledger holds is
+   * counted from the total, any other from Redis, and a claim racing the read means a retry.
+   */
+  private long read(String counter, String key, boolean flushed) {
     CounterNames.checkCounter(counter);
     CounterNames.checkKey(key);
     int s = layout.stripeOf(counter, key);
@@ -213,6 +227,13 @@ public final class DefaultCounters implements Counters, AutoCloseable {
         Snapshot snap = snapshot(s, counter, key);
         if (snap == null) {
           continue; // the batches set changed between SMEMBERS and the script
+        }
+        if (!flushed) {
+          long sum = 0;
+          for (int i = 0; i <= snap.batchIds().size(); i++) {
+            sum = Math.addExact(sum, snap.sum(i, counter, key));
+          }
+          return sum;
         }
         CounterStore.ExactRead db = store.readTotal(counter, key, snap.batchIds());
         String epochNow = await(reads.hget(layout.epoch(s), "n"));
@@ -229,37 +250,13 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       }
     } catch (ArithmeticException e) {
       throw new SpillwayException(
-          "the exact value of " + counter + "/" + key + " does not fit a 64-bit integer");
+          (flushed ? "the exact value of " : "the value of ") + counter + "/" + key
+              + (flushed ? "" : " pending in Redis") + " does not fit a 64-bit integer");
     }
     throw new SpillwayException(
-        "could not read a consistent value of " + counter + "/" + key + " in " + READ_ATTEMPTS
-            + " attempts (flushes kept claiming its stripe); try again");
-  }
-
-  @Override
-  public long pending(String counter, String key) {
-    CounterNames.checkCounter(counter);
-    CounterNames.checkKey(key);
-    int s = layout.stripeOf(counter, key);
-    try {
-      for (int attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-        Snapshot snap = snapshot(s, counter, key);
-        if (snap == null) {
-          continue;
-        }
-        long sum = 0;
-        for (int i = 0; i <= snap.batchIds().size(); i++) {
-          sum = Math.addExact(sum, snap.sum(i, counter, key));
-        }
-        return sum;
-      }
-    } catch (ArithmeticException e) {
-      throw new SpillwayException(
-          "the value of " + counter + "/" + key + " pending in Redis does not fit a 64-bit integer");
-    }
-    throw new SpillwayException(
-        "could not read a consistent pending value of " + counter + "/" + key + " in "
-            + READ_ATTEMPTS + " attempts (flushes kept claiming its stripe); try again");
+        "could not read a consistent " + (flushed ? "" : "pending ") + "value of " + counter + "/"
+            + key + " in " + READ_ATTEMPTS + " attempts (flushes kept claiming its stripe); try"
+            + " again");
   }
 
   /**

@@ -320,13 +320,13 @@ class RollbackDepthTest {
           sw.flushOnce();
           inRedis.clear();
         }
-        assertAtMostOnce(counter, next, seed);
+        assertAtMostOnce(counter, seed);
       }
       settle(sw);
-      assertAtMostOnce(counter, next, seed);
+      assertAtMostOnce(counter, seed);
       // The routine replay an operator runs after a rollback must not apply what it parked.
       sw.deadLetters().replay(sw.config(), null, "test", null);
-      assertAtMostOnce(counter, next, seed);
+      assertAtMostOnce(counter, seed);
       Map<String, Long> totals = totals(counter);
       Map<String, Long> parked = parked(counter);
       int parkedOnly = 0;
@@ -367,34 +367,27 @@ class RollbackDepthTest {
     return out;
   }
 
-  private void assertAtMostOnce(String counter, int keys, long seed) {
+  private void assertAtMostOnce(String counter, long seed) {
     long over = env.queryLong(
         "SELECT count(*) FROM counter_totals WHERE counter = ? AND total > 1", counter);
     assertThat(over).as("seed %d: keys counted more than once", seed).isZero();
   }
 
   private Map<String, Long> totals(String counter) {
-    Map<String, Long> out = new HashMap<>();
-    try (var c = env.dataSource().getConnection();
-        var ps = c.prepareStatement("SELECT key, total FROM " + env.schema() + ".counter_totals WHERE counter = ?")) {
-      ps.setString(1, counter);
-      try (var rs = ps.executeQuery()) {
-        while (rs.next()) {
-          out.put(rs.getString(1), rs.getLong(2));
-        }
-      }
-    } catch (java.sql.SQLException e) {
-      throw new IllegalStateException(e);
-    }
-    return out;
+    return byKey("SELECT key, total FROM " + env.schema() + ".counter_totals WHERE counter = ?",
+        counter);
   }
 
   private Map<String, Long> parked(String counter) {
+    return byKey("SELECT key, sum(delta)::bigint FROM " + env.schema()
+        + ".dead_letter WHERE counter = ? GROUP BY key", counter);
+  }
+
+  /** Runs {@code sql} (key, number) for {@code counter}; the rows as a map. */
+  private Map<String, Long> byKey(String sql, String counter) {
     Map<String, Long> out = new HashMap<>();
     try (var c = env.dataSource().getConnection();
-        var ps = c.prepareStatement(
-            "SELECT key, sum(delta)::bigint FROM " + env.schema()
-                + ".dead_letter WHERE counter = ? GROUP BY key")) {
+        var ps = c.prepareStatement(sql)) {
       ps.setString(1, counter);
       try (var rs = ps.executeQuery()) {
         while (rs.next()) {
