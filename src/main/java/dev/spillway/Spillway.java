@@ -1,5 +1,8 @@
 package dev.spillway;
 
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.cache.CacheAside;
 import dev.spillway.cache.CacheRuntime;
 import dev.spillway.counter.Counters;

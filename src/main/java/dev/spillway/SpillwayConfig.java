@@ -1,5 +1,18 @@
 package dev.spillway;
 
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.CacheSettings;
+import dev.spillway.config.Durations;
+import dev.spillway.config.Logfmt;
+import dev.spillway.config.Redactor;
+import static dev.spillway.config.Checks.requireAtLeast;
+import static dev.spillway.config.Checks.requireBetween;
+import static dev.spillway.config.Checks.requireRange;
+import static dev.spillway.config.Checks.requireUri;
+import static dev.spillway.config.Checks.tree;
+import static dev.spillway.config.Checks.COUNTER_PATTERN;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.WorkerSettings;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Collections;
@@ -77,7 +90,6 @@ public record SpillwayConfig(
 
   static final Pattern SCHEMA_PATTERN = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
   static final Pattern KEY_PREFIX_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,32}");
-  static final Pattern COUNTER_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
 
   public SpillwayConfig {
     requireUri("redis.uri", redisUri, "redis", "rediss");
@@ -259,74 +271,6 @@ public record SpillwayConfig(
     root.put("reporting", reporting.effective());
     root.put("cache", cache.effective());
     return root;
-  }
-
-  /** An ordered map of alternating keys and values. */
-  static Map<String, Object> tree(Object... keysAndValues) {
-    Map<String, Object> m = new LinkedHashMap<>();
-    for (int i = 0; i < keysAndValues.length; i += 2) {
-      m.put((String) keysAndValues[i], keysAndValues[i + 1]);
-    }
-    return m;
-  }
-
-  /** The first entry of {@code value} (a seed list) has one of {@code schemes}. */
-  private static void requireUri(String key, String value, String... schemes) {
-    if (value == null || value.isBlank()) {
-      throw new ConfigException(key + " must be set");
-    }
-    try {
-      URI uri = URI.create(value.split(",")[0].trim());
-      for (String s : schemes) {
-        if (s.equals(uri.getScheme())) {
-          return;
-        }
-      }
-    } catch (IllegalArgumentException e) {
-      // fall through to the message below
-    }
-    throw new ConfigException(
-        key
-            + " must be a URI like redis://host:6379 (scheme "
-            + String.join(" or ", schemes)
-            + ") but was '"
-            + Redactor.maskUri(value) // the whole value: an entry may be a piece of a password
-            + "'");
-  }
-
-  static void requireAtLeast(String key, Duration value, Duration min) {
-    if (value == null) {
-      throw new ConfigException(key + " must be set");
-    }
-    if (value.compareTo(min) < 0) {
-      throw new ConfigException(
-          key
-              + " must be at least "
-              + Durations.format(min)
-              + " but was "
-              + Durations.format(value));
-    }
-  }
-
-  /**
-   * Refuses a duration outside {@code [min, max]}, naming the setting, the bound and the value with
-   * its unit. Every duration setting has an upper bound, so that no later arithmetic ({@link
-   * Duration#toMillis()}, a deadline {@code now + d}) can overflow and no typo such as {@code
-   * 30000d} for {@code 30000ms} passes unnoticed.
-   */
-  static void requireBetween(String key, Duration value, Duration min, Duration max) {
-    requireAtLeast(key, value, min);
-    if (value.compareTo(max) > 0) {
-      throw new ConfigException(
-          key + " must be at most " + Durations.format(max) + " but was " + Durations.format(value));
-    }
-  }
-
-  static void requireRange(String key, long value, long min, long max) {
-    if (value < min || value > max) {
-      throw new ConfigException(
-          key + " must be between " + min + " and " + max + " but was " + value);
-    }
   }
 
   /**

@@ -1,5 +1,9 @@
 package dev.spillway;
 
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.CacheSettings;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.KeyRegex;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,5 +1,6 @@
 package dev.spillway;
 
+import dev.spillway.config.ConfigLoader;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

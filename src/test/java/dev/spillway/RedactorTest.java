@@ -1,5 +1,7 @@
 package dev.spillway;
 
+import dev.spillway.config.Redactor;
+import dev.spillway.runtime.Errors;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,5 +1,7 @@
 package dev.spillway;
 
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.Durations;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -1,9 +1,9 @@
 package dev.spillway.cache;
 
 import com.github.benmanes.caffeine.cache.Ticker;
-import dev.spillway.CacheSettings;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.ConfigException;
-import dev.spillway.Durations;
+import dev.spillway.config.Durations;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.time.InstantSource;

@@ -2,9 +2,9 @@ package dev.spillway.cache;
 
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
-import dev.spillway.CacheSettings;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.SpillwayConfig;
-import dev.spillway.RuntimeFailure;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.counter.AppliedCounters;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;

@@ -1,7 +1,7 @@
 package dev.spillway.cache;
 
-import dev.spillway.CacheSettings;
-import dev.spillway.RuntimeFailure;
+import dev.spillway.config.CacheSettings;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.counter.AppliedCounters;
 import java.util.ArrayDeque;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package dev.spillway.cache;
 
-import dev.spillway.RuntimeFailure;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.redis.RedisConnector;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisConnectionStateListener;

@@ -1,8 +1,8 @@
 package dev.spillway.cli;
 
 import ch.qos.logback.classic.Level;
-import dev.spillway.ConfigLoader;
-import dev.spillway.Redactor;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.Redactor;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.worker.LogRedaction;

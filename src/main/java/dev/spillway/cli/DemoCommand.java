@@ -59,10 +59,10 @@ final class DemoCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Duration runFor = dev.spillway.Durations.parse("--duration", duration);
+    Duration runFor = dev.spillway.config.Durations.parse("--duration", duration);
     if (runFor.compareTo(Duration.ofSeconds(1)) < 0 || runFor.compareTo(Duration.ofDays(1)) > 0) {
       throw new IllegalArgumentException(
-          "--duration must be between 1s and 1d but was " + dev.spillway.Durations.format(runFor));
+          "--duration must be between 1s and 1d but was " + dev.spillway.config.Durations.format(runFor));
     }
     if (threads < 1 || threads > 64) {
       throw new IllegalArgumentException("--threads must be between 1 and 64 but was " + threads);
@@ -117,7 +117,7 @@ final class DemoCommand implements Callable<Integer> {
     }
     System.out.printf(
         "sending page views for %s on %d thread(s) over %,d pages; flushing every 500 ms%n",
-        dev.spillway.Durations.format(runFor), threads, pages);
+        dev.spillway.config.Durations.format(runFor), threads, pages);
     long start = System.nanoTime();
     long lastSent = 0;
     long lastTick = start;

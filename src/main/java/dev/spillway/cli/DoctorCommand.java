@@ -1,6 +1,6 @@
 package dev.spillway.cli;
 
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.worker.Doctor;
 import java.time.InstantSource;

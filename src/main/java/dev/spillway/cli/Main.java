@@ -1,7 +1,7 @@
 package dev.spillway.cli;
 
 import dev.spillway.ConfigException;
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayException;
 import java.io.PrintWriter;
 import java.io.StringWriter;

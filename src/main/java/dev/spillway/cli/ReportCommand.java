@@ -1,11 +1,11 @@
 package dev.spillway.cli;
 
 import dev.spillway.ConfigException;
-import dev.spillway.Durations;
+import dev.spillway.config.Durations;
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
-import dev.spillway.ReportSettings.Format;
-import dev.spillway.ReportSettings.Kind;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ReportSettings.Format;
+import dev.spillway.config.ReportSettings.Kind;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.report.PartitionUpkeep;
 import dev.spillway.report.Report;

@@ -1,7 +1,7 @@
 package dev.spillway.cli;
 
 import dev.spillway.SpillwayConfig;
-import dev.spillway.WorkerSettings;
+import dev.spillway.config.WorkerSettings;
 import dev.spillway.report.ReportJobs;
 import dev.spillway.schedule.ScheduledTask;
 import dev.spillway.worker.LogSetup;

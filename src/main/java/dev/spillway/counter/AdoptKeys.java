@@ -98,7 +98,7 @@ public final class AdoptKeys {
         throw new IllegalStateException("interrupted while scanning for adopt batches", e);
       } catch (Exception e) {
         throw new IllegalStateException(
-            "scanning for adopt batches failed: " + dev.spillway.Errors.rootMessage(e), e);
+            "scanning for adopt batches failed: " + dev.spillway.runtime.Errors.rootMessage(e), e);
       }
       found.addAll(page.getKeys());
       cursor = page;

@@ -1,8 +1,8 @@
 package dev.spillway.counter;
 
-import dev.spillway.Errors;
+import dev.spillway.runtime.Errors;
 import dev.spillway.Granularity;
-import dev.spillway.RuntimeFailure;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import dev.spillway.redis.RedisErrors;

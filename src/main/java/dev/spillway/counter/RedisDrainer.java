@@ -1,8 +1,8 @@
 package dev.spillway.counter;
 
-import dev.spillway.Errors;
+import dev.spillway.runtime.Errors;
 import dev.spillway.OverflowPolicy;
-import dev.spillway.RuntimeFailure;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import dev.spillway.metrics.SpillwayMeters;
@@ -224,7 +224,7 @@ final class RedisDrainer implements AutoCloseable {
         if (left <= 0) {
           throw new dev.spillway.BufferFullException(
               "waited "
-                  + dev.spillway.Durations.format(config.blockTimeout())
+                  + dev.spillway.config.Durations.format(config.blockTimeout())
                   + " (client.block-timeout) for room in the local buffer, which holds "
                   + buffer.size()
                   + " cells (client.max-pending-cells="
@@ -541,7 +541,7 @@ final class RedisDrainer implements AutoCloseable {
             "flush(): Redis did not acknowledge "
                 + pendingCells()
                 + " pending cell(s) within redis.timeout="
-                + dev.spillway.Durations.format(config.redisTimeout())
+                + dev.spillway.config.Durations.format(config.redisTimeout())
                 + "; they stay buffered and are retried");
       }
     } catch (InterruptedException e) {

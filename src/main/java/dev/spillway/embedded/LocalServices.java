@@ -1,6 +1,6 @@
 package dev.spillway.embedded;
 
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,6 +1,6 @@
 package dev.spillway.flush;
 
-import dev.spillway.AdoptMapping;
+import dev.spillway.config.AdoptMapping;
 import dev.spillway.counter.AdoptKeys;
 import dev.spillway.counter.Scripts;
 import dev.spillway.store.AdoptBatch;

@@ -1,7 +1,7 @@
 package dev.spillway.flush;
 
-import dev.spillway.Errors;
-import dev.spillway.AdoptMapping;
+import dev.spillway.runtime.Errors;
+import dev.spillway.config.AdoptMapping;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.AdoptKeys;
 import dev.spillway.redis.PipelinedReplies;

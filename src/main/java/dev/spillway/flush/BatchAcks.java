@@ -1,6 +1,6 @@
 package dev.spillway.flush;
 
-import dev.spillway.Errors;
+import dev.spillway.runtime.Errors;
 import dev.spillway.counter.LuaScript;
 import dev.spillway.counter.Scripts;
 import dev.spillway.redis.PipelinedReplies;

@@ -1,7 +1,7 @@
 package dev.spillway.flush;
 
-import dev.spillway.Errors;
-import dev.spillway.RuntimeFailure;
+import dev.spillway.runtime.Errors;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.CellField;
 import dev.spillway.counter.AppliedCounters;

@@ -1,6 +1,6 @@
 package dev.spillway.flush;
 
-import dev.spillway.Errors;
+import dev.spillway.runtime.Errors;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.counter.LuaScript;

@@ -1,6 +1,6 @@
 package dev.spillway.redis;
 
-import dev.spillway.Errors;
+import dev.spillway.runtime.Errors;
 import io.lettuce.core.api.StatefulConnection;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;

@@ -1,7 +1,7 @@
 package dev.spillway.redis;
 
 import dev.spillway.ConfigException;
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import io.lettuce.core.AbstractRedisClient;

@@ -65,7 +65,7 @@ public record RedisLink<K, V>(
         if (where.get(i).isEmpty()) {
           throw e;
         }
-        throw new IllegalStateException("master " + where.get(i) + ": " + dev.spillway.Errors.rootMessage(e), e);
+        throw new IllegalStateException("master " + where.get(i) + ": " + dev.spillway.runtime.Errors.rootMessage(e), e);
       }
     }
     return out;

@@ -1,7 +1,7 @@
 package dev.spillway.redis;
 
 import dev.spillway.ConfigException;
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import io.lettuce.core.RedisURI;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -2,7 +2,7 @@ package dev.spillway.report;
 
 import dev.spillway.ConfigException;
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
+import dev.spillway.config.ReportSettings;
 import dev.spillway.SpillwayConfig;
 import java.util.ArrayList;
 import java.util.Collections;

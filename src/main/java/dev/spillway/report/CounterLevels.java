@@ -1,7 +1,7 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
+import dev.spillway.config.ReportSettings;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,8 +1,8 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
-import dev.spillway.ReportSettings.PartitionInterval;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ReportSettings.PartitionInterval;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import java.sql.Connection;

@@ -1,7 +1,7 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings.PartitionInterval;
+import dev.spillway.config.ReportSettings.PartitionInterval;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

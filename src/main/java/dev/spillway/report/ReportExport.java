@@ -1,7 +1,7 @@
 package dev.spillway.report;
 
-import dev.spillway.ReportSettings;
-import dev.spillway.ReportSettings.Export;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ReportSettings.Export;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.spillway.report;
 
-import dev.spillway.ReportSettings;
+import dev.spillway.config.ReportSettings;
 import dev.spillway.SpillwayConfig;
 import java.time.InstantSource;
 import java.util.ArrayList;

@@ -1,8 +1,8 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
-import dev.spillway.ReportSettings.Kind;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ReportSettings.Kind;
 import dev.spillway.counter.CounterNames;
 import java.time.ZoneId;
 import java.time.ZoneOffset;

@@ -1,7 +1,7 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
+import dev.spillway.config.ReportSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import java.math.BigDecimal;

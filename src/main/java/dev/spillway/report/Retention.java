@@ -1,7 +1,7 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
+import dev.spillway.config.ReportSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import java.sql.Connection;
@@ -140,7 +140,7 @@ public final class Retention {
                   p.name()
                       + ": not dropped, its locks were not granted"
                       + " within "
-                      + dev.spillway.Durations.format(settings.lockTimeout()));
+                      + dev.spillway.config.Durations.format(settings.lockTimeout()));
           case NOT_EMPTY -> {} // a row arrived since the leaves were emptied: next run
         }
       }
@@ -199,7 +199,7 @@ public final class Retention {
               Optional.of(
                   leaf
                       + ": not truncated, its lock was not granted within "
-                      + dev.spillway.Durations.format(settings.lockTimeout())),
+                      + dev.spillway.config.Durations.format(settings.lockTimeout())),
               false);
         }
         throw e;

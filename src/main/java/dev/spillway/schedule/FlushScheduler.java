@@ -17,7 +17,7 @@ public final class FlushScheduler implements AutoCloseable {
 
   private final JobScheduler scheduler;
 
-  public FlushScheduler(Flusher flusher, Duration interval, dev.spillway.RuntimeFailure failure) {
+  public FlushScheduler(Flusher flusher, Duration interval, dev.spillway.runtime.RuntimeFailure failure) {
     scheduler =
         JobScheduler.builder()
             .failure(failure)

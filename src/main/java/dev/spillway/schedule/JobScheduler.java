@@ -1,6 +1,6 @@
 package dev.spillway.schedule;
 
-import dev.spillway.RuntimeFailure;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.SpillwayException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;

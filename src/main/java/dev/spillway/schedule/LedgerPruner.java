@@ -1,6 +1,6 @@
 package dev.spillway.schedule;
 
-import dev.spillway.Durations;
+import dev.spillway.config.Durations;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.sql.Connection;

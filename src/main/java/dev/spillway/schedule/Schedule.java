@@ -1,7 +1,7 @@
 package dev.spillway.schedule;
 
 import dev.spillway.ConfigException;
-import dev.spillway.Durations;
+import dev.spillway.config.Durations;
 import java.time.Duration;
 import java.util.Objects;
 import org.quartz.CronExpression;

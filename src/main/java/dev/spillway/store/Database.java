@@ -2,7 +2,7 @@ package dev.spillway.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import java.net.ConnectException;
@@ -169,7 +169,7 @@ public final class Database implements AutoCloseable {
           switch (root) {
             case ConnectException c -> "connection refused";
             case SocketTimeoutException t ->
-                "no answer within " + dev.spillway.Durations.format(config.postgresConnectTimeout());
+                "no answer within " + dev.spillway.config.Durations.format(config.postgresConnectTimeout());
             case UnknownHostException u -> "unknown host";
             case NoRouteToHostException n -> "no route to host";
             default -> firstLine(root.getMessage() == null ? root.toString() : root.getMessage());

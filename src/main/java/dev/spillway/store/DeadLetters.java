@@ -1,6 +1,6 @@
 package dev.spillway.store;
 
-import dev.spillway.AdoptMapping;
+import dev.spillway.config.AdoptMapping;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import java.math.BigDecimal;

@@ -1,6 +1,6 @@
 package dev.spillway.worker;
 
-import dev.spillway.AdoptMapping;
+import dev.spillway.config.AdoptMapping;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.flush.LeftAlone;
 import dev.spillway.flush.RedisText;

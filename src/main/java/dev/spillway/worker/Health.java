@@ -2,7 +2,7 @@ package dev.spillway.worker;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import dev.spillway.schedule.JobScheduler;
 import dev.spillway.redis.RedisLink;
 import java.sql.Connection;
@@ -22,7 +22,7 @@ import javax.sql.DataSource;
 
 /**
  * Readiness: Redis answers PING, PostgreSQL answers {@code SELECT 1}, the scheduler fires, the
- * runtime has not stopped after an Error ({@link dev.spillway.RuntimeFailure}), and the worker is
+ * runtime has not stopped after an Error ({@link dev.spillway.runtime.RuntimeFailure}), and the worker is
  * not shutting down. The checks run in parallel, each within {@link #TIMEOUT}; the body
  * names every check and the failing ones:
  *
@@ -69,7 +69,7 @@ final class Health {
   private final BooleanSupplier stopping;
   private final ExecutorService executor;
   private final Redactor redactor;
-  private final dev.spillway.RuntimeFailure failure;
+  private final dev.spillway.runtime.RuntimeFailure failure;
 
   Health(
       RedisLink<String, String> redis,
@@ -78,7 +78,7 @@ final class Health {
       BooleanSupplier stopping,
       ExecutorService executor,
       Redactor redactor,
-      dev.spillway.RuntimeFailure failure) {
+      dev.spillway.runtime.RuntimeFailure failure) {
     this.failure = failure;
     this.redis = redis;
     this.postgres = postgres;

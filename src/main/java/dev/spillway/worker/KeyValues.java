@@ -1,6 +1,6 @@
 package dev.spillway.worker;
 
-import dev.spillway.Logfmt;
+import dev.spillway.config.Logfmt;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

@@ -8,7 +8,7 @@ import ch.qos.logback.classic.spi.IThrowableProxy;
 import ch.qos.logback.classic.spi.ThrowableProxyUtil;
 import ch.qos.logback.core.Context;
 import ch.qos.logback.core.CoreConstants;
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * that carry URLs or exception text are redacted where they are built.
  */
 public final class LogRedaction {
-  static final String KEY = "dev.spillway.Redactor";
+  static final String KEY = "dev.spillway.config.Redactor";
 
   private LogRedaction() {}
 

@@ -1,8 +1,8 @@
 package dev.spillway.worker;
 
-import dev.spillway.AdoptMapping;
-import dev.spillway.Durations;
-import dev.spillway.Redactor;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.Durations;
+import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.redis.RedisConnector;

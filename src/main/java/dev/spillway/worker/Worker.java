@@ -2,13 +2,13 @@ package dev.spillway.worker;
 
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
-import dev.spillway.AdoptMapping;
-import dev.spillway.Durations;
-import dev.spillway.Redactor;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.Durations;
+import dev.spillway.config.Redactor;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
-import dev.spillway.WorkerSettings;
+import dev.spillway.config.WorkerSettings;
 import dev.spillway.counter.KeyLayout;
 import dev.spillway.flush.FlushReport;
 import dev.spillway.schedule.DeadLetterMonitor;
@@ -72,7 +72,7 @@ public final class Worker {
   private final AtomicReference<String> stopReason = new AtomicReference<>();
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final AtomicBoolean stopped = new AtomicBoolean();
-  private final dev.spillway.RuntimeFailure failure = new dev.spillway.RuntimeFailure();
+  private final dev.spillway.runtime.RuntimeFailure failure = new dev.spillway.runtime.RuntimeFailure();
 
   private Worker(Builder b) {
     long t0 = System.nanoTime();

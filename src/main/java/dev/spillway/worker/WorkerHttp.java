@@ -16,7 +16,7 @@ import java.util.function.Supplier;
  * <ul>
  *   <li>{@code GET /metrics}: Prometheus text format;
  *   <li>{@code GET /health/live}: 200 while the process runs, 503 once the runtime stopped after an
- *       Error on one of its threads ({@link dev.spillway.RuntimeFailure});
+ *       Error on one of its threads ({@link dev.spillway.runtime.RuntimeFailure});
  *   <li>{@code GET /health/ready}: 200 when Redis, PostgreSQL and the scheduler are fine, else 503;
  *       JSON naming each check.
  * </ul>

@@ -1,6 +1,6 @@
 package dev.spillway.bench;
 
-import dev.spillway.ConfigLoader;
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.embedded.LocalServices;

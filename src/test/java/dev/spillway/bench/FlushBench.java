@@ -1,7 +1,7 @@
 package dev.spillway.bench;
 
-import dev.spillway.AdoptMapping;
-import dev.spillway.KeyRegex;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.KeyRegex;
 import dev.spillway.Spillway;
 import dev.spillway.flush.FlushReport;
 import io.lettuce.core.RedisFuture;

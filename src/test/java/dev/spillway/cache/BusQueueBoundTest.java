@@ -3,8 +3,8 @@ package dev.spillway.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.CacheSettings;
-import dev.spillway.RuntimeFailure;
+import dev.spillway.config.CacheSettings;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import dev.spillway.testing.ServicesExtension;

@@ -4,7 +4,7 @@ import static dev.spillway.cache.CacheFixtures.User;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.CacheSettings;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
 import dev.spillway.testing.RedisServerProcess;
 import dev.spillway.testing.ServicesExtension;

@@ -2,7 +2,7 @@ package dev.spillway.cache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.CacheSettings;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.testing.TestEnv;

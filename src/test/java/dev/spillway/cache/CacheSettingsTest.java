@@ -3,9 +3,9 @@ package dev.spillway.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.spillway.CacheSettings;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.ConfigException;
-import dev.spillway.ConfigLoader;
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.SpillwayConfig;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -6,9 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.spillway.CacheSettings;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.ConfigException;
-import dev.spillway.ConfigLoader;
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.testing.LogCapture;

@@ -3,7 +3,7 @@ package dev.spillway.cache;
 import static dev.spillway.cache.CacheFixtures.User;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.CacheSettings;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;

@@ -1,7 +1,7 @@
 package dev.spillway.flush;
 
-import dev.spillway.AdoptMapping;
-import dev.spillway.KeyRegex;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.KeyRegex;
 import dev.spillway.Spillway;
 import java.util.List;
 import java.util.Set;

@@ -1,6 +1,6 @@
 package dev.spillway.flush;
 
-import dev.spillway.AdoptMapping;
+import dev.spillway.config.AdoptMapping;
 import dev.spillway.testing.TestEnv;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -25,7 +25,7 @@ final class AdoptFixtures {
     return new AdoptMapping(
         "page-views",
         ns + "views:*",
-        dev.spillway.KeyRegex.compile(Pattern.quote(ns) + "views:(?<page_id>[0-9]+)"),
+        dev.spillway.config.KeyRegex.compile(Pattern.quote(ns) + "views:(?<page_id>[0-9]+)"),
         AdoptMapping.Type.STRING,
         "UPDATE " + env.schema() + "." + table + " SET view_count = view_count + :delta"
             + " WHERE id = CAST(:page_id AS bigint)",
@@ -40,7 +40,7 @@ final class AdoptFixtures {
     return new AdoptMapping(
         "daily-stats",
         ns + "stats:*",
-        dev.spillway.KeyRegex.compile(Pattern.quote(ns) + "stats:(?<day>[0-9-]{10})"),
+        dev.spillway.config.KeyRegex.compile(Pattern.quote(ns) + "stats:(?<day>[0-9-]{10})"),
         AdoptMapping.Type.HASH,
         null,
         env.schema() + ".daily_stats",

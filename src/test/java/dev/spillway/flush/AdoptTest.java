@@ -3,7 +3,7 @@ package dev.spillway.flush;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.spillway.AdoptMapping;
+import dev.spillway.config.AdoptMapping;
 import dev.spillway.ConfigException;
 import dev.spillway.Spillway;
 import dev.spillway.store.DeadLetters;
@@ -253,7 +253,7 @@ class AdoptTest {
   @Test
   void build_mappingThatDoesNotPrepare_refusedNamingMapping(TestEnv env) {
     AdoptMapping bad =
-        new AdoptMapping("typo", ns + "t:*", dev.spillway.KeyRegex.compile("t:(?<id>\\d+)"), AdoptMapping.Type.STRING,
+        new AdoptMapping("typo", ns + "t:*", dev.spillway.config.KeyRegex.compile("t:(?<id>\\d+)"), AdoptMapping.Type.STRING,
             "UPDATE " + env.schema() + ".pagez SET n = n + :delta WHERE id = :id",
             null, null, null, null, 100);
     assertThatThrownBy(() -> Spillways.builder(env).adopt(bad).build())
@@ -261,7 +261,7 @@ class AdoptTest {
         .hasMessageContaining("adopt mapping 'typo'")
         .hasMessageContaining("pagez");
     AdoptMapping noIndex =
-        new AdoptMapping("noindex", ns + "t:*", dev.spillway.KeyRegex.compile("t:(?<id>\\d+)"), AdoptMapping.Type.STRING,
+        new AdoptMapping("noindex", ns + "t:*", dev.spillway.config.KeyRegex.compile("t:(?<id>\\d+)"), AdoptMapping.Type.STRING,
             null, env.schema() + ".pages", Map.of("id", "view_count"), "id", null, 100);
     assertThatThrownBy(() -> Spillways.builder(env).adopt(noIndex).build())
         .hasMessageContaining("needs a unique index");
@@ -270,12 +270,12 @@ class AdoptTest {
   @Test
   void mapping_paramNotAGroup_refusedAtConfig() {
     assertThatThrownBy(
-            () -> new AdoptMapping("x", "v:*", dev.spillway.KeyRegex.compile("v:(?<id>\\d+)"), AdoptMapping.Type.STRING,
+            () -> new AdoptMapping("x", "v:*", dev.spillway.config.KeyRegex.compile("v:(?<id>\\d+)"), AdoptMapping.Type.STRING,
                 "UPDATE t SET n = n + :delta WHERE id = :page_id", null, null, null, null, 100))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("adopt mapping 'x': sql parameter :page_id is not a named group");
     assertThatThrownBy(
-            () -> new AdoptMapping("x", "v:*", dev.spillway.KeyRegex.compile("v:(?<id>\\d+)"), AdoptMapping.Type.STRING,
+            () -> new AdoptMapping("x", "v:*", dev.spillway.config.KeyRegex.compile("v:(?<id>\\d+)"), AdoptMapping.Type.STRING,
                 "UPDATE t SET n = n + 1 WHERE id = :id::bigint", null, null, null, "every minute", 100))
         .hasMessageContaining("sql must use :delta");
   }

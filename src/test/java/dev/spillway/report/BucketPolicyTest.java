@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
-import dev.spillway.ReportSettings.RetentionPeriod;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ReportSettings.RetentionPeriod;
 import dev.spillway.SpillwayConfig;
 import java.time.Duration;
 import java.time.Instant;

@@ -3,8 +3,8 @@ package dev.spillway.report;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
-import dev.spillway.ReportSettings.RetentionPeriod;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ReportSettings.RetentionPeriod;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;

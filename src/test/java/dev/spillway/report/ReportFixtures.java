@@ -2,7 +2,7 @@ package dev.spillway.report;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.ReportSettings;
+import dev.spillway.config.ReportSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.store.Database;
 import dev.spillway.testing.TestEnv;

@@ -4,10 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spillway.ConfigException;
-import dev.spillway.ConfigLoader;
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.Granularity;
-import dev.spillway.ReportSettings;
-import dev.spillway.ReportSettings.RetentionPeriod;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ReportSettings.RetentionPeriod;
 import dev.spillway.SpillwayConfig;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -181,7 +181,7 @@ public final class TestServices {
 
   /** Keeps passwords in URIs and JDBC URLs out of logs and messages. */
   static String masked(String endpoint) {
-    return dev.spillway.Redactor.maskUri(endpoint);
+    return dev.spillway.config.Redactor.maskUri(endpoint);
   }
 
   private static String env(String name, String fallback) {

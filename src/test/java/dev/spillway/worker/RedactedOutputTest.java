@@ -9,7 +9,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.LoggingEvent;
 import ch.qos.logback.core.OutputStreamAppender;
 import ch.qos.logback.core.LayoutBase;
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
@@ -111,7 +111,7 @@ class RedactedOutputTest {
       Health health =
           new Health(
               redis, postgres, null, () -> true, checks, Redactor.of(config, System.getenv()),
-              new dev.spillway.RuntimeFailure());
+              new dev.spillway.runtime.RuntimeFailure());
       String json = health.ready().json();
       assertHidden(json);
       assertThat(json)

@@ -8,7 +8,7 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.LoggingEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.spillway.ConfigLoader;
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.SpillwayConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.spillway.ConfigException;
-import dev.spillway.WorkerSettings;
+import dev.spillway.config.WorkerSettings;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 

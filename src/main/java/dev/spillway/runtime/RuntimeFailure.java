@@ -1,5 +1,6 @@
-package dev.spillway;
+package dev.spillway.runtime;
 
+import dev.spillway.SpillwayException;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;

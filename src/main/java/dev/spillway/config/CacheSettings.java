@@ -1,5 +1,7 @@
-package dev.spillway;
+package dev.spillway.config;
 
+import dev.spillway.ConfigException;
+import dev.spillway.SpillwayConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.Iterator;
@@ -114,34 +116,34 @@ public record CacheSettings(
       throw new ConfigException(
           "cache.channel must match " + CHANNEL_PATTERN + " but was '" + channel + "'");
     }
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "cache.ttl", ttl, Duration.ofMillis(10), Duration.ofDays(366));
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "cache.negative-ttl", negativeTtl, Duration.ofMillis(10), Duration.ofDays(366));
-    SpillwayConfig.requireRange("cache.ttl-jitter-percent", ttlJitterPercent, 0, 100);
-    SpillwayConfig.requireBetween(
+    Checks.requireRange("cache.ttl-jitter-percent", ttlJitterPercent, 0, 100);
+    Checks.requireBetween(
         "cache.stale-while-revalidate", staleWhileRevalidate, Duration.ZERO, Duration.ofDays(366));
     if (!(earlyRefreshBeta >= 0 && earlyRefreshBeta <= 100)) {
       throw new ConfigException(
           "cache.early-refresh-beta must be between 0 and 100 but was " + earlyRefreshBeta);
     }
-    SpillwayConfig.requireRange("cache.max-value-bytes", maxValueBytes, 1, 512 << 20);
-    SpillwayConfig.requireBetween(
+    Checks.requireRange("cache.max-value-bytes", maxValueBytes, 1, 512 << 20);
+    Checks.requireBetween(
         "cache.lease-time", leaseTime, Duration.ofMillis(10), Duration.ofHours(1));
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "cache.lease-wait", leaseWait, Duration.ZERO, Duration.ofHours(1));
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "cache.redis-timeout", redisTimeout, Duration.ofMillis(1), Duration.ofMinutes(1));
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "cache.redis-retry-after", redisRetryAfter, Duration.ZERO, Duration.ofHours(1));
-    SpillwayConfig.requireRange("cache.l1.max-size", l1MaxSize, 0, 100_000_000);
-    SpillwayConfig.requireBetween(
+    Checks.requireRange("cache.l1.max-size", l1MaxSize, 0, 100_000_000);
+    Checks.requireBetween(
         "cache.l1.ttl", l1Ttl, Duration.ofMillis(1), Duration.ofDays(1));
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "cache.counters-ttl", countersTtl, Duration.ofMillis(10), Duration.ofDays(1));
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "cache.tag-ttl", tagTtl, Duration.ofMinutes(1), Duration.ofDays(3660));
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "cache.max-load-time", maxLoadTime, Duration.ofSeconds(1), Duration.ofDays(1));
     if (maxLoadTime.compareTo(leaseTime) < 0) {
       throw new ConfigException(
@@ -153,9 +155,9 @@ public record CacheSettings(
           "cache.encryption-keys-env must be an environment variable name matching "
               + ENV_PATTERN + " but was '" + encryptionKeysEnv + "'");
     }
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "cache.heartbeat", heartbeat, Duration.ofMillis(100), Duration.ofHours(1));
-    SpillwayConfig.requireRange(
+    Checks.requireRange(
         "cache.counters-invalidation-queue", countersInvalidationQueue, 1, 10_000_000);
     if (foreignChannel != null && !CHANNEL_PATTERN.matcher(foreignChannel).matches()) {
       throw new ConfigException(
@@ -317,7 +319,7 @@ public record CacheSettings(
   }
 
   /** The {@code cache:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
-  Map<String, Object> effective() {
+  public Map<String, Object> effective() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("prefix", prefix == null ? "<keys.prefix>c:" : prefix);
     if (channel != null) {
@@ -332,7 +334,7 @@ public record CacheSettings(
     m.put("lease-time", Durations.format(leaseTime));
     m.put("lease-wait", Durations.format(leaseWait));
     m.put("redis-timeout", Durations.format(redisTimeout));
-    m.put("l1", SpillwayConfig.tree("max-size", l1MaxSize, "ttl", Durations.format(l1Ttl)));
+    m.put("l1", Checks.tree("max-size", l1MaxSize, "ttl", Durations.format(l1Ttl)));
     m.put("counters-ttl", Durations.format(countersTtl));
     m.put("listen-database", listenDatabase);
     m.put("counters-invalidation-queue", countersInvalidationQueue);

@@ -1,5 +1,9 @@
-package dev.spillway;
+package dev.spillway.config;
 
+import dev.spillway.ConfigException;
+import dev.spillway.Granularity;
+import dev.spillway.OverflowPolicy;
+import dev.spillway.SpillwayConfig;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonStreamContext;
@@ -79,7 +83,7 @@ public final class ConfigLoader {
    * Like {@link #load}, but unsealed: {@code Spillway.Builder} applies its explicit setters on top
    * before the combined checks run, so a setter can repair what the file alone would fail.
    */
-  static SpillwayConfig.Builder read(Path file, Map<String, String> env) {
+  public static SpillwayConfig.Builder read(Path file, Map<String, String> env) {
     SpillwayConfig.Builder b = SpillwayConfig.builder();
     if (file != null) {
       applyFile(b, file);

@@ -1,5 +1,7 @@
-package dev.spillway;
+package dev.spillway.config;
 
+import dev.spillway.ConfigException;
+import dev.spillway.SpillwayConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -81,8 +83,8 @@ public record WorkerSettings(
     if (httpBind == null || httpBind.isBlank()) {
       throw new ConfigException("worker.http.bind must be an address like 127.0.0.1");
     }
-    SpillwayConfig.requireRange("worker.http.port", httpPort, 0, 65535);
-    SpillwayConfig.requireBetween(
+    Checks.requireRange("worker.http.port", httpPort, 0, 65535);
+    Checks.requireBetween(
         "worker.cluster-checkin-interval",
         clusterCheckinInterval,
         Duration.ofMillis(500),
@@ -91,15 +93,15 @@ public record WorkerSettings(
       throw new ConfigException(
           "worker.instance-id must match " + INSTANCE_ID + " but was '" + instanceId + "'");
     }
-    SpillwayConfig.requireRange("worker.threads", threads, 1, 64);
-    SpillwayConfig.requireBetween(
+    Checks.requireRange("worker.threads", threads, 1, 64);
+    Checks.requireBetween(
         "worker.shutdown-timeout", shutdownTimeout, Duration.ZERO, Duration.ofHours(1));
-    SpillwayConfig.requireRange("worker.flush.groups", flushGroups, 1, 1024);
+    Checks.requireRange("worker.flush.groups", flushGroups, 1, 1024);
     if (flushSchedule != null) {
       requireSchedule(
           "worker.flush.schedule", flushSchedule, Duration.ofMillis(10), Duration.ofDays(1));
     }
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "worker.ledger.retention", ledgerRetention, MIN_LEDGER_RETENTION, MAX_LEDGER_RETENTION);
     requireSchedule(
         "worker.ledger.prune-schedule",
@@ -212,14 +214,14 @@ public record WorkerSettings(
       }
     }
     if (interval != null) {
-      SpillwayConfig.requireBetween(key, interval, min, max);
+      Checks.requireBetween(key, interval, min, max);
     }
   }
 
   /** The {@code worker:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
-  Map<String, Object> effective() {
+  public Map<String, Object> effective() {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("http", SpillwayConfig.tree("bind", httpBind, "port", httpPort));
+    m.put("http", Checks.tree("bind", httpBind, "port", httpPort));
     m.put("cluster", cluster);
     if (cluster) {
       m.put("cluster-checkin-interval", Durations.format(clusterCheckinInterval));
@@ -229,19 +231,19 @@ public record WorkerSettings(
     }
     m.put("threads", threads);
     m.put("shutdown-timeout", Durations.format(shutdownTimeout));
-    Map<String, Object> flush = SpillwayConfig.tree("groups", flushGroups);
+    Map<String, Object> flush = Checks.tree("groups", flushGroups);
     if (flushSchedule != null) {
       flush.put("schedule", flushSchedule);
     }
     m.put("flush", flush);
     m.put(
         "ledger",
-        SpillwayConfig.tree(
+        Checks.tree(
             "retention", Durations.format(ledgerRetention), "prune-schedule", ledgerPruneSchedule));
-    m.put("dead-letters", SpillwayConfig.tree("check-schedule", deadLetterCheckSchedule));
+    m.put("dead-letters", Checks.tree("check-schedule", deadLetterCheckSchedule));
     m.put(
         "log",
-        SpillwayConfig.tree("format", logFormat.name().toLowerCase(Locale.ROOT), "level", logLevel));
+        Checks.tree("format", logFormat.name().toLowerCase(Locale.ROOT), "level", logLevel));
     return m;
   }
 

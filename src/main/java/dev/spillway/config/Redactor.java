@@ -1,5 +1,6 @@
-package dev.spillway;
+package dev.spillway.config;
 
+import dev.spillway.SpillwayConfig;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,6 @@
-package dev.spillway;
+package dev.spillway.runtime;
+
+import dev.spillway.config.Redactor;
 
 /**
  * How Spillway names a failure in one log field or message: the innermost cause, typed, with

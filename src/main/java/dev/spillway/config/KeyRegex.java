@@ -1,4 +1,4 @@
-package dev.spillway;
+package dev.spillway.config;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;

@@ -1,5 +1,6 @@
-package dev.spillway;
+package dev.spillway.config;
 
+import dev.spillway.ConfigException;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
 import java.util.regex.Matcher;

@@ -1,5 +1,6 @@
-package dev.spillway;
+package dev.spillway.config;
 
+import dev.spillway.ConfigException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.MissingNode;
 import java.time.Duration;

@@ -1,5 +1,8 @@
-package dev.spillway;
+package dev.spillway.config;
 
+import dev.spillway.ConfigException;
+import dev.spillway.Granularity;
+import dev.spillway.SpillwayConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.text.ParseException;
@@ -177,11 +180,11 @@ public record ReportSettings(
               .orElseThrow(
                   () -> new ConfigException(k + ".cron must be a Quartz cron expression, not off"));
       Objects.requireNonNull(kind, k + ".report");
-      if (counter == null || !SpillwayConfig.COUNTER_PATTERN.matcher(counter).matches()) {
+      if (counter == null || !Checks.COUNTER_PATTERN.matcher(counter).matches()) {
         throw new ConfigException(
             k
                 + ".counter must match "
-                + SpillwayConfig.COUNTER_PATTERN
+                + Checks.COUNTER_PATTERN
                 + " but was '"
                 + counter
                 + "'");
@@ -194,7 +197,7 @@ public record ReportSettings(
       if (kind == Kind.TOP && key.isPresent()) {
         throw new ConfigException(k + ".key is not allowed for report: top");
       }
-      SpillwayConfig.requireRange(k + ".limit", limit, 1, 100_000);
+      Checks.requireRange(k + ".limit", limit, 1, 100_000);
       Objects.requireNonNull(period, k + ".period");
       Objects.requireNonNull(zone, k + ".tz");
       Objects.requireNonNull(format, k + ".format");
@@ -208,21 +211,21 @@ public record ReportSettings(
     defaultRetention = copyLevels("reporting.default-retention", defaultRetention, true);
     Map<String, Map<Granularity, RetentionPeriod>> byCounter = new TreeMap<>();
     for (var e : Objects.requireNonNull(retention, "retention").entrySet()) {
-      if (!SpillwayConfig.COUNTER_PATTERN.matcher(e.getKey()).matches()) {
+      if (!Checks.COUNTER_PATTERN.matcher(e.getKey()).matches()) {
         throw new ConfigException(
             "reporting.retention: counter name '"
                 + e.getKey()
                 + "' must match "
-                + SpillwayConfig.COUNTER_PATTERN);
+                + Checks.COUNTER_PATTERN);
       }
       byCounter.put(
           e.getKey(), copyLevels("reporting.retention." + e.getKey(), e.getValue(), false));
     }
     retention = Collections.unmodifiableMap(byCounter);
     Objects.requireNonNull(partitionInterval, "reporting.partitions.interval");
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "reporting.partitions.ahead", partitionsAhead, Duration.ofHours(1), Duration.ofDays(366));
-    SpillwayConfig.requireBetween(
+    Checks.requireBetween(
         "reporting.lock-timeout", lockTimeout, Duration.ofMillis(100), Duration.ofHours(1));
     upkeepCron = Objects.requireNonNull(upkeepCron, "upkeepCron");
     rollupCron = Objects.requireNonNull(rollupCron, "rollupCron");
@@ -373,11 +376,11 @@ public record ReportSettings(
   }
 
   /** The {@code reporting:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
-  Map<String, Object> effective() {
+  public Map<String, Object> effective() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put(
         "partitions",
-        SpillwayConfig.tree(
+        Checks.tree(
             "interval", partitionInterval.name().toLowerCase(java.util.Locale.ROOT),
             "ahead", Durations.format(partitionsAhead)));
     m.put("lock-timeout", Durations.format(lockTimeout));
@@ -387,7 +390,7 @@ public record ReportSettings(
     m.put("retention", perCounter);
     m.put(
         "schedule",
-        SpillwayConfig.tree(
+        Checks.tree(
             "partition-upkeep", upkeepCron.orElse(OFF),
             "rollup", rollupCron.orElse(OFF),
             "retention", retentionCron.orElse(OFF)));

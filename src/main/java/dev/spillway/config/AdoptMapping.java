@@ -1,5 +1,7 @@
-package dev.spillway;
+package dev.spillway.config;
 
+import dev.spillway.ConfigException;
+import dev.spillway.SpillwayConfig;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -113,7 +115,7 @@ public record AdoptMapping(
           where + ": schedule '" + schedule + "' is not a valid Quartz cron expression"
               + " (seconds minutes hours day-of-month month day-of-week, e.g. \"*/10 * * * * ?\")");
     }
-    SpillwayConfig.requireRange("adopt." + name + ".scan-count", scanCount, 10, 100_000);
+    Checks.requireRange("adopt." + name + ".scan-count", scanCount, 10, 100_000);
   }
 
   /**
