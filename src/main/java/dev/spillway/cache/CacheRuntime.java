@@ -5,7 +5,7 @@ import dev.spillway.redis.RedisLink;
 import dev.spillway.config.CacheSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.runtime.RuntimeFailure;
-import dev.spillway.counter.AppliedCounters;
+import dev.spillway.store.AppliedCounters;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;

@@ -2,7 +2,7 @@ package dev.spillway.cache;
 
 import dev.spillway.config.CacheSettings;
 import dev.spillway.runtime.RuntimeFailure;
-import dev.spillway.counter.AppliedCounters;
+import dev.spillway.store.AppliedCounters;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -1,6 +1,6 @@
 package dev.spillway.cache;
 
-import dev.spillway.counter.CounterNames;
+import dev.spillway.layout.CounterNames;
 import java.util.function.ToLongBiFunction;
 
 /** {@link CachedCounters} over a {@link CacheAside} named {@value CacheRuntime#COUNTERS_CACHE}. */

@@ -7,7 +7,7 @@ import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
-import dev.spillway.counter.LuaScript;
+import dev.spillway.redis.LuaScript;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -36,8 +36,8 @@ final class L2 {
    * one script matters: a GET then a SET NX would let a waiter see "no entry", then find the lease
    * freed by a holder that wrote in between, and load a second time.
    */
-  private static final Script ACQUIRE =
-      new Script(
+  private static final LuaScript ACQUIRE =
+      new LuaScript(
           "acquire",
           """
           if ARGV[3] == '1' then
@@ -54,8 +54,8 @@ final class L2 {
    * Writes the envelope only if the key's generation is still the snapshot (no invalidation
    * since the load began), then releases the lease if it is still ours. Returns 1 if written.
    */
-  private static final Script WRITE =
-      new Script(
+  private static final LuaScript WRITE =
+      new LuaScript(
           "write",
           """
           local ok = 0
@@ -69,8 +69,8 @@ final class L2 {
           return ok
           """);
 
-  private static final Script RELEASE =
-      new Script(
+  private static final LuaScript RELEASE =
+      new LuaScript(
           "release",
           """
           if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -78,8 +78,8 @@ final class L2 {
           """);
 
   /** Deletes the entry and moves the key's generation on; the generation lives max-load-time. */
-  private static final Script INVALIDATE =
-      new Script(
+  private static final LuaScript INVALIDATE =
+      new LuaScript(
           "invalidate",
           """
           redis.call('DEL', KEYS[1])
@@ -95,8 +95,8 @@ final class L2 {
    * {@link #BEGIN_WRITE} handed out: no other write or invalidation of the key since). Returns 1 if
    * written.
    */
-  private static final Script PUT =
-      new Script(
+  private static final LuaScript PUT =
+      new LuaScript(
           "put",
           """
           if ARGV[3] ~= '' and (redis.call('GET', KEYS[2]) or '0') ~= ARGV[3] then return 0 end
@@ -111,8 +111,8 @@ final class L2 {
    * running cannot write what they read before it) and returns the new number, which only this
    * writer holds; the entry stays, since the database has not changed yet.
    */
-  private static final Script BEGIN_WRITE =
-      new Script(
+  private static final LuaScript BEGIN_WRITE =
+      new LuaScript(
           "begin_write",
           """
           local n = redis.call('INCR', KEYS[1])
@@ -129,8 +129,8 @@ final class L2 {
    * load that outlives every lease (longer than {@code lease-time}) can still write an older
    * total, bounded by {@code counters-ttl}, as a lost invalidation message would be.
    */
-  private static final Script INVALIDATE_IF_CACHED =
-      new Script(
+  private static final LuaScript INVALIDATE_IF_CACHED =
+      new LuaScript(
           "invalidate_if_cached",
           """
           if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then return 0 end
@@ -145,8 +145,8 @@ final class L2 {
    * version if that is larger. Versions never repeat, even after the sequence key expired (the
    * clock has moved on), so an entry that recorded an old version can never match again.
    */
-  private static final Script BUMP_TAG =
-      new Script(
+  private static final LuaScript BUMP_TAG =
+      new LuaScript(
           "bump_tag",
           """
           local t = redis.call('TIME')
@@ -224,7 +224,7 @@ final class L2 {
       String leaseKey, String invKey, String entryKey, String token, Duration leaseTime,
       boolean unlessEntryExists) {
     return await(
-        ACQUIRE.run(
+        ACQUIRE.evalsha(
             redis,
             ScriptOutputType.MULTI,
             new String[] {leaseKey, invKey, entryKey},
@@ -242,7 +242,7 @@ final class L2 {
       String entryKey, String invKey, String leaseKey, byte[] envelope, long pxMillis,
       String generation, String token) {
     return await(
-        WRITE.run(
+        WRITE.evalsha(
             redis,
             ScriptOutputType.INTEGER,
             new String[] {entryKey, invKey, leaseKey},
@@ -262,7 +262,7 @@ final class L2 {
       String entryKey, String invKey, byte[] envelope, long pxMillis, String expectedGeneration,
       Duration generationLife) {
     return await(
-        PUT.run(
+        PUT.evalsha(
             redis,
             ScriptOutputType.INTEGER,
             new String[] {entryKey, invKey},
@@ -276,7 +276,7 @@ final class L2 {
   /** The key's new generation, held by this writer only; null when Redis failed. */
   String beginWrite(String invKey, Duration generationLife) {
     return await(
-        BEGIN_WRITE.run(
+        BEGIN_WRITE.evalsha(
             redis,
             ScriptOutputType.INTEGER,
             new String[] {invKey},
@@ -286,7 +286,7 @@ final class L2 {
 
   void release(String leaseKey, String token) {
     if (token != null) {
-      await(RELEASE.run(redis, ScriptOutputType.INTEGER, new String[] {leaseKey}, bytes(token)), r -> r);
+      await(RELEASE.evalsha(redis, ScriptOutputType.INTEGER, new String[] {leaseKey}, bytes(token)), r -> r);
     }
   }
 
@@ -294,7 +294,7 @@ final class L2 {
   boolean invalidate(String entryKey, String invKey, Duration generationLife) {
     Long n =
         await(
-            INVALIDATE.run(
+            INVALIDATE.evalsha(
                 redis,
                 ScriptOutputType.INTEGER,
                 new String[] {entryKey, invKey},
@@ -313,7 +313,7 @@ final class L2 {
     List<java.util.concurrent.CompletableFuture<Long>> futures = new ArrayList<>(entryKeys.size());
     for (int i = 0; i < entryKeys.size(); i++) {
       futures.add(
-          INVALIDATE_IF_CACHED.run(
+          INVALIDATE_IF_CACHED.evalsha(
               redis, ScriptOutputType.INTEGER,
               new String[] {entryKeys.get(i), invKeys.get(i), leaseKeys.get(i)}, life));
     }
@@ -335,7 +335,7 @@ final class L2 {
   /** The tag's new version, or null when Redis failed. */
   Long bumpTag(String seqKey, String tagKey, Duration tagTtl) {
     return await(
-        BUMP_TAG.run(
+        BUMP_TAG.evalsha(
             redis,
             ScriptOutputType.INTEGER,
             new String[] {seqKey, tagKey},
@@ -407,34 +407,6 @@ final class L2 {
       return Long.parseLong(new String(b, StandardCharsets.US_ASCII));
     } catch (NumberFormatException e) {
       return -1; // never a real version: a damaged tag key makes its entries misses
-    }
-  }
-
-  /** EVALSHA, falling back to EVAL (which caches the script) after Redis lost it. */
-  private record Script(String name, String text, String sha) {
-    Script(String name, String text) {
-      this(name, text, sha1(text));
-    }
-
-    <T> java.util.concurrent.CompletableFuture<T> run(
-        RedisClusterAsyncCommands<String, byte[]> redis, ScriptOutputType type, String[] keys, byte[]... args) {
-      return redis
-          .<T>evalsha(sha, type, keys, args)
-          .toCompletableFuture()
-          .exceptionallyCompose(
-              e ->
-                  LuaScript.isNoScript(e)
-                      ? redis.<T>eval(text, type, keys, args).toCompletableFuture()
-                      : java.util.concurrent.CompletableFuture.failedFuture(e));
-    }
-
-    private static String sha1(String text) {
-      try {
-        return HexFormat.of()
-            .formatHex(MessageDigest.getInstance("SHA-1").digest(text.getBytes(StandardCharsets.UTF_8)));
-      } catch (NoSuchAlgorithmException e) {
-        throw new IllegalStateException("SHA-1 is required by the Java platform", e);
-      }
     }
   }
 }

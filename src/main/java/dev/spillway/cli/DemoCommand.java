@@ -4,7 +4,7 @@ import dev.spillway.Granularity;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.counter.Counters;
-import dev.spillway.counter.KeyLayout;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.embedded.LocalServices;
 import dev.spillway.flush.FlushReport;
 import dev.spillway.redis.RedisConnector;

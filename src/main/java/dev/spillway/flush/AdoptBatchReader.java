@@ -1,8 +1,6 @@
 package dev.spillway.flush;
 
 import dev.spillway.config.AdoptMapping;
-import dev.spillway.counter.AdoptKeys;
-import dev.spillway.counter.Scripts;
 import dev.spillway.store.AdoptBatch;
 import dev.spillway.store.AdoptedCell;
 import java.nio.charset.StandardCharsets;
@@ -16,7 +14,7 @@ final class AdoptBatchReader {
   private AdoptBatchReader() {}
 
   /**
-   * Decodes a batch hash written by {@link Scripts#ADOPT_CLAIM}. Keys are text (only text keys are
+   * Decodes a batch hash written by {@link FlushScripts#ADOPT_CLAIM}. Keys are text (only text keys are
    * claimed); values and hash fields are whatever the writer stored, so they are escaped where
    * they are not text ({@link RedisText#escape}), and a hash field that is not text is a cell
    * that cannot be applied (no row can be named from it exactly).

@@ -3,12 +3,10 @@ package dev.spillway.flush;
 import dev.spillway.runtime.Errors;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.SpillwayConfig;
-import dev.spillway.counter.AdoptKeys;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.ReplicationFence;
-import dev.spillway.counter.KeyLayout;
-import dev.spillway.counter.LuaScript;
-import dev.spillway.counter.Scripts;
+import dev.spillway.layout.KeyLayout;
+import dev.spillway.redis.LuaScript;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.store.AdoptBatch;
 import dev.spillway.store.AdoptStore;
@@ -43,7 +41,7 @@ import org.slf4j.LoggerFactory;
  *       first; the ledger skips those already applied;
  *   <li><b>claim</b>: {@code SCAN MATCH pattern COUNT n} (never KEYS: each call does bounded work,
  *       so Redis keeps answering other clients); the keys found are moved by one {@link
- *       Scripts#ADOPT_CLAIM} call per batch — GETDEL semantics for strings, the whole hash for
+ *       FlushScripts#ADOPT_CLAIM} call per batch — GETDEL semantics for strings, the whole hash for
  *       hashes, atomically — into a batch hash registered in the batches set;
  *   <li><b>apply</b> in one transaction per group of batches ({@link AdoptStore#apply}), then
  *       <b>ack</b> (DEL plus SREM).
@@ -231,7 +229,7 @@ public final class AdoptFlusher {
         && Arrays.equals(key, 0, prefix.length, prefix, 0, prefix.length);
   }
 
-  /** One {@link Scripts#ADOPT_CLAIM} per tag group (split at {@link #KEYS_PER_BATCH}), pipelined. */
+  /** One {@link FlushScripts#ADOPT_CLAIM} per tag group (split at {@link #KEYS_PER_BATCH}), pipelined. */
   private void claim(AdoptMapping m, Map<String, Set<String>> byTag, Run run) {
     List<String> ids = new ArrayList<>();
     List<String[]> calls = new ArrayList<>();
@@ -289,7 +287,7 @@ public final class AdoptFlusher {
     for (int attempt = 0; !todo.isEmpty(); attempt++) {
       List<CompletableFuture<List<Object>>> futures = new ArrayList<>(todo.size());
       for (int i : todo) {
-        futures.add(Scripts.ADOPT_CLAIM.evalsha(redis, ScriptOutputType.MULTI, calls.get(i), ids.get(i), type));
+        futures.add(FlushScripts.ADOPT_CLAIM.evalsha(redis, ScriptOutputType.MULTI, calls.get(i), ids.get(i), type));
       }
       connection.flushCommands();
       List<Integer> retry = new ArrayList<>();
@@ -307,9 +305,6 @@ public final class AdoptFlusher {
       }
       if (failure != null) {
         throw failure;
-      }
-      if (!retry.isEmpty()) {
-        Scripts.ADOPT_CLAIM.reload();
       }
       todo = retry;
     }

@@ -1,8 +1,7 @@
 package dev.spillway.flush;
 
 import dev.spillway.runtime.Errors;
-import dev.spillway.counter.LuaScript;
-import dev.spillway.counter.Scripts;
+import dev.spillway.redis.LuaScript;
 import dev.spillway.redis.PipelinedReplies;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
@@ -14,7 +13,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Step 4 of a flush, for counter and adopt batches alike: {@link Scripts#ACK} per batch,
+ * Step 4 of a flush, for counter and adopt batches alike: {@link FlushScripts#ACK} per batch,
  * pipelined. A node that has not cached the script (a fresh or restarted Redis, a promoted
  * replica) answers NOSCRIPT: those acks go again, once, with the script's text. Any other failure
  * is harmless: the batch stays pending, and the next run finds it in the ledger and acks it.
@@ -38,7 +37,7 @@ final class BatchAcks {
 
   /**
    * Removes from their batches sets the ids of batches that read back empty, each only if its key
-   * is really gone ({@link Scripts#ACK}, mode {@code unread}); never deletes a batch key. The ids
+   * is really gone ({@link FlushScripts#ACK}, mode {@code unread}); never deletes a batch key. The ids
    * whose key still exists (an empty reply for the wrong reason) are added to {@code kept}: they
    * stay pending and are read again by the next run.
    *
@@ -71,7 +70,7 @@ final class BatchAcks {
       List<CompletableFuture<Long>> futures = new ArrayList<>(todo.size());
       for (int i : todo) {
         futures.add(
-            Scripts.ACK.evalsha(redis, ScriptOutputType.INTEGER, keys.get(i), ids.get(i), mode));
+            FlushScripts.ACK.evalsha(redis, ScriptOutputType.INTEGER, keys.get(i), ids.get(i), mode));
       }
       connection.flushCommands();
       List<Integer> missing = new ArrayList<>();
@@ -92,9 +91,6 @@ final class BatchAcks {
           failures.add("interrupted");
           return failures;
         }
-      }
-      if (!missing.isEmpty()) {
-        Scripts.ACK.reload();
       }
       todo = missing;
     }

@@ -3,10 +3,9 @@ package dev.spillway.flush;
 import dev.spillway.runtime.Errors;
 import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.SpillwayConfig;
-import dev.spillway.counter.CellField;
-import dev.spillway.counter.AppliedCounters;
-import dev.spillway.counter.KeyLayout;
-import dev.spillway.counter.Scripts;
+import dev.spillway.layout.CellField;
+import dev.spillway.store.AppliedCounters;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
@@ -37,7 +36,7 @@ import org.slf4j.LoggerFactory;
  * flow"). Each run walks the stripes in windows; per window it
  *
  * <ol>
- *   <li><b>claims</b> every stripe (one {@link Scripts#CLAIM} call each, pipelined): the live hash
+ *   <li><b>claims</b> every stripe (one {@link FlushScripts#CLAIM} call each, pipelined): the live hash
  *       is renamed to a new batch and registered, and every batch still pending from an earlier,
  *       perhaps crashed, run is returned with it ({@link StripeClaimer}); on Redis Cluster the
  *       claims are then confirmed by the replicas ({@link
@@ -45,7 +44,7 @@ import org.slf4j.LoggerFactory;
  *   <li><b>applies</b> all pending batches in short transactions (ledger rows plus set-based
  *       upserts, {@link CounterStore#apply}); a batch the ledger already holds is a duplicate and
  *       adds nothing;
- *   <li><b>acks</b> the applied and duplicate batches ({@link Scripts#ACK}: DEL plus SREM).
+ *   <li><b>acks</b> the applied and duplicate batches ({@link FlushScripts#ACK}: DEL plus SREM).
  * </ol>
  *
  * <p>No Redis call happens inside a PostgreSQL transaction. Nothing is deleted from Redis before
@@ -95,7 +94,6 @@ public final class Flusher {
     this.clock = clock;
     connection.setAutoFlushCommands(false);
     meters.oldestPendingBatchAge(this, f -> f.oldestPendingMillis);
-    loadScripts();
   }
 
   /**
@@ -561,10 +559,6 @@ public final class Flusher {
     return gone;
   }
 
-  private static void loadScripts() {
-    Scripts.CLAIM.reload();
-    Scripts.ACK.reload();
-  }
 
   private static BatchContent parse(Pending p, Map<String, String> cells) {
     List<CellDelta> ok = new ArrayList<>(cells.size());

@@ -2,9 +2,8 @@ package dev.spillway.flush;
 
 import dev.spillway.runtime.Errors;
 import dev.spillway.SpillwayConfig;
-import dev.spillway.counter.KeyLayout;
-import dev.spillway.counter.LuaScript;
-import dev.spillway.counter.Scripts;
+import dev.spillway.layout.KeyLayout;
+import dev.spillway.redis.LuaScript;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
@@ -26,7 +25,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 
 /**
- * Step 1 of a flush: claims stripes with {@link Scripts#CLAIM}, pipelined, retrying what a
+ * Step 1 of a flush: claims stripes with {@link FlushScripts#CLAIM}, pipelined, retrying what a
  * failover or a resharding refused, within a budget per run. Used by one {@link Flusher}, on its
  * thread.
  */
@@ -107,7 +106,7 @@ final class StripeClaimer {
         String id = newBatchId();
         newIds.add(id);
         futures.add(
-            Scripts.CLAIM.evalsha(
+            FlushScripts.CLAIM.evalsha(
                 redis,
                 ScriptOutputType.MULTI,
                 new String[] {
@@ -145,9 +144,6 @@ final class StripeClaimer {
           Thread.currentThread().interrupt();
           throw new IllegalStateException("interrupted while claiming", e);
         }
-      }
-      if (noScript) {
-        Scripts.CLAIM.reload();
       }
       if (!retry.isEmpty() && attempt >= attempts) {
         // Out of tries: later windows of this run try once, and skip the nodes that never

@@ -3,7 +3,7 @@ package dev.spillway.report;
 import dev.spillway.Granularity;
 import dev.spillway.config.ReportSettings;
 import dev.spillway.config.ReportSettings.Kind;
-import dev.spillway.counter.CounterNames;
+import dev.spillway.layout.CounterNames;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.Objects;

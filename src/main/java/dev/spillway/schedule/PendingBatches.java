@@ -1,7 +1,7 @@
 package dev.spillway.schedule;
 
-import dev.spillway.counter.AdoptKeys;
-import dev.spillway.counter.KeyLayout;
+import dev.spillway.flush.AdoptKeys;
+import dev.spillway.layout.KeyLayout;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Duration;

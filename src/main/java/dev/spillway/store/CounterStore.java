@@ -334,7 +334,7 @@ public final class CounterStore {
       DeadLetterKind kind, List<DeadRow> dead) {
     for (CellDelta cell : b.cells()) {
       dead.add(new DeadRow(b.batchId(), source, cell.counter(), cell.key(), null, null,
-          BigInteger.valueOf(cell.delta()), dev.spillway.counter.CellField.format(cell), reason,
+          BigInteger.valueOf(cell.delta()), dev.spillway.layout.CellField.format(cell), reason,
           kind));
     }
     for (RejectedCell r : b.rejected()) {

@@ -64,7 +64,7 @@ final class DeadLetterApplier {
     if (r.raw() != null && r.granularity() == null) {
       // A whole cell (refused by Redis, or from a batch Redis resurrected): its total and every
       // bucket it fans out to, together.
-      Object parsed = dev.spillway.counter.CellField.parse(stripBang(r.raw()), Long.toString(delta));
+      Object parsed = dev.spillway.layout.CellField.parse(stripBang(r.raw()), Long.toString(delta));
       if (parsed instanceof CellDelta cell) {
         return applyCell(c, cell);
       }

@@ -4,7 +4,7 @@ import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.Durations;
 import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
-import dev.spillway.counter.KeyLayout;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import dev.spillway.schedule.LedgerPruner;

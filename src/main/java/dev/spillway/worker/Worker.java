@@ -9,7 +9,7 @@ import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import dev.spillway.config.WorkerSettings;
-import dev.spillway.counter.KeyLayout;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.flush.FlushReport;
 import dev.spillway.schedule.DeadLetterMonitor;
 import dev.spillway.schedule.FlushGroups;

@@ -16,7 +16,7 @@ final class Jmh {
     Collection<RunResult> runs =
         new Runner(
                 new OptionsBuilder()
-                    .include("dev.spillway.counter.IncrementBenchmark")
+                    .include("dev.spillway.client.IncrementBenchmark")
                     .threads(threads)
                     .forks(1)
                     .warmupIterations(2)

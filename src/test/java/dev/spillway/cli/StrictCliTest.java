@@ -8,7 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
-import dev.spillway.counter.KeyLayout;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.store.PostgresUnavailableException;
 import dev.spillway.testing.JvmProcess;
 import dev.spillway.testing.ServicesExtension;

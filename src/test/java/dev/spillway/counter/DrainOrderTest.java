@@ -1,5 +1,6 @@
 package dev.spillway.counter;
 
+import dev.spillway.client.Scripts;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.testing.ServicesExtension;

@@ -3,7 +3,7 @@ package dev.spillway.schedule;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
-import dev.spillway.counter.KeyLayout;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;

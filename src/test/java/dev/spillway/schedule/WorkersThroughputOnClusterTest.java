@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
 import dev.spillway.counter.Counters;
-import dev.spillway.counter.KeyLayout;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.testing.OnRedisCluster;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;

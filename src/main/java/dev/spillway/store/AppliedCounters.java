@@ -1,4 +1,4 @@
-package dev.spillway.counter;
+package dev.spillway.store;
 
 import java.util.function.BiConsumer;
 

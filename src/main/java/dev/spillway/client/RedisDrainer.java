@@ -1,5 +1,8 @@
-package dev.spillway.counter;
+package dev.spillway.client;
 
+import dev.spillway.layout.CellField;
+import dev.spillway.layout.KeyLayout;
+import dev.spillway.redis.LuaScript;
 import dev.spillway.runtime.Errors;
 import dev.spillway.OverflowPolicy;
 import dev.spillway.runtime.RuntimeFailure;
@@ -136,7 +139,6 @@ final class RedisDrainer implements AutoCloseable {
   }
 
   void start() {
-    loadScript();
     long ms = config.drainInterval().toMillis();
     executor.scheduleWithFixedDelay(this::tick, ms, ms, TimeUnit.MILLISECONDS);
   }
@@ -357,7 +359,6 @@ final class RedisDrainer implements AutoCloseable {
     }
     connection.flushCommands();
     unacknowledged.clear();
-    boolean noScript = false;
     Throwable firstError = null;
     onlySlotsMigrating = true;
     long waitMs = config.redisTimeout().toMillis() + 1000;
@@ -394,7 +395,6 @@ final class RedisDrainer implements AutoCloseable {
           p = p.resync(newBatchId());
         }
       } catch (ExecutionException | TimeoutException e) {
-        noScript |= LuaScript.isNoScript(e);
         onlySlotsMigrating &= RedisErrors.isTryAgain(e) || LuaScript.isNoScript(e);
         firstError = firstError != null ? firstError : e;
       } catch (InterruptedException e) {
@@ -404,9 +404,6 @@ final class RedisDrainer implements AutoCloseable {
       }
       unacknowledged.add(p);
       stripesWaiting.add(p.stripe());
-    }
-    if (noScript) {
-      loadScript();
     }
     onlySlotsMigrating &= firstError != null;
     if (onlySlotsMigrating) {
@@ -421,10 +418,6 @@ final class RedisDrainer implements AutoCloseable {
           unacknowledged.stream().mapToInt(Packet::cells).sum(),
           Errors.rootMessage(firstError));
     }
-  }
-
-  private static void loadScript() {
-    Scripts.DRAIN.reload();
   }
 
   private void maybeDirect() {

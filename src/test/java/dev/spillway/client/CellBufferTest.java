@@ -1,4 +1,4 @@
-package dev.spillway.counter;
+package dev.spillway.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

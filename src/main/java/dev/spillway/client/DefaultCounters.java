@@ -1,5 +1,10 @@
-package dev.spillway.counter;
+package dev.spillway.client;
 
+import dev.spillway.counter.Counters;
+import dev.spillway.layout.CellField;
+import dev.spillway.layout.CounterNames;
+import dev.spillway.layout.KeyLayout;
+import dev.spillway.redis.LuaScript;
 import dev.spillway.runtime.Errors;
 import dev.spillway.Granularity;
 import dev.spillway.runtime.RuntimeFailure;
@@ -303,9 +308,7 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       try {
         return await(Scripts.READ.evalsha(reads, ScriptOutputType.MULTI, keys, args));
       } catch (SpillwayException e) {
-        if (LuaScript.isNoScript(e.getCause())) {
-          Scripts.READ.reload();
-        } else if (attempt < 20 && RedisErrors.isTryAgain(e)) {
+        if (attempt < 20 && RedisErrors.isTryAgain(e)) {
           try {
             Thread.sleep(50);
           } catch (InterruptedException ie) {

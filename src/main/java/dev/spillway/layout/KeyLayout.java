@@ -1,4 +1,4 @@
-package dev.spillway.counter;
+package dev.spillway.layout;
 
 /**
  * Names of Spillway's Redis keys. Every key of one stripe carries the same hash tag ({@code

@@ -1,4 +1,4 @@
-package dev.spillway.counter;
+package dev.spillway.layout;
 
 import dev.spillway.store.CellDelta;
 import dev.spillway.store.RejectedCell;

@@ -1,5 +1,7 @@
-package dev.spillway.counter;
+package dev.spillway.client;
 
+import dev.spillway.layout.CounterNames;
+import dev.spillway.layout.KeyLayout;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.LongAdder;

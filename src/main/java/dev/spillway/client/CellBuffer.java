@@ -1,4 +1,4 @@
-package dev.spillway.counter;
+package dev.spillway.client;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,6 @@
-package dev.spillway.counter;
+package dev.spillway.flush;
 
+import dev.spillway.layout.KeyLayout;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
