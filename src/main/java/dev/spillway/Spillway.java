@@ -5,6 +5,7 @@ import dev.spillway.config.ConfigLoader;
 import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.cache.CacheAside;
 import dev.spillway.cache.CacheRuntime;
+import dev.spillway.cache.CachedCounters;
 import dev.spillway.counter.Counters;
 import dev.spillway.client.DefaultCounters;
 import dev.spillway.layout.KeyLayout;
@@ -72,6 +73,7 @@ public final class Spillway implements AutoCloseable {
   private final AdoptFlusher adoptFlusher;
   private final FlushScheduler scheduler;
   private final CacheRuntime caches;
+  private final CachedCounters cachedCounters;
   private final MeterRegistry registry;
   private final Deque<AutoCloseable> resources;
   private final RuntimeFailure failure;
@@ -113,8 +115,7 @@ public final class Spillway implements AutoCloseable {
               failure);
       caches = CacheRuntime.start(config, redis, clock, registry, b.environment(), failure);
       opened.push(caches);
-      counters.attachCachedView(
-          caches.cachedCounters((c, k) -> store.readTotal(c, k, java.util.List.of()).total()));
+      cachedCounters = caches.cachedCounters((c, k) -> store.readTotal(c, k, java.util.List.of()).total());
       flusher.onApplied(caches::countersApplied);
       AdoptStore adoptStore = new AdoptStore(database.dataSource(), config.schema());
       if (b.requirePostgres) {
@@ -149,6 +150,16 @@ public final class Spillway implements AutoCloseable {
   /** The embedded counter client. */
   public Counters counters() {
     return counters;
+  }
+
+  /**
+   * A cache-aside view of flushed totals (L1 and Redis, a short TTL, invalidated by every flush
+   * that touches a key): the cheap read for a page view counter shown to every visitor. Not exact:
+   * see {@link CachedCounters}. It hangs off the runtime, not off {@link Counters}, because it is
+   * the cache's view of the store: the client that writes counters knows nothing of caches.
+   */
+  public CachedCounters cachedCounters() {
+    return cachedCounters;
   }
 
   /**

@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * The cache side of one Spillway runtime: its Redis connection for cache entries, the
  * invalidation bus, the background refresh threads, the caches built on it and (optionally) the
  * database LISTEN relay. Created and closed by {@code Spillway}; applications use {@code
- * sw.cache(...)} and {@code sw.counters().cached()}, not this class.
+ * sw.cache(...)} and {@code sw.cachedCounters()}, not this class.
  *
  * <p>An invalidation that cannot reach Redis (down, or past its time box) is kept and retried
  * every {@code cache.redis-retry-after} until it lands, so an L2 entry never outlives Redis'
@@ -50,7 +50,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class CacheRuntime implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CacheRuntime.class);
-  /** Name of the cache behind {@code counters().cached()}. */
+  /** Name of the cache behind {@code cachedCounters()}. */
   static final String COUNTERS_CACHE = "spillway.counters";
   private static final int MAX_PENDING_INVALIDATIONS = 100_000;
 

@@ -1,7 +1,7 @@
 package dev.spillway.cache;
 
 /**
- * A cache-aside view of counter totals: {@code counters().cached()}. {@link #get} returns the
+ * A cache-aside view of counter totals: {@code cachedCounters()}. {@link #get} returns the
  * total that PostgreSQL holds for (counter, key) as of the last flush that touched it (0 if none),
  * from L1 or Redis when cached. Every flush publishes an invalidation for each counter key it
  * applied, so a flushed increment shows in every instance's cached view right after its flush;

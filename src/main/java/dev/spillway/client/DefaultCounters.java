@@ -47,7 +47,6 @@ public final class DefaultCounters implements Counters, AutoCloseable {
   private final LongAdder entered = new LongAdder();
   private final LongAdder exited = new LongAdder();
   private volatile boolean closed;
-  private volatile dev.spillway.cache.CachedCounters cachedView;
 
   public DefaultCounters(
       SpillwayConfig config,
@@ -175,21 +174,6 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       specs.put(counter, s);
     }
     return s;
-  }
-
-  /** Wires the cached view; the runtime does this once, at build. */
-  public void attachCachedView(dev.spillway.cache.CachedCounters view) {
-    this.cachedView = view;
-  }
-
-  @Override
-  public dev.spillway.cache.CachedCounters cached() {
-    dev.spillway.cache.CachedCounters v = cachedView;
-    if (v == null) {
-      throw new IllegalStateException(
-          "counters().cached() needs the cache runtime, which this client was built without");
-    }
-    return v;
   }
 
   @Override

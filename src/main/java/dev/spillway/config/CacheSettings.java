@@ -34,7 +34,7 @@ import java.util.regex.Pattern;
  * @param redisRetryAfter after a Redis failure, how long readers skip Redis altogether
  * @param l1MaxSize entries per cache in each JVM's L1; zero disables L1
  * @param l1Ttl longest life of an L1 entry: bounds staleness if an invalidation message is lost
- * @param countersTtl TTL of {@code counters().cached()}, which flushes also invalidate
+ * @param countersTtl TTL of {@code cachedCounters()}, which flushes also invalidate
  * @param tagTtl life of a tag's version key; a tagged cache's TTL plus stale window must fit in it
  * @param maxLoadTime a load that takes longer is served but not written to Redis (the marker that
  *     tells it an invalidation happened meanwhile lives this long)

@@ -57,13 +57,6 @@ public interface Counters {
   long pending(String counter, String key);
 
   /**
-   * A cache-aside view of flushed totals (L1 and Redis, a short TTL, invalidated by every flush
-   * that touches a key): the cheap read for a page view counter shown to every visitor. Not exact:
-   * see {@link dev.spillway.cache.CachedCounters}.
-   */
-  dev.spillway.cache.CachedCounters cached();
-
-  /**
    * Cells buffered locally plus cells sent but not yet acknowledged by Redis (plus cells waiting
    * for a direct write to PostgreSQL). A cell counts twice while an older delta of it waits to
    * be acknowledged and a newer one is buffered: this measures work outstanding, not keys.

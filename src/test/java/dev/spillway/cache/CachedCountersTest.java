@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * {@code counters().cached()}: a cached view of flushed totals that every flush invalidates, in
+ * {@code cachedCounters()}: a cached view of flushed totals that every flush invalidates, in
  * every instance. The TTL is set to a minute so that only the flush's invalidation can explain a
  * refreshed value.
  */
@@ -32,21 +32,21 @@ class CachedCountersTest {
             .build();
     try (Spillway a = CacheFixtures.runtime(env, s);
         Spillway b = CacheFixtures.runtime(env, s)) {
-      assertThat(b.counters().cached().get("page_views", "42")).isZero(); // nothing flushed yet
+      assertThat(b.cachedCounters().get("page_views", "42")).isZero(); // nothing flushed yet
       a.counters().increment("page_views", "42", 5);
       a.counters().flush();
-      assertThat(b.counters().cached().get("page_views", "42")).as("not flushed: cached 0").isZero();
+      assertThat(b.cachedCounters().get("page_views", "42")).as("not flushed: cached 0").isZero();
       a.flushOnce();
-      await().atMost(Duration.ofSeconds(5)).until(() -> b.counters().cached().get("page_views", "42") == 5);
-      assertThat(a.counters().cached().get("page_views", "42")).isEqualTo(5);
+      await().atMost(Duration.ofSeconds(5)).until(() -> b.cachedCounters().get("page_views", "42") == 5);
+      assertThat(a.cachedCounters().get("page_views", "42")).isEqualTo(5);
 
       a.counters().increment("page_views", "42", 3);
       a.counters().flush();
-      assertThat(b.counters().cached().get("page_views", "42")).as("pending, not flushed").isEqualTo(5);
+      assertThat(b.cachedCounters().get("page_views", "42")).as("pending, not flushed").isEqualTo(5);
       assertThat(b.counters().get("page_views", "42")).as("the exact read sees pending").isEqualTo(8);
       b.flushOnce(); // any runtime's flush invalidates every instance
-      await().atMost(Duration.ofSeconds(5)).until(() -> a.counters().cached().get("page_views", "42") == 8);
-      await().atMost(Duration.ofSeconds(5)).until(() -> b.counters().cached().get("page_views", "42") == 8);
+      await().atMost(Duration.ofSeconds(5)).until(() -> a.cachedCounters().get("page_views", "42") == 8);
+      await().atMost(Duration.ofSeconds(5)).until(() -> b.cachedCounters().get("page_views", "42") == 8);
       assertThat(a.meterRegistry().counter("spillway.cache.loads", "cache", "spillway.counters", "outcome", "success").count())
           .isLessThanOrEqualTo(4);
     }
@@ -61,14 +61,14 @@ class CachedCountersTest {
   @Test
   void flush_ofKeysCachedNowhere_writesNothingToTheCache(TestEnv env) {
     try (Spillway sw = CacheFixtures.runtime(env, CacheFixtures.EXACT)) {
-      assertThat(sw.counters().cached().get("cold", "read")).isZero();
+      assertThat(sw.cachedCounters().get("cold", "read")).isZero();
       for (int i = 0; i < 200; i++) {
         sw.counters().increment("cold", "k" + i);
       }
       sw.counters().increment("cold", "read", 7);
       sw.counters().flush();
       sw.flushOnce();
-      await().atMost(Duration.ofSeconds(5)).until(() -> sw.counters().cached().get("cold", "read") == 7);
+      await().atMost(Duration.ofSeconds(5)).until(() -> sw.cachedCounters().get("cold", "read") == 7);
       List<String> generations = CacheFixtures.keys(env.redisUri(), CacheFixtures.cachePrefix(env) + "*cold*}:i");
       assertThat(generations).as("generation keys written by the flush").hasSize(1);
       assertThat(generations.get(0)).contains("read");

@@ -42,7 +42,7 @@ class CloseUnderLoadTest {
     try (LogCapture logs = new LogCapture()) {
       Spillway sw = Spillways.builder(env).flushEvery(Duration.ofMillis(50)).build();
       for (int i = 0; i < 20; i++) {
-        sw.counters().cached().get("hits", "k" + i); // something cached, so flushes invalidate
+        sw.cachedCounters().get("hits", "k" + i); // something cached, so flushes invalidate
       }
       CountDownLatch started = new CountDownLatch(THREADS);
       List<Thread> producers = new ArrayList<>();

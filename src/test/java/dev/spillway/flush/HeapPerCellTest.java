@@ -51,7 +51,7 @@ class HeapPerCellTest {
             .drainInterval(Duration.ofMinutes(1)) // cells stay in the local buffer until flush()
             .flushListener(sampler)
             .build()) {
-      sw.counters().cached().get("views", "0"); // the cache runtime is in use, as in a worker
+      sw.cachedCounters().get("views", "0"); // the cache runtime is in use, as in a worker
       sw.counters().increment("views", "warm-up");
       sw.counters().flush();
       sw.flushOnce();
