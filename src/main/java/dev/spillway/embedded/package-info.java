@@ -1,5 +1,5 @@
 /**
- * Local Redis and PostgreSQL for the demo and the test fixture: {@link
+ * Internal: local Redis and PostgreSQL for the demo and the test fixture: {@link
  * dev.spillway.embedded.LocalServices} uses the servers that already answer and starts embedded
  * ones (binaries shipped as Maven artifacts) for the rest, so a first {@code spillway demo} works
  * on a machine with nothing installed.

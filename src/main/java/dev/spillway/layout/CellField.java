@@ -1,7 +1,5 @@
 package dev.spillway.layout;
 
-import dev.spillway.store.CellDelta;
-import dev.spillway.store.RejectedCell;
 
 /**
  * The name of a cell inside a stripe hash: {@code counter|buckets|key}.

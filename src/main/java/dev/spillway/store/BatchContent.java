@@ -1,5 +1,7 @@
 package dev.spillway.store;
 
+import dev.spillway.layout.CellDelta;
+import dev.spillway.layout.RejectedCell;
 import java.math.BigInteger;
 import java.util.List;
 

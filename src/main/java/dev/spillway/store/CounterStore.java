@@ -1,5 +1,7 @@
 package dev.spillway.store;
 
+import dev.spillway.layout.CellDelta;
+import dev.spillway.layout.RejectedCell;
 import dev.spillway.Granularity;
 import dev.spillway.SpillwayException;
 import java.math.BigDecimal;

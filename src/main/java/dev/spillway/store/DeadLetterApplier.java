@@ -1,5 +1,6 @@
 package dev.spillway.store;
 
+import dev.spillway.layout.CellDelta;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.SpillwayConfig;
 import java.sql.Connection;

@@ -2,8 +2,6 @@ package dev.spillway.layout;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.store.CellDelta;
-import dev.spillway.store.RejectedCell;
 import org.junit.jupiter.api.Test;
 
 class CellFieldTest {

@@ -1,4 +1,4 @@
-package dev.spillway.store;
+package dev.spillway.layout;
 
 /**
  * A pending cell that cannot be applied, on its way to {@code dead_letter}. {@code counter} and

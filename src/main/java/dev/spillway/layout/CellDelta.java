@@ -1,4 +1,4 @@
-package dev.spillway.store;
+package dev.spillway.layout;
 
 /**
  * One pending cell read back from Redis: {@code delta} to add to the total of (counter, key), and
