@@ -22,7 +22,7 @@ JAVA_OPTS ?= -XX:+ExitOnOutOfMemoryError
 # Prefix for recipe lines that need a JDK; a failed search stops the recipe with its sentence.
 WITH_JDK = JAVA_HOME="$$(ops/find-jdk.sh)"; export JAVA_HOME;
 
-.PHONY: help build run test bench soak clean
+.PHONY: help build run test fmt bench soak clean
 
 help: ## List the targets
 	@echo "Spillway — make targets:"
@@ -35,8 +35,12 @@ build: ## Compile and package target/spillway.jar (no tests)
 run: build ## Build, then run the demo (starts embedded Redis/PostgreSQL if none answer)
 	@$(WITH_JDK) $(JAVA) $(JAVA_OPTS) -jar $(JAR) demo
 
-test: ## Run all tests against real Redis and PostgreSQL (see DESIGN.md)
+test: ## Check the format, then run all tests against real Redis and PostgreSQL (see DESIGN.md)
+	@$(WITH_JDK) $(MVN) -B -q spotless:check || { echo "unformatted Java files (listed above): run 'make fmt'"; exit 1; }
 	@$(WITH_JDK) $(MVN) -B test
+
+fmt: ## Format every Java file (google-java-format, through Spotless)
+	@$(WITH_JDK) $(MVN) -B -q spotless:apply
 
 bench: ## Run the benchmarks (peers measured in the same run); results in target/bench/
 	@$(WITH_JDK) $(MVN) -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
