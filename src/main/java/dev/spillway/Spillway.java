@@ -1,5 +1,6 @@
 package dev.spillway;
 
+import dev.spillway.runtime.Closeables;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.ConfigLoader;
 import dev.spillway.runtime.RuntimeFailure;
@@ -113,6 +114,7 @@ public final class Spillway implements AutoCloseable {
           new Flusher(
               layout, flushConn.connection(), flushConn.async(), store, config, meters, b.listener, clock,
               failure);
+      opened.push(flusher);
       caches = CacheRuntime.start(config, redis, clock, registry, b.environment(), failure);
       opened.push(caches);
       cachedCounters = caches.cachedCounters((c, k) -> store.readTotal(c, k, java.util.List.of()).total());
@@ -136,7 +138,7 @@ public final class Spillway implements AutoCloseable {
         opened.push(scheduler);
       }
     } catch (RuntimeException e) {
-      closeAll(opened);
+      Closeables.closeAll(opened, log, "close_failed");
       throw e;
     }
     this.resources = opened;
@@ -254,20 +256,10 @@ public final class Spillway implements AutoCloseable {
     // connections close), the final drain, the connections, the Redis client and its event loops,
     // the pool: no thread of ours writes to a connection that is closing.
     counters.stopAccepting();
-    closeAll(resources);
+    Closeables.closeAll(resources, log, "close_failed");
     log.info("event=closed");
   }
 
-  private static void closeAll(Deque<AutoCloseable> opened) {
-    while (!opened.isEmpty()) {
-      AutoCloseable c = opened.pop();
-      try {
-        c.close();
-      } catch (Exception e) {
-        log.warn("event=close_failed resource={} error=\"{}\"", c, e.toString());
-      }
-    }
-  }
 
   /**
    * Fluent configuration. The configuration comes from at most one whole source, defaults when

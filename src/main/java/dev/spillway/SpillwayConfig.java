@@ -217,6 +217,15 @@ public record SpillwayConfig(
     return Redactor.maskUri(uri);
   }
 
+  /**
+   * How long a caller waits for a Redis reply: {@code redis.timeout} plus one second, so that
+   * Lettuce's own timeout, which names the command, fires first, and no wait outlives a reply that
+   * will never come.
+   */
+  public long replyWaitMillis() {
+    return redisTimeout.toMillis() + 1000;
+  }
+
   @Override
   public String toString() {
     return Logfmt.pairs(effective());

@@ -1,5 +1,6 @@
 package dev.spillway.cache;
 
+import dev.spillway.runtime.Closeables;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import dev.spillway.config.CacheSettings;
@@ -96,13 +97,13 @@ public final class CacheRuntime implements AutoCloseable {
       opened.push(data);
       l2 = new L2(data.async(), settings.redisTimeout(), settings.redisRetryAfter());
       timer = Executors.newSingleThreadScheduledExecutor(daemon("spillway-cache-timer"));
-      opened.push(() -> stop(timer));
+      opened.push(() -> Closeables.stop(timer, 5, TimeUnit.SECONDS));
       background =
           new ThreadPoolExecutor(
               2, 2, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1_000),
               daemon("spillway-cache-refresh"), new ThreadPoolExecutor.AbortPolicy());
       background.allowCoreThreadTimeOut(true);
-      opened.push(() -> stop(background));
+      opened.push(() -> Closeables.stop(background, 5, TimeUnit.SECONDS));
       bus =
           new InvalidationBus(
               client, settings.channelFor(config.keyPrefix()), l2, meters, new Receiver(),
@@ -139,7 +140,7 @@ public final class CacheRuntime implements AutoCloseable {
         relay = null;
       }
     } catch (RuntimeException e) {
-      closeAll(opened);
+      Closeables.closeAll(opened, log, "cache_close_failed");
       throw e;
     }
     this.resources = opened;
@@ -380,28 +381,10 @@ public final class CacheRuntime implements AutoCloseable {
 
   @Override
   public void close() {
-    closeAll(resources);
+    Closeables.closeAll(resources, log, "cache_close_failed");
   }
 
-  private static void closeAll(Deque<AutoCloseable> opened) {
-    while (!opened.isEmpty()) {
-      AutoCloseable c = opened.pop();
-      try {
-        c.close();
-      } catch (Exception e) {
-        log.warn("event=cache_close_failed resource={} error=\"{}\"", c, e.toString());
-      }
-    }
-  }
 
-  /** Ends an executor and waits for its threads, so none uses a connection closed after it. */
-  private static void stop(java.util.concurrent.ExecutorService e) throws InterruptedException {
-    e.shutdown();
-    if (!e.awaitTermination(5, TimeUnit.SECONDS)) {
-      e.shutdownNow();
-      e.awaitTermination(2, TimeUnit.SECONDS);
-    }
-  }
 
   /** Daemon threads that record an Error (see {@link RuntimeFailure}) before they die. */
   private java.util.concurrent.ThreadFactory daemon(String name) {

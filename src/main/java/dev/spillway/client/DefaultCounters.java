@@ -345,7 +345,7 @@ public final class DefaultCounters implements Counters, AutoCloseable {
 
   private <T> T await(java.util.concurrent.CompletionStage<T> f) {
     try {
-      return f.toCompletableFuture().get(config.redisTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+      return f.toCompletableFuture().get(config.replyWaitMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new SpillwayException("interrupted while reading from Redis", e);

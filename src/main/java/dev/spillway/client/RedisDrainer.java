@@ -361,7 +361,7 @@ final class RedisDrainer implements AutoCloseable {
     unacknowledged.clear();
     Throwable firstError = null;
     onlySlotsMigrating = true;
-    long waitMs = config.redisTimeout().toMillis() + 1000;
+    long waitMs = config.replyWaitMillis();
     java.util.Set<Integer> stripesWaiting = new java.util.HashSet<>();
     java.util.Set<Integer> stripesAcknowledged = new java.util.HashSet<>();
     for (int i = 0; i < packets.size(); i++) {

@@ -390,7 +390,7 @@ public final class AdoptFlusher {
     List<String> kept = new ArrayList<>();
     for (String failure :
         BatchAcks.sendUnread(connection, redis, batchKeys, unread,
-            config.redisTimeout().toMillis() + 1000, kept)) {
+            config.replyWaitMillis(), kept)) {
       log.warn("event=adopt_ack_failed mapping={} error=\"{}\"", m.name(), failure);
     }
     if (!kept.isEmpty()) {
@@ -411,7 +411,7 @@ public final class AdoptFlusher {
       batchKeys.add(new String[] {keys.batch(m.name(), id), keys.batches(m.name(), AdoptKeys.tagOf(id))});
     }
     for (String failure :
-        BatchAcks.send(connection, redis, batchKeys, ids, config.redisTimeout().toMillis() + 1000)) {
+        BatchAcks.send(connection, redis, batchKeys, ids, config.replyWaitMillis())) {
       // Harmless: the next run finds the batch in the ledger and acknowledges it.
       log.warn("event=adopt_ack_failed mapping={} error=\"{}\"", m.name(), failure);
     }
@@ -420,12 +420,12 @@ public final class AdoptFlusher {
 
 
   private <T> T awaitBytes(CompletableFuture<T> f) {
-    return PipelinedReplies.reply(bytesConnection, f, config.redisTimeout().toMillis() + 1000);
+    return PipelinedReplies.reply(bytesConnection, f, config.replyWaitMillis());
   }
 
   /** A reply; the caller has flushed the pipeline (the wait flushes again for redirects). */
   private <T> T await(CompletableFuture<T> f) {
-    return PipelinedReplies.reply(connection, f, config.redisTimeout().toMillis() + 1000);
+    return PipelinedReplies.reply(connection, f, config.replyWaitMillis());
   }
 
 }

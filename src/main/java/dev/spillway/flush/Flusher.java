@@ -53,7 +53,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safety: runs are serialized per instance (the Redis connection is pipelined).
  */
-public final class Flusher {
+public final class Flusher implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Flusher.class);
   private static final int WINDOW = 256;
 
@@ -304,6 +304,15 @@ public final class Flusher {
           Thread.ofPlatform().name("spillway-apply").daemon().factory());
 
   /**
+   * Ends the apply thread, after the run in progress (runs are serialized, so this waits for at
+   * most one apply). The runtime closes the flusher after its scheduler and before its pool.
+   */
+  @Override
+  public void close() throws InterruptedException {
+    dev.spillway.runtime.Closeables.stop(applyThread, 30, java.util.concurrent.TimeUnit.SECONDS);
+  }
+
+  /**
    * 3. applies a backlog in transactions of at most flush.max-cells-per-transaction cells, on the
    * apply thread; the future yields the batches now safe to acknowledge (the rest stays pending).
    */
@@ -510,7 +519,7 @@ public final class Flusher {
       ids.add(p.batchId());
     }
     for (String failure :
-        BatchAcks.send(connection, redis, keys, ids, config.redisTimeout().toMillis() + 1000)) {
+        BatchAcks.send(connection, redis, keys, ids, config.replyWaitMillis())) {
       log.warn("event=ack_failed error=\"{}\" action=next_run_acks", failure);
     }
     listener.afterAck(done.stream().map(Pending::batchId).collect(java.util.stream.Collectors.toSet()));
@@ -536,7 +545,7 @@ public final class Flusher {
     List<String> kept = new ArrayList<>();
     List<String> failures =
         BatchAcks.sendUnread(
-            connection, redis, keys, ids, config.redisTimeout().toMillis() + 1000, kept);
+            connection, redis, keys, ids, config.replyWaitMillis(), kept);
     for (String failure : failures) {
       log.warn("event=ack_failed error=\"{}\" action=next_run_acks", failure);
     }
@@ -600,7 +609,7 @@ public final class Flusher {
   }
 
   private <T> T await(CompletableFuture<T> f) {
-    return PipelinedReplies.reply(connection, f, config.redisTimeout().toMillis() + 1000);
+    return PipelinedReplies.reply(connection, f, config.replyWaitMillis());
   }
 
 }

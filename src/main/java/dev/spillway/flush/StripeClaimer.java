@@ -124,7 +124,7 @@ final class StripeClaimer {
       for (int i = 0; i < futures.size(); i++) {
         int stripe = todo.get(i);
         try {
-          List<String> ids = PipelinedReplies.await(connection, futures.get(i), config.redisTimeout().toMillis() + 1000);
+          List<String> ids = PipelinedReplies.await(connection, futures.get(i), config.replyWaitMillis());
           for (String id : ids) {
             pending.add(new Pending(stripe, id));
             if (id.equals(newIds.get(i))) {

@@ -1,5 +1,6 @@
 package dev.spillway.worker;
 
+import dev.spillway.runtime.Closeables;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import dev.spillway.config.AdoptMapping;
@@ -188,7 +189,7 @@ public final class Worker {
       // An Error on one of our threads: stop (exit code 1), so a supervisor restarts us.
       failure.whenFailed(() -> requestStop("runtime-failed"));
     } catch (RuntimeException e) {
-      closeAll(opened);
+      Closeables.closeAll(opened, log, "close_failed");
       throw e;
     }
     this.resources = opened;
@@ -354,7 +355,7 @@ public final class Worker {
           pending);
       http.close();
     } else {
-      Thread closer = Thread.ofPlatform().name("spillway-close").start(() -> closeAll(resources));
+      Thread closer = Thread.ofPlatform().name("spillway-close").start(() -> Closeables.closeAll(resources, log, "close_failed"));
       try {
         closer.join(Math.max(1, timeout.minus(elapsed(t0)).toMillis()));
       } catch (InterruptedException e) {
@@ -396,16 +397,6 @@ public final class Worker {
   }
 
 
-  private static void closeAll(Deque<AutoCloseable> opened) {
-    while (!opened.isEmpty()) {
-      AutoCloseable c = opened.pop();
-      try {
-        c.close();
-      } catch (Exception e) {
-        log.warn("event=close_failed error=\"{}\"", e.toString());
-      }
-    }
-  }
 
   /** What the worker runs besides the configuration: overrides from the command line, tasks. */
   public static final class Builder {
