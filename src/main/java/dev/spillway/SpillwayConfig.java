@@ -2,6 +2,7 @@ package dev.spillway;
 
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.CacheSettings;
+import dev.spillway.config.CoreSettings;
 import dev.spillway.config.Durations;
 import dev.spillway.config.Logfmt;
 import dev.spillway.config.Redactor;
@@ -238,38 +239,7 @@ public record SpillwayConfig(
    */
   Map<String, Object> effective() {
     Redactor redactor = Redactor.of(this);
-    Map<String, Object> root = new LinkedHashMap<>();
-    root.put(
-        "redis",
-        tree(
-            "uri", redactor.redactUri(redisUri),
-            "timeout", Durations.format(redisTimeout),
-            "cluster", redisCluster));
-    root.put(
-        "postgres",
-        tree(
-            "jdbc-url", redactor.redactUri(jdbcUrl),
-            "user", jdbcUser,
-            "password", jdbcPassword.isEmpty() ? "<empty>" : "<masked>",
-            "schema", schema,
-            "pool-size", poolSize,
-            "connect-timeout", Durations.format(postgresConnectTimeout)));
-    root.put("keys", tree("prefix", keyPrefix, "stripes", stripes));
-    root.put(
-        "client",
-        tree(
-            "drain-interval", Durations.format(drainInterval),
-            "max-pending-cells", maxPendingCells,
-            "overflow", overflowPolicy.name().toLowerCase(java.util.Locale.ROOT),
-            "block-timeout", Durations.format(blockTimeout),
-            "close-timeout", Durations.format(closeTimeout)));
-    root.put(
-        "flush",
-        tree(
-            "enabled", flushEnabled,
-            "interval", Durations.format(flushInterval),
-            "max-cells-per-transaction", flushMaxCellsPerTransaction,
-            "max-pending-batches-per-stripe", flushMaxPendingBatchesPerStripe));
+    Map<String, Object> root = CoreSettings.effective(this, redactor);
     Map<String, Object> levels = new LinkedHashMap<>();
     counters.forEach(
         (name, set) ->

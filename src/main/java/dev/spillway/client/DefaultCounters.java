@@ -111,7 +111,7 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     }
     long minute = Math.floorDiv(epochMillis, 60_000L);
     long bucketMinute = spec.finest.bucketStartSeconds(minute) / 60;
-    String field = spec.name + '|' + spec.codes + bucketMinute + '|' + key;
+    String field = CellField.bucketed(spec.name, spec.codes, bucketMinute, key);
     add(field, spec.name, key, delta);
   }
 

@@ -71,7 +71,7 @@ final class RedisDrainer implements AutoCloseable {
 
   /** A batch id of the flusher's format: claim time in base 36, then a random part. */
   private String newBatchId() {
-    return Long.toString(System.currentTimeMillis(), 36) + "-" + Long.toHexString(random.nextLong());
+    return KeyLayout.batchId(System.currentTimeMillis(), random.nextLong());
   }
 
   private final CellBuffer buffer;

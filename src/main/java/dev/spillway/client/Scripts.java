@@ -1,9 +1,11 @@
 package dev.spillway.client;
 
+import dev.spillway.layout.CellField;
 import dev.spillway.redis.LuaScript;
 
 /**
- * The client's Lua scripts: the drain that writes cells into a stripe's live hash and the exact
+ * The client's Lua scripts (the cell separator in their text is {@link CellField#SEP}, filled in
+ * where the text says {@code {SEP}}): the drain that writes cells into a stripe's live hash and the exact
  * read's snapshot (DESIGN.md, "Data flow"). The flusher's scripts, which move and remove what the
  * drain wrote, are {@link dev.spillway.flush.FlushScripts}; their contracts interlock: drain writes
  * what claim moves, claim moves what apply reads, ack removes only what apply committed.
@@ -71,7 +73,7 @@ public final class Scripts {
             local r = redis.pcall('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
             if type(r) == 'table' and r.err then
               if string.find(r.err, 'overflow', 1, true) or string.find(r.err, 'not an integer', 1, true) then
-                redis.call('HSET', KEYS[1], '!' .. ARGV[1] .. ':' .. seq .. ':' .. i .. '|' .. ARGV[i], ARGV[i + 1])
+                redis.call('HSET', KEYS[1], '!' .. ARGV[1] .. ':' .. seq .. ':' .. i .. '{SEP}' .. ARGV[i], ARGV[i + 1])
               else
                 return redis.error_reply(r.err)
               end
@@ -79,7 +81,8 @@ public final class Scripts {
           end
           redis.call('HSET', KEYS[2], ARGV[1], seq .. ':' .. redis.call('TIME')[1])
           return {1, seq}
-          """);
+          """
+              .replace("{SEP}", String.valueOf(CellField.SEP)));
 
   /**
    * Snapshot for an exact read. KEYS: live, epoch, batches, then one key per batch id in ARGV[3..].
@@ -97,8 +100,8 @@ public final class Scripts {
           for i = 3, #ARGV do
             if redis.call('SISMEMBER', KEYS[3], ARGV[i]) == 0 then return {-1} end
           end
-          local prefix = ARGV[1] .. '|'
-          local suffix = '|' .. ARGV[2]
+          local prefix = ARGV[1] .. '{SEP}'
+          local suffix = '{SEP}' .. ARGV[2]
           local function pick(key)
             local out = {}
             local all = redis.call('HGETALL', key)
@@ -106,7 +109,7 @@ public final class Scripts {
               local f = all[i]
               if string.sub(f, 1, #prefix) == prefix then
                 local rest = string.sub(f, #prefix)
-                local p = string.find(rest, '|', 2, true)
+                local p = string.find(rest, '{SEP}', 2, true)
                 if p and string.sub(rest, p) == suffix then
                   out[#out + 1] = f
                   out[#out + 1] = all[i + 1]
@@ -118,5 +121,6 @@ public final class Scripts {
           local result = {tonumber(redis.call('HGET', KEYS[2], 'n') or '0'), pick(KEYS[1])}
           for i = 4, #KEYS do result[#result + 1] = pick(KEYS[i]) end
           return result
-          """);
+          """
+              .replace("{SEP}", String.valueOf(CellField.SEP)));
 }

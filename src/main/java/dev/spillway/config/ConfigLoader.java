@@ -39,28 +39,7 @@ import java.util.TreeSet;
  */
 public final class ConfigLoader {
   /** Every key the file may hold, as dotted paths; {@code counters.*} is free-form below. */
-  private static final Set<String> KNOWN =
-      Set.of(
-          "redis.uri",
-          "redis.timeout",
-          "redis.cluster",
-          "postgres.jdbc-url",
-          "postgres.user",
-          "postgres.password",
-          "postgres.schema",
-          "postgres.pool-size",
-          "postgres.connect-timeout",
-          "keys.prefix",
-          "keys.stripes",
-          "client.drain-interval",
-          "client.max-pending-cells",
-          "client.overflow",
-          "client.block-timeout",
-          "client.close-timeout",
-          "flush.enabled",
-          "flush.interval",
-          "flush.max-cells-per-transaction",
-          "flush.max-pending-batches-per-stripe");
+  private static final Set<String> KNOWN = CoreSettings.keys();
 
   /** Top-level sections parsed by their own classes. */
   private static final Set<String> DELEGATED = Set.of("counters", "adopt", "worker", "reporting", "cache");
@@ -122,34 +101,9 @@ public final class ConfigLoader {
       throw new ConfigException("config file " + file + " must hold a mapping at the top level");
     }
     checkKeys(root, "");
-    str(root, "redis.uri").ifPresent(b::redisUri);
-    str(root, "redis.timeout").ifPresent(v -> b.redisTimeout(Durations.parse("redis.timeout", v)));
-    str(root, "postgres.jdbc-url").ifPresent(b::jdbcUrl);
-    str(root, "postgres.user").ifPresent(b::jdbcUser);
-    str(root, "postgres.password").ifPresent(b::jdbcPassword);
-    str(root, "postgres.schema").ifPresent(b::schema);
-    integer(root, "postgres.pool-size").ifPresent(b::poolSize);
-    str(root, "postgres.connect-timeout")
-        .ifPresent(
-            v -> b.postgresConnectTimeout(Durations.parse("postgres.connect-timeout", v)));
-    str(root, "keys.prefix").ifPresent(b::keyPrefix);
-    integer(root, "keys.stripes").ifPresent(b::stripes);
-    str(root, "client.drain-interval")
-        .ifPresent(v -> b.drainInterval(Durations.parse("client.drain-interval", v)));
-    integer(root, "client.max-pending-cells").ifPresent(b::maxPendingCells);
-    str(root, "client.overflow")
-        .ifPresent(v -> b.overflowPolicy(enumValue("client.overflow", v, OverflowPolicy.class)));
-    str(root, "client.block-timeout")
-        .ifPresent(v -> b.blockTimeout(Durations.parse("client.block-timeout", v)));
-    str(root, "client.close-timeout")
-        .ifPresent(v -> b.closeTimeout(Durations.parse("client.close-timeout", v)));
-    bool(root, "flush.enabled").ifPresent(b::flushEnabled);
-    bool(root, "redis.cluster").ifPresent(b::redisCluster);
-    str(root, "flush.interval")
-        .ifPresent(v -> b.flushInterval(Durations.parse("flush.interval", v)));
-    integer(root, "flush.max-cells-per-transaction").ifPresent(b::flushMaxCellsPerTransaction);
-    integer(root, "flush.max-pending-batches-per-stripe")
-        .ifPresent(b::flushMaxPendingBatchesPerStripe);
+    for (CoreSettings.Setting s : CoreSettings.ALL) {
+      read(root, s).ifPresent(v -> s.apply().accept(b, v));
+    }
     AdoptMapping.parseList(root.path("adopt")).forEach(b::adopt);
     b.worker(WorkerSettings.parse(root.path("worker")));
     b.reporting(ReportSettings.parse(root.path("reporting")));
@@ -239,6 +193,21 @@ public final class ConfigLoader {
                     "SPILLWAY_STRIPES must be a whole number but was '" + v + "'");
               }
             });
+  }
+
+  /** The value of {@code s} in the file, by its kind; empty when the file does not set it. */
+  private static java.util.Optional<Object> read(JsonNode root, CoreSettings.Setting s) {
+    String key = s.key();
+    return switch (s.kind()) {
+      case TEXT, URI, SECRET -> str(root, key).map(v -> v);
+      case DURATION -> str(root, key).map(v -> Durations.parse(key, v));
+      case INT -> {
+        java.util.OptionalInt n = integer(root, key);
+        yield n.isPresent() ? java.util.Optional.of(n.getAsInt()) : java.util.Optional.empty();
+      }
+      case BOOL -> bool(root, key).map(v -> v);
+      case OVERFLOW -> str(root, key).map(v -> enumValue(key, v, OverflowPolicy.class));
+    };
   }
 
   private static java.util.Optional<Boolean> bool(JsonNode root, String path) {

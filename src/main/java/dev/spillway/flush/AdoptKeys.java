@@ -50,7 +50,7 @@ public final class AdoptKeys {
   }
 
   public String newBatchId(String mapping, String tag, long millis, long random) {
-    String stamp = Long.toString(millis, 36) + "-" + Long.toHexString(random);
+    String stamp = KeyLayout.batchId(millis, random);
     return cluster ? "a." + mapping + "." + tag + "." + stamp : "a." + mapping + "." + stamp;
   }
 

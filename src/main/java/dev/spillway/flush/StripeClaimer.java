@@ -206,6 +206,6 @@ final class StripeClaimer {
 
   /** {@code <claim millis, base 36>-<64 random bits, hex>}: unique, and carries its claim time. */
   private String newBatchId() {
-    return Long.toString(clock.millis(), 36) + "-" + Long.toHexString(random.nextLong());
+    return KeyLayout.batchId(clock.millis(), random.nextLong());
   }
 }

@@ -32,8 +32,14 @@ public final class CellField {
 
   /** The cell name of a parsed cell (the inverse of {@link #parse}). */
   public static String format(CellDelta c) {
-    return c.counter() + SEP + (c.bucketCodes().isEmpty() ? "" : c.bucketCodes() + c.epochMinute())
-        + SEP + c.key();
+    return c.bucketCodes().isEmpty()
+        ? totalOnlyPrefix(c.counter()) + c.key()
+        : bucketed(c.counter(), c.bucketCodes(), c.epochMinute(), c.key());
+  }
+
+  /** The cell name of an increment of a bucketed counter: {@code counter|codes<minute>|key}. */
+  public static String bucketed(String counter, String codes, long epochMinute, String key) {
+    return counter + SEP + codes + epochMinute + SEP + key;
   }
 
   /** Parses one field and its value into a cell, or a rejection naming what is wrong. */

@@ -92,4 +92,13 @@ public final class KeyLayout {
   public String adoptQuarantine(String mapping, String tag, String batchId, String key) {
     return prefix + "{" + tag + "}:adopt:" + mapping + ":quarantine:" + batchId + ":" + key;
   }
+
+  /**
+   * A new batch id: the time in base 36 and 64 random bits in hex, {@code <millis>-<random>}.
+   * Unique without coordination (ids are compared, never ordered); the time part makes an id's age
+   * readable in {@code redis-cli} and in the ledger.
+   */
+  public static String batchId(long millis, long random) {
+    return Long.toString(millis, 36) + "-" + Long.toHexString(random);
+  }
 }
