@@ -338,27 +338,11 @@ public interface CacheAside<K, V> {
         throw new IllegalStateException("cache '" + name + "' needs a loader(...)");
       }
       if (keyEncoder == null) {
-        if (keyType == String.class
-            || Number.class.isAssignableFrom(keyType)
-            || keyType == UUID.class
-            || keyType == BigInteger.class
-            || keyType.isEnum()) {
-          keyEncoder = String::valueOf;
-        } else {
-          throw new IllegalStateException(
-              "cache '" + name + "': keys of type " + keyType.getName()
-                  + " need a keyEncoder(...) (the default covers strings, numbers, UUIDs and enums)");
-        }
+        keyEncoder = CacheChecks.defaultKeyEncoder(name, keyType);
       }
       if (tags != null) {
-        Duration life = longestLife(ttl).plus(staleWhileRevalidate);
-        if (life.compareTo(runtime.settings().tagTtl()) > 0) {
-          throw new IllegalStateException(
-              "cache '" + name + "': ttl with jitter plus staleWhileRevalidate ("
-                  + Durations.format(life) + ") must not exceed cache.tag-ttl ("
-                  + Durations.format(runtime.settings().tagTtl())
-                  + "), or an expired tag version could make an old entry valid again");
-        }
+        CacheChecks.requireTagsOutliveEntries(
+            name, longestLife(ttl).plus(staleWhileRevalidate), runtime.settings().tagTtl());
       }
       if (serializer == null) {
         serializer = ValueSerializer.json(valueType);
@@ -375,20 +359,8 @@ public interface CacheAside<K, V> {
       return base.plus(base.multipliedBy(ttlJitterPercent).dividedBy(100));
     }
 
-    /** The same bounds as the {@code cache:} section's defaults (README, "Duration bounds"). */
     private Duration between(String what, Duration d, Duration min, Duration max) {
-      Objects.requireNonNull(d, what);
-      if (d.compareTo(min) < 0) {
-        throw new IllegalArgumentException(
-            "cache '" + name + "': " + what + " must be at least " + Durations.format(min)
-                + " but was " + Durations.format(d));
-      }
-      if (d.compareTo(max) > 0) {
-        throw new IllegalArgumentException(
-            "cache '" + name + "': " + what + " must be at most " + Durations.format(max)
-                + " but was " + Durations.format(d));
-      }
-      return d;
+      return CacheChecks.between(name, what, d, min, max);
     }
   }
 }

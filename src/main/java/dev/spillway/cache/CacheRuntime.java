@@ -53,7 +53,6 @@ public final class CacheRuntime implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CacheRuntime.class);
   /** Name of the cache behind {@code cachedCounters()}. */
   static final String COUNTERS_CACHE = "spillway.counters";
-  private static final int MAX_PENDING_INVALIDATIONS = 100_000;
 
   private final SpillwayConfig config;
   private final CacheSettings settings;
@@ -70,10 +69,8 @@ public final class CacheRuntime implements AutoCloseable {
   private final DatabaseRelay relay;
   private final ForeignEvents foreign;
   private final Map<String, DefaultCacheAside<?, ?>> caches = new ConcurrentHashMap<>();
-  private final ConcurrentLinkedQueue<BusMessage.Item> pending = new ConcurrentLinkedQueue<>();
-  private final AtomicInteger pendingCount = new AtomicInteger();
-  private final Set<String> purgeNeeded = ConcurrentHashMap.newKeySet();
   private final Deque<AutoCloseable> resources;
+  private final WaitingInvalidations waiting;
   private volatile AesGcmCodec environmentCodec;
 
   private CacheRuntime(
@@ -96,6 +93,7 @@ public final class CacheRuntime implements AutoCloseable {
           client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
       opened.push(data);
       l2 = new L2(data.async(), settings.redisTimeout(), settings.redisRetryAfter());
+      waiting = new WaitingInvalidations(l2, keys, settings, meters, failure);
       timer = Executors.newSingleThreadScheduledExecutor(daemon("spillway-cache-timer"));
       opened.push(() -> Closeables.stop(timer, 5, TimeUnit.SECONDS));
       background =
@@ -131,7 +129,7 @@ public final class CacheRuntime implements AutoCloseable {
       counterInvalidator = new CounterInvalidator(this);
       opened.push(counterInvalidator);
       long retryMs = Math.max(200, settings.redisRetryAfter().toMillis());
-      timer.scheduleWithFixedDelay(this::retryPending, retryMs, retryMs, TimeUnit.MILLISECONDS);
+      timer.scheduleWithFixedDelay(waiting::retry, retryMs, retryMs, TimeUnit.MILLISECONDS);
       if (settings.listenDatabase()) {
         relay = new DatabaseRelay(config, this, meters);
         relay.start();
@@ -281,71 +279,16 @@ public final class CacheRuntime implements AutoCloseable {
 
   /** Purges {@code cache}'s L2 entries on the timer, once Redis answers. */
   void purgeWhenRedisReturns(String cache) {
-    purgeNeeded.add(cache);
+    waiting.purgeWhenRedisReturns(cache);
   }
 
   void retryLater(BusMessage.Item item) {
-    if (pendingCount.incrementAndGet() > MAX_PENDING_INVALIDATIONS) {
-      pendingCount.decrementAndGet();
-      if (purgeNeeded.add(item.cache())) {
-        // The documented policy, not a fault: once per cache until the purge is done.
-        log.warn(
-            "event=cache_invalidations_overflow cache={} action=purge_cache_when_redis_returns",
-            item.cache());
-      }
-      return;
-    }
-    pending.add(item);
-  }
-
-  private void retryPending() {
-    try {
-      if (pending.isEmpty() && purgeNeeded.isEmpty()) {
-        return;
-      }
-      for (String cache : List.copyOf(purgeNeeded)) {
-        if (l2.unlinkMatching(keys.pattern(cache))) {
-          purgeNeeded.remove(cache);
-          log.warn("event=cache_purged cache={} reason=invalidations_overflowed", cache);
-        } else {
-          return;
-        }
-      }
-      BusMessage.Item item;
-      while ((item = pending.peek()) != null) {
-        boolean ok =
-            switch (item.kind()) {
-              case KEY ->
-                  l2.invalidate(
-                      keys.entry(item.cache(), item.value()),
-                      keys.invalidations(item.cache(), item.value()),
-                      settings.maxLoadTime());
-              case TAG ->
-                  l2.bumpTag(
-                          keys.tagSequence(item.cache()),
-                          keys.tag(item.cache(), item.value()),
-                          settings.tagTtl())
-                      != null;
-              case CLEAR -> true;
-            };
-        if (!ok) {
-          return; // still away: try again next tick, in order
-        }
-        pending.poll();
-        pendingCount.decrementAndGet();
-        meters.invalidationsRetried.increment();
-      }
-    } catch (RuntimeException e) {
-      log.warn("event=cache_retry_error error=\"{}\"", e.toString());
-    } catch (Error e) {
-      failure.record(Thread.currentThread().getName(), e);
-      throw e;
-    }
+    waiting.retryLater(item);
   }
 
   /** Invalidations still waiting for Redis (for tests and metrics). */
   int pendingInvalidations() {
-    return pendingCount.get();
+    return waiting.size();
   }
 
   /** Routes bus messages to this runtime's caches. */

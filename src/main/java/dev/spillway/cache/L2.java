@@ -30,134 +30,6 @@ import java.util.concurrent.TimeoutException;
  * Cluster unchanged. Every key they write gets a TTL in the same script.
  */
 final class L2 {
-  /**
-   * {@code {2, '0', envelope}} if the entry exists and ARGV[3] asks to look, else {@code {acquired
-   * 0|1, invalidations}}: take the load lease, snapshot the key's generation. Looking and taking in
-   * one script matters: a GET then a SET NX would let a waiter see "no entry", then find the lease
-   * freed by a holder that wrote in between, and load a second time.
-   */
-  private static final LuaScript ACQUIRE =
-      new LuaScript(
-          "acquire",
-          """
-          if ARGV[3] == '1' then
-            local v = redis.call('GET', KEYS[3])
-            if v then return {2, '0', v} end
-          end
-          local got = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
-          local inv = redis.call('GET', KEYS[2]) or '0'
-          if got then return {1, inv} end
-          return {0, inv}
-          """);
-
-  /**
-   * Writes the envelope only if the key's generation is still the snapshot (no invalidation
-   * since the load began), then releases the lease if it is still ours. Returns 1 if written.
-   */
-  private static final LuaScript WRITE =
-      new LuaScript(
-          "write",
-          """
-          local ok = 0
-          if (redis.call('GET', KEYS[2]) or '0') == ARGV[3] then
-            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-            ok = 1
-          end
-          if ARGV[4] ~= '' and redis.call('GET', KEYS[3]) == ARGV[4] then
-            redis.call('DEL', KEYS[3])
-          end
-          return ok
-          """);
-
-  private static final LuaScript RELEASE =
-      new LuaScript(
-          "release",
-          """
-          if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-          return 0
-          """);
-
-  /** Deletes the entry and moves the key's generation on; the generation lives max-load-time. */
-  private static final LuaScript INVALIDATE =
-      new LuaScript(
-          "invalidate",
-          """
-          redis.call('DEL', KEYS[1])
-          local n = redis.call('INCR', KEYS[2])
-          redis.call('PEXPIRE', KEYS[2], ARGV[1])
-          return n
-          """);
-
-  /**
-   * Write-through: moves the key's generation on and sets the envelope, atomically, so a load that
-   * snapshotted the old generation can no longer write (its {@link #WRITE} compares and finds
-   * another number). With ARGV[3] non-empty, only if the generation is still ARGV[3] (the number
-   * {@link #BEGIN_WRITE} handed out: no other write or invalidation of the key since). Returns 1 if
-   * written.
-   */
-  private static final LuaScript PUT =
-      new LuaScript(
-          "put",
-          """
-          if ARGV[3] ~= '' and (redis.call('GET', KEYS[2]) or '0') ~= ARGV[3] then return 0 end
-          redis.call('INCR', KEYS[2])
-          redis.call('PEXPIRE', KEYS[2], ARGV[4])
-          redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-          return 1
-          """);
-
-  /**
-   * Before a write-through's database write: moves the key's generation on (so loads already
-   * running cannot write what they read before it) and returns the new number, which only this
-   * writer holds; the entry stays, since the database has not changed yet.
-   */
-  private static final LuaScript BEGIN_WRITE =
-      new LuaScript(
-          "begin_write",
-          """
-          local n = redis.call('INCR', KEYS[1])
-          redis.call('PEXPIRE', KEYS[1], ARGV[1])
-          return n
-          """);
-
-  /**
-   * {@link #INVALIDATE}, but only where something could serve or write a stale value: an entry
-   * (KEYS[1]) or a load in flight (its lease, KEYS[3]). A flush applies every counter key it
-   * touched, and most are cached nowhere: skipping them saves a write, a generation key and its
-   * replication per flushed cell. A load that starts after this check reads PostgreSQL after the
-   * flush committed; one that started before holds the lease, so its write is refused. Only a
-   * load that outlives every lease (longer than {@code lease-time}) can still write an older
-   * total, bounded by {@code counters-ttl}, as a lost invalidation message would be.
-   */
-  private static final LuaScript INVALIDATE_IF_CACHED =
-      new LuaScript(
-          "invalidate_if_cached",
-          """
-          if redis.call('EXISTS', KEYS[1], KEYS[3]) == 0 then return 0 end
-          redis.call('DEL', KEYS[1])
-          local n = redis.call('INCR', KEYS[2])
-          redis.call('PEXPIRE', KEYS[2], ARGV[1])
-          return n
-          """);
-
-  /**
-   * Gives the tag a new version: the server's clock in microseconds, or one past the cache's last
-   * version if that is larger. Versions never repeat, even after the sequence key expired (the
-   * clock has moved on), so an entry that recorded an old version can never match again.
-   */
-  private static final LuaScript BUMP_TAG =
-      new LuaScript(
-          "bump_tag",
-          """
-          local t = redis.call('TIME')
-          local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-          local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-          local n = math.max(now, last + 1)
-          redis.call('SET', KEYS[1], string.format('%d', n), 'PX', ARGV[1])
-          redis.call('SET', KEYS[2], string.format('%d', n), 'PX', ARGV[1])
-          return n
-          """);
-
   private final RedisClusterAsyncCommands<String, byte[]> redis;
   private final long timeoutNanos;
   private final long retryAfterNanos;
@@ -224,7 +96,7 @@ final class L2 {
       String leaseKey, String invKey, String entryKey, String token, Duration leaseTime,
       boolean unlessEntryExists) {
     return await(
-        ACQUIRE.evalsha(
+        L2Scripts.ACQUIRE.evalsha(
             redis,
             ScriptOutputType.MULTI,
             new String[] {leaseKey, invKey, entryKey},
@@ -242,7 +114,7 @@ final class L2 {
       String entryKey, String invKey, String leaseKey, byte[] envelope, long pxMillis,
       String generation, String token) {
     return await(
-        WRITE.evalsha(
+        L2Scripts.WRITE.evalsha(
             redis,
             ScriptOutputType.INTEGER,
             new String[] {entryKey, invKey, leaseKey},
@@ -262,7 +134,7 @@ final class L2 {
       String entryKey, String invKey, byte[] envelope, long pxMillis, String expectedGeneration,
       Duration generationLife) {
     return await(
-        PUT.evalsha(
+        L2Scripts.PUT.evalsha(
             redis,
             ScriptOutputType.INTEGER,
             new String[] {entryKey, invKey},
@@ -276,7 +148,7 @@ final class L2 {
   /** The key's new generation, held by this writer only; null when Redis failed. */
   String beginWrite(String invKey, Duration generationLife) {
     return await(
-        BEGIN_WRITE.evalsha(
+        L2Scripts.BEGIN_WRITE.evalsha(
             redis,
             ScriptOutputType.INTEGER,
             new String[] {invKey},
@@ -286,7 +158,7 @@ final class L2 {
 
   void release(String leaseKey, String token) {
     if (token != null) {
-      await(RELEASE.evalsha(redis, ScriptOutputType.INTEGER, new String[] {leaseKey}, bytes(token)), r -> r);
+      await(L2Scripts.RELEASE.evalsha(redis, ScriptOutputType.INTEGER, new String[] {leaseKey}, bytes(token)), r -> r);
     }
   }
 
@@ -294,7 +166,7 @@ final class L2 {
   boolean invalidate(String entryKey, String invKey, Duration generationLife) {
     Long n =
         await(
-            INVALIDATE.evalsha(
+            L2Scripts.INVALIDATE.evalsha(
                 redis,
                 ScriptOutputType.INTEGER,
                 new String[] {entryKey, invKey},
@@ -313,7 +185,7 @@ final class L2 {
     List<java.util.concurrent.CompletableFuture<Long>> futures = new ArrayList<>(entryKeys.size());
     for (int i = 0; i < entryKeys.size(); i++) {
       futures.add(
-          INVALIDATE_IF_CACHED.evalsha(
+          L2Scripts.INVALIDATE_IF_CACHED.evalsha(
               redis, ScriptOutputType.INTEGER,
               new String[] {entryKeys.get(i), invKeys.get(i), leaseKeys.get(i)}, life));
     }
@@ -335,7 +207,7 @@ final class L2 {
   /** The tag's new version, or null when Redis failed. */
   Long bumpTag(String seqKey, String tagKey, Duration tagTtl) {
     return await(
-        BUMP_TAG.evalsha(
+        L2Scripts.BUMP_TAG.evalsha(
             redis,
             ScriptOutputType.INTEGER,
             new String[] {seqKey, tagKey},

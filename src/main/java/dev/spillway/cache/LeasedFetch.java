@@ -28,15 +28,6 @@ final class LeasedFetch<K, V> {
   private final DefaultCacheAside<K, V> cache;
   private final String name;
   private final CacheLoader<? super K, ? extends V> loader;
-  private final Function<? super V, ? extends Collection<String>> tagsOf;
-  private final ValueSerializer<V> serializer;
-  private final AesGcmCodec codec;
-  private final int schemaVersion;
-  private final long ttlMillis;
-  private final long negativeTtlMillis;
-  private final int jitterPercent;
-  private final long swrMillis;
-  private final int maxValueBytes;
   private final Duration leaseTime;
   private final long leaseWaitNanos;
   private final long maxLoadNanos;
@@ -45,21 +36,12 @@ final class LeasedFetch<K, V> {
   private final CacheKeys keys;
   private final CacheMeters.PerCache meters;
   private final Generations generations;
-  private volatile boolean oversizeWarned;
+  final EntryRules<K, V> rules;
 
   LeasedFetch(DefaultCacheAside<K, V> cache, CacheAside.Builder<K, V> b) {
     this.cache = cache;
     this.name = cache.name;
     this.loader = b.loader;
-    this.tagsOf = b.tags;
-    this.serializer = b.serializer;
-    this.codec = b.codec;
-    this.schemaVersion = b.schemaVersion;
-    this.ttlMillis = b.ttl.toMillis();
-    this.negativeTtlMillis = b.negativeTtl.toMillis();
-    this.jitterPercent = b.ttlJitterPercent;
-    this.swrMillis = b.staleWhileRevalidate.toMillis();
-    this.maxValueBytes = b.maxValueBytes;
     this.leaseTime = b.leaseTime;
     this.leaseWaitNanos = b.leaseWait.toNanos();
     this.maxLoadNanos = cache.runtime.settings().maxLoadTime().toNanos();
@@ -68,6 +50,7 @@ final class LeasedFetch<K, V> {
     this.keys = cache.keys;
     this.meters = cache.meters;
     this.generations = cache.generations;
+    this.rules = new EntryRules<>(cache, b);
   }
 
   V fetch(K key, String k) {
@@ -83,7 +66,7 @@ final class LeasedFetch<K, V> {
       return loadWithoutRedis(key, k, gen);
     }
     if (raw instanceof byte[] bytes) {
-      Envelope env = Envelope.decode(ek, bytes, schemaVersion, codec);
+      Envelope env = Envelope.decode(ek, bytes, rules.schemaVersion(), rules.codec());
       Holder<V> h = env == null ? null : cache.deserialize(env);
       if (h == null) {
         meters.unreadable.increment();
@@ -100,7 +83,7 @@ final class LeasedFetch<K, V> {
           cache.refresher.maybeRefreshEarly(key, k, env.freshUntil(), env.computeMillis());
           return h.value();
         }
-        if (current && now < env.freshUntil() + swrMillis) {
+        if (current && now < env.freshUntil() + rules.staleWindowMillis()) {
           meters.staleServed.increment();
           cache.refresher.refreshInBackground(key, k);
           return h.value();
@@ -135,7 +118,7 @@ final class LeasedFetch<K, V> {
       return new Snapshot(false, "0", 0, started, a.existing());
     }
     long seq = 0;
-    if (tagsOf != null) {
+    if (rules.tagged()) {
       Object s = l2.get(keys.tagSequence(name));
       if (s == null) {
         return null;
@@ -150,7 +133,7 @@ final class LeasedFetch<K, V> {
    * its tags current, put into L1; null otherwise.
    */
   private Holder<V> takeExisting(String k, String ek, byte[] raw, long gen) {
-    Envelope env = Envelope.decode(ek, raw, schemaVersion, codec);
+    Envelope env = Envelope.decode(ek, raw, rules.schemaVersion(), rules.codec());
     Holder<V> h = env == null ? null : cache.deserialize(env);
     if (h == null || clock.millis() >= env.freshUntil() || !Boolean.TRUE.equals(cache.tagsCurrent(env))) {
       return null;
@@ -226,15 +209,15 @@ final class LeasedFetch<K, V> {
       throw e;
     }
     int computeMillis = (int) Math.min(Integer.MAX_VALUE, (System.nanoTime() - t0) / 1_000_000);
-    Map<String, Long> tagVersions = tagVersions(v, s.tagSequence());
-    byte[] payload = tagVersions == null ? null : payload(v);
+    Map<String, Long> tagVersions = rules.tagVersions(v, s.tagSequence());
+    byte[] payload = tagVersions == null ? null : rules.payload(v);
     if (payload == null) {
       releaseQuietly(lk, token);
       return v;
     }
     long now = clock.millis();
-    long life = life(v);
-    Envelope env = new Envelope(schemaVersion, v == null, now, computeMillis, now + life, tagVersions, payload);
+    long life = rules.life(v);
+    Envelope env = new Envelope(rules.schemaVersion(), v == null, now, computeMillis, now + life, tagVersions, payload);
     if (System.nanoTime() - s.startedNanos() >= maxLoadNanos) {
       // The invalidation marker this write would check may have expired: serve, don't cache.
       log.warn("event=cache_load_too_slow cache={} action=served_not_cached", name);
@@ -242,7 +225,7 @@ final class LeasedFetch<K, V> {
       return v;
     }
     Boolean written =
-        l2.write(ek, keys.invalidations(name, k), lk, env.encode(ek, codec), life + swrMillis,
+        l2.write(ek, keys.invalidations(name, k), lk, env.encode(ek, rules.codec()), life + rules.staleWindowMillis(),
             s.generation(), token);
     if (written == null) {
       meters.redisErrors.increment();
@@ -255,93 +238,17 @@ final class LeasedFetch<K, V> {
     return v;
   }
 
-  /**
-   * The tag versions an entry of {@code v} records: empty when {@code v} is null or the cache has
-   * no tags; null when {@code v} must not be cached, because Redis failed (caching without the
-   * versions could outlive a tag invalidation) or a tag moved past {@code tagSequence} (what was
-   * read may predate that change). Each null is counted. Shared by loads and {@link WriteThrough}.
-   */
-  Map<String, Long> tagVersions(V v, long tagSequence) {
-    if (v == null || tagsOf == null) {
-      return Map.of();
-    }
-    List<String> tags = new ArrayList<>(new LinkedHashSet<>(tagsOf.apply(v)));
-    List<String> tagKeys = new ArrayList<>(tags.size());
-    for (String t : tags) {
-      tagKeys.add(keys.tag(name, cache.keyRules.checkTag(t)));
-    }
-    long[] versions = l2.versions(tagKeys);
-    if (versions == null) {
-      meters.redisErrors.increment();
-      return null;
-    }
-    Map<String, Long> tv = new LinkedHashMap<>();
-    for (int i = 0; i < tags.size(); i++) {
-      if (versions[i] > tagSequence) {
-        meters.writesRefused.increment();
-        return null;
-      }
-      tv.put(tags.get(i), versions[i]);
-    }
-    return tv;
-  }
-
-  /**
-   * The bytes to cache for {@code v} (empty for null), or null when it must not be cached: the
-   * serializer failed, or the bytes exceed {@code maxValueBytes} (logged once, counted).
-   */
-  byte[] payload(V v) {
-    byte[] payload;
-    try {
-      payload = v == null ? new byte[0] : serializer.write(v);
-    } catch (Exception e) {
-      log.warn(
-          "event=cache_serialize_failed cache={} error=\"{}\" action=served_not_cached", name,
-          e.toString());
-      return null;
-    }
-    if (payload.length > maxValueBytes) {
-      meters.oversize.increment();
-      if (!oversizeWarned) {
-        oversizeWarned = true;
-        log.warn(
-            "event=cache_value_too_large cache={} bytes={} max={} action=served_not_cached",
-            name, payload.length, maxValueBytes);
-      }
-      return null;
-    }
-    return payload;
-  }
-
-  /** A new entry's life in L2 before jitter is added: the TTL, or the negative TTL for null. */
-  long life(V v) {
-    return jittered(v == null ? negativeTtlMillis : ttlMillis);
-  }
-
-  /** How long past its freshness an entry stays in Redis (the stale-while-revalidate window). */
-  long staleWindowMillis() {
-    return swrMillis;
-  }
-
-  int schemaVersion() {
-    return schemaVersion;
-  }
-
-  AesGcmCodec codec() {
-    return codec;
-  }
-
   /** Redis unavailable: the loader answers; only L1 (guarded by the generation) is filled. */
   private V loadWithoutRedis(K key, String k, long gen) {
     long t0 = System.nanoTime();
     V v = callLoader(key, k);
-    if (tagsOf != null && v != null) {
+    if (rules.tagged() && v != null) {
       return v; // the tag versions cannot be recorded, so the value cannot be tag-invalidated
     }
     long now = clock.millis();
     int computeMillis = (int) Math.min(Integer.MAX_VALUE, (System.nanoTime() - t0) / 1_000_000);
-    long life = jittered(v == null ? negativeTtlMillis : ttlMillis);
-    cache.putL1(k, new Envelope(schemaVersion, v == null, now, computeMillis, now + life, Map.of(), null), v, gen);
+    long life = rules.life(v);
+    cache.putL1(k, new Envelope(rules.schemaVersion(), v == null, now, computeMillis, now + life, Map.of(), null), v, gen);
     return v;
   }
 
@@ -360,13 +267,6 @@ final class LeasedFetch<K, V> {
       throw new CacheLoadException(
           "cache '" + name + "': the loader failed for key '" + k + "': " + e, e);
     }
-  }
-
-  private long jittered(long millis) {
-    if (jitterPercent == 0) {
-      return millis;
-    }
-    return millis + (long) (millis * (jitterPercent / 100.0) * ThreadLocalRandom.current().nextDouble());
   }
 
   private void releaseQuietly(String leaseKey, String token) {

@@ -39,7 +39,7 @@ final class WriteThrough<K, V> {
   private static final int LOCK_STRIPES = 64;
 
   private final DefaultCacheAside<K, V> cache;
-  private final LeasedFetch<K, V> rules;
+  private final EntryRules<K, V> rules;
   private final L2 l2;
   private final CacheKeys keys;
   private final String name;
@@ -50,7 +50,7 @@ final class WriteThrough<K, V> {
 
   WriteThrough(DefaultCacheAside<K, V> cache, CacheAside.Builder<K, V> b) {
     this.cache = cache;
-    this.rules = cache.fetch;
+    this.rules = cache.fetch.rules;
     this.l2 = cache.l2;
     this.keys = cache.keys;
     this.name = cache.name;

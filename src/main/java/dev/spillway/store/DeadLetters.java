@@ -40,7 +40,7 @@ import javax.sql.DataSource;
  * </ul>
  */
 public final class DeadLetters {
-  private static final String COLUMNS =
+  static final String COLUMNS =
       "id, created_at, batch_id, source, counter, key, field, granularity::text, bucket_start,"
           + " delta, raw, reason, kind, replayed_at, decision, decided_by, decided_at,"
           + " decision_reason";
@@ -48,11 +48,13 @@ public final class DeadLetters {
   private final DataSource dataSource;
   private final String s;
   private final DeadLetterApplier applier;
+  private final DeadLetterDecisions decisions;
 
   public DeadLetters(DataSource dataSource, String schema) {
     this.dataSource = dataSource;
     this.s = Database.quote(schema);
     this.applier = new DeadLetterApplier(s);
+    this.decisions = new DeadLetterDecisions(dataSource, s, this);
   }
 
   /**
@@ -207,7 +209,7 @@ public final class DeadLetters {
           try {
             Optional<String> problem = applier.apply(c, config, r);
             if (problem.isEmpty()) {
-              markReplayed(c, r.id(), decidedBy, reason);
+              decisions.markReplayed(c, r.id(), decidedBy, reason);
               c.releaseSavepoint(sp);
               replayed++;
             } else {
@@ -251,7 +253,7 @@ public final class DeadLetters {
    */
   public Row replayOne(SpillwayConfig config, long id, String decidedBy, String reason) {
     requireText(decidedBy, "decided-by");
-    return decide(id, (c, r) -> {
+    return decisions.decide(id, (c, r) -> {
       Optional<String> never = DeadLetterApplier.unreplayable(r);
       if (never.isPresent()) {
         throw new SpillwayException("dead letter " + id + " cannot be replayed: " + never.get()
@@ -262,7 +264,7 @@ public final class DeadLetters {
         throw new SpillwayException("dead letter " + id + " still cannot be applied: "
             + problem.get() + "; nothing changed, it still waits");
       }
-      markReplayed(c, id, decidedBy, reason);
+      decisions.markReplayed(c, id, decidedBy, reason);
     });
   }
 
@@ -276,7 +278,7 @@ public final class DeadLetters {
   public Row discard(long id, String decidedBy, String reason) {
     requireText(decidedBy, "decided-by");
     requireText(reason, "a discard's reason");
-    return decide(id, (c, r) -> {
+    return decisions.decide(id, (c, r) -> {
       try (PreparedStatement ps =
           c.prepareStatement(
               "UPDATE " + s + ".dead_letter SET decision = 'discarded', decided_by = ?,"
@@ -291,72 +293,17 @@ public final class DeadLetters {
     });
   }
 
-  @FunctionalInterface
-  private interface Decision {
-    void make(Connection c, Row locked) throws SQLException;
-  }
-
-  /** Locks row {@code id}, refuses a missing or closed row, runs {@code d}, commits. */
-  private Row decide(long id, Decision d) {
-    try (Connection c = dataSource.getConnection()) {
-      c.setAutoCommit(false);
-      try {
-        Row r;
-        // FOR UPDATE waits for a concurrent decision on the same row and then sees it.
-        try (PreparedStatement ps =
-            c.prepareStatement("SELECT " + COLUMNS + " FROM " + s + ".dead_letter WHERE id = ? FOR UPDATE")) {
-          ps.setLong(1, id);
-          try (ResultSet rs = ps.executeQuery()) {
-            if (!rs.next()) {
-              throw new SpillwayException("there is no dead letter " + id + " (see dead-letter list)");
-            }
-            r = row(rs);
-          }
-        }
-        if (!r.waiting()) {
-          throw new SpillwayException(
-              "dead letter " + id + " was already " + r.decision() + " by " + r.decidedBy() + " at "
-                  + r.decidedAt() + ", and a closed row is never replayed or discarded again");
-        }
-        d.make(c, r);
-        c.commit();
-      } catch (SQLException | RuntimeException e) {
-        c.rollback();
-        throw e;
-      }
-    } catch (SQLException e) {
-      throw new SpillwayException("deciding dead letter " + id + " failed: " + firstLine(e), e);
-    }
-    return find(id).orElseThrow();
-  }
-
-  private void markReplayed(Connection c, long id, String decidedBy, String reason) throws SQLException {
-    try (PreparedStatement mark =
-        c.prepareStatement(
-            "UPDATE " + s + ".dead_letter SET replayed_at = now(), decision = 'replayed',"
-                + " decided_by = ?, decided_at = now(), decision_reason = ?"
-                + " WHERE id = ? AND decision IS NULL")) {
-      mark.setString(1, DeadLetterWriter.storable(decidedBy));
-      mark.setString(2, DeadLetterWriter.storable(reason));
-      mark.setLong(3, id);
-      if (mark.executeUpdate() != 1) {
-        // Cannot happen under the row lock; if it did, committing would apply a closed row.
-        throw new SQLException("dead letter " + id + " changed under its row lock");
-      }
-    }
-  }
-
   private static void requireText(String value, String what) {
     if (value == null || value.isBlank()) {
       throw new IllegalArgumentException(what + " must not be empty");
     }
   }
 
-  private static String firstLine(SQLException e) {
+  static String firstLine(SQLException e) {
     return String.valueOf(e.getMessage()).lines().findFirst().orElse("");
   }
 
-  private static Row row(ResultSet rs) throws SQLException {
+  static Row row(ResultSet rs) throws SQLException {
     return new Row(
         rs.getLong(1),
         rs.getObject(2, OffsetDateTime.class),
