@@ -27,7 +27,7 @@ import java.util.Optional;
  * @param levels fine to coarse, at most one per granularity
  * @param configured false when {@link BucketPolicy#assumed} guessed them from the table
  */
-public record CounterLevels(String counter, List<Level> levels, boolean configured) {
+record CounterLevels(String counter, List<Level> levels, boolean configured) {
 
   /** Where a level's rows come from. */
   public enum Source {
