@@ -1,8 +1,8 @@
 package dev.spillway.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
 import dev.spillway.SpillwayConfig;
-import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -12,13 +12,13 @@ import java.util.regex.Pattern;
 
 /**
  * Defaults of the cache-aside readers and the invalidation bus (section {@code cache:} of the YAML
- * file). Every value is a default that a cache's own builder may override ({@code
- * sw.cache("user", Long.class, User.class).ttl(...)}), except the deployment-wide ones: the key
- * prefix, the channel, {@code tag-ttl}, {@code max-load-time} and the database relay.
+ * file). Every value is a default that a cache's own builder may override ({@code sw.cache("user",
+ * Long.class, User.class).ttl(...)}), except the deployment-wide ones: the key prefix, the channel,
+ * {@code tag-ttl}, {@code max-load-time} and the database relay.
  *
  * @param prefix prefix of every cache key in Redis; null means {@code <keys.prefix>c:}
- * @param channel the pub/sub channel of the invalidation bus, one per deployment; null means
- *     {@code <cache prefix>bus}
+ * @param channel the pub/sub channel of the invalidation bus, one per deployment; null means {@code
+ *     <cache prefix>bus}
  * @param ttl how long a loaded value is fresh in Redis (L2)
  * @param negativeTtl how long "the loader found nothing" (null) is remembered
  * @param ttlJitterPercent every TTL is stretched by a random 0..this percent, so that keys written
@@ -44,13 +44,13 @@ import java.util.regex.Pattern;
  *     bus (turn it on in the worker)
  * @param heartbeat how often the bus checks its own subscription by sending itself a message
  * @param countersInvalidationQueue flushed counter cells whose invalidation may wait for the
- *     invalidator thread; a flush that does not fit replaces the queue by one purge of every
- *     cached counter read (memory stays bounded; see {@code CacheRuntime})
+ *     invalidator thread; a flush that does not fit replaces the queue by one purge of every cached
+ *     counter read (memory stays bounded; see {@code CacheRuntime})
  * @param foreignChannel a pub/sub channel on which services in any language publish JSON
  *     invalidation events ({@code {"entity":"user","id":"42","action":"update"}}); null (the
  *     default) means none is listened to
- * @param foreignEntities entity names of those events mapped to cache names; an entity not in
- *     the map names its cache itself
+ * @param foreignEntities entity names of those events mapped to cache names; an entity not in the
+ *     map names its cache itself
  */
 public record CacheSettings(
     String prefix,
@@ -84,11 +84,13 @@ public record CacheSettings(
   public static final int DEFAULT_MAX_VALUE_BYTES = 1 << 20;
   public static final Duration DEFAULT_LEASE_TIME = Duration.ofSeconds(5);
   public static final Duration DEFAULT_LEASE_WAIT = Duration.ofSeconds(3);
+
   /**
    * A cache read that takes longer than this is slower than most loaders: give up and load. Loose
    * enough for a busy 2-core machine, tight enough that a hung Redis costs a request little.
    */
   public static final Duration DEFAULT_REDIS_TIMEOUT = Duration.ofMillis(250);
+
   public static final Duration DEFAULT_REDIS_RETRY_AFTER = Duration.ofSeconds(1);
   public static final int DEFAULT_L1_MAX_SIZE = 10_000;
   public static final Duration DEFAULT_L1_TTL = Duration.ofSeconds(10);
@@ -101,10 +103,13 @@ public record CacheSettings(
 
   static final Pattern PREFIX_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,40}");
   static final Pattern CHANNEL_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
+
   /** Entity names as other services spell them; they appear in logs, so no spaces. */
   static final Pattern ENTITY_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
+
   /** The rule of {@code CacheAside.Builder}'s cache names. */
   static final Pattern CACHE_NAME_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
+
   static final Pattern ENV_PATTERN = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,100}");
 
   public CacheSettings {
@@ -116,8 +121,7 @@ public record CacheSettings(
       throw new ConfigException(
           "cache.channel must match " + CHANNEL_PATTERN + " but was '" + channel + "'");
     }
-    Checks.requireBetween(
-        "cache.ttl", ttl, Duration.ofMillis(10), Duration.ofDays(366));
+    Checks.requireBetween("cache.ttl", ttl, Duration.ofMillis(10), Duration.ofDays(366));
     Checks.requireBetween(
         "cache.negative-ttl", negativeTtl, Duration.ofMillis(10), Duration.ofDays(366));
     Checks.requireRange("cache.ttl-jitter-percent", ttlJitterPercent, 0, 100);
@@ -130,30 +134,32 @@ public record CacheSettings(
     Checks.requireRange("cache.max-value-bytes", maxValueBytes, 1, 512 << 20);
     Checks.requireBetween(
         "cache.lease-time", leaseTime, Duration.ofMillis(10), Duration.ofHours(1));
-    Checks.requireBetween(
-        "cache.lease-wait", leaseWait, Duration.ZERO, Duration.ofHours(1));
+    Checks.requireBetween("cache.lease-wait", leaseWait, Duration.ZERO, Duration.ofHours(1));
     Checks.requireBetween(
         "cache.redis-timeout", redisTimeout, Duration.ofMillis(1), Duration.ofMinutes(1));
     Checks.requireBetween(
         "cache.redis-retry-after", redisRetryAfter, Duration.ZERO, Duration.ofHours(1));
     Checks.requireRange("cache.l1.max-size", l1MaxSize, 0, 100_000_000);
-    Checks.requireBetween(
-        "cache.l1.ttl", l1Ttl, Duration.ofMillis(1), Duration.ofDays(1));
+    Checks.requireBetween("cache.l1.ttl", l1Ttl, Duration.ofMillis(1), Duration.ofDays(1));
     Checks.requireBetween(
         "cache.counters-ttl", countersTtl, Duration.ofMillis(10), Duration.ofDays(1));
-    Checks.requireBetween(
-        "cache.tag-ttl", tagTtl, Duration.ofMinutes(1), Duration.ofDays(3660));
+    Checks.requireBetween("cache.tag-ttl", tagTtl, Duration.ofMinutes(1), Duration.ofDays(3660));
     Checks.requireBetween(
         "cache.max-load-time", maxLoadTime, Duration.ofSeconds(1), Duration.ofDays(1));
     if (maxLoadTime.compareTo(leaseTime) < 0) {
       throw new ConfigException(
           "cache.max-load-time must be at least cache.lease-time ("
-              + Durations.format(leaseTime) + ") but was " + Durations.format(maxLoadTime));
+              + Durations.format(leaseTime)
+              + ") but was "
+              + Durations.format(maxLoadTime));
     }
     if (encryptionKeysEnv == null || !ENV_PATTERN.matcher(encryptionKeysEnv).matches()) {
       throw new ConfigException(
           "cache.encryption-keys-env must be an environment variable name matching "
-              + ENV_PATTERN + " but was '" + encryptionKeysEnv + "'");
+              + ENV_PATTERN
+              + " but was '"
+              + encryptionKeysEnv
+              + "'");
     }
     Checks.requireBetween(
         "cache.heartbeat", heartbeat, Duration.ofMillis(100), Duration.ofHours(1));
@@ -161,7 +167,10 @@ public record CacheSettings(
         "cache.counters-invalidation-queue", countersInvalidationQueue, 1, 10_000_000);
     if (foreignChannel != null && !CHANNEL_PATTERN.matcher(foreignChannel).matches()) {
       throw new ConfigException(
-          "cache.foreign-channel must match " + CHANNEL_PATTERN + " but was '" + foreignChannel
+          "cache.foreign-channel must match "
+              + CHANNEL_PATTERN
+              + " but was '"
+              + foreignChannel
               + "'");
     }
     foreignEntities = foreignEntities == null ? Map.of() : copyEntities(foreignEntities);
@@ -172,13 +181,21 @@ public record CacheSettings(
     for (Map.Entry<String, String> e : m.entrySet()) {
       if (e.getKey() == null || !ENTITY_PATTERN.matcher(e.getKey()).matches()) {
         throw new ConfigException(
-            "cache.foreign-entities: entity name must match " + ENTITY_PATTERN + " but was '"
-                + e.getKey() + "'");
+            "cache.foreign-entities: entity name must match "
+                + ENTITY_PATTERN
+                + " but was '"
+                + e.getKey()
+                + "'");
       }
       if (e.getValue() == null || !CACHE_NAME_PATTERN.matcher(e.getValue()).matches()) {
         throw new ConfigException(
-            "cache.foreign-entities." + e.getKey() + " must be a cache name matching "
-                + CACHE_NAME_PATTERN + " but was '" + e.getValue() + "'");
+            "cache.foreign-entities."
+                + e.getKey()
+                + " must be a cache name matching "
+                + CACHE_NAME_PATTERN
+                + " but was '"
+                + e.getValue()
+                + "'");
       }
       copy.put(e.getKey(), e.getValue());
     }
@@ -190,7 +207,10 @@ public record CacheSettings(
     return foreignEntities.getOrDefault(entity, entity);
   }
 
-  /** The effective key prefix of cache entries for a deployment whose keys start with {@code keysPrefix}. */
+  /**
+   * The effective key prefix of cache entries for a deployment whose keys start with {@code
+   * keysPrefix}.
+   */
   public String prefixFor(String keysPrefix) {
     return prefix != null ? prefix : keysPrefix + "c:";
   }
@@ -246,11 +266,28 @@ public record CacheSettings(
         node,
         "cache",
         Set.of(
-            "prefix", "channel", "ttl", "negative-ttl", "ttl-jitter-percent",
-            "stale-while-revalidate", "early-refresh-beta", "max-value-bytes", "lease-time",
-            "lease-wait", "redis-timeout", "redis-retry-after", "l1", "counters-ttl", "tag-ttl",
-            "max-load-time", "encryption-keys-env", "listen-database", "heartbeat",
-            "counters-invalidation-queue", "foreign-channel", "foreign-entities"));
+            "prefix",
+            "channel",
+            "ttl",
+            "negative-ttl",
+            "ttl-jitter-percent",
+            "stale-while-revalidate",
+            "early-refresh-beta",
+            "max-value-bytes",
+            "lease-time",
+            "lease-wait",
+            "redis-timeout",
+            "redis-retry-after",
+            "l1",
+            "counters-ttl",
+            "tag-ttl",
+            "max-load-time",
+            "encryption-keys-env",
+            "listen-database",
+            "heartbeat",
+            "counters-invalidation-queue",
+            "foreign-channel",
+            "foreign-entities"));
     ConfigNodes.checkKeys(node.path("l1"), "cache.l1", Set.of("max-size", "ttl"));
     Builder b = builder();
     ConfigNodes.str(node, "prefix", "cache.prefix").ifPresent(b::prefix);
@@ -277,8 +314,7 @@ public record CacheSettings(
     ConfigNodes.duration(node, "max-load-time", "cache.max-load-time").ifPresent(b::maxLoadTime);
     ConfigNodes.str(node, "encryption-keys-env", "cache.encryption-keys-env")
         .ifPresent(b::encryptionKeysEnv);
-    ConfigNodes.bool(node, "listen-database", "cache.listen-database")
-        .ifPresent(b::listenDatabase);
+    ConfigNodes.bool(node, "listen-database", "cache.listen-database").ifPresent(b::listenDatabase);
     ConfigNodes.duration(node, "heartbeat", "cache.heartbeat").ifPresent(b::heartbeat);
     ConfigNodes.integer(node, "counters-invalidation-queue", "cache.counters-invalidation-queue")
         .ifPresent(b::countersInvalidationQueue);
@@ -294,15 +330,20 @@ public record CacheSettings(
     if (!n.isObject()) {
       throw new ConfigException(
           "cache.foreign-entities must be a mapping of entity name to cache name ({user: users})"
-              + " but was '" + n + "'");
+              + " but was '"
+              + n
+              + "'");
     }
     Map<String, String> m = new LinkedHashMap<>();
     for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       if (!e.getValue().isTextual()) {
         throw new ConfigException(
-            "cache.foreign-entities." + e.getKey() + " must be a cache name but was '"
-                + e.getValue() + "'");
+            "cache.foreign-entities."
+                + e.getKey()
+                + " must be a cache name but was '"
+                + e.getValue()
+                + "'");
       }
       m.put(e.getKey(), e.getValue().asText());
     }
@@ -318,7 +359,9 @@ public record CacheSettings(
     }
   }
 
-  /** The {@code cache:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
+  /**
+   * The {@code cache:} section, for the effective configuration ({@link SpillwayConfig#effective}).
+   */
   public Map<String, Object> effective() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("prefix", prefix == null ? "<keys.prefix>c:" : prefix);
@@ -488,8 +531,8 @@ public record CacheSettings(
     }
 
     /**
-     * The channel other services publish invalidation events on (see the README, "Events from
-     * other services"); null turns it off.
+     * The channel other services publish invalidation events on (see the README, "Events from other
+     * services"); null turns it off.
      */
     public Builder foreignChannel(String v) {
       this.foreignChannel = v;
@@ -504,10 +547,29 @@ public record CacheSettings(
 
     public CacheSettings build() {
       return new CacheSettings(
-          prefix, channel, ttl, negativeTtl, ttlJitterPercent, staleWhileRevalidate,
-          earlyRefreshBeta, maxValueBytes, leaseTime, leaseWait, redisTimeout, redisRetryAfter,
-          l1MaxSize, l1Ttl, countersTtl, tagTtl, maxLoadTime, encryptionKeysEnv, listenDatabase,
-          heartbeat, countersInvalidationQueue, foreignChannel, foreignEntities);
+          prefix,
+          channel,
+          ttl,
+          negativeTtl,
+          ttlJitterPercent,
+          staleWhileRevalidate,
+          earlyRefreshBeta,
+          maxValueBytes,
+          leaseTime,
+          leaseWait,
+          redisTimeout,
+          redisRetryAfter,
+          l1MaxSize,
+          l1Ttl,
+          countersTtl,
+          tagTtl,
+          maxLoadTime,
+          encryptionKeysEnv,
+          listenDatabase,
+          heartbeat,
+          countersInvalidationQueue,
+          foreignChannel,
+          foreignEntities);
     }
   }
 }

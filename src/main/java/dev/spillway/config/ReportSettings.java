@@ -1,9 +1,9 @@
 package dev.spillway.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
 import dev.spillway.Granularity;
 import dev.spillway.SpillwayConfig;
-import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Path;
 import java.text.ParseException;
 import java.time.DateTimeException;
@@ -69,8 +69,10 @@ public record ReportSettings(
 
   public static final Duration DEFAULT_PARTITIONS_AHEAD = Duration.ofDays(7);
   public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofSeconds(5);
+
   /** 100 years; longer is what {@code forever} says, without overflowing a cutoff timestamp. */
   public static final Duration MAX_RETENTION = Duration.ofDays(36_525);
+
   public static final String DEFAULT_UPKEEP_CRON = "0 5 * * * ?";
   public static final String DEFAULT_ROLLUP_CRON = "0 15 * * * ?";
   public static final String DEFAULT_RETENTION_CRON = "0 30 3 * * ?";
@@ -182,12 +184,7 @@ public record ReportSettings(
       Objects.requireNonNull(kind, k + ".report");
       if (counter == null || !Checks.COUNTER_PATTERN.matcher(counter).matches()) {
         throw new ConfigException(
-            k
-                + ".counter must match "
-                + Checks.COUNTER_PATTERN
-                + " but was '"
-                + counter
-                + "'");
+            k + ".counter must match " + Checks.COUNTER_PATTERN + " but was '" + counter + "'");
       }
       key = key == null ? Optional.empty() : key;
       granularity = granularity == null ? Optional.empty() : granularity;
@@ -375,7 +372,10 @@ public record ReportSettings(
         copy);
   }
 
-  /** The {@code reporting:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
+  /**
+   * The {@code reporting:} section, for the effective configuration ({@link
+   * SpillwayConfig#effective}).
+   */
   public Map<String, Object> effective() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put(

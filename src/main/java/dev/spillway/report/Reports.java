@@ -1,9 +1,9 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.ReportSettings;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.sql.Connection;

@@ -1,7 +1,7 @@
 package dev.spillway.schedule;
 
-import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.SpillwayException;
+import dev.spillway.runtime.RuntimeFailure;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -47,19 +47,18 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs {@link ScheduledTask}s with Quartz, either in memory (one process) or on Quartz's clustered
  * JDBC job store in Spillway's PostgreSQL schema, where every worker sharing the schema shares the
- * tasks: each run happens on exactly one worker, and the tasks of a worker that dies are taken
- * over by the others (after its check-in is overdue by about {@code clusterCheckinInterval} plus
- * 7.5 s).
+ * tasks: each run happens on exactly one worker, and the tasks of a worker that dies are taken over
+ * by the others (after its check-in is overdue by about {@code clusterCheckinInterval} plus 7.5 s).
  *
- * <p>Guarantees, in both modes: no two runs of one task overlap ({@code
- * @DisallowConcurrentExecution}, which the JDBC store enforces across the cluster); a run that
- * misfired (its task was still running, or the process or database was paused) is skipped rather
- * than replayed, so runs never pile up. Neither guarantee is what exactly-once counting rests on:
- * the flush ledger is.
+ * <p>Guarantees, in both modes: no two runs of one task overlap
+ * ({@code @DisallowConcurrentExecution}, which the JDBC store enforces across the cluster); a run
+ * that misfired (its task was still running, or the process or database was paused) is skipped
+ * rather than replayed, so runs never pile up. Neither guarantee is what exactly-once counting
+ * rests on: the flush ledger is.
  *
  * <p>The task bodies never reach the job store: Quartz stores only the task's name, and this
- * scheduler's job factory maps the name back to the body. A worker whose configuration lacks a
- * task that another worker registered skips its runs with a warning instead of failing them.
+ * scheduler's job factory maps the name back to the body. A worker whose configuration lacks a task
+ * that another worker registered skips its runs with a warning instead of failing them.
  *
  * <p>Hazards: all workers of a cluster must run the same task list (the last one to start rewrites
  * changed schedules and removes tasks it does not know). In cluster mode Quartz takes connections
@@ -68,6 +67,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class JobScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JobScheduler.class);
+
   /** Job start and end lines, at DEBUG: a flush every second makes them chatty. */
   private static final Logger jobLog = LoggerFactory.getLogger("dev.spillway.schedule.Jobs");
 
@@ -136,7 +136,8 @@ public final class JobScheduler implements AutoCloseable {
     } catch (SchedulerException | RuntimeException e) {
       releaseProvider();
       throw new SpillwayException(
-          "starting the job scheduler failed: " + e.getMessage()
+          "starting the job scheduler failed: "
+              + e.getMessage()
               + (clustered ? " (are the Quartz tables migrated? run spillway migrate)" : ""),
           e);
     }
@@ -282,7 +283,10 @@ public final class JobScheduler implements AutoCloseable {
 
   private static Trigger trigger(ScheduledTask t) {
     TriggerBuilder<Trigger> b =
-        TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP).forJob(t.name(), GROUP).startNow();
+        TriggerBuilder.newTrigger()
+            .withIdentity(t.name(), GROUP)
+            .forJob(t.name(), GROUP)
+            .startNow();
     return switch (t.schedule()) {
       case Schedule.Every e ->
           b.startAt(new java.util.Date(System.currentTimeMillis() + e.phase().toMillis()))
