@@ -3,7 +3,7 @@ package dev.spillway.report;
 import dev.spillway.Granularity;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
-import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ExportSettings;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.sql.Connection;
@@ -466,7 +466,7 @@ public final class Reports {
     p.put("report", r.kind().name().toLowerCase(java.util.Locale.ROOT));
     p.put("counter", r.counter());
     r.key().ifPresent(k -> p.put("key", k));
-    if (r.kind() == ReportSettings.Kind.TOP) {
+    if (r.kind() == ExportSettings.Kind.TOP) {
       p.put("limit", Integer.toString(r.limit()));
     }
     p.put("time zone", zoneName(r.zone()));
