@@ -4,10 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
 import dev.spillway.SpillwayConfig;
 import java.time.Duration;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
@@ -15,6 +13,9 @@ import java.util.regex.Pattern;
  * file). Every value is a default that a cache's own builder may override ({@code sw.cache("user",
  * Long.class, User.class).ttl(...)}), except the deployment-wide ones: the key prefix, the channel,
  * {@code tag-ttl}, {@code max-load-time} and the database relay.
+ *
+ * <p>Code builds them with {@link CacheSettingsBuilder} ({@link #builder()}); the YAML section is
+ * read by {@code CacheSettingsParser} ({@link #parse}).
  *
  * @param prefix prefix of every cache key in Redis; null means {@code <keys.prefix>c:}
  * @param channel the pub/sub channel of the invalidation bus, one per deployment; null means {@code
@@ -224,139 +225,18 @@ public record CacheSettings(
     return builder().build();
   }
 
-  public static Builder builder() {
-    return new Builder();
+  public static CacheSettingsBuilder builder() {
+    return new CacheSettingsBuilder();
   }
 
   /** A builder pre-filled with these settings. */
-  public Builder toBuilder() {
-    Builder b = new Builder();
-    b.prefix = prefix;
-    b.channel = channel;
-    b.ttl = ttl;
-    b.negativeTtl = negativeTtl;
-    b.ttlJitterPercent = ttlJitterPercent;
-    b.staleWhileRevalidate = staleWhileRevalidate;
-    b.earlyRefreshBeta = earlyRefreshBeta;
-    b.maxValueBytes = maxValueBytes;
-    b.leaseTime = leaseTime;
-    b.leaseWait = leaseWait;
-    b.redisTimeout = redisTimeout;
-    b.redisRetryAfter = redisRetryAfter;
-    b.l1MaxSize = l1MaxSize;
-    b.l1Ttl = l1Ttl;
-    b.countersTtl = countersTtl;
-    b.tagTtl = tagTtl;
-    b.maxLoadTime = maxLoadTime;
-    b.encryptionKeysEnv = encryptionKeysEnv;
-    b.listenDatabase = listenDatabase;
-    b.heartbeat = heartbeat;
-    b.countersInvalidationQueue = countersInvalidationQueue;
-    b.foreignChannel = foreignChannel;
-    b.foreignEntities = foreignEntities;
-    return b;
+  public CacheSettingsBuilder toBuilder() {
+    return CacheSettingsBuilder.from(this);
   }
 
   /** Parses the {@code cache:} section (may be missing). */
   public static CacheSettings parse(JsonNode node) {
-    if (node == null || node.isMissingNode() || node.isNull()) {
-      return defaults();
-    }
-    ConfigNodes.checkKeys(
-        node,
-        "cache",
-        Set.of(
-            "prefix",
-            "channel",
-            "ttl",
-            "negative-ttl",
-            "ttl-jitter-percent",
-            "stale-while-revalidate",
-            "early-refresh-beta",
-            "max-value-bytes",
-            "lease-time",
-            "lease-wait",
-            "redis-timeout",
-            "redis-retry-after",
-            "l1",
-            "counters-ttl",
-            "tag-ttl",
-            "max-load-time",
-            "encryption-keys-env",
-            "listen-database",
-            "heartbeat",
-            "counters-invalidation-queue",
-            "foreign-channel",
-            "foreign-entities"));
-    ConfigNodes.checkKeys(node.path("l1"), "cache.l1", Set.of("max-size", "ttl"));
-    Builder b = builder();
-    ConfigNodes.str(node, "prefix", "cache.prefix").ifPresent(b::prefix);
-    ConfigNodes.str(node, "channel", "cache.channel").ifPresent(b::channel);
-    ConfigNodes.duration(node, "ttl", "cache.ttl").ifPresent(b::ttl);
-    ConfigNodes.duration(node, "negative-ttl", "cache.negative-ttl").ifPresent(b::negativeTtl);
-    ConfigNodes.integer(node, "ttl-jitter-percent", "cache.ttl-jitter-percent")
-        .ifPresent(b::ttlJitterPercent);
-    ConfigNodes.duration(node, "stale-while-revalidate", "cache.stale-while-revalidate")
-        .ifPresent(b::staleWhileRevalidate);
-    ConfigNodes.str(node, "early-refresh-beta", "cache.early-refresh-beta")
-        .ifPresent(v -> b.earlyRefreshBeta(parseBeta(v)));
-    ConfigNodes.integer(node, "max-value-bytes", "cache.max-value-bytes")
-        .ifPresent(b::maxValueBytes);
-    ConfigNodes.duration(node, "lease-time", "cache.lease-time").ifPresent(b::leaseTime);
-    ConfigNodes.duration(node, "lease-wait", "cache.lease-wait").ifPresent(b::leaseWait);
-    ConfigNodes.duration(node, "redis-timeout", "cache.redis-timeout").ifPresent(b::redisTimeout);
-    ConfigNodes.duration(node, "redis-retry-after", "cache.redis-retry-after")
-        .ifPresent(b::redisRetryAfter);
-    ConfigNodes.integer(node, "l1.max-size", "cache.l1.max-size").ifPresent(b::l1MaxSize);
-    ConfigNodes.duration(node, "l1.ttl", "cache.l1.ttl").ifPresent(b::l1Ttl);
-    ConfigNodes.duration(node, "counters-ttl", "cache.counters-ttl").ifPresent(b::countersTtl);
-    ConfigNodes.duration(node, "tag-ttl", "cache.tag-ttl").ifPresent(b::tagTtl);
-    ConfigNodes.duration(node, "max-load-time", "cache.max-load-time").ifPresent(b::maxLoadTime);
-    ConfigNodes.str(node, "encryption-keys-env", "cache.encryption-keys-env")
-        .ifPresent(b::encryptionKeysEnv);
-    ConfigNodes.bool(node, "listen-database", "cache.listen-database").ifPresent(b::listenDatabase);
-    ConfigNodes.duration(node, "heartbeat", "cache.heartbeat").ifPresent(b::heartbeat);
-    ConfigNodes.integer(node, "counters-invalidation-queue", "cache.counters-invalidation-queue")
-        .ifPresent(b::countersInvalidationQueue);
-    ConfigNodes.str(node, "foreign-channel", "cache.foreign-channel").ifPresent(b::foreignChannel);
-    b.foreignEntities(parseEntities(node.path("foreign-entities")));
-    return b.build();
-  }
-
-  private static Map<String, String> parseEntities(JsonNode n) {
-    if (n.isMissingNode() || n.isNull()) {
-      return Map.of();
-    }
-    if (!n.isObject()) {
-      throw new ConfigException(
-          "cache.foreign-entities must be a mapping of entity name to cache name ({user: users})"
-              + " but was '"
-              + n
-              + "'");
-    }
-    Map<String, String> m = new LinkedHashMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
-      if (!e.getValue().isTextual()) {
-        throw new ConfigException(
-            "cache.foreign-entities."
-                + e.getKey()
-                + " must be a cache name but was '"
-                + e.getValue()
-                + "'");
-      }
-      m.put(e.getKey(), e.getValue().asText());
-    }
-    return m;
-  }
-
-  private static double parseBeta(String v) {
-    try {
-      return Double.parseDouble(v.trim());
-    } catch (NumberFormatException e) {
-      throw new ConfigException(
-          "cache.early-refresh-beta must be a number like 1.0 but was '" + v + "'");
-    }
+    return CacheSettingsParser.parse(node);
   }
 
   /**
@@ -394,182 +274,5 @@ public record CacheSettings(
   @Override
   public String toString() {
     return Logfmt.pairs(effective());
-  }
-
-  /** Mutable builder; the record's constructor checks every value. */
-  public static final class Builder {
-    private String prefix;
-    private String channel;
-    private Duration ttl = DEFAULT_TTL;
-    private Duration negativeTtl = DEFAULT_NEGATIVE_TTL;
-    private int ttlJitterPercent = DEFAULT_TTL_JITTER_PERCENT;
-    private Duration staleWhileRevalidate = Duration.ZERO;
-    private double earlyRefreshBeta = DEFAULT_EARLY_REFRESH_BETA;
-    private int maxValueBytes = DEFAULT_MAX_VALUE_BYTES;
-    private Duration leaseTime = DEFAULT_LEASE_TIME;
-    private Duration leaseWait = DEFAULT_LEASE_WAIT;
-    private Duration redisTimeout = DEFAULT_REDIS_TIMEOUT;
-    private Duration redisRetryAfter = DEFAULT_REDIS_RETRY_AFTER;
-    private int l1MaxSize = DEFAULT_L1_MAX_SIZE;
-    private Duration l1Ttl = DEFAULT_L1_TTL;
-    private Duration countersTtl = DEFAULT_COUNTERS_TTL;
-    private Duration tagTtl = DEFAULT_TAG_TTL;
-    private Duration maxLoadTime = DEFAULT_MAX_LOAD_TIME;
-    private String encryptionKeysEnv = DEFAULT_ENCRYPTION_KEYS_ENV;
-    private boolean listenDatabase;
-    private Duration heartbeat = DEFAULT_HEARTBEAT;
-    private int countersInvalidationQueue = DEFAULT_COUNTERS_INVALIDATION_QUEUE;
-    private String foreignChannel;
-    private Map<String, String> foreignEntities = Map.of();
-
-    private Builder() {}
-
-    public Builder prefix(String v) {
-      this.prefix = v;
-      return this;
-    }
-
-    public Builder channel(String v) {
-      this.channel = v;
-      return this;
-    }
-
-    public Builder ttl(Duration v) {
-      this.ttl = v;
-      return this;
-    }
-
-    public Builder negativeTtl(Duration v) {
-      this.negativeTtl = v;
-      return this;
-    }
-
-    public Builder ttlJitterPercent(int v) {
-      this.ttlJitterPercent = v;
-      return this;
-    }
-
-    public Builder staleWhileRevalidate(Duration v) {
-      this.staleWhileRevalidate = v;
-      return this;
-    }
-
-    public Builder earlyRefreshBeta(double v) {
-      this.earlyRefreshBeta = v;
-      return this;
-    }
-
-    public Builder maxValueBytes(int v) {
-      this.maxValueBytes = v;
-      return this;
-    }
-
-    public Builder leaseTime(Duration v) {
-      this.leaseTime = v;
-      return this;
-    }
-
-    public Builder leaseWait(Duration v) {
-      this.leaseWait = v;
-      return this;
-    }
-
-    public Builder redisTimeout(Duration v) {
-      this.redisTimeout = v;
-      return this;
-    }
-
-    public Builder redisRetryAfter(Duration v) {
-      this.redisRetryAfter = v;
-      return this;
-    }
-
-    public Builder l1MaxSize(int v) {
-      this.l1MaxSize = v;
-      return this;
-    }
-
-    public Builder l1Ttl(Duration v) {
-      this.l1Ttl = v;
-      return this;
-    }
-
-    public Builder countersTtl(Duration v) {
-      this.countersTtl = v;
-      return this;
-    }
-
-    public Builder tagTtl(Duration v) {
-      this.tagTtl = v;
-      return this;
-    }
-
-    public Builder maxLoadTime(Duration v) {
-      this.maxLoadTime = v;
-      return this;
-    }
-
-    public Builder encryptionKeysEnv(String v) {
-      this.encryptionKeysEnv = v;
-      return this;
-    }
-
-    public Builder listenDatabase(boolean v) {
-      this.listenDatabase = v;
-      return this;
-    }
-
-    public Builder heartbeat(Duration v) {
-      this.heartbeat = v;
-      return this;
-    }
-
-    /** Flushed counter cells waiting to be invalidated; past it, one purge instead (cells). */
-    public Builder countersInvalidationQueue(int v) {
-      this.countersInvalidationQueue = v;
-      return this;
-    }
-
-    /**
-     * The channel other services publish invalidation events on (see the README, "Events from other
-     * services"); null turns it off.
-     */
-    public Builder foreignChannel(String v) {
-      this.foreignChannel = v;
-      return this;
-    }
-
-    /** Entity names of foreign events mapped to cache names ({@code user -> users}). */
-    public Builder foreignEntities(Map<String, String> v) {
-      this.foreignEntities = v;
-      return this;
-    }
-
-    public CacheSettings build() {
-      return new CacheSettings(
-          prefix,
-          channel,
-          ttl,
-          negativeTtl,
-          ttlJitterPercent,
-          staleWhileRevalidate,
-          earlyRefreshBeta,
-          maxValueBytes,
-          leaseTime,
-          leaseWait,
-          redisTimeout,
-          redisRetryAfter,
-          l1MaxSize,
-          l1Ttl,
-          countersTtl,
-          tagTtl,
-          maxLoadTime,
-          encryptionKeysEnv,
-          listenDatabase,
-          heartbeat,
-          countersInvalidationQueue,
-          foreignChannel,
-          foreignEntities);
-    }
   }
 }
