@@ -1,24 +1,25 @@
 package dev.spillway.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
 import dev.spillway.SpillwayConfig;
-import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
  * Defaults of the cache-aside readers and the invalidation bus (section {@code cache:} of the YAML
- * file). Every value is a default that a cache's own builder may override ({@code
- * sw.cache("user", Long.class, User.class).ttl(...)}), except the deployment-wide ones: the key
- * prefix, the channel, {@code tag-ttl}, {@code max-load-time} and the database relay.
+ * file). Every value is a default that a cache's own builder may override ({@code sw.cache("user",
+ * Long.class, User.class).ttl(...)}), except the deployment-wide ones: the key prefix, the channel,
+ * {@code tag-ttl}, {@code max-load-time} and the database relay.
+ *
+ * <p>Code builds them with {@link CacheSettingsBuilder} ({@link #builder()}); the YAML section is
+ * read by {@code CacheSettingsParser} ({@link #parse}).
  *
  * @param prefix prefix of every cache key in Redis; null means {@code <keys.prefix>c:}
- * @param channel the pub/sub channel of the invalidation bus, one per deployment; null means
- *     {@code <cache prefix>bus}
+ * @param channel the pub/sub channel of the invalidation bus, one per deployment; null means {@code
+ *     <cache prefix>bus}
  * @param ttl how long a loaded value is fresh in Redis (L2)
  * @param negativeTtl how long "the loader found nothing" (null) is remembered
  * @param ttlJitterPercent every TTL is stretched by a random 0..this percent, so that keys written
@@ -44,13 +45,13 @@ import java.util.regex.Pattern;
  *     bus (turn it on in the worker)
  * @param heartbeat how often the bus checks its own subscription by sending itself a message
  * @param countersInvalidationQueue flushed counter cells whose invalidation may wait for the
- *     invalidator thread; a flush that does not fit replaces the queue by one purge of every
- *     cached counter read (memory stays bounded; see {@code CacheRuntime})
+ *     invalidator thread; a flush that does not fit replaces the queue by one purge of every cached
+ *     counter read (memory stays bounded; see {@code CacheRuntime})
  * @param foreignChannel a pub/sub channel on which services in any language publish JSON
  *     invalidation events ({@code {"entity":"user","id":"42","action":"update"}}); null (the
  *     default) means none is listened to
- * @param foreignEntities entity names of those events mapped to cache names; an entity not in
- *     the map names its cache itself
+ * @param foreignEntities entity names of those events mapped to cache names; an entity not in the
+ *     map names its cache itself
  */
 public record CacheSettings(
     String prefix,
@@ -84,11 +85,13 @@ public record CacheSettings(
   public static final int DEFAULT_MAX_VALUE_BYTES = 1 << 20;
   public static final Duration DEFAULT_LEASE_TIME = Duration.ofSeconds(5);
   public static final Duration DEFAULT_LEASE_WAIT = Duration.ofSeconds(3);
+
   /**
    * A cache read that takes longer than this is slower than most loaders: give up and load. Loose
    * enough for a busy 2-core machine, tight enough that a hung Redis costs a request little.
    */
   public static final Duration DEFAULT_REDIS_TIMEOUT = Duration.ofMillis(250);
+
   public static final Duration DEFAULT_REDIS_RETRY_AFTER = Duration.ofSeconds(1);
   public static final int DEFAULT_L1_MAX_SIZE = 10_000;
   public static final Duration DEFAULT_L1_TTL = Duration.ofSeconds(10);
@@ -101,10 +104,13 @@ public record CacheSettings(
 
   static final Pattern PREFIX_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,40}");
   static final Pattern CHANNEL_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
+
   /** Entity names as other services spell them; they appear in logs, so no spaces. */
   static final Pattern ENTITY_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
+
   /** The rule of {@code CacheAside.Builder}'s cache names. */
   static final Pattern CACHE_NAME_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
+
   static final Pattern ENV_PATTERN = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,100}");
 
   public CacheSettings {
@@ -116,8 +122,7 @@ public record CacheSettings(
       throw new ConfigException(
           "cache.channel must match " + CHANNEL_PATTERN + " but was '" + channel + "'");
     }
-    Checks.requireBetween(
-        "cache.ttl", ttl, Duration.ofMillis(10), Duration.ofDays(366));
+    Checks.requireBetween("cache.ttl", ttl, Duration.ofMillis(10), Duration.ofDays(366));
     Checks.requireBetween(
         "cache.negative-ttl", negativeTtl, Duration.ofMillis(10), Duration.ofDays(366));
     Checks.requireRange("cache.ttl-jitter-percent", ttlJitterPercent, 0, 100);
@@ -130,30 +135,32 @@ public record CacheSettings(
     Checks.requireRange("cache.max-value-bytes", maxValueBytes, 1, 512 << 20);
     Checks.requireBetween(
         "cache.lease-time", leaseTime, Duration.ofMillis(10), Duration.ofHours(1));
-    Checks.requireBetween(
-        "cache.lease-wait", leaseWait, Duration.ZERO, Duration.ofHours(1));
+    Checks.requireBetween("cache.lease-wait", leaseWait, Duration.ZERO, Duration.ofHours(1));
     Checks.requireBetween(
         "cache.redis-timeout", redisTimeout, Duration.ofMillis(1), Duration.ofMinutes(1));
     Checks.requireBetween(
         "cache.redis-retry-after", redisRetryAfter, Duration.ZERO, Duration.ofHours(1));
     Checks.requireRange("cache.l1.max-size", l1MaxSize, 0, 100_000_000);
-    Checks.requireBetween(
-        "cache.l1.ttl", l1Ttl, Duration.ofMillis(1), Duration.ofDays(1));
+    Checks.requireBetween("cache.l1.ttl", l1Ttl, Duration.ofMillis(1), Duration.ofDays(1));
     Checks.requireBetween(
         "cache.counters-ttl", countersTtl, Duration.ofMillis(10), Duration.ofDays(1));
-    Checks.requireBetween(
-        "cache.tag-ttl", tagTtl, Duration.ofMinutes(1), Duration.ofDays(3660));
+    Checks.requireBetween("cache.tag-ttl", tagTtl, Duration.ofMinutes(1), Duration.ofDays(3660));
     Checks.requireBetween(
         "cache.max-load-time", maxLoadTime, Duration.ofSeconds(1), Duration.ofDays(1));
     if (maxLoadTime.compareTo(leaseTime) < 0) {
       throw new ConfigException(
           "cache.max-load-time must be at least cache.lease-time ("
-              + Durations.format(leaseTime) + ") but was " + Durations.format(maxLoadTime));
+              + Durations.format(leaseTime)
+              + ") but was "
+              + Durations.format(maxLoadTime));
     }
     if (encryptionKeysEnv == null || !ENV_PATTERN.matcher(encryptionKeysEnv).matches()) {
       throw new ConfigException(
           "cache.encryption-keys-env must be an environment variable name matching "
-              + ENV_PATTERN + " but was '" + encryptionKeysEnv + "'");
+              + ENV_PATTERN
+              + " but was '"
+              + encryptionKeysEnv
+              + "'");
     }
     Checks.requireBetween(
         "cache.heartbeat", heartbeat, Duration.ofMillis(100), Duration.ofHours(1));
@@ -161,7 +168,10 @@ public record CacheSettings(
         "cache.counters-invalidation-queue", countersInvalidationQueue, 1, 10_000_000);
     if (foreignChannel != null && !CHANNEL_PATTERN.matcher(foreignChannel).matches()) {
       throw new ConfigException(
-          "cache.foreign-channel must match " + CHANNEL_PATTERN + " but was '" + foreignChannel
+          "cache.foreign-channel must match "
+              + CHANNEL_PATTERN
+              + " but was '"
+              + foreignChannel
               + "'");
     }
     foreignEntities = foreignEntities == null ? Map.of() : copyEntities(foreignEntities);
@@ -172,13 +182,21 @@ public record CacheSettings(
     for (Map.Entry<String, String> e : m.entrySet()) {
       if (e.getKey() == null || !ENTITY_PATTERN.matcher(e.getKey()).matches()) {
         throw new ConfigException(
-            "cache.foreign-entities: entity name must match " + ENTITY_PATTERN + " but was '"
-                + e.getKey() + "'");
+            "cache.foreign-entities: entity name must match "
+                + ENTITY_PATTERN
+                + " but was '"
+                + e.getKey()
+                + "'");
       }
       if (e.getValue() == null || !CACHE_NAME_PATTERN.matcher(e.getValue()).matches()) {
         throw new ConfigException(
-            "cache.foreign-entities." + e.getKey() + " must be a cache name matching "
-                + CACHE_NAME_PATTERN + " but was '" + e.getValue() + "'");
+            "cache.foreign-entities."
+                + e.getKey()
+                + " must be a cache name matching "
+                + CACHE_NAME_PATTERN
+                + " but was '"
+                + e.getValue()
+                + "'");
       }
       copy.put(e.getKey(), e.getValue());
     }
@@ -190,7 +208,10 @@ public record CacheSettings(
     return foreignEntities.getOrDefault(entity, entity);
   }
 
-  /** The effective key prefix of cache entries for a deployment whose keys start with {@code keysPrefix}. */
+  /**
+   * The effective key prefix of cache entries for a deployment whose keys start with {@code
+   * keysPrefix}.
+   */
   public String prefixFor(String keysPrefix) {
     return prefix != null ? prefix : keysPrefix + "c:";
   }
@@ -204,121 +225,23 @@ public record CacheSettings(
     return builder().build();
   }
 
-  public static Builder builder() {
-    return new Builder();
+  public static CacheSettingsBuilder builder() {
+    return new CacheSettingsBuilder();
   }
 
   /** A builder pre-filled with these settings. */
-  public Builder toBuilder() {
-    Builder b = new Builder();
-    b.prefix = prefix;
-    b.channel = channel;
-    b.ttl = ttl;
-    b.negativeTtl = negativeTtl;
-    b.ttlJitterPercent = ttlJitterPercent;
-    b.staleWhileRevalidate = staleWhileRevalidate;
-    b.earlyRefreshBeta = earlyRefreshBeta;
-    b.maxValueBytes = maxValueBytes;
-    b.leaseTime = leaseTime;
-    b.leaseWait = leaseWait;
-    b.redisTimeout = redisTimeout;
-    b.redisRetryAfter = redisRetryAfter;
-    b.l1MaxSize = l1MaxSize;
-    b.l1Ttl = l1Ttl;
-    b.countersTtl = countersTtl;
-    b.tagTtl = tagTtl;
-    b.maxLoadTime = maxLoadTime;
-    b.encryptionKeysEnv = encryptionKeysEnv;
-    b.listenDatabase = listenDatabase;
-    b.heartbeat = heartbeat;
-    b.countersInvalidationQueue = countersInvalidationQueue;
-    b.foreignChannel = foreignChannel;
-    b.foreignEntities = foreignEntities;
-    return b;
+  public CacheSettingsBuilder toBuilder() {
+    return CacheSettingsBuilder.from(this);
   }
 
   /** Parses the {@code cache:} section (may be missing). */
   public static CacheSettings parse(JsonNode node) {
-    if (node == null || node.isMissingNode() || node.isNull()) {
-      return defaults();
-    }
-    ConfigNodes.checkKeys(
-        node,
-        "cache",
-        Set.of(
-            "prefix", "channel", "ttl", "negative-ttl", "ttl-jitter-percent",
-            "stale-while-revalidate", "early-refresh-beta", "max-value-bytes", "lease-time",
-            "lease-wait", "redis-timeout", "redis-retry-after", "l1", "counters-ttl", "tag-ttl",
-            "max-load-time", "encryption-keys-env", "listen-database", "heartbeat",
-            "counters-invalidation-queue", "foreign-channel", "foreign-entities"));
-    ConfigNodes.checkKeys(node.path("l1"), "cache.l1", Set.of("max-size", "ttl"));
-    Builder b = builder();
-    ConfigNodes.str(node, "prefix", "cache.prefix").ifPresent(b::prefix);
-    ConfigNodes.str(node, "channel", "cache.channel").ifPresent(b::channel);
-    ConfigNodes.duration(node, "ttl", "cache.ttl").ifPresent(b::ttl);
-    ConfigNodes.duration(node, "negative-ttl", "cache.negative-ttl").ifPresent(b::negativeTtl);
-    ConfigNodes.integer(node, "ttl-jitter-percent", "cache.ttl-jitter-percent")
-        .ifPresent(b::ttlJitterPercent);
-    ConfigNodes.duration(node, "stale-while-revalidate", "cache.stale-while-revalidate")
-        .ifPresent(b::staleWhileRevalidate);
-    ConfigNodes.str(node, "early-refresh-beta", "cache.early-refresh-beta")
-        .ifPresent(v -> b.earlyRefreshBeta(parseBeta(v)));
-    ConfigNodes.integer(node, "max-value-bytes", "cache.max-value-bytes")
-        .ifPresent(b::maxValueBytes);
-    ConfigNodes.duration(node, "lease-time", "cache.lease-time").ifPresent(b::leaseTime);
-    ConfigNodes.duration(node, "lease-wait", "cache.lease-wait").ifPresent(b::leaseWait);
-    ConfigNodes.duration(node, "redis-timeout", "cache.redis-timeout").ifPresent(b::redisTimeout);
-    ConfigNodes.duration(node, "redis-retry-after", "cache.redis-retry-after")
-        .ifPresent(b::redisRetryAfter);
-    ConfigNodes.integer(node, "l1.max-size", "cache.l1.max-size").ifPresent(b::l1MaxSize);
-    ConfigNodes.duration(node, "l1.ttl", "cache.l1.ttl").ifPresent(b::l1Ttl);
-    ConfigNodes.duration(node, "counters-ttl", "cache.counters-ttl").ifPresent(b::countersTtl);
-    ConfigNodes.duration(node, "tag-ttl", "cache.tag-ttl").ifPresent(b::tagTtl);
-    ConfigNodes.duration(node, "max-load-time", "cache.max-load-time").ifPresent(b::maxLoadTime);
-    ConfigNodes.str(node, "encryption-keys-env", "cache.encryption-keys-env")
-        .ifPresent(b::encryptionKeysEnv);
-    ConfigNodes.bool(node, "listen-database", "cache.listen-database")
-        .ifPresent(b::listenDatabase);
-    ConfigNodes.duration(node, "heartbeat", "cache.heartbeat").ifPresent(b::heartbeat);
-    ConfigNodes.integer(node, "counters-invalidation-queue", "cache.counters-invalidation-queue")
-        .ifPresent(b::countersInvalidationQueue);
-    ConfigNodes.str(node, "foreign-channel", "cache.foreign-channel").ifPresent(b::foreignChannel);
-    b.foreignEntities(parseEntities(node.path("foreign-entities")));
-    return b.build();
+    return CacheSettingsParser.parse(node);
   }
 
-  private static Map<String, String> parseEntities(JsonNode n) {
-    if (n.isMissingNode() || n.isNull()) {
-      return Map.of();
-    }
-    if (!n.isObject()) {
-      throw new ConfigException(
-          "cache.foreign-entities must be a mapping of entity name to cache name ({user: users})"
-              + " but was '" + n + "'");
-    }
-    Map<String, String> m = new LinkedHashMap<>();
-    for (Iterator<Map.Entry<String, JsonNode>> it = n.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
-      if (!e.getValue().isTextual()) {
-        throw new ConfigException(
-            "cache.foreign-entities." + e.getKey() + " must be a cache name but was '"
-                + e.getValue() + "'");
-      }
-      m.put(e.getKey(), e.getValue().asText());
-    }
-    return m;
-  }
-
-  private static double parseBeta(String v) {
-    try {
-      return Double.parseDouble(v.trim());
-    } catch (NumberFormatException e) {
-      throw new ConfigException(
-          "cache.early-refresh-beta must be a number like 1.0 but was '" + v + "'");
-    }
-  }
-
-  /** The {@code cache:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
+  /**
+   * The {@code cache:} section, for the effective configuration ({@link SpillwayConfig#effective}).
+   */
   public Map<String, Object> effective() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("prefix", prefix == null ? "<keys.prefix>c:" : prefix);
@@ -351,163 +274,5 @@ public record CacheSettings(
   @Override
   public String toString() {
     return Logfmt.pairs(effective());
-  }
-
-  /** Mutable builder; the record's constructor checks every value. */
-  public static final class Builder {
-    private String prefix;
-    private String channel;
-    private Duration ttl = DEFAULT_TTL;
-    private Duration negativeTtl = DEFAULT_NEGATIVE_TTL;
-    private int ttlJitterPercent = DEFAULT_TTL_JITTER_PERCENT;
-    private Duration staleWhileRevalidate = Duration.ZERO;
-    private double earlyRefreshBeta = DEFAULT_EARLY_REFRESH_BETA;
-    private int maxValueBytes = DEFAULT_MAX_VALUE_BYTES;
-    private Duration leaseTime = DEFAULT_LEASE_TIME;
-    private Duration leaseWait = DEFAULT_LEASE_WAIT;
-    private Duration redisTimeout = DEFAULT_REDIS_TIMEOUT;
-    private Duration redisRetryAfter = DEFAULT_REDIS_RETRY_AFTER;
-    private int l1MaxSize = DEFAULT_L1_MAX_SIZE;
-    private Duration l1Ttl = DEFAULT_L1_TTL;
-    private Duration countersTtl = DEFAULT_COUNTERS_TTL;
-    private Duration tagTtl = DEFAULT_TAG_TTL;
-    private Duration maxLoadTime = DEFAULT_MAX_LOAD_TIME;
-    private String encryptionKeysEnv = DEFAULT_ENCRYPTION_KEYS_ENV;
-    private boolean listenDatabase;
-    private Duration heartbeat = DEFAULT_HEARTBEAT;
-    private int countersInvalidationQueue = DEFAULT_COUNTERS_INVALIDATION_QUEUE;
-    private String foreignChannel;
-    private Map<String, String> foreignEntities = Map.of();
-
-    private Builder() {}
-
-    public Builder prefix(String v) {
-      this.prefix = v;
-      return this;
-    }
-
-    public Builder channel(String v) {
-      this.channel = v;
-      return this;
-    }
-
-    public Builder ttl(Duration v) {
-      this.ttl = v;
-      return this;
-    }
-
-    public Builder negativeTtl(Duration v) {
-      this.negativeTtl = v;
-      return this;
-    }
-
-    public Builder ttlJitterPercent(int v) {
-      this.ttlJitterPercent = v;
-      return this;
-    }
-
-    public Builder staleWhileRevalidate(Duration v) {
-      this.staleWhileRevalidate = v;
-      return this;
-    }
-
-    public Builder earlyRefreshBeta(double v) {
-      this.earlyRefreshBeta = v;
-      return this;
-    }
-
-    public Builder maxValueBytes(int v) {
-      this.maxValueBytes = v;
-      return this;
-    }
-
-    public Builder leaseTime(Duration v) {
-      this.leaseTime = v;
-      return this;
-    }
-
-    public Builder leaseWait(Duration v) {
-      this.leaseWait = v;
-      return this;
-    }
-
-    public Builder redisTimeout(Duration v) {
-      this.redisTimeout = v;
-      return this;
-    }
-
-    public Builder redisRetryAfter(Duration v) {
-      this.redisRetryAfter = v;
-      return this;
-    }
-
-    public Builder l1MaxSize(int v) {
-      this.l1MaxSize = v;
-      return this;
-    }
-
-    public Builder l1Ttl(Duration v) {
-      this.l1Ttl = v;
-      return this;
-    }
-
-    public Builder countersTtl(Duration v) {
-      this.countersTtl = v;
-      return this;
-    }
-
-    public Builder tagTtl(Duration v) {
-      this.tagTtl = v;
-      return this;
-    }
-
-    public Builder maxLoadTime(Duration v) {
-      this.maxLoadTime = v;
-      return this;
-    }
-
-    public Builder encryptionKeysEnv(String v) {
-      this.encryptionKeysEnv = v;
-      return this;
-    }
-
-    public Builder listenDatabase(boolean v) {
-      this.listenDatabase = v;
-      return this;
-    }
-
-    public Builder heartbeat(Duration v) {
-      this.heartbeat = v;
-      return this;
-    }
-
-    /** Flushed counter cells waiting to be invalidated; past it, one purge instead (cells). */
-    public Builder countersInvalidationQueue(int v) {
-      this.countersInvalidationQueue = v;
-      return this;
-    }
-
-    /**
-     * The channel other services publish invalidation events on (see the README, "Events from
-     * other services"); null turns it off.
-     */
-    public Builder foreignChannel(String v) {
-      this.foreignChannel = v;
-      return this;
-    }
-
-    /** Entity names of foreign events mapped to cache names ({@code user -> users}). */
-    public Builder foreignEntities(Map<String, String> v) {
-      this.foreignEntities = v;
-      return this;
-    }
-
-    public CacheSettings build() {
-      return new CacheSettings(
-          prefix, channel, ttl, negativeTtl, ttlJitterPercent, staleWhileRevalidate,
-          earlyRefreshBeta, maxValueBytes, leaseTime, leaseWait, redisTimeout, redisRetryAfter,
-          l1MaxSize, l1Ttl, countersTtl, tagTtl, maxLoadTime, encryptionKeysEnv, listenDatabase,
-          heartbeat, countersInvalidationQueue, foreignChannel, foreignEntities);
-    }
   }
 }

@@ -1,10 +1,9 @@
 package dev.spillway.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
 import dev.spillway.Granularity;
 import dev.spillway.SpillwayConfig;
-import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.file.Path;
 import java.text.ParseException;
 import java.time.DateTimeException;
 import java.time.Duration;
@@ -20,7 +19,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
 import org.quartz.CronExpression;
 
 /**
@@ -49,6 +47,9 @@ import org.quartz.CronExpression;
  * named under {@code retention} exists in {@code counters:}, and whether its levels can be derived,
  * is checked where both are known ({@code dev.spillway.report.BucketPolicy}).
  *
+ * <p>Each export's settings and checks are an {@link ExportSettings}; a retention period, its
+ * parsing and the checks of a set of levels are {@link RetentionPeriod}.
+ *
  * @param defaultRetention retention of each granularity for counters without their own entry
  * @param retention per counter and granularity; a granularity listed here that the counter does not
  *     write itself ({@code counters.<name>.buckets}) is filled by the rollup job
@@ -65,12 +66,14 @@ public record ReportSettings(
     Optional<String> upkeepCron,
     Optional<String> rollupCron,
     Optional<String> retentionCron,
-    Map<String, Export> exports) {
+    Map<String, ExportSettings> exports) {
 
   public static final Duration DEFAULT_PARTITIONS_AHEAD = Duration.ofDays(7);
   public static final Duration DEFAULT_LOCK_TIMEOUT = Duration.ofSeconds(5);
+
   /** 100 years; longer is what {@code forever} says, without overflowing a cutoff timestamp. */
   public static final Duration MAX_RETENTION = Duration.ofDays(36_525);
+
   public static final String DEFAULT_UPKEEP_CRON = "0 5 * * * ?";
   public static final String DEFAULT_ROLLUP_CRON = "0 15 * * * ?";
   public static final String DEFAULT_RETENTION_CRON = "0 30 3 * * ?";
@@ -84,7 +87,6 @@ public record ReportSettings(
                   Granularity.HOUR, RetentionPeriod.of(Duration.ofDays(90)),
                   Granularity.DAY, RetentionPeriod.FOREVER)));
 
-  static final Pattern EXPORT_NAME = Pattern.compile("[a-z][a-z0-9_-]{0,40}");
   private static final String OFF = "off";
 
   /** The range covered by one partition of {@code counter_buckets}, in UTC. */
@@ -93,122 +95,9 @@ public record ReportSettings(
     MONTH
   }
 
-  /** How long rows of one granularity are kept; {@link #FOREVER} keeps them. */
-  public record RetentionPeriod(Optional<Duration> period) {
-    public static final RetentionPeriod FOREVER = new RetentionPeriod(Optional.empty());
-
-    public RetentionPeriod {
-      Objects.requireNonNull(period, "period");
-    }
-
-    public static RetentionPeriod of(Duration d) {
-      return new RetentionPeriod(Optional.of(d));
-    }
-
-    public boolean forever() {
-      return period.isEmpty();
-    }
-
-    @Override
-    public String toString() {
-      return period.map(Durations::format).orElse("forever");
-    }
-  }
-
-  /** Which report an export writes. */
-  public enum Kind {
-    TOP,
-    SERIES,
-    TOTAL
-  }
-
-  /** Output formats of reports and exports. */
-  public enum Format {
-    TABLE("txt"),
-    CSV("csv"),
-    JSON("json"),
-    HTML("html");
-
-    private final String extension;
-
-    Format(String extension) {
-      this.extension = extension;
-    }
-
-    public String extension() {
-      return extension;
-    }
-  }
-
-  /** The complete period before the run that an export covers, in the export's time zone. */
-  public enum Period {
-    HOUR,
-    DAY,
-    WEEK,
-    MONTH
-  }
-
-  /**
-   * One scheduled export: at each {@code cron} firing, the report over the previous complete {@code
-   * period} (in {@code zone}) is written to {@code directory} as {@code <name>-<period
-   * start>.<ext>}, atomically.
-   *
-   * @param key series and total only; empty means all keys summed
-   * @param granularity series only; the bucket size
-   * @param limit top only
-   */
-  public record Export(
-      String name,
-      String cron,
-      Kind kind,
-      String counter,
-      Optional<String> key,
-      Optional<Granularity> granularity,
-      int limit,
-      Period period,
-      ZoneId zone,
-      Format format,
-      Path directory) {
-    public Export {
-      String k = "reporting.exports." + name;
-      if (name == null || !EXPORT_NAME.matcher(name).matches()) {
-        throw new ConfigException(
-            "reporting.exports: export name '" + name + "' must match " + EXPORT_NAME);
-      }
-      cron =
-          requireCron(k + ".cron", cron)
-              .orElseThrow(
-                  () -> new ConfigException(k + ".cron must be a Quartz cron expression, not off"));
-      Objects.requireNonNull(kind, k + ".report");
-      if (counter == null || !Checks.COUNTER_PATTERN.matcher(counter).matches()) {
-        throw new ConfigException(
-            k
-                + ".counter must match "
-                + Checks.COUNTER_PATTERN
-                + " but was '"
-                + counter
-                + "'");
-      }
-      key = key == null ? Optional.empty() : key;
-      granularity = granularity == null ? Optional.empty() : granularity;
-      if (kind == Kind.SERIES && granularity.isEmpty()) {
-        throw new ConfigException(k + ".granularity must be set for report: series");
-      }
-      if (kind == Kind.TOP && key.isPresent()) {
-        throw new ConfigException(k + ".key is not allowed for report: top");
-      }
-      Checks.requireRange(k + ".limit", limit, 1, 100_000);
-      Objects.requireNonNull(period, k + ".period");
-      Objects.requireNonNull(zone, k + ".tz");
-      Objects.requireNonNull(format, k + ".format");
-      if (directory == null) {
-        throw new ConfigException(k + ".directory must be set");
-      }
-    }
-  }
-
   public ReportSettings {
-    defaultRetention = copyLevels("reporting.default-retention", defaultRetention, true);
+    defaultRetention =
+        RetentionPeriod.copyLevels("reporting.default-retention", defaultRetention, true);
     Map<String, Map<Granularity, RetentionPeriod>> byCounter = new TreeMap<>();
     for (var e : Objects.requireNonNull(retention, "retention").entrySet()) {
       if (!Checks.COUNTER_PATTERN.matcher(e.getKey()).matches()) {
@@ -219,7 +108,8 @@ public record ReportSettings(
                 + Checks.COUNTER_PATTERN);
       }
       byCounter.put(
-          e.getKey(), copyLevels("reporting.retention." + e.getKey(), e.getValue(), false));
+          e.getKey(),
+          RetentionPeriod.copyLevels("reporting.retention." + e.getKey(), e.getValue(), false));
     }
     retention = Collections.unmodifiableMap(byCounter);
     Objects.requireNonNull(partitionInterval, "reporting.partitions.interval");
@@ -265,7 +155,8 @@ public record ReportSettings(
         Set.of("partition-upkeep", "rollup", "retention"));
 
     Map<Granularity, RetentionPeriod> defaults = new EnumMap<>(DEFAULT_RETENTION);
-    defaults.putAll(parseLevels(node.path("default-retention"), "reporting.default-retention"));
+    defaults.putAll(
+        RetentionPeriod.parseLevels(node.path("default-retention"), "reporting.default-retention"));
 
     Map<String, Map<Granularity, RetentionPeriod>> perCounter = new TreeMap<>();
     JsonNode ret = node.path("retention");
@@ -279,11 +170,13 @@ public record ReportSettings(
       }
       for (Iterator<Map.Entry<String, JsonNode>> it = ret.fields(); it.hasNext(); ) {
         var e = it.next();
-        perCounter.put(e.getKey(), parseLevels(e.getValue(), "reporting.retention." + e.getKey()));
+        perCounter.put(
+            e.getKey(),
+            RetentionPeriod.parseLevels(e.getValue(), "reporting.retention." + e.getKey()));
       }
     }
 
-    Map<String, Export> exports = new TreeMap<>();
+    Map<String, ExportSettings> exports = new TreeMap<>();
     JsonNode ex = node.path("exports");
     if (!ex.isMissingNode() && !ex.isNull()) {
       if (!ex.isObject()) {
@@ -294,7 +187,7 @@ public record ReportSettings(
       }
       for (Iterator<Map.Entry<String, JsonNode>> it = ex.fields(); it.hasNext(); ) {
         var e = it.next();
-        exports.put(e.getKey(), parseExport(e.getKey(), e.getValue()));
+        exports.put(e.getKey(), ExportSettings.parse(e.getKey(), e.getValue()));
       }
     }
 
@@ -360,8 +253,8 @@ public record ReportSettings(
   }
 
   /** Returns a copy with {@code e} added (replacing an export of the same name). */
-  public ReportSettings withExport(Export e) {
-    Map<String, Export> copy = new TreeMap<>(exports);
+  public ReportSettings withExport(ExportSettings e) {
+    Map<String, ExportSettings> copy = new TreeMap<>(exports);
     copy.put(e.name(), e);
     return new ReportSettings(
         defaultRetention,
@@ -375,7 +268,10 @@ public record ReportSettings(
         copy);
   }
 
-  /** The {@code reporting:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
+  /**
+   * The {@code reporting:} section, for the effective configuration ({@link
+   * SpillwayConfig#effective}).
+   */
   public Map<String, Object> effective() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put(
@@ -410,120 +306,6 @@ public record ReportSettings(
     return out;
   }
 
-  // --- parsing and checks ---------------------------------------------------------------------
-
-  /**
-   * Rows of a finer level must not outlive those of a coarser one, or a rollup target expires
-   * first.
-   */
-  private static Map<Granularity, RetentionPeriod> copyLevels(
-      String key, Map<Granularity, RetentionPeriod> levels, boolean requireAll) {
-    Map<Granularity, RetentionPeriod> copy = new EnumMap<>(Granularity.class);
-    copy.putAll(Objects.requireNonNull(levels, key));
-    for (Granularity g : Granularity.values()) {
-      RetentionPeriod r = copy.get(g);
-      if (r == null) {
-        if (requireAll) {
-          throw new ConfigException(key + "." + name(g) + " must be set");
-        }
-        continue;
-      }
-      Duration min = minimum(g);
-      if (r.period().isPresent() && r.period().get().compareTo(MAX_RETENTION) > 0) {
-        throw new ConfigException(
-            key
-                + "."
-                + name(g)
-                + " must be at most "
-                + Durations.format(MAX_RETENTION)
-                + " (or the word forever) but was "
-                + Durations.format(r.period().get()));
-      }
-      if (r.period().isPresent() && r.period().get().compareTo(min) < 0) {
-        throw new ConfigException(
-            key
-                + "."
-                + name(g)
-                + " must be at least "
-                + Durations.format(min)
-                + " (one bucket of the next coarser granularity) but was "
-                + Durations.format(r.period().get()));
-      }
-    }
-    Granularity previous = null;
-    for (Granularity g : Granularity.values()) {
-      if (!copy.containsKey(g)) {
-        continue;
-      }
-      if (previous != null && longer(copy.get(previous), copy.get(g))) {
-        throw new ConfigException(
-            key
-                + "."
-                + name(g)
-                + " ("
-                + copy.get(g)
-                + ") must be at least as long as "
-                + key
-                + "."
-                + name(previous)
-                + " ("
-                + copy.get(previous)
-                + "): finer rows are rolled up into"
-                + " coarser ones, which must not expire first");
-      }
-      previous = g;
-    }
-    return Collections.unmodifiableMap(copy);
-  }
-
-  /** Whether {@code a} keeps rows longer than {@code b}. */
-  static boolean longer(RetentionPeriod a, RetentionPeriod b) {
-    if (a.forever()) {
-      return !b.forever();
-    }
-    return !b.forever() && a.period().get().compareTo(b.period().get()) > 0;
-  }
-
-  private static Duration minimum(Granularity g) {
-    return switch (g) {
-      case MINUTE -> Duration.ofHours(1);
-      case HOUR, DAY -> Duration.ofDays(1);
-    };
-  }
-
-  static String name(Granularity g) {
-    return g.name().toLowerCase(java.util.Locale.ROOT);
-  }
-
-  private static Map<Granularity, RetentionPeriod> parseLevels(JsonNode node, String key) {
-    Map<Granularity, RetentionPeriod> m = new EnumMap<>(Granularity.class);
-    if (node == null || node.isMissingNode() || node.isNull()) {
-      return m;
-    }
-    ConfigNodes.checkKeys(node, key, Set.of("minute", "hour", "day"));
-    for (Granularity g : Granularity.values()) {
-      String full = key + "." + name(g);
-      ConfigNodes.str(node, name(g), full).ifPresent(v -> m.put(g, parseRetention(full, v)));
-    }
-    return m;
-  }
-
-  static RetentionPeriod parseRetention(String key, String text) {
-    String t = text.trim();
-    if (t.equalsIgnoreCase("forever")) {
-      return RetentionPeriod.FOREVER;
-    }
-    try {
-      return RetentionPeriod.of(Durations.parse(key, t));
-    } catch (ConfigException e) {
-      throw new ConfigException(
-          key
-              + " must be a duration like 2d, 90d, 1825d or the word forever but was '"
-              + text
-              + "'");
-    }
-  }
-
   private static Optional<String> cron(JsonNode node, String path, String dflt) {
     String full = "reporting." + path;
     JsonNode n = ConfigNodes.at(node, path);
@@ -554,54 +336,6 @@ public record ReportSettings(
               + e.getMessage());
     }
     return Optional.of(t);
-  }
-
-  private static Export parseExport(String name, JsonNode node) {
-    String k = "reporting.exports." + name;
-    if (node == null || !node.isObject()) {
-      throw new ConfigException(k + " must be a mapping like {cron: ..., report: top, ...}");
-    }
-    ConfigNodes.checkKeys(
-        node,
-        k,
-        Set.of(
-            "cron",
-            "report",
-            "counter",
-            "key",
-            "granularity",
-            "limit",
-            "period",
-            "tz",
-            "format",
-            "directory"));
-    String cron =
-        ConfigNodes.str(node, "cron", k + ".cron")
-            .orElseThrow(() -> new ConfigException(k + ".cron must be set"));
-    Kind kind =
-        ConfigNodes.str(node, "report", k + ".report")
-            .map(v -> ConfigNodes.enumValue(k + ".report", v, Kind.class))
-            .orElseThrow(() -> new ConfigException(k + ".report must be set (top, series, total)"));
-    String counter =
-        ConfigNodes.str(node, "counter", k + ".counter")
-            .orElseThrow(() -> new ConfigException(k + ".counter must be set"));
-    return new Export(
-        name,
-        cron,
-        kind,
-        counter,
-        ConfigNodes.str(node, "key", k + ".key"),
-        ConfigNodes.str(node, "granularity", k + ".granularity")
-            .map(v -> ConfigNodes.enumValue(k + ".granularity", v, Granularity.class)),
-        ConfigNodes.integer(node, "limit", k + ".limit").orElse(10),
-        ConfigNodes.str(node, "period", k + ".period")
-            .map(v -> ConfigNodes.enumValue(k + ".period", v, Period.class))
-            .orElse(Period.DAY),
-        ConfigNodes.str(node, "tz", k + ".tz").map(v -> zone(k + ".tz", v)).orElse(ZoneOffset.UTC),
-        ConfigNodes.str(node, "format", k + ".format")
-            .map(v -> ConfigNodes.enumValue(k + ".format", v, Format.class))
-            .orElse(Format.CSV),
-        ConfigNodes.str(node, "directory", k + ".directory").map(Path::of).orElse(null));
   }
 
   /**

@@ -3,6 +3,7 @@ package dev.spillway.report;
 import dev.spillway.ConfigException;
 import dev.spillway.Granularity;
 import dev.spillway.config.ReportSettings;
+import dev.spillway.config.RetentionPeriod;
 import dev.spillway.SpillwayConfig;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -30,11 +31,11 @@ import java.util.TreeMap;
  */
 public final class BucketPolicy {
   private final Map<String, CounterLevels> configured;
-  private final Map<Granularity, ReportSettings.RetentionPeriod> defaults;
+  private final Map<Granularity, RetentionPeriod> defaults;
 
   private BucketPolicy(
       Map<String, CounterLevels> configured,
-      Map<Granularity, ReportSettings.RetentionPeriod> defaults) {
+      Map<Granularity, RetentionPeriod> defaults) {
     this.configured = configured;
     this.defaults = defaults;
   }
@@ -126,7 +127,7 @@ public final class BucketPolicy {
   }
 
   private static boolean longerThan(
-      ReportSettings.RetentionPeriod a, ReportSettings.RetentionPeriod b) {
+      RetentionPeriod a, RetentionPeriod b) {
     if (a.forever()) {
       return !b.forever();
     }
@@ -159,7 +160,7 @@ public final class BucketPolicy {
   }
 
   /** {@code reporting.default-retention}: what applies to counters not defined in the file. */
-  public Map<Granularity, ReportSettings.RetentionPeriod> defaults() {
+  public Map<Granularity, RetentionPeriod> defaults() {
     return defaults;
   }
 }

@@ -1,7 +1,7 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
+import dev.spillway.config.RetentionPeriod;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,7 +45,7 @@ record CounterLevels(String counter, List<Level> levels, boolean configured) {
   }
 
   public record Level(
-      Granularity granularity, Source source, ReportSettings.RetentionPeriod retention) {
+      Granularity granularity, Source source, RetentionPeriod retention) {
     public Level {
       Objects.requireNonNull(granularity, "granularity");
       Objects.requireNonNull(source, "source");

@@ -1,7 +1,7 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
+import dev.spillway.config.RetentionPeriod;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -85,10 +85,10 @@ final class LevelLookup {
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           long secs = rs.getLong(3);
-          ReportSettings.RetentionPeriod keep =
+          RetentionPeriod keep =
               rs.wasNull()
-                  ? ReportSettings.RetentionPeriod.FOREVER
-                  : ReportSettings.RetentionPeriod.of(Duration.ofSeconds(secs));
+                  ? RetentionPeriod.FOREVER
+                  : RetentionPeriod.of(Duration.ofSeconds(secs));
           levels.add(
               new CounterLevels.Level(
                   Granularity.ofCode(rs.getString(1).charAt(0)),

@@ -1,6 +1,6 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ReportSettings.Kind;
+import dev.spillway.config.ExportSettings.Kind;
 import java.math.BigInteger;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
@@ -13,7 +13,7 @@ import java.util.Objects;
 /**
  * A computed report: a title, the parameters it ran with, a table of typed rows, and notes (what
  * the reader should know: a window rounded to whole buckets, data past retention). Every {@link
- * dev.spillway.config.ReportSettings.Format format} renders the same numbers from it.
+ * dev.spillway.config.ExportSettings.Format format} renders the same numbers from it.
  *
  * <p>Cells are {@link String} (TEXT), {@link BigInteger} (INTEGER: sums of bigints may exceed a
  * long) or {@link ZonedDateTime} (TIME, in the report's zone).

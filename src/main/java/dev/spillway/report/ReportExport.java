@@ -1,7 +1,7 @@
 package dev.spillway.report;
 
 import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ReportSettings.Export;
+import dev.spillway.config.ExportSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import java.io.IOException;
@@ -61,7 +61,7 @@ public final class ReportExport {
    * @throws SpillwayException when the report fails or the file cannot be written
    */
   public Result run(String name) {
-    Export e = settings.exports().get(name);
+    ExportSettings e = settings.exports().get(name);
     if (e == null) {
       throw new IllegalArgumentException(
           "no export named '" + name + "' (configured: " + settings.exports().keySet() + ")");
@@ -83,7 +83,7 @@ public final class ReportExport {
     return new Result(name, target, report.rows().size());
   }
 
-  static String label(ReportSettings.Period p, ZonedDateTime start) {
+  static String label(ExportSettings.Period p, ZonedDateTime start) {
     return switch (p) {
       case HOUR -> DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH", Locale.ROOT).format(start);
       case DAY -> DateTimeFormatter.ISO_LOCAL_DATE.format(start);

@@ -1,6 +1,7 @@
 package dev.spillway.report;
 
 import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ExportSettings;
 import dev.spillway.SpillwayConfig;
 import java.time.InstantSource;
 import java.util.ArrayList;
@@ -58,7 +59,7 @@ public final class ReportJobs {
     s.upkeepCron().ifPresent(c -> jobs.add(new Job("report.partition-upkeep", c, upkeep::run)));
     s.rollupCron().ifPresent(c -> jobs.add(new Job("report.rollup", c, rollup::run)));
     s.retentionCron().ifPresent(c -> jobs.add(new Job("report.retention", c, retention::run)));
-    for (ReportSettings.Export e : s.exports().values()) {
+    for (ExportSettings e : s.exports().values()) {
       jobs.add(new Job("report.export." + e.name(), e.cron(), () -> export.run(e.name())));
     }
     return List.copyOf(jobs);

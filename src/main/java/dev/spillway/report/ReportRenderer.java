@@ -3,7 +3,7 @@ package dev.spillway.report;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.spillway.config.ReportSettings.Format;
+import dev.spillway.config.ExportSettings.Format;
 import java.math.BigInteger;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;

@@ -1,8 +1,8 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ReportSettings.Kind;
+import dev.spillway.config.ExportSettings.Kind;
+import dev.spillway.config.ExportSettings;
 import dev.spillway.layout.CounterNames;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
@@ -57,7 +57,7 @@ public record ReportRequest(
   }
 
   /** The request an export runs at {@code now}: its report over the previous complete period. */
-  static ReportRequest of(ReportSettings.Export e, java.time.Instant now) {
+  static ReportRequest of(ExportSettings e, java.time.Instant now) {
     return new ReportRequest(
         e.kind(),
         e.counter(),

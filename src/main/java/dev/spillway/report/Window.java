@@ -1,7 +1,7 @@
 package dev.spillway.report;
 
 import dev.spillway.config.Durations;
-import dev.spillway.config.ReportSettings.Period;
+import dev.spillway.config.ExportSettings.Period;
 import java.time.DateTimeException;
 import java.time.DayOfWeek;
 import java.time.Duration;

@@ -1,18 +1,12 @@
 package dev.spillway.schedule;
 
-import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.SpillwayException;
-import io.micrometer.core.instrument.Counter;
+import dev.spillway.runtime.RuntimeFailure;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Timer;
 import java.net.InetAddress;
-import java.sql.Connection;
-import java.sql.SQLException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
@@ -21,65 +15,54 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import javax.sql.DataSource;
-import org.quartz.CronScheduleBuilder;
-import org.quartz.CronTrigger;
 import org.quartz.DisallowConcurrentExecution;
 import org.quartz.Job;
-import org.quartz.JobBuilder;
-import org.quartz.JobDetail;
 import org.quartz.JobExecutionContext;
 import org.quartz.JobKey;
 import org.quartz.Scheduler;
 import org.quartz.SchedulerException;
-import org.quartz.SimpleScheduleBuilder;
-import org.quartz.SimpleTrigger;
-import org.quartz.Trigger;
-import org.quartz.TriggerBuilder;
-import org.quartz.TriggerKey;
 import org.quartz.impl.SchedulerRepository;
 import org.quartz.impl.StdSchedulerFactory;
-import org.quartz.impl.matchers.GroupMatcher;
-import org.quartz.utils.ConnectionProvider;
-import org.quartz.utils.DBConnectionManager;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Runs {@link ScheduledTask}s with Quartz, either in memory (one process) or on Quartz's clustered
  * JDBC job store in Spillway's PostgreSQL schema, where every worker sharing the schema shares the
- * tasks: each run happens on exactly one worker, and the tasks of a worker that dies are taken
- * over by the others (after its check-in is overdue by about {@code clusterCheckinInterval} plus
- * 7.5 s).
+ * tasks: each run happens on exactly one worker, and the tasks of a worker that dies are taken over
+ * by the others (after its check-in is overdue by about {@code clusterCheckinInterval} plus 7.5 s).
  *
- * <p>Guarantees, in both modes: no two runs of one task overlap ({@code
- * @DisallowConcurrentExecution}, which the JDBC store enforces across the cluster); a run that
- * misfired (its task was still running, or the process or database was paused) is skipped rather
- * than replayed, so runs never pile up. Neither guarantee is what exactly-once counting rests on:
- * the flush ledger is.
+ * <p>Guarantees, in both modes: no two runs of one task overlap
+ * ({@code @DisallowConcurrentExecution}, which the JDBC store enforces across the cluster); a run
+ * that misfired (its task was still running, or the process or database was paused) is skipped
+ * rather than replayed, so runs never pile up. Neither guarantee is what exactly-once counting
+ * rests on: the flush ledger is.
  *
  * <p>The task bodies never reach the job store: Quartz stores only the task's name, and this
- * scheduler's job factory maps the name back to the body. A worker whose configuration lacks a
- * task that another worker registered skips its runs with a warning instead of failing them.
+ * scheduler's job factory maps the name back to the body. A worker whose configuration lacks a task
+ * that another worker registered skips its runs with a warning instead of failing them.
  *
  * <p>Hazards: all workers of a cluster must run the same task list (the last one to start rewrites
  * changed schedules and removes tasks it does not know). In cluster mode Quartz takes connections
  * from Spillway's pool ({@link #clustered}), and the pool is never closed by the scheduler; size it
  * for {@code threads} running tasks plus three Quartz housekeeping threads.
+ *
+ * <p>This class owns the life cycle and the runs; the Quartz store settings and connection
+ * providers are {@link QuartzStore}'s, the jobs and triggers {@link QuartzJobs}', the run meters
+ * {@link JobMeters}'.
  */
 public final class JobScheduler implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(JobScheduler.class);
+
   /** Job start and end lines, at DEBUG: a flush every second makes them chatty. */
   private static final Logger jobLog = LoggerFactory.getLogger("dev.spillway.schedule.Jobs");
-
-  static final String GROUP = "spillway";
-  private static final String TABLE_PREFIX = "qrtz_";
 
   private final Scheduler scheduler;
   private final Map<String, ScheduledTask> tasks;
   private final String instanceId;
   private final boolean clustered;
   private final String providerName;
-  private final Map<String, Meters> meters;
+  private final Map<String, JobMeters> meters;
   private final Set<String> running = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean shutDown = new AtomicBoolean();
   private final RuntimeFailure failure;
@@ -89,54 +72,24 @@ public final class JobScheduler implements AutoCloseable {
     this.tasks = Map.copyOf(b.tasks);
     this.clustered = b.dataSource != null;
     this.instanceId = b.instanceId != null ? b.instanceId : defaultInstanceId();
-    this.meters = meters(b.registry, b.tasks.keySet());
+    this.meters = JobMeters.of(b.registry, b.tasks.keySet());
     String name = clustered ? clusterName(b.schema) : "spillway-" + UUID.randomUUID();
     if (SchedulerRepository.getInstance().lookup(name) != null) {
       throw new SpillwayException(
           "a clustered scheduler for schema " + b.schema + " already runs in this JVM");
     }
-    Properties p = new Properties();
-    p.setProperty("org.quartz.scheduler.instanceName", name);
-    p.setProperty("org.quartz.scheduler.instanceId", instanceId);
-    p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
-    p.setProperty("org.quartz.scheduler.makeSchedulerThreadDaemon", "true");
-    p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(b.threads));
-    p.setProperty("org.quartz.threadPool.threadNamePrefix", "spillway-job");
-    p.setProperty("org.quartz.threadPool.makeThreadsDaemons", "true");
-    if (clustered) {
-      providerName = "spillway-pool-" + UUID.randomUUID();
-      DBConnectionManager.getInstance()
-          .addConnectionProvider(providerName, new SharedPoolConnectionProvider(b.dataSource));
-      p.setProperty("org.quartz.jobStore.class", "org.quartz.impl.jdbcjobstore.JobStoreTX");
-      p.setProperty(
-          "org.quartz.jobStore.driverDelegateClass",
-          "org.quartz.impl.jdbcjobstore.PostgreSQLDelegate");
-      p.setProperty("org.quartz.jobStore.dataSource", providerName);
-      p.setProperty("org.quartz.jobStore.tablePrefix", tablePrefix(b.schema));
-      p.setProperty("org.quartz.jobStore.isClustered", "true");
-      p.setProperty(
-          "org.quartz.jobStore.clusterCheckinInterval", Long.toString(b.checkin.toMillis()));
-      // Job data stays strings (there is none but the name): no Java serialization in the table.
-      p.setProperty("org.quartz.jobStore.useProperties", "true");
-      p.setProperty("org.quartz.jobStore.acquireTriggersWithinLock", "true");
-      p.setProperty("org.quartz.jobStore.makeThreadsDaemons", "true");
-      // A trigger later than this is a misfire, skipped until Quartz's misfire pass (run about as
-      // often) moves it on: with short flush intervals and busy workers, 2 s left groups idle in
-      // bursts (one worker took ~4.5 s instead of ~3.4 s in WorkersThroughputOnClusterTest).
-      p.setProperty("org.quartz.jobStore.misfireThreshold", "1000");
-    } else {
-      providerName = null;
-      p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
-      p.setProperty("org.quartz.jobStore.misfireThreshold", "1000");
-    }
+    providerName = clustered ? QuartzStore.addProvider(b.dataSource) : null;
+    Properties p =
+        QuartzStore.properties(name, instanceId, b.threads, providerName, b.schema, b.checkin);
     try {
       scheduler = new StdSchedulerFactory(p).getScheduler();
       scheduler.setJobFactory((bundle, s) -> new TaskJob(this, bundle.getJobDetail().getKey()));
-      register();
+      QuartzJobs.register(scheduler, tasks, clustered);
     } catch (SchedulerException | RuntimeException e) {
       releaseProvider();
       throw new SpillwayException(
-          "starting the job scheduler failed: " + e.getMessage()
+          "starting the job scheduler failed: "
+              + e.getMessage()
               + (clustered ? " (are the Quartz tables migrated? run spillway migrate)" : ""),
           e);
     }
@@ -149,11 +102,6 @@ public final class JobScheduler implements AutoCloseable {
   /** The Quartz scheduler name shared by the workers of one schema. */
   public static String clusterName(String schema) {
     return "spillway." + schema;
-  }
-
-  /** Quartz's table prefix for {@code schema}: the schema-qualified {@code qrtz_}. */
-  static String tablePrefix(String schema) {
-    return '"' + schema.replace("\"", "\"\"") + "\"." + TABLE_PREFIX;
   }
 
   /** Starts firing triggers. */
@@ -240,81 +188,6 @@ public final class JobScheduler implements AutoCloseable {
     }
   }
 
-  private void register() throws SchedulerException {
-    if (!clustered) {
-      for (ScheduledTask t : tasks.values()) {
-        scheduler.scheduleJob(job(t), trigger(t));
-      }
-      return;
-    }
-    // Shared store: every worker registers the same tasks at start. Leave a trigger that already
-    // has the wanted schedule alone (replacing it would reset its timing under the others).
-    List<String> changed = new ArrayList<>();
-    for (ScheduledTask t : tasks.values()) {
-      Trigger existing = scheduler.getTrigger(TriggerKey.triggerKey(t.name(), GROUP));
-      if (existing != null && sameSchedule(existing, t.schedule())) {
-        continue;
-      }
-      scheduler.scheduleJob(job(t), Set.of(trigger(t)), true);
-      changed.add(t.name());
-    }
-    for (JobKey k : scheduler.getJobKeys(GroupMatcher.jobGroupEquals(GROUP))) {
-      if (!tasks.containsKey(k.getName())) {
-        scheduler.deleteJob(k);
-        log.warn(
-            "event=task_removed task={} reason=\"not in this worker's configuration\"",
-            k.getName());
-      }
-    }
-    if (!changed.isEmpty()) {
-      log.info("event=tasks_registered tasks=[{}]", String.join(",", changed));
-    }
-  }
-
-  private static JobDetail job(ScheduledTask t) {
-    return JobBuilder.newJob(TaskJob.class)
-        .withIdentity(t.name(), GROUP)
-        .withDescription(t.toString())
-        .storeDurably()
-        .requestRecovery(false) // the next scheduled run redoes the work; nothing to replay
-        .build();
-  }
-
-  private static Trigger trigger(ScheduledTask t) {
-    TriggerBuilder<Trigger> b =
-        TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP).forJob(t.name(), GROUP).startNow();
-    return switch (t.schedule()) {
-      case Schedule.Every e ->
-          b.startAt(new java.util.Date(System.currentTimeMillis() + e.phase().toMillis()))
-              .withSchedule(
-                  SimpleScheduleBuilder.simpleSchedule()
-                      .withIntervalInMilliseconds(e.interval().toMillis())
-                      .repeatForever()
-                      .withMisfireHandlingInstructionNextWithRemainingCount())
-              .build();
-      case Schedule.Cron c ->
-          b.withSchedule(
-                  CronScheduleBuilder.cronSchedule(c.expression())
-                      .withMisfireHandlingInstructionDoNothing())
-              .build();
-    };
-  }
-
-  private static boolean sameSchedule(Trigger t, Schedule s) {
-    return switch (s) {
-      case Schedule.Every e ->
-          t instanceof SimpleTrigger st
-              && st.getRepeatInterval() == e.interval().toMillis()
-              && st.getRepeatCount() == SimpleTrigger.REPEAT_INDEFINITELY
-              && st.getMisfireInstruction()
-                  == SimpleTrigger.MISFIRE_INSTRUCTION_RESCHEDULE_NEXT_WITH_REMAINING_COUNT;
-      case Schedule.Cron c ->
-          t instanceof CronTrigger ct
-              && ct.getCronExpression().equals(c.expression())
-              && ct.getMisfireInstruction() == CronTrigger.MISFIRE_INSTRUCTION_DO_NOTHING;
-    };
-  }
-
   private void execute(JobKey key) {
     String name = key.getName();
     ScheduledTask task = tasks.get(name);
@@ -364,10 +237,10 @@ public final class JobScheduler implements AutoCloseable {
           instanceId,
           outcome,
           nanos / 1_000_000);
-      Meters m = meters.get(name);
+      JobMeters m = meters.get(name);
       if (m != null) {
-        m.duration.record(Duration.ofNanos(nanos));
-        (outcome.equals("ok") ? m.ok : m.error).increment();
+        m.duration().record(Duration.ofNanos(nanos));
+        (outcome.equals("ok") ? m.ok() : m.error()).increment();
       }
     }
   }
@@ -381,11 +254,7 @@ public final class JobScheduler implements AutoCloseable {
   }
 
   private void releaseProvider() {
-    if (providerName != null) {
-      // Quartz keeps providers in a static map with no removal; leave a closed one behind so the
-      // map does not pin the pool.
-      DBConnectionManager.getInstance().addConnectionProvider(providerName, CLOSED);
-    }
+    QuartzStore.releaseProvider(providerName);
   }
 
   private static String defaultInstanceId() {
@@ -401,39 +270,11 @@ public final class JobScheduler implements AutoCloseable {
     return id.length() > 100 ? id.substring(id.length() - 100) : id;
   }
 
-  private record Meters(Counter ok, Counter error, Timer duration) {}
-
-  private static Map<String, Meters> meters(MeterRegistry registry, Collection<String> names) {
-    if (registry == null) {
-      return Map.of();
-    }
-    Map<String, Meters> out = new LinkedHashMap<>();
-    for (String n : names) {
-      // Task names come from the configuration: a bounded set, so fine as a tag. The tag is
-      // "task", not "job": Prometheus owns "job" (and "instance") and would rename ours to
-      // exported_job.
-      out.put(
-          n,
-          new Meters(
-              runs(registry, n, "ok"),
-              runs(registry, n, "error"),
-              Timer.builder("spillway.job.duration")
-                  .tag("task", n)
-                  .description("Duration of one run of a scheduled job in this worker")
-                  .register(registry)));
-    }
-    return Map.copyOf(out);
-  }
-
-  private static Counter runs(MeterRegistry registry, String task, String outcome) {
-    return Counter.builder("spillway.job.runs")
-        .tag("task", task)
-        .tag("outcome", outcome)
-        .description("Runs of a scheduled job in this worker, by outcome")
-        .register(registry);
-  }
-
-  /** The Quartz job: runs the task its key names. One class for every task. */
+  /**
+   * The Quartz job: runs the task its key names. One class for every task. Its binary name ({@code
+   * JobScheduler$TaskJob}) is stored in the clustered store's {@code qrtz_job_details}, so it stays
+   * nested here.
+   */
   @DisallowConcurrentExecution
   public static final class TaskJob implements Job {
     private final JobScheduler owner;
@@ -449,45 +290,6 @@ public final class JobScheduler implements AutoCloseable {
       owner.execute(key);
     }
   }
-
-  /**
-   * Hands Quartz connections from Spillway's HikariCP pool. {@link #shutdown()} does nothing: the
-   * pool belongs to the Spillway runtime, which closes it after the scheduler has stopped.
-   */
-  static final class SharedPoolConnectionProvider implements ConnectionProvider {
-    private final DataSource dataSource;
-
-    SharedPoolConnectionProvider(DataSource dataSource) {
-      this.dataSource = Objects.requireNonNull(dataSource);
-    }
-
-    @Override
-    public Connection getConnection() throws SQLException {
-      return dataSource.getConnection();
-    }
-
-    @Override
-    public void shutdown() {
-      // Not ours to close.
-    }
-
-    @Override
-    public void initialize() {}
-  }
-
-  private static final ConnectionProvider CLOSED =
-      new ConnectionProvider() {
-        @Override
-        public Connection getConnection() throws SQLException {
-          throw new SQLException("the Spillway job scheduler using this provider has stopped");
-        }
-
-        @Override
-        public void shutdown() {}
-
-        @Override
-        public void initialize() {}
-      };
 
   /** Configuration of a {@link JobScheduler}; {@link #build()} registers the tasks. */
   public static final class Builder {

@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spillway.Granularity;
 import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ReportSettings.RetentionPeriod;
+import dev.spillway.config.RetentionPeriod;
+import dev.spillway.config.ExportSettings;
 import dev.spillway.SpillwayConfig;
 import java.time.Duration;
 import java.time.Instant;
@@ -137,23 +138,23 @@ class BucketPolicyTest {
   void previousPeriod_dstDayInBerlin_23Hours() {
     var w =
         Window.previous(
-            ReportSettings.Period.DAY,
+            ExportSettings.Period.DAY,
             ZoneId.of("Europe/Berlin"),
             Instant.parse("2026-03-30T05:00:00Z"));
     assertThat(w.from()).isEqualTo(Instant.parse("2026-03-28T23:00:00Z"));
     assertThat(w.to()).isEqualTo(Instant.parse("2026-03-29T22:00:00Z"));
     assertThat(
             ReportExport.label(
-                ReportSettings.Period.DAY, w.from().atZone(ZoneId.of("Europe/Berlin"))))
+                ExportSettings.Period.DAY, w.from().atZone(ZoneId.of("Europe/Berlin"))))
         .isEqualTo("2026-03-29");
     var week =
         Window.previous(
-            ReportSettings.Period.WEEK,
+            ExportSettings.Period.WEEK,
             ZoneId.of("Europe/Berlin"),
             Instant.parse("2026-03-30T05:00:00Z"));
     assertThat(
             ReportExport.label(
-                ReportSettings.Period.WEEK, week.from().atZone(ZoneId.of("Europe/Berlin"))))
+                ExportSettings.Period.WEEK, week.from().atZone(ZoneId.of("Europe/Berlin"))))
         .isEqualTo("2026-W13");
   }
 }

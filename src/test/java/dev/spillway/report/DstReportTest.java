@@ -4,7 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
 import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ReportSettings.Kind;
+import dev.spillway.config.ExportSettings.Kind;
+import dev.spillway.config.RetentionPeriod;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;
@@ -55,7 +56,7 @@ class DstReportTest {
                             .withRetention(
                                 "views",
                                 Granularity.HOUR,
-                                ReportSettings.RetentionPeriod.FOREVER)));
+                                RetentionPeriod.FOREVER)));
     db = ReportFixtures.migrated(config);
     PartitionUpkeep.run(db.dataSource(), config, clock);
     // Rows as the flusher writes them: one hour row and one (UTC) day row per event.

@@ -3,8 +3,8 @@ package dev.spillway.report;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.spillway.config.ReportSettings.Format;
-import dev.spillway.config.ReportSettings.Kind;
+import dev.spillway.config.ExportSettings.Format;
+import dev.spillway.config.ExportSettings.Kind;
 import java.awt.image.BufferedImage;
 import java.math.BigInteger;
 import java.nio.file.Files;

@@ -3,8 +3,8 @@ package dev.spillway.report;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings.Format;
-import dev.spillway.config.ReportSettings.Kind;
+import dev.spillway.config.ExportSettings.Format;
+import dev.spillway.config.ExportSettings.Kind;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.testing.ServicesExtension;

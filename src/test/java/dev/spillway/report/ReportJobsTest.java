@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
 import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ExportSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;
@@ -25,18 +26,18 @@ class ReportJobsTest {
 
   @Test
   void of_defaultsAndExports_namesCronsBodies(TestEnv env) throws Exception {
-    ReportSettings.Export export =
-        new ReportSettings.Export(
+    ExportSettings export =
+        new ExportSettings(
             "top-daily",
             "0 5 0 * * ?",
-            ReportSettings.Kind.TOP,
+            ExportSettings.Kind.TOP,
             "page_views",
             Optional.empty(),
             Optional.empty(),
             2,
-            ReportSettings.Period.DAY,
+            ExportSettings.Period.DAY,
             ZoneId.of("Europe/Berlin"),
-            ReportSettings.Format.CSV,
+            ExportSettings.Format.CSV,
             dir.resolve("exports"));
     SpillwayConfig config =
         ReportFixtures.config(

@@ -7,7 +7,8 @@ import dev.spillway.ConfigException;
 import dev.spillway.config.ConfigLoader;
 import dev.spillway.Granularity;
 import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ReportSettings.RetentionPeriod;
+import dev.spillway.config.RetentionPeriod;
+import dev.spillway.config.ExportSettings;
 import dev.spillway.SpillwayConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -82,11 +83,11 @@ class ReportSettingsTest {
     assertThat(r.retentionOf("page_views", Granularity.DAY)).isEqualTo(RetentionPeriod.FOREVER);
     assertThat(r.retentionOf("other", Granularity.DAY))
         .isEqualTo(RetentionPeriod.of(Duration.ofDays(1825)));
-    ReportSettings.Export e = r.exports().get("top-daily");
-    assertThat(e.kind()).isEqualTo(ReportSettings.Kind.TOP);
+    ExportSettings e = r.exports().get("top-daily");
+    assertThat(e.kind()).isEqualTo(ExportSettings.Kind.TOP);
     assertThat(e.limit()).isEqualTo(100);
     assertThat(e.zone()).isEqualTo(ZoneId.of("Europe/Berlin"));
-    assertThat(e.format()).isEqualTo(ReportSettings.Format.CSV);
+    assertThat(e.format()).isEqualTo(ExportSettings.Format.CSV);
     assertThat(e.directory()).isEqualTo(Path.of("/tmp/exports"));
   }
 

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
 import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ReportSettings.Kind;
-import dev.spillway.config.ReportSettings.RetentionPeriod;
+import dev.spillway.config.ExportSettings.Kind;
+import dev.spillway.config.RetentionPeriod;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;
