@@ -265,6 +265,7 @@ public final class Flusher {
     }
     long t1 = System.nanoTime();
     run.claimNanos += t1 - t0;
+    meters.flushPhases.record("claim", t1 - t0);
     if (pending.isEmpty()) {
       return;
     }
@@ -291,6 +292,7 @@ public final class Flusher {
       }
     }
     run.readNanos += System.nanoTime() - t1;
+    meters.flushPhases.record("read", System.nanoTime() - t1);
   }
 
   /**
@@ -374,6 +376,7 @@ public final class Flusher {
     Set<Pending> settled = new LinkedHashSet<>(done);
     settled.addAll(ackUnread(backlog.stale, run));
     run.ackNanos += System.nanoTime() - t1;
+    meters.flushPhases.record("ack", System.nanoTime() - t1);
     markUnacked(backlog, settled, run);
     return !backlog.failed;
   }
@@ -424,7 +427,7 @@ public final class Flusher {
 
   private boolean applyGroup(List<BatchContent> group, Run run, Set<Pending> done) {
     try {
-      ApplyResult r = store.apply(group, "counter", listener::beforeCommit);
+      ApplyResult r = store.apply(group, "counter", listener::beforeCommit, meters.flushPhases);
       run.applied += r.applied().size();
       run.duplicate += r.duplicates().size();
       run.rows += r.totalRows() + r.bucketRows();

@@ -112,14 +112,19 @@ final class Ingest {
     String g = "2. ingest, cold keys (" + keys / 1000 + "k keys, " + threads + " threads)";
     List<BenchResult> out = new ArrayList<>();
     BenchResult pipeR = BenchResult.of(g, "pipelined HINCRBY per event", pipelined, "events/s");
-    Double limit = RedisBenchmarkTool.hincrby(env, keys);
+    Double limit = RedisBenchmarkTool.hincrbyStriped(env, 4096);
+    env.reset("bench:rb*");
+    Double oneHash = RedisBenchmarkTool.hincrby(env, keys);
     BenchResult sw = BenchResult.of(g, "Spillway increment() to Redis-acknowledged", spillway, "events/s");
-    if (limit != null) {
-      BenchResult limitR = BenchResult.of(g, "redis-benchmark -P 64 HINCRBY (Redis limit)", limit, "events/s");
+    if (limit != null && oneHash != null) {
+      BenchResult limitR = BenchResult.of(g, RedisBenchmarkTool.STRIPED + " (Redis limit)", limit, "events/s");
+      BenchResult oneR = BenchResult.of(g, RedisBenchmarkTool.ONE_HASH + " (earlier reference)", oneHash, "events/s");
       out.add(sw.against(limitR, ">= 0.7x"));
+      out.add(BenchResult.of(g, "Spillway vs the earlier reference", spillway, "events/s").against(oneR, null));
       out.add(BenchResult.of(g, "Spillway vs pipelined HINCRBY", spillway, "events/s").against(pipeR, null));
       out.add(pipeR);
       out.add(limitR);
+      out.add(oneR);
     } else {
       out.add(sw.against(pipeR, null).note("redis-benchmark not installed: Redis limit not measured"));
       out.add(pipeR);
