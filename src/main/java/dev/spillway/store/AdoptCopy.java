@@ -7,12 +7,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
@@ -33,34 +31,8 @@ import org.postgresql.copy.CopyIn;
 final class AdoptCopy {
   private static final String IN = "pg_temp.spillway_adopt_in";
 
-  /** Physical connections whose session already has the temporary table. */
-  private final Map<Object, Boolean> prepared = Collections.synchronizedMap(new WeakHashMap<>());
   /** The upsert per mapping name and table (types are looked up once). */
   private final Map<String, String> upserts = new ConcurrentHashMap<>();
-
-  /** Creates the session's temporary table once per physical connection; call in autocommit. */
-  void prepare(Connection c) throws SQLException {
-    Object physical = c.unwrap(PGConnection.class);
-    if (prepared.containsKey(physical)) {
-      return;
-    }
-    try (Statement st = c.createStatement()) {
-      st.execute("CREATE TEMP TABLE IF NOT EXISTS " + IN.substring(8)
-          + " (k text[], d bigint) ON COMMIT DELETE ROWS");
-    }
-    if (!c.getAutoCommit()) {
-      c.commit();
-    }
-    prepared.put(physical, Boolean.TRUE);
-  }
-
-  void forget(Connection c) {
-    try {
-      prepared.remove(c.unwrap(PGConnection.class));
-    } catch (SQLException ignored) {
-      // not a PostgreSQL connection any more
-    }
-  }
 
   /**
    * Sums the executions per key tuple. Null when a sum would overflow a bigint (the caller takes
@@ -91,6 +63,12 @@ final class AdoptCopy {
       sql = upsert(c, m);
       upserts.put(m.name() + "\0" + m.table(), sql);
     }
+    try (Statement st = c.createStatement()) {
+      // As CopyUpsert.begin: the session's table once per connection, the sort in memory.
+      st.execute("SET LOCAL client_min_messages = warning;"
+          + " CREATE TEMP TABLE IF NOT EXISTS " + IN.substring(8)
+          + " (k text[], d bigint) ON COMMIT DELETE ROWS; SET LOCAL work_mem = '64MB'");
+    }
     CopyIn in =
         c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + IN + " FROM STDIN (FORMAT binary)");
     try {
@@ -108,9 +86,6 @@ final class AdoptCopy {
       if (in.isActive()) {
         in.cancelCopy();
       }
-    }
-    try (Statement st = c.createStatement()) {
-      st.execute("SET LOCAL work_mem = '64MB'");
     }
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       return ps.executeUpdate();

@@ -169,9 +169,6 @@ public final class AdoptStore {
     List<AdoptBatch> sorted = new ArrayList<>(batches);
     sorted.sort(Comparator.comparing(AdoptBatch::batchId));
     try (Connection c = dataSource.getConnection()) {
-      if (m.table() != null) {
-        copy.prepare(c);
-      }
       c.setAutoCommit(false);
       try {
         Set<String> applied = insertLedger(c, sorted);
@@ -339,9 +336,6 @@ public final class AdoptStore {
         c.rollback(sp);
         if (transientError(e)) {
           throw e;
-        }
-        if ("42P01".equals(e.getSQLState())) {
-          copy.forget(c); // the session lost its temporary table: the next apply creates it
         }
       }
     }

@@ -6,16 +6,13 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.sql.Statement;
-import java.util.Collections;
-import java.util.Map;
-import java.util.WeakHashMap;
 import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 
 /**
  * Writes a transaction's {@link CellColumns} the way PostgreSQL takes rows fastest: binary {@code
  * COPY} into a temporary table of the session ({@code ON COMMIT DELETE ROWS}, created once per
- * physical connection), then one set-based {@code INSERT ... SELECT ... ORDER BY ... ON CONFLICT
+ * physical connection, {@link #begin}), then one set-based {@code INSERT ... SELECT ... ORDER BY ... ON CONFLICT
  * DO UPDATE} from it. The server parses no text and the rows travel as a byte stream.
  *
  * <p>Lock order: the upsert reads the rows {@code ORDER BY counter, key[, granularity, start]}
@@ -42,8 +39,6 @@ final class CopyUpsert {
   private final String totalsRefused;
   private final String bucketsUpsert;
   private final String bucketsRefused;
-  /** Physical connections whose session already has the temporary tables. */
-  private final Map<Object, Boolean> prepared = Collections.synchronizedMap(new WeakHashMap<>());
 
   CopyUpsert(String quotedSchema) {
     this.totalsUpsert =
@@ -72,34 +67,19 @@ final class CopyUpsert {
   }
 
   /**
-   * Creates the session's temporary tables if this physical connection has not got them yet. Call
-   * outside a transaction (autocommit), so that a rolled-back apply cannot take them away.
+   * Readies the transaction on {@code c}: creates the session's temporary tables unless it has
+   * them (once per physical connection; checked in every transaction, so a pooler, a reset or a
+   * rolled-back creation never leaves a transaction without them) and gives the sort of the upsert
+   * enough memory not to spill. One round trip; the notice "already exists" is not sent.
    */
-  void prepare(Connection c) throws SQLException {
-    Object physical = c.unwrap(PGConnection.class);
-    if (prepared.containsKey(physical)) {
-      return;
-    }
+  void begin(Connection c) throws SQLException {
     try (Statement st = c.createStatement()) {
-      st.execute(
-          "CREATE TEMP TABLE IF NOT EXISTS " + TOTALS_IN.substring(8) + " (c text COLLATE \"C\","
-              + " k text COLLATE \"C\", d bigint) ON COMMIT DELETE ROWS");
-      st.execute(
-          "CREATE TEMP TABLE IF NOT EXISTS " + BUCKETS_IN.substring(8) + " (c text COLLATE \"C\","
-              + " k text COLLATE \"C\", g \"char\", b timestamptz, d bigint) ON COMMIT DELETE ROWS");
-    }
-    if (!c.getAutoCommit()) {
-      c.commit();
-    }
-    prepared.put(physical, Boolean.TRUE);
-  }
-
-  /** Forgets that {@code c}'s session has the tables (after an error naming a missing table). */
-  void forget(Connection c) {
-    try {
-      prepared.remove(c.unwrap(PGConnection.class));
-    } catch (SQLException ignored) {
-      // not a PostgreSQL connection any more: nothing to forget
+      st.execute("SET LOCAL client_min_messages = warning;"
+          + " CREATE TEMP TABLE IF NOT EXISTS " + TOTALS_IN.substring(8) + " (c text COLLATE \"C\","
+          + " k text COLLATE \"C\", d bigint) ON COMMIT DELETE ROWS;"
+          + " CREATE TEMP TABLE IF NOT EXISTS " + BUCKETS_IN.substring(8) + " (c text COLLATE \"C\","
+          + " k text COLLATE \"C\", g \"char\", b timestamptz, d bigint) ON COMMIT DELETE ROWS;"
+          + " SET LOCAL work_mem = '64MB'");
     }
   }
 
@@ -154,10 +134,6 @@ final class CopyUpsert {
    */
   int upsert(Connection c, CellColumns rows, Refused refused) throws SQLException {
     int n = rows.size();
-    try (Statement st = c.createStatement()) {
-      // The ORDER BY sorts every row of the transaction: in memory, not in temporary files.
-      st.execute("SET LOCAL work_mem = '64MB'");
-    }
     Savepoint sp = c.setSavepoint();
     try (PreparedStatement ps = c.prepareStatement(rows.buckets() ? bucketsUpsert : totalsUpsert)) {
       if (ps.executeUpdate() == n) {

@@ -93,7 +93,6 @@ public final class CounterStore {
     SQLException last = null;
     for (int attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       try (Connection c = dataSource.getConnection()) {
-        copy.prepare(c);
         c.setAutoCommit(false);
         try {
           ApplyResult r = applyIn(c, batches, source, beforeCommit, phases);
@@ -103,9 +102,6 @@ public final class CounterStore {
           return r;
         } catch (SQLException | RuntimeException e) {
           rollbackQuietly(c);
-          if (e instanceof SQLException sql && "42P01".equals(sql.getSQLState())) {
-            copy.forget(c); // the session lost its temporary tables: the retry creates them
-          }
           throw e;
         }
       } catch (SQLException e) {
@@ -117,7 +113,6 @@ public final class CounterStore {
         boolean retryable =
             "40P01".equals(state)
                 || "40001".equals(state)
-                || (attempt == 1 && "42P01".equals(state))
                 || (attempt == 1 && state != null && state.startsWith("08"));
         if (!retryable) {
           break;
@@ -133,6 +128,7 @@ public final class CounterStore {
       Connection c, List<BatchContent> batches, String source, BeforeCommit beforeCommit,
       PhaseTimer phases) throws SQLException {
     long t0 = System.nanoTime();
+    copy.begin(c);
     List<BatchContent> sorted = new ArrayList<>(batches);
     sorted.sort(Comparator.comparing(BatchContent::batchId));
     Set<String> applied = insertLedger(c, sorted);
