@@ -136,6 +136,7 @@ final class FlushBench {
   static double ceiling(Env env, int rows) throws SQLException {
     try (Connection c = env.jdbc();
         Statement st = c.createStatement()) {
+      st.execute("CREATE SCHEMA IF NOT EXISTS " + Env.SCHEMA);
       st.execute("DROP TABLE IF EXISTS " + Env.SCHEMA + ".ceiling");
       st.execute(
           "CREATE TABLE " + Env.SCHEMA + ".ceiling (counter text COLLATE \"C\" NOT NULL, key text"
