@@ -316,6 +316,7 @@ public final class AdoptFlusher {
     if (run.pending.isEmpty()) {
       return true;
     }
+    long t0 = System.nanoTime();
     List<String> ids = fence.confirmed(
         run.pending, id -> keys.batches(m.name(), AdoptKeys.tagOf(id)), id -> id);
     if (ids.size() < run.pending.size()) {
@@ -343,6 +344,8 @@ public final class AdoptFlusher {
       }
     }
     boolean healthy = true;
+    long t1 = System.nanoTime();
+    meters.flushPhases.record("adopt_read", t1 - t0);
     if (!batches.isEmpty()) {
       try {
         ApplyResult r = store.apply(m, batches, listener::beforeCommit);
@@ -373,8 +376,11 @@ public final class AdoptFlusher {
             m.name(), batches.size(), Errors.rootMessage(e));
       }
     }
+    long t2 = System.nanoTime();
+    meters.flushPhases.record("adopt_apply", t2 - t1);
     ack(m, done);
     ackUnread(m, unread, run);
+    meters.flushPhases.record("adopt_ack", System.nanoTime() - t2);
     return healthy;
   }
 

@@ -263,6 +263,7 @@ public final class Flusher implements AutoCloseable {
     }
     long t1 = System.nanoTime();
     run.claimNanos += t1 - t0;
+    meters.flushPhases.record("claim", t1 - t0);
     if (pending.isEmpty()) {
       return;
     }
@@ -289,6 +290,7 @@ public final class Flusher implements AutoCloseable {
       }
     }
     run.readNanos += System.nanoTime() - t1;
+    meters.flushPhases.record("read", System.nanoTime() - t1);
   }
 
   /**
@@ -381,6 +383,7 @@ public final class Flusher implements AutoCloseable {
     Set<Pending> settled = new LinkedHashSet<>(done);
     settled.addAll(ackUnread(backlog.stale, run));
     run.ackNanos += System.nanoTime() - t1;
+    meters.flushPhases.record("ack", System.nanoTime() - t1);
     markUnacked(backlog, settled, run);
     return !backlog.failed;
   }
@@ -431,7 +434,7 @@ public final class Flusher implements AutoCloseable {
 
   private boolean applyGroup(List<BatchContent> group, Run run, Set<Pending> done) {
     try {
-      ApplyResult r = store.apply(group, "counter", listener::beforeCommit);
+      ApplyResult r = store.apply(group, "counter", listener::beforeCommit, meters.flushPhases);
       run.applied += r.applied().size();
       run.duplicate += r.duplicates().size();
       run.rows += r.totalRows() + r.bucketRows();

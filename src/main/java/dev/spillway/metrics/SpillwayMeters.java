@@ -29,9 +29,11 @@ public final class SpillwayMeters {
   public final Counter deadLetters;
   public final Timer flushDuration;
   public final Counter claimRetries;
+  public final FlushPhaseMeters flushPhases;
 
   public SpillwayMeters(MeterRegistry registry) {
     this.registry = registry;
+    flushPhases = new FlushPhaseMeters(registry);
     cellsDrained =
         Counter.builder("spillway.client.cells.drained")
             .description("Cells sent from the local buffer to Redis and acknowledged")

@@ -40,6 +40,7 @@ public final class AdoptStore {
   private final String schema;
   private final Ledger ledger;
   private final String deadLetterInsert;
+  private final AdoptCopy copy = new AdoptCopy();
 
   public AdoptStore(DataSource dataSource, String schema) {
     this.dataSource = dataSource;
@@ -74,7 +75,7 @@ public final class AdoptStore {
     return new Statement(sql, params);
   }
 
-  private static String quoteQualified(String table) {
+  static String quoteQualified(String table) {
     int dot = table.indexOf('.');
     return dot < 0
         ? Database.quote(table)
@@ -186,7 +187,7 @@ public final class AdoptStore {
         // Same order in every run: two runs (or the app's own UPDATEs) deadlock less.
         execs.sort(Comparator.comparing((Exec e) -> e.cell().key())
             .thenComparing(e -> String.valueOf(e.cell().field())));
-        int rows = execute(c, st, execs, dead);
+        int rows = m.table() != null ? executeTable(c, m, st, execs, dead) : execute(c, st, execs, dead);
         insertDead(c, dead);
         if (beforeCommit != null) {
           beforeCommit.run(applied);
@@ -312,6 +313,33 @@ public final class AdoptStore {
       }
     }
     return rows;
+  }
+
+  /**
+   * Table mode: the executions summed per row and written by one set-based upsert ({@link
+   * AdoptCopy}); when that fails for a reason in the data, or a sum would overflow, the row-by-row
+   * path ({@link #execute}) runs instead and dead-letters the culprits.
+   */
+  private int executeTable(Connection c, AdoptMapping m, Statement st, List<Exec> execs,
+      List<Dead> dead) throws SQLException {
+    if (execs.isEmpty()) {
+      return 0;
+    }
+    Map<List<String>, long[]> rows = AdoptCopy.sum(m, execs);
+    if (rows != null) {
+      Savepoint sp = c.setSavepoint();
+      try {
+        copy.apply(c, m, rows);
+        c.releaseSavepoint(sp);
+        return execs.size();
+      } catch (SQLException e) {
+        c.rollback(sp);
+        if (transientError(e)) {
+          throw e;
+        }
+      }
+    }
+    return execute(c, st, execs, dead);
   }
 
   /** SQLSTATE classes that say "try again", not "this row is bad". */

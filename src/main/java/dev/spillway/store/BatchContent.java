@@ -28,10 +28,20 @@ public record BatchContent(
 
   /** Sum of the applicable deltas, exact (it may exceed a bigint), recorded in the ledger. */
   public BigInteger deltaSum() {
-    BigInteger s = BigInteger.ZERO;
-    for (CellDelta c : cells) {
-      s = s.add(BigInteger.valueOf(c.delta()));
+    // In a long while it fits (always, in practice); in BigInteger from the first overflow on.
+    long sum = 0;
+    for (int i = 0; i < cells.size(); i++) {
+      long d = cells.get(i).delta();
+      long next = sum + d;
+      if (((sum ^ next) & (d ^ next)) < 0) {
+        BigInteger s = BigInteger.valueOf(sum);
+        for (int j = i; j < cells.size(); j++) {
+          s = s.add(BigInteger.valueOf(cells.get(j).delta()));
+        }
+        return s;
+      }
+      sum = next;
     }
-    return s;
+    return BigInteger.valueOf(sum);
   }
 }

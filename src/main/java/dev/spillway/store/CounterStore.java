@@ -27,8 +27,8 @@ import javax.sql.DataSource;
  * The SQL that writes and reads counters. {@link #apply} is the heart of exactly-once: the ledger
  * rows of a set of batches and every counter row they change commit in one short transaction, so
  * a batch is either wholly applied once or not at all. All statements are parameterized and
- * set-based (arrays through {@code unnest}); the only identifier spliced in is the validated,
- * quoted schema name.
+ * set-based (the ledger through {@code unnest} arrays, counter rows through binary {@code COPY},
+ * {@link CopyUpsert}); the only identifier spliced in is the validated, quoted schema name.
  *
  * <p>Rows are written in sorted key order so that two flushers touching the same rows take their
  * locks in the same order; a deadlock or serialization failure is retried a few times anyway.
@@ -46,10 +46,7 @@ public final class CounterStore {
   private final Ledger ledger;
   private final String ledgerLookup;
   private final String ledgerInsertPlain;
-  private final String totalsUpsert;
-  private final String bucketsUpsert;
-  private final String totalsUpsertFast;
-  private final String bucketsUpsertFast;
+  private final CopyUpsert copy;
   private final DeadLetterWriter deadLetters;
   private final String exactRead;
 
@@ -67,44 +64,8 @@ public final class CounterStore {
             + s
             + ".flush_ledger (batch_id, stripe, cells, delta_sum, claim) VALUES (?, ?, ?, ?, ?)"
             + " ON CONFLICT DO NOTHING RETURNING batch_id";
-    // The WHERE on DO UPDATE leaves a row untouched (and unreturned) when the new total would not
-    // fit a bigint; the caller routes exactly those rows to dead_letter.
-    this.totalsUpsert =
-        "WITH u AS (SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[]) AS u(c, k, d)),"
-            + " w AS (INSERT INTO "
-            + s
-            + ".counter_totals AS t (counter, key, total, updated_at)"
-            + " SELECT u.c, u.k, u.d, now() FROM u ORDER BY u.c COLLATE \"C\", u.k COLLATE \"C\""
-            + " ON CONFLICT (counter, key) DO UPDATE"
-            + " SET total = t.total + excluded.total, updated_at = excluded.updated_at"
-            + " WHERE t.total::numeric + excluded.total"
-            + " BETWEEN -9223372036854775808 AND 9223372036854775807"
-            + " RETURNING t.counter, t.key)"
-            // Only the rows the upsert refused come back (rare), not every row written.
-            + " SELECT u.c, u.k FROM u WHERE NOT EXISTS"
-            + " (SELECT 1 FROM w WHERE w.counter = u.c AND w.key = u.k)";
-    this.bucketsUpsert =
-        "WITH u AS (SELECT u.c, u.k, u.g::\"char\" AS g, to_timestamp(u.b) AS b, u.d"
-            + " FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[])"
-            + " AS u(c, k, g, b, d)),"
-            + " w AS (INSERT INTO "
-            + s
-            + ".counter_buckets AS t (counter, key, granularity, bucket_start, value)"
-            + " SELECT u.c, u.k, u.g, u.b, u.d FROM u ORDER BY u.c COLLATE \"C\", u.k COLLATE \"C\", u.g, u.b"
-            + " ON CONFLICT (counter, key, granularity, bucket_start) DO UPDATE"
-            + " SET value = t.value + excluded.value"
-            + " WHERE t.value::numeric + excluded.value"
-            + " BETWEEN -9223372036854775808 AND 9223372036854775807"
-            + " RETURNING t.counter, t.key, t.granularity, t.bucket_start)"
-            + " SELECT u.c, u.k, u.g::text, extract(epoch FROM u.b)::bigint FROM u WHERE NOT EXISTS"
-            + " (SELECT 1 FROM w WHERE w.counter = u.c AND w.key = u.k AND w.granularity = u.g"
-            + " AND w.bucket_start = u.b)";
     this.deadLetters = new DeadLetterWriter(s);
-    // Fast path: the same upsert counting what it wrote. Overflow is rare; only when the count
-    // falls short is the statement redone (after a rollback to a savepoint) with the anti-join
-    // that names the refused rows, which costs a fifth more on every flush otherwise.
-    this.totalsUpsertFast = countOnly(totalsUpsert);
-    this.bucketsUpsertFast = countOnly(bucketsUpsert);
+    this.copy = new CopyUpsert(s);
     this.exactRead =
         "SELECT (SELECT total FROM "
             + s
@@ -112,31 +73,6 @@ public final class CounterStore {
             + " ARRAY(SELECT batch_id FROM "
             + s
             + ".flush_ledger WHERE batch_id = ANY(?::text[]))";
-  }
-
-  private static String countOnly(String antiJoinUpsert) {
-    int i = antiJoinUpsert.lastIndexOf(" SELECT u.c, u.k");
-    return antiJoinUpsert.substring(0, i) + " SELECT count(*) FROM w";
-  }
-
-  /** Runs the fast counting upsert; true when every row was written (no overflow). */
-  private static boolean allWritten(Connection c, String fastSql, int n, Array... arrays)
-      throws SQLException {
-    java.sql.Savepoint sp = c.setSavepoint();
-    try (PreparedStatement ps = c.prepareStatement(fastSql)) {
-      for (int i = 0; i < arrays.length; i++) {
-        ps.setArray(i + 1, arrays[i]);
-      }
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        if (rs.getLong(1) == n) {
-          c.releaseSavepoint(sp);
-          return true;
-        }
-      }
-    }
-    c.rollback(sp);
-    return false;
   }
 
   /**
@@ -147,6 +83,12 @@ public final class CounterStore {
    * @throws SpillwayException when PostgreSQL fails; nothing was committed then
    */
   public ApplyResult apply(List<BatchContent> batches, String source, BeforeCommit beforeCommit) {
+    return apply(batches, source, beforeCommit, PhaseTimer.NONE);
+  }
+
+  /** {@link #apply(List, String, BeforeCommit)}, reporting where the time went to {@code phases}. */
+  public ApplyResult apply(
+      List<BatchContent> batches, String source, BeforeCommit beforeCommit, PhaseTimer phases) {
     if (batches.isEmpty()) {
       return new ApplyResult(Set.of(), Set.of(), 0, 0, 0);
     }
@@ -155,8 +97,10 @@ public final class CounterStore {
       try (Connection c = dataSource.getConnection()) {
         c.setAutoCommit(false);
         try {
-          ApplyResult r = applyIn(c, batches, source, beforeCommit);
+          ApplyResult r = applyIn(c, batches, source, beforeCommit, phases);
+          long t0 = System.nanoTime();
           c.commit();
+          phases.record("commit", System.nanoTime() - t0);
           return r;
         } catch (SQLException | RuntimeException e) {
           rollbackQuietly(c);
@@ -183,11 +127,15 @@ public final class CounterStore {
   }
 
   private ApplyResult applyIn(
-      Connection c, List<BatchContent> batches, String source, BeforeCommit beforeCommit)
-      throws SQLException {
+      Connection c, List<BatchContent> batches, String source, BeforeCommit beforeCommit,
+      PhaseTimer phases) throws SQLException {
+    long t0 = System.nanoTime();
+    copy.begin(c);
     List<BatchContent> sorted = new ArrayList<>(batches);
     sorted.sort(Comparator.comparing(BatchContent::batchId));
     Set<String> applied = insertLedger(c, sorted);
+    long t1 = System.nanoTime();
+    phases.record("ledger", t1 - t0);
     Set<String> duplicates = new LinkedHashSet<>();
     List<DeadRow> dead = new ArrayList<>();
     Set<String> resurrected = Set.of();
@@ -197,8 +145,12 @@ public final class CounterStore {
               source, dead);
     }
     // Deduplicated here (ON CONFLICT may touch a row once per statement); the SQL sorts.
-    Map<TotalKey, Long> totals = new HashMap<>();
-    Map<BucketKey, Long> buckets = new HashMap<>();
+    int cellCount = 0;
+    for (BatchContent b : sorted) {
+      cellCount += b.cells().size();
+    }
+    CellColumns totals = new CellColumns(false, cellCount);
+    CellColumns buckets = new CellColumns(true, 16);
     for (BatchContent b : sorted) {
       if (!applied.contains(b.batchId())) {
         if (!resurrected.contains(b.batchId())) {
@@ -212,24 +164,25 @@ public final class CounterStore {
                 b.batchId(), source, r.counter(), r.key(), parse(r.value()), r.raw(), r.reason()));
       }
       for (CellDelta cell : b.cells()) {
-        TotalKey tk = new TotalKey(cell.counter(), cell.key());
-        if (!addExact(totals, tk, cell.delta())) {
-          dead.add(DeadRow.total(b.batchId(), source, tk, cell.delta(), "the deltas of this "
-              + "batch for one total add up beyond the bigint range"));
+        if (!totals.add(cell.counter(), cell.key(), cell.delta())) {
+          dead.add(DeadRow.total(b.batchId(), source, new TotalKey(cell.counter(), cell.key()),
+              cell.delta(), "the deltas of this batch for one total add up beyond the bigint range"));
         }
         for (int i = 0; i < cell.bucketCodes().length(); i++) {
           Granularity g = Granularity.ofCode(cell.bucketCodes().charAt(i));
-          BucketKey bk =
-              new BucketKey(cell.counter(), cell.key(), g.code(), g.bucketStartSeconds(cell.epochMinute()));
-          if (!addExact(buckets, bk, cell.delta())) {
-            dead.add(DeadRow.bucket(b.batchId(), source, bk, cell.delta(), "the deltas of this "
-                + "batch for one bucket add up beyond the bigint range"));
+          long start = g.bucketStartSeconds(cell.epochMinute());
+          if (!buckets.add(cell.counter(), cell.key(), g.code(), start, cell.delta())) {
+            dead.add(DeadRow.bucket(b.batchId(), source,
+                new BucketKey(cell.counter(), cell.key(), g.code(), start), cell.delta(),
+                "the deltas of this batch for one bucket add up beyond the bigint range"));
           }
         }
       }
     }
-    int totalRows = upsertTotals(c, totals, dead, firstApplied(sorted, applied), source);
-    int bucketRows = upsertBuckets(c, buckets, dead, firstApplied(sorted, applied), source);
+    long t2 = System.nanoTime();
+    phases.record("aggregate", t2 - t1);
+    int totalRows = upsertTotals(c, totals, dead, firstApplied(sorted, applied), source, phases);
+    int bucketRows = upsertBuckets(c, buckets, dead, firstApplied(sorted, applied), source, phases);
     deadLetters.insert(c, dead);
     if (beforeCommit != null) {
       beforeCommit.run(applied);
@@ -383,90 +336,36 @@ public final class CounterStore {
     }
   }
 
-  private int upsertTotals(
-      Connection c, Map<TotalKey, Long> totals, List<DeadRow> dead, String batchId, String source)
-      throws SQLException {
-    if (totals.isEmpty()) {
+  private int upsertTotals(Connection c, CellColumns totals, List<DeadRow> dead, String batchId,
+      String source, PhaseTimer phases) throws SQLException {
+    if (totals.size() == 0) {
       return 0;
     }
-    int n = totals.size();
-    String[] counters = new String[n];
-    String[] keys = new String[n];
-    Long[] deltas = new Long[n];
-    int i = 0;
-    for (var e : totals.entrySet()) {
-      counters[i] = e.getKey().counter();
-      keys[i] = e.getKey().key();
-      deltas[i++] = e.getValue();
-    }
-    Array[] arrays = {
-      c.createArrayOf("text", counters), c.createArrayOf("text", keys), c.createArrayOf("int8", deltas)
-    };
-    if (allWritten(c, totalsUpsertFast, n, arrays)) {
-      return n;
-    }
-    int refused = 0;
-    try (PreparedStatement ps = c.prepareStatement(totalsUpsert)) {
-      for (int a = 0; a < arrays.length; a++) {
-        ps.setArray(a + 1, arrays[a]);
-      }
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          TotalKey k = new TotalKey(rs.getString(1), rs.getString(2));
-          refused++;
-          dead.add(DeadRow.total(batchId, source, k, totals.get(k),
-              "counter_totals.total would overflow bigint (current total + delta is outside "
-                  + "[-9223372036854775808, 9223372036854775807])"));
-        }
-      }
-    }
-    return n - refused;
+    phases.record("ship", copy.ship(c, totals));
+    long t0 = System.nanoTime();
+    int written =
+        copy.upsert(c, totals, i -> dead.add(DeadRow.total(batchId, source,
+            new TotalKey(totals.counter(i), totals.key(i)), totals.sum(i),
+            "counter_totals.total would overflow bigint (current total + delta is outside "
+                + "[-9223372036854775808, 9223372036854775807])")));
+    phases.record("upsert", System.nanoTime() - t0);
+    return written;
   }
 
-  private int upsertBuckets(
-      Connection c, Map<BucketKey, Long> buckets, List<DeadRow> dead, String batchId, String source)
-      throws SQLException {
-    if (buckets.isEmpty()) {
+  private int upsertBuckets(Connection c, CellColumns buckets, List<DeadRow> dead, String batchId,
+      String source, PhaseTimer phases) throws SQLException {
+    if (buckets.size() == 0) {
       return 0;
     }
-    int n = buckets.size();
-    String[] counters = new String[n];
-    String[] keys = new String[n];
-    String[] grans = new String[n];
-    Long[] starts = new Long[n];
-    Long[] deltas = new Long[n];
-    int i = 0;
-    for (var e : buckets.entrySet()) {
-      BucketKey k = e.getKey();
-      counters[i] = k.counter();
-      keys[i] = k.key();
-      grans[i] = String.valueOf(k.granularity());
-      starts[i] = k.startSeconds();
-      deltas[i++] = e.getValue();
-    }
-    Array[] arrays = {
-      c.createArrayOf("text", counters), c.createArrayOf("text", keys), c.createArrayOf("text", grans),
-      c.createArrayOf("int8", starts), c.createArrayOf("int8", deltas)
-    };
-    if (allWritten(c, bucketsUpsertFast, n, arrays)) {
-      return n;
-    }
-    int refused = 0;
-    try (PreparedStatement ps = c.prepareStatement(bucketsUpsert)) {
-      for (int a = 0; a < arrays.length; a++) {
-        ps.setArray(a + 1, arrays[a]);
-      }
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          BucketKey k =
-              new BucketKey(rs.getString(1), rs.getString(2), rs.getString(3).charAt(0), rs.getLong(4));
-          refused++;
-          dead.add(DeadRow.bucket(batchId, source, k, buckets.get(k),
-              "counter_buckets.value would overflow bigint"));
-        }
-      }
-    }
-    return n - refused;
+    phases.record("ship", copy.ship(c, buckets));
+    long t0 = System.nanoTime();
+    int written =
+        copy.upsert(c, buckets, i -> dead.add(DeadRow.bucket(batchId, source,
+            new BucketKey(buckets.counter(i), buckets.key(i), buckets.granularity(i),
+                buckets.startSeconds(i)), buckets.sum(i),
+            "counter_buckets.value would overflow bigint")));
+    phases.record("upsert", System.nanoTime() - t0);
+    return written;
   }
 
   /**
@@ -495,21 +394,6 @@ public final class CounterStore {
 
   /** Flushed total and the subset of asked batch ids already in the ledger. */
   public record ExactRead(long total, Set<String> appliedBatchIds) {}
-
-  private static <K> boolean addExact(Map<K, Long> m, K k, long delta) {
-    Long prev = m.get(k);
-    if (prev == null) {
-      m.put(k, delta);
-      return true;
-    }
-    long sum = prev + delta;
-    // Overflow iff both operands have the sign opposite to the result (Hacker's Delight 2-13).
-    if (((prev ^ sum) & (delta ^ sum)) < 0) {
-      return false;
-    }
-    m.put(k, sum);
-    return true;
-  }
 
   private static BigInteger parse(String v) {
     if (v == null) {

@@ -2,26 +2,48 @@ package dev.spillway.bench;
 
 import java.io.File;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs the real {@code redis-benchmark} binary against the same server, when installed. */
 final class RedisBenchmarkTool {
   private RedisBenchmarkTool() {}
 
-  /** Requests/s of pipelined (-P 64) HINCRBY over {@code keys} random fields, or null. */
+  /** How the honest limit is run: the layout Spillway writes, redis-benchmark's default clients. */
+  static final String STRIPED =
+      "redis-benchmark -P 64 (default 50 clients) HINCRBY over 4096 small hashes, random fields";
+  /** The earlier reference: 4 clients and one huge hash. */
+  static final String ONE_HASH = "redis-benchmark -P 64 -c 4 HINCRBY on one hash";
+
+  /**
+   * Requests/s of pipelined (-P 64) HINCRBY with redis-benchmark's default client count (50) into
+   * as many hashes as Spillway has stripes (4096), each field random: the layout Spillway writes
+   * (many small hashes, random fields). {@code -r} draws every {@code __rand_int__} on its own.
+   * Null when the binary is missing.
+   */
+  static Double hincrbyStriped(Env env, int stripes) throws Exception {
+    return run(env, List.of("-P", "64", "-n", "5000000", "-r", String.valueOf(stripes)),
+        "bench:rb:{__rand_int__}:live", "f:__rand_int__");
+  }
+
+  /** Requests/s of pipelined (-P 64) HINCRBY, 4 clients, {@code keys} random fields of one hash. */
   static Double hincrby(Env env, int keys) throws Exception {
+    return run(env, List.of("-P", "64", "-c", "4", "-n", "3000000", "-r", String.valueOf(keys)),
+        "bench:rb:{1}", "f:__rand_int__");
+  }
+
+  private static Double run(Env env, List<String> options, String key, String field) throws Exception {
     File bin = new File("/usr/bin/redis-benchmark");
     if (!bin.canExecute()) {
       return null;
     }
     var addr = env.redisAddress();
-    Process p =
-        new ProcessBuilder(
-                bin.getPath(), "-h", addr.getHost(), "-p", String.valueOf(addr.getPort()),
-                "-P", "64", "-c", "4", "-n", "3000000", "-r", String.valueOf(keys), "--csv",
-                "HINCRBY", "bench:rb:{1}", "f:__rand_int__", "1")
-            .redirectErrorStream(true)
-            .start();
+    List<String> cmd = new ArrayList<>(List.of(bin.getPath(), "-h", addr.getHost(), "-p",
+        String.valueOf(addr.getPort())));
+    cmd.addAll(options);
+    cmd.addAll(List.of("--csv", "HINCRBY", key, field, "1"));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
       p.destroyForcibly();
