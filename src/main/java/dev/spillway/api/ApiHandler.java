@@ -296,16 +296,19 @@ final class ApiHandler extends Handler.Abstract {
           ZoneOffset.UTC, n);
     } catch (IllegalArgumentException e) {
       // The CLI's sentences name its options; here they are query parameters.
-      throw new ApiError(
-          400, e.getMessage().replace("--limit", "top").replace("--since", "since")
-              .replace("--counter: ", ""));
+      throw new ApiError(400, cliToQuery(e.getMessage()));
     }
     Window w = window;
     Rendered rendered =
         tops.get(
             counter + ' ' + n + ' ' + since,
             k -> {
-              Report report = reports.apply(r);
+              Report report;
+              try {
+                report = reports.apply(r);
+              } catch (IllegalArgumentException e) {
+                throw new ApiError(400, cliToQuery(e.getMessage()));
+              }
               String body = ReportRenderer.render(report, ReportSettings.Format.JSON).strip();
               return new Rendered(body, "W/\"" + digest(report.rows().toString() + w) + "\"");
             });
@@ -314,6 +317,15 @@ final class ApiHandler extends Handler.Abstract {
       return notModifiedAnswer(response, cb);
     }
     return send(request, response, cb, 200, settings.cacheControl(), rendered.body());
+  }
+
+  /** The report rules' sentences name the CLI's options; here they are query parameters. */
+  private static String cliToQuery(String message) {
+    return message
+        .replace("--counter: ", "")
+        .replace("--limit", "top")
+        .replace("--since", "since")
+        .replace("--granularity", "granularity");
   }
 
   private int increment(

@@ -74,7 +74,10 @@ public final class ApiServer implements AutoCloseable {
             UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR,
             UriCompliance.Violation.AMBIGUOUS_PATH_ENCODING,
             UriCompliance.Violation.AMBIGUOUS_PATH_SEGMENT,
-            UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT));
+            UriCompliance.Violation.AMBIGUOUS_EMPTY_SEGMENT,
+            // a control character in a key gets the Java API's sentence, not a bare 400
+            UriCompliance.Violation.SUSPICIOUS_PATH_CHARACTERS,
+            UriCompliance.Violation.ILLEGAL_PATH_CHARACTERS));
     ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(http));
     connector.setHost(settings.bind());
     connector.setPort(settings.port());
