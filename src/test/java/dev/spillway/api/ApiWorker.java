@@ -117,6 +117,32 @@ final class ApiWorker implements AutoCloseable {
     return sum;
   }
 
+  /** Requests the API has answered on {@code route} with {@code status}. */
+  long requests(String route, int status) {
+    WorkerProcess.HttpResult r = process.get("/metrics");
+    if (r.status() != 200) {
+      throw new AssertionError("/metrics answered " + r);
+    }
+    long sum = 0;
+    for (String line : r.body().lines().toList()) {
+      if (line.startsWith("spillway_api_requests_total{")
+          && line.contains("route=\"" + route + "\"")
+          && line.contains("status=\"" + status + "\"")) {
+        sum += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+      }
+    }
+    return sum;
+  }
+
+  static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
   static void await(BooleanSupplier condition, Duration timeout, String what) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!condition.getAsBoolean()) {
