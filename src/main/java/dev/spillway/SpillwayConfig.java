@@ -60,7 +60,8 @@ public record SpillwayConfig(
     List<AdoptMapping> adopt,
     WorkerSettings worker,
     ReportSettings reporting,
-    CacheSettings cache) {
+    CacheSettings cache,
+    dev.spillway.api.ApiSettings api) {
 
   public static final String DEFAULT_REDIS_URI = "redis://127.0.0.1:6379";
   public static final String DEFAULT_JDBC_URL = "jdbc:postgresql://127.0.0.1:5432/test";
@@ -156,6 +157,7 @@ public record SpillwayConfig(
     worker = worker == null ? WorkerSettings.defaults() : worker;
     reporting = reporting == null ? ReportSettings.defaults() : reporting;
     cache = cache == null ? CacheSettings.defaults() : cache;
+    api = api == null ? dev.spillway.api.ApiSettings.defaults() : api;
     if (cache.foreignChannel() != null
         && cache.foreignChannel().equals(cache.channelFor(keyPrefix))) {
       // Bus messages would be read as malformed events, and events as foreign bus messages.
@@ -210,6 +212,7 @@ public record SpillwayConfig(
     b.worker = worker;
     b.reporting = reporting;
     b.cache = cache;
+    b.api = api;
     return b;
   }
 
@@ -249,6 +252,7 @@ public record SpillwayConfig(
     root.put("worker", worker.effective());
     root.put("reporting", reporting.effective());
     root.put("cache", cache.effective());
+    root.put("api", api.effective());
     return root;
   }
 
@@ -282,6 +286,7 @@ public record SpillwayConfig(
     private WorkerSettings worker = WorkerSettings.defaults();
     private ReportSettings reporting = ReportSettings.defaults();
     private CacheSettings cache = CacheSettings.defaults();
+    private dev.spillway.api.ApiSettings api = dev.spillway.api.ApiSettings.defaults();
 
     private Builder() {}
 
@@ -298,6 +303,12 @@ public record SpillwayConfig(
 
     public Builder reporting(ReportSettings r) {
       this.reporting = r;
+      return this;
+    }
+
+    /** The public HTTP API ({@code api:}); the worker serves it when enabled. */
+    public Builder api(dev.spillway.api.ApiSettings a) {
+      this.api = a;
       return this;
     }
 
@@ -445,7 +456,8 @@ public record SpillwayConfig(
           adopt,
           worker,
           reporting,
-          cache);
+          cache,
+          api);
     }
   }
 }

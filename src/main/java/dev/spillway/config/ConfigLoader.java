@@ -42,7 +42,7 @@ public final class ConfigLoader {
   private static final Set<String> KNOWN = CoreSettings.keys();
 
   /** Top-level sections parsed by their own classes. */
-  private static final Set<String> DELEGATED = Set.of("counters", "adopt", "worker", "reporting", "cache");
+  private static final Set<String> DELEGATED = Set.of("counters", "adopt", "worker", "reporting", "cache", "api");
 
   /**
    * One mapper for every file: duplicate keys are an error (STRICT_DUPLICATE_DETECTION), at any
@@ -108,6 +108,7 @@ public final class ConfigLoader {
     b.worker(WorkerSettings.parse(root.path("worker")));
     b.reporting(ReportSettings.parse(root.path("reporting")));
     b.cache(CacheSettings.parse(root.path("cache")));
+    b.api(dev.spillway.api.ApiSettings.parse(root.path("api")));
     JsonNode counters = root.path("counters");
     if (!counters.isMissingNode() && !counters.isNull()) {
       if (!counters.isObject()) {

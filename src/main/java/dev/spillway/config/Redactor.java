@@ -232,6 +232,9 @@ public final class Redactor {
       }
       if (SECRET_ENV.matcher(e.getKey()).matches()) {
         all.addAll(e.getKey().endsWith("KEYS") ? keyList(e.getValue()) : List.of(e.getValue()));
+        if (e.getKey().endsWith("TOKEN")) { // SPILLWAY_API_TOKEN: several, comma-separated
+          java.util.Arrays.stream(e.getValue().split(",")).map(String::trim).forEach(all::add);
+        }
       } else if (e.getKey().startsWith("SPILLWAY_") && e.getValue().contains("://")) {
         all.addAll(secretsIn(e.getValue())); // SPILLWAY_REDIS_URI, SPILLWAY_JDBC_URL, ...
       }

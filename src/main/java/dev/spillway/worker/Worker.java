@@ -67,6 +67,8 @@ public final class Worker {
   private final RedisLink<String, String> probe;
   private final JobScheduler scheduler;
   private final WorkerHttp http;
+  /** The public HTTP API (api.enabled), or null. */
+  private final dev.spillway.api.ApiServer api;
   private final ScheduledExecutorService probes;
   private final KeyLayout layout;
   private final AtomicBoolean stopping = new AtomicBoolean();
@@ -180,6 +182,13 @@ public final class Worker {
             e);
       }
       opened.push(http);
+      api =
+          dev.spillway.api.ApiServer.forWorker(
+              spillway, System.getenv(), metrics.registry, redactor, b.clock,
+              settings.shutdownTimeout());
+      if (api != null) {
+        opened.push(api);
+      }
       log.info(
           "event=http_listening address={}:{} endpoints=/metrics,/health/live,/health/ready",
           http.address().getHostString(),
@@ -343,6 +352,9 @@ public final class Worker {
         stopReason.get(),
         Durations.format(timeout),
         list(scheduler.running()));
+    if (api != null) {
+      api.close(); // first: no new increment is accepted while the last flushes run
+    }
     Set<String> left = scheduler.shutdown(timeout.minus(reserve));
     probes.shutdownNow();
     String pending = pendingSummary();

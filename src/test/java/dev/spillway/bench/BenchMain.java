@@ -20,7 +20,8 @@ import java.util.Map;
  *
  * <p>Sizes are system properties: {@code -Dbench.seconds=5 -Dbench.coldKeys=1000000
  * -Dbench.flushCells=200000 -Dbench.naiveKeys=20000 -Dbench.adoptKeys=50000
- * -Dbench.memoryCells=200000 -Dbench.lagSeconds=15 -Dbench.only=1,3}. The defaults end within
+ * -Dbench.memoryCells=200000 -Dbench.lagSeconds=15 -Dbench.only=1,3} ({@code api}: the HTTP
+ * API with wrk, {@link ApiBench}). The defaults end within
  * about four minutes on two cores.
  *
  * <p>Run: {@code make bench}, or {@code java -cp target/classes:target/test-classes:<test classpath>
@@ -33,7 +34,7 @@ public final class BenchMain {
     Path out = Path.of(args.length > 0 ? args[0] : "target/bench");
     int threads = Integer.getInteger("bench.threads", Runtime.getRuntime().availableProcessors());
     Duration d = Duration.ofSeconds(Integer.getInteger("bench.seconds", 5));
-    String only = System.getProperty("bench.only", "0,1,2,3,4,5,6,7,8,9");
+    String only = System.getProperty("bench.only", "0,1,2,3,4,5,6,7,8,9,api");
     List<BenchResult> results = new ArrayList<>();
     Instant started = Instant.now();
     run(only, "0", results, () -> Jmh.increment(threads));
@@ -51,6 +52,7 @@ public final class BenchMain {
       run(only, "9", results, () -> FlushBench.scaling(env,
           java.util.Arrays.stream(System.getProperty("bench.scaleCells", "50000,200000,1000000").split(","))
               .map(String::trim).map(Integer::valueOf).toList()));
+      run(only, "api", results, () -> ApiBench.run(env, d));
       env.reset();
     }
     Duration took = Duration.between(started, Instant.now());
