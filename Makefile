@@ -29,14 +29,16 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-7s %s\n", $$1, $$2}'
 
 build: ## Compile and package target/spillway.jar (no tests)
-	@$(WITH_JDK) $(MVN) -B -q package -DskipTests
+	@$(WITH_JDK) $(MVN) -B -q package -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true
 	@echo "built $(JAR)"
 
 run: build ## Build, then run the demo (starts embedded Redis/PostgreSQL if none answer)
 	@$(WITH_JDK) $(JAVA) $(JAVA_OPTS) -jar $(JAR) demo
 
+# verify, not test: after the unit tests, the packaged jars go through src/it (a plain Maven
+# application that depends on the library jar, see pom.xml's maven-invoker-plugin).
 test: ## Run all tests against real Redis and PostgreSQL (see DESIGN.md)
-	@$(WITH_JDK) $(MVN) -B test
+	@$(WITH_JDK) $(MVN) -B verify
 
 bench: ## Run the benchmarks (peers measured in the same run); results in target/bench/
 	@$(WITH_JDK) $(MVN) -B -q test-compile dependency:build-classpath -Dmdep.outputFile=target/bench-classpath.txt -Dmdep.includeScope=test
