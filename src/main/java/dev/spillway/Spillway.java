@@ -87,7 +87,10 @@ public final class Spillway implements AutoCloseable {
     this.failure = b.failure != null ? b.failure : new RuntimeFailure();
     Deque<AutoCloseable> opened = new ArrayDeque<>();
     try {
-      database = b.requirePostgres ? Database.open(config) : Database.openLazily(config);
+      database =
+          b.dataSource != null
+              ? Database.external(b.dataSource, config)
+              : b.requirePostgres ? Database.open(config) : Database.openLazily(config);
       opened.push(database);
       if (b.requirePostgres && b.migrate) {
         database.migrate();
@@ -289,6 +292,7 @@ public final class Spillway implements AutoCloseable {
     private FlushListener listener;
     private RuntimeFailure failure;
     private io.lettuce.core.resource.ClientResources clientResources;
+    private DataSource dataSource;
     private boolean migrate = true;
     private boolean requirePostgres = true;
 
@@ -437,6 +441,17 @@ public final class Spillway implements AutoCloseable {
      */
     public Builder clientResources(io.lettuce.core.resource.ClientResources r) {
       this.clientResources = r;
+      return this;
+    }
+
+    /**
+     * Uses the application's PostgreSQL {@code DataSource} (e.g. Spring Boot's pool) instead of a
+     * pool of Spillway's own: {@code postgres.jdbc-url}, {@code user}, {@code password} and {@code
+     * pool-size} then do not apply to it, {@code postgres.schema} still does. Shared: Spillway
+     * never closes it. The migrations run through it as usual (see {@link #migrate}).
+     */
+    public Builder dataSource(DataSource ds) {
+      this.dataSource = java.util.Objects.requireNonNull(ds, "dataSource");
       return this;
     }
 

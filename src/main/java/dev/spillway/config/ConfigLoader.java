@@ -100,6 +100,22 @@ public final class ConfigLoader {
     if (!root.isObject()) {
       throw new ConfigException("config file " + file + " must hold a mapping at the top level");
     }
+    applyTree(b, root);
+  }
+
+  /**
+   * A configuration from a tree shaped like the file (what Spring Boot binds under {@code
+   * spillway.*}), with the file's checks and sentences; no environment overrides.
+   */
+  public static SpillwayConfig fromTree(JsonNode root) {
+    SpillwayConfig.Builder b = SpillwayConfig.builder();
+    if (root != null && root.isObject()) {
+      applyTree(b, root);
+    }
+    return b.build();
+  }
+
+  private static void applyTree(SpillwayConfig.Builder b, JsonNode root) {
     checkKeys(root, "");
     for (CoreSettings.Setting s : CoreSettings.ALL) {
       read(root, s).ifPresent(v -> s.apply().accept(b, v));

@@ -33,14 +33,30 @@ public final class Database implements AutoCloseable {
   /** Where the migrations sit inside the jar (copied there from the top-level migrations/). */
   public static final String MIGRATIONS = "classpath:dev/spillway/migrations";
 
+  /** The pool this object opened and closes; null when the application supplied the DataSource. */
   private final HikariDataSource pool;
+  private final DataSource dataSource;
   private final SpillwayConfig config;
   private final String schema;
 
   private Database(HikariDataSource pool, SpillwayConfig config) {
+    this(pool, pool, config);
+  }
+
+  private Database(HikariDataSource pool, DataSource dataSource, SpillwayConfig config) {
     this.pool = pool;
+    this.dataSource = dataSource;
     this.config = config;
     this.schema = config.schema();
+  }
+
+  /**
+   * Uses the application's own {@code DataSource} (e.g. Spring Boot's pool) instead of opening
+   * one: {@code postgres.jdbc-url}, {@code user}, {@code password} and {@code pool-size} are then
+   * not used for it, and {@link #close()} leaves it open (it belongs to the application).
+   */
+  public static Database external(DataSource dataSource, SpillwayConfig config) {
+    return new Database(null, java.util.Objects.requireNonNull(dataSource, "dataSource"), config);
   }
 
   /** Opens the pool, which keeps one connection ready once PostgreSQL answers. */
@@ -92,11 +108,15 @@ public final class Database implements AutoCloseable {
    *     {@code postgres.connect-timeout})
    */
   public int migrate() {
-    requireReachable(config);
+    if (pool == null) {
+      requireReachable(dataSource);
+    } else {
+      requireReachable(config);
+    }
     try {
       MigrateResult r =
           Flyway.configure(Database.class.getClassLoader())
-              .dataSource(pool)
+              .dataSource(dataSource)
               .schemas(schema)
               .defaultSchema(schema)
               .createSchemas(true)
@@ -143,6 +163,20 @@ public final class Database implements AutoCloseable {
       }
     } catch (SQLException | RuntimeException e) {
       throw unavailable(config, e);
+    }
+  }
+
+  /** {@link #requireReachable(SpillwayConfig)} for an application's {@code DataSource}. */
+  private static void requireReachable(DataSource dataSource) {
+    try (Connection c = dataSource.getConnection()) {
+      c.isValid(1);
+    } catch (SQLException | RuntimeException e) {
+      String reason = firstLine(e.getMessage() == null ? e.toString() : e.getMessage());
+      throw new PostgresUnavailableException(
+          "cannot reach PostgreSQL through the application's DataSource (" + reason + ")",
+          "application DataSource",
+          reason,
+          e);
     }
   }
 
@@ -221,9 +255,10 @@ public final class Database implements AutoCloseable {
   }
 
   public DataSource dataSource() {
-    return pool;
+    return dataSource;
   }
 
+  /** The pool this object opened; null when it uses the application's DataSource ({@link #external}). */
   public HikariDataSource pool() {
     return pool;
   }
@@ -243,6 +278,8 @@ public final class Database implements AutoCloseable {
 
   @Override
   public void close() {
-    pool.close();
+    if (pool != null) {
+      pool.close();
+    }
   }
 }
