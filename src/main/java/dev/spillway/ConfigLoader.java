@@ -53,6 +53,8 @@ public final class ConfigLoader {
           "client.overflow",
           "client.block-timeout",
           "client.close-timeout",
+          "client.durability",
+          "client.durable-replicas",
           "flush.enabled",
           "flush.interval",
           "flush.max-cells-per-transaction",
@@ -139,6 +141,9 @@ public final class ConfigLoader {
         .ifPresent(v -> b.blockTimeout(Durations.parse("client.block-timeout", v)));
     str(root, "client.close-timeout")
         .ifPresent(v -> b.closeTimeout(Durations.parse("client.close-timeout", v)));
+    str(root, "client.durability")
+        .ifPresent(v -> b.durability(enumValue("client.durability", v, Durability.class)));
+    integer(root, "client.durable-replicas").ifPresent(b::durableReplicas);
     bool(root, "flush.enabled").ifPresent(b::flushEnabled);
     bool(root, "redis.cluster").ifPresent(b::redisCluster);
     str(root, "flush.interval")
@@ -225,6 +230,18 @@ public final class ConfigLoader {
     envValue(env, "SPILLWAY_JDBC_PASSWORD").ifPresent(b::jdbcPassword);
     envValue(env, "SPILLWAY_KEY_PREFIX").ifPresent(b::keyPrefix);
     envValue(env, "SPILLWAY_SCHEMA").ifPresent(b::schema);
+    envValue(env, "SPILLWAY_CLIENT_DURABILITY")
+        .ifPresent(v -> b.durability(enumValue("SPILLWAY_CLIENT_DURABILITY", v, Durability.class)));
+    envValue(env, "SPILLWAY_CLIENT_DURABLE_REPLICAS")
+        .ifPresent(
+            v -> {
+              try {
+                b.durableReplicas(Integer.parseInt(v.trim()));
+              } catch (NumberFormatException e) {
+                throw new ConfigException(
+                    "SPILLWAY_CLIENT_DURABLE_REPLICAS must be a whole number but was '" + v + "'");
+              }
+            });
     envValue(env, "SPILLWAY_STRIPES")
         .ifPresent(
             v -> {

@@ -46,7 +46,9 @@ public record SpillwayConfig(
     List<AdoptMapping> adopt,
     WorkerSettings worker,
     ReportSettings reporting,
-    CacheSettings cache) {
+    CacheSettings cache,
+    Durability durability,
+    int durableReplicas) {
 
   public static final String DEFAULT_REDIS_URI = "redis://127.0.0.1:6379";
   public static final String DEFAULT_JDBC_URL = "jdbc:postgresql://127.0.0.1:5432/test";
@@ -80,7 +82,7 @@ public record SpillwayConfig(
   static final Pattern COUNTER_PATTERN = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
 
   public SpillwayConfig {
-    requireUri("redis.uri", redisUri, "redis", "rediss");
+    requireUri("redis.uri", redisUri, "redis", "rediss", "redis-sentinel", "rediss-sentinel");
     dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
     requireBetween("redis.timeout", redisTimeout, Duration.ofMillis(100), Duration.ofMinutes(1));
     Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
@@ -117,6 +119,8 @@ public record SpillwayConfig(
         "client.drain-interval", drainInterval, Duration.ofMillis(10), Duration.ofMinutes(1));
     requireRange("client.max-pending-cells", maxPendingCells, 1_000, Integer.MAX_VALUE);
     Objects.requireNonNull(overflowPolicy, "client.overflow");
+    Objects.requireNonNull(durability, "client.durability");
+    requireRange("client.durable-replicas", durableReplicas, 1, 100);
     requireBetween("client.block-timeout", blockTimeout, Duration.ZERO, Duration.ofDays(1));
     requireBetween("client.close-timeout", closeTimeout, Duration.ZERO, Duration.ofHours(1));
     requireBetween("flush.interval", flushInterval, Duration.ofMillis(10), Duration.ofDays(1));
@@ -197,6 +201,8 @@ public record SpillwayConfig(
     b.worker = worker;
     b.reporting = reporting;
     b.cache = cache;
+    b.durability = durability;
+    b.durableReplicas = durableReplicas;
     return b;
   }
 
@@ -241,7 +247,9 @@ public record SpillwayConfig(
             "max-pending-cells", maxPendingCells,
             "overflow", overflowPolicy.name().toLowerCase(java.util.Locale.ROOT),
             "block-timeout", Durations.format(blockTimeout),
-            "close-timeout", Durations.format(closeTimeout)));
+            "close-timeout", Durations.format(closeTimeout),
+            "durability", durability.name().toLowerCase(java.util.Locale.ROOT),
+            "durable-replicas", durableReplicas));
     root.put(
         "flush",
         tree(
@@ -359,8 +367,22 @@ public record SpillwayConfig(
     private WorkerSettings worker = WorkerSettings.defaults();
     private ReportSettings reporting = ReportSettings.defaults();
     private CacheSettings cache = CacheSettings.defaults();
+    private Durability durability = Durability.ASYNC;
+    private int durableReplicas = 1;
 
     private Builder() {}
+
+    /** {@code client.durability}: when a drain counts as delivered (see {@link Durability}). */
+    public Builder durability(Durability v) {
+      this.durability = v;
+      return this;
+    }
+
+    /** {@code client.durable-replicas}: replicas {@code WAIT} must confirm under {@code REPLICATED}. */
+    public Builder durableReplicas(int v) {
+      this.durableReplicas = v;
+      return this;
+    }
 
     /** Adds an adopt mapping (existing Redis keys flushed into the user's tables). */
     public Builder adopt(AdoptMapping m) {
@@ -522,7 +544,9 @@ public record SpillwayConfig(
           adopt,
           worker,
           reporting,
-          cache);
+          cache,
+          durability,
+          durableReplicas);
     }
   }
 }
