@@ -33,7 +33,7 @@ public final class BenchMain {
     Path out = Path.of(args.length > 0 ? args[0] : "target/bench");
     int threads = Integer.getInteger("bench.threads", Runtime.getRuntime().availableProcessors());
     Duration d = Duration.ofSeconds(Integer.getInteger("bench.seconds", 5));
-    String only = System.getProperty("bench.only", "0,1,2,3,4,5,6,7,8");
+    String only = System.getProperty("bench.only", "0,1,2,3,4,5,6,7,8,9");
     List<BenchResult> results = new ArrayList<>();
     Instant started = Instant.now();
     run(only, "0", results, () -> Jmh.increment(threads));
@@ -48,6 +48,7 @@ public final class BenchMain {
       run(only, "6", results, () -> EndToEnd.lag(env, Duration.ofSeconds(Integer.getInteger("bench.lagSeconds", 15)), 100_000));
       run(only, "7", results, () -> MemoryBench.memory(env, Integer.getInteger("bench.memoryCells", 200_000)));
       run(only, "8", results, () -> EndToEnd.safety(env, Integer.getInteger("bench.naiveKeys", 20_000)));
+      run(only, "9", results, () -> DurableBench.ingest(env, threads, d, Integer.getInteger("bench.coldKeys", 1_000_000)));
       env.reset();
     }
     Duration took = Duration.between(started, Instant.now());
