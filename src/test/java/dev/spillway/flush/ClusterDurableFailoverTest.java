@@ -37,7 +37,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * that WAIT can confirm again) and a last flush() returned, exactly what was sent.
  */
 @ExtendWith(ServicesExtension.class)
-@Timeout(value = 120, unit = TimeUnit.SECONDS)
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
 class ClusterDurableFailoverTest {
   private static final int KEYS = 2_000;
   private static final int WRITERS = 2;

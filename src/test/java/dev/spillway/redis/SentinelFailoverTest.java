@@ -43,7 +43,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * the master: another runtime's L1 copy is dropped by an invalidation made after the failover.
  */
 @ExtendWith(ServicesExtension.class)
-@Timeout(value = 90, unit = TimeUnit.SECONDS)
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
 class SentinelFailoverTest {
   private static final int KEYS = 500;
   private static final long CUT_MS = 500;
