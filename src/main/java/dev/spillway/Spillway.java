@@ -388,6 +388,16 @@ public final class Spillway implements AutoCloseable {
       return explicit(c -> c.blockTimeout(v));
     }
 
+    /** {@code client.durability} (default {@link Durability#ASYNC}); see {@link Durability}. */
+    public Builder durability(Durability v) {
+      return explicit(c -> c.durability(v));
+    }
+
+    /** {@code client.durable-replicas} (default 1): replicas a drain waits for under REPLICATED. */
+    public Builder durableReplicas(int v) {
+      return explicit(c -> c.durableReplicas(v));
+    }
+
     public Builder closeTimeout(Duration v) {
       return explicit(c -> c.closeTimeout(v));
     }

@@ -1,5 +1,6 @@
 package dev.spillway;
 
+import dev.spillway.config.Checks;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.CacheSettings;
 import dev.spillway.config.CoreSettings;
@@ -61,7 +62,9 @@ public record SpillwayConfig(
     WorkerSettings worker,
     ReportSettings reporting,
     CacheSettings cache,
-    dev.spillway.api.ApiSettings api) {
+    dev.spillway.api.ApiSettings api,
+    Durability durability,
+    int durableReplicas) {
 
   public static final String DEFAULT_REDIS_URI = "redis://127.0.0.1:6379";
   public static final String DEFAULT_JDBC_URL = "jdbc:postgresql://127.0.0.1:5432/test";
@@ -94,7 +97,7 @@ public record SpillwayConfig(
   static final Pattern KEY_PREFIX_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,32}");
 
   public SpillwayConfig {
-    requireUri("redis.uri", redisUri, "redis", "rediss");
+    requireUri("redis.uri", redisUri, "redis", "rediss", "redis-sentinel", "rediss-sentinel");
     dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
     requireBetween("redis.timeout", redisTimeout, Duration.ofMillis(100), Duration.ofMinutes(1));
     Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
@@ -131,6 +134,8 @@ public record SpillwayConfig(
         "client.drain-interval", drainInterval, Duration.ofMillis(10), Duration.ofMinutes(1));
     requireRange("client.max-pending-cells", maxPendingCells, 1_000, Integer.MAX_VALUE);
     Objects.requireNonNull(overflowPolicy, "client.overflow");
+    Objects.requireNonNull(durability, "client.durability");
+    requireRange("client.durable-replicas", durableReplicas, 1, 100);
     requireBetween("client.block-timeout", blockTimeout, Duration.ZERO, Duration.ofDays(1));
     requireBetween("client.close-timeout", closeTimeout, Duration.ZERO, Duration.ofHours(1));
     requireBetween("flush.interval", flushInterval, Duration.ofMillis(10), Duration.ofDays(1));
@@ -213,6 +218,8 @@ public record SpillwayConfig(
     b.reporting = reporting;
     b.cache = cache;
     b.api = api;
+    b.durability = durability;
+    b.durableReplicas = durableReplicas;
     return b;
   }
 
@@ -287,8 +294,22 @@ public record SpillwayConfig(
     private ReportSettings reporting = ReportSettings.defaults();
     private CacheSettings cache = CacheSettings.defaults();
     private dev.spillway.api.ApiSettings api = dev.spillway.api.ApiSettings.defaults();
+    private Durability durability = Durability.ASYNC;
+    private int durableReplicas = 1;
 
     private Builder() {}
+
+    /** {@code client.durability}: when a drain counts as delivered (see {@link Durability}). */
+    public Builder durability(Durability v) {
+      this.durability = v;
+      return this;
+    }
+
+    /** {@code client.durable-replicas}: replicas {@code WAIT} must confirm under {@code REPLICATED}. */
+    public Builder durableReplicas(int v) {
+      this.durableReplicas = v;
+      return this;
+    }
 
     /** Adds an adopt mapping (existing Redis keys flushed into the user's tables). */
     public Builder adopt(AdoptMapping m) {
@@ -457,7 +478,9 @@ public record SpillwayConfig(
           worker,
           reporting,
           cache,
-          api);
+          api,
+          durability,
+          durableReplicas);
     }
   }
 }

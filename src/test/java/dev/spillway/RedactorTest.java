@@ -181,8 +181,7 @@ class RedactorTest {
       strings = {
         "redis://:%s@cache.example:6379",
         "redis://u:%s@cache.example:6379",
-        "redis://:%s@cache.example:7101,h2:7102",
-        "redis-sentinel://:%s@cache.example:26379/0#mymaster"
+        "redis://:%s@cache.example:7101,h2:7102"
       })
   void configBuild_rejectedRedisUriNamesHostNotSecret(String template) {
     for (String password : List.of(HARD, "pa/ss" + SIMPLE, "pw," + SIMPLE)) {
@@ -192,6 +191,26 @@ class RedactorTest {
           .hasMessageContaining("redis.uri")
           .satisfies(e -> assertHidden(e.getMessage(), password, SIMPLE, "S3cr", "w%rd"));
     }
+  }
+
+  /**
+   * A Sentinel URI (accepted since issue 16): unencoded passwords holding {@code / @ %} are
+   * refused without echoing them; one holding a comma parses (Lettuce splits the userinfo off
+   * first) and is masked in the configuration's text.
+   */
+  @Test
+  void configBuild_sentinelUri_rejectedNamesNoSecret_acceptedIsMasked() {
+    String template = "redis-sentinel://:%s@cache.example:26379/0#mymaster";
+    for (String password : List.of(HARD, "pa/ss" + SIMPLE)) {
+      String uri = template.formatted(password);
+      assertThatThrownBy(() -> SpillwayConfig.builder().redisUri(uri).build())
+          .isInstanceOf(ConfigException.class)
+          .hasMessageContaining("redis.uri")
+          .satisfies(e -> assertHidden(e.getMessage(), password, SIMPLE, "S3cr", "w%rd"));
+    }
+    SpillwayConfig ok = SpillwayConfig.builder().redisUri(template.formatted("pw," + SIMPLE)).build();
+    assertHidden(ok.toString(), "pw," + SIMPLE, SIMPLE);
+    assertThat(ok.toString()).contains("redis-sentinel://<masked>@cache.example:26379");
   }
 
   @Test

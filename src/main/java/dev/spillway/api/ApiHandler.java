@@ -1,15 +1,17 @@
 package dev.spillway.api;
 
+import dev.spillway.config.ExportSettings;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.spillway.BufferFullException;
 import dev.spillway.ConfigException;
-import dev.spillway.Durations;
-import dev.spillway.ReportSettings;
+import dev.spillway.config.Durations;
+import dev.spillway.config.ReportSettings;
 import dev.spillway.SpillwayException;
-import dev.spillway.counter.CounterNames;
+import dev.spillway.layout.CounterNames;
+import dev.spillway.cache.CachedCounters;
 import dev.spillway.counter.Counters;
 import dev.spillway.report.Report;
 import dev.spillway.report.ReportRenderer;
@@ -80,6 +82,7 @@ final class ApiHandler extends Handler.Abstract {
   private final ApiSettings settings;
   private final ApiTokens tokens;
   private final Counters counters;
+  private final CachedCounters cached;
   private final Function<ReportRequest, Report> reports;
   private final InstantSource clock;
   private final RateLimiter limiter;
@@ -96,6 +99,7 @@ final class ApiHandler extends Handler.Abstract {
       ApiSettings settings,
       ApiTokens tokens,
       Counters counters,
+      CachedCounters cached,
       Function<ReportRequest, Report> reports,
       InstantSource clock,
       MeterRegistry registry,
@@ -103,6 +107,7 @@ final class ApiHandler extends Handler.Abstract {
     this.settings = settings;
     this.tokens = tokens;
     this.counters = counters;
+    this.cached = cached;
     this.reports = reports;
     this.clock = clock;
     this.registry = registry;
@@ -237,7 +242,7 @@ final class ApiHandler extends Handler.Abstract {
       String body = counterJson(counter, key, value, clock.instant().truncatedTo(ChronoUnit.MILLIS));
       return send(request, response, cb, 200, "private, no-store", body);
     }
-    long value = counters.cached().get(counter, key);
+    long value = cached.get(counter, key);
     String id = counter + '\u0000' + key;
     Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);
     Seen s = seen.asMap().compute(id, (k, old) -> old != null && old.value() == value ? old : new Seen(value, now));
@@ -292,7 +297,7 @@ final class ApiHandler extends Handler.Abstract {
     ReportRequest r;
     try {
       r = new ReportRequest(
-          ReportSettings.Kind.TOP, counter, Optional.empty(), Optional.empty(), window,
+          ExportSettings.Kind.TOP, counter, Optional.empty(), Optional.empty(), window,
           ZoneOffset.UTC, n);
     } catch (IllegalArgumentException e) {
       // The CLI's sentences name its options; here they are query parameters.
@@ -309,7 +314,7 @@ final class ApiHandler extends Handler.Abstract {
               } catch (IllegalArgumentException e) {
                 throw new ApiError(400, cliToQuery(e.getMessage()));
               }
-              String body = ReportRenderer.render(report, ReportSettings.Format.JSON).strip();
+              String body = ReportRenderer.render(report, ExportSettings.Format.JSON).strip();
               return new Rendered(body, "W/\"" + digest(report.rows().toString() + w) + "\"");
             });
     response.getHeaders().put(HttpHeader.ETAG, rendered.etag());

@@ -2,6 +2,7 @@ package dev.spillway.api;
 
 import dev.spillway.report.Report;
 import dev.spillway.report.ReportRequest;
+import dev.spillway.cache.CachedCounters;
 import dev.spillway.counter.Counters;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.InetSocketAddress;
@@ -52,6 +53,7 @@ public final class ApiServer implements AutoCloseable {
       ApiSettings settings,
       ApiTokens tokens,
       Counters counters,
+      CachedCounters cached,
       Function<ReportRequest, Report> reports,
       InstantSource clock,
       MeterRegistry registry,
@@ -85,7 +87,7 @@ public final class ApiServer implements AutoCloseable {
     server.addConnector(connector);
     server.setHandler(
         new GracefulHandler(
-            new ApiHandler(settings, tokens, counters, reports, clock, registry, redact)));
+            new ApiHandler(settings, tokens, counters, cached, reports, clock, registry, redact)));
     server.setErrorHandler(ApiServer::jettyError);
     try {
       server.start();
@@ -148,7 +150,7 @@ public final class ApiServer implements AutoCloseable {
       dev.spillway.Spillway spillway,
       java.util.Map<String, String> env,
       MeterRegistry registry,
-      dev.spillway.Redactor redactor,
+      dev.spillway.config.Redactor redactor,
       InstantSource clock,
       Duration shutdownTimeout) {
     ApiSettings s = spillway.config().api();
@@ -161,7 +163,7 @@ public final class ApiServer implements AutoCloseable {
     Duration stop =
         shutdownTimeout.compareTo(Duration.ofSeconds(5)) < 0 ? shutdownTimeout : Duration.ofSeconds(5);
     ApiServer api =
-        start(s, tokens, spillway.counters(), reports::run, clock, registry, redactor::redact, stop);
+        start(s, tokens, spillway.counters(), spillway.cachedCounters(), reports::run, clock, registry, redactor::redact, stop);
     log.info(
         "event=api_listening address={}:{} tokens={} public_increments={} cors_origins={}"
             + " cache_control=\"{}\"",

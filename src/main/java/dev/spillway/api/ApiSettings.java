@@ -2,9 +2,9 @@ package dev.spillway.api;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
-import dev.spillway.ConfigNodes;
-import dev.spillway.Durations;
-import dev.spillway.counter.CounterNames;
+import dev.spillway.config.ConfigNodes;
+import dev.spillway.config.Durations;
+import dev.spillway.layout.CounterNames;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;

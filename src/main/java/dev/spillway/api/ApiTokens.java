@@ -12,7 +12,7 @@ import java.util.Map;
  * The bearer tokens of the HTTP API, from the environment variable {@code SPILLWAY_API_TOKEN}:
  * one token or several separated by commas (several let a token be rotated without downtime). Only
  * their SHA-256 digests are kept; {@link #valid} compares in constant time. The tokens themselves
- * are masked in every log line ({@link dev.spillway.Redactor} masks {@code SPILLWAY_*_TOKEN}
+ * are masked in every log line ({@link dev.spillway.config.Redactor} masks {@code SPILLWAY_*_TOKEN}
  * values and each comma-separated part of them).
  */
 public final class ApiTokens {

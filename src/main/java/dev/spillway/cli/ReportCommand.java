@@ -1,5 +1,6 @@
 package dev.spillway.cli;
 
+import dev.spillway.config.ExportSettings;
 import dev.spillway.ConfigException;
 import dev.spillway.config.Durations;
 import dev.spillway.Granularity;

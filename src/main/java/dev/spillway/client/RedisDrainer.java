@@ -84,6 +84,8 @@ final class RedisDrainer implements AutoCloseable {
   private final String clientId;
   private final ScheduledExecutorService executor;
   private final RuntimeFailure failure;
+  /** Under {@code client.durability: replicated}: what WAIT confirmed; else null. */
+  private final ReplicationWait replication;
   private final Object room = new Object();
   // At most one extra tick queued on the drain executor, however many callers ask for one.
   private final java.util.concurrent.atomic.AtomicBoolean tickQueued =
@@ -128,6 +130,8 @@ final class RedisDrainer implements AutoCloseable {
     this.meters = meters;
     this.clientId = clientId;
     this.seqs = new long[layout.stripes()];
+    this.replication =
+        config.durability().replicated() ? new ReplicationWait(layout, connection, redis, config) : null;
     this.executor =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -357,8 +361,15 @@ final class RedisDrainer implements AutoCloseable {
                   },
               p.args()));
     }
+    // Durable mode: the fence and WAIT ride in the same pipeline, behind the scripts.
+    ReplicationWait.Pending replicated =
+        replication == null
+            ? null
+            : replication.queue(new java.util.LinkedHashSet<>(packets.stream().map(Packet::stripe).toList()));
     connection.flushCommands();
     unacknowledged.clear();
+    Packet[] kept = new Packet[packets.size()]; // not acknowledged (yet), in order
+    boolean[] applied = new boolean[packets.size()]; // applied by Redis, awaiting WAIT
     Throwable firstError = null;
     onlySlotsMigrating = true;
     long waitMs = config.replyWaitMillis();
@@ -371,6 +382,10 @@ final class RedisDrainer implements AutoCloseable {
         long code = (Long) r.get(0);
         if (code >= 0) {
           stripesAcknowledged.add(p.stripe());
+          if (replication != null) {
+            kept[i] = p;
+            applied[i] = true;
+          }
           continue;
         }
         long last = (Long) r.get(1);
@@ -402,8 +417,16 @@ final class RedisDrainer implements AutoCloseable {
         onlySlotsMigrating = false;
         firstError = e;
       }
-      unacknowledged.add(p);
+      kept[i] = p;
       stripesWaiting.add(p.stripe());
+    }
+    if (replication != null) {
+      firstError = keepUnreplicated(kept, applied, replicated, firstError);
+    }
+    for (Packet k : kept) {
+      if (k != null) {
+        unacknowledged.add(k);
+      }
     }
     onlySlotsMigrating &= firstError != null;
     if (onlySlotsMigrating) {
@@ -418,6 +441,39 @@ final class RedisDrainer implements AutoCloseable {
           unacknowledged.stream().mapToInt(Packet::cells).sum(),
           Errors.rootMessage(firstError));
     }
+  }
+
+  /**
+   * Durable mode: releases the applied packets whose stripes {@link ReplicationWait} confirmed
+   * (their slot in {@code kept} cleared); the others stay, to be re-sent. Returns the error to
+   * report, a WAIT shortfall if there was no other.
+   */
+  private Throwable keepUnreplicated(
+      Packet[] kept, boolean[] applied, ReplicationWait.Pending pending, Throwable firstError) {
+    java.util.Set<Integer> appliedStripes = new java.util.LinkedHashSet<>();
+    for (int i = 0; i < kept.length; i++) {
+      if (applied[i]) {
+        appliedStripes.add(kept[i].stripe());
+      }
+    }
+    java.util.Set<Integer> confirmed = replication.afterReplies(appliedStripes, pending);
+    int unconfirmed = 0;
+    for (int i = 0; i < kept.length; i++) {
+      if (applied[i] && confirmed.contains(kept[i].stripe())) {
+        kept[i] = null;
+      } else if (applied[i]) {
+        unconfirmed++;
+      }
+    }
+    if (unconfirmed == 0) {
+      return firstError;
+    }
+    onlySlotsMigrating = false;
+    return firstError != null
+        ? firstError
+        : new IllegalStateException(
+            "WAIT did not confirm " + replication.replicas() + " replica(s) (client.durable-replicas)"
+                + " for " + unconfirmed + " applied packet(s); kept and re-sent");
   }
 
   private void maybeDirect() {

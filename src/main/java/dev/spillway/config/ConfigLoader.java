@@ -2,6 +2,7 @@ package dev.spillway.config;
 
 import dev.spillway.ConfigException;
 import dev.spillway.Granularity;
+import dev.spillway.Durability;
 import dev.spillway.OverflowPolicy;
 import dev.spillway.SpillwayConfig;
 import com.fasterxml.jackson.core.JsonParser;
@@ -200,6 +201,18 @@ public final class ConfigLoader {
     envValue(env, "SPILLWAY_JDBC_PASSWORD").ifPresent(b::jdbcPassword);
     envValue(env, "SPILLWAY_KEY_PREFIX").ifPresent(b::keyPrefix);
     envValue(env, "SPILLWAY_SCHEMA").ifPresent(b::schema);
+    envValue(env, "SPILLWAY_CLIENT_DURABILITY")
+        .ifPresent(v -> b.durability(enumValue("SPILLWAY_CLIENT_DURABILITY", v, Durability.class)));
+    envValue(env, "SPILLWAY_CLIENT_DURABLE_REPLICAS")
+        .ifPresent(
+            v -> {
+              try {
+                b.durableReplicas(Integer.parseInt(v.trim()));
+              } catch (NumberFormatException e) {
+                throw new ConfigException(
+                    "SPILLWAY_CLIENT_DURABLE_REPLICAS must be a whole number but was '" + v + "'");
+              }
+            });
     envValue(env, "SPILLWAY_STRIPES")
         .ifPresent(
             v -> {
@@ -224,6 +237,7 @@ public final class ConfigLoader {
       }
       case BOOL -> bool(root, key).map(v -> v);
       case OVERFLOW -> str(root, key).map(v -> enumValue(key, v, OverflowPolicy.class));
+      case DURABILITY -> str(root, key).map(v -> enumValue(key, v, Durability.class));
     };
   }
 

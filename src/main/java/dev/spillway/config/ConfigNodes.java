@@ -18,7 +18,7 @@ import java.util.TreeSet;
  * the value and the rule. Each config section parses itself with these, so a section owner never
  * edits {@link ConfigLoader}.
  */
-final class ConfigNodes {
+public final class ConfigNodes {
   private ConfigNodes() {}
 
   /** Refuses any field of {@code node} not in {@code known}; {@code path} prefixes the message. */

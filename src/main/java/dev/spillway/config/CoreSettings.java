@@ -1,5 +1,6 @@
 package dev.spillway.config;
 
+import dev.spillway.Durability;
 import dev.spillway.OverflowPolicy;
 import dev.spillway.SpillwayConfig;
 import java.time.Duration;
@@ -33,7 +34,9 @@ public final class CoreSettings {
     INT,
     BOOL,
     /** {@link OverflowPolicy}: written and shown in lower case. */
-    OVERFLOW
+    OVERFLOW,
+    /** {@link Durability}: written and shown in lower case. */
+    DURABILITY
   }
 
   /** One core setting. */
@@ -86,6 +89,16 @@ public final class CoreSettings {
               Kind.DURATION,
               (b, v) -> b.closeTimeout((Duration) v),
               SpillwayConfig::closeTimeout),
+          row(
+              "client.durability",
+              Kind.DURABILITY,
+              (b, v) -> b.durability((Durability) v),
+              SpillwayConfig::durability),
+          row(
+              "client.durable-replicas",
+              Kind.INT,
+              (b, v) -> b.durableReplicas((Integer) v),
+              SpillwayConfig::durableReplicas),
           row("flush.enabled", Kind.BOOL, (b, v) -> b.flushEnabled((Boolean) v), SpillwayConfig::flushEnabled),
           row("flush.interval", Kind.DURATION, (b, v) -> b.flushInterval((Duration) v), SpillwayConfig::flushInterval),
           row(
@@ -138,7 +151,7 @@ public final class CoreSettings {
       case URI -> redactor.redactUri((String) v);
       case SECRET -> v == null || ((String) v).isEmpty() ? "<empty>" : "<masked>";
       case DURATION -> Durations.format((Duration) v);
-      case OVERFLOW -> ((OverflowPolicy) v).name().toLowerCase(Locale.ROOT);
+      case OVERFLOW, DURABILITY -> ((Enum<?>) v).name().toLowerCase(Locale.ROOT);
       case TEXT, INT, BOOL -> v;
     };
   }

@@ -100,7 +100,7 @@ public final class AdoptFlusher {
       InstantSource clock) {
     this.layout = layout;
     this.connection = connection;
-    this.fence = new ReplicationFence(connection, config.redisTimeout());
+    this.fence = new ReplicationFence(connection, config.redisTimeout(), config);
     this.redis = redis;
     this.bytesConnection = bytesConnection;
     this.bytes = bytes;

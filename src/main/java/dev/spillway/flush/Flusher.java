@@ -84,7 +84,7 @@ public final class Flusher implements AutoCloseable {
     this.layout = layout;
     this.failure = failure;
     this.connection = connection;
-    this.fence = new ReplicationFence(connection, config.redisTimeout());
+    this.fence = new ReplicationFence(connection, config.redisTimeout(), config);
     this.claimer = new StripeClaimer(layout, connection, redis, config, meters, clock);
     this.redis = redis;
     this.store = store;

@@ -115,6 +115,21 @@ public final class RedisConnector implements AutoCloseable {
     return cluster != null;
   }
 
+  /**
+   * Whether {@code redis.uri} names Redis Sentinels ({@link SentinelUris}). The single-server
+   * client then asks the sentinels for the master at every connect and reconnect, so each
+   * connection, pub/sub ones included, follows the master across a failover: Sentinel closes the
+   * clients of a demoted master, and a dead one drops them.
+   */
+  public boolean isSentinel() {
+    return cluster == null && !seeds.get(0).getSentinels().isEmpty();
+  }
+
+  /** The sentinels' URIs and the master's name, when {@link #isSentinel()}; else empty. */
+  public List<RedisURI> sentinels() {
+    return cluster == null ? seeds.get(0).getSentinels() : List.of();
+  }
+
   /** The underlying client, for shutdown and for resources. */
   public AbstractRedisClient client() {
     return cluster != null ? cluster : single;

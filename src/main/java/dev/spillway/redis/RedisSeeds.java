@@ -30,6 +30,9 @@ public final class RedisSeeds {
    *     given without {@code cluster}
    */
   public static List<RedisURI> parse(String uri, boolean cluster, Duration timeout) {
+    if (SentinelUris.isSentinel(uri)) {
+      return List.of(SentinelUris.parse(uri, cluster, timeout)); // its commas list sentinels
+    }
     String[] parts = uri.split(",", -1);
     if (parts.length > 1 && !cluster) {
       throw new ConfigException(

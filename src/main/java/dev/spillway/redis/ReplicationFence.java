@@ -21,7 +21,8 @@ import java.util.function.Function;
 
 /**
  * Makes sure claims have reached the replicas before their batches are applied to PostgreSQL
- * (Redis Cluster only; a no-op on a single Redis).
+ * (Redis Cluster; on a single server only with Sentinel or {@code client.durability: replicated},
+ * see {@link SingleServerFence}; else a no-op).
  *
  * <p>Why: replication is asynchronous. If a master claimed a batch, PostgreSQL applied it and the
  * master then died before its replica saw the claim, the promoted replica would still hold the
@@ -50,10 +51,25 @@ public final class ReplicationFence {
 
   /** Waits for replicas at most {@code redisTimeout}, and never more than {@link #MAX_WAIT}. */
   public ReplicationFence(StatefulConnection<String, String> connection, Duration redisTimeout) {
+    this(connection, redisTimeout, null);
+  }
+
+  /**
+   * As above; on a single server (not a cluster) {@code single} fences too (see {@link
+   * SingleServerFence}): with Sentinel, or with {@code client.durability: replicated}.
+   */
+  public ReplicationFence(
+      StatefulConnection<String, String> connection,
+      Duration redisTimeout,
+      dev.spillway.SpillwayConfig config) {
     this.cluster =
         connection instanceof StatefulRedisClusterConnection<String, String> c ? c : null;
     this.timeout = redisTimeout.compareTo(MAX_WAIT) < 0 ? redisTimeout : MAX_WAIT;
+    this.single =
+        cluster == null && config != null ? SingleServerFence.forConfig(connection, config, timeout) : null;
   }
+
+  private final SingleServerFence single;
 
   /**
    * Starts a flush run: a master that failed to confirm earlier in the run is not waited for
@@ -62,6 +78,9 @@ public final class ReplicationFence {
    */
   public void newRun() {
     failedThisRun.clear();
+    if (single != null) {
+      single.newRun();
+    }
   }
 
   /**
@@ -72,6 +91,9 @@ public final class ReplicationFence {
    */
   public <T> List<T> confirmed(
       Collection<T> items, Function<T, String> setOf, Function<T, String> idOf) {
+    if (cluster == null && single != null && !items.isEmpty()) {
+      return single.confirmed(items, setOf);
+    }
     if (cluster == null || items.isEmpty()) {
       return new ArrayList<>(items);
     }

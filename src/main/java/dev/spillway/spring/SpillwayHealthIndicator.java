@@ -1,6 +1,6 @@
 package dev.spillway.spring;
 
-import dev.spillway.Redactor;
+import dev.spillway.config.Redactor;
 import dev.spillway.Spillway;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;

@@ -3,7 +3,7 @@ package dev.spillway.spring;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spillway.ConfigException;
-import dev.spillway.ConfigLoader;
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.SpillwayConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

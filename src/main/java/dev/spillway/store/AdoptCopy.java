@@ -1,6 +1,6 @@
 package dev.spillway.store;
 
-import dev.spillway.AdoptMapping;
+import dev.spillway.config.AdoptMapping;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

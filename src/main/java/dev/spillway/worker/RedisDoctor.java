@@ -58,6 +58,9 @@ final class RedisDoctor extends DoctorLines {
           "write it like redis://host:6379 (a cluster: redis://h1:7101,h2:7101 with redis.cluster: true)");
       return;
     }
+    if (connector.isSentinel()) {
+      new SentinelDoctor(config, lines).run(connector); // even when the master is unreachable
+    }
     try (connector; RedisLink<String, String> link = connector.connect()) {
       List<RedisConnector.Node> nodes = connector.nodes();
       boolean allSlotsServed = !connector.isCluster() || clusterState(link, nodes, where);

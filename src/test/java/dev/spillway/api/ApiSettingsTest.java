@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.spillway.ConfigException;
-import dev.spillway.ConfigLoader;
-import dev.spillway.Redactor;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;

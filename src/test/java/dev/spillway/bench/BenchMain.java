@@ -34,7 +34,7 @@ public final class BenchMain {
     Path out = Path.of(args.length > 0 ? args[0] : "target/bench");
     int threads = Integer.getInteger("bench.threads", Runtime.getRuntime().availableProcessors());
     Duration d = Duration.ofSeconds(Integer.getInteger("bench.seconds", 5));
-    String only = System.getProperty("bench.only", "0,1,2,3,4,5,6,7,8,9,api");
+    String only = System.getProperty("bench.only", "0,1,2,3,4,5,6,7,8,9,10,api");
     List<BenchResult> results = new ArrayList<>();
     Instant started = Instant.now();
     run(only, "0", results, () -> Jmh.increment(threads));
@@ -52,6 +52,7 @@ public final class BenchMain {
       run(only, "9", results, () -> FlushBench.scaling(env,
           java.util.Arrays.stream(System.getProperty("bench.scaleCells", "50000,200000,1000000").split(","))
               .map(String::trim).map(Integer::valueOf).toList()));
+      run(only, "10", results, () -> DurableBench.ingest(env, threads, d, Integer.getInteger("bench.coldKeys", 1_000_000)));
       run(only, "api", results, () -> ApiBench.run(env, d));
       env.reset();
     }

@@ -1,5 +1,6 @@
 package dev.spillway.report;
 
+import dev.spillway.config.ExportSettings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;

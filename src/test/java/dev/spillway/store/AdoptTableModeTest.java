@@ -2,8 +2,8 @@ package dev.spillway.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.AdoptMapping;
-import dev.spillway.KeyRegex;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.KeyRegex;
 import dev.spillway.Spillway;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;

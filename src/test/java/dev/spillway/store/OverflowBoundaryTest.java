@@ -1,5 +1,6 @@
 package dev.spillway.store;
 
+import dev.spillway.layout.CellDelta;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;

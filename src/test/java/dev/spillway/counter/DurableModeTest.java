@@ -1,0 +1,113 @@
+package dev.spillway.counter;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.spillway.Durability;
+import dev.spillway.Spillway;
+import dev.spillway.SpillwayException;
+import dev.spillway.testing.RedisServerProcess;
+import dev.spillway.testing.ServicesExtension;
+import dev.spillway.testing.Spillways;
+import dev.spillway.testing.TestEnv;
+import dev.spillway.testing.TestRedis;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Issue 16, durable mode on one master with one replica (both test-owned): while the replica's
+ * link is cut, {@code flush()} refuses (the master applied the drain, but WAIT cannot confirm it)
+ * and the cells stay with the client; once the link is back, the same packets are re-sent, the
+ * master answers them as duplicates, WAIT confirms, and the count is exact: nothing twice.
+ * Under {@code async} the same cut does not stop {@code flush()}.
+ */
+@ExtendWith(ServicesExtension.class)
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class DurableModeTest {
+
+  @Test
+  void replicated_linkCut_flushRefusedCellsKept_linkBack_exactOnce(TestEnv env) {
+    try (RedisServerProcess master = RedisServerProcess.start();
+        RedisServerProcess replica =
+            RedisServerProcess.start("--replicaof", "127.0.0.1", Integer.toString(master.port()))) {
+      awaitLinked(master, 1);
+      try (Spillway sw = runtime(env, master, Durability.REPLICATED)) {
+        Counters c = sw.counters();
+        c.increment("durable", "a", 100);
+        c.flush();
+        assertThat(c.pending("durable", "a")).isEqualTo(100);
+
+        cut(replica);
+        c.increment("durable", "a", 50);
+        assertThatThrownBy(c::flush)
+            .isInstanceOf(SpillwayException.class)
+            .hasMessageContaining("did not acknowledge");
+        assertThat(c.pendingCells()).as("kept by the client while unconfirmed").isPositive();
+        assertThat(c.pending("durable", "a")).as("the master applied it all the same").isEqualTo(150);
+
+        restore(replica);
+        awaitLinked(master, 1);
+        c.flush();
+        assertThat(c.pendingCells()).isZero();
+        assertThat(c.pending("durable", "a")).as("re-sent, answered as a duplicate: once").isEqualTo(150);
+        try (TestRedis r = TestRedis.connect(replica.uri(), false)) {
+          await().atMost(Duration.ofSeconds(5)).until(() -> r.sync().info("replication").contains("master_link_status:up"));
+        }
+      }
+    }
+  }
+
+  @Test
+  void async_linkCut_flushReturns(TestEnv env) {
+    try (RedisServerProcess master = RedisServerProcess.start();
+        RedisServerProcess replica =
+            RedisServerProcess.start("--replicaof", "127.0.0.1", Integer.toString(master.port()))) {
+      awaitLinked(master, 1);
+      try (Spillway sw = runtime(env, master, Durability.ASYNC)) {
+        cut(replica);
+        sw.counters().increment("durable", "b", 7);
+        sw.counters().flush();
+        assertThat(sw.counters().pendingCells()).isZero();
+        assertThat(sw.counters().pending("durable", "b")).isEqualTo(7);
+      }
+    }
+  }
+
+  private static Spillway runtime(TestEnv env, RedisServerProcess master, Durability d) {
+    return Spillway.builder()
+        .config(
+            Spillways.config(env)
+                .redisUri(master.uri())
+                .redisTimeout(Duration.ofSeconds(2))
+                .durability(d)
+                .build())
+        .build();
+  }
+
+  private static void awaitLinked(RedisServerProcess master, int replicas) {
+    try (TestRedis r = TestRedis.connect(master.uri(), false)) {
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> r.sync().info("replication").contains("connected_slaves:" + replicas));
+    }
+  }
+
+  /** A wrong masterauth fails every handshake, so the link stays cut. */
+  private static void cut(RedisServerProcess replica) {
+    try (TestRedis r = TestRedis.connect(replica.uri(), false)) {
+      r.sync().configSet("masterauth", "not-the-password");
+      ((io.lettuce.core.api.sync.RedisCommands<String, String>) r.sync())
+          .clientKill(io.lettuce.core.KillArgs.Builder.typeMaster());
+    }
+  }
+
+  private static void restore(RedisServerProcess replica) {
+    try (TestRedis r = TestRedis.connect(replica.uri(), false)) {
+      r.sync().configSet("masterauth", "");
+    }
+  }
+}
