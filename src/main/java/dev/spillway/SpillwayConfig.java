@@ -62,7 +62,7 @@ public record SpillwayConfig(
     WorkerSettings worker,
     ReportSettings reporting,
     CacheSettings cache,
-    dev.spillway.api.ApiSettings api,
+    dev.spillway.config.ApiSettings api,
     Durability durability,
     int durableReplicas) {
 
@@ -162,7 +162,7 @@ public record SpillwayConfig(
     worker = worker == null ? WorkerSettings.defaults() : worker;
     reporting = reporting == null ? ReportSettings.defaults() : reporting;
     cache = cache == null ? CacheSettings.defaults() : cache;
-    api = api == null ? dev.spillway.api.ApiSettings.defaults() : api;
+    api = api == null ? dev.spillway.config.ApiSettings.defaults() : api;
     if (cache.foreignChannel() != null
         && cache.foreignChannel().equals(cache.channelFor(keyPrefix))) {
       // Bus messages would be read as malformed events, and events as foreign bus messages.
@@ -293,7 +293,7 @@ public record SpillwayConfig(
     private WorkerSettings worker = WorkerSettings.defaults();
     private ReportSettings reporting = ReportSettings.defaults();
     private CacheSettings cache = CacheSettings.defaults();
-    private dev.spillway.api.ApiSettings api = dev.spillway.api.ApiSettings.defaults();
+    private dev.spillway.config.ApiSettings api = dev.spillway.config.ApiSettings.defaults();
     private Durability durability = Durability.ASYNC;
     private int durableReplicas = 1;
 
@@ -328,7 +328,7 @@ public record SpillwayConfig(
     }
 
     /** The public HTTP API ({@code api:}); the worker serves it when enabled. */
-    public Builder api(dev.spillway.api.ApiSettings a) {
+    public Builder api(dev.spillway.config.ApiSettings a) {
       this.api = a;
       return this;
     }

@@ -1,5 +1,6 @@
 package dev.spillway.api;
 
+import dev.spillway.config.ApiSettings;
 import dev.spillway.config.ExportSettings;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;

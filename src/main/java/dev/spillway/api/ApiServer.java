@@ -1,5 +1,6 @@
 package dev.spillway.api;
 
+import dev.spillway.config.ApiSettings;
 import dev.spillway.report.Report;
 import dev.spillway.report.ReportRequest;
 import dev.spillway.cache.CachedCounters;

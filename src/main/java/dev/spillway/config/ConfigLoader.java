@@ -125,7 +125,7 @@ public final class ConfigLoader {
     b.worker(WorkerSettings.parse(root.path("worker")));
     b.reporting(ReportSettings.parse(root.path("reporting")));
     b.cache(CacheSettings.parse(root.path("cache")));
-    b.api(dev.spillway.api.ApiSettings.parse(root.path("api")));
+    b.api(dev.spillway.config.ApiSettings.parse(root.path("api")));
     JsonNode counters = root.path("counters");
     if (!counters.isMissingNode() && !counters.isNull()) {
       if (!counters.isObject()) {

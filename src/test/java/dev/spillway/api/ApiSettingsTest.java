@@ -1,12 +1,13 @@
 package dev.spillway.api;
 
+import dev.spillway.config.ApiSettings;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.Redactor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.spillway.ConfigException;
-import dev.spillway.config.ConfigLoader;
-import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;

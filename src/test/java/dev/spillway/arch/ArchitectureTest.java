@@ -41,6 +41,7 @@ class ArchitectureTest {
           "dev.spillway.BufferFullException",
           "dev.spillway.Granularity",
           "dev.spillway.OverflowPolicy",
+          "dev.spillway.Durability",
           "dev.spillway.counter.Counters",
           "dev.spillway.cache.CacheAside",
           "dev.spillway.cache.CacheLoader",
@@ -200,6 +201,7 @@ class ArchitectureTest {
           "dev.spillway.config.WorkerSettings",
           "dev.spillway.config.CacheSettings",
           "dev.spillway.config.ReportSettings",
+          "dev.spillway.config.ApiSettings",
           "dev.spillway.store.DeadLetters",
           "dev.spillway.runtime.RuntimeFailure");
 

@@ -1,9 +1,7 @@
-package dev.spillway.api;
+package dev.spillway.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
-import dev.spillway.config.ConfigNodes;
-import dev.spillway.config.Durations;
 import dev.spillway.layout.CounterNames;
 import java.net.URI;
 import java.time.Duration;
@@ -131,7 +129,7 @@ public record ApiSettings(
   }
 
   /** The {@code Access-Control-Allow-Origin} value for a request from {@code origin}, or null. */
-  String allowedOrigin(String origin) {
+  public String allowedOrigin(String origin) {
     if (origin == null || corsOrigins.isEmpty()) {
       return null;
     }
