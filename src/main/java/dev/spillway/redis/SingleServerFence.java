@@ -22,8 +22,12 @@ import java.util.function.Function;
  * <p>n is {@code client.durable-replicas} under {@code replicated}: a claim must reach the
  * replicas the clients' drains reached, or a failover could bring back cells PostgreSQL already
  * holds while the clients re-send them. Under {@code async} (Sentinel only) n is the number of
- * replicas connected at the start of the run ({@code INFO replication}): none connected, nothing
- * to wait for, as before.
+ * replicas connected at the start of the run ({@code INFO replication}), or, for {@value
+ * #FORGET_SECONDS} s after a replica disconnects, the higher number this master had: a replica
+ * whose link just broke is the one Sentinel may promote, and a claim it never saw would come back
+ * on it (the cluster fence counts the replicas the topology lists, for the same reason). A
+ * replica gone for longer is no longer waited for. A new {@code master_replid} (a promoted
+ * replica, a restarted master) starts the count afresh.
  */
 final class SingleServerFence {
   private final RedisAsyncCommands<String, String> redis;
@@ -31,6 +35,11 @@ final class SingleServerFence {
   private final int required; // 0: read connected replicas per run
   private int replicas;
   private boolean failedThisRun;
+  /** How long a disconnected replica is still waited for, under async. */
+  static final long FORGET_SECONDS = 60;
+  private String replid = "";
+  private int seenReplicas;
+  private long seenAtNanos;
 
   private SingleServerFence(RedisAsyncCommands<String, String> redis, Duration timeout, int required) {
     this.redis = redis;
@@ -89,12 +98,22 @@ final class SingleServerFence {
       redis.getStatefulConnection().flushCommands();
       String text = info.get(waitMs, TimeUnit.MILLISECONDS);
       int n = 0;
+      String id = "";
       for (String line : text.split("\r?\n")) {
         if (line.startsWith("connected_slaves:")) {
           n = Integer.parseInt(line.substring("connected_slaves:".length()).trim());
+        } else if (line.startsWith("master_replid:")) {
+          id = line.substring("master_replid:".length()).trim();
         }
       }
-      replicas = n;
+      long now = System.nanoTime();
+      if (!id.equals(replid) || n >= seenReplicas
+          || now - seenAtNanos > TimeUnit.SECONDS.toNanos(FORGET_SECONDS)) {
+        replid = id;
+        seenReplicas = n;
+        seenAtNanos = now;
+      }
+      replicas = Math.max(n, seenReplicas);
     }
     return replicas;
   }
