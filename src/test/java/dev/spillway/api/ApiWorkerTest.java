@@ -291,6 +291,15 @@ class ApiWorkerTest {
   }
 
   @Test
+  void workerOutput_namesHowManyTokens_neverTheTokens() {
+    assertThat(worker.post("/v1/counters/hits/x/increments", "wrong-token-0123456789").statusCode())
+        .isEqualTo(401);
+    String log = worker.process.output();
+    assertThat(log).contains("event=api_listening").contains("tokens=2");
+    assertThat(log).doesNotContain(ApiWorker.TOKEN, ApiWorker.OTHER_TOKEN);
+  }
+
+  @Test
   void ping_isTheTrivialReference() {
     HttpResponse<String> r = worker.get("/v1/ping");
     assertThat(r.statusCode()).isEqualTo(200);
