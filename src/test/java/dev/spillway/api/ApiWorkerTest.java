@@ -300,6 +300,24 @@ class ApiWorkerTest {
   }
 
   @Test
+  void tooShortToken_workerRefusesToStart_withOneSentence(TestEnv env) {
+    java.util.Map<String, String> e = new java.util.LinkedHashMap<>(WorkerProcess.env(env));
+    e.put("SPILLWAY_API_TOKEN", "short-secret");
+    WorkerProcess.Result r =
+        WorkerProcess.run(
+            WorkerProcess.START_TIMEOUT,
+            e,
+            "worker", "--config",
+            WorkerProcess.config("worker: {http: {port: 0}}\napi: {enabled: true, port: 0}\n").toString());
+
+    assertThat(r.exitCode()).as(r.output()).isNotZero();
+    assertThat(r.output())
+        .contains("SPILLWAY_API_TOKEN entry 1 of 1 must be at least 16 characters but was 12")
+        .doesNotContain("short-secret")
+        .doesNotContain("\tat ");
+  }
+
+  @Test
   void ping_isTheTrivialReference() {
     HttpResponse<String> r = worker.get("/v1/ping");
     assertThat(r.statusCode()).isEqualTo(200);
