@@ -114,10 +114,10 @@ final class ApiHandler extends Handler.Abstract {
     this.registry = registry;
     this.redact = redact;
     this.limiter = new RateLimiter(settings.anonymousRate(), System::nanoTime);
-    Caffeine<Object, Object> b = Caffeine.newBuilder().maximumSize(1_000);
-    if (settings.maxAge().isZero()) {
-      b.maximumSize(0);
-    } else {
+    // max-age 0: nothing is kept, every request runs its report.
+    Caffeine<Object, Object> b =
+        Caffeine.newBuilder().maximumSize(settings.maxAge().isZero() ? 0 : 1_000);
+    if (!settings.maxAge().isZero()) {
       b.expireAfterWrite(settings.maxAge());
     }
     this.tops = b.build();

@@ -77,6 +77,16 @@ class ApiSettingsTest {
   }
 
   @Test
+  void maxAgeZero_isAccepted_andTheHandlerBuildsWithIt() throws Exception {
+    ApiSettings a = parse("max-age: 0s\nstale-while-revalidate: 0s");
+
+    assertThat(a.cacheControl()).isEqualTo("public, max-age=0, stale-while-revalidate=0");
+    new ApiHandler(
+        a, ApiTokens.none(), null, r -> null, java.time.InstantSource.system(),
+        new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), s -> s);
+  }
+
+  @Test
   void corsWildcard_allowsAnyOrigin() throws Exception {
     assertThat(parse("cors-origins: ['*']").allowedOrigin("https://any.test")).isEqualTo("*");
     assertThat(parse("{}").allowedOrigin("https://any.test")).isNull();

@@ -40,6 +40,7 @@ final class ApiWorker implements AutoCloseable {
   static ApiWorker start(TestEnv env, String apiYaml) {
     String yaml =
         """
+        keys: {stripes: 64}             # as Spillways.builder(env), so a test's runtime flushes the same
         flush: {interval: 200ms}
         client: {drain-interval: 20ms}
         worker:

@@ -291,6 +291,33 @@ class ApiWorkerTest {
   }
 
   @Test
+  void workerOutput_namesHowManyTokens_neverTheTokens() {
+    assertThat(worker.post("/v1/counters/hits/x/increments", "wrong-token-0123456789").statusCode())
+        .isEqualTo(401);
+    String log = worker.process.output();
+    assertThat(log).contains("event=api_listening").contains("tokens=2");
+    assertThat(log).doesNotContain(ApiWorker.TOKEN, ApiWorker.OTHER_TOKEN);
+  }
+
+  @Test
+  void tooShortToken_workerRefusesToStart_withOneSentence(TestEnv env) {
+    java.util.Map<String, String> e = new java.util.LinkedHashMap<>(WorkerProcess.env(env));
+    e.put("SPILLWAY_API_TOKEN", "short-secret");
+    WorkerProcess.Result r =
+        WorkerProcess.run(
+            WorkerProcess.START_TIMEOUT,
+            e,
+            "worker", "--config",
+            WorkerProcess.config("worker: {http: {port: 0}}\napi: {enabled: true, port: 0}\n").toString());
+
+    assertThat(r.exitCode()).as(r.output()).isNotZero();
+    assertThat(r.output())
+        .contains("SPILLWAY_API_TOKEN entry 1 of 1 must be at least 16 characters but was 12")
+        .doesNotContain("short-secret")
+        .doesNotContain("\tat ");
+  }
+
+  @Test
   void ping_isTheTrivialReference() {
     HttpResponse<String> r = worker.get("/v1/ping");
     assertThat(r.statusCode()).isEqualTo(200);
