@@ -82,7 +82,7 @@ class ApiSettingsTest {
 
     assertThat(a.cacheControl()).isEqualTo("public, max-age=0, stale-while-revalidate=0");
     new ApiHandler(
-        a, ApiTokens.none(), null, r -> null, java.time.InstantSource.system(),
+        a, ApiTokens.none(), null, null, r -> null, java.time.InstantSource.system(),
         new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), s -> s);
   }
 
