@@ -96,14 +96,23 @@ public class SpillwayAutoConfiguration {
     }
   }
 
-  /** The {@code spillway} health component, where Spring Boot's health support is present. */
+  /**
+   * The {@code spillway} health component, where Spring Boot's health support is present. Two
+   * levels: the inner class's condition ({@code management.health.spillway.enabled}) is a class of
+   * spring-boot-health, so it is only looked at once the outer one found that module.
+   */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnClass(name = "org.springframework.boot.health.contributor.HealthIndicator")
   static class HealthConfiguration {
-    @Bean
-    @ConditionalOnMissingBean(name = "spillwayHealthIndicator")
-    SpillwayHealthIndicator spillwayHealthIndicator(Spillway spillway) {
-      return new SpillwayHealthIndicator(spillway);
+    @Configuration(proxyBeanMethods = false)
+    @org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator(
+        "spillway")
+    static class Enabled {
+      @Bean
+      @ConditionalOnMissingBean(name = "spillwayHealthIndicator")
+      SpillwayHealthIndicator spillwayHealthIndicator(Spillway spillway) {
+        return new SpillwayHealthIndicator(spillway);
+      }
     }
   }
 }

@@ -329,6 +329,22 @@ class SpringBootStarterTest {
   }
 
   @Test
+  void healthComponentCanBeTurnedOff() {
+    app("management.health.spillway.enabled=false")
+        .run(ctx -> assertThat(ctx).hasNotFailed().hasSingleBean(Spillway.class)
+            .doesNotHaveBean(SpillwayHealthIndicator.class));
+  }
+
+  @Test
+  void withoutSpringBootHealthOnTheClassPath() {
+    app()
+        .withClassLoader(new org.springframework.boot.test.context.FilteredClassLoader(
+            "org.springframework.boot.health"))
+        .run(ctx -> assertThat(ctx).hasNotFailed().hasSingleBean(Counters.class)
+            .doesNotHaveBean("spillwayHealthIndicator"));
+  }
+
+  @Test
   void disabledByProperty() {
     new ApplicationContextRunner()
         .withConfiguration(AutoConfigurations.of(SpillwayAutoConfiguration.class))
