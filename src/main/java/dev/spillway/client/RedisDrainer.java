@@ -143,6 +143,15 @@ final class RedisDrainer implements AutoCloseable {
   }
 
   void start() {
+    if (!config.redisCluster()) {
+      // Load the drain script before the first drain, on this connection. Durable mode's WAIT
+      // rides behind the drain scripts in the same pipeline; a first drain that found the script
+      // missing would be applied by its EVAL fallback after that WAIT, be reported unconfirmed
+      // and wait for a retry. Best effort: a failure here only means that first fallback. (Not on
+      // a cluster: SCRIPT LOAD must reach every node, and there WAIT runs after the replies.)
+      redis.scriptLoad(Scripts.DRAIN.text());
+      connection.flushCommands();
+    }
     long ms = config.drainInterval().toMillis();
     executor.scheduleWithFixedDelay(this::tick, ms, ms, TimeUnit.MILLISECONDS);
   }
