@@ -37,10 +37,12 @@ run: build ## Build, then run the demo (starts embedded Redis/PostgreSQL if none
 
 # verify, not test: after the unit tests, the packaged jars go through src/it (a plain Maven
 # application that depends on the library jar, see pom.xml's maven-invoker-plugin). The format
-# check comes first: it takes seconds, the tests take minutes.
+# check comes first: it takes seconds, the tests take minutes. One line per test class: each
+# class's log goes to target/surefire-reports/<class>-output.txt, and surefire's "Running" line
+# is dropped (its result line names the class); failures print in full.
 test: ## Check the format, then run all tests against real Redis and PostgreSQL (see DESIGN.md)
 	@$(WITH_JDK) $(MVN) -B -q spotless:check || { echo "unformatted Java files (listed above): run 'make fmt'"; exit 1; }
-	@$(WITH_JDK) $(MVN) -B verify
+	@$(WITH_JDK) $(MVN) -B verify | grep --line-buffered -v '^\[INFO\] Running dev\.spillway\.'
 
 fmt: ## Format every Java file (google-java-format, through Spotless)
 	@$(WITH_JDK) $(MVN) -B -q spotless:apply
