@@ -181,19 +181,7 @@ public final class Flusher implements AutoCloseable {
     meters.flushDuration.record(took);
     long now = clock.millis();
     oldestPendingMillis = run.oldestUnackedClaim == Long.MAX_VALUE ? 0 : now - run.oldestUnackedClaim;
-    FlushReport r =
-        new FlushReport(
-            to - from,
-            run.claimed,
-            run.applied,
-            run.duplicate,
-            run.failed,
-            run.cells,
-            run.rows,
-            run.deadLetters,
-            took,
-            Duration.ofMillis(oldestPendingMillis),
-            List.copyOf(run.errors));
+    FlushReport r = run.report(to - from, took, Duration.ofMillis(oldestPendingMillis), null);
     if (!r.ok()) {
       log.warn("event=flush_incomplete {}", r);
     } else if (r.batchesApplied() > 0 && log.isDebugEnabled()) {
@@ -208,18 +196,10 @@ public final class Flusher implements AutoCloseable {
     return r;
   }
 
-  private static final class Run {
-    int claimed;
-    int applied;
-    int duplicate;
-    int failed;
-    long cells;
-    long rows;
-    long deadLetters;
+  /** The shared counters ({@link RunTally}), and what only a native run keeps. */
+  private static final class Run extends RunTally {
     long oldestUnackedClaim = Long.MAX_VALUE;
     int unreplicated;
-    // Written by the flushing thread and the apply thread.
-    final List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
     // Where the time went, for the debug log: claim, read, apply, ack.
     long claimNanos;
     long readNanos;
@@ -435,14 +415,7 @@ public final class Flusher implements AutoCloseable {
   private boolean applyGroup(List<BatchContent> group, Run run, Set<Pending> done) {
     try {
       ApplyResult r = store.apply(group, "counter", listener::beforeCommit, meters.flushPhases);
-      run.applied += r.applied().size();
-      run.duplicate += r.duplicates().size();
-      run.rows += r.totalRows() + r.bucketRows();
-      run.deadLetters += r.deadLetters();
-      meters.batchesApplied.increment(r.applied().size());
-      meters.batchesDuplicate.increment(r.duplicates().size());
-      meters.rowsUpserted.increment(r.totalRows() + r.bucketRows());
-      meters.deadLetters.increment(r.deadLetters());
+      run.committed(r, meters);
       Set<String> committed = new LinkedHashSet<>();
       for (BatchContent b : group) {
         if (r.applied().contains(b.batchId())) {

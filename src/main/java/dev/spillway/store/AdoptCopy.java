@@ -43,7 +43,7 @@ final class AdoptCopy {
     for (AdoptStore.Exec e : execs) {
       List<String> key = new ArrayList<>(m.keyColumns().size());
       for (String group : m.keyColumns().keySet()) {
-        // As AdoptStore.bind does: :field is the hash field, any other name a group of the regex.
+        // As AdoptSql.bind does: :field is the hash field, any other name a group of the regex.
         key.add(group.equals("field") ? e.cell().field() : e.groups().get(group));
       }
       long[] sum = rows.computeIfAbsent(key, k -> new long[1]);
@@ -93,7 +93,7 @@ final class AdoptCopy {
   }
 
   private static String upsert(Connection c, AdoptMapping m) throws SQLException {
-    String table = AdoptStore.quoteQualified(m.table());
+    String table = AdoptSql.quoteQualified(m.table());
     Map<String, String> types = new HashMap<>();
     try (PreparedStatement ps =
         c.prepareStatement(

@@ -1,32 +1,26 @@
 package dev.spillway.store;
 
-import dev.spillway.layout.CellDelta;
-import dev.spillway.layout.RejectedCell;
 import dev.spillway.Granularity;
 import dev.spillway.SpillwayException;
+import dev.spillway.layout.CellDelta;
+import dev.spillway.layout.RejectedCell;
 import java.math.BigDecimal;
-import java.math.BigInteger;
-import java.sql.Array;
 import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import javax.sql.DataSource;
 
 /**
  * The SQL that writes and reads counters. {@link #apply} is the heart of exactly-once: the ledger
- * rows of a set of batches and every counter row they change commit in one short transaction, so
- * a batch is either wholly applied once or not at all. All statements are parameterized and
+ * rows of a set of batches and every counter row they change commit in one short transaction, so a
+ * batch is either wholly applied once or not at all. Telling a duplicate from a batch a Redis
+ * rollback resurrected is {@link Resurrections}'s; whole-batch dead letters are {@link
+ * BatchDeadLetters}'s; exact reads are {@link ExactReads}'s. All statements are parameterized and
  * set-based (the ledger through {@code unnest} arrays, counter rows through binary {@code COPY},
  * {@link CopyUpsert}); the only identifier spliced in is the validated, quoted schema name.
  *
@@ -44,35 +38,21 @@ public final class CounterStore {
 
   private final DataSource dataSource;
   private final Ledger ledger;
-  private final String ledgerLookup;
-  private final String ledgerInsertPlain;
+  private final Resurrections resurrections;
   private final CopyUpsert copy;
   private final DeadLetterWriter deadLetters;
-  private final String exactRead;
+  private final BatchDeadLetters batchDeadLetters;
+  private final ExactReads exactReads;
 
   public CounterStore(DataSource dataSource, String schema) {
     this.dataSource = dataSource;
     String s = Database.quote(schema);
     this.ledger = new Ledger(s);
-    this.ledgerLookup =
-        "SELECT batch_id, stripe, claim, cells, delta_sum, applied_at FROM "
-            + s
-            + ".flush_ledger WHERE batch_id = ANY(?::text[])"
-            + " OR (claim IS NOT NULL AND (stripe::text || ' ' || claim) = ANY(?::text[]))";
-    this.ledgerInsertPlain =
-        "INSERT INTO "
-            + s
-            + ".flush_ledger (batch_id, stripe, cells, delta_sum, claim) VALUES (?, ?, ?, ?, ?)"
-            + " ON CONFLICT DO NOTHING RETURNING batch_id";
+    this.resurrections = new Resurrections(s, ledger);
     this.deadLetters = new DeadLetterWriter(s);
+    this.batchDeadLetters = new BatchDeadLetters(dataSource, ledger, deadLetters);
     this.copy = new CopyUpsert(s);
-    this.exactRead =
-        "SELECT (SELECT total FROM "
-            + s
-            + ".counter_totals WHERE counter = ? AND key = ?),"
-            + " ARRAY(SELECT batch_id FROM "
-            + s
-            + ".flush_ledger WHERE batch_id = ANY(?::text[]))";
+    this.exactReads = new ExactReads(dataSource, s);
   }
 
   /**
@@ -86,7 +66,9 @@ public final class CounterStore {
     return apply(batches, source, beforeCommit, PhaseTimer.NONE);
   }
 
-  /** {@link #apply(List, String, BeforeCommit)}, reporting where the time went to {@code phases}. */
+  /**
+   * {@link #apply(List, String, BeforeCommit)}, reporting where the time went to {@code phases}.
+   */
   public ApplyResult apply(
       List<BatchContent> batches, String source, BeforeCommit beforeCommit, PhaseTimer phases) {
     if (batches.isEmpty()) {
@@ -127,8 +109,12 @@ public final class CounterStore {
   }
 
   private ApplyResult applyIn(
-      Connection c, List<BatchContent> batches, String source, BeforeCommit beforeCommit,
-      PhaseTimer phases) throws SQLException {
+      Connection c,
+      List<BatchContent> batches,
+      String source,
+      BeforeCommit beforeCommit,
+      PhaseTimer phases)
+      throws SQLException {
     long t0 = System.nanoTime();
     copy.begin(c);
     List<BatchContent> sorted = new ArrayList<>(batches);
@@ -141,8 +127,11 @@ public final class CounterStore {
     Set<String> resurrected = Set.of();
     if (applied.size() < sorted.size()) {
       resurrected =
-          resurrected(c, sorted.stream().filter(b -> !applied.contains(b.batchId())).toList(),
-              source, dead);
+          resurrections.resurrected(
+              c,
+              sorted.stream().filter(b -> !applied.contains(b.batchId())).toList(),
+              source,
+              dead);
     }
     // Deduplicated here (ON CONFLICT may touch a row once per statement); the SQL sorts.
     int cellCount = 0;
@@ -161,20 +150,35 @@ public final class CounterStore {
       for (RejectedCell r : b.rejected()) {
         dead.add(
             DeadRow.unapplied(
-                b.batchId(), source, r.counter(), r.key(), parse(r.value()), r.raw(), r.reason()));
+                b.batchId(),
+                source,
+                r.counter(),
+                r.key(),
+                BatchDeadLetters.parse(r.value()),
+                r.raw(),
+                r.reason()));
       }
       for (CellDelta cell : b.cells()) {
         if (!totals.add(cell.counter(), cell.key(), cell.delta())) {
-          dead.add(DeadRow.total(b.batchId(), source, new TotalKey(cell.counter(), cell.key()),
-              cell.delta(), "the deltas of this batch for one total add up beyond the bigint range"));
+          dead.add(
+              DeadRow.total(
+                  b.batchId(),
+                  source,
+                  new TotalKey(cell.counter(), cell.key()),
+                  cell.delta(),
+                  "the deltas of this batch for one total add up beyond the bigint range"));
         }
         for (int i = 0; i < cell.bucketCodes().length(); i++) {
           Granularity g = Granularity.ofCode(cell.bucketCodes().charAt(i));
           long start = g.bucketStartSeconds(cell.epochMinute());
           if (!buckets.add(cell.counter(), cell.key(), g.code(), start, cell.delta())) {
-            dead.add(DeadRow.bucket(b.batchId(), source,
-                new BucketKey(cell.counter(), cell.key(), g.code(), start), cell.delta(),
-                "the deltas of this batch for one bucket add up beyond the bigint range"));
+            dead.add(
+                DeadRow.bucket(
+                    b.batchId(),
+                    source,
+                    new BucketKey(cell.counter(), cell.key(), g.code(), start),
+                    cell.delta(),
+                    "the deltas of this batch for one bucket add up beyond the bigint range"));
           }
         }
       }
@@ -206,98 +210,11 @@ public final class CounterStore {
   private Set<String> insertLedger(Connection c, List<BatchContent> sorted) throws SQLException {
     List<Ledger.Entry> entries = new ArrayList<>(sorted.size());
     for (BatchContent b : sorted) {
-      entries.add(new Ledger.Entry(b.batchId(), b.stripe(), b.size(), new BigDecimal(b.deltaSum()), b.claim()));
+      entries.add(
+          new Ledger.Entry(
+              b.batchId(), b.stripe(), b.size(), new BigDecimal(b.deltaSum()), b.claim()));
     }
     return ledger.insert(c, entries);
-  }
-
-  /** A ledger row, as far as telling a duplicate from a resurrected batch needs. */
-  private record LedgerRow(String batchId, int stripe, String claim, int cells, BigDecimal deltaSum,
-      java.time.OffsetDateTime appliedAt) {}
-
-  /**
-   * For batches the ledger refused: a true duplicate (its id is there: an earlier or concurrent
-   * run applied it) adds nothing; a batch whose claim number is there under another id was
-   * resurrected by a Redis rollback, so its cells go to dead_letter instead of being counted
-   * again, and its id is recorded so that a retry finds it.
-   */
-  private Set<String> resurrected(Connection c, List<BatchContent> refused, String source,
-      List<DeadRow> dead) throws SQLException {
-    String[] ids = refused.stream().map(BatchContent::batchId).toArray(String[]::new);
-    String[] claims =
-        refused.stream().filter(b -> b.claim() != null).map(b -> b.stripe() + " " + b.claim())
-            .toArray(String[]::new);
-    Map<String, LedgerRow> byId = new HashMap<>();
-    Map<String, LedgerRow> byClaim = new HashMap<>();
-    try (PreparedStatement ps = c.prepareStatement(ledgerLookup)) {
-      ps.setArray(1, c.createArrayOf("text", ids));
-      ps.setArray(2, c.createArrayOf("text", claims));
-      try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          LedgerRow r = new LedgerRow(rs.getString(1), rs.getInt(2), rs.getString(3), rs.getInt(4),
-              rs.getBigDecimal(5), rs.getObject(6, java.time.OffsetDateTime.class));
-          byId.put(r.batchId(), r);
-          if (r.claim() != null) {
-            byClaim.put(r.stripe() + " " + r.claim(), r);
-          }
-        }
-      }
-    }
-    Set<String> out = new LinkedHashSet<>();
-    for (BatchContent b : refused) {
-      if (byId.containsKey(b.batchId())) {
-        continue; // a plain duplicate
-      }
-      LedgerRow earlier = b.claim() == null ? null : byClaim.get(b.stripe() + " " + b.claim());
-      if (earlier == null) {
-        // Cannot happen (ON CONFLICT waits for the conflicting transaction to commit), but if it
-        // did, acknowledging the batch could lose it: fail, and the next run tries again.
-        throw new SQLException(
-            "the ledger refused batch " + b.batchId() + " but holds neither its id nor its claim");
-      }
-      try (PreparedStatement ps = c.prepareStatement(ledgerInsertPlain)) {
-        ps.setString(1, b.batchId());
-        ps.setInt(2, b.stripe());
-        ps.setInt(3, b.size());
-        ps.setBigDecimal(4, new BigDecimal(b.deltaSum()));
-        ps.setString(5, null);
-        try (ResultSet rs = ps.executeQuery()) {
-          if (!rs.next()) {
-            continue;
-          }
-        }
-      }
-      String reason =
-          "Redis rolled back to before claim " + b.claim() + " of stripe " + b.stripe()
-              + ", which the ledger shows applied as batch " + earlier.batchId() + " at "
-              + earlier.appliedAt() + " (" + earlier.cells() + " cells, sum " + earlier.deltaSum()
-              + "); this batch reissues that claim (" + b.size() + " cells, sum " + b.deltaSum()
-              + ") and may hold counts already applied plus newer ones: not applied; compare with"
-              + " the totals, then dead-letter replay --id or dead-letter discard --id";
-      deadLetterAll(b, source, reason, DeadLetterKind.MAYBE_COUNTED, dead);
-      out.add(b.batchId());
-    }
-    return out;
-  }
-
-  /**
-   * Every cell of {@code b}, as rows of class {@code kind}. A resurrected batch's refused cells
-   * are {@code maybe_counted} too: they may be copies of rows the first issue of the claim already
-   * dead-lettered, and an unapplied copy would then be replayed twice. Their reason says both.
-   */
-  private static void deadLetterAll(BatchContent b, String source, String reason,
-      DeadLetterKind kind, List<DeadRow> dead) {
-    for (CellDelta cell : b.cells()) {
-      dead.add(new DeadRow(b.batchId(), source, cell.counter(), cell.key(), null, null,
-          BigInteger.valueOf(cell.delta()), dev.spillway.layout.CellField.format(cell), reason,
-          kind));
-    }
-    for (RejectedCell r : b.rejected()) {
-      String why =
-          kind == DeadLetterKind.UNAPPLIED ? r.reason() : reason + "; the cell itself: " + r.reason();
-      dead.add(new DeadRow(b.batchId(), source, r.counter(), r.key(), null, null, parse(r.value()),
-          r.raw(), why, kind));
-    }
   }
 
   /**
@@ -306,64 +223,68 @@ public final class CounterStore {
    * in the ledger is left alone. So one poisoned batch never blocks the stripes behind it.
    */
   public int deadLetterBatch(BatchContent b, String source, String reason) {
-    try (Connection c = dataSource.getConnection()) {
-      c.setAutoCommit(false);
-      try {
-        try (PreparedStatement ps = c.prepareStatement(ledgerInsertPlain)) {
-          ps.setString(1, b.batchId());
-          ps.setInt(2, b.stripe());
-          ps.setInt(3, b.size());
-          ps.setBigDecimal(4, new BigDecimal(b.deltaSum()));
-          ps.setString(5, b.claim());
-          try (ResultSet rs = ps.executeQuery()) {
-            if (!rs.next()) {
-              c.rollback();
-              return 0;
-            }
-          }
-        }
-        List<DeadRow> dead = new ArrayList<>();
-        deadLetterAll(b, source, reason, DeadLetterKind.UNAPPLIED, dead);
-        deadLetters.insert(c, dead);
-        c.commit();
-        return dead.size();
-      } catch (SQLException | RuntimeException e) {
-        rollbackQuietly(c);
-        throw e;
-      }
-    } catch (SQLException e) {
-      throw new SpillwayException("dead-lettering batch " + b.batchId() + " failed: " + e.getMessage(), e);
-    }
+    return batchDeadLetters.deadLetterBatch(b, source, reason);
   }
 
-  private int upsertTotals(Connection c, CellColumns totals, List<DeadRow> dead, String batchId,
-      String source, PhaseTimer phases) throws SQLException {
+  private int upsertTotals(
+      Connection c,
+      CellColumns totals,
+      List<DeadRow> dead,
+      String batchId,
+      String source,
+      PhaseTimer phases)
+      throws SQLException {
     if (totals.size() == 0) {
       return 0;
     }
     phases.record("ship", copy.ship(c, totals));
     long t0 = System.nanoTime();
     int written =
-        copy.upsert(c, totals, i -> dead.add(DeadRow.total(batchId, source,
-            new TotalKey(totals.counter(i), totals.key(i)), totals.sum(i),
-            "counter_totals.total would overflow bigint (current total + delta is outside "
-                + "[-9223372036854775808, 9223372036854775807])")));
+        copy.upsert(
+            c,
+            totals,
+            i ->
+                dead.add(
+                    DeadRow.total(
+                        batchId,
+                        source,
+                        new TotalKey(totals.counter(i), totals.key(i)),
+                        totals.sum(i),
+                        "counter_totals.total would overflow bigint (current total + delta is"
+                            + " outside [-9223372036854775808, 9223372036854775807])")));
     phases.record("upsert", System.nanoTime() - t0);
     return written;
   }
 
-  private int upsertBuckets(Connection c, CellColumns buckets, List<DeadRow> dead, String batchId,
-      String source, PhaseTimer phases) throws SQLException {
+  private int upsertBuckets(
+      Connection c,
+      CellColumns buckets,
+      List<DeadRow> dead,
+      String batchId,
+      String source,
+      PhaseTimer phases)
+      throws SQLException {
     if (buckets.size() == 0) {
       return 0;
     }
     phases.record("ship", copy.ship(c, buckets));
     long t0 = System.nanoTime();
     int written =
-        copy.upsert(c, buckets, i -> dead.add(DeadRow.bucket(batchId, source,
-            new BucketKey(buckets.counter(i), buckets.key(i), buckets.granularity(i),
-                buckets.startSeconds(i)), buckets.sum(i),
-            "counter_buckets.value would overflow bigint")));
+        copy.upsert(
+            c,
+            buckets,
+            i ->
+                dead.add(
+                    DeadRow.bucket(
+                        batchId,
+                        source,
+                        new BucketKey(
+                            buckets.counter(i),
+                            buckets.key(i),
+                            buckets.granularity(i),
+                            buckets.startSeconds(i)),
+                        buckets.sum(i),
+                        "counter_buckets.value would overflow bigint")));
     phases.record("upsert", System.nanoTime() - t0);
     return written;
   }
@@ -373,40 +294,13 @@ public final class CounterStore {
    * one statement (one snapshot).
    */
   public ExactRead readTotal(String counter, String key, Collection<String> batchIds) {
-    try (Connection c = dataSource.getConnection();
-        PreparedStatement ps = c.prepareStatement(exactRead)) {
-      ps.setString(1, counter);
-      ps.setString(2, key);
-      ps.setArray(3, c.createArrayOf("text", batchIds.toArray(String[]::new)));
-      try (ResultSet rs = ps.executeQuery()) {
-        rs.next();
-        long total = rs.getLong(1);
-        Array arr = rs.getArray(2);
-        Set<String> inLedger = new HashSet<>(Arrays.asList((String[]) arr.getArray()));
-        return new ExactRead(total, inLedger);
-      }
-    } catch (SQLException e) {
-      throw new SpillwayException(
-          "reading the total of " + counter + "/" + key + " from PostgreSQL failed: "
-              + e.getMessage(), e);
-    }
+    return exactReads.readTotal(counter, key, batchIds);
   }
 
   /** Flushed total and the subset of asked batch ids already in the ledger. */
   public record ExactRead(long total, Set<String> appliedBatchIds) {}
 
-  private static BigInteger parse(String v) {
-    if (v == null) {
-      return null;
-    }
-    try {
-      return new BigInteger(v.trim());
-    } catch (NumberFormatException e) {
-      return null;
-    }
-  }
-
-  private static void rollbackQuietly(Connection c) {
+  static void rollbackQuietly(Connection c) {
     try {
       c.rollback();
     } catch (SQLException ignored) {

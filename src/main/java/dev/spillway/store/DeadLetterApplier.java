@@ -53,9 +53,9 @@ final class DeadLetterApplier {
       if (groups.isEmpty()) {
         return Optional.of("key still does not match key-regex " + m.get().keyRegex());
       }
-      AdoptStore.Statement st = AdoptStore.statementOf(m.get());
+      AdoptSql.Statement st = AdoptSql.statementOf(m.get());
       try (PreparedStatement ps = c.prepareStatement(st.sql())) {
-        AdoptStore.bind(ps, st, new AdoptStore.Exec(r.batchId(), r.source(),
+        AdoptSql.bind(ps, st, new AdoptStore.Exec(r.batchId(), r.source(),
             new AdoptedCell(r.key(), r.field(), Long.toString(delta), null), delta, groups.get()));
         return ps.executeUpdate() == 0
             ? Optional.of("statement still updates no row")

@@ -21,12 +21,35 @@ final class Ledger {
   record Entry(String batchId, int stripe, int cells, BigDecimal deltaSum, String claim) {}
 
   private final String insert;
+  private final String insertOne;
 
   Ledger(String quotedSchema) {
     this.insert =
         "INSERT INTO " + quotedSchema + ".flush_ledger (batch_id, stripe, cells, delta_sum, claim)"
             + " SELECT * FROM unnest(?::text[], ?::int[], ?::int[], ?::numeric[], ?::text[])"
             + " AS u(b, s, c, d, cl) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING batch_id";
+    this.insertOne =
+        "INSERT INTO "
+            + quotedSchema
+            + ".flush_ledger (batch_id, stripe, cells, delta_sum, claim) VALUES (?, ?, ?, ?, ?)"
+            + " ON CONFLICT DO NOTHING RETURNING batch_id";
+  }
+
+  /**
+   * Inserts the ledger row of one native batch under {@code claim} (null: recorded without its
+   * claim number, as a resurrected batch is); false when the ledger refused it.
+   */
+  boolean insertOne(Connection c, BatchContent b, String claim) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(insertOne)) {
+      ps.setString(1, b.batchId());
+      ps.setInt(2, b.stripe());
+      ps.setInt(3, b.size());
+      ps.setBigDecimal(4, new BigDecimal(b.deltaSum()));
+      ps.setString(5, claim);
+      try (ResultSet rs = ps.executeQuery()) {
+        return rs.next();
+      }
+    }
   }
 
   /** Inserts the entries; returns the ids that were not in the ledger yet. */

@@ -1,0 +1,193 @@
+package dev.spillway.flush;
+
+import dev.spillway.SpillwayConfig;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.redis.PipelinedReplies;
+import dev.spillway.redis.ReplicationFence;
+import dev.spillway.runtime.Errors;
+import dev.spillway.store.AdoptBatch;
+import dev.spillway.store.AdoptStore;
+import dev.spillway.store.ApplyResult;
+import io.lettuce.core.api.StatefulConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The apply and ack steps of {@link AdoptFlusher}: reads the run's pending batches (those the
+ * replicas confirmed), applies them in one transaction ({@link AdoptStore#apply}), then
+ * acknowledges what is committed (DEL plus SREM) and drops the ids of batches read back empty whose
+ * keys are gone. No Redis call happens inside the transaction.
+ */
+final class AdoptApplier {
+  private static final Logger log = LoggerFactory.getLogger(AdoptFlusher.class);
+
+  private final AdoptKeys keys;
+  private final StatefulConnection<String, String> connection;
+  private final RedisClusterAsyncCommands<String, String> redis;
+  private final StatefulConnection<byte[], byte[]> bytesConnection;
+  private final RedisClusterAsyncCommands<byte[], byte[]> bytes;
+  private final AdoptStore store;
+  private final SpillwayConfig config;
+  private final SpillwayMeters meters;
+  private final FlushListener listener;
+  private final ReplicationFence fence;
+
+  AdoptApplier(
+      AdoptKeys keys,
+      StatefulConnection<String, String> connection,
+      RedisClusterAsyncCommands<String, String> redis,
+      StatefulConnection<byte[], byte[]> bytesConnection,
+      RedisClusterAsyncCommands<byte[], byte[]> bytes,
+      AdoptStore store,
+      SpillwayConfig config,
+      SpillwayMeters meters,
+      FlushListener listener,
+      ReplicationFence fence) {
+    this.keys = keys;
+    this.connection = connection;
+    this.redis = redis;
+    this.bytesConnection = bytesConnection;
+    this.bytes = bytes;
+    this.store = store;
+    this.config = config;
+    this.meters = meters;
+    this.listener = listener;
+    this.fence = fence;
+  }
+
+  /** Reads, applies and acks every pending batch; false when PostgreSQL failed. */
+  boolean applyPending(AdoptMapping m, AdoptFlusher.Run run) {
+    if (run.pending.isEmpty()) {
+      return true;
+    }
+    long t0 = System.nanoTime();
+    List<String> ids =
+        fence.confirmed(run.pending, id -> keys.batches(m.name(), AdoptKeys.tagOf(id)), id -> id);
+    if (ids.size() < run.pending.size()) {
+      run.errors.add(
+          (run.pending.size() - ids.size())
+              + " adopt batch(es) left pending: their claims were"
+              + " not confirmed by the master's replicas in time (Redis Cluster); the next run"
+              + " retries");
+    }
+    run.pending.clear();
+    run.pendingCells = 0;
+    List<CompletableFuture<Map<byte[], byte[]>>> reads = new ArrayList<>();
+    for (String id : ids) {
+      reads.add(
+          bytes
+              .hgetall(keys.batch(m.name(), id).getBytes(StandardCharsets.UTF_8))
+              .toCompletableFuture());
+    }
+    bytesConnection.flushCommands();
+    List<AdoptBatch> batches = new ArrayList<>();
+    Set<String> done = new LinkedHashSet<>();
+    List<String> unread = new ArrayList<>();
+    for (int i = 0; i < ids.size(); i++) {
+      Map<byte[], byte[]> content = awaitBytes(reads.get(i));
+      if (content.isEmpty()) {
+        unread.add(ids.get(i)); // acknowledged meanwhile by a concurrent run, if its key is gone
+      } else {
+        batches.add(AdoptBatchReader.read(keys, m, ids.get(i), content));
+      }
+    }
+    boolean healthy = true;
+    long t1 = System.nanoTime();
+    meters.flushPhases.record("adopt_read", t1 - t0);
+    if (!batches.isEmpty()) {
+      try {
+        ApplyResult r = store.apply(m, batches, listener::beforeCommit);
+        run.committed(r, meters);
+        for (AdoptBatch b : batches) {
+          if (r.applied().contains(b.batchId())) {
+            run.cells += b.cells().size();
+          }
+          done.add(b.batchId());
+        }
+        if (r.deadLetters() > 0) {
+          log.warn("event=dead_letters mapping={} count={}", m.name(), r.deadLetters());
+        }
+        listener.afterCommit(Set.copyOf(done));
+      } catch (dev.spillway.SpillwayException e) {
+        healthy = false;
+        run.failed += batches.size();
+        meters.batchesFailed.increment(batches.size());
+        run.errors.add(Errors.rootMessage(e));
+        log.warn(
+            "event=adopt_apply_failed mapping={} batches={} error=\"{}\""
+                + " action=left_pending_in_redis",
+            m.name(),
+            batches.size(),
+            Errors.rootMessage(e));
+      }
+    }
+    long t2 = System.nanoTime();
+    meters.flushPhases.record("adopt_apply", t2 - t1);
+    ack(m, done);
+    ackUnread(m, unread, run);
+    meters.flushPhases.record("adopt_ack", System.nanoTime() - t2);
+    return healthy;
+  }
+
+  /** Drops the ids of batches read back empty, each only if its key is gone (never deletes). */
+  private void ackUnread(AdoptMapping m, List<String> unread, AdoptFlusher.Run run) {
+    if (unread.isEmpty()) {
+      return;
+    }
+    List<String[]> batchKeys = new ArrayList<>(unread.size());
+    for (String id : unread) {
+      batchKeys.add(
+          new String[] {keys.batch(m.name(), id), keys.batches(m.name(), AdoptKeys.tagOf(id))});
+    }
+    List<String> kept = new ArrayList<>();
+    for (String failure :
+        BatchAcks.sendUnread(
+            connection, redis, batchKeys, unread, config.replyWaitMillis(), kept)) {
+      log.warn("event=adopt_ack_failed mapping={} error=\"{}\"", m.name(), failure);
+    }
+    if (!kept.isEmpty()) {
+      run.errors.add(
+          kept.size()
+              + " adopt batch(es) read back empty although their keys hold"
+              + " data (first: "
+              + kept.get(0)
+              + "); left pending, untouched, for the next run");
+      log.error(
+          "event=batch_read_empty mapping={} batches={} first={} action=left_pending",
+          m.name(),
+          kept.size(),
+          kept.get(0));
+    }
+  }
+
+  private void ack(AdoptMapping m, Set<String> done) {
+    if (done.isEmpty()) {
+      return;
+    }
+    List<String[]> batchKeys = new ArrayList<>(done.size());
+    List<String> ids = new ArrayList<>(done);
+    for (String id : ids) {
+      batchKeys.add(
+          new String[] {keys.batch(m.name(), id), keys.batches(m.name(), AdoptKeys.tagOf(id))});
+    }
+    for (String failure :
+        BatchAcks.send(connection, redis, batchKeys, ids, config.replyWaitMillis())) {
+      // Harmless: the next run finds the batch in the ledger and acknowledges it.
+      log.warn("event=adopt_ack_failed mapping={} error=\"{}\"", m.name(), failure);
+    }
+    listener.afterAck(Set.copyOf(done));
+  }
+
+  private <T> T awaitBytes(CompletableFuture<T> f) {
+    return PipelinedReplies.reply(bytesConnection, f, config.replyWaitMillis());
+  }
+}

@@ -1,0 +1,58 @@
+package dev.spillway.flush;
+
+import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.store.ApplyResult;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * What one run of a flusher counted, native ({@link Flusher}) or adopted ({@link AdoptFlusher}):
+ * batches claimed, applied, duplicate and failed, cells, rows and dead letters, and the errors met,
+ * turned into a {@link FlushReport} at the end. Each flusher extends it with what is its own.
+ *
+ * <p>A native run's counters are written by the flushing thread and the apply thread in turn (a
+ * future's hand-over orders them); the errors list takes writes from both at once, so it is
+ * synchronized.
+ */
+class RunTally {
+  int claimed;
+  int applied;
+  int duplicate;
+  int failed;
+  long cells;
+  long rows;
+  long deadLetters;
+  final List<String> errors = Collections.synchronizedList(new ArrayList<>());
+
+  /** Counts a committed apply, here and in the meters. */
+  final void committed(ApplyResult r, SpillwayMeters meters) {
+    applied += r.applied().size();
+    duplicate += r.duplicates().size();
+    rows += r.totalRows() + r.bucketRows();
+    deadLetters += r.deadLetters();
+    meters.batchesApplied.increment(r.applied().size());
+    meters.batchesDuplicate.increment(r.duplicates().size());
+    meters.rowsUpserted.increment(r.totalRows() + r.bucketRows());
+    meters.deadLetters.increment(r.deadLetters());
+  }
+
+  /** The run's report; {@code leftAlone} null for a native run. */
+  final FlushReport report(
+      int stripes, Duration took, Duration oldestPendingAge, LeftAlone leftAlone) {
+    return new FlushReport(
+        stripes,
+        claimed,
+        applied,
+        duplicate,
+        failed,
+        cells,
+        rows,
+        deadLetters,
+        took,
+        oldestPendingAge,
+        List.copyOf(errors),
+        leftAlone);
+  }
+}
