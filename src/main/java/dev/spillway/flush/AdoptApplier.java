@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
  * keys are gone. No Redis call happens inside the transaction.
  */
 final class AdoptApplier {
+  // Logged under AdoptFlusher's name, as before these steps had their own class.
   private static final Logger log = LoggerFactory.getLogger(AdoptFlusher.class);
 
   private final AdoptKeys keys;

@@ -1,20 +1,16 @@
 package dev.spillway.flush;
 
-import dev.spillway.runtime.Errors;
-import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.SpillwayConfig;
-import dev.spillway.layout.CellField;
-import dev.spillway.store.AppliedCounters;
 import dev.spillway.layout.KeyLayout;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
 import dev.spillway.redis.ReplicationFence;
-import dev.spillway.store.ApplyResult;
+import dev.spillway.runtime.Errors;
+import dev.spillway.runtime.RuntimeFailure;
+import dev.spillway.store.AppliedCounters;
 import dev.spillway.store.BatchContent;
-import dev.spillway.layout.CellDelta;
 import dev.spillway.store.CounterStore;
-import dev.spillway.layout.RejectedCell;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Duration;
@@ -25,8 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,11 +30,11 @@ import org.slf4j.LoggerFactory;
  * flow"). Each run walks the stripes in windows; per window it
  *
  * <ol>
- *   <li><b>claims</b> every stripe (one {@link FlushScripts#CLAIM} call each, pipelined): the live hash
- *       is renamed to a new batch and registered, and every batch still pending from an earlier,
- *       perhaps crashed, run is returned with it ({@link StripeClaimer}); on Redis Cluster the
- *       claims are then confirmed by the replicas ({@link
- *       dev.spillway.redis.ReplicationFence}) before anything is applied;
+ *   <li><b>claims</b> every stripe (one {@link FlushScripts#CLAIM} call each, pipelined): the live
+ *       hash is renamed to a new batch and registered, and every batch still pending from an
+ *       earlier, perhaps crashed, run is returned with it ({@link StripeClaimer}); on Redis Cluster
+ *       the claims are then confirmed by the replicas ({@link dev.spillway.redis.ReplicationFence})
+ *       before anything is applied;
  *   <li><b>applies</b> all pending batches in short transactions (ledger rows plus set-based
  *       upserts, {@link CounterStore#apply}); a batch the ledger already holds is a duplicate and
  *       adds nothing;
@@ -51,6 +45,12 @@ import org.slf4j.LoggerFactory;
  * PostgreSQL committed it. Two flushers on the same stripes are slower, never wrong: the ledger
  * decides. A failing apply leaves its batches pending for the next run.
  *
+ * <p>This class is the run itself, on the flushing thread: the windows, the hand-over of each
+ * transaction's worth to the apply thread and the order claim, read, apply, ack. The PostgreSQL
+ * side is {@link BacklogApplier} (it holds no Redis connection, so no Redis call can happen inside
+ * a transaction), the acks {@link StripeAcks}, reading a batch {@link StripeBatchReader}, the cache
+ * notice {@link AppliedNotice}, the run's counters {@link RunTally}.
+ *
  * <p>Thread-safety: runs are serialized per instance (the Redis connection is pipelined).
  */
 public final class Flusher implements AutoCloseable {
@@ -60,7 +60,6 @@ public final class Flusher implements AutoCloseable {
   private final KeyLayout layout;
   private final StatefulConnection<String, String> connection;
   private final RedisClusterAsyncCommands<String, String> redis;
-  private final CounterStore store;
   private final SpillwayConfig config;
   private final SpillwayMeters meters;
   private final FlushListener listener;
@@ -68,6 +67,8 @@ public final class Flusher implements AutoCloseable {
   private final ReplicationFence fence;
   private final StripeClaimer claimer;
   private final RuntimeFailure failure;
+  private final BacklogApplier applier;
+  private final StripeAcks acks;
   private volatile long oldestPendingMillis;
   private volatile Consumer<AppliedCounters> onApplied;
 
@@ -87,11 +88,12 @@ public final class Flusher implements AutoCloseable {
     this.fence = new ReplicationFence(connection, config.redisTimeout(), config);
     this.claimer = new StripeClaimer(layout, connection, redis, config, meters, clock);
     this.redis = redis;
-    this.store = store;
     this.config = config;
     this.meters = meters;
     this.listener = listener == null ? FlushListener.NONE : listener;
     this.clock = clock;
+    this.applier = new BacklogApplier(store, config, meters, this.listener);
+    this.acks = new StripeAcks(layout, connection, redis, config, this.listener);
     connection.setAutoFlushCommands(false);
     meters.oldestPendingBatchAge(this, f -> f.oldestPendingMillis);
   }
@@ -174,13 +176,15 @@ public final class Flusher implements AutoCloseable {
     }
     if (run.unreplicated > 0) {
       run.errors.add(
-          run.unreplicated + " batch(es) left pending: their claims were not confirmed by the"
+          run.unreplicated
+              + " batch(es) left pending: their claims were not confirmed by the"
               + " master's replicas in time (Redis Cluster); the next run retries");
     }
     Duration took = Duration.ofNanos(System.nanoTime() - start);
     meters.flushDuration.record(took);
     long now = clock.millis();
-    oldestPendingMillis = run.oldestUnackedClaim == Long.MAX_VALUE ? 0 : now - run.oldestUnackedClaim;
+    oldestPendingMillis =
+        run.oldestUnackedClaim == Long.MAX_VALUE ? 0 : now - run.oldestUnackedClaim;
     FlushReport r = run.report(to - from, took, Duration.ofMillis(oldestPendingMillis), null);
     if (!r.ok()) {
       log.warn("event=flush_incomplete {}", r);
@@ -197,7 +201,7 @@ public final class Flusher implements AutoCloseable {
   }
 
   /** The shared counters ({@link RunTally}), and what only a native run keeps. */
-  private static final class Run extends RunTally {
+  static final class Run extends RunTally {
     long oldestUnackedClaim = Long.MAX_VALUE;
     int unreplicated;
     // Where the time went, for the debug log: claim, read, apply, ack.
@@ -207,9 +211,8 @@ public final class Flusher implements AutoCloseable {
     long ackNanos;
   }
 
-
   /** Batches read from Redis and not yet applied; applied once they fill a transaction. */
-  private static final class Backlog {
+  static final class Backlog {
     final List<Pending> pending = new ArrayList<>();
     final List<BatchContent> contents = new ArrayList<>();
     final Set<Pending> stale = new LinkedHashSet<>();
@@ -225,7 +228,8 @@ public final class Flusher implements AutoCloseable {
     run.claimed += c.newlyClaimed();
     run.errors.addAll(c.errors());
     List<Pending> claimed = c.pending();
-    List<Pending> pending = fence.confirmed(claimed, p -> layout.batches(p.stripe()), Pending::batchId);
+    List<Pending> pending =
+        fence.confirmed(claimed, p -> layout.batches(p.stripe()), Pending::batchId);
     if (pending.size() < claimed.size()) {
       int waiting = claimed.size() - pending.size();
       run.unreplicated += waiting;
@@ -264,7 +268,7 @@ public final class Flusher implements AutoCloseable {
         // apply, and the id leaves the set, but only if the key is really gone (ackUnread).
         backlog.stale.add(p);
       } else {
-        BatchContent b = parse(p, cells);
+        BatchContent b = StripeBatchReader.read(p, cells);
         backlog.contents.add(b);
         backlog.cells += b.size();
       }
@@ -273,13 +277,13 @@ public final class Flusher implements AutoCloseable {
     meters.flushPhases.record("read", System.nanoTime() - t1);
   }
 
-  /**
-   * 3. applies the backlog in transactions of at most flush.max-cells-per-transaction cells, then
-   * 4. acks what is committed. Returns false when PostgreSQL failed (the rest stays pending).
-   */
+  /** The apply thread: one backlog at a time goes to PostgreSQL ({@link BacklogApplier}). */
   private final java.util.concurrent.ExecutorService applyThread =
       new java.util.concurrent.ThreadPoolExecutor(
-          0, 1, 30, java.util.concurrent.TimeUnit.SECONDS,
+          0,
+          1,
+          30,
+          java.util.concurrent.TimeUnit.SECONDS,
           // Bounded by construction: a run hands over one backlog and waits for it before the
           // next (flush() is synchronized), so one slot is all the queue ever needs.
           new java.util.concurrent.ArrayBlockingQueue<>(1),
@@ -302,44 +306,12 @@ public final class Flusher implements AutoCloseable {
     return applyThread.submit(
         () -> {
           try {
-            return applyBacklog(backlog, run);
+            return applier.apply(backlog, run);
           } catch (Error e) {
             failure.record(Thread.currentThread().getName(), e);
             throw e;
           }
         });
-  }
-
-  private Set<Pending> applyBacklog(Backlog backlog, Run run) {
-    long t0 = System.nanoTime();
-    Set<Pending> done = new LinkedHashSet<>();
-    List<BatchContent> group = new ArrayList<>();
-    int groupCells = 0;
-    List<BatchContent> contents = backlog.contents;
-    // A backlog is handed over once it holds a transaction's worth, so it overshoots by at
-    // most one window: apply that in one transaction rather than leave a tiny tail.
-    int max = config.flushMaxCellsPerTransaction();
-    int limit = backlog.cells <= 2L * max ? Math.max(max, backlog.cells) : max;
-    for (int i = 0; i <= contents.size(); i++) {
-      BatchContent b = i < contents.size() ? contents.get(i) : null;
-      if (b != null && (group.isEmpty() || groupCells + b.size() <= limit)) {
-        group.add(b);
-        groupCells += b.size();
-        continue;
-      }
-      if (!group.isEmpty() && !applyGroup(group, run, done)) {
-        backlog.failed = true;
-        break;
-      }
-      group = new ArrayList<>();
-      groupCells = 0;
-      if (b != null) {
-        group.add(b);
-        groupCells = b.size();
-      }
-    }
-    run.applyNanos += System.nanoTime() - t0;
-    return done;
   }
 
   /** 4. waits for an apply, then acks what it committed; false when PostgreSQL failed. */
@@ -355,53 +327,19 @@ public final class Flusher implements AutoCloseable {
       if (e.getCause() instanceof Error error) {
         throw error; // recorded on the apply thread
       }
-      throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+      throw e.getCause() instanceof RuntimeException r
+          ? r
+          : new IllegalStateException(e.getCause());
     }
     long t1 = System.nanoTime();
-    ack(done);
-    notifyApplied(backlog.contents, done);
+    acks.ack(done);
+    AppliedNotice.send(onApplied, backlog.contents, done);
     Set<Pending> settled = new LinkedHashSet<>(done);
-    settled.addAll(ackUnread(backlog.stale, run));
+    settled.addAll(acks.ackUnread(backlog.stale, run));
     run.ackNanos += System.nanoTime() - t1;
     meters.flushPhases.record("ack", System.nanoTime() - t1);
     markUnacked(backlog, settled, run);
     return !backlog.failed;
-  }
-
-  private void notifyApplied(List<BatchContent> contents, Set<Pending> done) {
-    Consumer<AppliedCounters> callback = onApplied;
-    if (callback == null) {
-      return;
-    }
-    // One reference per committed batch, none per cell: the cells are already in memory.
-    List<List<CellDelta>> committed = new ArrayList<>();
-    int cells = 0;
-    for (BatchContent b : contents) {
-      if (!b.cells().isEmpty() && done.contains(new Pending(b.stripe(), b.batchId()))) {
-        committed.add(b.cells());
-        cells += b.cells().size();
-      }
-    }
-    if (cells == 0) {
-      return;
-    }
-    try {
-      callback.accept(new Committed(List.copyOf(committed), cells));
-    } catch (RuntimeException e) {
-      log.warn("event=on_applied_failed error=\"{}\"", Errors.rootMessage(e));
-    }
-  }
-
-  /** {@link AppliedCounters} over the cell lists of committed batches. */
-  private record Committed(List<List<CellDelta>> batches, int cells) implements AppliedCounters {
-    @Override
-    public void forEach(java.util.function.BiConsumer<String, String> action) {
-      for (List<CellDelta> b : batches) {
-        for (CellDelta c : b) {
-          action.accept(c.counter(), c.key());
-        }
-      }
-    }
   }
 
   private static void markUnacked(Backlog backlog, Set<Pending> done, Run run) {
@@ -410,169 +348,6 @@ public final class Flusher implements AutoCloseable {
         run.oldestUnackedClaim = Math.min(run.oldestUnackedClaim, claimedAtMillis(p.batchId()));
       }
     }
-  }
-
-  private boolean applyGroup(List<BatchContent> group, Run run, Set<Pending> done) {
-    try {
-      ApplyResult r = store.apply(group, "counter", listener::beforeCommit, meters.flushPhases);
-      run.committed(r, meters);
-      Set<String> committed = new LinkedHashSet<>();
-      for (BatchContent b : group) {
-        if (r.applied().contains(b.batchId())) {
-          run.cells += b.size();
-        }
-        committed.add(b.batchId());
-        done.add(new Pending(b.stripe(), b.batchId()));
-      }
-      if (r.deadLetters() > 0) {
-        log.warn("event=dead_letters count={} batches={}", r.deadLetters(), r.applied());
-      }
-      listener.afterCommit(committed);
-      return true;
-    } catch (dev.spillway.SpillwayException e) {
-      if (isDataError(e)) {
-        return isolatePoison(group, run, done, e);
-      }
-      run.failed += group.size();
-      meters.batchesFailed.increment(group.size());
-      run.errors.add(Errors.rootMessage(e));
-      log.warn(
-          "event=apply_failed batches={} error=\"{}\" action=left_pending_in_redis",
-          group.size(),
-          Errors.rootMessage(e));
-      return false;
-    }
-  }
-
-  /**
-   * PostgreSQL refused the data of a group (SQLSTATE class 22, 23 or 54), not the connection.
-   * Retrying would fail forever and block every stripe behind it, so apply the batches one by
-   * one, and send the one that still fails to dead_letter whole, with the error as the reason.
-   */
-  private boolean isolatePoison(
-      List<BatchContent> group, Run run, Set<Pending> done, dev.spillway.SpillwayException e) {
-    if (group.size() > 1) {
-      boolean healthy = true;
-      for (BatchContent b : group) {
-        healthy &= applyGroup(List.of(b), run, done);
-      }
-      return healthy;
-    }
-    BatchContent b = group.get(0);
-    String reason = "PostgreSQL refused this batch's data: " + Errors.rootMessage(e);
-    try {
-      int n = store.deadLetterBatch(b, "counter", reason);
-      run.deadLetters += n;
-      meters.deadLetters.increment(n);
-      done.add(new Pending(b.stripe(), b.batchId()));
-      log.error("event=batch_dead_lettered batch={} cells={} reason=\"{}\"", b.batchId(), b.size(), reason);
-      return true;
-    } catch (dev.spillway.SpillwayException again) {
-      run.failed++;
-      run.errors.add(Errors.rootMessage(again));
-      return false;
-    }
-  }
-
-  private static boolean isDataError(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null) {
-        String cls = sql.getSQLState().substring(0, 2);
-        return cls.equals("22") || cls.equals("23") || cls.equals("54");
-      }
-    }
-    return false;
-  }
-
-  private void ack(Set<Pending> done) {
-    if (done.isEmpty()) {
-      return;
-    }
-    List<String[]> keys = new ArrayList<>(done.size());
-    List<String> ids = new ArrayList<>(done.size());
-    for (Pending p : done) {
-      keys.add(new String[] {layout.batch(p.stripe(), p.batchId()), layout.batches(p.stripe())});
-      ids.add(p.batchId());
-    }
-    for (String failure :
-        BatchAcks.send(connection, redis, keys, ids, config.replyWaitMillis())) {
-      log.warn("event=ack_failed error=\"{}\" action=next_run_acks", failure);
-    }
-    listener.afterAck(done.stream().map(Pending::batchId).collect(java.util.stream.Collectors.toSet()));
-  }
-
-
-  /**
-   * Removes the ids of batches that read back empty from their sets, each only if its key is gone
-   * (a concurrent flusher applied and acknowledged it). A key that still exists answered empty for
-   * the wrong reason: it stays pending, untouched, and the next run reads it again. Returns the
-   * batches whose ids left their set.
-   */
-  private Set<Pending> ackUnread(Set<Pending> stale, Run run) {
-    if (stale.isEmpty()) {
-      return Set.of();
-    }
-    List<String[]> keys = new ArrayList<>(stale.size());
-    List<String> ids = new ArrayList<>(stale.size());
-    for (Pending p : stale) {
-      keys.add(new String[] {layout.batch(p.stripe(), p.batchId()), layout.batches(p.stripe())});
-      ids.add(p.batchId());
-    }
-    List<String> kept = new ArrayList<>();
-    List<String> failures =
-        BatchAcks.sendUnread(
-            connection, redis, keys, ids, config.replyWaitMillis(), kept);
-    for (String failure : failures) {
-      log.warn("event=ack_failed error=\"{}\" action=next_run_acks", failure);
-    }
-    if (!kept.isEmpty()) {
-      String message =
-          kept.size() + " batch(es) read back empty although their keys hold data (first: "
-              + kept.get(0) + "); left pending, untouched, for the next run";
-      run.errors.add(message);
-      log.error("event=batch_read_empty batches={} first={} action=left_pending", kept.size(),
-          kept.get(0));
-    }
-    Set<Pending> gone = new LinkedHashSet<>();
-    if (failures.isEmpty()) {
-      for (Pending p : stale) {
-        if (!kept.contains(p.batchId())) {
-          gone.add(p);
-        }
-      }
-    }
-    return gone;
-  }
-
-
-  private static BatchContent parse(Pending p, Map<String, String> cells) {
-    List<CellDelta> ok = new ArrayList<>(cells.size());
-    List<RejectedCell> bad = new ArrayList<>();
-    String claim = null;
-    for (var e : cells.entrySet()) {
-      if (e.getKey().equals("#claim")) {
-        claim = e.getValue(); // written at the live hash's birth, not a cell
-        continue;
-      }
-      if (e.getKey().equals("#batch")) {
-        // Written by the claim script. A reply that names another batch was matched to the
-        // wrong command (a desynchronized connection): applying it under this id could count
-        // that batch twice, so fail the run and read again.
-        if (!e.getValue().equals(p.batchId())) {
-          throw new IllegalStateException(
-              "the read of batch " + p.batchId() + " of stripe " + p.stripe()
-                  + " returned batch " + e.getValue() + "; the Redis connection is out of step");
-        }
-        continue;
-      }
-      Object parsed = CellField.parse(e.getKey(), e.getValue());
-      if (parsed instanceof CellDelta c) {
-        ok.add(c);
-      } else {
-        bad.add((RejectedCell) parsed);
-      }
-    }
-    return new BatchContent(p.batchId(), p.stripe(), ok, bad, claim);
   }
 
   static long claimedAtMillis(String batchId) {
@@ -587,5 +362,4 @@ public final class Flusher implements AutoCloseable {
   private <T> T await(CompletableFuture<T> f) {
     return PipelinedReplies.reply(connection, f, config.replyWaitMillis());
   }
-
 }
