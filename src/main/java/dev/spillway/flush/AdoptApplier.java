@@ -120,9 +120,7 @@ final class AdoptApplier {
         listener.afterCommit(Set.copyOf(done));
       } catch (dev.spillway.SpillwayException e) {
         healthy = false;
-        run.failed += batches.size();
-        meters.batchesFailed.increment(batches.size());
-        run.errors.add(Errors.rootMessage(e));
+        run.failed(batches.size(), e, meters);
         log.warn(
             "event=adopt_apply_failed mapping={} batches={} error=\"{}\""
                 + " action=left_pending_in_redis",

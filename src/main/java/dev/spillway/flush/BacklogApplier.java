@@ -91,9 +91,7 @@ final class BacklogApplier {
       if (isDataError(e)) {
         return isolatePoison(group, run, done, e);
       }
-      run.failed += group.size();
-      meters.batchesFailed.increment(group.size());
-      run.errors.add(Errors.rootMessage(e));
+      run.failed(group.size(), e, meters);
       log.warn(
           "event=apply_failed batches={} error=\"{}\" action=left_pending_in_redis",
           group.size(),

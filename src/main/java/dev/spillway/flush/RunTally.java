@@ -1,6 +1,7 @@
 package dev.spillway.flush;
 
 import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.runtime.Errors;
 import dev.spillway.store.ApplyResult;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,6 +37,13 @@ class RunTally {
     meters.batchesDuplicate.increment(r.duplicates().size());
     meters.rowsUpserted.increment(r.totalRows() + r.bucketRows());
     meters.deadLetters.increment(r.deadLetters());
+  }
+
+  /** Counts batches whose apply failed (they stay pending in Redis), here and in the meters. */
+  final void failed(int batches, RuntimeException e, SpillwayMeters meters) {
+    failed += batches;
+    meters.batchesFailed.increment(batches);
+    errors.add(Errors.rootMessage(e));
   }
 
   /** The run's report; {@code leftAlone} null for a native run. */
