@@ -1,21 +1,17 @@
 package dev.spillway;
 
-import dev.spillway.config.Checks;
-import dev.spillway.config.AdoptMapping;
-import dev.spillway.config.CacheSettings;
-import dev.spillway.config.CoreSettings;
-import dev.spillway.config.Durations;
-import dev.spillway.config.Logfmt;
-import dev.spillway.config.Redactor;
-import static dev.spillway.config.Checks.requireAtLeast;
+import static dev.spillway.config.Checks.COUNTER_PATTERN;
 import static dev.spillway.config.Checks.requireBetween;
 import static dev.spillway.config.Checks.requireRange;
 import static dev.spillway.config.Checks.requireUri;
-import static dev.spillway.config.Checks.tree;
-import static dev.spillway.config.Checks.COUNTER_PATTERN;
+
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.CacheSettings;
+import dev.spillway.config.CoreSettings;
+import dev.spillway.config.Logfmt;
+import dev.spillway.config.Redactor;
 import dev.spillway.config.ReportSettings;
 import dev.spillway.config.WorkerSettings;
-import java.net.URI;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -30,11 +26,11 @@ import java.util.regex.Pattern;
 /**
  * The effective, immutable configuration of one Spillway runtime. Built by {@link Builder} (from
  * code) or by {@link ConfigLoader} (from YAML plus environment); either way every value has been
- * checked against its rule before an instance exists, and the names used in error messages are
- * the YAML keys, so a message points at the line to fix.
+ * checked against its rule before an instance exists, and the names used in error messages are the
+ * YAML keys, so a message points at the line to fix.
  *
- * <p>{@link #toString()} hides the database password and every secret inside the Redis URI and
- * the JDBC URL ({@link Redactor}); so does every message that rejects one of them.
+ * <p>{@link #toString()} hides the database password and every secret inside the Redis URI and the
+ * JDBC URL ({@link Redactor}); so does every message that rejects one of them.
  */
 public record SpillwayConfig(
     String redisUri,
@@ -71,20 +67,23 @@ public record SpillwayConfig(
   public static final String DEFAULT_JDBC_USER = "postgres";
   public static final String DEFAULT_SCHEMA = "spillway";
   public static final String DEFAULT_KEY_PREFIX = "sw:";
+
   /**
    * 4096 stripes keep each stripe hash in Redis's compact listpack encoding (below 512 fields) up
-   * to ~2M cells pending between two flushes (DESIGN.md, "Redis layout"), at the cost of one
-   * claim call per stripe per flush run (~20 ms of Redis time per run when idle).
+   * to ~2M cells pending between two flushes (DESIGN.md, "Redis layout"), at the cost of one claim
+   * call per stripe per flush run (~20 ms of Redis time per run when idle).
    */
   public static final int DEFAULT_STRIPES = 4096;
 
   public static final Duration DEFAULT_REDIS_TIMEOUT = Duration.ofSeconds(5);
+
   /**
    * How long opening one PostgreSQL connection may take (TCP connect and login), and how long a
    * caller waits for a pooled one. The CLI's one-shot commands cap it at {@code 3s} so that an
    * unreachable database is reported at once rather than after a long retry.
    */
   public static final Duration DEFAULT_POSTGRES_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
   public static final Duration DEFAULT_DRAIN_INTERVAL = Duration.ofMillis(100);
   public static final int DEFAULT_MAX_PENDING_CELLS = 1_000_000;
   public static final Duration DEFAULT_BLOCK_TIMEOUT = Duration.ofSeconds(30);
@@ -140,8 +139,7 @@ public record SpillwayConfig(
     requireBetween("client.close-timeout", closeTimeout, Duration.ZERO, Duration.ofHours(1));
     requireBetween("flush.interval", flushInterval, Duration.ofMillis(10), Duration.ofDays(1));
     requireRange("flush.max-cells-per-transaction", flushMaxCellsPerTransaction, 100, 10_000_000);
-    requireRange(
-        "flush.max-pending-batches-per-stripe", flushMaxPendingBatchesPerStripe, 1, 1_000);
+    requireRange("flush.max-pending-batches-per-stripe", flushMaxPendingBatchesPerStripe, 1, 1_000);
     Map<String, Set<Granularity>> copy = new TreeMap<>();
     for (var e : Objects.requireNonNull(counters, "counters").entrySet()) {
       if (!COUNTER_PATTERN.matcher(e.getKey()).matches()) {
@@ -168,7 +166,8 @@ public record SpillwayConfig(
       // Bus messages would be read as malformed events, and events as foreign bus messages.
       throw new ConfigException(
           "cache.foreign-channel must differ from the invalidation bus channel but both were '"
-              + cache.foreignChannel() + "'");
+              + cache.foreignChannel()
+              + "'");
     }
     for (int i = 0; i < adopt.size(); i++) {
       adopt.get(i).checkMatch(i, keyPrefix, cache.prefixFor(keyPrefix));
@@ -243,9 +242,9 @@ public record SpillwayConfig(
   }
 
   /**
-   * The effective configuration as a tree in YAML's shape (sections, then keys; durations as
-   * {@code 5s}, schedules as written), secrets masked: what the runtime logs once at start, as
-   * logfmt ({@link #toString()}) or, in the worker's JSON format, as nested objects.
+   * The effective configuration as a tree in YAML's shape (sections, then keys; durations as {@code
+   * 5s}, schedules as written), secrets masked: what the runtime logs once at start, as logfmt
+   * ({@link #toString()}) or, in the worker's JSON format, as nested objects.
    */
   Map<String, Object> effective() {
     Redactor redactor = Redactor.of(this);
@@ -253,7 +252,8 @@ public record SpillwayConfig(
     Map<String, Object> levels = new LinkedHashMap<>();
     counters.forEach(
         (name, set) ->
-            levels.put(name, set.stream().map(g -> g.name().toLowerCase(java.util.Locale.ROOT)).toList()));
+            levels.put(
+                name, set.stream().map(g -> g.name().toLowerCase(java.util.Locale.ROOT)).toList()));
     root.put("counters", levels);
     root.put("adopt", adopt.stream().map(AdoptMapping::name).toList());
     root.put("worker", worker.effective());
@@ -305,7 +305,9 @@ public record SpillwayConfig(
       return this;
     }
 
-    /** {@code client.durable-replicas}: replicas {@code WAIT} must confirm under {@code REPLICATED}. */
+    /**
+     * {@code client.durable-replicas}: replicas {@code WAIT} must confirm under {@code REPLICATED}.
+     */
     public Builder durableReplicas(int v) {
       this.durableReplicas = v;
       return this;
@@ -382,7 +384,9 @@ public record SpillwayConfig(
       return this;
     }
 
-    /** {@code postgres.connect-timeout}: connect and login, and the wait for a pooled connection. */
+    /**
+     * {@code postgres.connect-timeout}: connect and login, and the wait for a pooled connection.
+     */
     public Builder postgresConnectTimeout(Duration v) {
       this.postgresConnectTimeout = v;
       return this;

@@ -1,19 +1,18 @@
 package dev.spillway.api;
 
-import dev.spillway.config.ApiSettings;
-import dev.spillway.config.ExportSettings;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.spillway.BufferFullException;
 import dev.spillway.ConfigException;
-import dev.spillway.config.Durations;
-import dev.spillway.config.ReportSettings;
 import dev.spillway.SpillwayException;
-import dev.spillway.layout.CounterNames;
 import dev.spillway.cache.CachedCounters;
+import dev.spillway.config.ApiSettings;
+import dev.spillway.config.Durations;
+import dev.spillway.config.ExportSettings;
 import dev.spillway.counter.Counters;
+import dev.spillway.layout.CounterNames;
 import dev.spillway.report.Report;
 import dev.spillway.report.ReportRenderer;
 import dev.spillway.report.ReportRequest;
@@ -90,9 +89,10 @@ final class ApiHandler extends Handler.Abstract {
   private final UnaryOperator<String> redact;
   private final MeterRegistry registry;
   private final Map<String, Counter> meters = new ConcurrentHashMap<>();
+
   /** When this server first saw each (counter, key)'s current value: as_of and Last-Modified. */
-  private final Cache<String, Seen> seen =
-      Caffeine.newBuilder().maximumSize(AS_OF_ENTRIES).build();
+  private final Cache<String, Seen> seen = Caffeine.newBuilder().maximumSize(AS_OF_ENTRIES).build();
+
   /** Rendered top reports, for max-age: the database sees one query per report per max-age. */
   private final Cache<String, Rendered> tops;
 
@@ -158,7 +158,9 @@ final class ApiHandler extends Handler.Abstract {
       if (query != null && query.length() > MAX_QUERY_CHARS) {
         throw new ApiError(
             414,
-            "the query string must be at most " + MAX_QUERY_CHARS + " characters but was "
+            "the query string must be at most "
+                + MAX_QUERY_CHARS
+                + " characters but was "
                 + query.length());
       }
       long length = request.getLength();
@@ -196,14 +198,18 @@ final class ApiHandler extends Handler.Abstract {
     } catch (BufferFullException e) {
       status =
           error(
-              request, response, callback,
+              request,
+              response,
+              callback,
               new ApiError(503, "the increment buffer is full; try again shortly")
                   .header("Retry-After", "1"));
     } catch (SpillwayException e) {
       log.warn("event=api_unavailable route={} error=\"{}\"", route, redact.apply(e.getMessage()));
       status =
           error(
-              request, response, callback,
+              request,
+              response,
+              callback,
               new ApiError(503, "the counter store is unavailable; try again shortly")
                   .header("Retry-After", "1"));
     } catch (RuntimeException e) {
@@ -240,20 +246,32 @@ final class ApiHandler extends Handler.Abstract {
     if (exact) {
       requireToken(request);
       long value = counters.get(counter, key);
-      String body = counterJson(counter, key, value, clock.instant().truncatedTo(ChronoUnit.MILLIS));
+      String body =
+          counterJson(counter, key, value, clock.instant().truncatedTo(ChronoUnit.MILLIS));
       return send(request, response, cb, 200, "private, no-store", body);
     }
     long value = cached.get(counter, key);
     String id = counter + '\u0000' + key;
     Instant now = clock.instant().truncatedTo(ChronoUnit.SECONDS);
-    Seen s = seen.asMap().compute(id, (k, old) -> old != null && old.value() == value ? old : new Seen(value, now));
+    Seen s =
+        seen.asMap()
+            .compute(
+                id, (k, old) -> old != null && old.value() == value ? old : new Seen(value, now));
     String etag = "\"v" + value + "\"";
     response.getHeaders().put(HttpHeader.ETAG, etag);
-    response.getHeaders().put(HttpHeader.LAST_MODIFIED, HTTP_DATE.format(s.at().atOffset(ZoneOffset.UTC)));
+    response
+        .getHeaders()
+        .put(HttpHeader.LAST_MODIFIED, HTTP_DATE.format(s.at().atOffset(ZoneOffset.UTC)));
     if (notModified(request, etag, s.at())) {
       return notModifiedAnswer(response, cb);
     }
-    return send(request, response, cb, 200, settings.cacheControl(), counterJson(counter, key, value, s.at()));
+    return send(
+        request,
+        response,
+        cb,
+        200,
+        settings.cacheControl(),
+        counterJson(counter, key, value, s.at()));
   }
 
   private int top(String method, String counter, Request request, Response response, Callback cb) {
@@ -277,8 +295,12 @@ final class ApiHandler extends Handler.Abstract {
       n = Integer.parseInt(topText);
     } catch (NumberFormatException e) {
       throw new ApiError(
-          400, "top must be a whole number between 1 and " + ReportRequest.MAX_LIMIT + " but was '"
-              + topText + "'");
+          400,
+          "top must be a whole number between 1 and "
+              + ReportRequest.MAX_LIMIT
+              + " but was '"
+              + topText
+              + "'");
     }
     String since = q.get("since");
     Window window = new Window.AllTime();
@@ -291,15 +313,22 @@ final class ApiHandler extends Handler.Abstract {
       }
       // The CLI's bounds: 100 years, like the longest retention.
       if (d.isNegative() || d.isZero() || d.compareTo(Duration.ofDays(36_525)) > 0) {
-        throw new ApiError(400, "since must be between 1ms and 36525d but was " + Durations.format(d));
+        throw new ApiError(
+            400, "since must be between 1ms and 36525d but was " + Durations.format(d));
       }
       window = new Window.Since(d);
     }
     ReportRequest r;
     try {
-      r = new ReportRequest(
-          ExportSettings.Kind.TOP, counter, Optional.empty(), Optional.empty(), window,
-          ZoneOffset.UTC, n);
+      r =
+          new ReportRequest(
+              ExportSettings.Kind.TOP,
+              counter,
+              Optional.empty(),
+              Optional.empty(),
+              window,
+              ZoneOffset.UTC,
+              n);
     } catch (IllegalArgumentException e) {
       // The CLI's sentences name its options; here they are query parameters.
       throw new ApiError(400, cliToQuery(e.getMessage()));
@@ -362,7 +391,8 @@ final class ApiHandler extends Handler.Abstract {
       if (!limiter.tryAcquire(client == null ? "?" : client)) {
         throw new ApiError(
                 429,
-                "at most " + settings.anonymousRate()
+                "at most "
+                    + settings.anonymousRate()
                     + " anonymous increments per second per client (api.anonymous-rate)")
             .header("Retry-After", Long.toString(limiter.retryAfterSeconds()));
       }
@@ -404,7 +434,9 @@ final class ApiHandler extends Handler.Abstract {
     response.getHeaders().put(HttpHeader.ALLOW, allow);
     if (settings.allowedOrigin(request.getHeaders().get(HttpHeader.ORIGIN)) != null) {
       response.getHeaders().put(HttpHeader.ACCESS_CONTROL_ALLOW_METHODS, allow);
-      response.getHeaders().put(HttpHeader.ACCESS_CONTROL_ALLOW_HEADERS, "Authorization, Content-Type");
+      response
+          .getHeaders()
+          .put(HttpHeader.ACCESS_CONTROL_ALLOW_HEADERS, "Authorization, Content-Type");
       response.getHeaders().put(HttpHeader.ACCESS_CONTROL_MAX_AGE, "600");
     }
     response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
@@ -474,8 +506,11 @@ final class ApiHandler extends Handler.Abstract {
       if (!known.contains(name)) {
         throw new ApiError(
             400,
-            "query parameter '" + name + "' is not known here (known: "
-                + new java.util.TreeSet<>(known) + ")");
+            "query parameter '"
+                + name
+                + "' is not known here (known: "
+                + new java.util.TreeSet<>(known)
+                + ")");
       }
       if (out.put(name, value) != null) {
         throw new ApiError(400, "query parameter '" + name + "' must be given at most once");
@@ -606,7 +641,12 @@ final class ApiHandler extends Handler.Abstract {
 
   /** Writes a JSON answer (headers only for HEAD). */
   private static int send(
-      Request request, Response response, Callback cb, int status, String cacheControl, String body) {
+      Request request,
+      Response response,
+      Callback cb,
+      int status,
+      String cacheControl,
+      String body) {
     byte[] bytes = (body + "\n").getBytes(StandardCharsets.UTF_8);
     response.setStatus(status);
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, JSON);

@@ -1,17 +1,17 @@
 package dev.spillway.worker;
 
-import dev.spillway.runtime.Closeables;
-import dev.spillway.redis.RedisConnector;
-import dev.spillway.redis.RedisLink;
-import dev.spillway.config.AdoptMapping;
-import dev.spillway.config.Durations;
-import dev.spillway.config.Redactor;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.Durations;
+import dev.spillway.config.Redactor;
 import dev.spillway.config.WorkerSettings;
-import dev.spillway.layout.KeyLayout;
 import dev.spillway.flush.FlushReport;
+import dev.spillway.layout.KeyLayout;
+import dev.spillway.redis.RedisConnector;
+import dev.spillway.redis.RedisLink;
+import dev.spillway.runtime.Closeables;
 import dev.spillway.schedule.DeadLetterMonitor;
 import dev.spillway.schedule.FlushGroups;
 import dev.spillway.schedule.JobScheduler;
@@ -56,6 +56,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Worker {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
+
   /** How often every worker refreshes the dead-letter and Redis memory gauges. */
   static final Duration PROBE_INTERVAL = Duration.ofSeconds(15);
 
@@ -67,15 +68,18 @@ public final class Worker {
   private final RedisLink<String, String> probe;
   private final JobScheduler scheduler;
   private final WorkerHttp http;
+
   /** The public HTTP API (api.enabled), or null. */
   private final dev.spillway.api.ApiServer api;
+
   private final ScheduledExecutorService probes;
   private final KeyLayout layout;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final AtomicReference<String> stopReason = new AtomicReference<>();
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final AtomicBoolean stopped = new AtomicBoolean();
-  private final dev.spillway.runtime.RuntimeFailure failure = new dev.spillway.runtime.RuntimeFailure();
+  private final dev.spillway.runtime.RuntimeFailure failure =
+      new dev.spillway.runtime.RuntimeFailure();
 
   private Worker(Builder b) {
     long t0 = System.nanoTime();
@@ -122,15 +126,20 @@ public final class Worker {
       opened.push(probe);
 
       DeadLetterMonitor deadLetters =
-          new DeadLetterMonitor(
-              spillway.dataSource(), config.schema(), metrics.registry, b.clock);
+          new DeadLetterMonitor(spillway.dataSource(), config.schema(), metrics.registry, b.clock);
       List<String> adoptNames = config.adopt().stream().map(AdoptMapping::name).toList();
       LedgerPruner pruner =
           new LedgerPruner(
               spillway.dataSource(),
               config.schema(),
               settings.ledgerRetention(),
-              () -> PendingBatches.scan(probe.async(), layout, adoptNames, config.redisCluster(), config.redisTimeout()),
+              () ->
+                  PendingBatches.scan(
+                      probe.async(),
+                      layout,
+                      adoptNames,
+                      config.redisCluster(),
+                      config.redisTimeout()),
               b.clock,
               metrics.registry);
       List<ScheduledTask> tasks = tasks(spillway, deadLetters, pruner);
@@ -169,22 +178,34 @@ public final class Worker {
       opened.push(checks::shutdownNow);
       Redactor redactor = Redactor.of(config, System.getenv());
       Health health =
-          new Health(probe, spillway.dataSource(), scheduler, stopping::get, checks, redactor, failure);
+          new Health(
+              probe, spillway.dataSource(), scheduler, stopping::get, checks, redactor, failure);
       try {
         http =
             new WorkerHttp(
-                settings.httpBind(), settings.httpPort(), metrics::scrape, health::ready,
+                settings.httpBind(),
+                settings.httpPort(),
+                metrics::scrape,
+                health::ready,
                 () -> failure.reason().map(redactor::redact));
       } catch (IOException e) {
         throw new SpillwayException(
-            "cannot listen on " + settings.httpBind() + ":" + settings.httpPort()
-                + " (worker.http.bind / worker.http.port): " + e.getMessage(),
+            "cannot listen on "
+                + settings.httpBind()
+                + ":"
+                + settings.httpPort()
+                + " (worker.http.bind / worker.http.port): "
+                + e.getMessage(),
             e);
       }
       opened.push(http);
       api =
           dev.spillway.api.ApiServer.forWorker(
-              spillway, System.getenv(), metrics.registry, redactor, b.clock,
+              spillway,
+              System.getenv(),
+              metrics.registry,
+              redactor,
+              b.clock,
               settings.shutdownTimeout());
       if (api != null) {
         opened.push(api);
@@ -323,10 +344,13 @@ public final class Worker {
    */
   public int awaitStop() throws InterruptedException {
     if (!Signals.handleTermination(this::requestStop)) {
-      Thread hook = Thread.ofPlatform().unstarted(() -> {
-        requestStop("shutdown-hook");
-        stop();
-      });
+      Thread hook =
+          Thread.ofPlatform()
+              .unstarted(
+                  () -> {
+                    requestStop("shutdown-hook");
+                    stop();
+                  });
       Runtime.getRuntime().addShutdownHook(hook);
     }
     stopRequested.await();
@@ -344,9 +368,10 @@ public final class Worker {
     long t0 = System.nanoTime();
     Duration timeout = settings.shutdownTimeout();
     // Keep a slice of the budget for closing connections after the jobs.
-    Duration reserve = timeout.dividedBy(5).compareTo(Duration.ofSeconds(2)) > 0
-        ? Duration.ofSeconds(2)
-        : timeout.dividedBy(5);
+    Duration reserve =
+        timeout.dividedBy(5).compareTo(Duration.ofSeconds(2)) > 0
+            ? Duration.ofSeconds(2)
+            : timeout.dividedBy(5);
     log.info(
         "event=shutdown_begin signal={} timeout={} running_jobs={}",
         stopReason.get(),
@@ -367,7 +392,10 @@ public final class Worker {
           pending);
       http.close();
     } else {
-      Thread closer = Thread.ofPlatform().name("spillway-close").start(() -> Closeables.closeAll(resources, log, "close_failed"));
+      Thread closer =
+          Thread.ofPlatform()
+              .name("spillway-close")
+              .start(() -> Closeables.closeAll(resources, log, "close_failed"));
       try {
         closer.join(Math.max(1, timeout.minus(elapsed(t0)).toMillis()));
       } catch (InterruptedException e) {
@@ -378,10 +406,7 @@ public final class Worker {
       }
     }
     log.info(
-        "event=stopped graceful={} took_ms={} {}",
-        left.isEmpty(),
-        elapsed(t0).toMillis(),
-        pending);
+        "event=stopped graceful={} took_ms={} {}", left.isEmpty(), elapsed(t0).toMillis(), pending);
   }
 
   private String pendingSummary() {
@@ -407,8 +432,6 @@ public final class Worker {
   private static Duration elapsed(long t0) {
     return Duration.ofNanos(System.nanoTime() - t0);
   }
-
-
 
   /** What the worker runs besides the configuration: overrides from the command line, tasks. */
   public static final class Builder {
@@ -440,8 +463,8 @@ public final class Worker {
     }
 
     /**
-     * More tasks, made once the runtime exists (reporting exports, say). In a cluster every
-     * worker must add the same ones.
+     * More tasks, made once the runtime exists (reporting exports, say). In a cluster every worker
+     * must add the same ones.
      */
     public Builder extraTasks(Function<Spillway, List<ScheduledTask>> tasks) {
       this.extraTasks = Objects.requireNonNull(tasks);
