@@ -7,7 +7,6 @@ import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.Durations;
 import dev.spillway.config.Redactor;
 import dev.spillway.config.WorkerSettings;
-import dev.spillway.flush.FlushReport;
 import dev.spillway.layout.KeyLayout;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
@@ -17,7 +16,6 @@ import dev.spillway.schedule.FlushGroups;
 import dev.spillway.schedule.JobScheduler;
 import dev.spillway.schedule.LedgerPruner;
 import dev.spillway.schedule.PendingBatches;
-import dev.spillway.schedule.Schedule;
 import dev.spillway.schedule.ScheduledTask;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
@@ -25,7 +23,6 @@ import java.io.IOException;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Objects;
@@ -33,7 +30,6 @@ import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -57,9 +53,6 @@ import org.slf4j.LoggerFactory;
 public final class Worker {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
 
-  /** How often every worker refreshes the dead-letter and Redis memory gauges. */
-  static final Duration PROBE_INTERVAL = Duration.ofSeconds(15);
-
   private final SpillwayConfig config;
   private final WorkerSettings settings;
   private final Deque<AutoCloseable> resources;
@@ -72,7 +65,7 @@ public final class Worker {
   /** The public HTTP API (api.enabled), or null. */
   private final dev.spillway.api.ApiServer api;
 
-  private final ScheduledExecutorService probes;
+  private final GaugeProbes gauges;
   private final KeyLayout layout;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final AtomicReference<String> stopReason = new AtomicReference<>();
@@ -142,37 +135,16 @@ public final class Worker {
                       config.redisTimeout()),
               b.clock,
               metrics.registry);
-      List<ScheduledTask> tasks = tasks(spillway, deadLetters, pruner);
+      List<ScheduledTask> tasks =
+          WorkerSchedule.tasks(config, settings, spillway, deadLetters, pruner, stopping::get);
       tasks.addAll(b.extraTasks.apply(spillway));
-
-      JobScheduler.Builder jb =
-          JobScheduler.builder()
-              .threads(settings.threads())
-              .instanceId(settings.instanceId())
-              .meterRegistry(metrics.registry)
-              .failure(failure)
-              .tasks(tasks);
-      if (settings.cluster()) {
-        int wanted = settings.threads() + 3;
-        if (config.poolSize() < wanted) {
-          log.warn(
-              "event=config_advice key=postgres.pool-size value={} advice={} reason=\"in cluster"
-                  + " mode Quartz takes connections from the same pool as {} job threads\"",
-              config.poolSize(),
-              wanted,
-              settings.threads());
-        }
-        jb.clustered(spillway.dataSource(), config.schema(), settings.clusterCheckinInterval());
-      }
-      scheduler = jb.build();
+      scheduler =
+          WorkerSchedule.scheduler(
+              config, settings, spillway.dataSource(), metrics.registry, failure, tasks);
       opened.push(() -> scheduler.shutdown(Duration.ZERO));
 
-      probes =
-          Executors.newSingleThreadScheduledExecutor(
-              r -> Thread.ofPlatform().daemon().name("spillway-probe").unstarted(r));
-      opened.push(probes::shutdownNow);
-      probes.scheduleWithFixedDelay(
-          () -> refreshGauges(deadLetters), 0, PROBE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+      gauges = new GaugeProbes(deadLetters, probe, metrics);
+      opened.push(gauges);
 
       ExecutorService checks = Executors.newVirtualThreadPerTaskExecutor();
       opened.push(checks::shutdownNow);
@@ -240,84 +212,6 @@ public final class Worker {
     return new Builder(config);
   }
 
-  private List<ScheduledTask> tasks(
-      Spillway sw, DeadLetterMonitor deadLetters, LedgerPruner pruner) {
-    List<ScheduledTask> tasks = new ArrayList<>();
-    Schedule flushEvery =
-        settings.flushSchedule() != null
-            ? Schedule.parse("worker.flush.schedule", settings.flushSchedule())
-            : Schedule.every(config.flushInterval());
-    tasks.addAll(
-        FlushGroups.tasks(
-            config.stripes(), settings.flushGroups(), flushEvery, sw::flushOnce, stopping::get));
-    for (AdoptMapping m : config.adopt()) {
-      Schedule s =
-          m.schedule() != null
-              ? Schedule.cron(m.schedule())
-              : Schedule.every(AdoptMapping.DEFAULT_INTERVAL);
-      tasks.add(
-          new ScheduledTask(
-              "adopt-" + m.name(),
-              s,
-              () -> {
-                FlushReport r = sw.adoptOnce(m.name());
-                if (r.batchesApplied() > 0) {
-                  log.debug("event=adopted mapping={} {}", m.name(), r);
-                }
-              }));
-    }
-    tasks.add(
-        new ScheduledTask(
-            "ledger-prune",
-            Schedule.parse("worker.ledger.prune-schedule", settings.ledgerPruneSchedule()),
-            pruner::prune));
-    tasks.add(
-        new ScheduledTask(
-            "dead-letters",
-            Schedule.parse(
-                "worker.dead-letters.check-schedule", settings.deadLetterCheckSchedule()),
-            deadLetters::check));
-    return tasks;
-  }
-
-  private void refreshGauges(DeadLetterMonitor deadLetters) {
-    try {
-      deadLetters.refresh();
-    } catch (RuntimeException e) {
-      log.debug("event=probe_failed probe=dead_letters error=\"{}\"", e.getMessage());
-    }
-    try {
-      // On a cluster, the fullest master: the first to refuse writes or evict.
-      long used = 0;
-      long max = 0;
-      double fullest = -1;
-      for (String info : probe.infoOfMasters("memory", Health.TIMEOUT)) {
-        long u = infoLong(info, "used_memory");
-        long m = infoLong(info, "maxmemory");
-        double ratio = m > 0 ? (double) u / m : 0;
-        if (ratio > fullest || (ratio == fullest && u > used)) {
-          fullest = ratio;
-          used = u;
-          max = m;
-        }
-      }
-      metrics.redisMemory(used, max);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (Exception e) {
-      log.debug("event=probe_failed probe=redis_memory error=\"{}\"", e.getMessage());
-    }
-  }
-
-  static long infoLong(String info, String field) {
-    for (String line : info.split("\r?\n")) {
-      if (line.startsWith(field + ":")) {
-        return Long.parseLong(line.substring(field.length() + 1).trim());
-      }
-    }
-    throw new IllegalStateException("INFO has no " + field);
-  }
-
   /** The HTTP port actually bound (useful with {@code worker.http.port: 0}). */
   public int httpPort() {
     return http.address().getPort();
@@ -381,7 +275,7 @@ public final class Worker {
       api.close(); // first: no new increment is accepted while the last flushes run
     }
     Set<String> left = scheduler.shutdown(timeout.minus(reserve));
-    probes.shutdownNow();
+    gauges.close();
     String pending = pendingSummary();
     if (!left.isEmpty()) {
       log.warn(
