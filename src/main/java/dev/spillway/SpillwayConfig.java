@@ -1,40 +1,32 @@
 package dev.spillway;
 
-import dev.spillway.config.Checks;
+import static dev.spillway.config.Checks.requireBetween;
+import static dev.spillway.config.Checks.requireUri;
+
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.CacheSettings;
-import dev.spillway.config.CoreSettings;
-import dev.spillway.config.Durations;
+import dev.spillway.config.ConfigCopy;
+import dev.spillway.config.CoreChecks;
+import dev.spillway.config.EffectiveConfig;
 import dev.spillway.config.Logfmt;
 import dev.spillway.config.Redactor;
-import static dev.spillway.config.Checks.requireAtLeast;
-import static dev.spillway.config.Checks.requireBetween;
-import static dev.spillway.config.Checks.requireRange;
-import static dev.spillway.config.Checks.requireUri;
-import static dev.spillway.config.Checks.tree;
-import static dev.spillway.config.Checks.COUNTER_PATTERN;
 import dev.spillway.config.ReportSettings;
 import dev.spillway.config.WorkerSettings;
-import java.net.URI;
 import java.time.Duration;
-import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
-import java.util.TreeMap;
-import java.util.regex.Pattern;
 
 /**
  * The effective, immutable configuration of one Spillway runtime. Built by {@link Builder} (from
  * code) or by {@link ConfigLoader} (from YAML plus environment); either way every value has been
- * checked against its rule before an instance exists, and the names used in error messages are
- * the YAML keys, so a message points at the line to fix.
+ * checked against its rule before an instance exists, and the names used in error messages are the
+ * YAML keys, so a message points at the line to fix.
  *
- * <p>{@link #toString()} hides the database password and every secret inside the Redis URI and
- * the JDBC URL ({@link Redactor}); so does every message that rejects one of them.
+ * <p>{@link #toString()} hides the database password and every secret inside the Redis URI and the
+ * JDBC URL ({@link Redactor}); so does every message that rejects one of them.
  */
 public record SpillwayConfig(
     String redisUri,
@@ -71,20 +63,23 @@ public record SpillwayConfig(
   public static final String DEFAULT_JDBC_USER = "postgres";
   public static final String DEFAULT_SCHEMA = "spillway";
   public static final String DEFAULT_KEY_PREFIX = "sw:";
+
   /**
    * 4096 stripes keep each stripe hash in Redis's compact listpack encoding (below 512 fields) up
-   * to ~2M cells pending between two flushes (DESIGN.md, "Redis layout"), at the cost of one
-   * claim call per stripe per flush run (~20 ms of Redis time per run when idle).
+   * to ~2M cells pending between two flushes (DESIGN.md, "Redis layout"), at the cost of one claim
+   * call per stripe per flush run (~20 ms of Redis time per run when idle).
    */
   public static final int DEFAULT_STRIPES = 4096;
 
   public static final Duration DEFAULT_REDIS_TIMEOUT = Duration.ofSeconds(5);
+
   /**
    * How long opening one PostgreSQL connection may take (TCP connect and login), and how long a
    * caller waits for a pooled one. The CLI's one-shot commands cap it at {@code 3s} so that an
    * unreachable database is reported at once rather than after a long retry.
    */
   public static final Duration DEFAULT_POSTGRES_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
   public static final Duration DEFAULT_DRAIN_INTERVAL = Duration.ofMillis(100);
   public static final int DEFAULT_MAX_PENDING_CELLS = 1_000_000;
   public static final Duration DEFAULT_BLOCK_TIMEOUT = Duration.ofSeconds(30);
@@ -93,86 +88,29 @@ public record SpillwayConfig(
   public static final int DEFAULT_MAX_CELLS_PER_TRANSACTION = 50_000;
   public static final int DEFAULT_MAX_PENDING_BATCHES_PER_STRIPE = 4;
 
-  static final Pattern SCHEMA_PATTERN = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
-  static final Pattern KEY_PREFIX_PATTERN = Pattern.compile("[A-Za-z0-9_.:-]{1,32}");
-
   public SpillwayConfig {
     requireUri("redis.uri", redisUri, "redis", "rediss", "redis-sentinel", "rediss-sentinel");
     dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
     requireBetween("redis.timeout", redisTimeout, Duration.ofMillis(100), Duration.ofMinutes(1));
-    Objects.requireNonNull(jdbcUrl, "postgres.jdbc-url");
-    if (!jdbcUrl.startsWith("jdbc:postgresql:")) {
-      throw new ConfigException(
-          "postgres.jdbc-url must start with jdbc:postgresql: but was '"
-              + Redactor.of(Redactor.secretsIn(jdbcUrl)).redactUri(jdbcUrl)
-              + "'"
-              + (jdbcUrl.startsWith("postgres")
-                  ? " (a libpq URL postgresql://host:5432/db is written"
-                      + " jdbc:postgresql://host:5432/db; the user and password go in"
-                      + " postgres.user and SPILLWAY_JDBC_PASSWORD)"
-                  : ""));
-    }
-    Objects.requireNonNull(jdbcUser, "postgres.user");
+    CoreChecks.postgres(jdbcUrl, jdbcUser, schema, poolSize, postgresConnectTimeout);
     jdbcPassword = jdbcPassword == null ? "" : jdbcPassword;
-    if (schema == null || !SCHEMA_PATTERN.matcher(schema).matches()) {
-      throw new ConfigException(
-          "postgres.schema must match " + SCHEMA_PATTERN + " but was '" + schema + "'");
-    }
-    requireRange("postgres.pool-size", poolSize, 1, 200);
-    // HikariCP refuses less than 250ms; the driver counts whole seconds, rounded up.
-    requireBetween(
-        "postgres.connect-timeout",
-        postgresConnectTimeout,
-        Duration.ofMillis(250),
-        Duration.ofMinutes(1));
-    if (keyPrefix == null || !KEY_PREFIX_PATTERN.matcher(keyPrefix).matches()) {
-      throw new ConfigException(
-          "keys.prefix must match " + KEY_PREFIX_PATTERN + " but was '" + keyPrefix + "'");
-    }
-    requireRange("keys.stripes", stripes, 1, 1 << 20);
-    requireBetween(
-        "client.drain-interval", drainInterval, Duration.ofMillis(10), Duration.ofMinutes(1));
-    requireRange("client.max-pending-cells", maxPendingCells, 1_000, Integer.MAX_VALUE);
-    Objects.requireNonNull(overflowPolicy, "client.overflow");
-    Objects.requireNonNull(durability, "client.durability");
-    requireRange("client.durable-replicas", durableReplicas, 1, 100);
-    requireBetween("client.block-timeout", blockTimeout, Duration.ZERO, Duration.ofDays(1));
-    requireBetween("client.close-timeout", closeTimeout, Duration.ZERO, Duration.ofHours(1));
-    requireBetween("flush.interval", flushInterval, Duration.ofMillis(10), Duration.ofDays(1));
-    requireRange("flush.max-cells-per-transaction", flushMaxCellsPerTransaction, 100, 10_000_000);
-    requireRange(
-        "flush.max-pending-batches-per-stripe", flushMaxPendingBatchesPerStripe, 1, 1_000);
-    Map<String, Set<Granularity>> copy = new TreeMap<>();
-    for (var e : Objects.requireNonNull(counters, "counters").entrySet()) {
-      if (!COUNTER_PATTERN.matcher(e.getKey()).matches()) {
-        throw new ConfigException(
-            "counters: counter name '" + e.getKey() + "' must match " + COUNTER_PATTERN);
-      }
-      Set<Granularity> g = e.getValue().isEmpty() ? Set.of() : EnumSet.copyOf(e.getValue());
-      copy.put(e.getKey(), Collections.unmodifiableSet(g));
-    }
-    counters = Collections.unmodifiableMap(copy);
-    adopt = adopt == null ? List.of() : List.copyOf(adopt);
-    Set<String> adoptNames = new java.util.HashSet<>();
-    for (AdoptMapping m : adopt) {
-      if (!adoptNames.add(m.name())) {
-        throw new ConfigException("adopt mapping name '" + m.name() + "' is used twice");
-      }
-    }
+    CoreChecks.keys(keyPrefix, stripes);
+    CoreChecks.client(
+        drainInterval,
+        maxPendingCells,
+        overflowPolicy,
+        durability,
+        durableReplicas,
+        blockTimeout,
+        closeTimeout);
+    CoreChecks.flush(flushInterval, flushMaxCellsPerTransaction, flushMaxPendingBatchesPerStripe);
+    counters = CoreChecks.counters(counters);
+    adopt = CoreChecks.adopt(adopt);
     worker = worker == null ? WorkerSettings.defaults() : worker;
     reporting = reporting == null ? ReportSettings.defaults() : reporting;
     cache = cache == null ? CacheSettings.defaults() : cache;
     api = api == null ? dev.spillway.config.ApiSettings.defaults() : api;
-    if (cache.foreignChannel() != null
-        && cache.foreignChannel().equals(cache.channelFor(keyPrefix))) {
-      // Bus messages would be read as malformed events, and events as foreign bus messages.
-      throw new ConfigException(
-          "cache.foreign-channel must differ from the invalidation bus channel but both were '"
-              + cache.foreignChannel() + "'");
-    }
-    for (int i = 0; i < adopt.size(); i++) {
-      adopt.get(i).checkMatch(i, keyPrefix, cache.prefixFor(keyPrefix));
-    }
+    CoreChecks.acrossSections(keyPrefix, cache, adopt);
   }
 
   /** The adopt mapping of that name. */
@@ -189,38 +127,9 @@ public record SpillwayConfig(
     return counters.getOrDefault(counter, Set.of());
   }
 
-  /** A builder pre-filled with this configuration. */
+  /** A builder pre-filled with this configuration ({@link ConfigCopy}). */
   public Builder toBuilder() {
-    Builder b = new Builder();
-    b.redisUri = redisUri;
-    b.redisTimeout = redisTimeout;
-    b.redisCluster = redisCluster;
-    b.jdbcUrl = jdbcUrl;
-    b.jdbcUser = jdbcUser;
-    b.jdbcPassword = jdbcPassword;
-    b.schema = schema;
-    b.poolSize = poolSize;
-    b.postgresConnectTimeout = postgresConnectTimeout;
-    b.keyPrefix = keyPrefix;
-    b.stripes = stripes;
-    b.drainInterval = drainInterval;
-    b.maxPendingCells = maxPendingCells;
-    b.overflowPolicy = overflowPolicy;
-    b.blockTimeout = blockTimeout;
-    b.closeTimeout = closeTimeout;
-    b.flushEnabled = flushEnabled;
-    b.flushInterval = flushInterval;
-    b.flushMaxCellsPerTransaction = flushMaxCellsPerTransaction;
-    b.flushMaxPendingBatchesPerStripe = flushMaxPendingBatchesPerStripe;
-    b.counters.putAll(counters);
-    b.adopt.addAll(adopt);
-    b.worker = worker;
-    b.reporting = reporting;
-    b.cache = cache;
-    b.api = api;
-    b.durability = durability;
-    b.durableReplicas = durableReplicas;
-    return b;
+    return ConfigCopy.toBuilder(this);
   }
 
   /** The Redis URI with any password replaced by {@code <masked>}: {@link Redactor#maskUri}. */
@@ -239,28 +148,7 @@ public record SpillwayConfig(
 
   @Override
   public String toString() {
-    return Logfmt.pairs(effective());
-  }
-
-  /**
-   * The effective configuration as a tree in YAML's shape (sections, then keys; durations as
-   * {@code 5s}, schedules as written), secrets masked: what the runtime logs once at start, as
-   * logfmt ({@link #toString()}) or, in the worker's JSON format, as nested objects.
-   */
-  Map<String, Object> effective() {
-    Redactor redactor = Redactor.of(this);
-    Map<String, Object> root = CoreSettings.effective(this, redactor);
-    Map<String, Object> levels = new LinkedHashMap<>();
-    counters.forEach(
-        (name, set) ->
-            levels.put(name, set.stream().map(g -> g.name().toLowerCase(java.util.Locale.ROOT)).toList()));
-    root.put("counters", levels);
-    root.put("adopt", adopt.stream().map(AdoptMapping::name).toList());
-    root.put("worker", worker.effective());
-    root.put("reporting", reporting.effective());
-    root.put("cache", cache.effective());
-    root.put("api", api.effective());
-    return root;
+    return Logfmt.pairs(EffectiveConfig.of(this));
   }
 
   /**
@@ -305,7 +193,9 @@ public record SpillwayConfig(
       return this;
     }
 
-    /** {@code client.durable-replicas}: replicas {@code WAIT} must confirm under {@code REPLICATED}. */
+    /**
+     * {@code client.durable-replicas}: replicas {@code WAIT} must confirm under {@code REPLICATED}.
+     */
     public Builder durableReplicas(int v) {
       this.durableReplicas = v;
       return this;
@@ -382,7 +272,9 @@ public record SpillwayConfig(
       return this;
     }
 
-    /** {@code postgres.connect-timeout}: connect and login, and the wait for a pooled connection. */
+    /**
+     * {@code postgres.connect-timeout}: connect and login, and the wait for a pooled connection.
+     */
     public Builder postgresConnectTimeout(Duration v) {
       this.postgresConnectTimeout = v;
       return this;

@@ -1,10 +1,10 @@
 package dev.spillway.api;
 
+import dev.spillway.cache.CachedCounters;
 import dev.spillway.config.ApiSettings;
+import dev.spillway.counter.Counters;
 import dev.spillway.report.Report;
 import dev.spillway.report.ReportRequest;
-import dev.spillway.cache.CachedCounters;
-import dev.spillway.counter.Counters;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The public HTTP API's listener: Jetty 12 (core handlers, no servlets), each request on a virtual
- * thread, apart from the worker's loopback admin endpoint. {@link #close()} stops gracefully:
- * no new connection is accepted, requests in flight get up to the stop timeout to finish.
+ * thread, apart from the worker's loopback admin endpoint. {@link #close()} stops gracefully: no
+ * new connection is accepted, requests in flight get up to the stop timeout to finish.
  */
 public final class ApiServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ApiServer.class);
@@ -99,8 +99,12 @@ public final class ApiServer implements AutoCloseable {
         // nothing more to release
       }
       throw new dev.spillway.SpillwayException(
-          "cannot listen on " + settings.bind() + ":" + settings.port()
-              + " (api.bind / api.port): " + e.getMessage(),
+          "cannot listen on "
+              + settings.bind()
+              + ":"
+              + settings.port()
+              + " (api.bind / api.port): "
+              + e.getMessage(),
           e);
     }
     return new ApiServer(server, connector);
@@ -111,12 +115,14 @@ public final class ApiServer implements AutoCloseable {
    * large): the same JSON shape, never a stack trace.
    */
   private static boolean jettyError(
-      Request request, org.eclipse.jetty.server.Response response, org.eclipse.jetty.util.Callback cb) {
+      Request request,
+      org.eclipse.jetty.server.Response response,
+      org.eclipse.jetty.util.Callback cb) {
     Object s = request.getAttribute(ErrorHandler.ERROR_STATUS);
     int status = s instanceof Integer i ? i : 500;
     String reason = org.eclipse.jetty.http.HttpStatus.getMessage(status);
     String body = "{\"status\":" + status + ",\"error\":\"" + reason.replace("\"", "'") + "\"}\n";
-    response.getHeaders().put(HttpHeader.CONTENT_TYPE, ApiHandler.JSON);
+    response.getHeaders().put(HttpHeader.CONTENT_TYPE, ApiAnswers.JSON);
     response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
     response.write(true, ByteBuffer.wrap(body.getBytes(StandardCharsets.UTF_8)), cb);
     return true;
@@ -162,9 +168,20 @@ public final class ApiServer implements AutoCloseable {
     dev.spillway.report.Reports reports =
         new dev.spillway.report.Reports(spillway.dataSource(), spillway.config(), clock);
     Duration stop =
-        shutdownTimeout.compareTo(Duration.ofSeconds(5)) < 0 ? shutdownTimeout : Duration.ofSeconds(5);
+        shutdownTimeout.compareTo(Duration.ofSeconds(5)) < 0
+            ? shutdownTimeout
+            : Duration.ofSeconds(5);
     ApiServer api =
-        start(s, tokens, spillway.counters(), spillway.cachedCounters(), reports::run, clock, registry, redactor::redact, stop);
+        start(
+            s,
+            tokens,
+            spillway.counters(),
+            spillway.cachedCounters(),
+            reports::run,
+            clock,
+            registry,
+            redactor::redact,
+            stop);
     log.info(
         "event=api_listening address={}:{} tokens={} public_increments={} cors_origins={}"
             + " cache_control=\"{}\"",

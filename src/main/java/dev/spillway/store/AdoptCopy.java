@@ -35,8 +35,8 @@ final class AdoptCopy {
   private final Map<String, String> upserts = new ConcurrentHashMap<>();
 
   /**
-   * Sums the executions per key tuple. Null when a sum would overflow a bigint (the caller takes
-   * the row-by-row path, which dead-letters the culprit).
+   * Sums the executions per key tuple. Null when a sum would overflow a bigint or a key value is
+   * missing (the caller takes the row-by-row path, which dead-letters the culprit).
    */
   static Map<List<String>, long[]> sum(AdoptMapping m, List<AdoptStore.Exec> execs) {
     Map<List<String>, long[]> rows = new LinkedHashMap<>(execs.size() * 2);
@@ -44,7 +44,11 @@ final class AdoptCopy {
       List<String> key = new ArrayList<>(m.keyColumns().size());
       for (String group : m.keyColumns().keySet()) {
         // As AdoptSql.bind does: :field is the hash field, any other name a group of the regex.
-        key.add(group.equals("field") ? e.cell().field() : e.groups().get(group));
+        String v = group.equals("field") ? e.cell().field() : e.groups().get(group);
+        if (v == null) {
+          return null; // an optional group that did not match: the row-by-row path binds NULL
+        }
+        key.add(v);
       }
       long[] sum = rows.computeIfAbsent(key, k -> new long[1]);
       long next = sum[0] + e.delta();

@@ -1,23 +1,21 @@
 package dev.spillway.worker;
 
-import dev.spillway.runtime.Closeables;
-import dev.spillway.redis.RedisConnector;
-import dev.spillway.redis.RedisLink;
-import dev.spillway.config.AdoptMapping;
-import dev.spillway.config.Durations;
-import dev.spillway.config.Redactor;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.Durations;
+import dev.spillway.config.Redactor;
 import dev.spillway.config.WorkerSettings;
 import dev.spillway.layout.KeyLayout;
-import dev.spillway.flush.FlushReport;
+import dev.spillway.redis.RedisConnector;
+import dev.spillway.redis.RedisLink;
+import dev.spillway.runtime.Closeables;
 import dev.spillway.schedule.DeadLetterMonitor;
 import dev.spillway.schedule.FlushGroups;
 import dev.spillway.schedule.JobScheduler;
 import dev.spillway.schedule.LedgerPruner;
 import dev.spillway.schedule.PendingBatches;
-import dev.spillway.schedule.Schedule;
 import dev.spillway.schedule.ScheduledTask;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
@@ -25,7 +23,6 @@ import java.io.IOException;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 import java.util.Objects;
@@ -33,7 +30,6 @@ import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -56,8 +52,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Worker {
   private static final Logger log = LoggerFactory.getLogger(Worker.class);
-  /** How often every worker refreshes the dead-letter and Redis memory gauges. */
-  static final Duration PROBE_INTERVAL = Duration.ofSeconds(15);
 
   private final SpillwayConfig config;
   private final WorkerSettings settings;
@@ -67,15 +61,18 @@ public final class Worker {
   private final RedisLink<String, String> probe;
   private final JobScheduler scheduler;
   private final WorkerHttp http;
+
   /** The public HTTP API (api.enabled), or null. */
   private final dev.spillway.api.ApiServer api;
-  private final ScheduledExecutorService probes;
+
+  private final GaugeProbes gauges;
   private final KeyLayout layout;
   private final AtomicBoolean stopping = new AtomicBoolean();
   private final AtomicReference<String> stopReason = new AtomicReference<>();
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final AtomicBoolean stopped = new AtomicBoolean();
-  private final dev.spillway.runtime.RuntimeFailure failure = new dev.spillway.runtime.RuntimeFailure();
+  private final dev.spillway.runtime.RuntimeFailure failure =
+      new dev.spillway.runtime.RuntimeFailure();
 
   private Worker(Builder b) {
     long t0 = System.nanoTime();
@@ -122,69 +119,65 @@ public final class Worker {
       opened.push(probe);
 
       DeadLetterMonitor deadLetters =
-          new DeadLetterMonitor(
-              spillway.dataSource(), config.schema(), metrics.registry, b.clock);
+          new DeadLetterMonitor(spillway.dataSource(), config.schema(), metrics.registry, b.clock);
       List<String> adoptNames = config.adopt().stream().map(AdoptMapping::name).toList();
       LedgerPruner pruner =
           new LedgerPruner(
               spillway.dataSource(),
               config.schema(),
               settings.ledgerRetention(),
-              () -> PendingBatches.scan(probe.async(), layout, adoptNames, config.redisCluster(), config.redisTimeout()),
+              () ->
+                  PendingBatches.scan(
+                      probe.async(),
+                      layout,
+                      adoptNames,
+                      config.redisCluster(),
+                      config.redisTimeout()),
               b.clock,
               metrics.registry);
-      List<ScheduledTask> tasks = tasks(spillway, deadLetters, pruner);
+      List<ScheduledTask> tasks =
+          WorkerSchedule.tasks(config, settings, spillway, deadLetters, pruner, stopping::get);
       tasks.addAll(b.extraTasks.apply(spillway));
-
-      JobScheduler.Builder jb =
-          JobScheduler.builder()
-              .threads(settings.threads())
-              .instanceId(settings.instanceId())
-              .meterRegistry(metrics.registry)
-              .failure(failure)
-              .tasks(tasks);
-      if (settings.cluster()) {
-        int wanted = settings.threads() + 3;
-        if (config.poolSize() < wanted) {
-          log.warn(
-              "event=config_advice key=postgres.pool-size value={} advice={} reason=\"in cluster"
-                  + " mode Quartz takes connections from the same pool as {} job threads\"",
-              config.poolSize(),
-              wanted,
-              settings.threads());
-        }
-        jb.clustered(spillway.dataSource(), config.schema(), settings.clusterCheckinInterval());
-      }
-      scheduler = jb.build();
+      scheduler =
+          WorkerSchedule.scheduler(
+              config, settings, spillway.dataSource(), metrics.registry, failure, tasks);
       opened.push(() -> scheduler.shutdown(Duration.ZERO));
 
-      probes =
-          Executors.newSingleThreadScheduledExecutor(
-              r -> Thread.ofPlatform().daemon().name("spillway-probe").unstarted(r));
-      opened.push(probes::shutdownNow);
-      probes.scheduleWithFixedDelay(
-          () -> refreshGauges(deadLetters), 0, PROBE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+      gauges = new GaugeProbes(deadLetters, probe, metrics);
+      opened.push(gauges);
 
       ExecutorService checks = Executors.newVirtualThreadPerTaskExecutor();
       opened.push(checks::shutdownNow);
       Redactor redactor = Redactor.of(config, System.getenv());
       Health health =
-          new Health(probe, spillway.dataSource(), scheduler, stopping::get, checks, redactor, failure);
+          new Health(
+              probe, spillway.dataSource(), scheduler, stopping::get, checks, redactor, failure);
       try {
         http =
             new WorkerHttp(
-                settings.httpBind(), settings.httpPort(), metrics::scrape, health::ready,
+                settings.httpBind(),
+                settings.httpPort(),
+                metrics::scrape,
+                health::ready,
                 () -> failure.reason().map(redactor::redact));
       } catch (IOException e) {
         throw new SpillwayException(
-            "cannot listen on " + settings.httpBind() + ":" + settings.httpPort()
-                + " (worker.http.bind / worker.http.port): " + e.getMessage(),
+            "cannot listen on "
+                + settings.httpBind()
+                + ":"
+                + settings.httpPort()
+                + " (worker.http.bind / worker.http.port): "
+                + e.getMessage(),
             e);
       }
       opened.push(http);
       api =
           dev.spillway.api.ApiServer.forWorker(
-              spillway, System.getenv(), metrics.registry, redactor, b.clock,
+              spillway,
+              System.getenv(),
+              metrics.registry,
+              redactor,
+              b.clock,
               settings.shutdownTimeout());
       if (api != null) {
         opened.push(api);
@@ -219,84 +212,6 @@ public final class Worker {
     return new Builder(config);
   }
 
-  private List<ScheduledTask> tasks(
-      Spillway sw, DeadLetterMonitor deadLetters, LedgerPruner pruner) {
-    List<ScheduledTask> tasks = new ArrayList<>();
-    Schedule flushEvery =
-        settings.flushSchedule() != null
-            ? Schedule.parse("worker.flush.schedule", settings.flushSchedule())
-            : Schedule.every(config.flushInterval());
-    tasks.addAll(
-        FlushGroups.tasks(
-            config.stripes(), settings.flushGroups(), flushEvery, sw::flushOnce, stopping::get));
-    for (AdoptMapping m : config.adopt()) {
-      Schedule s =
-          m.schedule() != null
-              ? Schedule.cron(m.schedule())
-              : Schedule.every(AdoptMapping.DEFAULT_INTERVAL);
-      tasks.add(
-          new ScheduledTask(
-              "adopt-" + m.name(),
-              s,
-              () -> {
-                FlushReport r = sw.adoptOnce(m.name());
-                if (r.batchesApplied() > 0) {
-                  log.debug("event=adopted mapping={} {}", m.name(), r);
-                }
-              }));
-    }
-    tasks.add(
-        new ScheduledTask(
-            "ledger-prune",
-            Schedule.parse("worker.ledger.prune-schedule", settings.ledgerPruneSchedule()),
-            pruner::prune));
-    tasks.add(
-        new ScheduledTask(
-            "dead-letters",
-            Schedule.parse(
-                "worker.dead-letters.check-schedule", settings.deadLetterCheckSchedule()),
-            deadLetters::check));
-    return tasks;
-  }
-
-  private void refreshGauges(DeadLetterMonitor deadLetters) {
-    try {
-      deadLetters.refresh();
-    } catch (RuntimeException e) {
-      log.debug("event=probe_failed probe=dead_letters error=\"{}\"", e.getMessage());
-    }
-    try {
-      // On a cluster, the fullest master: the first to refuse writes or evict.
-      long used = 0;
-      long max = 0;
-      double fullest = -1;
-      for (String info : probe.infoOfMasters("memory", Health.TIMEOUT)) {
-        long u = infoLong(info, "used_memory");
-        long m = infoLong(info, "maxmemory");
-        double ratio = m > 0 ? (double) u / m : 0;
-        if (ratio > fullest || (ratio == fullest && u > used)) {
-          fullest = ratio;
-          used = u;
-          max = m;
-        }
-      }
-      metrics.redisMemory(used, max);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (Exception e) {
-      log.debug("event=probe_failed probe=redis_memory error=\"{}\"", e.getMessage());
-    }
-  }
-
-  static long infoLong(String info, String field) {
-    for (String line : info.split("\r?\n")) {
-      if (line.startsWith(field + ":")) {
-        return Long.parseLong(line.substring(field.length() + 1).trim());
-      }
-    }
-    throw new IllegalStateException("INFO has no " + field);
-  }
-
   /** The HTTP port actually bound (useful with {@code worker.http.port: 0}). */
   public int httpPort() {
     return http.address().getPort();
@@ -323,10 +238,13 @@ public final class Worker {
    */
   public int awaitStop() throws InterruptedException {
     if (!Signals.handleTermination(this::requestStop)) {
-      Thread hook = Thread.ofPlatform().unstarted(() -> {
-        requestStop("shutdown-hook");
-        stop();
-      });
+      Thread hook =
+          Thread.ofPlatform()
+              .unstarted(
+                  () -> {
+                    requestStop("shutdown-hook");
+                    stop();
+                  });
       Runtime.getRuntime().addShutdownHook(hook);
     }
     stopRequested.await();
@@ -344,9 +262,10 @@ public final class Worker {
     long t0 = System.nanoTime();
     Duration timeout = settings.shutdownTimeout();
     // Keep a slice of the budget for closing connections after the jobs.
-    Duration reserve = timeout.dividedBy(5).compareTo(Duration.ofSeconds(2)) > 0
-        ? Duration.ofSeconds(2)
-        : timeout.dividedBy(5);
+    Duration reserve =
+        timeout.dividedBy(5).compareTo(Duration.ofSeconds(2)) > 0
+            ? Duration.ofSeconds(2)
+            : timeout.dividedBy(5);
     log.info(
         "event=shutdown_begin signal={} timeout={} running_jobs={}",
         stopReason.get(),
@@ -356,7 +275,7 @@ public final class Worker {
       api.close(); // first: no new increment is accepted while the last flushes run
     }
     Set<String> left = scheduler.shutdown(timeout.minus(reserve));
-    probes.shutdownNow();
+    gauges.close();
     String pending = pendingSummary();
     if (!left.isEmpty()) {
       log.warn(
@@ -367,7 +286,10 @@ public final class Worker {
           pending);
       http.close();
     } else {
-      Thread closer = Thread.ofPlatform().name("spillway-close").start(() -> Closeables.closeAll(resources, log, "close_failed"));
+      Thread closer =
+          Thread.ofPlatform()
+              .name("spillway-close")
+              .start(() -> Closeables.closeAll(resources, log, "close_failed"));
       try {
         closer.join(Math.max(1, timeout.minus(elapsed(t0)).toMillis()));
       } catch (InterruptedException e) {
@@ -378,10 +300,7 @@ public final class Worker {
       }
     }
     log.info(
-        "event=stopped graceful={} took_ms={} {}",
-        left.isEmpty(),
-        elapsed(t0).toMillis(),
-        pending);
+        "event=stopped graceful={} took_ms={} {}", left.isEmpty(), elapsed(t0).toMillis(), pending);
   }
 
   private String pendingSummary() {
@@ -407,8 +326,6 @@ public final class Worker {
   private static Duration elapsed(long t0) {
     return Duration.ofNanos(System.nanoTime() - t0);
   }
-
-
 
   /** What the worker runs besides the configuration: overrides from the command line, tasks. */
   public static final class Builder {
@@ -440,8 +357,8 @@ public final class Worker {
     }
 
     /**
-     * More tasks, made once the runtime exists (reporting exports, say). In a cluster every
-     * worker must add the same ones.
+     * More tasks, made once the runtime exists (reporting exports, say). In a cluster every worker
+     * must add the same ones.
      */
     public Builder extraTasks(Function<Spillway, List<ScheduledTask>> tasks) {
       this.extraTasks = Objects.requireNonNull(tasks);

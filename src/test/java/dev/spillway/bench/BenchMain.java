@@ -20,8 +20,10 @@ import java.util.Map;
  *
  * <p>Sizes are system properties: {@code -Dbench.seconds=5 -Dbench.coldKeys=1000000
  * -Dbench.flushCells=200000 -Dbench.naiveKeys=20000 -Dbench.adoptKeys=50000
- * -Dbench.memoryCells=200000 -Dbench.lagSeconds=15 -Dbench.only=1,3} ({@code api}: the HTTP
- * API with wrk, {@link ApiBench}). The defaults end within
+ * -Dbench.memoryCells=200000 -Dbench.lagSeconds=15 -Dbench.scaleCells=50000,200000,1000000
+ * -Dbench.only=1,3}; {@code -Dbench.schema/-Dbench.prefix/-Dbench.keys} (see {@link Env}); figure
+ * 9 is the flush's scaling, 10 the cost of durable mode, {@code api} the HTTP API with wrk ({@link
+ * ApiBench}). The defaults end within
  * about four minutes on two cores.
  *
  * <p>Run: {@code make bench}, or {@code java -cp target/classes:target/test-classes:<test classpath>

@@ -17,11 +17,16 @@ import java.util.function.UnaryOperator;
 /**
  * Where the benchmarks run: the configured Redis and PostgreSQL (SPILLWAY_REDIS_URI,
  * SPILLWAY_JDBC_URL, ...) or embedded ones when those do not answer. Every benchmark works in
- * schema {@code spillway_bench} and under key prefix {@code swbench:}, both wiped first.
+ * schema {@code spillway_bench} and under key prefix {@code swbench:} (peers under {@code bench:}),
+ * all wiped first; {@code -Dbench.schema}, {@code -Dbench.prefix} and {@code -Dbench.keys} move them.
  */
 final class Env implements AutoCloseable {
-  static final String SCHEMA = "spillway_bench";
-  static final String PREFIX = "swbench:";
+  // -Dbench.schema / -Dbench.prefix / -Dbench.keys: another bench on the same servers at the
+  // same time (a shared machine) must not drop this one's schema or unlink its keys.
+  static final String SCHEMA = System.getProperty("bench.schema", "spillway_bench");
+  static final String PREFIX = System.getProperty("bench.prefix", "swbench:");
+  /** Prefix of the keys the peers write (naive loop, adopted keys, redis-benchmark). */
+  static final String KEYS = System.getProperty("bench.keys", "bench:");
 
   final LocalServices services;
   final SpillwayConfig base;

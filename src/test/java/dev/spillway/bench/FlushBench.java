@@ -31,7 +31,7 @@ final class FlushBench {
       List.of("claim", "read", "aggregate", "ledger", "ship", "upsert", "commit", "ack");
 
   static List<BenchResult> flush(Env env, int cells, int naiveKeys) throws Exception {
-    env.reset("bench:naive:*");
+    env.reset(Env.KEYS + "naive:*");
     String g = "3. flush (" + cells / 1000 + "k distinct cells; naive on " + naiveKeys / 1000 + "k keys)";
     Measured update;
     Measured insert;
@@ -41,7 +41,7 @@ final class FlushBench {
       update = measure(sw, "flush", cells);
     }
     double after = ceiling(env, cells);
-    double naive = naive(env, naiveKeys, "bench:naive:", "naive_counters");
+    double naive = naive(env, naiveKeys, Env.KEYS + "naive:", "naive_counters");
     BenchResult ceilingR = ceilingResult(g, "PostgreSQL server-side upsert ceiling", before, after);
     BenchResult naiveR = BenchResult.of(g, "naive KEYS + GETDEL + UPDATE per key", naive, "keys/s");
     return List.of(
@@ -228,7 +228,7 @@ final class FlushBench {
   }
 
   static List<BenchResult> adopt(Env env, int keys, int naiveKeys) throws Exception {
-    env.reset("bench:views:*", "bench:tviews:*", "bench:naive2:*");
+    env.reset(Env.KEYS + "views:*", Env.KEYS + "tviews:*", Env.KEYS + "naive2:*");
     env.sql(
         "CREATE SCHEMA IF NOT EXISTS " + Env.SCHEMA,
         "CREATE TABLE " + Env.SCHEMA + ".pages (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)",
@@ -237,20 +237,20 @@ final class FlushBench {
         "INSERT INTO " + Env.SCHEMA + ".page_views (id) SELECT g FROM generate_series(0, " + (keys - 1) + ") g");
     // SQL mode: the user's UPDATE per key, sent as JDBC batches.
     AdoptMapping sqlMode =
-        new AdoptMapping("bench-views", "bench:views:*", KeyRegex.compile("bench:views:(?<id>[0-9]+)"),
+        new AdoptMapping("bench-views", Env.KEYS + "views:*", KeyRegex.compile(java.util.regex.Pattern.quote(Env.KEYS) + "views:(?<id>[0-9]+)"),
             AdoptMapping.Type.STRING,
             "UPDATE " + Env.SCHEMA + ".pages SET view_count = view_count + :delta WHERE id = CAST(:id AS bigint)",
             null, null, null, null, 1000);
     // Table mode: Spillway writes the upsert itself (the rows exist: the update path).
     AdoptMapping tableMode =
-        new AdoptMapping("bench-tviews", "bench:tviews:*", KeyRegex.compile("bench:tviews:(?<id>[0-9]+)"),
+        new AdoptMapping("bench-tviews", Env.KEYS + "tviews:*", KeyRegex.compile(java.util.regex.Pattern.quote(Env.KEYS) + "tviews:(?<id>[0-9]+)"),
             AdoptMapping.Type.STRING, null, Env.SCHEMA + ".page_views", Map.of("id", "id"),
             "view_count", null, 1000);
     double before = ceiling(env, keys);
-    AdoptMeasured sql = adoptRun(env, sqlMode, "bench:views:", keys);
-    AdoptMeasured table = adoptRun(env, tableMode, "bench:tviews:", keys);
+    AdoptMeasured sql = adoptRun(env, sqlMode, Env.KEYS + "views:", keys);
+    AdoptMeasured table = adoptRun(env, tableMode, Env.KEYS + "tviews:", keys);
     double after = ceiling(env, keys);
-    double naive = naive(env, naiveKeys, "bench:naive2:", "naive_pages");
+    double naive = naive(env, naiveKeys, Env.KEYS + "naive2:", "naive_pages");
     String g = "4. adopted keys (" + keys / 1000 + "k INCR keys; naive on " + naiveKeys / 1000 + "k)";
     BenchResult ceilingR = ceilingResult(g, "PostgreSQL server-side upsert ceiling", before, after);
     BenchResult naiveR = BenchResult.of(g, "naive KEYS + GETDEL + UPDATE per key", naive, "keys/s");

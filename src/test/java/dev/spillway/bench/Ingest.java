@@ -58,7 +58,7 @@ final class Ingest {
 
   static List<BenchResult> hot(Env env, int threads, Duration d) throws Exception {
     int keys = 1000;
-    env.reset("bench:hot:*");
+    env.reset(Env.KEYS + "hot:*");
     double spillway;
     try (Spillway sw = env.spillway(b -> b)) {
       Counters c = sw.counters();
@@ -74,9 +74,9 @@ final class Ingest {
             }
           }, c::flush);
     }
-    double sync = redisRate(env, threads, d, false, i -> "bench:hot:" + (i % keys));
-    double pipelined = redisRate(env, threads, d, true, i -> "bench:hot:" + (i % keys));
-    env.reset("bench:hot:*");
+    double sync = redisRate(env, threads, d, false, i -> Env.KEYS + "hot:" + (i % keys));
+    double pipelined = redisRate(env, threads, d, true, i -> Env.KEYS + "hot:" + (i % keys));
+    env.reset(Env.KEYS + "hot:*");
     String g = "1. ingest, hot keys (1k keys, " + threads + " threads)";
     BenchResult syncR = BenchResult.of(g, "sync INCR per event", sync, "events/s");
     BenchResult pipeR = BenchResult.of(g, "pipelined INCR per event", pipelined, "events/s");
@@ -89,7 +89,7 @@ final class Ingest {
   }
 
   static List<BenchResult> cold(Env env, int threads, Duration d, int keys) throws Exception {
-    env.reset("bench:cold:*", "bench:rb*");
+    env.reset(Env.KEYS + "cold:*", Env.KEYS + "rb*");
     double spillway;
     String cpu;
     try (Spillway sw = env.spillway(b -> b)) {
@@ -111,11 +111,11 @@ final class Ingest {
       cpu = String.format(java.util.Locale.ROOT, "CPU while it ran: Redis %.0f%% of a core, this JVM %.0f%%",
           100 * (redisCpuSeconds(env) - redis0) / wall, 100 * (jvmCpuNanos() - jvm0) / 1e9 / wall);
     }
-    env.reset("bench:cold:*");
+    env.reset(Env.KEYS + "cold:*");
     // Per event: HINCRBY into hashes striped like Spillway's, pipelined 1000 at a time.
     double pipelined =
         redisRateHincrby(env, threads, d, keys);
-    env.reset("bench:cold:*");
+    env.reset(Env.KEYS + "cold:*");
     String g = "2. ingest, cold keys (" + keys / 1000 + "k keys, " + threads + " threads)";
     List<BenchResult> out = new ArrayList<>();
     BenchResult pipeR = BenchResult.of(g, "pipelined HINCRBY per event", pipelined, "events/s");
@@ -124,7 +124,7 @@ final class Ingest {
     Double limit = RedisBenchmarkTool.hincrbyStriped(env, 4096);
     String limitCpu = String.format(java.util.Locale.ROOT, "Redis %.0f%% of a core while it ran",
         100 * (redisCpuSeconds(env) - redis0) / ((System.nanoTime() - w0) / 1e9));
-    env.reset("bench:rb*");
+    env.reset(Env.KEYS + "rb*");
     Double oneHash = RedisBenchmarkTool.hincrby(env, keys);
     BenchResult sw = BenchResult.of(g, "Spillway increment() to Redis-acknowledged", spillway, "events/s");
     if (limit != null && oneHash != null) {
@@ -141,7 +141,7 @@ final class Ingest {
       out.add(sw.against(pipeR, null).note("redis-benchmark not installed: Redis limit not measured"));
       out.add(pipeR);
     }
-    env.reset("bench:rb*");
+    env.reset(Env.KEYS + "rb*");
     return out;
   }
 
@@ -216,7 +216,7 @@ final class Ingest {
           List<RedisFuture<Long>> fs = new ArrayList<>(1000);
           for (int i = 0; i < 1000; i++) {
             int k = r.nextInt(keys);
-            fs.add(conn.async().hincrby("bench:cold:{" + (k & 4095) + "}", "cold||" + k, 1));
+            fs.add(conn.async().hincrby(Env.KEYS + "cold:{" + (k & 4095) + "}", "cold||" + k, 1));
           }
           for (RedisFuture<Long> f : fs) {
             f.get(10, TimeUnit.SECONDS);

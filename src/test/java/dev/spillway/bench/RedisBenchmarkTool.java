@@ -24,13 +24,13 @@ final class RedisBenchmarkTool {
    */
   static Double hincrbyStriped(Env env, int stripes) throws Exception {
     return run(env, List.of("-P", "64", "-n", "5000000", "-r", String.valueOf(stripes)),
-        "bench:rb:{__rand_int__}:live", "f:__rand_int__");
+        Env.KEYS + "rb:{__rand_int__}:live", "f:__rand_int__");
   }
 
   /** Requests/s of pipelined (-P 64) HINCRBY, 4 clients, {@code keys} random fields of one hash. */
   static Double hincrby(Env env, int keys) throws Exception {
     return run(env, List.of("-P", "64", "-c", "4", "-n", "3000000", "-r", String.valueOf(keys)),
-        "bench:rb:{1}", "f:__rand_int__");
+        Env.KEYS + "rb:{1}", "f:__rand_int__");
   }
 
   private static Double run(Env env, List<String> options, String key, String field) throws Exception {
