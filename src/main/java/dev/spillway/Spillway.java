@@ -62,6 +62,12 @@ import org.slf4j.LoggerFactory;
  * postgres.connect-timeout}). Built with {@link Builder#requirePostgres requirePostgres(false)}, it
  * needs only Redis: increments and {@code counters().pending(...)} work while PostgreSQL is away. {@link #close()} stops the flusher, drains
  * the local buffer to Redis (or PostgreSQL), closes what this runtime created, and is idempotent.
+ *
+ * <p>Why this file stays over 400 lines: it is the entry point and its builder, both public API
+ * ({@code Spillway.builder()} returns the nested {@link Builder}, a name applications already
+ * use), and every public setter carries the documentation an IDE shows. The wiring in the
+ * constructor is kept beside {@link #close()} because the order in which parts open is the
+ * reverse of the order in which they must close.
  */
 public final class Spillway implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Spillway.class);

@@ -13,6 +13,7 @@ import com.tngtech.archunit.core.importer.ImportOption;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Stream;
@@ -240,6 +241,27 @@ class ArchitectureTest {
     return c.getName().contains("$")
         && PUBLIC_API.contains(c.getName().substring(0, c.getName().indexOf('$')))
         && c.getModifiers().contains(JavaModifier.PUBLIC);
+  }
+
+  /**
+   * Files over 400 lines (as formatted: {@code make test} checks the format first) say why in
+   * their Javadoc, and there are at most three of them: a long file is a choice, not a drift.
+   */
+  @Test
+  void longFiles_sayWhyAndAreFew() throws IOException {
+    Set<String> longFiles = new TreeSet<>();
+    try (Stream<Path> files = Files.walk(Path.of("src/main/java"))) {
+      for (Path f : (Iterable<Path>) files.filter(p -> p.toString().endsWith(".java"))::iterator) {
+        List<String> lines = Files.readAllLines(f);
+        if (lines.size() > 400) {
+          longFiles.add(f + " (" + lines.size() + " lines)");
+          assertThat(String.join("\n", lines))
+              .as("%s has %d lines; its Javadoc must say why it stays over 400", f, lines.size())
+              .contains("Why this file stays over 400 lines");
+        }
+      }
+    }
+    assertThat(longFiles).as("files over 400 lines").hasSizeLessThanOrEqualTo(3);
   }
 
   @Test
