@@ -6,8 +6,8 @@ package dev.spillway;
  */
 public enum Durability {
   /**
-   * Delivered once the master answered (the default). A master that dies before its replica saw
-   * the last writes loses them: the increments of about the last replication lag.
+   * Delivered once the master answered (the default). A master that dies before its replica saw the
+   * last writes loses them: the increments of about the last replication lag.
    */
   ASYNC,
   /**

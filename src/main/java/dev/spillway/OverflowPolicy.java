@@ -8,9 +8,9 @@ public enum OverflowPolicy {
   /** The calling thread waits for room, up to {@code client.block-timeout}, then throws. */
   BLOCK,
   /**
-   * Buffered cells are written straight to PostgreSQL through the same ledger path the flusher
-   * uses (idempotent), so callers never wait on Redis. Falls back to {@link #BLOCK} while
-   * PostgreSQL is unreachable too.
+   * Buffered cells are written straight to PostgreSQL through the same ledger path the flusher uses
+   * (idempotent), so callers never wait on Redis. Falls back to {@link #BLOCK} while PostgreSQL is
+   * unreachable too.
    */
   DIRECT,
   /** {@code increment()} throws {@link BufferFullException} at once. */

@@ -1,38 +1,46 @@
 package dev.spillway;
 
-import dev.spillway.runtime.Closeables;
-import dev.spillway.config.AdoptMapping;
-import dev.spillway.config.ConfigLoader;
-import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.cache.CacheAside;
 import dev.spillway.cache.CacheRuntime;
 import dev.spillway.cache.CachedCounters;
-import dev.spillway.counter.Counters;
 import dev.spillway.client.DefaultCounters;
-import dev.spillway.layout.KeyLayout;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.counter.Counters;
 import dev.spillway.flush.AdoptFlusher;
 import dev.spillway.flush.FlushListener;
 import dev.spillway.flush.FlushReport;
 import dev.spillway.flush.Flusher;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
+import dev.spillway.runtime.Closeables;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.schedule.FlushScheduler;
 import dev.spillway.store.AdoptStore;
 import dev.spillway.store.CounterStore;
 import dev.spillway.store.Database;
 import dev.spillway.store.DeadLetters;
+import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.resource.ClientResources;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -60,14 +68,15 @@ import org.slf4j.LoggerFactory;
  * {@link SpillwayException} naming what is unreachable ({@link
  * dev.spillway.store.PostgresUnavailableException} for PostgreSQL, within {@code
  * postgres.connect-timeout}). Built with {@link Builder#requirePostgres requirePostgres(false)}, it
- * needs only Redis: increments and {@code counters().pending(...)} work while PostgreSQL is away. {@link #close()} stops the flusher, drains
- * the local buffer to Redis (or PostgreSQL), closes what this runtime created, and is idempotent.
+ * needs only Redis: increments and {@code counters().pending(...)} work while PostgreSQL is away.
+ * {@link #close()} stops the flusher, drains the local buffer to Redis (or PostgreSQL), closes what
+ * this runtime created, and is idempotent.
  *
  * <p>Why this file stays over 400 lines: it is the entry point and its builder, both public API
- * ({@code Spillway.builder()} returns the nested {@link Builder}, a name applications already
- * use), and every public setter carries the documentation an IDE shows. The wiring in the
- * constructor is kept beside {@link #close()} because the order in which parts open is the
- * reverse of the order in which they must close.
+ * ({@code Spillway.builder()} returns the nested {@link Builder}, a name applications already use),
+ * and every public setter carries the documentation an IDE shows. The wiring in the constructor is
+ * kept beside {@link #close()} because the order in which parts open is the reverse of the order in
+ * which they must close.
  */
 public final class Spillway implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Spillway.class);
@@ -116,17 +125,32 @@ public final class Spillway implements AutoCloseable {
       String clientId = HexFormat.of().formatHex(new SecureRandom().generateSeed(8));
       counters =
           new DefaultCounters(
-              config, layout, clock, drainConn.connection(), drainConn.async(), readConn.async(), store, meters,
-              clientId, failure);
+              config,
+              layout,
+              clock,
+              drainConn.connection(),
+              drainConn.async(),
+              readConn.async(),
+              store,
+              meters,
+              clientId,
+              failure);
       opened.push(counters);
       flusher =
           new Flusher(
-              layout, flushConn.connection(), flushConn.async(), store, config, meters, b.listener, clock,
+              layout,
+              flushConn.connection(),
+              flushConn.async(),
+              store,
+              config,
+              meters,
+              b.listener,
+              clock,
               failure);
       opened.push(flusher);
       caches = CacheRuntime.start(config, redis, clock, registry, b.environment(), failure);
       opened.push(caches);
-      cachedCounters = caches.cachedCounters((c, k) -> store.readTotal(c, k, java.util.List.of()).total());
+      cachedCounters = caches.cachedCounters((c, k) -> store.readTotal(c, k, List.of()).total());
       flusher.onApplied(caches::countersApplied);
       AdoptStore adoptStore = new AdoptStore(database.dataSource(), config.schema());
       if (b.requirePostgres) {
@@ -137,12 +161,24 @@ public final class Spillway implements AutoCloseable {
       RedisLink<String, String> adoptConn = redis.connect();
       opened.push(adoptConn);
       // Adopt finds and reads foreign keys as bytes: they need not be UTF-8.
-      RedisLink<byte[], byte[]> adoptBytes = redis.connect(io.lettuce.core.codec.ByteArrayCodec.INSTANCE);
+      RedisLink<byte[], byte[]> adoptBytes = redis.connect(ByteArrayCodec.INSTANCE);
       opened.push(adoptBytes);
       adoptFlusher =
-          new AdoptFlusher(layout, adoptConn.connection(), adoptConn.async(), adoptBytes.connection(),
-              adoptBytes.async(), adoptStore, config, meters, b.listener, clock);
-      scheduler = config.flushEnabled() ? new FlushScheduler(flusher, config.flushInterval(), failure) : null;
+          new AdoptFlusher(
+              layout,
+              adoptConn.connection(),
+              adoptConn.async(),
+              adoptBytes.connection(),
+              adoptBytes.async(),
+              adoptStore,
+              config,
+              meters,
+              b.listener,
+              clock);
+      scheduler =
+          config.flushEnabled()
+              ? new FlushScheduler(flusher, config.flushInterval(), failure)
+              : null;
       if (scheduler != null) {
         opened.push(scheduler);
       }
@@ -191,8 +227,13 @@ public final class Spillway implements AutoCloseable {
   public FlushReport flushOnce(int fromStripe, int toStripe) {
     if (fromStripe < 0 || toStripe > config.stripes() || fromStripe >= toStripe) {
       throw new IllegalArgumentException(
-          "stripe range [" + fromStripe + ", " + toStripe + ") must lie within [0, "
-              + config.stripes() + ") and not be empty");
+          "stripe range ["
+              + fromStripe
+              + ", "
+              + toStripe
+              + ") must lie within [0, "
+              + config.stripes()
+              + ") and not be empty");
     }
     return flusher.flush(fromStripe, toStripe);
   }
@@ -222,8 +263,11 @@ public final class Spillway implements AutoCloseable {
             .orElseThrow(
                 () ->
                     new IllegalArgumentException(
-                        "no adopt mapping named '" + mapping + "' (configured: "
-                            + config.adopt().stream().map(AdoptMapping::name).toList() + ")"));
+                        "no adopt mapping named '"
+                            + mapping
+                            + "' (configured: "
+                            + config.adopt().stream().map(AdoptMapping::name).toList()
+                            + ")"));
     failure.check("nothing was adopted");
     return adoptFlusher.run(m);
   }
@@ -242,7 +286,7 @@ public final class Spillway implements AutoCloseable {
    * one of its own threads (see {@link RuntimeFailure}). Empty while healthy. A failed runtime
    * refuses increments and flushes; close it and start a new one (or restart the process).
    */
-  public java.util.Optional<String> failed() {
+  public Optional<String> failed() {
     return failure.reason();
   }
 
@@ -269,16 +313,15 @@ public final class Spillway implements AutoCloseable {
     log.info("event=closed");
   }
 
-
   /**
    * Fluent configuration. The configuration comes from at most one whole source, defaults when
-   * there is none: {@link #configFile} (the CLI's YAML file plus its {@code SPILLWAY_*}
-   * environment overrides) or {@link #config} (a {@link SpillwayConfig} built elsewhere). The
-   * setters below ({@link #redisUri} to {@link #counter}) are explicit and always win over that
-   * source, whatever the order of the calls: {@code configFile(f).schema("a")} and {@code
-   * schema("a").configFile(f)} both use schema {@code a}. Precedence, lowest first: built-in
-   * defaults, the file, the environment, the setters. {@link #counter} and {@link #adopt} add to
-   * what the source declares ({@code counter} replaces a counter of the same name).
+   * there is none: {@link #configFile} (the CLI's YAML file plus its {@code SPILLWAY_*} environment
+   * overrides) or {@link #config} (a {@link SpillwayConfig} built elsewhere). The setters below
+   * ({@link #redisUri} to {@link #counter}) are explicit and always win over that source, whatever
+   * the order of the calls: {@code configFile(f).schema("a")} and {@code schema("a").configFile(f)}
+   * both use schema {@code a}. Precedence, lowest first: built-in defaults, the file, the
+   * environment, the setters. {@link #counter} and {@link #adopt} add to what the source declares
+   * ({@code counter} replaces a counter of the same name).
    *
    * <p>Nothing is read or checked until {@link #build()}: it reads the file, applies the
    * environment, replays the setters in call order and seals the result into a {@link
@@ -288,16 +331,17 @@ public final class Spillway implements AutoCloseable {
    */
   public static final class Builder {
     private SpillwayConfig base;
-    private java.nio.file.Path configFile;
+    private Path configFile;
     private Map<String, String> environment;
+
     /** Explicit setters in call order, replayed over the file or base at build(). */
-    private final java.util.List<java.util.function.Consumer<SpillwayConfig.Builder>> explicit =
-        new java.util.ArrayList<>();
+    private final List<Consumer<SpillwayConfig.Builder>> explicit = new ArrayList<>();
+
     private MeterRegistry registry;
     private InstantSource clock;
     private FlushListener listener;
     private RuntimeFailure failure;
-    private io.lettuce.core.resource.ClientResources clientResources;
+    private ClientResources clientResources;
     private DataSource dataSource;
     private boolean migrate = true;
     private boolean requirePostgres = true;
@@ -309,7 +353,7 @@ public final class Spillway implements AutoCloseable {
      * whatever the order. Not combinable with {@link #configFile}.
      */
     public Builder config(SpillwayConfig c) {
-      this.base = java.util.Objects.requireNonNull(c, "config");
+      this.base = Objects.requireNonNull(c, "config");
       return this;
     }
 
@@ -318,13 +362,13 @@ public final class Spillway implements AutoCloseable {
      * an application and its worker share one file: same keys, same strict checks (unknown or
      * duplicate keys, wrong types and impossible values are refused), and the same environment
      * overrides ({@code SPILLWAY_REDIS_URI}, {@code SPILLWAY_JDBC_PASSWORD}, … see {@link
-     * ConfigLoader}) on top of it. Explicit setters win over both, whatever the order of the
-     * calls. The file is read by {@link #build()}, which throws the CLI's {@link ConfigException}
-     * (naming the file) when it is missing, unreadable or not valid YAML. Not combinable with
-     * {@link #config}.
+     * ConfigLoader}) on top of it. Explicit setters win over both, whatever the order of the calls.
+     * The file is read by {@link #build()}, which throws the CLI's {@link ConfigException} (naming
+     * the file) when it is missing, unreadable or not valid YAML. Not combinable with {@link
+     * #config}.
      */
-    public Builder configFile(java.nio.file.Path file) {
-      this.configFile = java.util.Objects.requireNonNull(file, "configFile");
+    public Builder configFile(Path file) {
+      this.configFile = Objects.requireNonNull(file, "configFile");
       return this;
     }
 
@@ -337,7 +381,7 @@ public final class Spillway implements AutoCloseable {
       return this;
     }
 
-    private Builder explicit(java.util.function.Consumer<SpillwayConfig.Builder> setter) {
+    private Builder explicit(Consumer<SpillwayConfig.Builder> setter) {
       explicit.add(setter);
       return this;
     }
@@ -417,7 +461,9 @@ public final class Spillway implements AutoCloseable {
       return explicit(c -> c.flushEnabled(true).flushInterval(interval));
     }
 
-    /** Adopts existing Redis keys (see {@link AdoptMapping}); checked against the database at build. */
+    /**
+     * Adopts existing Redis keys (see {@link AdoptMapping}); checked against the database at build.
+     */
     public Builder adopt(AdoptMapping mapping) {
       return explicit(c -> c.adopt(mapping));
     }
@@ -447,7 +493,7 @@ public final class Spillway implements AutoCloseable {
      * worker's job threads record their Errors there). Default: a latch of the runtime's own.
      */
     public Builder failure(RuntimeFailure f) {
-      this.failure = java.util.Objects.requireNonNull(f, "failure");
+      this.failure = Objects.requireNonNull(f, "failure");
       return this;
     }
 
@@ -455,7 +501,7 @@ public final class Spillway implements AutoCloseable {
      * Lettuce resources for the Redis client (e.g. with a command latency recorder); shared, so
      * Spillway never shuts them down. Default: the client's own.
      */
-    public Builder clientResources(io.lettuce.core.resource.ClientResources r) {
+    public Builder clientResources(ClientResources r) {
       this.clientResources = r;
       return this;
     }
@@ -467,7 +513,7 @@ public final class Spillway implements AutoCloseable {
      * never closes it. The migrations run through it as usual (see {@link #migrate}).
      */
     public Builder dataSource(DataSource ds) {
-      this.dataSource = java.util.Objects.requireNonNull(ds, "dataSource");
+      this.dataSource = Objects.requireNonNull(ds, "dataSource");
       return this;
     }
 
@@ -480,9 +526,10 @@ public final class Spillway implements AutoCloseable {
     /**
      * Whether build() needs PostgreSQL (default true): it then applies the migrations (see {@link
      * #migrate}) and checks the adopt mappings against their tables, and fails when PostgreSQL
-     * cannot be reached. False builds a runtime that touches PostgreSQL only when asked to (an exact
-     * {@code get}, a flush): its pool connects on first use, nothing is migrated or checked. For
-     * Redis-only work such as the CLI's {@code incr}, which must succeed while PostgreSQL is down.
+     * cannot be reached. False builds a runtime that touches PostgreSQL only when asked to (an
+     * exact {@code get}, a flush): its pool connects on first use, nothing is migrated or checked.
+     * For Redis-only work such as the CLI's {@code incr}, which must succeed while PostgreSQL is
+     * down.
      */
     public Builder requirePostgres(boolean r) {
       this.requirePostgres = r;

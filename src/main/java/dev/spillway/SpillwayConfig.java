@@ -4,6 +4,7 @@ import static dev.spillway.config.Checks.requireBetween;
 import static dev.spillway.config.Checks.requireUri;
 
 import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.ApiSettings;
 import dev.spillway.config.CacheSettings;
 import dev.spillway.config.ConfigCopy;
 import dev.spillway.config.CoreChecks;
@@ -12,11 +13,15 @@ import dev.spillway.config.Logfmt;
 import dev.spillway.config.Redactor;
 import dev.spillway.config.ReportSettings;
 import dev.spillway.config.WorkerSettings;
+import dev.spillway.redis.RedisSeeds;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -54,7 +59,7 @@ public record SpillwayConfig(
     WorkerSettings worker,
     ReportSettings reporting,
     CacheSettings cache,
-    dev.spillway.config.ApiSettings api,
+    ApiSettings api,
     Durability durability,
     int durableReplicas) {
 
@@ -90,7 +95,7 @@ public record SpillwayConfig(
 
   public SpillwayConfig {
     requireUri("redis.uri", redisUri, "redis", "rediss", "redis-sentinel", "rediss-sentinel");
-    dev.spillway.redis.RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
+    RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
     requireBetween("redis.timeout", redisTimeout, Duration.ofMillis(100), Duration.ofMinutes(1));
     CoreChecks.postgres(jdbcUrl, jdbcUser, schema, poolSize, postgresConnectTimeout);
     jdbcPassword = jdbcPassword == null ? "" : jdbcPassword;
@@ -109,12 +114,12 @@ public record SpillwayConfig(
     worker = worker == null ? WorkerSettings.defaults() : worker;
     reporting = reporting == null ? ReportSettings.defaults() : reporting;
     cache = cache == null ? CacheSettings.defaults() : cache;
-    api = api == null ? dev.spillway.config.ApiSettings.defaults() : api;
+    api = api == null ? ApiSettings.defaults() : api;
     CoreChecks.acrossSections(keyPrefix, cache, adopt);
   }
 
   /** The adopt mapping of that name. */
-  public java.util.Optional<AdoptMapping> adoptMapping(String name) {
+  public Optional<AdoptMapping> adoptMapping(String name) {
     return adopt.stream().filter(m -> m.name().equals(name)).findFirst();
   }
 
@@ -177,11 +182,11 @@ public record SpillwayConfig(
     private int flushMaxCellsPerTransaction = DEFAULT_MAX_CELLS_PER_TRANSACTION;
     private int flushMaxPendingBatchesPerStripe = DEFAULT_MAX_PENDING_BATCHES_PER_STRIPE;
     private final Map<String, Set<Granularity>> counters = new LinkedHashMap<>();
-    private final List<AdoptMapping> adopt = new java.util.ArrayList<>();
+    private final List<AdoptMapping> adopt = new ArrayList<>();
     private WorkerSettings worker = WorkerSettings.defaults();
     private ReportSettings reporting = ReportSettings.defaults();
     private CacheSettings cache = CacheSettings.defaults();
-    private dev.spillway.config.ApiSettings api = dev.spillway.config.ApiSettings.defaults();
+    private ApiSettings api = ApiSettings.defaults();
     private Durability durability = Durability.ASYNC;
     private int durableReplicas = 1;
 
@@ -218,7 +223,7 @@ public record SpillwayConfig(
     }
 
     /** The public HTTP API ({@code api:}); the worker serves it when enabled. */
-    public Builder api(dev.spillway.config.ApiSettings a) {
+    public Builder api(ApiSettings a) {
       this.api = a;
       return this;
     }
@@ -338,7 +343,7 @@ public record SpillwayConfig(
     /** Declares the time buckets a counter keeps besides its total (none: total only). */
     public Builder counter(String name, Granularity... buckets) {
       Set<Granularity> g = EnumSet.noneOf(Granularity.class);
-      g.addAll(java.util.Arrays.asList(buckets));
+      g.addAll(Arrays.asList(buckets));
       counters.put(name, g);
       return this;
     }

@@ -1,13 +1,13 @@
 package dev.spillway;
 
-import dev.spillway.config.AdoptMapping;
-import dev.spillway.config.CacheSettings;
-import dev.spillway.config.ConfigLoader;
-import dev.spillway.config.KeyRegex;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spillway.cli.Main;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.CacheSettings;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.KeyRegex;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -21,9 +21,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Issue 12: an adopt {@code match} that could SCAN up Spillway's own keys (under keys.prefix or
- * the cache prefix) or every key is refused when the configuration loads, naming the setting and
- * the rule; the CLI exits 2 as for every configuration mistake.
+ * Issue 12: an adopt {@code match} that could SCAN up Spillway's own keys (under keys.prefix or the
+ * cache prefix) or every key is refused when the configuration loads, naming the setting and the
+ * rule; the CLI exits 2 as for every configuration mistake.
  */
 class AdoptMatchTest {
   @TempDir Path dir;
@@ -33,9 +33,17 @@ class AdoptMatchTest {
   }
 
   private static AdoptMapping mapping(String name, String match) {
-    return new AdoptMapping(name, match, KeyRegex.compile("views:(?<id>[0-9]+)"),
-        AdoptMapping.Type.STRING, "UPDATE pages SET n = n + :delta WHERE id = :id", null, null,
-        null, null, 100);
+    return new AdoptMapping(
+        name,
+        match,
+        KeyRegex.compile("views:(?<id>[0-9]+)"),
+        AdoptMapping.Type.STRING,
+        "UPDATE pages SET n = n + :delta WHERE id = :id",
+        null,
+        null,
+        null,
+        null,
+        100);
   }
 
   private static SpillwayConfig config(String keysPrefix, String match) {
@@ -56,29 +64,37 @@ class AdoptMatchTest {
     }
     assertThatThrownBy(() -> config("sw:", match))
         .isInstanceOf(ConfigException.class)
-        .hasMessage("adopt[1].match \"" + match + "\" (mapping 'views') must start with a literal"
-            + " part that cannot match Spillway's own keys (keys.prefix \"sw:\", cache prefix"
-            + " \"sw:c:\"): it starts with a wildcard, so it could match any key");
+        .hasMessage(
+            "adopt[1].match \""
+                + match
+                + "\" (mapping 'views') must start with a literal"
+                + " part that cannot match Spillway's own keys (keys.prefix \"sw:\", cache prefix"
+                + " \"sw:c:\"): it starts with a wildcard, so it could match any key");
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"sw:*", "s*", "sw*", "sw:{1}:live", "sw:c:page:*", "sw:views:*", "sw\\:*"})
+  @ValueSource(
+      strings = {"sw:*", "s*", "sw*", "sw:{1}:live", "sw:c:page:*", "sw:views:*", "sw\\:*"})
   void build_matchOverlapsKeysPrefix_refused(String match) {
     assertThatThrownBy(() -> config("sw:", match))
         .isInstanceOf(ConfigException.class)
-        .hasMessageStartingWith("adopt[1].match \"" + match + "\" (mapping 'views') must start with a literal part"
-            + " that cannot match Spillway's own keys (keys.prefix \"sw:\", cache prefix \"sw:c:\")")
+        .hasMessageStartingWith(
+            "adopt[1].match \""
+                + match
+                + "\" (mapping 'views') must start with a literal part that cannot match Spillway's"
+                + " own keys (keys.prefix \"sw:\", cache prefix \"sw:c:\")")
         .hasMessageContaining("overlaps keys.prefix \"sw:\"");
   }
 
   @Test
   void build_matchOverlapsCachePrefix_refused() {
     assertThatThrownBy(
-            () -> SpillwayConfig.builder()
-                .keyPrefix("sw:")
-                .cache(CacheSettings.builder().prefix("cache:").build())
-                .adopt(mapping("cache:page:*"))
-                .build())
+            () ->
+                SpillwayConfig.builder()
+                    .keyPrefix("sw:")
+                    .cache(CacheSettings.builder().prefix("cache:").build())
+                    .adopt(mapping("cache:page:*"))
+                    .build())
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("adopt[0].match \"cache:page:*\"")
         .hasMessageContaining("cache prefix \"cache:\"")
@@ -102,7 +118,9 @@ class AdoptMatchTest {
   @Test
   void load_yamlMatchEverything_refusedNamingSetting() throws IOException {
     Path file = dir.resolve("spillway.yaml");
-    Files.writeString(file, """
+    Files.writeString(
+        file,
+        """
         adopt:
           - name: page-views
             match: "*"
@@ -111,14 +129,17 @@ class AdoptMatchTest {
         """);
     assertThatThrownBy(() -> ConfigLoader.load(file, Map.of()))
         .isInstanceOf(ConfigException.class)
-        .hasMessageStartingWith("adopt[0].match \"*\" (mapping 'page-views') must start with a literal"
-            + " part that cannot match Spillway's own keys (keys.prefix \"sw:\", cache prefix \"sw:c:\")");
+        .hasMessageStartingWith(
+            "adopt[0].match \"*\" (mapping 'page-views') must start with a literal part that cannot"
+                + " match Spillway's own keys (keys.prefix \"sw:\", cache prefix \"sw:c:\")");
   }
 
   @Test
   void main_flushWithMatchOverlappingKeysPrefix_exits2WithTheSentence() throws IOException {
     Path file = dir.resolve("spillway.yaml");
-    Files.writeString(file, """
+    Files.writeString(
+        file,
+        """
         keys:
           prefix: "app:"
         adopt:
@@ -138,7 +159,9 @@ class AdoptMatchTest {
     }
     assertThat(code).isEqualTo(2);
     assertThat(err.toString(StandardCharsets.UTF_8))
-        .contains("spillway: adopt[0].match \"app:*\" (mapping 'page-views') must start with a literal part")
+        .contains(
+            "spillway: adopt[0].match \"app:*\" (mapping 'page-views') must start with a literal"
+                + " part")
         .contains("overlaps keys.prefix \"app:\"")
         .doesNotContain("Exception");
   }

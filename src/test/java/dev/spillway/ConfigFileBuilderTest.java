@@ -1,9 +1,9 @@
 package dev.spillway;
 
-import dev.spillway.config.ConfigLoader;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
@@ -64,7 +64,8 @@ class ConfigFileBuilderTest {
           overflow: block
         counters:
           page_views: {buckets: [HOUR]}
-        %s"""
+        %s\
+        """
             .formatted(
                 env.redisUri(),
                 env.redisCluster(),
@@ -99,8 +100,7 @@ class ConfigFileBuilderTest {
       sw.flushOnce();
 
       String totals = env.schema() + ".counter_totals";
-      assertThat(env.queryLong("SELECT coalesce(sum(total), 0) FROM " + totals))
-          .isEqualTo(1_041);
+      assertThat(env.queryLong("SELECT coalesce(sum(total), 0) FROM " + totals)).isEqualTo(1_041);
       assertThat(env.queryLong("SELECT count(*) FROM " + totals)).isEqualTo(10);
       assertThat(
               env.queryLong(

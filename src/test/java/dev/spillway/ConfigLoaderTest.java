@@ -1,9 +1,10 @@
 package dev.spillway;
 
-import dev.spillway.config.ConfigLoader;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.redis.RedisSeeds;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -167,8 +168,7 @@ class ConfigLoaderTest {
         .hasMessageContaining("counter name 'Page' must match");
     assertThatThrownBy(
             () -> ConfigLoader.load(yaml("counters:\n  page: {buckets: [WEEK]}\n"), Map.of()))
-        .hasMessage(
-            "counters.page.buckets must be one of [MINUTE, HOUR, DAY] but was 'WEEK'");
+        .hasMessage("counters.page.buckets must be one of [MINUTE, HOUR, DAY] but was 'WEEK'");
   }
 
   @Test
@@ -187,22 +187,34 @@ class ConfigLoaderTest {
 
   @Test
   void redisCluster_fromYamlOrEnv_parsesSeedList() throws Exception {
-    Path p = yaml("redis:\n  cluster: true\n  uri: redis://:pw@127.0.0.1:7101, 127.0.0.1:7102,127.0.0.1:7103\n");
+    Path p =
+        yaml(
+            "redis:\n"
+                + "  cluster: true\n"
+                + "  uri: redis://:pw@127.0.0.1:7101, 127.0.0.1:7102,127.0.0.1:7103\n");
     SpillwayConfig c = ConfigLoader.load(p, Map.of());
     assertThat(c.redisCluster()).isTrue();
-    var seeds = dev.spillway.redis.RedisSeeds.parse(c.redisUri(), true, java.time.Duration.ofSeconds(2));
-    assertThat(seeds).extracting(u -> u.getHost() + ":" + u.getPort())
+    var seeds = RedisSeeds.parse(c.redisUri(), true, Duration.ofSeconds(2));
+    assertThat(seeds)
+        .extracting(u -> u.getHost() + ":" + u.getPort())
         .containsExactly("127.0.0.1:7101", "127.0.0.1:7102", "127.0.0.1:7103");
     assertThat(seeds)
         .allSatisfy(
             u ->
-                assertThat(new String(u.getCredentialsProvider().resolveCredentials().block().getPassword()))
+                assertThat(
+                        new String(
+                            u.getCredentialsProvider().resolveCredentials().block().getPassword()))
                     .isEqualTo("pw"));
     assertThat(c.toString()).contains("redis.cluster=true").doesNotContain("pw@");
 
     SpillwayConfig fromEnv =
-        ConfigLoader.load(null, Map.of("SPILLWAY_REDIS_CLUSTER", "TRUE",
-            "SPILLWAY_REDIS_URI", "redis://127.0.0.1:7101,127.0.0.1:7102"));
+        ConfigLoader.load(
+            null,
+            Map.of(
+                "SPILLWAY_REDIS_CLUSTER",
+                "TRUE",
+                "SPILLWAY_REDIS_URI",
+                "redis://127.0.0.1:7101,127.0.0.1:7102"));
     assertThat(fromEnv.redisCluster()).isTrue();
     assertThat(ConfigLoader.load(null, Map.of()).redisCluster()).isFalse();
   }
@@ -217,8 +229,14 @@ class ConfigLoaderTest {
             () -> ConfigLoader.load(null, Map.of("SPILLWAY_REDIS_URI", "redis://a:1,b:2")))
         .hasMessageContaining("comma-separated seed list is only allowed with redis.cluster: true");
     assertThatThrownBy(
-            () -> ConfigLoader.load(null, Map.of("SPILLWAY_REDIS_CLUSTER", "true",
-                "SPILLWAY_REDIS_URI", "redis://a:1,,b:2")))
+            () ->
+                ConfigLoader.load(
+                    null,
+                    Map.of(
+                        "SPILLWAY_REDIS_CLUSTER",
+                        "true",
+                        "SPILLWAY_REDIS_URI",
+                        "redis://a:1,,b:2")))
         .hasMessageContaining("redis.uri has an empty entry at position 2");
   }
 }

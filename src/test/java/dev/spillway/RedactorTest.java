@@ -1,14 +1,15 @@
 package dev.spillway;
 
-import dev.spillway.config.Redactor;
-import dev.spillway.runtime.Errors;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.spillway.config.Redactor;
+import dev.spillway.runtime.Errors;
 import dev.spillway.store.Database;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -25,7 +26,9 @@ class RedactorTest {
 
   static void assertHidden(String shown, String... secrets) {
     for (String s : secrets) {
-      assertThat(shown).doesNotContain(s).doesNotContain(URLEncoder.encode(s, StandardCharsets.UTF_8));
+      assertThat(shown)
+          .doesNotContain(s)
+          .doesNotContain(URLEncoder.encode(s, StandardCharsets.UTF_8));
     }
   }
 
@@ -83,14 +86,18 @@ class RedactorTest {
         .isEqualTo("redis://<masked>@h1:7101,h2:7102,h3:7103");
     assertThat(Redactor.mask("redis://:" + SIMPLE + "@h1:7101,redis://u:" + HARD + "@h2:7102"))
         .isEqualTo("redis://<masked>@h1:7101,redis://<masked>@h2:7102");
-    assertThat(Redactor.maskUri(":" + HARD + "@h1:7101,h2:7102")).isEqualTo("<masked>@h1:7101,h2:7102");
+    assertThat(Redactor.maskUri(":" + HARD + "@h1:7101,h2:7102"))
+        .isEqualTo("<masked>@h1:7101,h2:7102");
     assertThat(Redactor.maskUri("h1:7101,u:" + SIMPLE + "@h2:7102")).isEqualTo("<masked>@h2:7102");
   }
 
   @Test
   void mask_passwordParameters() {
     String url =
-        "jdbc:postgresql://db.example/app?user=u&password=" + HARD + "&sslpassword=" + SIMPLE
+        "jdbc:postgresql://db.example/app?user=u&password="
+            + HARD
+            + "&sslpassword="
+            + SIMPLE
             + "&ssl=true";
     String shown = Redactor.mask(url);
     assertHidden(shown, HARD, SIMPLE, "S3cr", "w%rd");
@@ -121,10 +128,19 @@ class RedactorTest {
   @Test
   void redact_literalSecretsInEveryEncoding() {
     Redactor r = Redactor.of(List.of(HARD, SIMPLE));
-    String lowerHex = HARD_ENCODED.toLowerCase(java.util.Locale.ROOT).replace("s3cr", "S3cr");
+    String lowerHex = HARD_ENCODED.toLowerCase(Locale.ROOT).replace("s3cr", "S3cr");
     String text =
-        "raw " + HARD + " form " + HARD_ENCODED + " lower " + lowerHex
-            + " simple " + SIMPLE + " in a word x" + SIMPLE + "y";
+        "raw "
+            + HARD
+            + " form "
+            + HARD_ENCODED
+            + " lower "
+            + lowerHex
+            + " simple "
+            + SIMPLE
+            + " in a word x"
+            + SIMPLE
+            + "y";
     String shown = r.redact(text);
     assertHidden(shown, HARD, SIMPLE);
     assertThat(shown).doesNotContain("S3cr").doesNotContain(lowerHex);
@@ -146,20 +162,32 @@ class RedactorTest {
   void of_configAndEnvironmentSecrets() {
     SpillwayConfig config =
         SpillwayConfig.builder()
-            .redisUri("redis://:" + URLEncoder.encode(SIMPLE + "R", StandardCharsets.UTF_8) + "@h:6379")
+            .redisUri(
+                "redis://:" + URLEncoder.encode(SIMPLE + "R", StandardCharsets.UTF_8) + "@h:6379")
             .jdbcUrl("jdbc:postgresql://h/db?password=" + SIMPLE + "J")
             .jdbcPassword(HARD)
             .build();
     Map<String, String> env =
         Map.of(
-            "SPILLWAY_JDBC_PASSWORD", HARD,
-            "SPILLWAY_API_TOKEN", "tok-" + SIMPLE,
-            "SPILLWAY_CACHE_KEYS", "1:QUJDREVGR0g=,2:SUpLTE1OT1A=",
-            "SPILLWAY_KEY_PREFIX", "sw:");
+            "SPILLWAY_JDBC_PASSWORD",
+            HARD,
+            "SPILLWAY_API_TOKEN",
+            "tok-" + SIMPLE,
+            "SPILLWAY_CACHE_KEYS",
+            "1:QUJDREVGR0g=,2:SUpLTE1OT1A=",
+            "SPILLWAY_KEY_PREFIX",
+            "sw:");
     Redactor r = Redactor.of(config, env);
     String shown =
         r.redact(
-            "a " + SIMPLE + "R b " + SIMPLE + "J c " + HARD + " d tok-" + SIMPLE
+            "a "
+                + SIMPLE
+                + "R b "
+                + SIMPLE
+                + "J c "
+                + HARD
+                + " d tok-"
+                + SIMPLE
                 + " e QUJDREVGR0g= f SUpLTE1OT1A= prefix sw:");
     assertHidden(shown, SIMPLE, HARD, "QUJDREVGR0g=", "SUpLTE1OT1A=");
     assertThat(shown).endsWith("prefix sw:");
@@ -194,9 +222,9 @@ class RedactorTest {
   }
 
   /**
-   * A Sentinel URI (accepted since issue 16): unencoded passwords holding {@code / @ %} are
-   * refused without echoing them; one holding a comma parses (Lettuce splits the userinfo off
-   * first) and is masked in the configuration's text.
+   * A Sentinel URI (accepted since issue 16): unencoded passwords holding {@code / @ %} are refused
+   * without echoing them; one holding a comma parses (Lettuce splits the userinfo off first) and is
+   * masked in the configuration's text.
    */
   @Test
   void configBuild_sentinelUri_rejectedNamesNoSecret_acceptedIsMasked() {
@@ -208,7 +236,8 @@ class RedactorTest {
           .hasMessageContaining("redis.uri")
           .satisfies(e -> assertHidden(e.getMessage(), password, SIMPLE, "S3cr", "w%rd"));
     }
-    SpillwayConfig ok = SpillwayConfig.builder().redisUri(template.formatted("pw," + SIMPLE)).build();
+    SpillwayConfig ok =
+        SpillwayConfig.builder().redisUri(template.formatted("pw," + SIMPLE)).build();
     assertHidden(ok.toString(), "pw," + SIMPLE, SIMPLE);
     assertThat(ok.toString()).contains("redis-sentinel://<masked>@cache.example:26379");
   }
@@ -244,8 +273,11 @@ class RedactorTest {
     Exception e =
         new RuntimeException(
             "wrapper",
-            new IllegalArgumentException("Unable to parse URL jdbc:postgresql://h/db?password=" + HARD));
+            new IllegalArgumentException(
+                "Unable to parse URL jdbc:postgresql://h/db?password=" + HARD));
     assertThat(Errors.rootMessage(e))
-        .isEqualTo("IllegalArgumentException: Unable to parse URL jdbc:postgresql://h/db?password=<masked>");
+        .isEqualTo(
+            "IllegalArgumentException: Unable to parse URL"
+                + " jdbc:postgresql://h/db?password=<masked>");
   }
 }

@@ -1,10 +1,10 @@
 package dev.spillway;
 
-import dev.spillway.config.ConfigLoader;
-import dev.spillway.config.Durations;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.Durations;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,7 +28,8 @@ class StrictConfigTest {
     Path p = yaml("keys:\n  stripes: 16\n  prefix: \"a:\"\n  stripes: 32\n");
     assertThatThrownBy(() -> ConfigLoader.load(p, Map.of()))
         .isInstanceOf(ConfigException.class)
-        .hasMessage("config file " + p + " sets keys.stripes twice (the second time on line 4); keep one");
+        .hasMessage(
+            "config file " + p + " sets keys.stripes twice (the second time on line 4); keep one");
   }
 
   @Test
@@ -73,7 +74,8 @@ class StrictConfigTest {
                 "client:\n  drain-interval: 5ms\n",
                 "client.drain-interval must be at least 10ms but was 5ms"),
             Map.entry(
-                "client:\n  close-timeout: 2h\n", "client.close-timeout must be at most 1h but was 2h"),
+                "client:\n  close-timeout: 2h\n",
+                "client.close-timeout must be at most 1h but was 2h"),
             Map.entry("flush:\n  interval: 2d\n", "flush.interval must be at most 1d but was 2d"),
             Map.entry(
                 "postgres:\n  connect-timeout: 100ms\n",
@@ -90,8 +92,7 @@ class StrictConfigTest {
             Map.entry(
                 "worker:\n  flush:\n    schedule: 2d\n",
                 "worker.flush.schedule must be at most 1d but was 2d"),
-            Map.entry(
-                "cache:\n  ttl: 400d\n", "cache.ttl must be at most 366d but was 400d"),
+            Map.entry("cache:\n  ttl: 400d\n", "cache.ttl must be at most 366d but was 400d"),
             Map.entry(
                 "cache:\n  redis-timeout: 90s\n",
                 "cache.redis-timeout must be at most 1m but was 90s"),
@@ -99,7 +100,11 @@ class StrictConfigTest {
                 "reporting:\n  lock-timeout: 2h\n",
                 "reporting.lock-timeout must be at most 1h but was 2h"),
             Map.entry(
-                "reporting:\n  default-retention:\n    minute: 2d\n    hour: 90d\n    day: 99999d\n",
+                "reporting:\n"
+                    + "  default-retention:\n"
+                    + "    minute: 2d\n"
+                    + "    hour: 90d\n"
+                    + "    day: 99999d\n",
                 "reporting.default-retention.day must be at most 36525d (or the word forever) but"
                     + " was 99999d"));
     for (var c : cases.entrySet()) {
@@ -134,14 +139,16 @@ class StrictConfigTest {
 
   @Test
   void builder_hugeDuration_refused() {
-    assertThatThrownBy(() -> SpillwayConfig.builder().blockTimeout(Duration.ofDays(999_999_999_999L)).build())
+    assertThatThrownBy(
+            () -> SpillwayConfig.builder().blockTimeout(Duration.ofDays(999_999_999_999L)).build())
         .hasMessage("client.block-timeout must be at most 1d but was 999999999999d");
   }
 
   @Test
   void format_neverOverflows() {
     assertThat(Durations.format(Duration.ofDays(999_999_999_999L))).isEqualTo("999999999999d");
-    assertThat(Durations.format(Duration.ofSeconds(Long.MAX_VALUE))).isEqualTo("9223372036854775807s");
+    assertThat(Durations.format(Duration.ofSeconds(Long.MAX_VALUE)))
+        .isEqualTo("9223372036854775807s");
     assertThat(Durations.format(Duration.ofSeconds(Long.MAX_VALUE, 1_000_000)))
         .isEqualTo(Duration.ofSeconds(Long.MAX_VALUE, 1_000_000).toString());
     assertThat(Durations.format(Duration.ofMillis(1500))).isEqualTo("1500ms");

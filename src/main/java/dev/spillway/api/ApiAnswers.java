@@ -6,7 +6,9 @@ import dev.spillway.config.ApiSettings;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
+import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -76,9 +78,9 @@ final class ApiAnswers {
     String ims = request.getHeaders().get(HttpHeader.IF_MODIFIED_SINCE);
     if (ims != null && lastModified != null) {
       try {
-        Instant since = java.time.ZonedDateTime.parse(ims, HTTP_DATE).toInstant();
+        Instant since = ZonedDateTime.parse(ims, HTTP_DATE).toInstant();
         return !lastModified.isAfter(since);
-      } catch (java.time.format.DateTimeParseException e) {
+      } catch (DateTimeParseException e) {
         return false; // RFC 9110: an invalid date is ignored
       }
     }

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 
@@ -106,7 +107,7 @@ final class ApiRequests {
             "query parameter '"
                 + name
                 + "' is not known here (known: "
-                + new java.util.TreeSet<>(known)
+                + new TreeSet<>(known)
                 + ")");
       }
       if (out.put(name, value) != null) {

@@ -1,29 +1,37 @@
 package dev.spillway.api;
 
+import dev.spillway.Spillway;
+import dev.spillway.SpillwayException;
 import dev.spillway.cache.CachedCounters;
 import dev.spillway.config.ApiSettings;
+import dev.spillway.config.Redactor;
 import dev.spillway.counter.Counters;
 import dev.spillway.report.Report;
 import dev.spillway.report.ReportRequest;
+import dev.spillway.report.Reports;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
 import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
 import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.eclipse.jetty.util.Callback;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -98,7 +106,7 @@ public final class ApiServer implements AutoCloseable {
       } catch (Exception ignored) {
         // nothing more to release
       }
-      throw new dev.spillway.SpillwayException(
+      throw new SpillwayException(
           "cannot listen on "
               + settings.bind()
               + ":"
@@ -114,13 +122,10 @@ public final class ApiServer implements AutoCloseable {
    * What Jetty itself refuses before the handler runs (a malformed request line, headers too
    * large): the same JSON shape, never a stack trace.
    */
-  private static boolean jettyError(
-      Request request,
-      org.eclipse.jetty.server.Response response,
-      org.eclipse.jetty.util.Callback cb) {
+  private static boolean jettyError(Request request, Response response, Callback cb) {
     Object s = request.getAttribute(ErrorHandler.ERROR_STATUS);
     int status = s instanceof Integer i ? i : 500;
-    String reason = org.eclipse.jetty.http.HttpStatus.getMessage(status);
+    String reason = HttpStatus.getMessage(status);
     String body = "{\"status\":" + status + ",\"error\":\"" + reason.replace("\"", "'") + "\"}\n";
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, ApiAnswers.JSON);
     response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
@@ -154,10 +159,10 @@ public final class ApiServer implements AutoCloseable {
    * Tokens from {@code env}'s {@code SPILLWAY_API_TOKEN}; logs {@code event=api_listening}.
    */
   public static ApiServer forWorker(
-      dev.spillway.Spillway spillway,
-      java.util.Map<String, String> env,
+      Spillway spillway,
+      Map<String, String> env,
       MeterRegistry registry,
-      dev.spillway.config.Redactor redactor,
+      Redactor redactor,
       InstantSource clock,
       Duration shutdownTimeout) {
     ApiSettings s = spillway.config().api();
@@ -165,8 +170,7 @@ public final class ApiServer implements AutoCloseable {
       return null;
     }
     ApiTokens tokens = ApiTokens.fromEnvironment(env);
-    dev.spillway.report.Reports reports =
-        new dev.spillway.report.Reports(spillway.dataSource(), spillway.config(), clock);
+    Reports reports = new Reports(spillway.dataSource(), spillway.config(), clock);
     Duration stop =
         shutdownTimeout.compareTo(Duration.ofSeconds(5)) < 0
             ? shutdownTimeout

@@ -9,14 +9,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The bearer tokens of the HTTP API, from the environment variable {@code SPILLWAY_API_TOKEN}:
- * one token or several separated by commas (several let a token be rotated without downtime). Only
+ * The bearer tokens of the HTTP API, from the environment variable {@code SPILLWAY_API_TOKEN}: one
+ * token or several separated by commas (several let a token be rotated without downtime). Only
  * their SHA-256 digests are kept; {@link #valid} compares in constant time. The tokens themselves
  * are masked in every log line ({@link dev.spillway.config.Redactor} masks {@code SPILLWAY_*_TOKEN}
  * values and each comma-separated part of them).
  */
 public final class ApiTokens {
   public static final String ENV = "SPILLWAY_API_TOKEN";
+
   /** 16 characters: long enough not to be guessed online, and to be masked in logs. */
   public static final int MIN_LENGTH = 16;
 
@@ -47,15 +48,28 @@ public final class ApiTokens {
       String t = parts[i].trim();
       if (t.length() < MIN_LENGTH) {
         throw new ConfigException(
-            ENV + " entry " + (i + 1) + " of " + parts.length + " must be at least " + MIN_LENGTH
-                + " characters but was " + t.length());
+            ENV
+                + " entry "
+                + (i + 1)
+                + " of "
+                + parts.length
+                + " must be at least "
+                + MIN_LENGTH
+                + " characters but was "
+                + t.length());
       }
       for (int j = 0; j < t.length(); j++) {
         char c = t.charAt(j);
         if (c <= 0x20 || c >= 0x7f) {
           throw new ConfigException(
-              ENV + " entry " + (i + 1) + " must be visible ASCII without spaces but has a"
-                  + " character U+" + String.format("%04X", (int) c) + " at index " + j);
+              ENV
+                  + " entry "
+                  + (i + 1)
+                  + " must be visible ASCII without spaces but has a"
+                  + " character U+"
+                  + String.format("%04X", (int) c)
+                  + " at index "
+                  + j);
         }
       }
       digests.add(sha256(t));

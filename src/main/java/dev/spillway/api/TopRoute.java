@@ -19,6 +19,7 @@ import dev.spillway.report.ReportRequest;
 import dev.spillway.report.Window;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.ZoneOffset;
 import java.util.HexFormat;
@@ -153,7 +154,7 @@ final class TopRoute {
     try {
       byte[] d = MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
       return HexFormat.of().formatHex(d, 0, 12);
-    } catch (java.security.NoSuchAlgorithmException e) {
+    } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException(e);
     }
   }

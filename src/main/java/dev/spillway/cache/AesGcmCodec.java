@@ -7,6 +7,7 @@ import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Pattern;
+import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
 import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
@@ -15,16 +16,16 @@ import javax.crypto.spec.SecretKeySpec;
 /**
  * Encrypts cached values at rest in Redis with AES-GCM (random 96-bit nonce, 128-bit tag). Each
  * envelope names the id of the key that sealed it, so keys rotate without a flag day: put the new
- * key first (it seals every new write), keep the old one after it until the longest TTL has
- * passed (it still opens what it sealed), then drop it. An entry sealed by a key no longer known,
- * or altered in Redis, opens as a miss and is loaded again; it never reaches the application.
+ * key first (it seals every new write), keep the old one after it until the longest TTL has passed
+ * (it still opens what it sealed), then drop it. An entry sealed by a key no longer known, or
+ * altered in Redis, opens as a miss and is loaded again; it never reaches the application.
  *
  * <p>The authenticated data is the entry's Redis key plus the envelope header, so an envelope
  * copied to another key, or given another expiry, does not open.
  *
  * <p>Hazard: the key material lives in the environment ({@link #fromEnvironment}); anyone who can
- * read the process environment can read the cache. Metadata (tags, times) is authenticated but
- * not encrypted.
+ * read the process environment can read the cache. Metadata (tags, times) is authenticated but not
+ * encrypted.
  */
 public final class AesGcmCodec {
   private static final Pattern KEY_ID = Pattern.compile("[A-Za-z0-9_.-]{1,32}");
@@ -51,7 +52,8 @@ public final class AesGcmCodec {
     String text = env.get(variable);
     if (text == null || text.isBlank()) {
       throw new ConfigException(
-          "cache encryption needs the environment variable " + variable
+          "cache encryption needs the environment variable "
+              + variable
               + " set to id:base64key[,id:base64key...] (the first key encrypts)");
     }
     Map<String, byte[]> keys = new LinkedHashMap<>();
@@ -94,7 +96,10 @@ public final class AesGcmCodec {
       int n = e.getValue().length;
       if (n != 16 && n != 24 && n != 32) {
         throw new ConfigException(
-            "cache encryption key '" + e.getKey() + "' must be 16, 24 or 32 bytes but was " + n
+            "cache encryption key '"
+                + e.getKey()
+                + "' must be 16, 24 or 32 bytes but was "
+                + n
                 + " bytes");
       }
       out.put(e.getKey(), new SecretKeySpec(e.getValue(), "AES"));
@@ -140,7 +145,7 @@ public final class AesGcmCodec {
       c.init(Cipher.DECRYPT_MODE, key, new GCMParameterSpec(TAG_BITS, data, 0, NONCE_BYTES));
       c.updateAAD(aad);
       return c.doFinal(data, NONCE_BYTES, data.length - NONCE_BYTES);
-    } catch (javax.crypto.AEADBadTagException e) {
+    } catch (AEADBadTagException e) {
       return null;
     } catch (GeneralSecurityException e) {
       return null;

@@ -11,13 +11,13 @@ import java.util.List;
 /**
  * One message on the invalidation bus: many invalidations batched, and who sent them.
  *
- * <pre>{"o":"origin","k":[["user","42"],...],"t":[["user","team:7"]],"c":["user"],"p":"nonce"}</pre>
+ * <pre>{"o":"origin","k":[["user","42"],...],"t":[["user","team:7"]],"c":["user"],"p":"nonce"}
+ * </pre>
  *
  * {@code k} evicts keys, {@code t} tags, {@code c} a whole cache ({@code "*"}: every cache), and
  * {@code p} is the sender's heartbeat, which only the sender acts on.
  */
-record BusMessage(
-    String origin, List<Item> items, String ping) {
+record BusMessage(String origin, List<Item> items, String ping) {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -1,16 +1,13 @@
 package dev.spillway.cache;
 
 import com.github.benmanes.caffeine.cache.Ticker;
-import dev.spillway.config.CacheSettings;
 import dev.spillway.ConfigException;
-import dev.spillway.config.Durations;
-import java.math.BigInteger;
+import dev.spillway.config.CacheSettings;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.Collection;
 import java.util.Map;
 import java.util.Objects;
-import java.util.UUID;
 import java.util.function.Function;
 import java.util.regex.Pattern;
 
@@ -34,12 +31,12 @@ import java.util.regex.Pattern;
  *       holder of a short lease loads while the others wait up to {@code leaseWait} for its value;
  *       if it has not come by then they load themselves, so a slow loader runs at most once per
  *       instance per lease-wait, never once per request.
- *   <li>A value loaded (or read from L2) before an invalidation of its key or of one of its tags
- *       is returned to that caller but cached neither in L1 nor in L2.
+ *   <li>A value loaded (or read from L2) before an invalidation of its key or of one of its tags is
+ *       returned to that caller but cached neither in L1 nor in L2.
  *   <li>After {@link #invalidate} returns, no instance's L2 serves the old value; other instances'
  *       L1 drop it when the bus message arrives (typically well under a millisecond after
- *       publication), or at the latest after one L1 TTL if the message is lost. The same holds
- *       for {@link #put} and {@link #writeThrough}, which leave the new value in L2 and this L1.
+ *       publication), or at the latest after one L1 TTL if the message is lost. The same holds for
+ *       {@link #put} and {@link #writeThrough}, which leave the new value in L2 and this L1.
  *   <li>Redis being slow or down never makes a read fail: past {@code cache.redis-timeout} the
  *       loader answers (and L1 still serves). A loader exception is never cached.
  * </ul>
@@ -69,25 +66,25 @@ public interface CacheAside<K, V> {
   Map<K, V> getAll(Collection<? extends K> keys);
 
   /**
-   * Write-through after the caller wrote the database: caches {@code value} (null: the row is
-   * gone, remembered for the negative TTL) in L2 and in this L1, and makes every other L1 drop
-   * its old copy through the bus. Tags are recorded as for a loaded value; the value rules of a
-   * load apply (serializer, encryption, {@code maxValueBytes}).
+   * Write-through after the caller wrote the database: caches {@code value} (null: the row is gone,
+   * remembered for the negative TTL) in L2 and in this L1, and makes every other L1 drop its old
+   * copy through the bus. Tags are recorded as for a loaded value; the value rules of a load apply
+   * (serializer, encryption, {@code maxValueBytes}).
    *
    * <p>Contract: a load of {@code key} that began before this call, in any instance, can never
    * cache what it read over {@code value}: the put moves the key's generation in the same Redis
-   * script that writes the entry, and a load writes only under the generation it started with.
-   * When the value cannot be cached (Redis down or slow, too large, not serializable, a tag
-   * unreadable) the key is invalidated instead, exactly as {@link #invalidate} does; nothing is
-   * thrown for the cache's sake.
+   * script that writes the entry, and a load writes only under the generation it started with. When
+   * the value cannot be cached (Redis down or slow, too large, not serializable, a tag unreadable)
+   * the key is invalidated instead, exactly as {@link #invalidate} does; nothing is thrown for the
+   * cache's sake.
    *
-   * <p>Hazard: call it only after the database write committed, and not for writers of one key
-   * that race each other: among concurrent puts the last to reach Redis wins, which need not be
-   * the last to commit. {@link #writeThrough} handles that race.
+   * <p>Hazard: call it only after the database write committed, and not for writers of one key that
+   * race each other: among concurrent puts the last to reach Redis wins, which need not be the last
+   * to commit. {@link #writeThrough} handles that race.
    *
-   * @throws IllegalArgumentException when the key or a tag of the value is not valid (as for
-   *     {@link #get}); for an invalid tag the key is invalidated first, since the database
-   *     already holds the new value
+   * @throws IllegalArgumentException when the key or a tag of the value is not valid (as for {@link
+   *     #get}); for an invalid tag the key is invalidated first, since the database already holds
+   *     the new value
    */
   void put(K key, V value);
 
@@ -99,12 +96,12 @@ public interface CacheAside<K, V> {
    * <ul>
    *   <li>If {@code writer} throws, nothing is cached, the key is invalidated (the write may have
    *       committed before it failed), and the exception is rethrown unchanged.
-   *   <li>Before the write the key's generation is moved on, so loads already running cannot
-   *       cache what they read before it; after the write the value is cached only if nothing
-   *       (another {@code writeThrough}, a {@code put}, an invalidation) moved the generation
-   *       meanwhile, and only if none of its tags was invalidated meanwhile. Otherwise the key is
-   *       invalidated: when two writers race, which commit came last is unknown, so neither
-   *       value is trusted and the next read loads.
+   *   <li>Before the write the key's generation is moved on, so loads already running cannot cache
+   *       what they read before it; after the write the value is cached only if nothing (another
+   *       {@code writeThrough}, a {@code put}, an invalidation) moved the generation meanwhile, and
+   *       only if none of its tags was invalidated meanwhile. Otherwise the key is invalidated:
+   *       when two writers race, which commit came last is unknown, so neither value is trusted and
+   *       the next read loads.
    *   <li>Redis being down never fails the write: the writer runs and the key is invalidated
    *       (retried until Redis takes it).
    * </ul>
@@ -119,8 +116,8 @@ public interface CacheAside<K, V> {
 
   /**
    * Evicts {@code key} from L2 and this L1 now, and from every other L1 through the bus. If Redis
-   * cannot be reached the L2 part is kept and retried until it lands (never thrown); the bus
-   * part reaches instances whose subscription is up, and the others clear their L1 on reconnect.
+   * cannot be reached the L2 part is kept and retried until it lands (never thrown); the bus part
+   * reaches instances whose subscription is up, and the others clear their L1 on reconnect.
    */
   void invalidate(K key);
 
@@ -129,14 +126,14 @@ public interface CacheAside<K, V> {
 
   /**
    * Makes every entry written under {@code tag} a miss, in every instance: the tag gets a new
-   * version in Redis (entries record the versions they were written under), and every L1 drops
-   * the entries carrying it. No set of member keys is kept: one key per tag, with a TTL.
+   * version in Redis (entries record the versions they were written under), and every L1 drops the
+   * entries carrying it. No set of member keys is kept: one key per tag, with a TTL.
    */
   void invalidateTag(String tag);
 
   /**
-   * Fluent configuration of one cache; defaults come from the {@code cache:} section. Setters
-   * check single values; {@link #build()} checks combinations. Not thread-safe.
+   * Fluent configuration of one cache; defaults come from the {@code cache:} section. Setters check
+   * single values; {@link #build()} checks combinations. Not thread-safe.
    */
   final class Builder<K, V> {
     private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_.-]{0,63}");
@@ -167,8 +164,7 @@ public interface CacheAside<K, V> {
 
     Builder(CacheRuntime runtime, String name, Class<K> keyType, Class<V> valueType) {
       if (name == null || !NAME.matcher(name).matches()) {
-        throw new IllegalArgumentException(
-            "cache name '" + name + "' must match " + NAME);
+        throw new IllegalArgumentException("cache name '" + name + "' must match " + NAME);
       }
       this.runtime = runtime;
       this.name = name;
@@ -218,7 +214,8 @@ public interface CacheAside<K, V> {
 
     /** After the TTL, serve the old value this long while one background reload runs. */
     public Builder<K, V> staleWhileRevalidate(Duration window) {
-      this.staleWhileRevalidate = between("staleWhileRevalidate", window, Duration.ZERO, Duration.ofDays(366));
+      this.staleWhileRevalidate =
+          between("staleWhileRevalidate", window, Duration.ZERO, Duration.ofDays(366));
       return this;
     }
 
@@ -242,7 +239,10 @@ public interface CacheAside<K, V> {
       return this;
     }
 
-    /** How long one instance holds the right to load a key for all (default {@code cache.lease-time}). */
+    /**
+     * How long one instance holds the right to load a key for all (default {@code
+     * cache.lease-time}).
+     */
     public Builder<K, V> leaseTime(Duration d) {
       this.leaseTime = between("leaseTime", d, Duration.ofMillis(10), Duration.ofHours(1));
       return this;
@@ -265,7 +265,9 @@ public interface CacheAside<K, V> {
       return this;
     }
 
-    /** The tags of a value; entries are invalidated together by {@link CacheAside#invalidateTag}. */
+    /**
+     * The tags of a value; entries are invalidated together by {@link CacheAside#invalidateTag}.
+     */
     public Builder<K, V> tags(Function<? super V, ? extends Collection<String>> tags) {
       this.tags = Objects.requireNonNull(tags, "tags");
       return this;
@@ -280,8 +282,8 @@ public interface CacheAside<K, V> {
     /**
      * How keys become strings, which name the Redis entry and travel on the bus (default {@code
      * String.valueOf} for strings, numbers, UUIDs and enums; required for other key types). Two
-     * different keys must never encode alike. The database trigger sends the key column(s) as
-     * text joined with ':', so match that for keys invalidated from the database.
+     * different keys must never encode alike. The database trigger sends the key column(s) as text
+     * joined with ':', so match that for keys invalidated from the database.
      */
     public Builder<K, V> keyEncoder(Function<? super K, String> encoder) {
       this.keyEncoder = Objects.requireNonNull(encoder, "keyEncoder");
@@ -290,8 +292,8 @@ public interface CacheAside<K, V> {
 
     /**
      * Version of the value's shape (default 1). Bump it when {@code V} changes incompatibly: an
-     * entry written under another version is a miss, so old and new instances can run side by
-     * side without reading each other's values.
+     * entry written under another version is a miss, so old and new instances can run side by side
+     * without reading each other's values.
      */
     public Builder<K, V> schemaVersion(int version) {
       this.schemaVersion = version;

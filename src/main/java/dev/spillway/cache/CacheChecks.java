@@ -16,13 +16,25 @@ final class CacheChecks {
     Objects.requireNonNull(d, what);
     if (d.compareTo(min) < 0) {
       throw new IllegalArgumentException(
-          "cache '" + cache + "': " + what + " must be at least " + Durations.format(min)
-              + " but was " + Durations.format(d));
+          "cache '"
+              + cache
+              + "': "
+              + what
+              + " must be at least "
+              + Durations.format(min)
+              + " but was "
+              + Durations.format(d));
     }
     if (d.compareTo(max) > 0) {
       throw new IllegalArgumentException(
-          "cache '" + cache + "': " + what + " must be at most " + Durations.format(max)
-              + " but was " + Durations.format(d));
+          "cache '"
+              + cache
+              + "': "
+              + what
+              + " must be at most "
+              + Durations.format(max)
+              + " but was "
+              + Durations.format(d));
     }
     return d;
   }
@@ -37,7 +49,10 @@ final class CacheChecks {
       return String::valueOf;
     }
     throw new IllegalStateException(
-        "cache '" + cache + "': keys of type " + keyType.getName()
+        "cache '"
+            + cache
+            + "': keys of type "
+            + keyType.getName()
             + " need a keyEncoder(...) (the default covers strings, numbers, UUIDs and enums)");
   }
 
@@ -48,8 +63,11 @@ final class CacheChecks {
   static void requireTagsOutliveEntries(String cache, Duration entryLife, Duration tagTtl) {
     if (entryLife.compareTo(tagTtl) > 0) {
       throw new IllegalStateException(
-          "cache '" + cache + "': ttl with jitter plus staleWhileRevalidate ("
-              + Durations.format(entryLife) + ") must not exceed cache.tag-ttl ("
+          "cache '"
+              + cache
+              + "': ttl with jitter plus staleWhileRevalidate ("
+              + Durations.format(entryLife)
+              + ") must not exceed cache.tag-ttl ("
               + Durations.format(tagTtl)
               + "), or an expired tag version could make an old entry valid again");
     }

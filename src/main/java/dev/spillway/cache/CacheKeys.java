@@ -15,9 +15,9 @@ package dev.spillway.cache;
  * </pre>
  *
  * <p>The three keys of one entry share a hash tag, so the scripts that touch them together run on
- * Redis Cluster; the tag keys of one cache share another, so a tag bump is one script. An entry
- * key always ends with {@code '}'} and the others with {@code :i}, {@code :l}, so no key of one
- * cache key can collide with a key of another, whatever characters the key holds.
+ * Redis Cluster; the tag keys of one cache share another, so a tag bump is one script. An entry key
+ * always ends with {@code '}'} and the others with {@code :i}, {@code :l}, so no key of one cache
+ * key can collide with a key of another, whatever characters the key holds.
  */
 final class CacheKeys {
   private final String prefix;

@@ -33,58 +33,113 @@ final class CacheMeters {
   CacheMeters(MeterRegistry registry) {
     this.registry = registry;
     invalidationsSent =
-        counter("spillway.cache.invalidations", "direction", "sent",
+        counter(
+            "spillway.cache.invalidations",
+            "direction",
+            "sent",
             "Keys and tags invalidated by this runtime and published on the bus");
     invalidationsReceived =
-        counter("spillway.cache.invalidations", "direction", "received",
+        counter(
+            "spillway.cache.invalidations",
+            "direction",
+            "received",
             "Keys and tags received from other runtimes on the bus");
     messagesPublished =
-        counter("spillway.cache.bus.messages", "direction", "published",
+        counter(
+            "spillway.cache.bus.messages",
+            "direction",
+            "published",
             "Bus messages published (each batches many invalidations)");
     messagesReceived =
-        counter("spillway.cache.bus.messages", "direction", "received",
+        counter(
+            "spillway.cache.bus.messages",
+            "direction",
+            "received",
             "Bus messages received from other runtimes");
     publishFailures =
-        counter("spillway.cache.bus.publish.failures", null, null,
+        counter(
+            "spillway.cache.bus.publish.failures",
+            null,
+            null,
             "Bus messages that could not be published (the subscribers' L1 TTL bounds the damage)");
     l1ClearsDisconnect =
-        counter("spillway.cache.l1.clears", "reason", "disconnected",
+        counter(
+            "spillway.cache.l1.clears",
+            "reason",
+            "disconnected",
             "Every L1 cleared because the bus subscription dropped");
     l1ClearsResubscribe =
-        counter("spillway.cache.l1.clears", "reason", "resubscribed",
+        counter(
+            "spillway.cache.l1.clears",
+            "reason",
+            "resubscribed",
             "Every L1 cleared because the bus subscription was re-established");
     l1ClearsHeartbeat =
-        counter("spillway.cache.l1.clears", "reason", "heartbeat",
+        counter(
+            "spillway.cache.l1.clears",
+            "reason",
+            "heartbeat",
             "Every L1 cleared because the bus did not deliver its own heartbeat");
     relayNotifications =
-        counter("spillway.cache.relay.notifications", null, null,
+        counter(
+            "spillway.cache.relay.notifications",
+            null,
+            null,
             "Database NOTIFYs relayed to the bus");
     relayReconnects =
-        counter("spillway.cache.relay.reconnects", null, null,
+        counter(
+            "spillway.cache.relay.reconnects",
+            null,
+            null,
             "Times the database LISTEN connection was re-established");
     invalidationsRetried =
-        counter("spillway.cache.invalidations.retried", null, null,
+        counter(
+            "spillway.cache.invalidations.retried",
+            null,
+            null,
             "Invalidations that reached Redis only on a retry, after Redis was unavailable");
     counterInvalidationsDropped =
-        counter("spillway.cache.counters.invalidations.dropped", null, null,
+        counter(
+            "spillway.cache.counters.invalidations.dropped",
+            null,
+            null,
             "Flushed counter cells whose invalidation was dropped for a purge (queue full)");
     counterPurges =
-        counter("spillway.cache.counters.purges", null, null,
+        counter(
+            "spillway.cache.counters.purges",
+            null,
+            null,
             "Purges of every cached counter read (L2, this L1, every L1 via the bus)");
     busItemsCollapsed =
-        counter("spillway.cache.bus.items.collapsed", null, null,
-            "Bus items dropped because the publish queue was full; one CLEAR per cache went instead");
+        counter(
+            "spillway.cache.bus.items.collapsed",
+            null,
+            null,
+            "Bus items dropped because the publish queue was full; one CLEAR per cache went"
+                + " instead");
     foreignApplied =
-        counter("spillway.cache.foreign.events", "outcome", "applied",
+        counter(
+            "spillway.cache.foreign.events",
+            "outcome",
+            "applied",
             "Invalidation events from other services applied (L2 and this L1)");
     foreignMalformed =
-        counter("spillway.cache.foreign.events", "outcome", "malformed",
+        counter(
+            "spillway.cache.foreign.events",
+            "outcome",
+            "malformed",
             "Events on the foreign channel ignored: not JSON, too large, missing fields, bad key");
     foreignUnknown =
-        counter("spillway.cache.foreign.events", "outcome", "unknown",
+        counter(
+            "spillway.cache.foreign.events",
+            "outcome",
+            "unknown",
             "Events ignored because their entity or cache is not declared here");
     foreignOverflow =
-        counter("spillway.cache.foreign.events", "outcome", "overflow",
+        counter(
+            "spillway.cache.foreign.events",
+            "outcome",
+            "overflow",
             "Events that found the queue full; their caches were purged instead (L2 and this L1)");
   }
 
@@ -125,7 +180,8 @@ final class CacheMeters {
       l1Misses = get(r, cache, "l1", "miss");
       l2Hits = get(r, cache, "l2", "hit");
       l2Misses = get(r, cache, "l2", "miss");
-      loads = c(r, "spillway.cache.loads", cache, "outcome", "success", "Loader calls that returned");
+      loads =
+          c(r, "spillway.cache.loads", cache, "outcome", "success", "Loader calls that returned");
       loadFailures =
           c(r, "spillway.cache.loads", cache, "outcome", "failure", "Loader calls that threw");
       loadDuration =
@@ -134,36 +190,87 @@ final class CacheMeters {
               .description("Time the loader took")
               .register(r);
       coalesced =
-          c(r, "spillway.cache.coalesced", cache, null, null,
+          c(
+              r,
+              "spillway.cache.coalesced",
+              cache,
+              null,
+              null,
               "Gets that waited for a load already running in this JVM instead of loading");
       leaseWaits =
-          c(r, "spillway.cache.lease.waits", cache, null, null,
+          c(
+              r,
+              "spillway.cache.lease.waits",
+              cache,
+              null,
+              null,
               "Misses that waited because another instance held the load lease");
       staleServed =
-          c(r, "spillway.cache.stale.served", cache, null, null,
+          c(
+              r,
+              "spillway.cache.stale.served",
+              cache,
+              null,
+              null,
               "Values served after their TTL, within the stale-while-revalidate window");
       earlyRefreshes =
-          c(r, "spillway.cache.early.refreshes", cache, null, null,
+          c(
+              r,
+              "spillway.cache.early.refreshes",
+              cache,
+              null,
+              null,
               "Background reloads started before the TTL (XFetch)");
       oversize =
-          c(r, "spillway.cache.oversize", cache, null, null,
+          c(
+              r,
+              "spillway.cache.oversize",
+              cache,
+              null,
+              null,
               "Values larger than max-value-bytes: served, not cached");
       unreadable =
-          c(r, "spillway.cache.l2.unreadable", cache, null, null,
-              "L2 entries of another schema version, damaged, or sealed by an unknown key (misses)");
+          c(
+              r,
+              "spillway.cache.l2.unreadable",
+              cache,
+              null,
+              null,
+              "L2 entries of another schema version, damaged, or sealed by an unknown key"
+                  + " (misses)");
       writesRefused =
-          c(r, "spillway.cache.l2.writes.refused", cache, null, null,
-              "Loaded or written-through values not cached because their key or a tag was invalidated"
-                  + " (or written by another writer) meanwhile");
+          c(
+              r,
+              "spillway.cache.l2.writes.refused",
+              cache,
+              null,
+              null,
+              "Loaded or written-through values not cached because their key or a tag was"
+                  + " invalidated (or written by another writer) meanwhile");
       puts =
-          c(r, "spillway.cache.puts", cache, null, null,
+          c(
+              r,
+              "spillway.cache.puts",
+              cache,
+              null,
+              null,
               "Values written through put or writeThrough and cached (a put that could not be"
                   + " cached invalidates the key instead)");
       redisErrors =
-          c(r, "spillway.cache.redis.errors", cache, null, null,
+          c(
+              r,
+              "spillway.cache.redis.errors",
+              cache,
+              null,
+              null,
               "Cache reads or writes that failed or passed their time box");
       redisBypassed =
-          c(r, "spillway.cache.redis.bypassed", cache, null, null,
+          c(
+              r,
+              "spillway.cache.redis.bypassed",
+              cache,
+              null,
+              null,
               "Cache reads that skipped Redis because it failed recently (loader answered)");
     }
 

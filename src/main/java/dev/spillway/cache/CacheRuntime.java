@@ -1,10 +1,10 @@
 package dev.spillway.cache;
 
-import dev.spillway.runtime.Closeables;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
-import dev.spillway.config.CacheSettings;
-import dev.spillway.SpillwayConfig;
+import dev.spillway.runtime.Closeables;
 import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.store.AppliedCounters;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -14,17 +14,16 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Deque;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -33,15 +32,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The cache side of one Spillway runtime: its Redis connection for cache entries, the
- * invalidation bus, the background refresh threads, the caches built on it and (optionally) the
- * database LISTEN relay. Created and closed by {@code Spillway}; applications use {@code
- * sw.cache(...)} and {@code sw.cachedCounters()}, not this class.
+ * The cache side of one Spillway runtime: its Redis connection for cache entries, the invalidation
+ * bus, the background refresh threads, the caches built on it and (optionally) the database LISTEN
+ * relay. Created and closed by {@code Spillway}; applications use {@code sw.cache(...)} and {@code
+ * sw.cachedCounters()}, not this class.
  *
- * <p>An invalidation that cannot reach Redis (down, or past its time box) is kept and retried
- * every {@code cache.redis-retry-after} until it lands, so an L2 entry never outlives Redis'
- * return by more than that; past 100,000 waiting invalidations the affected caches are purged
- * (SCAN + UNLINK of their keys) once Redis answers again.
+ * <p>An invalidation that cannot reach Redis (down, or past its time box) is kept and retried every
+ * {@code cache.redis-retry-after} until it lands, so an L2 entry never outlives Redis' return by
+ * more than that; past 100,000 waiting invalidations the affected caches are purged (SCAN + UNLINK
+ * of their keys) once Redis answers again.
  *
  * <p>Counter invalidations (one per flushed cell) go through a bounded queue, {@link
  * CounterInvalidator}; past its bound they become one purge of every cached counter read.
@@ -51,6 +50,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class CacheRuntime implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CacheRuntime.class);
+
   /** Name of the cache behind {@code cachedCounters()}. */
   static final String COUNTERS_CACHE = "spillway.counters";
 
@@ -98,14 +98,25 @@ public final class CacheRuntime implements AutoCloseable {
       opened.push(() -> Closeables.stop(timer, 5, TimeUnit.SECONDS));
       background =
           new ThreadPoolExecutor(
-              2, 2, 30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(1_000),
-              daemon("spillway-cache-refresh"), new ThreadPoolExecutor.AbortPolicy());
+              2,
+              2,
+              30,
+              TimeUnit.SECONDS,
+              new ArrayBlockingQueue<>(1_000),
+              daemon("spillway-cache-refresh"),
+              new ThreadPoolExecutor.AbortPolicy());
       background.allowCoreThreadTimeOut(true);
       opened.push(() -> Closeables.stop(background, 5, TimeUnit.SECONDS));
       bus =
           new InvalidationBus(
-              client, settings.channelFor(config.keyPrefix()), l2, meters, new Receiver(),
-              settings.heartbeat(), settings.redisTimeout(), failure,
+              client,
+              settings.channelFor(config.keyPrefix()),
+              l2,
+              meters,
+              new Receiver(),
+              settings.heartbeat(),
+              settings.redisTimeout(),
+              failure,
               InvalidationBus.QUEUE_CAPACITY);
       if (settings.foreignChannel() != null) {
         foreign = new ForeignEvents(this, settings.foreignChannel());
@@ -156,7 +167,8 @@ public final class CacheRuntime implements AutoCloseable {
   }
 
   /** A builder for a cache of this runtime. */
-  public <K, V> CacheAside.Builder<K, V> builder(String name, Class<K> keyType, Class<V> valueType) {
+  public <K, V> CacheAside.Builder<K, V> builder(
+      String name, Class<K> keyType, Class<V> valueType) {
     return new CacheAside.Builder<>(this, name, keyType, valueType);
   }
 
@@ -231,7 +243,7 @@ public final class CacheRuntime implements AutoCloseable {
   }
 
   /** The caches built on this runtime so far. */
-  java.util.Collection<DefaultCacheAside<?, ?>> caches() {
+  Collection<DefaultCacheAside<?, ?>> caches() {
     return caches.values();
   }
 
@@ -242,7 +254,8 @@ public final class CacheRuntime implements AutoCloseable {
 
   /** Deletes the entry and moves its generation in Redis; retried later if Redis is away. */
   void invalidateInRedis(String cache, String k) {
-    if (!l2.invalidate(keys.entry(cache, k), keys.invalidations(cache, k), settings.maxLoadTime())) {
+    if (!l2.invalidate(
+        keys.entry(cache, k), keys.invalidations(cache, k), settings.maxLoadTime())) {
       retryLater(new BusMessage.Item(BusMessage.Kind.KEY, cache, k));
     }
   }
@@ -327,20 +340,21 @@ public final class CacheRuntime implements AutoCloseable {
     Closeables.closeAll(resources, log, "cache_close_failed");
   }
 
-
-
   /** Daemon threads that record an Error (see {@link RuntimeFailure}) before they die. */
-  private java.util.concurrent.ThreadFactory daemon(String name) {
+  private ThreadFactory daemon(String name) {
     AtomicInteger n = new AtomicInteger();
     return r -> {
-      Thread t = new Thread(() -> {
-        try {
-          r.run();
-        } catch (Error e) {
-          failure.record(Thread.currentThread().getName(), e);
-          throw e;
-        }
-      }, name + "-" + n.incrementAndGet());
+      Thread t =
+          new Thread(
+              () -> {
+                try {
+                  r.run();
+                } catch (Error e) {
+                  failure.record(Thread.currentThread().getName(), e);
+                  throw e;
+                }
+              },
+              name + "-" + n.incrementAndGet());
       t.setDaemon(true);
       return t;
     };

@@ -6,8 +6,8 @@ package dev.spillway.cache;
  * RETURNING}). Whatever it throws, {@code writeThrough} rethrows unchanged, checked or not, after
  * invalidating the key.
  *
- * @param <X> the checked exception it may throw (inferred from the lambda; {@code
- *     RuntimeException} when none)
+ * @param <X> the checked exception it may throw (inferred from the lambda; {@code RuntimeException}
+ *     when none)
  */
 @FunctionalInterface
 public interface CacheWriter<V, X extends Exception> {

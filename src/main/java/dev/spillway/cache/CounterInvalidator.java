@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,15 +23,16 @@ import org.slf4j.LoggerFactory;
  *
  * <p>When a flush does not fit, everything queued is dropped and one purge of every cached counter
  * read replaces it: the L2 entries of {@value CacheRuntime#COUNTERS_CACHE} (SCAN + UNLINK), this
- * runtime's L1, and every other runtime's L1 through one CLEAR on the bus. A flush arriving while
- * a purge waits is covered by it (the purge runs after that flush committed). So memory stays
- * bounded however fast flushes come, and cached counter reads stay correct; a value can outlive a
- * purge only through a load already in flight, bounded by {@code cache.counters-ttl}. Said once
- * per episode (at most once a minute) at WARN, counted in {@code spillway.cache.counters.invalidations.dropped} and {@code
- * spillway.cache.counters.purges}.
+ * runtime's L1, and every other runtime's L1 through one CLEAR on the bus. A flush arriving while a
+ * purge waits is covered by it (the purge runs after that flush committed). So memory stays bounded
+ * however fast flushes come, and cached counter reads stay correct; a value can outlive a purge
+ * only through a load already in flight, bounded by {@code cache.counters-ttl}. Said once per
+ * episode (at most once a minute) at WARN, counted in {@code
+ * spillway.cache.counters.invalidations.dropped} and {@code spillway.cache.counters.purges}.
  */
 final class CounterInvalidator implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CounterInvalidator.class);
+
   /** Keys per pipelined round. */
   static final int CHUNK = 1_000;
 
@@ -41,7 +43,7 @@ final class CounterInvalidator implements AutoCloseable {
   private final L2 l2;
   private final RuntimeFailure failure;
   private final Thread thread;
-  private static final long WARN_INTERVAL_NANOS = java.util.concurrent.TimeUnit.MINUTES.toNanos(1);
+  private static final long WARN_INTERVAL_NANOS = TimeUnit.MINUTES.toNanos(1);
   // Guarded by counterQueue: views of flushed batches, their cells, a purge request that replaces
   // them when they do not fit, the overflow episode, its last WARN, and the close deadline.
   private long lastOverflowWarnNanos = System.nanoTime() - WARN_INTERVAL_NANOS;
@@ -61,7 +63,10 @@ final class CounterInvalidator implements AutoCloseable {
     this.l2 = runtime.l2();
     this.failure = runtime.failure();
     this.thread =
-        Thread.ofPlatform().daemon().name("spillway-cache-invalidator").start(this::invalidatorLoop);
+        Thread.ofPlatform()
+            .daemon()
+            .name("spillway-cache-invalidator")
+            .start(this::invalidatorLoop);
   }
 
   /** Queues {@code applied}, or turns it and the queue into one purge; never waits. */
@@ -96,7 +101,8 @@ final class CounterInvalidator implements AutoCloseable {
       // Once per episode, and at most once a minute: under sustained overload an episode ends
       // and begins again every few flushes, and the meter counts every drop anyway.
       long now = System.nanoTime();
-      firstOverflow = !counterQueueOverflowing && now - lastOverflowWarnNanos >= WARN_INTERVAL_NANOS;
+      firstOverflow =
+          !counterQueueOverflowing && now - lastOverflowWarnNanos >= WARN_INTERVAL_NANOS;
       if (firstOverflow) {
         lastOverflowWarnNanos = now;
       }
@@ -106,9 +112,9 @@ final class CounterInvalidator implements AutoCloseable {
     meters.counterInvalidationsDropped.increment(dropped);
     if (firstOverflow) {
       log.warn(
-          "event=counter_invalidations_overflow queued_cells={} bound={} action=purge_cached_counters"
-              + " detail=\"flushes outpace per-key invalidation; cached counter reads are purged"
-              + " instead until the queue keeps up\"",
+          "event=counter_invalidations_overflow queued_cells={} bound={}"
+              + " action=purge_cached_counters detail=\"flushes outpace per-key invalidation;"
+              + " cached counter reads are purged instead until the queue keeps up\"",
           dropped,
           settings.countersInvalidationQueue());
     }
@@ -123,8 +129,9 @@ final class CounterInvalidator implements AutoCloseable {
           while (!closing && !counterPurgeRequested && counterQueue.isEmpty()) {
             counterQueue.wait();
           }
-          if (closing && (System.nanoTime() - closeDeadlineNanos > 0
-              || (!counterPurgeRequested && counterQueue.isEmpty()))) {
+          if (closing
+              && (System.nanoTime() - closeDeadlineNanos > 0
+                  || (!counterPurgeRequested && counterQueue.isEmpty()))) {
             return;
           }
           purge = counterPurgeRequested;
@@ -254,7 +261,8 @@ final class CounterInvalidator implements AutoCloseable {
       counterQueue.notifyAll();
     }
     // Past the deadline the thread stops between chunks; a chunk is time-boxed by redis-timeout.
-    thread.join(InvalidationBus.DRAIN_TIMEOUT.toMillis() + settings.redisTimeout().toMillis() * 2 + 1_000);
+    thread.join(
+        InvalidationBus.DRAIN_TIMEOUT.toMillis() + settings.redisTimeout().toMillis() * 2 + 1_000);
     if (thread.isAlive()) {
       thread.interrupt();
       thread.join(1_000);

@@ -16,13 +16,13 @@ import org.slf4j.LoggerFactory;
 /**
  * LISTENs on {@value #CHANNEL} (sent by the trigger function {@code cache_invalidate()}, see
  * db/cache_invalidation_trigger.sql) and relays every notification of this deployment's schema to
- * the invalidation bus, as a full invalidation: L2 entry deleted (or tag bumped), every L1
- * evicted. Runs on its own PostgreSQL connection (not one of the pool's), on one daemon thread.
+ * the invalidation bus, as a full invalidation: L2 entry deleted (or tag bumped), every L1 evicted.
+ * Runs on its own PostgreSQL connection (not one of the pool's), on one daemon thread.
  *
  * <p>Hazard: NOTIFY is not stored. While this connection is down, changes are not relayed; on
  * reconnecting the relay clears every L1 of the deployment (a {@code CLEAR *} on the bus), but L2
- * entries changed meanwhile stay until their TTL. Several relays (several workers) each relay
- * every notification: harmless, only repeated.
+ * entries changed meanwhile stay until their TTL. Several relays (several workers) each relay every
+ * notification: harmless, only repeated.
  */
 final class DatabaseRelay implements AutoCloseable {
   static final String CHANNEL = "spillway_cache";
@@ -137,7 +137,10 @@ final class DatabaseRelay implements AutoCloseable {
       meters.relayNotifications.increment();
       runtime.invalidateByName(item);
     } catch (Exception e) {
-      log.warn("event=cache_relay_bad_payload payload_chars={} error=\"{}\"", payload.length(), e.toString());
+      log.warn(
+          "event=cache_relay_bad_payload payload_chars={} error=\"{}\"",
+          payload.length(),
+          e.toString());
     }
   }
 

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -23,24 +24,23 @@ import java.util.concurrent.ConcurrentHashMap;
  *       never past its value's freshness.
  *   <li><b>Single flight</b>: one fetch per key per JVM; concurrent gets join it.
  *   <li><b>L2</b>: one GET of the envelope (plus one MGET of its tag versions if it has tags).
- *       Fresh: served, perhaps with an XFetch early refresh in the background. Stale but within
- *       the stale-while-revalidate window: served, one background refresh per key. A Redis
- *       failure or time-out goes straight to the loader, without writing anything.
+ *       Fresh: served, perhaps with an XFetch early refresh in the background. Stale but within the
+ *       stale-while-revalidate window: served, one background refresh per key. A Redis failure or
+ *       time-out goes straight to the loader, without writing anything.
  *   <li><b>Lease</b>: {@code SET NX PX} of a random token, in the same script that snapshots the
  *       key's invalidation counter. The holder loads; the others poll L2 for its value (trying to
- *       take the lease themselves if it vanished without a value) for up to {@code leaseWait},
- *       then load.
+ *       take the lease themselves if it vanished without a value) for up to {@code leaseWait}, then
+ *       load.
  *   <li><b>Store</b>: the write script sets the envelope only if the invalidation counter still
- *       equals the snapshot, so a load that began before an invalidation is never cached in L2;
- *       L1 is put only after a successful write, and only if the in-JVM generation is unchanged
- *       (see {@link Generations}).
+ *       equals the snapshot, so a load that began before an invalidation is never cached in L2; L1
+ *       is put only after a successful write, and only if the in-JVM generation is unchanged (see
+ *       {@link Generations}).
  * </ol>
  *
  * <p>This class holds L1, the single flight, the invalidations and what both read paths need to
  * judge an L2 envelope; the rest is split by concern: {@link LeasedFetch} (steps 3 to 5), {@link
- * Refresher} (stale-while-revalidate and early refresh), {@link BulkGet} ({@link #getAll}),
- * {@link WriteThrough} ({@link #put}, {@link #writeThrough}) and {@link KeyRules} (key and tag
- * checks).
+ * Refresher} (stale-while-revalidate and early refresh), {@link BulkGet} ({@link #getAll}), {@link
+ * WriteThrough} ({@link #put}, {@link #writeThrough}) and {@link KeyRules} (key and tag checks).
  */
 final class DefaultCacheAside<K, V> implements CacheAside<K, V> {
   /** What L1 holds: the value and what early refresh and tag eviction need. */
@@ -90,8 +90,7 @@ final class DefaultCacheAside<K, V> implements CacheAside<K, V> {
                               Math.max(
                                   0,
                                   Math.min(
-                                      l1TtlNanos,
-                                      (e.freshUntil() - c.millis()) * 1_000_000L)))))
+                                      l1TtlNanos, (e.freshUntil() - c.millis()) * 1_000_000L)))))
               .build();
     } else {
       this.l1 = null;
@@ -154,7 +153,8 @@ final class DefaultCacheAside<K, V> implements CacheAside<K, V> {
       return;
     }
     L1Entry<V> e =
-        new L1Entry<>(value, env.freshUntil(), env.computeMillis(), Set.copyOf(env.tags().keySet()));
+        new L1Entry<>(
+            value, env.freshUntil(), env.computeMillis(), Set.copyOf(env.tags().keySet()));
     // Check and put under the entry's lock: an invalidation bumps the generation before it
     // evicts, so it either is seen here or evicts after the put; and a value older than the
     // snapshot never replaces, even briefly, what a later write-through put.
@@ -201,7 +201,7 @@ final class DefaultCacheAside<K, V> implements CacheAside<K, V> {
 
   @Override
   public <X extends Exception> V writeThrough(K key, CacheWriter<? extends V, X> writer) throws X {
-    return writes.writeThrough(key, java.util.Objects.requireNonNull(writer, "writer"));
+    return writes.writeThrough(key, Objects.requireNonNull(writer, "writer"));
   }
 
   @Override

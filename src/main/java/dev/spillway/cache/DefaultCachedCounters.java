@@ -19,7 +19,9 @@ final class DefaultCachedCounters implements CachedCounters {
                 })
             .ttl(s.countersTtl())
             .negativeTtl(s.countersTtl())
-            .l1(s.l1MaxSize(), s.l1Ttl().compareTo(s.countersTtl()) < 0 ? s.l1Ttl() : s.countersTtl())
+            .l1(
+                s.l1MaxSize(),
+                s.l1Ttl().compareTo(s.countersTtl()) < 0 ? s.l1Ttl() : s.countersTtl())
             .serializer(
                 new ValueSerializer<>() {
                   @Override

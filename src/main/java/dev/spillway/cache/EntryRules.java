@@ -1,8 +1,5 @@
 package dev.spillway.cache;
 
-import dev.spillway.cache.DefaultCacheAside.Holder;
-import java.time.Duration;
-import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -101,7 +98,8 @@ final class EntryRules<K, V> {
       payload = v == null ? new byte[0] : serializer.write(v);
     } catch (Exception e) {
       log.warn(
-          "event=cache_serialize_failed cache={} error=\"{}\" action=served_not_cached", name,
+          "event=cache_serialize_failed cache={} error=\"{}\" action=served_not_cached",
+          name,
           e.toString());
       return null;
     }
@@ -111,7 +109,9 @@ final class EntryRules<K, V> {
         oversizeWarned = true;
         log.warn(
             "event=cache_value_too_large cache={} bytes={} max={} action=served_not_cached",
-            name, payload.length, maxValueBytes);
+            name,
+            payload.length,
+            maxValueBytes);
       }
       return null;
     }
@@ -140,6 +140,7 @@ final class EntryRules<K, V> {
     if (jitterPercent == 0) {
       return millis;
     }
-    return millis + (long) (millis * (jitterPercent / 100.0) * ThreadLocalRandom.current().nextDouble());
+    return millis
+        + (long) (millis * (jitterPercent / 100.0) * ThreadLocalRandom.current().nextDouble());
   }
 }

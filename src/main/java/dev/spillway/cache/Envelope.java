@@ -1,18 +1,20 @@
 package dev.spillway.cache;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * What one cache entry holds in Redis (L2): the serialized value or a null marker, plus when it
- * was computed, how long computing took (XFetch needs it), until when it is fresh, the schema
- * version of the value's class, and the versions of the tags it was written under.
+ * What one cache entry holds in Redis (L2): the serialized value or a null marker, plus when it was
+ * computed, how long computing took (XFetch needs it), until when it is fresh, the schema version
+ * of the value's class, and the versions of the tags it was written under.
  *
  * <pre>
  *   u8  format (1)         u8  flags (1 = null marker, 2 = encrypted)
@@ -90,7 +92,7 @@ record Envelope(
       return null;
     }
     try {
-      DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(raw));
+      DataInputStream in = new DataInputStream(new ByteArrayInputStream(raw));
       in.readByte();
       int flags = in.readUnsignedByte();
       int schema = in.readInt();
@@ -125,7 +127,7 @@ record Envelope(
       byte[] body = new byte[len];
       in.readFully(body);
       if (encrypted) {
-        byte[] header = java.util.Arrays.copyOf(raw, headerLength);
+        byte[] header = Arrays.copyOf(raw, headerLength);
         body = codec.open(keyId, aad(redisKey, header), body);
         if (body == null) {
           return null;

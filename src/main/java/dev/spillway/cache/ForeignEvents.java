@@ -6,6 +6,7 @@ import dev.spillway.config.CacheSettings;
 import io.micrometer.core.instrument.Counter;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -23,12 +24,12 @@ import org.slf4j.LoggerFactory;
  *
  * An entity names a cache through {@code cache.foreign-entities}, else by itself; the id (a JSON
  * string or integer) is the cache's encoded key. A key event deletes the L2 entry (moving its
- * invalidation counter, so a load in flight is not cached) and then evicts this runtime's L1; a
- * tag event bumps the tag in L2 and evicts the tagged L1 entries, in the one cache named or, with
- * no {@code cache}, in every cache this runtime knows.
+ * invalidation counter, so a load in flight is not cached) and then evicts this runtime's L1; a tag
+ * event bumps the tag in L2 and evicts the tagged L1 entries, in the one cache named or, with no
+ * {@code cache}, in every cache this runtime knows.
  *
- * <p>Every runtime subscribes and applies every event itself: nothing is relayed on the bus. So
- * the L2 part is done once per runtime; it is idempotent (a second delete finds nothing, a second
+ * <p>Every runtime subscribes and applies every event itself: nothing is relayed on the bus. So the
+ * L2 part is done once per runtime; it is idempotent (a second delete finds nothing, a second
  * counter or tag bump only refuses a load that raced the first), and L2 before L1 means that once
  * this runtime's L1 lost the key, its next read finds no old value in Redis either.
  *
@@ -40,10 +41,10 @@ import org.slf4j.LoggerFactory;
  * KeyRules}, or an unknown cache is counted in {@code spillway.cache.foreign.events} and logged at
  * WARN at most once a minute.
  *
- * <p>Hazards: pub/sub keeps nothing, so an event sent while every runtime is disconnected leaves
- * L2 stale until its TTL (L1 is cleared on reconnect by the bus). Past {@value #QUEUE_CAPACITY}
- * events waiting, an event is replaced by a purge of its caches (this L1 at once, L2 by SCAN +
- * UNLINK on the retry timer).
+ * <p>Hazards: pub/sub keeps nothing, so an event sent while every runtime is disconnected leaves L2
+ * stale until its TTL (L1 is cleared on reconnect by the bus). Past {@value #QUEUE_CAPACITY} events
+ * waiting, an event is replaced by a purge of its caches (this L1 at once, L2 by SCAN + UNLINK on
+ * the retry timer).
  */
 final class ForeignEvents implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ForeignEvents.class);
@@ -110,7 +111,9 @@ final class ForeignEvents implements AutoCloseable {
   Event parse(String raw) throws Malformed {
     if (raw == null || raw.length() > MAX_MESSAGE_CHARS) {
       throw new Malformed(
-          "message must be at most " + MAX_MESSAGE_CHARS + " characters but was "
+          "message must be at most "
+              + MAX_MESSAGE_CHARS
+              + " characters but was "
               + (raw == null ? "null" : raw.length()));
     }
     JsonNode root;
@@ -242,7 +245,7 @@ final class ForeignEvents implements AutoCloseable {
       suppressed = rejectedSinceWarn;
       rejectedSinceWarn = 0;
     }
-    Object[] all = java.util.Arrays.copyOf(args, args.length + 1);
+    Object[] all = Arrays.copyOf(args, args.length + 1);
     all[args.length] = suppressed;
     log.warn(format + " not_logged_since_last={}", all);
   }

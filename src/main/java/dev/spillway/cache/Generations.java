@@ -7,9 +7,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * In-JVM invalidation generations of one cache, so that a value read or loaded before an
  * invalidation (or a write-through put) is never put into L1 after it. A snapshot is taken before
  * the read; the L1 put checks it under the entry's lock and puts only if nothing moved. An
- * invalidation moves the generation before it evicts, so one racing the put either is seen by
- * the check or evicts after the put; a put of a newer value moves it before writing, so an older
- * value never replaces it.
+ * invalidation moves the generation before it evicts, so one racing the put either is seen by the
+ * check or evicts after the put; a put of a newer value moves it before writing, so an older value
+ * never replaces it.
  *
  * <p>Keys share 4,096 striped counters, so the memory is fixed whatever the key count; two keys on
  * one stripe only cost an occasional uncached load, never a stale one. Tag invalidations and L1

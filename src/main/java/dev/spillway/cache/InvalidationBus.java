@@ -1,7 +1,7 @@
 package dev.spillway.cache;
 
-import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.redis.RedisConnector;
+import dev.spillway.runtime.RuntimeFailure;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisConnectionStateListener;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Pub/sub is fire-and-forget: a subscriber that is disconnected misses messages for good. So
  * whenever the subscription drops, is re-established, or stops delivering this runtime's own
- * heartbeat, every L1 of this runtime is cleared (a lost message must never leave a stale L1
- * value beyond one L1 TTL, and after a clear it leaves none). L2 does not depend on the bus: an
+ * heartbeat, every L1 of this runtime is cleared (a lost message must never leave a stale L1 value
+ * beyond one L1 TTL, and after a clear it leaves none). L2 does not depend on the bus: an
  * invalidation deletes the Redis entry before it is published.
  *
  * <p>Bounded: at most {@code capacity} items ({@value #QUEUE_CAPACITY} in a runtime) wait to be
@@ -39,15 +39,16 @@ import org.slf4j.LoggerFactory;
  * cache it concerned (a cleared L1 is always correct, and the L2 part of each dropped invalidation
  * was done before it was queued).
  *
- * <p>{@link #close()} sends what is queued before it returns (for up to {@link #DRAIN_TIMEOUT}),
- * so the last flush of a short-lived process ({@code spillway flush --once}) still reaches the
- * other instances; past that, it gives up, says how many were not sent, and stops the publisher
- * before the connection goes, so nothing is sent on a client already shut down.
+ * <p>{@link #close()} sends what is queued before it returns (for up to {@link #DRAIN_TIMEOUT}), so
+ * the last flush of a short-lived process ({@code spillway flush --once}) still reaches the other
+ * instances; past that, it gives up, says how many were not sent, and stops the publisher before
+ * the connection goes, so nothing is sent on a client already shut down.
  */
 final class InvalidationBus implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(InvalidationBus.class);
   private static final int MAX_ITEMS_PER_MESSAGE = 500;
   static final int QUEUE_CAPACITY = 100_000;
+
   /** How long close() keeps sending queued invalidations; a flush queues a few messages' worth. */
   static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(5);
 
@@ -77,8 +78,10 @@ final class InvalidationBus implements AutoCloseable {
   private StatefulRedisPubSubConnection<String, String> connection;
   private ScheduledFuture<?> heartbeatTask;
   private volatile boolean running = true;
+
   /** Set by close() when draining took too long: the publisher stops without sending more. */
   private volatile boolean abandoned;
+
   private volatile boolean subscribed;
   private volatile String pingOutstanding;
   private volatile long pingSentNanos;
@@ -161,7 +164,10 @@ final class InvalidationBus implements AutoCloseable {
     try {
       String[] channels =
           foreignChannel == null ? new String[] {channel} : new String[] {channel, foreignChannel};
-      connection.async().subscribe(channels).get(Math.max(timeout.toMillis(), 1000), TimeUnit.MILLISECONDS);
+      connection
+          .async()
+          .subscribe(channels)
+          .get(Math.max(timeout.toMillis(), 1000), TimeUnit.MILLISECONDS);
       subscribed = true;
     } catch (Exception e) {
       // Lettuce re-subscribes once Redis answers; until then L1 clears keep readers honest.
@@ -169,7 +175,8 @@ final class InvalidationBus implements AutoCloseable {
     }
     publisher.start();
     long ms = heartbeat.toMillis();
-    heartbeatTask = scheduler.scheduleWithFixedDelay(this::heartbeat, ms, ms, TimeUnit.MILLISECONDS);
+    heartbeatTask =
+        scheduler.scheduleWithFixedDelay(this::heartbeat, ms, ms, TimeUnit.MILLISECONDS);
   }
 
   String origin() {
@@ -290,8 +297,8 @@ final class InvalidationBus implements AutoCloseable {
 
   /**
    * Sends this runtime a ping through Redis. A ping not back within two heartbeats means the
-   * subscription is silently dead (a half-open TCP connection is not noticed by the client), so
-   * L1 is cleared, and cleared again once pings come back.
+   * subscription is silently dead (a half-open TCP connection is not noticed by the client), so L1
+   * is cleared, and cleared again once pings come back.
    */
   private void heartbeat() {
     try {

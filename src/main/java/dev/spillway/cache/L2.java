@@ -7,24 +7,21 @@ import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
-import dev.spillway.redis.LuaScript;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 
 /**
  * The cache's Redis commands, each time-boxed. A call that fails or passes its time box returns
- * {@code null} (or {@code false}) instead of throwing, and trips a breaker: for {@code
- * retryAfter} every caller skips Redis and goes to the loader, so a dead or hung Redis costs one
- * time box, not one per request. Callers decide what a failure means; none is an error for a
- * reader.
+ * {@code null} (or {@code false}) instead of throwing, and trips a breaker: for {@code retryAfter}
+ * every caller skips Redis and goes to the loader, so a dead or hung Redis costs one time box, not
+ * one per request. Callers decide what a failure means; none is an error for a reader.
  *
  * <p>The scripts touch only keys of one hash tag (see {@link CacheKeys}), so they run on Redis
  * Cluster unchanged. Every key they write gets a TTL in the same script.
@@ -93,7 +90,11 @@ final class L2 {
   record Acquired(boolean acquired, String generation, byte[] existing) {}
 
   Acquired acquire(
-      String leaseKey, String invKey, String entryKey, String token, Duration leaseTime,
+      String leaseKey,
+      String invKey,
+      String entryKey,
+      String token,
+      Duration leaseTime,
       boolean unlessEntryExists) {
     return await(
         L2Scripts.ACQUIRE.evalsha(
@@ -111,8 +112,13 @@ final class L2 {
 
   /** TRUE written, FALSE refused (invalidated meanwhile), null when Redis failed. */
   Boolean write(
-      String entryKey, String invKey, String leaseKey, byte[] envelope, long pxMillis,
-      String generation, String token) {
+      String entryKey,
+      String invKey,
+      String leaseKey,
+      byte[] envelope,
+      long pxMillis,
+      String generation,
+      String token) {
     return await(
         L2Scripts.WRITE.evalsha(
             redis,
@@ -131,7 +137,11 @@ final class L2 {
    * failed.
    */
   Boolean put(
-      String entryKey, String invKey, byte[] envelope, long pxMillis, String expectedGeneration,
+      String entryKey,
+      String invKey,
+      byte[] envelope,
+      long pxMillis,
+      String expectedGeneration,
       Duration generationLife) {
     return await(
         L2Scripts.PUT.evalsha(
@@ -158,7 +168,10 @@ final class L2 {
 
   void release(String leaseKey, String token) {
     if (token != null) {
-      await(L2Scripts.RELEASE.evalsha(redis, ScriptOutputType.INTEGER, new String[] {leaseKey}, bytes(token)), r -> r);
+      await(
+          L2Scripts.RELEASE.evalsha(
+              redis, ScriptOutputType.INTEGER, new String[] {leaseKey}, bytes(token)),
+          r -> r);
     }
   }
 
@@ -176,18 +189,23 @@ final class L2 {
   }
 
   /**
-   * {@link #invalidate} for many keys, pipelined, all within one time box; true when Redis
-   * applied every one.
+   * {@link #invalidate} for many keys, pipelined, all within one time box; true when Redis applied
+   * every one.
    */
   boolean invalidateMany(
-      List<String> entryKeys, List<String> invKeys, List<String> leaseKeys, Duration generationLife) {
+      List<String> entryKeys,
+      List<String> invKeys,
+      List<String> leaseKeys,
+      Duration generationLife) {
     byte[] life = bytes(Long.toString(generationLife.toMillis()));
-    List<java.util.concurrent.CompletableFuture<Long>> futures = new ArrayList<>(entryKeys.size());
+    List<CompletableFuture<Long>> futures = new ArrayList<>(entryKeys.size());
     for (int i = 0; i < entryKeys.size(); i++) {
       futures.add(
           L2Scripts.INVALIDATE_IF_CACHED.evalsha(
-              redis, ScriptOutputType.INTEGER,
-              new String[] {entryKeys.get(i), invKeys.get(i), leaseKeys.get(i)}, life));
+              redis,
+              ScriptOutputType.INTEGER,
+              new String[] {entryKeys.get(i), invKeys.get(i), leaseKeys.get(i)},
+              life));
     }
     long deadline = System.nanoTime() + timeoutNanos + futures.size() * 20_000L;
     try {
@@ -232,7 +250,8 @@ final class L2 {
       if (page == null) {
         return false;
       }
-      if (!page.getKeys().isEmpty() && await(redis.unlink(page.getKeys().toArray(String[]::new)), n -> n) == null) {
+      if (!page.getKeys().isEmpty()
+          && await(redis.unlink(page.getKeys().toArray(String[]::new)), n -> n) == null) {
         return false;
       }
       if (page.isFinished()) {
@@ -242,11 +261,11 @@ final class L2 {
     }
   }
 
-  private <T, R> R await(RedisFuture<T> f, java.util.function.Function<T, R> map) {
+  private <T, R> R await(RedisFuture<T> f, Function<T, R> map) {
     return await(f.toCompletableFuture(), map);
   }
 
-  private <T, R> R await(java.util.concurrent.CompletableFuture<T> f, java.util.function.Function<T, R> map) {
+  private <T, R> R await(CompletableFuture<T> f, Function<T, R> map) {
     try {
       return map.apply(f.get(timeoutNanos, TimeUnit.NANOSECONDS));
     } catch (InterruptedException e) {

@@ -32,8 +32,8 @@ final class L2Scripts {
           """);
 
   /**
-   * Writes the envelope only if the key's generation is still the snapshot (no invalidation
-   * since the load began), then releases the lease if it is still ours. Returns 1 if written.
+   * Writes the envelope only if the key's generation is still the snapshot (no invalidation since
+   * the load began), then releases the lease if it is still ours. Returns 1 if written.
    */
   static final LuaScript WRITE =
       new LuaScript(
@@ -106,9 +106,9 @@ final class L2Scripts {
    * (KEYS[1]) or a load in flight (its lease, KEYS[3]). A flush applies every counter key it
    * touched, and most are cached nowhere: skipping them saves a write, a generation key and its
    * replication per flushed cell. A load that starts after this check reads PostgreSQL after the
-   * flush committed; one that started before holds the lease, so its write is refused. Only a
-   * load that outlives every lease (longer than {@code lease-time}) can still write an older
-   * total, bounded by {@code counters-ttl}, as a lost invalidation message would be.
+   * flush committed; one that started before holds the lease, so its write is refused. Only a load
+   * that outlives every lease (longer than {@code lease-time}) can still write an older total,
+   * bounded by {@code counters-ttl}, as a lost invalidation message would be.
    */
   static final LuaScript INVALIDATE_IF_CACHED =
       new LuaScript(

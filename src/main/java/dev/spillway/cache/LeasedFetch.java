@@ -3,23 +3,17 @@ package dev.spillway.cache;
 import dev.spillway.cache.DefaultCacheAside.Holder;
 import java.time.Duration;
 import java.time.InstantSource;
-import java.util.ArrayList;
-import java.util.Collection;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * What a get does after an L1 miss, under the key's single flight (steps 3 to 5 of {@link
- * DefaultCacheAside}): read the L2 envelope, serve it if fresh or within the
- * stale-while-revalidate window, else take the load lease (or wait for its holder's value), call
- * the loader and write the result back only if no invalidation happened meanwhile. Redis failing
- * at any point sends the get to the loader, filling only L1.
+ * DefaultCacheAside}): read the L2 envelope, serve it if fresh or within the stale-while-revalidate
+ * window, else take the load lease (or wait for its holder's value), call the loader and write the
+ * result back only if no invalidation happened meanwhile. Redis failing at any point sends the get
+ * to the loader, filling only L1.
  */
 final class LeasedFetch<K, V> {
   // Same logger as the rest of the cache engine, so its log lines keep their category.
@@ -109,7 +103,11 @@ final class LeasedFetch<K, V> {
     long started = System.nanoTime();
     L2.Acquired a =
         l2.acquire(
-            keys.lease(name, k), keys.invalidations(name, k), keys.entry(name, k), token, leaseTime,
+            keys.lease(name, k),
+            keys.invalidations(name, k),
+            keys.entry(name, k),
+            token,
+            leaseTime,
             unlessEntryExists);
     if (a == null) {
       return null;
@@ -135,7 +133,9 @@ final class LeasedFetch<K, V> {
   private Holder<V> takeExisting(String k, String ek, byte[] raw, long gen) {
     Envelope env = Envelope.decode(ek, raw, rules.schemaVersion(), rules.codec());
     Holder<V> h = env == null ? null : cache.deserialize(env);
-    if (h == null || clock.millis() >= env.freshUntil() || !Boolean.TRUE.equals(cache.tagsCurrent(env))) {
+    if (h == null
+        || clock.millis() >= env.freshUntil()
+        || !Boolean.TRUE.equals(cache.tagsCurrent(env))) {
       return null;
     }
     meters.l2Hits.increment();
@@ -144,7 +144,9 @@ final class LeasedFetch<K, V> {
   }
 
   private V loadShared(K key, String k, long gen) {
-    String token = Long.toHexString(ThreadLocalRandom.current().nextLong()) + Long.toHexString(System.nanoTime());
+    String token =
+        Long.toHexString(ThreadLocalRandom.current().nextLong())
+            + Long.toHexString(System.nanoTime());
     String ek = keys.entry(name, k);
     Snapshot s = snapshot(k, token, true);
     if (s != null && s.existing() != null) {
@@ -217,7 +219,9 @@ final class LeasedFetch<K, V> {
     }
     long now = clock.millis();
     long life = rules.life(v);
-    Envelope env = new Envelope(rules.schemaVersion(), v == null, now, computeMillis, now + life, tagVersions, payload);
+    Envelope env =
+        new Envelope(
+            rules.schemaVersion(), v == null, now, computeMillis, now + life, tagVersions, payload);
     if (System.nanoTime() - s.startedNanos() >= maxLoadNanos) {
       // The invalidation marker this write would check may have expired: serve, don't cache.
       log.warn("event=cache_load_too_slow cache={} action=served_not_cached", name);
@@ -225,8 +229,14 @@ final class LeasedFetch<K, V> {
       return v;
     }
     Boolean written =
-        l2.write(ek, keys.invalidations(name, k), lk, env.encode(ek, rules.codec()), life + rules.staleWindowMillis(),
-            s.generation(), token);
+        l2.write(
+            ek,
+            keys.invalidations(name, k),
+            lk,
+            env.encode(ek, rules.codec()),
+            life + rules.staleWindowMillis(),
+            s.generation(),
+            token);
     if (written == null) {
       meters.redisErrors.increment();
       cache.putL1(k, env, v, gen); // Redis failed, the generation check still guards L1
@@ -248,7 +258,12 @@ final class LeasedFetch<K, V> {
     long now = clock.millis();
     int computeMillis = (int) Math.min(Integer.MAX_VALUE, (System.nanoTime() - t0) / 1_000_000);
     long life = rules.life(v);
-    cache.putL1(k, new Envelope(rules.schemaVersion(), v == null, now, computeMillis, now + life, Map.of(), null), v, gen);
+    cache.putL1(
+        k,
+        new Envelope(
+            rules.schemaVersion(), v == null, now, computeMillis, now + life, Map.of(), null),
+        v,
+        gen);
     return v;
   }
 

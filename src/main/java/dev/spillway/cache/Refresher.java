@@ -8,11 +8,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Background reloads of one cache: stale-while-revalidate (a stale value is served while one
- * reload runs) and XFetch early refresh (a fresh value is sometimes reloaded shortly before it
- * expires). At most one reload per key per JVM, on the runtime's background executor; across
- * instances the load lease lets one of them reload, and a reload that finds the lease taken gives
- * up. A failed reload is logged at debug and forgotten: the next read tries again.
+ * Background reloads of one cache: stale-while-revalidate (a stale value is served while one reload
+ * runs) and XFetch early refresh (a fresh value is sometimes reloaded shortly before it expires).
+ * At most one reload per key per JVM, on the runtime's background executor; across instances the
+ * load lease lets one of them reload, and a reload that finds the lease taken gives up. A failed
+ * reload is logged at debug and forgotten: the next read tries again.
  */
 final class Refresher<K, V> {
   // Same logger as the rest of the cache engine, so its log lines keep their category.
@@ -40,10 +40,10 @@ final class Refresher<K, V> {
   }
 
   /**
-   * XFetch (Vattani, Chierichetti, Lowenstein, "Optimal Probabilistic Cache Stampede
-   * Prevention", VLDB 2015): refresh when {@code now - delta * beta * ln(rand) >= expiry}. The
-   * closer the expiry and the longer the load, the likelier; across many readers one refresh
-   * happens shortly before expiry instead of a stampede at it.
+   * XFetch (Vattani, Chierichetti, Lowenstein, "Optimal Probabilistic Cache Stampede Prevention",
+   * VLDB 2015): refresh when {@code now - delta * beta * ln(rand) >= expiry}. The closer the expiry
+   * and the longer the load, the likelier; across many readers one refresh happens shortly before
+   * expiry instead of a stampede at it.
    */
   void maybeRefreshEarly(K key, String k, long freshUntil, int computeMillis) {
     if (beta <= 0) {

@@ -11,10 +11,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Invalidations that Redis did not take when they were made (Redis away or slow), replayed in
- * order on the runtime's timer until Redis answers. Bounded: past {@value #MAX_PENDING} waiting
- * items, a cache's individual invalidations give way to one purge of all its L2 entries, which
- * is correct (every entry goes) and costs one SCAN instead of unbounded memory.
+ * Invalidations that Redis did not take when they were made (Redis away or slow), replayed in order
+ * on the runtime's timer until Redis answers. Bounded: past {@value #MAX_PENDING} waiting items, a
+ * cache's individual invalidations give way to one purge of all its L2 entries, which is correct
+ * (every entry goes) and costs one SCAN instead of unbounded memory.
  */
 final class WaitingInvalidations {
   private static final Logger log = LoggerFactory.getLogger(CacheRuntime.class);

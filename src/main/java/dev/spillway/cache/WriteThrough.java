@@ -5,35 +5,35 @@ import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * {@link CacheAside#put} and {@link CacheAside#writeThrough}: the new value goes to L2 and this
- * L1, and a KEY message on the bus makes every other L1 drop its copy.
+ * {@link CacheAside#put} and {@link CacheAside#writeThrough}: the new value goes to L2 and this L1,
+ * and a KEY message on the bus makes every other L1 drop its copy.
  *
  * <p>Why a load that began before the write cannot overwrite it:
  *
  * <ul>
- *   <li><b>L2</b>: the put moves the key's Redis generation in the same script that sets the
- *       entry ({@code L2.put}); a load writes only if the generation is still the one it
- *       snapshotted before reading the database, so its write is refused.
+ *   <li><b>L2</b>: the put moves the key's Redis generation in the same script that sets the entry
+ *       ({@code L2.put}); a load writes only if the generation is still the one it snapshotted
+ *       before reading the database, so its write is refused.
  *   <li><b>This L1</b>: the put moves the in-JVM generation before the Redis write; a load or L2
  *       read that snapshotted before it puts into L1 only if the generation is unchanged, checked
  *       under the entry's lock ({@link DefaultCacheAside#putL1}).
  *   <li><b>Other L1s</b>: the bus message is published after the Redis write, so a read there
  *       either began after the write (and reads the new value) or snapshotted before the message
  *       arrived, which moves that JVM's generation and voids its L1 put.
- *   <li><b>Puts of one key in this JVM</b> run one at a time (striped locks), so their L2 order
- *       and L1 order agree.
+ *   <li><b>Puts of one key in this JVM</b> run one at a time (striped locks), so their L2 order and
+ *       L1 order agree.
  * </ul>
  *
  * <p>{@code writeThrough} also protects against writers of one key that race each other, across
- * instances: before the database write it takes a fresh generation number ({@code
- * L2.beginWrite}), and it caches afterwards only if nothing moved the generation meanwhile.
- * Otherwise the order of the database commits is unknown, so it invalidates instead.
+ * instances: before the database write it takes a fresh generation number ({@code L2.beginWrite}),
+ * and it caches afterwards only if nothing moved the generation meanwhile. Otherwise the order of
+ * the database commits is unknown, so it invalidates instead.
  *
  * <p>Whenever the new value cannot be cached (Redis failed or is skipped by the breaker, the value
- * is too large or does not serialize, a tag was bumped during the write, the write took longer
- * than {@code max-load-time}, or another write won), the key is invalidated instead, as {@link
- * CacheAside#invalidate} would (retried until Redis takes it): the old cached value is stale
- * now, so it must go.
+ * is too large or does not serialize, a tag was bumped during the write, the write took longer than
+ * {@code max-load-time}, or another write won), the key is invalidated instead, as {@link
+ * CacheAside#invalidate} would (retried until Redis takes it): the old cached value is stale now,
+ * so it must go.
  */
 final class WriteThrough<K, V> {
   private static final int LOCK_STRIPES = 64;
@@ -153,8 +153,12 @@ final class WriteThrough<K, V> {
       String ek = keys.entry(name, k);
       Boolean written =
           l2.put(
-              ek, keys.invalidations(name, k), env.encode(ek, rules.codec()),
-              life + rules.staleWindowMillis(), expectedGeneration, generationLife);
+              ek,
+              keys.invalidations(name, k),
+              env.encode(ek, rules.codec()),
+              life + rules.staleWindowMillis(),
+              expectedGeneration,
+              generationLife);
       if (!Boolean.TRUE.equals(written)) {
         if (written == null) {
           cache.meters.redisErrors.increment();

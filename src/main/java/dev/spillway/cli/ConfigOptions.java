@@ -1,10 +1,10 @@
 package dev.spillway.cli;
 
 import ch.qos.logback.classic.Level;
-import dev.spillway.config.ConfigLoader;
-import dev.spillway.config.Redactor;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.Redactor;
 import dev.spillway.worker.LogRedaction;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,8 +14,8 @@ import picocli.CommandLine.Option;
 
 /**
  * Options every command shares: where the configuration comes from, and how chatty to be. Also
- * keeps the {@link Redactor} for what the command prints: the environment's secrets from the
- * start, the configuration's once it is loaded (and installs it for log lines too).
+ * keeps the {@link Redactor} for what the command prints: the environment's secrets from the start,
+ * the configuration's once it is loaded (and installs it for log lines too).
  */
 final class ConfigOptions {
   @Option(
@@ -40,7 +40,8 @@ final class ConfigOptions {
   /** The configuration as written; for the long-running worker and the diagnostics. */
   SpillwayConfig load() {
     if (!verbose) {
-      ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger("dev.spillway")).setLevel(Level.WARN);
+      ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger("dev.spillway"))
+          .setLevel(Level.WARN);
     }
     Map<String, String> env = System.getenv();
     redactor = Redactor.ofEnvironment(env);

@@ -1,12 +1,14 @@
 package dev.spillway.cli;
 
 import dev.spillway.Spillway;
+import dev.spillway.SpillwayException;
 import dev.spillway.store.DeadLetterKind;
 import dev.spillway.store.DeadLetters;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -65,11 +67,11 @@ final class DeadLetterCommand implements Runnable {
    * Runs a decision; its refusal may quote stored text (who decided), so the sentence is made
    * printable before Main prints it.
    */
-  static <T> T printableErrors(java.util.function.Supplier<T> decision) {
+  static <T> T printableErrors(Supplier<T> decision) {
     try {
       return decision.get();
-    } catch (dev.spillway.SpillwayException e) {
-      throw new dev.spillway.SpillwayException(Printable.of(e.getMessage()), e);
+    } catch (SpillwayException e) {
+      throw new SpillwayException(Printable.of(e.getMessage()), e);
     }
   }
 
@@ -108,7 +110,10 @@ final class DeadLetterCommand implements Runnable {
     @Option(names = "--mapping", paramLabel = "NAME", description = "Only this adopt mapping")
     String mapping;
 
-    @Option(names = "--limit", defaultValue = "100", description = "At most this many rows (default ${DEFAULT-VALUE})")
+    @Option(
+        names = "--limit",
+        defaultValue = "100",
+        description = "At most this many rows (default ${DEFAULT-VALUE})")
     int limit;
 
     @Override
@@ -121,10 +126,13 @@ final class DeadLetterCommand implements Runnable {
         DeadLetters dl = sw.deadLetters();
         List<DeadLetters.Row> rows = dl.list(mapping == null ? null : "adopt:" + mapping, limit);
         if (rows.isEmpty()) {
-          out.println("no dead letters waiting" + (mapping == null ? "" : " for mapping " + mapping));
+          out.println(
+              "no dead letters waiting" + (mapping == null ? "" : " for mapping " + mapping));
           return 0;
         }
-        out.printf("%-6s %-13s %-22s %-28s %12s  %s%n", "id", "class", "counter", "key", "delta", "reason");
+        out.printf(
+            "%-6s %-13s %-22s %-28s %12s  %s%n",
+            "id", "class", "counter", "key", "delta", "reason");
         for (DeadLetters.Row r : rows) {
           out.printf(
               "%-6d %-13s %-22s %-28s %12s  %s%n",
@@ -133,11 +141,16 @@ final class DeadLetterCommand implements Runnable {
         Map<DeadLetterKind, Long> byKind = dl.waitingByKind();
         long maybe = byKind.get(DeadLetterKind.MAYBE_COUNTED);
         out.println(
-            (byKind.get(DeadLetterKind.UNAPPLIED) + maybe) + " waiting in all ("
-                + byKind.get(DeadLetterKind.UNAPPLIED) + " unapplied, " + maybe + " maybe_counted)");
+            (byKind.get(DeadLetterKind.UNAPPLIED) + maybe)
+                + " waiting in all ("
+                + byKind.get(DeadLetterKind.UNAPPLIED)
+                + " unapplied, "
+                + maybe
+                + " maybe_counted)");
         if (maybe > 0) {
-          out.println("maybe_counted rows are never replayed by a plain replay: decide each with"
-              + " `dead-letter replay --id N` or `dead-letter discard --id N --reason ...`");
+          out.println(
+              "maybe_counted rows are never replayed by a plain replay: decide each with"
+                  + " `dead-letter replay --id N` or `dead-letter discard --id N --reason ...`");
         }
       }
       return 0;
@@ -152,7 +165,11 @@ final class DeadLetterCommand implements Runnable {
     @Spec CommandSpec spec;
     @Mixin ConfigOptions options;
 
-    @Option(names = "--id", required = true, paramLabel = "N", description = "The row (see dead-letter list)")
+    @Option(
+        names = "--id",
+        required = true,
+        paramLabel = "N",
+        description = "The row (see dead-letter list)")
     long id;
 
     @Override
@@ -160,8 +177,12 @@ final class DeadLetterCommand implements Runnable {
       PrintWriter out = spec.commandLine().getOut();
       try (Spillway sw = options.open()) {
         DeadLetters.Row r =
-            sw.deadLetters().find(id).orElseThrow(
-                () -> new dev.spillway.SpillwayException("there is no dead letter " + id + " (see dead-letter list)"));
+            sw.deadLetters()
+                .find(id)
+                .orElseThrow(
+                    () ->
+                        new SpillwayException(
+                            "there is no dead letter " + id + " (see dead-letter list)"));
         out.println("id          " + r.id());
         out.println("class       " + r.kind());
         out.println("created     " + r.createdAt());
@@ -178,8 +199,14 @@ final class DeadLetterCommand implements Runnable {
         if (r.waiting()) {
           out.println("decision    waiting");
         } else {
-          out.println("decision    " + r.decision() + " by " + Printable.of(r.decidedBy()) + " at " + r.decidedAt()
-              + (r.decisionReason() == null ? "" : ": " + Printable.of(r.decisionReason())));
+          out.println(
+              "decision    "
+                  + r.decision()
+                  + " by "
+                  + Printable.of(r.decidedBy())
+                  + " at "
+                  + r.decidedAt()
+                  + (r.decisionReason() == null ? "" : ": " + Printable.of(r.decisionReason())));
         }
       }
       return 0;
@@ -204,16 +231,28 @@ final class DeadLetterCommand implements Runnable {
     @Spec CommandSpec spec;
     @Mixin ConfigOptions options;
 
-    @Option(names = "--mapping", paramLabel = "NAME", description = "Only this adopt mapping (not with --id)")
+    @Option(
+        names = "--mapping",
+        paramLabel = "NAME",
+        description = "Only this adopt mapping (not with --id)")
     String mapping;
 
-    @Option(names = "--id", paramLabel = "N", description = "Replay exactly this row, whatever its class")
+    @Option(
+        names = "--id",
+        paramLabel = "N",
+        description = "Replay exactly this row, whatever its class")
     Long id;
 
-    @Option(names = "--by", paramLabel = "NAME", description = "Who decided (default: $USER, else the OS user)")
+    @Option(
+        names = "--by",
+        paramLabel = "NAME",
+        description = "Who decided (default: $USER, else the OS user)")
     String by;
 
-    @Option(names = "--reason", paramLabel = "TEXT", description = "Why, kept with the row (optional)")
+    @Option(
+        names = "--reason",
+        paramLabel = "TEXT",
+        description = "Why, kept with the row (optional)")
     String reason;
 
     @Override
@@ -228,20 +267,38 @@ final class DeadLetterCommand implements Runnable {
         if (id != null) {
           DeadLetters.Row r =
               printableErrors(() -> sw.deadLetters().replayOne(sw.config(), id, decider, reason));
-          out.println("replayed dead letter " + r.id() + " (" + r.kind() + ", " + counterOf(r) + " "
-              + where(r) + ", delta " + deltaOf(r) + "), decided by " + Printable.of(r.decidedBy())
-              + " at " + r.decidedAt());
+          out.println(
+              "replayed dead letter "
+                  + r.id()
+                  + " ("
+                  + r.kind()
+                  + ", "
+                  + counterOf(r)
+                  + " "
+                  + where(r)
+                  + ", delta "
+                  + deltaOf(r)
+                  + "), decided by "
+                  + Printable.of(r.decidedBy())
+                  + " at "
+                  + r.decidedAt());
           return 0;
         }
         DeadLetters.ReplayResult r = sw.deadLetters().replay(sw.config(), mapping, decider, reason);
         out.println(
-            "replayed " + r.replayed() + ", still failing " + r.failed() + ", not replayable "
-                + r.notReplayable() + " (no integer delta: see dead-letter list)");
+            "replayed "
+                + r.replayed()
+                + ", still failing "
+                + r.failed()
+                + ", not replayable "
+                + r.notReplayable()
+                + " (no integer delta: see dead-letter list)");
         r.problems().stream().limit(50).forEach(p -> out.println("  " + Printable.of(p)));
         long left = r.leftMaybeCounted();
         if (left > 0) {
           out.println(
-              left + (left == 1 ? " row left: its cells" : " rows left: their cells")
+              left
+                  + (left == 1 ? " row left: its cells" : " rows left: their cells")
                   + " may already be counted (Redis rollback); review them, then"
                   + " `dead-letter replay --id N` or `dead-letter discard --id N --reason ...`");
         }
@@ -262,20 +319,32 @@ final class DeadLetterCommand implements Runnable {
     @Spec CommandSpec spec;
     @Mixin ConfigOptions options;
 
-    @Option(names = "--id", required = true, paramLabel = "N", description = "The row to close (see dead-letter list)")
+    @Option(
+        names = "--id",
+        required = true,
+        paramLabel = "N",
+        description = "The row to close (see dead-letter list)")
     long id;
 
-    @Option(names = "--reason", paramLabel = "TEXT", description = "Why it is not applied (required; kept with the row)")
+    @Option(
+        names = "--reason",
+        paramLabel = "TEXT",
+        description = "Why it is not applied (required; kept with the row)")
     String reason;
 
-    @Option(names = "--by", paramLabel = "NAME", description = "Who decided (default: $USER, else the OS user)")
+    @Option(
+        names = "--by",
+        paramLabel = "NAME",
+        description = "Who decided (default: $USER, else the OS user)")
     String by;
 
     @Override
     public Integer call() {
       if (reason == null || reason.isBlank()) {
         throw new IllegalArgumentException(
-            "dead-letter discard needs --reason TEXT: say why dead letter " + id + " is closed"
+            "dead-letter discard needs --reason TEXT: say why dead letter "
+                + id
+                + " is closed"
                 + " without being applied (it is kept with the row), e.g. --reason \"already"
                 + " counted: the total includes it\"");
       }
@@ -283,9 +352,23 @@ final class DeadLetterCommand implements Runnable {
       try (Spillway sw = options.open()) {
         String decider = by != null ? by : defaultDecider();
         DeadLetters.Row r = printableErrors(() -> sw.deadLetters().discard(id, decider, reason));
-        out.println("discarded dead letter " + r.id() + " (" + r.kind() + ", " + counterOf(r) + " "
-            + where(r) + ", delta " + deltaOf(r) + "), decided by " + Printable.of(r.decidedBy())
-            + " at " + r.decidedAt() + ": " + Printable.of(r.decisionReason()));
+        out.println(
+            "discarded dead letter "
+                + r.id()
+                + " ("
+                + r.kind()
+                + ", "
+                + counterOf(r)
+                + " "
+                + where(r)
+                + ", delta "
+                + deltaOf(r)
+                + "), decided by "
+                + Printable.of(r.decidedBy())
+                + " at "
+                + r.decidedAt()
+                + ": "
+                + Printable.of(r.decisionReason()));
       }
       return 0;
     }

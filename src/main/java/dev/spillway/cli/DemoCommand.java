@@ -3,14 +3,19 @@ package dev.spillway.cli;
 import dev.spillway.Granularity;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.Durations;
 import dev.spillway.counter.Counters;
-import dev.spillway.layout.KeyLayout;
 import dev.spillway.embedded.LocalServices;
 import dev.spillway.flush.FlushReport;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
+import io.lettuce.core.RedisFuture;
+import io.lettuce.core.ScanArgs;
+import io.lettuce.core.ScanCursor;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -48,21 +53,30 @@ final class DemoCommand implements Callable<Integer> {
 
   @Mixin ConfigOptions options;
 
-  @Option(names = "--duration", defaultValue = "20s", description = "How long to send traffic (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--duration",
+      defaultValue = "20s",
+      description = "How long to send traffic (default ${DEFAULT-VALUE})")
   String duration;
 
-  @Option(names = "--threads", defaultValue = "2", description = "Sending threads (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--threads",
+      defaultValue = "2",
+      description = "Sending threads (default ${DEFAULT-VALUE})")
   int threads;
 
-  @Option(names = "--pages", defaultValue = "10000", description = "Distinct pages (default ${DEFAULT-VALUE})")
+  @Option(
+      names = "--pages",
+      defaultValue = "10000",
+      description = "Distinct pages (default ${DEFAULT-VALUE})")
   int pages;
 
   @Override
   public Integer call() throws Exception {
-    Duration runFor = dev.spillway.config.Durations.parse("--duration", duration);
+    Duration runFor = Durations.parse("--duration", duration);
     if (runFor.compareTo(Duration.ofSeconds(1)) < 0 || runFor.compareTo(Duration.ofDays(1)) > 0) {
       throw new IllegalArgumentException(
-          "--duration must be between 1s and 1d but was " + dev.spillway.config.Durations.format(runFor));
+          "--duration must be between 1s and 1d but was " + Durations.format(runFor));
     }
     if (threads < 1 || threads > 64) {
       throw new IllegalArgumentException("--threads must be between 1 and 64 but was " + threads);
@@ -73,7 +87,11 @@ final class DemoCommand implements Callable<Integer> {
     SpillwayConfig base = options.load();
     try (LocalServices services =
         LocalServices.resolve(
-            base.redisUri(), base.jdbcUrl(), base.jdbcUser(), base.jdbcPassword(), System.out::println)) {
+            base.redisUri(),
+            base.jdbcUrl(),
+            base.jdbcUser(),
+            base.jdbcPassword(),
+            System.out::println)) {
       SpillwayConfig config =
           base.toBuilder()
               .redisUri(services.redisUri())
@@ -117,7 +135,7 @@ final class DemoCommand implements Callable<Integer> {
     }
     System.out.printf(
         "sending page views for %s on %d thread(s) over %,d pages; flushing every 500 ms%n",
-        dev.spillway.config.Durations.format(runFor), threads, pages);
+        Durations.format(runFor), threads, pages);
     long start = System.nanoTime();
     long lastSent = 0;
     long lastTick = start;
@@ -175,9 +193,9 @@ final class DemoCommand implements Callable<Integer> {
     return 1 + (int) Math.min(pages - 1, Math.floor(Math.pow(pages, u) - 1));
   }
 
-  private static long pendingCells(RedisClusterAsyncCommands<String, String> redis, KeyLayout layout)
-      throws Exception {
-    List<io.lettuce.core.RedisFuture<Long>> f = new ArrayList<>(layout.stripes());
+  private static long pendingCells(
+      RedisClusterAsyncCommands<String, String> redis, KeyLayout layout) throws Exception {
+    List<RedisFuture<Long>> f = new ArrayList<>(layout.stripes());
     for (int s = 0; s < layout.stripes(); s++) {
       f.add(redis.hlen(layout.live(s)));
     }
@@ -194,7 +212,9 @@ final class DemoCommand implements Callable<Integer> {
         Statement st = c.createStatement();
         ResultSet rs =
             st.executeQuery(
-                "SELECT coalesce(sum(total), 0) FROM " + SCHEMA + ".counter_totals WHERE counter = 'page_views'")) {
+                "SELECT coalesce(sum(total), 0) FROM "
+                    + SCHEMA
+                    + ".counter_totals WHERE counter = 'page_views'")) {
       rs.next();
       return rs.getLong(1);
     }
@@ -202,7 +222,9 @@ final class DemoCommand implements Callable<Integer> {
 
   private static void printTop(DataSource ds) throws SQLException {
     String sql =
-        "SELECT key, total, updated_at FROM " + SCHEMA + ".counter_totals"
+        "SELECT key, total, updated_at FROM "
+            + SCHEMA
+            + ".counter_totals"
             + " WHERE counter = ? ORDER BY total DESC, key LIMIT 10";
     System.out.println();
     System.out.println("Top 10 pages (" + sql.replace("?", "'page_views'") + "):");
@@ -224,16 +246,17 @@ final class DemoCommand implements Callable<Integer> {
   /** Drops the demo schema and keys so that each run starts from zero. */
   private static void reset(SpillwayConfig config) throws Exception {
     try (Connection c =
-            java.sql.DriverManager.getConnection(config.jdbcUrl(), config.jdbcUser(), config.jdbcPassword());
+            DriverManager.getConnection(
+                config.jdbcUrl(), config.jdbcUser(), config.jdbcPassword());
         Statement st = c.createStatement()) {
       st.execute("DROP SCHEMA IF EXISTS " + SCHEMA + " CASCADE");
     }
     try (RedisConnector rc = RedisConnector.create(config, null);
         RedisLink<String, String> conn = rc.connect()) {
       var sync = conn.sync();
-      io.lettuce.core.ScanCursor cursor = io.lettuce.core.ScanCursor.INITIAL;
+      ScanCursor cursor = ScanCursor.INITIAL;
       do {
-        var r = sync.scan(cursor, io.lettuce.core.ScanArgs.Builder.matches(PREFIX + "*").limit(1000));
+        var r = sync.scan(cursor, ScanArgs.Builder.matches(PREFIX + "*").limit(1000));
         if (!r.getKeys().isEmpty()) {
           sync.unlink(r.getKeys().toArray(String[]::new));
         }

@@ -1,7 +1,7 @@
 package dev.spillway.cli;
 
-import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.Redactor;
 import dev.spillway.worker.Doctor;
 import java.time.InstantSource;
 import java.util.List;
@@ -33,18 +33,21 @@ final class DoctorCommand implements Callable<Integer> {
     SpillwayConfig config = options.load();
     Redactor redactor = options.redactor();
     System.out.println(
-        "spillway doctor: " + (options.config != null ? "config " + options.config : "no config file")
-            + ", Redis " + redactor.redactUri(config.redisUri())
-            + ", PostgreSQL " + redactor.redactUri(config.jdbcUrl())
-            + " schema " + config.schema());
+        "spillway doctor: "
+            + (options.config != null ? "config " + options.config : "no config file")
+            + ", Redis "
+            + redactor.redactUri(config.redisUri())
+            + ", PostgreSQL "
+            + redactor.redactUri(config.jdbcUrl())
+            + " schema "
+            + config.schema());
     System.out.println();
     List<Doctor.Line> lines = Doctor.run(config, InstantSource.system());
     lines.forEach(l -> System.out.println(redactor.redact(l.toString())));
     long warn = lines.stream().filter(l -> l.status() == Doctor.Status.WARN).count();
     long fail = lines.stream().filter(l -> l.status() == Doctor.Status.FAIL).count();
     System.out.println();
-    System.out.println(
-        (lines.size() - warn - fail) + " OK, " + warn + " WARN, " + fail + " FAIL");
+    System.out.println((lines.size() - warn - fail) + " OK, " + warn + " WARN, " + fail + " FAIL");
     return fail > 0 ? 1 : 0;
   }
 }

@@ -33,14 +33,31 @@ final class FlushCommand implements Callable<Integer> {
         for (var e : sw.adoptOnce().entrySet()) {
           FlushReport a = e.getValue();
           System.out.println(
-              "adopt " + e.getKey() + ": moved " + a.cells() + " value(s) in " + a.batchesApplied()
-                  + " batch(es), " + a.rowsUpserted() + " row(s) written, " + a.deadLetters()
+              "adopt "
+                  + e.getKey()
+                  + ": moved "
+                  + a.cells()
+                  + " value(s) in "
+                  + a.batchesApplied()
+                  + " batch(es), "
+                  + a.rowsUpserted()
+                  + " row(s) written, "
+                  + a.deadLetters()
                   + " dead letter(s)"
-                  + (a.ok() ? "" : ", FAILED: " + options.redactor().redact(a.errors().toString())));
+                  + (a.ok()
+                      ? ""
+                      : ", FAILED: " + options.redactor().redact(a.errors().toString())));
           if (a.leftAlone().total() > 0) {
             String match = sw.config().adoptMapping(e.getKey()).orElseThrow().match();
-            System.out.println(options.redactor().redact("adopt " + e.getKey() + ": "
-                + a.leftAlone().describe(match, false) + " (spillway doctor names some)"));
+            System.out.println(
+                options
+                    .redactor()
+                    .redact(
+                        "adopt "
+                            + e.getKey()
+                            + ": "
+                            + a.leftAlone().describe(match, false)
+                            + " (spillway doctor names some)"));
           }
           ok &= a.ok();
         }
@@ -54,7 +71,8 @@ final class FlushCommand implements Callable<Integer> {
         }
         for (var e : sw.adoptOnce().entrySet()) {
           if (e.getValue().batchesApplied() > 0 || !e.getValue().ok()) {
-            System.out.println(options.redactor().redact("adopt " + e.getKey() + ": " + e.getValue()));
+            System.out.println(
+                options.redactor().redact("adopt " + e.getKey() + ": " + e.getValue()));
           }
         }
         Thread.sleep(interval);

@@ -16,11 +16,15 @@ import picocli.CommandLine.Parameters;
       "Print the exact value of a counter key (PostgreSQL plus what is pending in Redis), alone on"
           + " a line.",
       "While PostgreSQL is unreachable: print what Redis holds pending instead, say so in one"
-          + " sentence on stderr, and exit " + GetCommand.PARTIAL + "."
+          + " sentence on stderr, and exit "
+          + GetCommand.PARTIAL
+          + "."
     },
     footer = {
       "",
-      "Exit codes: 0 the exact value; " + GetCommand.PARTIAL + " only the value pending in Redis"
+      "Exit codes: 0 the exact value; "
+          + GetCommand.PARTIAL
+          + " only the value pending in Redis"
           + " (PostgreSQL unreachable); 1 failure (Redis unreachable, a pending cell that is not an"
           + " integer); 2 bad argument or configuration.",
       "",

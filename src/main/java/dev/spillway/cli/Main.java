@@ -1,8 +1,8 @@
 package dev.spillway.cli;
 
 import dev.spillway.ConfigException;
-import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.Redactor;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import picocli.CommandLine;
@@ -35,7 +35,8 @@ import picocli.CommandLine.Command;
       "  spillway get page_views 42            print the exact value",
       "  spillway flush --once                 move everything pending in Redis to PostgreSQL",
       "  spillway report --help                top keys, time series, totals (table/CSV/JSON/HTML)",
-      "  spillway worker --config sw.yaml      the standalone worker (schedules, /metrics, /health)",
+      "  spillway worker --config sw.yaml      the standalone worker (schedules, /metrics,"
+          + " /health)",
       "  spillway doctor --config sw.yaml      check Redis and PostgreSQL settings, with fixes",
       "",
       "Exit codes: 0 success; 1 runtime failure (e.g. PostgreSQL or Redis unreachable), one"
@@ -89,8 +90,7 @@ public final class Main implements Runnable {
     return cl.execute(args);
   }
 
-  private static int onError(
-      Exception e, CommandLine cl, CommandLine.ParseResult parseResult) {
+  private static int onError(Exception e, CommandLine cl, CommandLine.ParseResult parseResult) {
     PrintWriter err = cl.getErr();
     Redactor redactor = redactor(cl);
     Throwable t = e;

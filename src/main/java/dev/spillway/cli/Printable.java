@@ -2,10 +2,10 @@ package dev.spillway.cli;
 
 /**
  * Makes text from the outside world (adopted keys, raw cells, reasons quoting them) safe to print
- * on a terminal: every control character, and every invisible formatting character that can
- * reorder or hide text (bidi overrides, zero-width characters), is shown as an escape instead of
- * being interpreted, so a key holding {@code ESC [2J} prints as {@code \x1b[2J} rather than clearing
- * the screen. A backslash is doubled, so the escapes are unambiguous.
+ * on a terminal: every control character, and every invisible formatting character that can reorder
+ * or hide text (bidi overrides, zero-width characters), is shown as an escape instead of being
+ * interpreted, so a key holding {@code ESC [2J} prints as {@code \x1b[2J} rather than clearing the
+ * screen. A backslash is doubled, so the escapes are unambiguous.
  */
 final class Printable {
   private Printable() {}

@@ -1,13 +1,12 @@
 package dev.spillway.cli;
 
-import dev.spillway.config.ExportSettings;
 import dev.spillway.ConfigException;
-import dev.spillway.config.Durations;
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.config.Durations;
 import dev.spillway.config.ExportSettings.Format;
 import dev.spillway.config.ExportSettings.Kind;
-import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ReportSettings;
 import dev.spillway.report.PartitionUpkeep;
 import dev.spillway.report.Report;
 import dev.spillway.report.ReportExport;
@@ -20,6 +19,7 @@ import dev.spillway.report.Window;
 import dev.spillway.store.Database;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.InstantSource;
 import java.time.ZoneId;
 import java.util.Locale;
@@ -174,9 +174,9 @@ final class ReportCommand implements Runnable {
       }
       if (since != null) {
         try {
-          java.time.Duration d = Durations.parse("--since", since);
+          Duration d = Durations.parse("--since", since);
           // 100 years, like the longest retention: further back than any row, and no overflow.
-          if (d.isNegative() || d.isZero() || d.compareTo(java.time.Duration.ofDays(36_525)) > 0) {
+          if (d.isNegative() || d.isZero() || d.compareTo(Duration.ofDays(36_525)) > 0) {
             throw new IllegalArgumentException(
                 "--since must be between 1ms and 36525d but was " + Durations.format(d));
           }

@@ -54,7 +54,8 @@ final class WorkerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws InterruptedException {
     if (httpPort != null && (httpPort < 0 || httpPort > 65535)) {
-      throw new IllegalArgumentException("--http-port must be between 0 and 65535 but was " + httpPort);
+      throw new IllegalArgumentException(
+          "--http-port must be between 0 and 65535 but was " + httpPort);
     }
     SpillwayConfig config = options.load();
     WorkerSettings ws = config.worker();

@@ -14,8 +14,8 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Correctness without locks rests on two rules:
  *
  * <ol>
- *   <li>Draining takes a cell's value with {@code getAndSet(0)}: every add lands either before
- *       (and is taken) or after (and stays for the next drain).
+ *   <li>Draining takes a cell's value with {@code getAndSet(0)}: every add lands either before (and
+ *       is taken) or after (and stays for the next drain).
  *   <li>A cell idle for a few drains is retired by CAS from 0 to {@link #RETIRED} and then removed;
  *       an adder that finds a retired cell never adds to it, it retries on a fresh cell. So no add
  *       can land in a cell nobody will drain.
@@ -57,9 +57,9 @@ final class CellBuffer {
 
   /**
    * Adds, unless that needs a new cell while the buffer already holds {@code maxCells}: then
-   * nothing is added and the caller decides (wait, write elsewhere, or throw). The bound is
-   * checked only when a cell is created, so the common case — adding to an existing cell — costs
-   * no size computation.
+   * nothing is added and the caller decides (wait, write elsewhere, or throw). The bound is checked
+   * only when a cell is created, so the common case — adding to an existing cell — costs no size
+   * computation.
    */
   boolean tryAdd(String field, int stripe, long delta, int maxCells) {
     for (; ; ) {
@@ -143,8 +143,7 @@ final class CellBuffer {
       if (v != 0) {
         out.add(new Delta(c.stripe, c.field, v));
         c.idleDrains = 0;
-      } else if (++c.idleDrains >= IDLE_DRAINS_BEFORE_RETIRE
-          && c.value.compareAndSet(0, RETIRED)) {
+      } else if (++c.idleDrains >= IDLE_DRAINS_BEFORE_RETIRE && c.value.compareAndSet(0, RETIRED)) {
         cells.remove(c.field, c);
       }
     }

@@ -1,27 +1,30 @@
 package dev.spillway.client;
 
+import dev.spillway.Granularity;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.SpillwayException;
 import dev.spillway.counter.Counters;
 import dev.spillway.layout.CellField;
 import dev.spillway.layout.CounterNames;
 import dev.spillway.layout.KeyLayout;
-import dev.spillway.redis.LuaScript;
-import dev.spillway.runtime.Errors;
-import dev.spillway.Granularity;
-import dev.spillway.runtime.RuntimeFailure;
-import dev.spillway.SpillwayConfig;
-import dev.spillway.SpillwayException;
+import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.redis.RedisErrors;
+import dev.spillway.runtime.Errors;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.store.CounterStore;
 import io.lettuce.core.ScriptOutputType;
+import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
 
 /** {@link Counters} over a {@link CellBuffer} drained by a {@link RedisDrainer}. */
@@ -52,11 +55,11 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       SpillwayConfig config,
       KeyLayout layout,
       InstantSource clock,
-      io.lettuce.core.api.StatefulConnection<String, String> drainConnection,
+      StatefulConnection<String, String> drainConnection,
       RedisClusterAsyncCommands<String, String> drainCommands,
       RedisClusterAsyncCommands<String, String> reads,
       CounterStore store,
-      dev.spillway.metrics.SpillwayMeters meters,
+      SpillwayMeters meters,
       String clientId,
       RuntimeFailure failure) {
     this.config = config;
@@ -67,7 +70,14 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     this.store = store;
     this.drainer =
         new RedisDrainer(
-            buffer, layout, drainConnection, drainCommands, store, config, meters, clientId,
+            buffer,
+            layout,
+            drainConnection,
+            drainCommands,
+            store,
+            config,
+            meters,
+            clientId,
             failure);
     meters.incrementsAccepted(buffer, CellBuffer::accepted);
     meters.pendingCells(this, DefaultCounters::pendingCells);
@@ -94,7 +104,10 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     } else {
       if (eventTime.isBefore(Instant.EPOCH) || eventTime.isAfter(LATEST)) {
         throw new IllegalArgumentException(
-            "eventTime must be between 1970-01-01T00:00:00Z and " + LATEST + " but was " + eventTime);
+            "eventTime must be between 1970-01-01T00:00:00Z and "
+                + LATEST
+                + " but was "
+                + eventTime);
       }
       increment(spec, key, delta, eventTime.toEpochMilli());
     }
@@ -106,7 +119,9 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     CounterNames.checkKey(key);
     if (epochMillis < 0 || epochMillis > LATEST.toEpochMilli()) {
       throw new IllegalArgumentException(
-          "eventTime must be between 1970-01-01T00:00:00Z and " + LATEST + " but was "
+          "eventTime must be between 1970-01-01T00:00:00Z and "
+              + LATEST
+              + " but was "
               + Instant.ofEpochMilli(epochMillis));
     }
     long minute = Math.floorDiv(epochMillis, 60_000L);
@@ -123,7 +138,8 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     entered.increment();
     try {
       if (closed) {
-        throw new SpillwayException("the Spillway runtime is closed; the increment was not recorded");
+        throw new SpillwayException(
+            "the Spillway runtime is closed; the increment was not recorded");
       }
       if (failure.failed()) {
         failure.check("the increment was not recorded");
@@ -239,19 +255,30 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       }
     } catch (ArithmeticException e) {
       throw new SpillwayException(
-          (flushed ? "the exact value of " : "the value of ") + counter + "/" + key
-              + (flushed ? "" : " pending in Redis") + " does not fit a 64-bit integer");
+          (flushed ? "the exact value of " : "the value of ")
+              + counter
+              + "/"
+              + key
+              + (flushed ? "" : " pending in Redis")
+              + " does not fit a 64-bit integer");
     }
     throw new SpillwayException(
-        "could not read a consistent " + (flushed ? "" : "pending ") + "value of " + counter + "/"
-            + key + " in " + READ_ATTEMPTS + " attempts (flushes kept claiming its stripe); try"
+        "could not read a consistent "
+            + (flushed ? "" : "pending ")
+            + "value of "
+            + counter
+            + "/"
+            + key
+            + " in "
+            + READ_ATTEMPTS
+            + " attempts (flushes kept claiming its stripe); try"
             + " again");
   }
 
   /**
    * One atomic read of a stripe's cells of (counter, key): {@code hashes[0]} is the live hash, the
-   * others the claimed batches, in the order of {@code batchIds}; {@code cells.get(i)} holds
-   * field, value, ... of {@code hashes[i]}.
+   * others the claimed batches, in the order of {@code batchIds}; {@code cells.get(i)} holds field,
+   * value, ... of {@code hashes[i]}.
    */
   private record Snapshot(long epoch, List<String> batchIds, String[] hashes, List<Object> cells) {
     long sum(int hash, String counter, String key) {
@@ -307,8 +334,8 @@ public final class DefaultCounters implements Counters, AutoCloseable {
   }
 
   /**
-   * Adds the values of {@code cells} (field, value, field, value... from {@link Scripts#READ},
-   * read from the hash {@code hash}).
+   * Adds the values of {@code cells} (field, value, field, value... from {@link Scripts#READ}, read
+   * from the hash {@code hash}).
    *
    * @throws SpillwayException naming the cell when a value is not a 64-bit integer: Spillway only
    *     ever writes integers there, so another client wrote it, and no exact value exists until
@@ -343,13 +370,13 @@ public final class DefaultCounters implements Counters, AutoCloseable {
     return s;
   }
 
-  private <T> T await(java.util.concurrent.CompletionStage<T> f) {
+  private <T> T await(CompletionStage<T> f) {
     try {
       return f.toCompletableFuture().get(config.replyWaitMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new SpillwayException("interrupted while reading from Redis", e);
-    } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+    } catch (ExecutionException | TimeoutException e) {
       throw new SpillwayException("reading from Redis failed: " + Errors.rootMessage(e), e);
     }
   }

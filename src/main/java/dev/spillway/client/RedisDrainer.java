@@ -1,36 +1,45 @@
 package dev.spillway.client;
 
-import dev.spillway.layout.CellField;
-import dev.spillway.layout.KeyLayout;
-import dev.spillway.redis.LuaScript;
-import dev.spillway.runtime.Errors;
+import dev.spillway.BufferFullException;
 import dev.spillway.OverflowPolicy;
-import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.Durations;
+import dev.spillway.layout.CellDelta;
+import dev.spillway.layout.CellField;
+import dev.spillway.layout.KeyLayout;
+import dev.spillway.layout.RejectedCell;
 import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.redis.LuaScript;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
+import dev.spillway.runtime.Errors;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.store.BatchContent;
-import dev.spillway.layout.CellDelta;
 import dev.spillway.store.CounterStore;
-import dev.spillway.layout.RejectedCell;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,23 +48,22 @@ import org.slf4j.LoggerFactory;
  * pipelined round of {@link Scripts#DRAIN} calls, one per stripe touched.
  *
  * <p>Delivery is exactly once although the network is not: every packet carries this client's id
- * and a per-stripe sequence number, and the drain script applies a packet only if its number is
- * the next one. A packet whose reply was lost is resent as is (same number, same content) until
- * Redis answers, and new packets wait behind it, so a retry, a Lettuce reconnect replay or a
- * timeout never double-counts and never skips.
+ * and a per-stripe sequence number, and the drain script applies a packet only if its number is the
+ * next one. A packet whose reply was lost is resent as is (same number, same content) until Redis
+ * answers, and new packets wait behind it, so a retry, a Lettuce reconnect replay or a timeout
+ * never double-counts and never skips.
  *
- * <p>While Redis fails, cells stay in the buffer (memory grows with distinct cells, not
- * increments) and attempts back off up to 5 s. The overflow policy decides what {@code
- * increment()} does once the buffer is full; with {@code DIRECT} this class writes the buffer
- * straight to PostgreSQL as a ledger batch ({@code direct:<client>:<n>}), retried under the same
- * id until it commits.
+ * <p>While Redis fails, cells stay in the buffer (memory grows with distinct cells, not increments)
+ * and attempts back off up to 5 s. The overflow policy decides what {@code increment()} does once
+ * the buffer is full; with {@code DIRECT} this class writes the buffer straight to PostgreSQL as a
+ * ledger batch ({@code direct:<client>:<n>}), retried under the same id until it commits.
  *
- * <p>Why this file stays over 400 lines: it is one state machine on one thread, read top to
- * bottom. The per-stripe sequence numbers, the queue of unacknowledged packets that new packets
- * wait behind, the resync after Redis lost packets, the WAIT of durable mode, the back-off, the
- * room {@code increment()} waits for and the DIRECT fallback all read and write the same few
- * fields, and exactly-once delivery rests on how they change together; spread over several
- * classes, those invariants would have to be re-assembled by every reader.
+ * <p>Why this file stays over 400 lines: it is one state machine on one thread, read top to bottom.
+ * The per-stripe sequence numbers, the queue of unacknowledged packets that new packets wait
+ * behind, the resync after Redis lost packets, the WAIT of durable mode, the back-off, the room
+ * {@code increment()} waits for and the DIRECT fallback all read and write the same few fields, and
+ * exactly-once delivery rests on how they change together; spread over several classes, those
+ * invariants would have to be re-assembled by every reader.
  */
 final class RedisDrainer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(RedisDrainer.class);
@@ -74,7 +82,7 @@ final class RedisDrainer implements AutoCloseable {
     }
   }
 
-  private final java.security.SecureRandom random = new java.security.SecureRandom();
+  private final SecureRandom random = new SecureRandom();
 
   /** A batch id of the flusher's format: claim time in base 36, then a random part. */
   private String newBatchId() {
@@ -91,12 +99,13 @@ final class RedisDrainer implements AutoCloseable {
   private final String clientId;
   private final ScheduledExecutorService executor;
   private final RuntimeFailure failure;
+
   /** Under {@code client.durability: replicated}: what WAIT confirmed; else null. */
   private final ReplicationWait replication;
+
   private final Object room = new Object();
   // At most one extra tick queued on the drain executor, however many callers ask for one.
-  private final java.util.concurrent.atomic.AtomicBoolean tickQueued =
-      new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean tickQueued = new AtomicBoolean();
   private volatile boolean refusing; // the runtime is closing: waiting callers give up
 
   // Drainer thread only.
@@ -138,7 +147,9 @@ final class RedisDrainer implements AutoCloseable {
     this.clientId = clientId;
     this.seqs = new long[layout.stripes()];
     this.replication =
-        config.durability().replicated() ? new ReplicationWait(layout, connection, redis, config) : null;
+        config.durability().replicated()
+            ? new ReplicationWait(layout, connection, redis, config)
+            : null;
     this.executor =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -191,7 +202,7 @@ final class RedisDrainer implements AutoCloseable {
     if (tickQueued.compareAndSet(false, true)) {
       try {
         executor.execute(this::tick);
-      } catch (java.util.concurrent.RejectedExecutionException e) {
+      } catch (RejectedExecutionException e) {
         tickQueued.set(false);
         throw e;
       }
@@ -221,7 +232,7 @@ final class RedisDrainer implements AutoCloseable {
     checkAccepting();
     OverflowPolicy policy = config.overflowPolicy();
     if (policy == OverflowPolicy.FAIL) {
-      throw new dev.spillway.BufferFullException(
+      throw new BufferFullException(
           "local buffer holds "
               + buffer.size()
               + " cells not yet acknowledged by Redis (client.max-pending-cells="
@@ -234,8 +245,9 @@ final class RedisDrainer implements AutoCloseable {
       directRequested = true;
       try {
         requestTick();
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        throw new SpillwayException("the Spillway runtime is closed; the increment was not recorded");
+      } catch (RejectedExecutionException e) {
+        throw new SpillwayException(
+            "the Spillway runtime is closed; the increment was not recorded");
       }
     }
     long deadline = System.nanoTime() + config.blockTimeout().toNanos();
@@ -244,9 +256,9 @@ final class RedisDrainer implements AutoCloseable {
         checkAccepting();
         long left = deadline - System.nanoTime();
         if (left <= 0) {
-          throw new dev.spillway.BufferFullException(
+          throw new BufferFullException(
               "waited "
-                  + dev.spillway.config.Durations.format(config.blockTimeout())
+                  + Durations.format(config.blockTimeout())
                   + " (client.block-timeout) for room in the local buffer, which holds "
                   + buffer.size()
                   + " cells (client.max-pending-cells="
@@ -265,8 +277,9 @@ final class RedisDrainer implements AutoCloseable {
             requestTick();
           }
           room.wait(Math.max(1, Math.min(250, TimeUnit.NANOSECONDS.toMillis(left))));
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-          throw new SpillwayException("the Spillway runtime is closed; the increment was not recorded");
+        } catch (RejectedExecutionException e) {
+          throw new SpillwayException(
+              "the Spillway runtime is closed; the increment was not recorded");
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new SpillwayException("interrupted while waiting for room in the local buffer");
@@ -338,7 +351,8 @@ final class RedisDrainer implements AutoCloseable {
     for (var e : byStripe.entrySet()) {
       List<CellBuffer.Delta> all = e.getValue();
       for (int from = 0; from < all.size(); from += MAX_FIELDS_PER_PACKET) {
-        List<CellBuffer.Delta> part = all.subList(from, Math.min(all.size(), from + MAX_FIELDS_PER_PACKET));
+        List<CellBuffer.Delta> part =
+            all.subList(from, Math.min(all.size(), from + MAX_FIELDS_PER_PACKET));
         String[] args = new String[3 + 2 * part.size()];
         long seq = ++seqs[e.getKey()];
         args[0] = clientId;
@@ -381,7 +395,7 @@ final class RedisDrainer implements AutoCloseable {
     ReplicationWait.Pending replicated =
         replication == null
             ? null
-            : replication.queue(new java.util.LinkedHashSet<>(packets.stream().map(Packet::stripe).toList()));
+            : replication.queue(new LinkedHashSet<>(packets.stream().map(Packet::stripe).toList()));
     connection.flushCommands();
     unacknowledged.clear();
     Packet[] kept = new Packet[packets.size()]; // not acknowledged (yet), in order
@@ -389,8 +403,8 @@ final class RedisDrainer implements AutoCloseable {
     Throwable firstError = null;
     onlySlotsMigrating = true;
     long waitMs = config.replyWaitMillis();
-    java.util.Set<Integer> stripesWaiting = new java.util.HashSet<>();
-    java.util.Set<Integer> stripesAcknowledged = new java.util.HashSet<>();
+    Set<Integer> stripesWaiting = new HashSet<>();
+    Set<Integer> stripesAcknowledged = new HashSet<>();
     for (int i = 0; i < packets.size(); i++) {
       Packet p = packets.get(i);
       try {
@@ -412,7 +426,9 @@ final class RedisDrainer implements AutoCloseable {
           // the next one now.
           log.debug(
               "event=redis_drain_reordered stripe={} seq={} redis_had={} action=resend",
-              p.stripe(), p.seq(), last);
+              p.stripe(),
+              p.seq(),
+              last);
         } else if (!stripesWaiting.contains(p.stripe())) {
           // No earlier packet of this stripe is waiting here, yet Redis expects one: Redis lost
           // packets it had acknowledged (a rollback to an older AOF or replica, or a restart).
@@ -422,7 +438,12 @@ final class RedisDrainer implements AutoCloseable {
                   + " detail=\"Redis rolled back, restarted or failed over (or forgot this client"
                   + " after 7 days of silence); increments it had acknowledged in packets {}..{}"
                   + " are gone\" action=resync",
-              p.stripe(), clientId, p.seq() - 1, last, last + 1, p.seq() - 1);
+              p.stripe(),
+              clientId,
+              p.seq() - 1,
+              last,
+              last + 1,
+              p.seq() - 1);
           p = p.resync(newBatchId());
         }
       } catch (ExecutionException | TimeoutException e) {
@@ -466,13 +487,13 @@ final class RedisDrainer implements AutoCloseable {
    */
   private Throwable keepUnreplicated(
       Packet[] kept, boolean[] applied, ReplicationWait.Pending pending, Throwable firstError) {
-    java.util.Set<Integer> appliedStripes = new java.util.LinkedHashSet<>();
+    Set<Integer> appliedStripes = new LinkedHashSet<>();
     for (int i = 0; i < kept.length; i++) {
       if (applied[i]) {
         appliedStripes.add(kept[i].stripe());
       }
     }
-    java.util.Set<Integer> confirmed = replication.afterReplies(appliedStripes, pending);
+    Set<Integer> confirmed = replication.afterReplies(appliedStripes, pending);
     int unconfirmed = 0;
     for (int i = 0; i < kept.length; i++) {
       if (applied[i] && confirmed.contains(kept[i].stripe())) {
@@ -488,8 +509,12 @@ final class RedisDrainer implements AutoCloseable {
     return firstError != null
         ? firstError
         : new IllegalStateException(
-            "WAIT did not confirm " + replication.replicas() + " replica(s) (client.durable-replicas)"
-                + " for " + unconfirmed + " applied packet(s); kept and re-sent");
+            "WAIT did not confirm "
+                + replication.replicas()
+                + " replica(s) (client.durable-replicas)"
+                + " for "
+                + unconfirmed
+                + " applied packet(s); kept and re-sent");
   }
 
   private void maybeDirect() {
@@ -533,8 +558,8 @@ final class RedisDrainer implements AutoCloseable {
   /**
    * Redis acknowledged everything taken. Cells that now hold nothing would otherwise keep counting
    * against {@code client.max-pending-cells} for a few more drains (idle cells retire lazily, to
-   * spare hot cells a reallocation), refusing or blocking new cells although nothing is pending;
-   * at the bound they are retired at once.
+   * spare hot cells a reallocation), refusing or blocking new cells although nothing is pending; at
+   * the bound they are retired at once.
    */
   private void makeRoom() {
     if (buffer.size() >= config.maxPendingCells()) {
@@ -544,8 +569,8 @@ final class RedisDrainer implements AutoCloseable {
 
   /**
    * A drain Redis did not fully acknowledge. When every refusal was {@code TRYAGAIN} (a cluster
-   * slot is being resharded and the packet's keys are split between two masters, or missing on
-   * the importing one), Redis is not failing: the slot is usable again once its keys have moved,
+   * slot is being resharded and the packet's keys are split between two masters, or missing on the
+   * importing one), Redis is not failing: the slot is usable again once its keys have moved,
    * typically within milliseconds. Backing off as from an outage would escalate to 5 s while a
    * reshard goes on slot after slot, holding every stripe's cells back; so retry at the next tick.
    * The same for NOSCRIPT (a node that has not cached the script yet): the next tick sends its
@@ -564,7 +589,8 @@ final class RedisDrainer implements AutoCloseable {
     redisFailing = true;
     meters.drainFailures.increment();
     failures = Math.min(failures + 1, 30);
-    long backoff = Math.min(MAX_BACKOFF_NANOS, TimeUnit.MILLISECONDS.toNanos(100) << Math.min(failures, 6));
+    long backoff =
+        Math.min(MAX_BACKOFF_NANOS, TimeUnit.MILLISECONDS.toNanos(100) << Math.min(failures, 6));
     nextAttemptNanos = System.nanoTime() + backoff;
   }
 
@@ -606,7 +632,7 @@ final class RedisDrainer implements AutoCloseable {
             "flush(): Redis did not acknowledge "
                 + pendingCells()
                 + " pending cell(s) within redis.timeout="
-                + dev.spillway.config.Durations.format(config.redisTimeout())
+                + Durations.format(config.redisTimeout())
                 + "; they stay buffered and are retried");
       }
     } catch (InterruptedException e) {
@@ -614,7 +640,7 @@ final class RedisDrainer implements AutoCloseable {
       throw new SpillwayException("interrupted during flush()", e);
     } catch (ExecutionException e) {
       throw new SpillwayException("flush() failed: " + Errors.rootMessage(e), e.getCause());
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       throw new SpillwayException("flush() called after close()");
     }
   }
@@ -642,15 +668,16 @@ final class RedisDrainer implements AutoCloseable {
     refusing = true;
     // The final drain runs on the drain thread like every other drain: the packet numbers, the
     // queues and the buffer's retire rule all assume one thread.
-    java.util.concurrent.Future<?> last;
+    Future<?> last;
     try {
       last = executor.submit(this::finalDrain);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
+    } catch (RejectedExecutionException e) {
       return; // closed already
     }
     executor.shutdown();
     try {
-      last.get(config.closeTimeout().toMillis() + config.redisTimeout().toMillis() + 10_000,
+      last.get(
+          config.closeTimeout().toMillis() + config.redisTimeout().toMillis() + 10_000,
           TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -27,10 +27,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>On one server (Sentinel or not) the drainer pipelines, behind its drain scripts and in the
  * same flush, a {@code SET} of a fence key and {@code WAIT n t}: one TCP connection carries them
- * all, so they reach the same server in order (a reconnect to another master in between fails
- * the rest of the pipeline instead of moving it), and once the fence reached n replicas so has
- * every write that server executed before it, including a packet it had applied before and now
- * answers as a duplicate. No extra round trip.
+ * all, so they reach the same server in order (a reconnect to another master in between fails the
+ * rest of the pipeline instead of moving it), and once the fence reached n replicas so has every
+ * write that server executed before it, including a packet it had applied before and now answers as
+ * a duplicate. No extra round trip.
  *
  * <p>On a Redis Cluster, once the scripts' replies are in: per master the topology names for the
  * stripes, pipelined on the connection to that node, an {@code EXISTS} per stripe (a node that no
@@ -38,9 +38,9 @@ import java.util.concurrent.TimeUnit;
  * WAIT}. One extra round trip per master per drain.
  *
  * <p>Anything short of n (a timeout, a demoted master's {@code READONLY}, fewer replicas) confirms
- * nothing: the drainer keeps those packets and re-sends them; the drain script answers a packet
- * it holds already as a duplicate, and one that a failover lost is applied again, to whichever
- * master answers.
+ * nothing: the drainer keeps those packets and re-sends them; the drain script answers a packet it
+ * holds already as a duplicate, and one that a failover lost is applied again, to whichever master
+ * answers.
  */
 final class ReplicationWait {
   /** A healthy replica confirms in a millisecond; past this the drain is retried with backoff. */
@@ -136,14 +136,18 @@ final class ReplicationWait {
     for (var e : byMaster.entrySet()) {
       try {
         RedisAsyncCommands<String, String> node =
-            cluster.getConnection(e.getKey().getUri().getHost(), e.getKey().getUri().getPort()).async();
+            cluster
+                .getConnection(e.getKey().getUri().getHost(), e.getKey().getUri().getPort())
+                .async();
         List<CompletableFuture<Long>> served = new ArrayList<>();
         for (int stripe : e.getValue()) {
           served.add(node.exists(layout.seen(stripe)).toCompletableFuture());
         }
         CompletableFuture<String> fence =
-            node.set(fenceKey(e.getValue().get(0)), "1", SetArgs.Builder.px(60_000)).toCompletableFuture();
-        CompletableFuture<Long> acked = node.waitForReplication(replicas, waitMillis).toCompletableFuture();
+            node.set(fenceKey(e.getValue().get(0)), "1", SetArgs.Builder.px(60_000))
+                .toCompletableFuture();
+        CompletableFuture<Long> acked =
+            node.waitForReplication(replicas, waitMillis).toCompletableFuture();
         checks.add(new NodeCheck(e.getValue(), served, fence, acked));
       } catch (RuntimeException unreachable) {
         // not confirmed: re-sent
@@ -163,8 +167,11 @@ final class ReplicationWait {
     final CompletableFuture<String> fence;
     final CompletableFuture<Long> acked;
 
-    NodeCheck(List<Integer> stripes, List<CompletableFuture<Long>> served,
-        CompletableFuture<String> fence, CompletableFuture<Long> acked) {
+    NodeCheck(
+        List<Integer> stripes,
+        List<CompletableFuture<Long>> served,
+        CompletableFuture<String> fence,
+        CompletableFuture<Long> acked) {
       this.stripes = stripes;
       this.served = served;
       this.fence = fence;

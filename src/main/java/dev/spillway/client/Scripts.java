@@ -5,28 +5,27 @@ import dev.spillway.redis.LuaScript;
 
 /**
  * The client's Lua scripts (the cell separator in their text is {@link CellField#SEP}, filled in
- * where the text says {@code {SEP}}): the drain that writes cells into a stripe's live hash and the exact
- * read's snapshot (DESIGN.md, "Data flow"). The flusher's scripts, which move and remove what the
- * drain wrote, are {@link dev.spillway.flush.FlushScripts}; their contracts interlock: drain writes
- * what claim moves, claim moves what apply reads, ack removes only what apply committed.
+ * where the text says {@code {SEP}}): the drain that writes cells into a stripe's live hash and the
+ * exact read's snapshot (DESIGN.md, "Data flow"). The flusher's scripts, which move and remove what
+ * the drain wrote, are {@link dev.spillway.flush.FlushScripts}; their contracts interlock: drain
+ * writes what claim moves, claim moves what apply reads, ack removes only what apply committed.
  */
 public final class Scripts {
   private Scripts() {}
 
   /**
-   * Client drain, idempotent per packet. KEYS: live, seen, and for a resync packet also a new
-   * batch key, batches and epoch. ARGV: client id, packet seq, resync flag, then field/delta
-   * pairs. Returns {1, seq} applied, {0, last} duplicate (already applied:
-   * a retry after a lost reply), or {-1, last} gap: an earlier packet of this client for this
-   * stripe is missing. A client's first packet for a stripe must be number 1: a higher number
-   * with no record of the client means Redis forgot earlier packets, or that they are still on
-   * their way (a cluster client may reorder a pipeline to a node it is still connecting to), and
-   * accepting it would make them duplicates, silently dropped, when they arrive. A gap the client
-   * cannot fill (Redis lost packets it had acknowledged: a rollback, restart or failover) is resent
-   * with the resync flag, which accepts it. A delta Redis refuses
-   * (the cell would overflow int64, or holds a non-integer) is kept under a unique
-   * {@code !}-prefixed field so that the flusher dead-letters it; nothing is half-applied, because
-   * no other error can occur after the first write.
+   * Client drain, idempotent per packet. KEYS: live, seen, and for a resync packet also a new batch
+   * key, batches and epoch. ARGV: client id, packet seq, resync flag, then field/delta pairs.
+   * Returns {1, seq} applied, {0, last} duplicate (already applied: a retry after a lost reply), or
+   * {-1, last} gap: an earlier packet of this client for this stripe is missing. A client's first
+   * packet for a stripe must be number 1: a higher number with no record of the client means Redis
+   * forgot earlier packets, or that they are still on their way (a cluster client may reorder a
+   * pipeline to a node it is still connecting to), and accepting it would make them duplicates,
+   * silently dropped, when they arrive. A gap the client cannot fill (Redis lost packets it had
+   * acknowledged: a rollback, restart or failover) is resent with the resync flag, which accepts
+   * it. A delta Redis refuses (the cell would overflow int64, or holds a non-integer) is kept under
+   * a unique {@code !}-prefixed field so that the flusher dead-letters it; nothing is half-applied,
+   * because no other error can occur after the first write.
    *
    * <p>The packet that creates the live hash also gives it its claim id, field {@code #claim} =
    * {@code b/<client>/<seq>}, unique per stripe (client ids are random per runtime) and written in
@@ -86,10 +85,10 @@ public final class Scripts {
 
   /**
    * Snapshot for an exact read. KEYS: live, epoch, batches, then one key per batch id in ARGV[3..].
-   * ARGV: counter, key, batch ids. Returns {-1} when the batches set no longer matches the ids
-   * (the caller retries), else {claim counter, {live cells}, {cells of batch 1}, ...}, each list
-   * holding field, value, field, value... of the cells of (counter, key) whatever their buckets
-   * (the fields, so that a value that is not an integer can be named where it sits).
+   * ARGV: counter, key, batch ids. Returns {-1} when the batches set no longer matches the ids (the
+   * caller retries), else {claim counter, {live cells}, {cells of batch 1}, ...}, each list holding
+   * field, value, field, value... of the cells of (counter, key) whatever their buckets (the
+   * fields, so that a value that is not an integer can be named where it sits).
    */
   public static final LuaScript READ =
       new LuaScript(

@@ -1,11 +1,12 @@
 package dev.spillway.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
 import dev.spillway.SpillwayConfig;
-import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,11 +21,11 @@ import org.quartz.CronExpression;
  * parameterized statement ({@code sql}) or an upsert-increment into a table ({@code table}).
  *
  * <p>Checked when the configuration loads: the name, the SCAN pattern (here, and against Spillway's
- * own prefixes in {@link SpillwayConfig}: {@link #checkMatch}), that the key regex compiles,
- * that every {@code :param} in the SQL is a named group of the regex (or {@code delta}, or {@code
- * field} for hash keys), that the table and column names are plain identifiers, and that the
- * schedule is a valid Quartz cron expression. Checks that need the database (the statement
- * prepares, the table and columns exist) run when the runtime starts.
+ * own prefixes in {@link SpillwayConfig}: {@link #checkMatch}), that the key regex compiles, that
+ * every {@code :param} in the SQL is a named group of the regex (or {@code delta}, or {@code field}
+ * for hash keys), that the table and column names are plain identifiers, and that the schedule is a
+ * valid Quartz cron expression. Checks that need the database (the statement prepares, the table
+ * and columns exist) run when the runtime starts.
  */
 public record AdoptMapping(
     String name,
@@ -45,10 +46,12 @@ public record AdoptMapping(
   }
 
   public static final Pattern NAME = Pattern.compile("[a-z][a-z0-9_-]{0,63}");
+
   /** A table or column: a plain lowercase identifier, optionally schema-qualified for tables. */
   public static final Pattern IDENTIFIER = Pattern.compile("[a-z_][a-z0-9_]{0,62}");
 
-  public static final Pattern TABLE = Pattern.compile("([a-z_][a-z0-9_]{0,62}\\.)?[a-z_][a-z0-9_]{0,62}");
+  public static final Pattern TABLE =
+      Pattern.compile("([a-z_][a-z0-9_]{0,62}\\.)?[a-z_][a-z0-9_]{0,62}");
   private static final Pattern PARAM = Pattern.compile("(?<![:\\w]):([A-Za-z_][A-Za-z0-9_]*)");
   public static final int DEFAULT_SCAN_COUNT = 1000;
 
@@ -76,8 +79,13 @@ public record AdoptMapping(
             p.equals("delta") || (p.equals("field") && type == Type.HASH) || groups.contains(p);
         if (!ok) {
           throw new ConfigException(
-              where + ": sql parameter :" + p + " is not a named group of key-regex " + groups
-                  + (type == Type.HASH ? ", :field" : "") + " or :delta");
+              where
+                  + ": sql parameter :"
+                  + p
+                  + " is not a named group of key-regex "
+                  + groups
+                  + (type == Type.HASH ? ", :field" : "")
+                  + " or :delta");
         }
       }
       if (!params(sql).contains("delta")) {
@@ -93,11 +101,16 @@ public record AdoptMapping(
         throw new ConfigException(where + ": key-columns must map named groups to columns");
       }
       for (var e : keyColumns.entrySet()) {
-        boolean ok = groups.contains(e.getKey()) || (e.getKey().equals("field") && type == Type.HASH);
+        boolean ok =
+            groups.contains(e.getKey()) || (e.getKey().equals("field") && type == Type.HASH);
         if (!ok) {
           throw new ConfigException(
-              where + ": key-columns entry '" + e.getKey() + "' is not a named group of key-regex "
-                  + groups + (type == Type.HASH ? " or field" : ""));
+              where
+                  + ": key-columns entry '"
+                  + e.getKey()
+                  + "' is not a named group of key-regex "
+                  + groups
+                  + (type == Type.HASH ? " or field" : ""));
         }
         if (!IDENTIFIER.matcher(e.getValue()).matches()) {
           throw new ConfigException(
@@ -112,7 +125,10 @@ public record AdoptMapping(
     }
     if (schedule != null && !CronExpression.isValidExpression(schedule)) {
       throw new ConfigException(
-          where + ": schedule '" + schedule + "' is not a valid Quartz cron expression"
+          where
+              + ": schedule '"
+              + schedule
+              + "' is not a valid Quartz cron expression"
               + " (seconds minutes hours day-of-month month day-of-week, e.g. \"*/10 * * * * ?\")");
     }
     Checks.requireRange("adopt." + name + ".scan-count", scanCount, 10, 100_000);
@@ -166,9 +182,19 @@ public record AdoptMapping(
     }
     if (why != null) {
       throw new ConfigException(
-          "adopt[" + index + "].match \"" + match + "\" (mapping '" + name + "') must start with a"
-              + " literal part that cannot match Spillway's own keys (keys.prefix \"" + keysPrefix
-              + "\", cache prefix \"" + cachePrefix + "\"): " + why);
+          "adopt["
+              + index
+              + "].match \""
+              + match
+              + "\" (mapping '"
+              + name
+              + "') must start with a"
+              + " literal part that cannot match Spillway's own keys (keys.prefix \""
+              + keysPrefix
+              + "\", cache prefix \""
+              + cachePrefix
+              + "\"): "
+              + why);
     }
   }
 
@@ -196,15 +222,24 @@ public record AdoptMapping(
       throw new ConfigException("adopt must be a list of mappings (- name: ...)");
     }
     List<AdoptMapping> out = new ArrayList<>();
-    Set<String> names = new java.util.HashSet<>();
+    Set<String> names = new HashSet<>();
     int i = 0;
     for (JsonNode m : node) {
       String path = "adopt[" + i++ + "]";
       ConfigNodes.checkKeys(
           m,
           path,
-          Set.of("name", "match", "key-regex", "type", "sql", "table", "key-columns",
-              "value-column", "schedule", "scan-count"));
+          Set.of(
+              "name",
+              "match",
+              "key-regex",
+              "type",
+              "sql",
+              "table",
+              "key-columns",
+              "value-column",
+              "schedule",
+              "scan-count"));
       String name = ConfigNodes.str(m, "name", path + ".name").orElse(null);
       if (!names.add(String.valueOf(name))) {
         throw new ConfigException("adopt mapping name '" + name + "' is used twice");
@@ -216,7 +251,11 @@ public record AdoptMapping(
           compiled = KeyRegex.compile(regex);
         } catch (IllegalArgumentException e) {
           throw new ConfigException(
-              "adopt mapping '" + name + "': key-regex " + regex + " does not compile: "
+              "adopt mapping '"
+                  + name
+                  + "': key-regex "
+                  + regex
+                  + " does not compile: "
                   + e.getMessage());
         }
       }
@@ -230,7 +269,9 @@ public record AdoptMapping(
       }
       Type type =
           ConfigNodes.enumValue(
-              path + ".type", ConfigNodes.str(m, "type", path + ".type").orElse("string"), Type.class);
+              path + ".type",
+              ConfigNodes.str(m, "type", path + ".type").orElse("string"),
+              Type.class);
       out.add(
           new AdoptMapping(
               name,
@@ -242,7 +283,8 @@ public record AdoptMapping(
               cols,
               ConfigNodes.str(m, "value-column", path + ".value-column").orElse(null),
               ConfigNodes.str(m, "schedule", path + ".schedule").orElse(null),
-              ConfigNodes.integer(m, "scan-count", path + ".scan-count").orElse(DEFAULT_SCAN_COUNT)));
+              ConfigNodes.integer(m, "scan-count", path + ".scan-count")
+                  .orElse(DEFAULT_SCAN_COUNT)));
     }
     return List.copyOf(out);
   }

@@ -17,14 +17,14 @@ import java.util.Set;
  * ({@link ApiTokens}, {@code SPILLWAY_API_TOKEN}).
  *
  * @param enabled whether the worker serves the API
- * @param bind address of the listener; loopback unless you mean it (a CDN or reverse proxy in
- *     front is the usual way out)
+ * @param bind address of the listener; loopback unless you mean it (a CDN or reverse proxy in front
+ *     is the usual way out)
  * @param port its port; 0 picks a free one (the worker logs which)
  * @param maxAge {@code Cache-Control: max-age} of cacheable answers (whole seconds)
  * @param staleWhileRevalidate {@code stale-while-revalidate} of cacheable answers (whole seconds)
  * @param publicIncrements counters open to anonymous increments (beacons), each by 1 at most
- * @param anonymousRate anonymous increments per second one client address may send (a burst of
- *     as many is allowed); beyond it {@code 429}
+ * @param anonymousRate anonymous increments per second one client address may send (a burst of as
+ *     many is allowed); beyond it {@code 429}
  * @param corsOrigins origins allowed to call the API from a browser ({@code *}: any origin)
  */
 public record ApiSettings(
@@ -42,12 +42,14 @@ public record ApiSettings(
   public static final Duration DEFAULT_MAX_AGE = Duration.ofSeconds(5);
   public static final Duration DEFAULT_STALE_WHILE_REVALIDATE = Duration.ofSeconds(60);
   public static final int DEFAULT_ANONYMOUS_RATE = 10;
+
   /** A year: the longest {@code max-age} RFC 9111 suggests a cache honour. */
   static final Duration MAX_CACHE_SECONDS = Duration.ofDays(365);
 
   public ApiSettings {
     if (bind == null || bind.isBlank()) {
-      throw new ConfigException("api.bind must be an address like 127.0.0.1 but was '" + bind + "'");
+      throw new ConfigException(
+          "api.bind must be an address like 127.0.0.1 but was '" + bind + "'");
     }
     if (port < 0 || port > 65535) {
       throw new ConfigException("api.port must be between 0 and 65535 but was " + port);
@@ -96,8 +98,14 @@ public record ApiSettings(
         node,
         "api",
         Set.of(
-            "enabled", "bind", "port", "max-age", "stale-while-revalidate",
-            "public-increments", "anonymous-rate", "cors-origins"));
+            "enabled",
+            "bind",
+            "port",
+            "max-age",
+            "stale-while-revalidate",
+            "public-increments",
+            "anonymous-rate",
+            "cors-origins"));
     return new ApiSettings(
         ConfigNodes.bool(node, "enabled", "api.enabled").orElse(d.enabled()),
         ConfigNodes.str(node, "bind", "api.bind").orElse(d.bind()),
@@ -113,14 +121,22 @@ public record ApiSettings(
   /** A copy listening on {@code port} (0: any free one). */
   public ApiSettings withPort(int port) {
     return new ApiSettings(
-        enabled, bind, port, maxAge, staleWhileRevalidate, publicIncrements, anonymousRate,
+        enabled,
+        bind,
+        port,
+        maxAge,
+        staleWhileRevalidate,
+        publicIncrements,
+        anonymousRate,
         corsOrigins);
   }
 
   /** The value of {@code Cache-Control} on cacheable answers. */
   public String cacheControl() {
-    return "public, max-age=" + maxAge.toSeconds()
-        + ", stale-while-revalidate=" + staleWhileRevalidate.toSeconds();
+    return "public, max-age="
+        + maxAge.toSeconds()
+        + ", stale-while-revalidate="
+        + staleWhileRevalidate.toSeconds();
   }
 
   /** Whether anonymous clients may increment {@code counter}. */
@@ -159,12 +175,18 @@ public record ApiSettings(
     }
     if (d.compareTo(min) < 0 || d.compareTo(MAX_CACHE_SECONDS) > 0) {
       throw new ConfigException(
-          key + " must be between " + Durations.format(min) + " and "
-              + Durations.format(MAX_CACHE_SECONDS) + " but was " + Durations.format(d));
+          key
+              + " must be between "
+              + Durations.format(min)
+              + " and "
+              + Durations.format(MAX_CACHE_SECONDS)
+              + " but was "
+              + Durations.format(d));
     }
     if (d.toMillis() % 1000 != 0) {
       throw new ConfigException(
-          key + " must be whole seconds (HTTP caches count in seconds) but was "
+          key
+              + " must be whole seconds (HTTP caches count in seconds) but was "
               + Durations.format(d));
     }
   }
@@ -191,7 +213,9 @@ public record ApiSettings(
         || u.getRawUserInfo() != null) {
       throw new ConfigException(
           "api.cors-origins entries must be an origin like https://example.com (scheme, host,"
-              + " optional port, no path) or * but was '" + o + "'");
+              + " optional port, no path) or * but was '"
+              + o
+              + "'");
     }
   }
 
@@ -208,7 +232,12 @@ public record ApiSettings(
     for (JsonNode e : n) {
       if (!e.isTextual()) {
         throw new ConfigException(
-            "api." + field + " must be a list of strings like " + example + " but holds '" + e
+            "api."
+                + field
+                + " must be a list of strings like "
+                + example
+                + " but holds '"
+                + e
                 + "'");
       }
       out.add(e.asText());

@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
 import dev.spillway.SpillwayConfig;
 import java.time.Duration;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
@@ -200,7 +202,7 @@ public record CacheSettings(
       }
       copy.put(e.getKey(), e.getValue());
     }
-    return java.util.Collections.unmodifiableMap(copy);
+    return Collections.unmodifiableMap(copy);
   }
 
   /** The cache an entity of a foreign event names: its mapping, else the entity name itself. */
@@ -265,7 +267,7 @@ public record CacheSettings(
       m.put("foreign-channel", foreignChannel);
     }
     if (!foreignEntities.isEmpty()) {
-      m.put("foreign-entities", new java.util.TreeMap<String, String>(foreignEntities));
+      m.put("foreign-entities", new TreeMap<String, String>(foreignEntities));
     }
     return m;
   }

@@ -18,7 +18,6 @@ public final class Checks {
 
   private Checks() {}
 
-
   /** An ordered map of alternating keys and values. */
   public static Map<String, Object> tree(Object... keysAndValues) {
     Map<String, Object> m = new LinkedHashMap<>();
@@ -76,7 +75,11 @@ public final class Checks {
     requireAtLeast(key, value, min);
     if (value.compareTo(max) > 0) {
       throw new ConfigException(
-          key + " must be at most " + Durations.format(max) + " but was " + Durations.format(value));
+          key
+              + " must be at most "
+              + Durations.format(max)
+              + " but was "
+              + Durations.format(value));
     }
   }
 
@@ -85,4 +88,5 @@ public final class Checks {
       throw new ConfigException(
           key + " must be between " + min + " and " + max + " but was " + value);
     }
-  }}
+  }
+}

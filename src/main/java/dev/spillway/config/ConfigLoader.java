@@ -1,10 +1,5 @@
 package dev.spillway.config;
 
-import dev.spillway.ConfigException;
-import dev.spillway.Granularity;
-import dev.spillway.Durability;
-import dev.spillway.OverflowPolicy;
-import dev.spillway.SpillwayConfig;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonStreamContext;
@@ -12,14 +7,22 @@ import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.spillway.ConfigException;
+import dev.spillway.Durability;
+import dev.spillway.Granularity;
+import dev.spillway.OverflowPolicy;
+import dev.spillway.SpillwayConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Iterator;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 import java.util.TreeSet;
 
@@ -30,20 +33,21 @@ import java.util.TreeSet;
  * so is a key set twice in one mapping (YAML parsers otherwise keep the last one silently, so the
  * value an operator reads first is not the one in force).
  *
- * <p>Environment overrides win over the file: {@code SPILLWAY_REDIS_URI}, {@code SPILLWAY_REDIS_CLUSTER}, {@code
- * SPILLWAY_JDBC_URL}, {@code SPILLWAY_JDBC_USER}, {@code SPILLWAY_JDBC_PASSWORD}, {@code
- * SPILLWAY_KEY_PREFIX}, {@code SPILLWAY_SCHEMA}, {@code SPILLWAY_STRIPES}. Secrets belong in the
- * environment, not in the file.
+ * <p>Environment overrides win over the file: {@code SPILLWAY_REDIS_URI}, {@code
+ * SPILLWAY_REDIS_CLUSTER}, {@code SPILLWAY_JDBC_URL}, {@code SPILLWAY_JDBC_USER}, {@code
+ * SPILLWAY_JDBC_PASSWORD}, {@code SPILLWAY_KEY_PREFIX}, {@code SPILLWAY_SCHEMA}, {@code
+ * SPILLWAY_STRIPES}. Secrets belong in the environment, not in the file.
  *
- * <p>The CLI and {@code Spillway.builder().configFile(path)} both load through here, so they
- * accept the same files and refuse the bad ones with the same sentences.
+ * <p>The CLI and {@code Spillway.builder().configFile(path)} both load through here, so they accept
+ * the same files and refuse the bad ones with the same sentences.
  */
 public final class ConfigLoader {
   /** Every key the file may hold, as dotted paths; {@code counters.*} is free-form below. */
   private static final Set<String> KNOWN = CoreSettings.keys();
 
   /** Top-level sections parsed by their own classes. */
-  private static final Set<String> DELEGATED = Set.of("counters", "adopt", "worker", "reporting", "cache", "api");
+  private static final Set<String> DELEGATED =
+      Set.of("counters", "adopt", "worker", "reporting", "cache", "api");
 
   /**
    * One mapper for every file: duplicate keys are an error (STRICT_DUPLICATE_DETECTION), at any
@@ -125,7 +129,7 @@ public final class ConfigLoader {
     b.worker(WorkerSettings.parse(root.path("worker")));
     b.reporting(ReportSettings.parse(root.path("reporting")));
     b.cache(CacheSettings.parse(root.path("cache")));
-    b.api(dev.spillway.config.ApiSettings.parse(root.path("api")));
+    b.api(ApiSettings.parse(root.path("api")));
     JsonNode counters = root.path("counters");
     if (!counters.isMissingNode() && !counters.isNull()) {
       if (!counters.isObject()) {
@@ -144,8 +148,7 @@ public final class ConfigLoader {
           for (Iterator<String> names = spec.fieldNames(); names.hasNext(); ) {
             String n = names.next();
             if (!n.equals("buckets")) {
-              throw new ConfigException(
-                  key + "." + n + " is not a known setting (known: buckets)");
+              throw new ConfigException(key + "." + n + " is not a known setting (known: buckets)");
             }
           }
           JsonNode list = spec.path("buckets");
@@ -164,8 +167,8 @@ public final class ConfigLoader {
   }
 
   /**
-   * The dotted key a parser refused as a duplicate ({@code keys.stripes}, {@code
-   * adopt[1].match}), or null when {@code e} is another error.
+   * The dotted key a parser refused as a duplicate ({@code keys.stripes}, {@code adopt[1].match}),
+   * or null when {@code e} is another error.
    */
   private static String duplicateKey(JsonProcessingException e) {
     if (!(e.getProcessor() instanceof JsonParser p)
@@ -189,7 +192,7 @@ public final class ConfigLoader {
     envValue(env, "SPILLWAY_REDIS_CLUSTER")
         .ifPresent(
             v -> {
-              String t = v.trim().toLowerCase(java.util.Locale.ROOT);
+              String t = v.trim().toLowerCase(Locale.ROOT);
               if (!t.equals("true") && !t.equals("false")) {
                 throw new ConfigException(
                     "SPILLWAY_REDIS_CLUSTER must be true or false but was '" + v + "'");
@@ -226,14 +229,14 @@ public final class ConfigLoader {
   }
 
   /** The value of {@code s} in the file, by its kind; empty when the file does not set it. */
-  private static java.util.Optional<Object> read(JsonNode root, CoreSettings.Setting s) {
+  private static Optional<Object> read(JsonNode root, CoreSettings.Setting s) {
     String key = s.key();
     return switch (s.kind()) {
       case TEXT, URI, SECRET -> str(root, key).map(v -> v);
       case DURATION -> str(root, key).map(v -> Durations.parse(key, v));
       case INT -> {
-        java.util.OptionalInt n = integer(root, key);
-        yield n.isPresent() ? java.util.Optional.of(n.getAsInt()) : java.util.Optional.empty();
+        OptionalInt n = integer(root, key);
+        yield n.isPresent() ? Optional.of(n.getAsInt()) : Optional.empty();
       }
       case BOOL -> bool(root, key).map(v -> v);
       case OVERFLOW -> str(root, key).map(v -> enumValue(key, v, OverflowPolicy.class));
@@ -241,20 +244,20 @@ public final class ConfigLoader {
     };
   }
 
-  private static java.util.Optional<Boolean> bool(JsonNode root, String path) {
+  private static Optional<Boolean> bool(JsonNode root, String path) {
     JsonNode n = at(root, path);
     if (n.isMissingNode()) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     if (!n.isBoolean()) {
       throw new ConfigException(path + " must be true or false but was '" + n + "'");
     }
-    return java.util.Optional.of(n.booleanValue());
+    return Optional.of(n.booleanValue());
   }
 
-  private static java.util.Optional<String> envValue(Map<String, String> env, String name) {
+  private static Optional<String> envValue(Map<String, String> env, String name) {
     String v = env.get(name);
-    return v == null || v.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(v);
+    return v == null || v.isEmpty() ? Optional.empty() : Optional.of(v);
   }
 
   private static void checkKeys(JsonNode node, String path) {
@@ -265,8 +268,7 @@ public final class ConfigLoader {
         continue; // each of these sections checks its own keys
       }
       JsonNode child = node.get(name);
-      boolean isSection =
-          KNOWN.stream().anyMatch(k -> k.startsWith(full + "."));
+      boolean isSection = KNOWN.stream().anyMatch(k -> k.startsWith(full + "."));
       if (isSection) {
         if (!child.isObject()) {
           throw new ConfigException(full + " must be a mapping but was '" + child + "'");
@@ -274,7 +276,12 @@ public final class ConfigLoader {
         checkKeys(child, full);
       } else if (!KNOWN.contains(full)) {
         throw new ConfigException(
-            full + " is not a known setting (known: " + new TreeSet<>(KNOWN) + ", " + DELEGATED + ")");
+            full
+                + " is not a known setting (known: "
+                + new TreeSet<>(KNOWN)
+                + ", "
+                + DELEGATED
+                + ")");
       }
     }
   }
@@ -290,26 +297,26 @@ public final class ConfigLoader {
     return n;
   }
 
-  private static java.util.Optional<String> str(JsonNode root, String key) {
+  private static Optional<String> str(JsonNode root, String key) {
     JsonNode n = at(root, key);
     if (n.isMissingNode() || n.isNull()) {
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     if (!n.isValueNode()) {
       throw new ConfigException(key + " must be a single value but was '" + n + "'");
     }
-    return java.util.Optional.of(n.asText());
+    return Optional.of(n.asText());
   }
 
-  private static java.util.OptionalInt integer(JsonNode root, String key) {
+  private static OptionalInt integer(JsonNode root, String key) {
     JsonNode n = at(root, key);
     if (n.isMissingNode() || n.isNull()) {
-      return java.util.OptionalInt.empty();
+      return OptionalInt.empty();
     }
     if (!n.isIntegralNumber() || !n.canConvertToInt()) {
       throw new ConfigException(key + " must be a whole number but was '" + n.asText() + "'");
     }
-    return java.util.OptionalInt.of(n.intValue());
+    return OptionalInt.of(n.intValue());
   }
 
   private static <E extends Enum<E>> E enumValue(String key, String value, Class<E> type) {
@@ -319,7 +326,7 @@ public final class ConfigLoader {
       throw new ConfigException(
           key
               + " must be one of "
-              + java.util.Arrays.toString(type.getEnumConstants())
+              + Arrays.toString(type.getEnumConstants())
               + " but was '"
               + value
               + "'");

@@ -1,8 +1,8 @@
 package dev.spillway.config;
 
-import dev.spillway.ConfigException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.MissingNode;
+import dev.spillway.ConfigException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Iterator;

@@ -50,19 +50,47 @@ public final class CoreSettings {
   public static final List<Setting> ALL =
       List.of(
           row("redis.uri", Kind.URI, (b, v) -> b.redisUri((String) v), SpillwayConfig::redisUri),
-          row("redis.timeout", Kind.DURATION, (b, v) -> b.redisTimeout((Duration) v), SpillwayConfig::redisTimeout),
-          row("redis.cluster", Kind.BOOL, (b, v) -> b.redisCluster((Boolean) v), SpillwayConfig::redisCluster),
-          row("postgres.jdbc-url", Kind.URI, (b, v) -> b.jdbcUrl((String) v), SpillwayConfig::jdbcUrl),
-          row("postgres.user", Kind.TEXT, (b, v) -> b.jdbcUser((String) v), SpillwayConfig::jdbcUser),
-          row("postgres.password", Kind.SECRET, (b, v) -> b.jdbcPassword((String) v), SpillwayConfig::jdbcPassword),
+          row(
+              "redis.timeout",
+              Kind.DURATION,
+              (b, v) -> b.redisTimeout((Duration) v),
+              SpillwayConfig::redisTimeout),
+          row(
+              "redis.cluster",
+              Kind.BOOL,
+              (b, v) -> b.redisCluster((Boolean) v),
+              SpillwayConfig::redisCluster),
+          row(
+              "postgres.jdbc-url",
+              Kind.URI,
+              (b, v) -> b.jdbcUrl((String) v),
+              SpillwayConfig::jdbcUrl),
+          row(
+              "postgres.user",
+              Kind.TEXT,
+              (b, v) -> b.jdbcUser((String) v),
+              SpillwayConfig::jdbcUser),
+          row(
+              "postgres.password",
+              Kind.SECRET,
+              (b, v) -> b.jdbcPassword((String) v),
+              SpillwayConfig::jdbcPassword),
           row("postgres.schema", Kind.TEXT, (b, v) -> b.schema((String) v), SpillwayConfig::schema),
-          row("postgres.pool-size", Kind.INT, (b, v) -> b.poolSize((Integer) v), SpillwayConfig::poolSize),
+          row(
+              "postgres.pool-size",
+              Kind.INT,
+              (b, v) -> b.poolSize((Integer) v),
+              SpillwayConfig::poolSize),
           row(
               "postgres.connect-timeout",
               Kind.DURATION,
               (b, v) -> b.postgresConnectTimeout((Duration) v),
               SpillwayConfig::postgresConnectTimeout),
-          row("keys.prefix", Kind.TEXT, (b, v) -> b.keyPrefix((String) v), SpillwayConfig::keyPrefix),
+          row(
+              "keys.prefix",
+              Kind.TEXT,
+              (b, v) -> b.keyPrefix((String) v),
+              SpillwayConfig::keyPrefix),
           row("keys.stripes", Kind.INT, (b, v) -> b.stripes((Integer) v), SpillwayConfig::stripes),
           row(
               "client.drain-interval",
@@ -99,8 +127,16 @@ public final class CoreSettings {
               Kind.INT,
               (b, v) -> b.durableReplicas((Integer) v),
               SpillwayConfig::durableReplicas),
-          row("flush.enabled", Kind.BOOL, (b, v) -> b.flushEnabled((Boolean) v), SpillwayConfig::flushEnabled),
-          row("flush.interval", Kind.DURATION, (b, v) -> b.flushInterval((Duration) v), SpillwayConfig::flushInterval),
+          row(
+              "flush.enabled",
+              Kind.BOOL,
+              (b, v) -> b.flushEnabled((Boolean) v),
+              SpillwayConfig::flushEnabled),
+          row(
+              "flush.interval",
+              Kind.DURATION,
+              (b, v) -> b.flushInterval((Duration) v),
+              SpillwayConfig::flushInterval),
           row(
               "flush.max-cells-per-transaction",
               Kind.INT,
@@ -140,7 +176,8 @@ public final class CoreSettings {
       @SuppressWarnings("unchecked")
       Map<String, Object> section =
           (Map<String, Object>)
-              root.computeIfAbsent(s.key().substring(0, dot), k -> new LinkedHashMap<String, Object>());
+              root.computeIfAbsent(
+                  s.key().substring(0, dot), k -> new LinkedHashMap<String, Object>());
       section.put(s.key().substring(dot + 1), shown(s, s.value().apply(config), redactor));
     }
     return root;

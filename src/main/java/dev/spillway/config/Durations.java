@@ -35,10 +35,7 @@ public final class Durations {
       return Duration.parse(t);
     } catch (DateTimeParseException e) {
       throw new ConfigException(
-          key
-              + " must be a duration like 250ms, 5s, 2m, 1h, 7d or PT1S but was '"
-              + text
-              + "'");
+          key + " must be a duration like 250ms, 5s, 2m, 1h, 7d or PT1S but was '" + text + "'");
     }
   }
 

@@ -12,14 +12,15 @@ import java.util.regex.PatternSyntaxException;
 /**
  * The key regex of an adopt mapping, with named groups that become SQL parameters. Java's regex
  * engine only allows letters and digits in group names, but SQL parameters are usually written
- * {@code :page_id}; so group names may also contain underscores here, and are renamed to legal
- * Java names internally. {@link #match} returns the values by the names the user wrote.
+ * {@code :page_id}; so group names may also contain underscores here, and are renamed to legal Java
+ * names internally. {@link #match} returns the values by the names the user wrote.
  */
 public final class KeyRegex {
   private static final Pattern GROUP_NAME = Pattern.compile("[A-Za-z][A-Za-z0-9_]{0,62}");
 
   private final String text;
   private final Pattern pattern;
+
   /** user name -> Java group name */
   private final Map<String, String> names;
 
@@ -43,7 +44,9 @@ public final class KeyRegex {
         out.append(c).append(text.charAt(++i)); // escaped character, never a group opener
         continue;
       }
-      if (text.startsWith("(?<", i) && i + 3 < text.length() && Character.isLetter(text.charAt(i + 3))) {
+      if (text.startsWith("(?<", i)
+          && i + 3 < text.length()
+          && Character.isLetter(text.charAt(i + 3))) {
         int end = text.indexOf('>', i + 3);
         String name = end < 0 ? "" : text.substring(i + 3, end);
         if (!GROUP_NAME.matcher(name).matches()) {
@@ -61,7 +64,8 @@ public final class KeyRegex {
       out.append(c);
     }
     try {
-      return new KeyRegex(text, Pattern.compile(out.toString()), Collections.unmodifiableMap(names));
+      return new KeyRegex(
+          text, Pattern.compile(out.toString()), Collections.unmodifiableMap(names));
     } catch (PatternSyntaxException e) {
       throw new IllegalArgumentException(e.getDescription() + " near index " + e.getIndex(), e);
     }

@@ -5,10 +5,10 @@ import java.util.Map;
 
 /**
  * Writes {@code key=value} pairs as logfmt, the format of Spillway's log lines: a value with a
- * space, a quote, {@code =}, a backslash or a control character (or an empty one) is
- * double-quoted, with {@code \"}, {@code \\}, {@code \n}, {@code \r} and {@code \t} escaped, so
- * that every line reads back into the same pairs. Nested maps become dotted keys ({@code
- * worker.http.port=9464}); the worker's JSON log format turns them back into nested objects.
+ * space, a quote, {@code =}, a backslash or a control character (or an empty one) is double-quoted,
+ * with {@code \"}, {@code \\}, {@code \n}, {@code \r} and {@code \t} escaped, so that every line
+ * reads back into the same pairs. Nested maps become dotted keys ({@code worker.http.port=9464});
+ * the worker's JSON log format turns them back into nested objects.
  */
 public final class Logfmt {
   private Logfmt() {}

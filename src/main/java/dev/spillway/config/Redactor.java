@@ -5,10 +5,12 @@ import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -27,19 +29,17 @@ import java.util.regex.Pattern;
  *       {@code postgresql}, {@code postgres}, {@code jdbc:postgresql}) becomes {@code <masked>@},
  *       and the value of every {@code password=}, {@code sslpassword=}, {@code *token=}, {@code
  *       *secret=} parameter (also written {@code password: value}) becomes {@code <masked>}.
- *   <li><b>Literal secrets</b> known to this instance (the PostgreSQL password, the password in
- *       the Redis URI or JDBC URL, {@code SPILLWAY_*_PASSWORD}/{@code _TOKEN}/{@code
- *       _SECRET}/{@code _KEYS} values), raw, percent-encoded and percent-decoded, wherever they
- *       appear.
+ *   <li><b>Literal secrets</b> known to this instance (the PostgreSQL password, the password in the
+ *       Redis URI or JDBC URL, {@code SPILLWAY_*_PASSWORD}/{@code _TOKEN}/{@code _SECRET}/{@code
+ *       _KEYS} values), raw, percent-encoded and percent-decoded, wherever they appear.
  * </ul>
  *
- * <p>Hazards. The rules work on text with regular expressions and never parse a URI: the URIs
- * that most need hiding are the ones that do not parse ({@code redis://:pa/ss@host}). They err
- * toward hiding too much: a URL's userinfo runs to the last {@code @} before whitespace or the
- * next {@code scheme://}, so {@code ?user=a@b} in a query hides the host as well. A literal secret
- * shorter than {@value #MIN_SECRET_LENGTH} characters is not searched for (it would blank out
- * ordinary words); only the shapes hide it. A secret containing whitespace is hidden by literal
- * match only.
+ * <p>Hazards. The rules work on text with regular expressions and never parse a URI: the URIs that
+ * most need hiding are the ones that do not parse ({@code redis://:pa/ss@host}). They err toward
+ * hiding too much: a URL's userinfo runs to the last {@code @} before whitespace or the next {@code
+ * scheme://}, so {@code ?user=a@b} in a query hides the host as well. A literal secret shorter than
+ * {@value #MIN_SECRET_LENGTH} characters is not searched for (it would blank out ordinary words);
+ * only the shapes hide it. A secret containing whitespace is hidden by literal match only.
  */
 public final class Redactor {
   /** What a hidden secret is replaced with. */
@@ -114,7 +114,10 @@ public final class Redactor {
       alternation.append(alternation.isEmpty() ? "" : "|").append(Pattern.quote(v));
     }
     long kept =
-        secrets.stream().filter(s -> s != null && s.length() >= MIN_SECRET_LENGTH).distinct().count();
+        secrets.stream()
+            .filter(s -> s != null && s.length() >= MIN_SECRET_LENGTH)
+            .distinct()
+            .count();
     return new Redactor(Pattern.compile(alternation.toString()), (int) kept);
   }
 
@@ -233,7 +236,7 @@ public final class Redactor {
       if (SECRET_ENV.matcher(e.getKey()).matches()) {
         all.addAll(e.getKey().endsWith("KEYS") ? keyList(e.getValue()) : List.of(e.getValue()));
         if (e.getKey().endsWith("TOKEN")) { // SPILLWAY_API_TOKEN: several, comma-separated
-          java.util.Arrays.stream(e.getValue().split(",")).map(String::trim).forEach(all::add);
+          Arrays.stream(e.getValue().split(",")).map(String::trim).forEach(all::add);
         }
       } else if (e.getKey().startsWith("SPILLWAY_") && e.getValue().contains("://")) {
         all.addAll(secretsIn(e.getValue())); // SPILLWAY_REDIS_URI, SPILLWAY_JDBC_URL, ...
@@ -281,7 +284,7 @@ public final class Redactor {
   }
 
   private static String lowerHex(String encoded) {
-    return PERCENT_HEX.matcher(encoded).replaceAll(r -> r.group().toLowerCase(java.util.Locale.ROOT));
+    return PERCENT_HEX.matcher(encoded).replaceAll(r -> r.group().toLowerCase(Locale.ROOT));
   }
 
   @Override

@@ -14,6 +14,7 @@ import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -277,7 +278,7 @@ public record ReportSettings(
     m.put(
         "partitions",
         Checks.tree(
-            "interval", partitionInterval.name().toLowerCase(java.util.Locale.ROOT),
+            "interval", partitionInterval.name().toLowerCase(Locale.ROOT),
             "ahead", Durations.format(partitionsAhead)));
     m.put("lock-timeout", Durations.format(lockTimeout));
     m.put("default-retention", levels(defaultRetention));
@@ -302,7 +303,7 @@ public record ReportSettings(
 
   private static Map<String, Object> levels(Map<Granularity, RetentionPeriod> m) {
     Map<String, Object> out = new LinkedHashMap<>();
-    m.forEach((g, r) -> out.put(g.name().toLowerCase(java.util.Locale.ROOT), r.toString()));
+    m.forEach((g, r) -> out.put(g.name().toLowerCase(Locale.ROOT), r.toString()));
     return out;
   }
 

@@ -6,6 +6,7 @@ import dev.spillway.Granularity;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.EnumMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -119,7 +120,7 @@ public record RetentionPeriod(Optional<Duration> period) {
   }
 
   static String name(Granularity g) {
-    return g.name().toLowerCase(java.util.Locale.ROOT);
+    return g.name().toLowerCase(Locale.ROOT);
   }
 
   static Map<Granularity, RetentionPeriod> parseLevels(JsonNode node, String key) {

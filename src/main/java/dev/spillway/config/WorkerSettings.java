@@ -1,18 +1,19 @@
 package dev.spillway.config;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.spillway.ConfigException;
 import dev.spillway.SpillwayConfig;
-import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import org.quartz.CronExpression;
 
 /**
- * Settings of the standalone worker process (section {@code worker:} of the YAML file). Ignored
- * by an embedded client.
+ * Settings of the standalone worker process (section {@code worker:} of the YAML file). Ignored by
+ * an embedded client.
  *
  * <p>Schedules ({@code flush.schedule}, {@code ledger.prune-schedule}, {@code
  * dead-letters.check-schedule}) are either an interval ({@code 500ms}, {@code 1h}) or a Quartz cron
@@ -63,21 +64,25 @@ public record WorkerSettings(
   public static final Duration DEFAULT_CLUSTER_CHECKIN_INTERVAL = Duration.ofMillis(7500);
   public static final int DEFAULT_THREADS = 4;
   public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
+
   /** Four flush jobs let up to four clustered workers flush at once, each on its own stripes. */
   public static final int DEFAULT_FLUSH_GROUPS = 4;
+
   public static final Duration DEFAULT_LEDGER_RETENTION = Duration.ofDays(7);
+
   /**
-   * A shorter retention would let a batch that waited in Redis (PostgreSQL away for a weekend)
-   * lose its ledger row and be applied twice; an hour is the floor, days are the norm.
+   * A shorter retention would let a batch that waited in Redis (PostgreSQL away for a weekend) lose
+   * its ledger row and be applied twice; an hour is the floor, days are the norm.
    */
   public static final Duration MIN_LEDGER_RETENTION = Duration.ofHours(1);
+
   /** 100 years: far past any sensible audit horizon, and far from overflowing a timestamp. */
   public static final Duration MAX_LEDGER_RETENTION = Duration.ofDays(36_525);
+
   public static final String DEFAULT_LEDGER_PRUNE_SCHEDULE = "1h";
   public static final String DEFAULT_DEAD_LETTER_CHECK_SCHEDULE = "1m";
   static final Set<String> LOG_LEVELS = Set.of("TRACE", "DEBUG", "INFO", "WARN", "ERROR");
-  private static final java.util.regex.Pattern INSTANCE_ID =
-      java.util.regex.Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
+  private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9_.:-]{1,100}");
 
   public WorkerSettings {
     if (httpBind == null || httpBind.isBlank()) {
@@ -120,7 +125,8 @@ public record WorkerSettings(
     if (!LOG_LEVELS.contains(logLevel)) {
       throw new ConfigException(
           "worker.log.level must be one of [TRACE, DEBUG, INFO, WARN, ERROR] but was '"
-              + logLevel + "'");
+              + logLevel
+              + "'");
     }
   }
 
@@ -161,8 +167,16 @@ public record WorkerSettings(
         node,
         "worker",
         Set.of(
-            "http", "cluster", "cluster-checkin-interval", "instance-id", "threads",
-            "shutdown-timeout", "flush", "ledger", "dead-letters", "log"));
+            "http",
+            "cluster",
+            "cluster-checkin-interval",
+            "instance-id",
+            "threads",
+            "shutdown-timeout",
+            "flush",
+            "ledger",
+            "dead-letters",
+            "log"));
     ConfigNodes.checkKeys(node.path("http"), "worker.http", Set.of("bind", "port"));
     ConfigNodes.checkKeys(node.path("flush"), "worker.flush", Set.of("groups", "schedule"));
     ConfigNodes.checkKeys(
@@ -189,7 +203,8 @@ public record WorkerSettings(
     ConfigNodes.str(node, "dead-letters.check-schedule", "worker.dead-letters.check-schedule")
         .ifPresent(b::deadLetterCheckSchedule);
     ConfigNodes.str(node, "log.format", "worker.log.format")
-        .ifPresent(v -> b.logFormat(ConfigNodes.enumValue("worker.log.format", v, LogFormat.class)));
+        .ifPresent(
+            v -> b.logFormat(ConfigNodes.enumValue("worker.log.format", v, LogFormat.class)));
     ConfigNodes.str(node, "log.level", "worker.log.level").ifPresent(b::logLevel);
     return b.build();
   }
@@ -208,9 +223,12 @@ public record WorkerSettings(
     } catch (ConfigException notAnInterval) {
       if (!CronExpression.isValidExpression(text.trim())) {
         throw new ConfigException(
-            key + " must be an interval like 30s or 1h, or a Quartz cron expression like"
+            key
+                + " must be an interval like 30s or 1h, or a Quartz cron expression like"
                 + " \"0 17 * * * ?\" (seconds minutes hours day-of-month month day-of-week),"
-                + " but was '" + text + "'");
+                + " but was '"
+                + text
+                + "'");
       }
     }
     if (interval != null) {
@@ -218,7 +236,10 @@ public record WorkerSettings(
     }
   }
 
-  /** The {@code worker:} section, for the effective configuration ({@link SpillwayConfig#effective}). */
+  /**
+   * The {@code worker:} section, for the effective configuration ({@link
+   * SpillwayConfig#effective}).
+   */
   public Map<String, Object> effective() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("http", Checks.tree("bind", httpBind, "port", httpPort));
@@ -242,8 +263,7 @@ public record WorkerSettings(
             "retention", Durations.format(ledgerRetention), "prune-schedule", ledgerPruneSchedule));
     m.put("dead-letters", Checks.tree("check-schedule", deadLetterCheckSchedule));
     m.put(
-        "log",
-        Checks.tree("format", logFormat.name().toLowerCase(Locale.ROOT), "level", logLevel));
+        "log", Checks.tree("format", logFormat.name().toLowerCase(Locale.ROOT), "level", logLevel));
     return m;
   }
 
@@ -344,9 +364,20 @@ public record WorkerSettings(
 
     public WorkerSettings build() {
       return new WorkerSettings(
-          httpBind, httpPort, cluster, clusterCheckinInterval, instanceId, threads,
-          shutdownTimeout, flushGroups, flushSchedule, ledgerRetention, ledgerPruneSchedule,
-          deadLetterCheckSchedule, logFormat, logLevel);
+          httpBind,
+          httpPort,
+          cluster,
+          clusterCheckinInterval,
+          instanceId,
+          threads,
+          shutdownTimeout,
+          flushGroups,
+          flushSchedule,
+          ledgerRetention,
+          ledgerPruneSchedule,
+          deadLetterCheckSchedule,
+          logFormat,
+          logLevel);
     }
   }
 }

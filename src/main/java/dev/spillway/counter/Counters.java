@@ -58,8 +58,8 @@ public interface Counters {
 
   /**
    * Cells buffered locally plus cells sent but not yet acknowledged by Redis (plus cells waiting
-   * for a direct write to PostgreSQL). A cell counts twice while an older delta of it waits to
-   * be acknowledged and a newer one is buffered: this measures work outstanding, not keys.
+   * for a direct write to PostgreSQL). A cell counts twice while an older delta of it waits to be
+   * acknowledged and a newer one is buffered: this measures work outstanding, not keys.
    */
   int pendingCells();
 }

@@ -13,13 +13,13 @@ import redis.embedded.core.ExecutableProvider;
 /**
  * A Redis server started for this JVM on a free loopback port, with no persistence.
  *
- * <p>First choice is the binary shipped inside {@code com.github.codemonstur:embedded-redis}
- * (Redis 6.2); where that binary cannot run (an unsupported platform, a missing shared library),
- * {@code redis-server} from {@code PATH} is started as a child process instead. Either way the
- * server binds to 127.0.0.1 only and writes nothing but its working files into {@code dir}.
+ * <p>First choice is the binary shipped inside {@code com.github.codemonstur:embedded-redis} (Redis
+ * 6.2); where that binary cannot run (an unsupported platform, a missing shared library), {@code
+ * redis-server} from {@code PATH} is started as a child process instead. Either way the server
+ * binds to 127.0.0.1 only and writes nothing but its working files into {@code dir}.
  *
- * <p>Hazard: the codemonstur library registers its own JVM shutdown hook per start, which cannot
- * be removed; {@link #close()} makes that hook a no-op.
+ * <p>Hazard: the codemonstur library registers its own JVM shutdown hook per start, which cannot be
+ * removed; {@link #close()} makes that hook a no-op.
  */
 final class EmbeddedRedis implements AutoCloseable {
 
@@ -135,7 +135,9 @@ final class EmbeddedRedis implements AutoCloseable {
       stopChild(process);
       last =
           new IOException(
-              "redis-server on port " + port + " did not answer PING; its log: "
+              "redis-server on port "
+                  + port
+                  + " did not answer PING; its log: "
                   + Local.tail(log, 5));
     }
     throw last;

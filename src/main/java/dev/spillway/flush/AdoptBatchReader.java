@@ -14,12 +14,13 @@ final class AdoptBatchReader {
   private AdoptBatchReader() {}
 
   /**
-   * Decodes a batch hash written by {@link FlushScripts#ADOPT_CLAIM}. Keys are text (only text keys are
-   * claimed); values and hash fields are whatever the writer stored, so they are escaped where
-   * they are not text ({@link RedisText#escape}), and a hash field that is not text is a cell
-   * that cannot be applied (no row can be named from it exactly).
+   * Decodes a batch hash written by {@link FlushScripts#ADOPT_CLAIM}. Keys are text (only text keys
+   * are claimed); values and hash fields are whatever the writer stored, so they are escaped where
+   * they are not text ({@link RedisText#escape}), and a hash field that is not text is a cell that
+   * cannot be applied (no row can be named from it exactly).
    */
-  static AdoptBatch read(AdoptKeys keys, AdoptMapping m, String batchId, Map<byte[], byte[]> content) {
+  static AdoptBatch read(
+      AdoptKeys keys, AdoptMapping m, String batchId, Map<byte[], byte[]> content) {
     List<AdoptedCell> cells = new ArrayList<>(content.size());
     for (var e : content.entrySet()) {
       byte[] f = e.getKey();
@@ -33,7 +34,9 @@ final class AdoptBatchReader {
           cells.add(new AdoptedCell(key, null, keys.quarantine(m.name(), batchId, key), value));
         }
         case "h|" -> cells.add(hashCell(f, value));
-        default -> cells.add(new AdoptedCell(RedisText.escape(f), null, value, null, "unknown batch entry"));
+        default ->
+            cells.add(
+                new AdoptedCell(RedisText.escape(f), null, value, null, "unknown batch entry"));
       }
     }
     return new AdoptBatch(batchId, cells);
@@ -56,7 +59,11 @@ final class AdoptBatchReader {
     byte[] field = Arrays.copyOfRange(f, keyEnd, f.length);
     String text = RedisText.text(field);
     if (text == null) {
-      return new AdoptedCell(key, RedisText.escape(field), value, null,
+      return new AdoptedCell(
+          key,
+          RedisText.escape(field),
+          value,
+          null,
           "hash field is not text (invalid UTF-8 or control characters; shown escaped): no row can"
               + " be named from it, so it was not applied");
     }
@@ -66,5 +73,4 @@ final class AdoptBatchReader {
   private static String utf8(byte[] b, int from, int to) {
     return new String(b, from, to - from, StandardCharsets.UTF_8);
   }
-
 }

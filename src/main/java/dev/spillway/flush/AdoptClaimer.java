@@ -15,6 +15,7 @@ import java.security.SecureRandom;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -177,8 +178,7 @@ final class AdoptClaimer {
    * keys is unknown, and if it did they wait in its batches set for the next run's recovery.
    */
   private List<List<Object>> sendClaims(List<String[]> calls, String type, List<String> ids) {
-    List<List<Object>> moved =
-        new ArrayList<>(java.util.Collections.nCopies(calls.size(), List.of()));
+    List<List<Object>> moved = new ArrayList<>(Collections.nCopies(calls.size(), List.of()));
     List<Integer> todo = new ArrayList<>();
     for (int i = 0; i < calls.size(); i++) {
       todo.add(i);

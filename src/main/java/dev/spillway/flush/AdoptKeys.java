@@ -1,6 +1,7 @@
 package dev.spillway.flush;
 
 import dev.spillway.layout.KeyLayout;
+import dev.spillway.runtime.Errors;
 import io.lettuce.core.KeyScanCursor;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
@@ -13,15 +14,14 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Where adopted keys go once claimed (see {@link KeyLayout#adoptBatch}). An {@code ADOPT_CLAIM}
- * script moves user keys into a batch hash atomically, so on Redis Cluster the batch key must
- * live in the slot of the keys it takes: keys are claimed in groups of one slot, under a hash tag
- * that hashes to that slot ({@link #tagForKey}). On a single Redis every batch uses the tag
- * {@code a}.
+ * script moves user keys into a batch hash atomically, so on Redis Cluster the batch key must live
+ * in the slot of the keys it takes: keys are claimed in groups of one slot, under a hash tag that
+ * hashes to that slot ({@link #tagForKey}). On a single Redis every batch uses the tag {@code a}.
  *
  * <p>A batch id names its tag, so the batch key follows from the id alone: {@code
- * a.<mapping>.<millis base 36>-<random>} on a single Redis, {@code
- * a.<mapping>.<tag>.<millis base 36>-<random>} on a cluster. The claim time stays the last
- * segment, as {@code PendingBatches} expects.
+ * a.<mapping>.<millis base 36>-<random>} on a single Redis, {@code a.<mapping>.<tag>.<millis base
+ * 36>-<random>} on a cluster. The claim time stays the last segment, as {@code PendingBatches}
+ * expects.
  */
 public final class AdoptKeys {
   static final String SINGLE_TAG = "a";
@@ -68,7 +68,9 @@ public final class AdoptKeys {
     return layout.adoptBatches(mapping, tag);
   }
 
-  /** Where earlier versions quarantined a key of the wrong type ({@link KeyLayout#adoptQuarantine}). */
+  /**
+   * Where earlier versions quarantined a key of the wrong type ({@link KeyLayout#adoptQuarantine}).
+   */
   public String quarantine(String mapping, String batchId, String key) {
     return layout.adoptQuarantine(mapping, tagOf(batchId), batchId, key);
   }
@@ -80,7 +82,10 @@ public final class AdoptKeys {
    * @param flush run after each command (for a connection with auto-flush off), may be a no-op
    */
   public List<String> batchesSets(
-      RedisClusterAsyncCommands<String, String> redis, String mapping, Runnable flush, Duration timeout) {
+      RedisClusterAsyncCommands<String, String> redis,
+      String mapping,
+      Runnable flush,
+      Duration timeout) {
     if (!cluster) {
       return List.of(layout.adoptBatches(mapping, SINGLE_TAG));
     }
@@ -99,7 +104,7 @@ public final class AdoptKeys {
         throw new IllegalStateException("interrupted while scanning for adopt batches", e);
       } catch (Exception e) {
         throw new IllegalStateException(
-            "scanning for adopt batches failed: " + dev.spillway.runtime.Errors.rootMessage(e), e);
+            "scanning for adopt batches failed: " + Errors.rootMessage(e), e);
       }
       found.addAll(page.getKeys());
       cursor = page;

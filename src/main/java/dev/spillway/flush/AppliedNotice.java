@@ -7,6 +7,7 @@ import dev.spillway.store.BatchContent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -51,7 +52,7 @@ final class AppliedNotice {
   /** {@link AppliedCounters} over the cell lists of committed batches. */
   private record Committed(List<List<CellDelta>> batches, int cells) implements AppliedCounters {
     @Override
-    public void forEach(java.util.function.BiConsumer<String, String> action) {
+    public void forEach(BiConsumer<String, String> action) {
       for (List<CellDelta> b : batches) {
         for (CellDelta c : b) {
           action.accept(c.counter(), c.key());

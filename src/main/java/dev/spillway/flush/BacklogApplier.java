@@ -1,11 +1,13 @@
 package dev.spillway.flush;
 
 import dev.spillway.SpillwayConfig;
+import dev.spillway.SpillwayException;
 import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.runtime.Errors;
 import dev.spillway.store.ApplyResult;
 import dev.spillway.store.BatchContent;
 import dev.spillway.store.CounterStore;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -87,7 +89,7 @@ final class BacklogApplier {
       }
       listener.afterCommit(committed);
       return true;
-    } catch (dev.spillway.SpillwayException e) {
+    } catch (SpillwayException e) {
       if (isDataError(e)) {
         return isolatePoison(group, run, done, e);
       }
@@ -106,7 +108,7 @@ final class BacklogApplier {
    * and send the one that still fails to dead_letter whole, with the error as the reason.
    */
   private boolean isolatePoison(
-      List<BatchContent> group, RunTally run, Set<Pending> done, dev.spillway.SpillwayException e) {
+      List<BatchContent> group, RunTally run, Set<Pending> done, SpillwayException e) {
     if (group.size() > 1) {
       boolean healthy = true;
       for (BatchContent b : group) {
@@ -127,7 +129,7 @@ final class BacklogApplier {
           b.size(),
           reason);
       return true;
-    } catch (dev.spillway.SpillwayException again) {
+    } catch (SpillwayException again) {
       run.failed++;
       run.errors.add(Errors.rootMessage(again));
       return false;
@@ -136,7 +138,7 @@ final class BacklogApplier {
 
   private static boolean isDataError(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null) {
+      if (t instanceof SQLException sql && sql.getSQLState() != null) {
         String cls = sql.getSQLState().substring(0, 2);
         return cls.equals("22") || cls.equals("23") || cls.equals("54");
       }

@@ -1,8 +1,8 @@
 package dev.spillway.flush;
 
-import dev.spillway.runtime.Errors;
 import dev.spillway.redis.LuaScript;
 import dev.spillway.redis.PipelinedReplies;
+import dev.spillway.runtime.Errors;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
@@ -14,9 +14,9 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * Step 4 of a flush, for counter and adopt batches alike: {@link FlushScripts#ACK} per batch,
- * pipelined. A node that has not cached the script (a fresh or restarted Redis, a promoted
- * replica) answers NOSCRIPT: those acks go again, once, with the script's text. Any other failure
- * is harmless: the batch stays pending, and the next run finds it in the ledger and acks it.
+ * pipelined. A node that has not cached the script (a fresh or restarted Redis, a promoted replica)
+ * answers NOSCRIPT: those acks go again, once, with the script's text. Any other failure is
+ * harmless: the batch stays pending, and the next run finds it in the ledger and acks it.
  */
 final class BatchAcks {
   private BatchAcks() {}
@@ -37,9 +37,9 @@ final class BatchAcks {
 
   /**
    * Removes from their batches sets the ids of batches that read back empty, each only if its key
-   * is really gone ({@link FlushScripts#ACK}, mode {@code unread}); never deletes a batch key. The ids
-   * whose key still exists (an empty reply for the wrong reason) are added to {@code kept}: they
-   * stay pending and are read again by the next run.
+   * is really gone ({@link FlushScripts#ACK}, mode {@code unread}); never deletes a batch key. The
+   * ids whose key still exists (an empty reply for the wrong reason) are added to {@code kept}:
+   * they stay pending and are read again by the next run.
    *
    * @return one message per ack that failed
    */
@@ -70,7 +70,8 @@ final class BatchAcks {
       List<CompletableFuture<Long>> futures = new ArrayList<>(todo.size());
       for (int i : todo) {
         futures.add(
-            FlushScripts.ACK.evalsha(redis, ScriptOutputType.INTEGER, keys.get(i), ids.get(i), mode));
+            FlushScripts.ACK.evalsha(
+                redis, ScriptOutputType.INTEGER, keys.get(i), ids.get(i), mode));
       }
       connection.flushCommands();
       List<Integer> missing = new ArrayList<>();

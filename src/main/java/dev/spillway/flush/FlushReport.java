@@ -39,8 +39,19 @@ public record FlushReport(
       Duration duration,
       Duration oldestPendingAge,
       List<String> errors) {
-    this(stripes, batchesClaimed, batchesApplied, batchesDuplicate, batchesFailed, cells,
-        rowsUpserted, deadLetters, duration, oldestPendingAge, errors, LeftAlone.NONE);
+    this(
+        stripes,
+        batchesClaimed,
+        batchesApplied,
+        batchesDuplicate,
+        batchesFailed,
+        cells,
+        rowsUpserted,
+        deadLetters,
+        duration,
+        oldestPendingAge,
+        errors,
+        LeftAlone.NONE);
   }
 
   /** A run that did nothing, for {@code reason} (the runtime stopped after an Error). */
@@ -55,9 +66,23 @@ public record FlushReport(
 
   @Override
   public String toString() {
-    return "stripes=" + stripes + " claimed=" + batchesClaimed + " applied=" + batchesApplied
-        + " duplicate=" + batchesDuplicate + " failed=" + batchesFailed + " cells=" + cells
-        + " rows=" + rowsUpserted + " dead_letters=" + deadLetters + " duration_ms="
+    return "stripes="
+        + stripes
+        + " claimed="
+        + batchesClaimed
+        + " applied="
+        + batchesApplied
+        + " duplicate="
+        + batchesDuplicate
+        + " failed="
+        + batchesFailed
+        + " cells="
+        + cells
+        + " rows="
+        + rowsUpserted
+        + " dead_letters="
+        + deadLetters
+        + " duration_ms="
         + duration.toMillis()
         + (leftAlone.total() == 0 ? "" : " left_alone=" + leftAlone.total())
         + (errors.isEmpty() ? "" : " errors=" + errors);

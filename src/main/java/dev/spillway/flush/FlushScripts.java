@@ -16,14 +16,14 @@ public final class FlushScripts {
    * pending batches, seen retention in seconds, a random incarnation id (used only when the epoch
    * hash is missing: a new or wiped Redis).
    *
-   * <p>Moves live into the batch (RENAME: nothing is read or deleted) unless the stripe already
-   * has that many batches waiting, or this batch id exists already (a replayed call must not
-   * overwrite a batch). The batch keeps the claim id its live hash was born with (see {@link
-   * dev.spillway.client.Scripts#DRAIN}); a live hash without one (written by an older version) is numbered from the epoch
-   * hash, {@code <incarnation>:<n>}, as before. The epoch's claim counter {@code n} counts every
-   * claim, so that exact reads can detect a claim racing them. The batch also records its own id,
-   * field {@code #batch}, so that a reply read under one id can be checked to be that batch's.
-   * Returns the ids of all batches waiting.
+   * <p>Moves live into the batch (RENAME: nothing is read or deleted) unless the stripe already has
+   * that many batches waiting, or this batch id exists already (a replayed call must not overwrite
+   * a batch). The batch keeps the claim id its live hash was born with (see {@link
+   * dev.spillway.client.Scripts#DRAIN}); a live hash without one (written by an older version) is
+   * numbered from the epoch hash, {@code <incarnation>:<n>}, as before. The epoch's claim counter
+   * {@code n} counts every claim, so that exact reads can detect a claim racing them. The batch
+   * also records its own id, field {@code #batch}, so that a reply read under one id can be checked
+   * to be that batch's. Returns the ids of all batches waiting.
    */
   public static final LuaScript CLAIM =
       new LuaScript(
@@ -76,18 +76,18 @@ public final class FlushScripts {
           """);
 
   /**
-   * Move adopted keys into one batch (GETDEL semantics, atomically). KEYS: batch, batches, then
-   * the adopted keys (each already checked against the mapping's key-regex by the caller). ARGV:
-   * batch id, the mapping's type ({@code string} or {@code hash}). Only a key of that type is
-   * moved: a string becomes field {@code s|<key>}; each field of a hash becomes {@code h|<key byte
+   * Move adopted keys into one batch (GETDEL semantics, atomically). KEYS: batch, batches, then the
+   * adopted keys (each already checked against the mapping's key-regex by the caller). ARGV: batch
+   * id, the mapping's type ({@code string} or {@code hash}). Only a key of that type is moved: a
+   * string becomes field {@code s|<key>}; each field of a hash becomes {@code h|<key byte
    * length>|<key><field>}. A key of any other type belongs to someone else and is not touched (the
-   * type is checked here, atomically with the move, because a writer may change it between SCAN
-   * and this call). Returns the type each key had, in order ({@code none}: already gone, taken by
-   * a concurrent run), so the caller counts what it moved and what it left alone; a call whose
-   * batch exists already (a replay) moves nothing and returns an empty list.
+   * type is checked here, atomically with the move, because a writer may change it between SCAN and
+   * this call). Returns the type each key had, in order ({@code none}: already gone, taken by a
+   * concurrent run), so the caller counts what it moved and what it left alone; a call whose batch
+   * exists already (a replay) moves nothing and returns an empty list.
    *
-   * <p>Batches written by earlier versions may also hold {@code x|<key>} = type: a key of the
-   * wrong type that was renamed to a quarantine key; the flusher still dead-letters those.
+   * <p>Batches written by earlier versions may also hold {@code x|<key>} = type: a key of the wrong
+   * type that was renamed to a quarantine key; the flusher still dead-letters those.
    */
   public static final LuaScript ADOPT_CLAIM =
       new LuaScript(

@@ -6,6 +6,7 @@ import dev.spillway.metrics.SpillwayMeters;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
 import dev.spillway.redis.ReplicationFence;
+import dev.spillway.runtime.Closeables;
 import dev.spillway.runtime.Errors;
 import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.store.AppliedCounters;
@@ -16,11 +17,18 @@ import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -137,7 +145,7 @@ public final class Flusher implements AutoCloseable {
     // claimed and read (Redis, on this thread): the two servers work at the same time. Each batch
     // still goes claim, read, apply, ack, in that order; acks stay on this thread, the only one
     // that touches the pipelined Redis connection.
-    java.util.concurrent.Future<Set<Pending>> inflight = null;
+    Future<Set<Pending>> inflight = null;
     Backlog applying = null;
     boolean healthy = true;
     try {
@@ -233,7 +241,7 @@ public final class Flusher implements AutoCloseable {
     if (pending.size() < claimed.size()) {
       int waiting = claimed.size() - pending.size();
       run.unreplicated += waiting;
-      Set<Pending> confirmed = new java.util.HashSet<>(pending);
+      Set<Pending> confirmed = new HashSet<>(pending);
       for (Pending p : claimed) {
         if (!confirmed.contains(p)) { // held back: still pending, so it counts for the lag gauge
           run.oldestUnackedClaim = Math.min(run.oldestUnackedClaim, claimedAtMillis(p.batchId()));
@@ -278,15 +286,15 @@ public final class Flusher implements AutoCloseable {
   }
 
   /** The apply thread: one backlog at a time goes to PostgreSQL ({@link BacklogApplier}). */
-  private final java.util.concurrent.ExecutorService applyThread =
-      new java.util.concurrent.ThreadPoolExecutor(
+  private final ExecutorService applyThread =
+      new ThreadPoolExecutor(
           0,
           1,
           30,
-          java.util.concurrent.TimeUnit.SECONDS,
+          TimeUnit.SECONDS,
           // Bounded by construction: a run hands over one backlog and waits for it before the
           // next (flush() is synchronized), so one slot is all the queue ever needs.
-          new java.util.concurrent.ArrayBlockingQueue<>(1),
+          new ArrayBlockingQueue<>(1),
           Thread.ofPlatform().name("spillway-apply").daemon().factory());
 
   /**
@@ -295,14 +303,14 @@ public final class Flusher implements AutoCloseable {
    */
   @Override
   public void close() throws InterruptedException {
-    dev.spillway.runtime.Closeables.stop(applyThread, 30, java.util.concurrent.TimeUnit.SECONDS);
+    Closeables.stop(applyThread, 30, TimeUnit.SECONDS);
   }
 
   /**
    * 3. applies a backlog in transactions of at most flush.max-cells-per-transaction cells, on the
    * apply thread; the future yields the batches now safe to acknowledge (the rest stays pending).
    */
-  private java.util.concurrent.Future<Set<Pending>> submitApply(Backlog backlog, Run run) {
+  private Future<Set<Pending>> submitApply(Backlog backlog, Run run) {
     return applyThread.submit(
         () -> {
           try {
@@ -315,15 +323,14 @@ public final class Flusher implements AutoCloseable {
   }
 
   /** 4. waits for an apply, then acks what it committed; false when PostgreSQL failed. */
-  private boolean finish(
-      java.util.concurrent.Future<Set<Pending>> applied, Backlog backlog, Run run) {
+  private boolean finish(Future<Set<Pending>> applied, Backlog backlog, Run run) {
     Set<Pending> done;
     try {
       done = applied.get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while applying", e);
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       if (e.getCause() instanceof Error error) {
         throw error; // recorded on the apply thread
       }

@@ -1,25 +1,31 @@
 package dev.spillway.flush;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * The keys an adopt run found under its {@code match} pattern and did not touch, by reason: the
- * key does not match {@code key-regex}, the key is not text (not valid UTF-8, or it holds control
- * characters: see {@link RedisText}), or it holds another Redis type than the mapping's (counted
- * by type). These keys belong to someone else; adopt never moves, deletes or renames them.
+ * The keys an adopt run found under its {@code match} pattern and did not touch, by reason: the key
+ * does not match {@code key-regex}, the key is not text (not valid UTF-8, or it holds control
+ * characters: see {@link RedisText}), or it holds another Redis type than the mapping's (counted by
+ * type). These keys belong to someone else; adopt never moves, deletes or renames them.
  *
- * <p>SCAN may return a key twice in one run (while Redis rehashes its keyspace), so a run
- * remembers a 64-bit hash of each key it counted, up to {@link Tally#DEDUPE_LIMIT} keys; beyond
- * that a key SCAN returns twice may count twice. {@code examples} holds up to
- * {@link #EXAMPLES} keys per reason, escaped ({@link RedisText#escape}).
+ * <p>SCAN may return a key twice in one run (while Redis rehashes its keyspace), so a run remembers
+ * a 64-bit hash of each key it counted, up to {@link Tally#DEDUPE_LIMIT} keys; beyond that a key
+ * SCAN returns twice may count twice. {@code examples} holds up to {@link #EXAMPLES} keys per
+ * reason, escaped ({@link RedisText#escape}).
  */
 public record LeftAlone(
-    long notMatchingRegex, long notText, Map<String, Long> wrongType, Map<String, List<String>> examples) {
+    long notMatchingRegex,
+    long notText,
+    Map<String, Long> wrongType,
+    Map<String, List<String>> examples) {
   /** Examples kept per reason. */
   public static final int EXAMPLES = 3;
 
@@ -36,7 +42,9 @@ public record LeftAlone(
   }
 
   public long total() {
-    return notMatchingRegex + notText + wrongType.values().stream().mapToLong(Long::longValue).sum();
+    return notMatchingRegex
+        + notText
+        + wrongType.values().stream().mapToLong(Long::longValue).sum();
   }
 
   /**
@@ -47,16 +55,31 @@ public record LeftAlone(
     long n = total();
     List<String> parts = new ArrayList<>();
     if (notMatchingRegex > 0) {
-      parts.add(notMatchingRegex + (notMatchingRegex == 1 ? " does not" : " do not") + " match key-regex"
-          + examples(NOT_MATCHING, withExamples));
+      parts.add(
+          notMatchingRegex
+              + (notMatchingRegex == 1 ? " does not" : " do not")
+              + " match key-regex"
+              + examples(NOT_MATCHING, withExamples));
     }
-    wrongType.forEach((type, count) -> parts.add(count + (count == 1 ? " is " + a(type) : " are " + plural(type))
-        + examples(type, withExamples)));
+    wrongType.forEach(
+        (type, count) ->
+            parts.add(
+                count
+                    + (count == 1 ? " is " + a(type) : " are " + plural(type))
+                    + examples(type, withExamples)));
     if (notText > 0) {
-      parts.add(notText + (notText == 1 ? " is" : " are") + " not text (invalid UTF-8 or control characters)"
-          + examples(NOT_TEXT, withExamples));
+      parts.add(
+          notText
+              + (notText == 1 ? " is" : " are")
+              + " not text (invalid UTF-8 or control characters)"
+              + examples(NOT_TEXT, withExamples));
     }
-    return n + (n == 1 ? " key" : " keys") + " under " + match + " left alone: " + String.join(", ", parts);
+    return n
+        + (n == 1 ? " key" : " keys")
+        + " under "
+        + match
+        + " left alone: "
+        + String.join(", ", parts);
   }
 
   private String examples(String reason, boolean withExamples) {
@@ -87,14 +110,14 @@ public record LeftAlone(
     /** Keys remembered per run to count each once (a hash each: ~5 MB at most). */
     static final int DEDUPE_LIMIT = 100_000;
 
-    private final java.util.Set<Long> seen = new java.util.HashSet<>();
+    private final Set<Long> seen = new HashSet<>();
     private long notMatchingRegex;
     private long notText;
     private final Map<String, Long> wrongType = new TreeMap<>();
     private final Map<String, List<String>> examples = new LinkedHashMap<>();
 
     public void notMatchingRegex(String key) {
-      if (!first(key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+      if (!first(key.getBytes(StandardCharsets.UTF_8))) {
         return;
       }
       notMatchingRegex++;
@@ -110,7 +133,7 @@ public record LeftAlone(
     }
 
     public void wrongType(String type, String key) {
-      if (!first(key.getBytes(java.nio.charset.StandardCharsets.UTF_8))) {
+      if (!first(key.getBytes(StandardCharsets.UTF_8))) {
         return;
       }
       wrongType.merge(type, 1L, Long::sum);

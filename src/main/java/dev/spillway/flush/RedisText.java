@@ -10,9 +10,9 @@ import java.nio.charset.StandardCharsets;
 /**
  * Redis keys and values are bytes; adopt turns them into text only where that is exact. A key is
  * <em>text</em> when it is valid UTF-8 without control characters (the rule Spillway's own keys
- * follow): only such keys are adopted, because only they round-trip exactly through a regex, a
- * SQL parameter and a {@code dead_letter} row. Anything else is shown with {@link #escape}, which
- * is readable and unambiguous: {@code app:views:\xff}.
+ * follow): only such keys are adopted, because only they round-trip exactly through a regex, a SQL
+ * parameter and a {@code dead_letter} row. Anything else is shown with {@link #escape}, which is
+ * readable and unambiguous: {@code app:views:\xff}.
  */
 public final class RedisText {
   private RedisText() {}
@@ -49,7 +49,12 @@ public final class RedisText {
     int i = 0;
     while (i < bytes.length) {
       int b = bytes[i] & 0xff;
-      int len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+      int len =
+          b < 0x80
+              ? 1
+              : b >= 0xc2 && b <= 0xdf
+                  ? 2
+                  : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
       int cp = len == 0 ? -1 : codePoint(bytes, i, len);
       if (cp < 0 || Character.isISOControl(cp)) {
         hex(out, b);
@@ -71,7 +76,9 @@ public final class RedisText {
     return s == null ? null : escape(s.getBytes(StandardCharsets.UTF_8));
   }
 
-  /** The code point of the {@code len}-byte UTF-8 sequence at {@code i}, or -1 if it is not valid. */
+  /**
+   * The code point of the {@code len}-byte UTF-8 sequence at {@code i}, or -1 if it is not valid.
+   */
   private static int codePoint(byte[] b, int i, int len) {
     if (len == 1) {
       return b[i];
@@ -95,6 +102,8 @@ public final class RedisText {
   }
 
   private static void hex(StringBuilder out, int b) {
-    out.append("\\x").append(Character.forDigit(b >> 4, 16)).append(Character.forDigit(b & 0xf, 16));
+    out.append("\\x")
+        .append(Character.forDigit(b >> 4, 16))
+        .append(Character.forDigit(b & 0xf, 16));
   }
 }

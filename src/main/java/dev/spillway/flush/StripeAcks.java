@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -52,8 +53,7 @@ final class StripeAcks {
     for (String failure : BatchAcks.send(connection, redis, keys, ids, config.replyWaitMillis())) {
       log.warn("event=ack_failed error=\"{}\" action=next_run_acks", failure);
     }
-    listener.afterAck(
-        done.stream().map(Pending::batchId).collect(java.util.stream.Collectors.toSet()));
+    listener.afterAck(done.stream().map(Pending::batchId).collect(Collectors.toSet()));
   }
 
   /**

@@ -1,12 +1,14 @@
 package dev.spillway.flush;
 
-import dev.spillway.runtime.Errors;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.layout.KeyLayout;
-import dev.spillway.redis.LuaScript;
 import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.redis.LuaScript;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
+import dev.spillway.runtime.Errors;
+import io.lettuce.core.RedisCommandTimeoutException;
+import io.lettuce.core.RedisConnectionException;
 import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.SlotHash;
@@ -20,7 +22,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
 
@@ -32,6 +36,7 @@ import java.util.concurrent.TimeoutException;
 final class StripeClaimer {
   /** Idempotency records of clients silent this long are dropped by the claim script. */
   static final Duration SEEN_RETENTION = Duration.ofDays(7);
+
   /** Tries of one stripe's claim within a run (TRYAGAIN, failover, NOSCRIPT). */
   static final int CLAIM_ATTEMPTS = 6;
 
@@ -110,7 +115,11 @@ final class StripeClaimer {
                 redis,
                 ScriptOutputType.MULTI,
                 new String[] {
-                  layout.live(s), layout.batch(s, id), layout.batches(s), layout.epoch(s), layout.seen(s)
+                  layout.live(s),
+                  layout.batch(s, id),
+                  layout.batches(s),
+                  layout.epoch(s),
+                  layout.seen(s)
                 },
                 id,
                 Integer.toString(config.flushMaxPendingBatchesPerStripe()),
@@ -124,7 +133,8 @@ final class StripeClaimer {
       for (int i = 0; i < futures.size(); i++) {
         int stripe = todo.get(i);
         try {
-          List<String> ids = PipelinedReplies.await(connection, futures.get(i), config.replyWaitMillis());
+          List<String> ids =
+              PipelinedReplies.await(connection, futures.get(i), config.replyWaitMillis());
           for (String id : ids) {
             pending.add(new Pending(stripe, id));
             if (id.equals(newIds.get(i))) {
@@ -139,7 +149,10 @@ final class StripeClaimer {
           if (missing || (cluster ? RedisErrors.isTransient(e) : RedisErrors.isTryAgain(e))) {
             retry.add(stripe);
           }
-          error = error != null ? error : new IllegalStateException("claim failed: " + Errors.rootMessage(e), e);
+          error =
+              error != null
+                  ? error
+                  : new IllegalStateException("claim failed: " + Errors.rootMessage(e), e);
         } catch (InterruptedException e) {
           Thread.currentThread().interrupt();
           throw new IllegalStateException("interrupted while claiming", e);
@@ -187,10 +200,10 @@ final class StripeClaimer {
     try {
       f.getNow(null);
       return false;
-    } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+    } catch (CompletionException | CancellationException e) {
       Throwable t = e.getCause() != null ? e.getCause() : e;
-      return t instanceof io.lettuce.core.RedisCommandTimeoutException
-          || t instanceof io.lettuce.core.RedisConnectionException
+      return t instanceof RedisCommandTimeoutException
+          || t instanceof RedisConnectionException
           || String.valueOf(t.getMessage()).contains("not connected");
     }
   }

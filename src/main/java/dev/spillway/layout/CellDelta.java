@@ -5,4 +5,5 @@ package dev.spillway.layout;
  * to one bucket per letter of {@code bucketCodes} ({@code m}, {@code h}, {@code d}) holding the
  * event minute {@code epochMinute}. {@code bucketCodes} is empty for a total-only counter.
  */
-public record CellDelta(String counter, String key, String bucketCodes, long epochMinute, long delta) {}
+public record CellDelta(
+    String counter, String key, String bucketCodes, long epochMinute, long delta) {}

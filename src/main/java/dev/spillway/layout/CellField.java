@@ -1,6 +1,5 @@
 package dev.spillway.layout;
 
-
 /**
  * The name of a cell inside a stripe hash: {@code counter|buckets|key}.
  *
@@ -8,11 +7,11 @@ package dev.spillway.layout;
  *   <li>{@code buckets} is empty for a total-only counter ({@code page_views||42}); otherwise the
  *       granularity letters the counter keeps ({@code m}, {@code h}, {@code d}) followed by the
  *       event time as epoch minutes, truncated to the finest of them ({@code hd29402280}). The
- *       flusher fans one cell out into the total and one row per granularity, so an event costs
- *       one HINCRBY whatever the counter keeps, and the cell is self-describing: a worker needs no
+ *       flusher fans one cell out into the total and one row per granularity, so an event costs one
+ *       HINCRBY whatever the counter keeps, and the cell is self-describing: a worker needs no
  *       counter configuration to apply it.
- *   <li>Neither a counter name nor the bucket part contains {@code |}, so splitting at the first two
- *       is unambiguous however many {@code |} the key holds.
+ *   <li>Neither a counter name nor the bucket part contains {@code |}, so splitting at the first
+ *       two is unambiguous however many {@code |} the key holds.
  *   <li>A field starting with {@code !} is a delta Redis refused to add (the cell would have
  *       overflowed a 64-bit integer); the drain script stored it verbatim under a unique name so
  *       that the flusher sends it to dead_letter instead of it being lost.
@@ -48,18 +47,21 @@ public final class CellField {
       int p = field.indexOf(SEP);
       Object inner = p < 0 ? null : parse(field.substring(p + 1), value);
       if (inner instanceof CellDelta c) {
-        return new RejectedCell(c.counter(), c.key(), field, value,
+        return new RejectedCell(
+            c.counter(),
+            c.key(),
+            field,
+            value,
             "Redis refused HINCRBY: the pending cell would overflow a 64-bit integer (or held a"
                 + " non-integer); replay applies it to the total and its buckets");
       }
-      return new RejectedCell(null, null, field, value,
-          "Redis refused HINCRBY and the cell name is malformed");
+      return new RejectedCell(
+          null, null, field, value, "Redis refused HINCRBY and the cell name is malformed");
     }
     int p1 = field.indexOf(SEP);
     int p2 = p1 < 0 ? -1 : field.indexOf(SEP, p1 + 1);
     if (p1 <= 0 || p2 < 0 || p2 == field.length() - 1) {
-      return new RejectedCell(null, null, field, value,
-          "cell name is not counter|buckets|key");
+      return new RejectedCell(null, null, field, value, "cell name is not counter|buckets|key");
     }
     String counter = field.substring(0, p1);
     String key = field.substring(p2 + 1);
@@ -82,19 +84,27 @@ public final class CellField {
       i++;
     }
     if (i == p1 + 1 || i == p2) {
-      return new RejectedCell(counter, key, field, value,
+      return new RejectedCell(
+          counter,
+          key,
+          field,
+          value,
           "bucket part must be granularity letters (m, h, d) followed by epoch minutes");
     }
     try {
       long minute = Long.parseLong(field, i, p2, 10);
       if (minute < 0 || minute > MAX_EPOCH_MINUTE) {
-        return new RejectedCell(counter, key, field, value,
+        return new RejectedCell(
+            counter,
+            key,
+            field,
+            value,
             "event minute " + minute + " is outside 1970-01-01..9999-12-31");
       }
       return new CellDelta(counter, key, field.substring(p1 + 1, i), minute, delta);
     } catch (NumberFormatException e) {
-      return new RejectedCell(counter, key, field, value,
-          "bucket part must end with the event time in epoch minutes");
+      return new RejectedCell(
+          counter, key, field, value, "bucket part must end with the event time in epoch minutes");
     }
   }
 

@@ -3,8 +3,8 @@ package dev.spillway.layout;
 import java.util.regex.Pattern;
 
 /**
- * The rules for counter names and keys, checked at {@code increment()} so that bad input is
- * refused where it is written, with a message that names the rule (DESIGN.md, "Redis layout").
+ * The rules for counter names and keys, checked at {@code increment()} so that bad input is refused
+ * where it is written, with a message that names the rule (DESIGN.md, "Redis layout").
  */
 public final class CounterNames {
   /** Counter names: lowercase, start with a letter, at most 64 characters. */
@@ -14,7 +14,9 @@ public final class CounterNames {
 
   private CounterNames() {}
 
-  /** @throws IllegalArgumentException naming the rule when {@code name} breaks it */
+  /**
+   * @throws IllegalArgumentException naming the rule when {@code name} breaks it
+   */
   public static void checkCounter(String name) {
     if (name == null || !COUNTER.matcher(name).matches()) {
       throw new IllegalArgumentException(
@@ -31,7 +33,9 @@ public final class CounterNames {
   public static void checkKey(String key) {
     if (key == null || key.isEmpty()) {
       throw new IllegalArgumentException(
-          "counter key must be 1 to " + MAX_KEY_BYTES + " bytes of UTF-8 but was "
+          "counter key must be 1 to "
+              + MAX_KEY_BYTES
+              + " bytes of UTF-8 but was "
               + (key == null ? "null" : "empty"));
     }
     int bytes = 0;
@@ -60,18 +64,23 @@ public final class CounterNames {
       }
       if (bytes > MAX_KEY_BYTES) {
         throw new IllegalArgumentException(
-            "counter key must be 1 to " + MAX_KEY_BYTES + " bytes of UTF-8 but "
-                + quote(key.substring(0, 32) + "...") + " is longer");
+            "counter key must be 1 to "
+                + MAX_KEY_BYTES
+                + " bytes of UTF-8 but "
+                + quote(key.substring(0, 32) + "...")
+                + " is longer");
       }
     }
   }
 
   private static IllegalArgumentException invalidKey(String key, String what) {
     return new IllegalArgumentException(
-        "counter key must be 1 to " + MAX_KEY_BYTES
+        "counter key must be 1 to "
+            + MAX_KEY_BYTES
             + " bytes of UTF-8 without control characters but "
             + quote(key.length() > 40 ? key.substring(0, 40) + "..." : key)
-            + " has " + what);
+            + " has "
+            + what);
   }
 
   private static String hex(char c) {

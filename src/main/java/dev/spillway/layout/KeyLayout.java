@@ -1,8 +1,8 @@
 package dev.spillway.layout;
 
 /**
- * Names of Spillway's Redis keys. Every key of one stripe carries the same hash tag ({@code
- * {17}}), so every script touching a stripe works unchanged on Redis Cluster.
+ * Names of Spillway's Redis keys. Every key of one stripe carries the same hash tag ({@code {17}}),
+ * so every script touching a stripe works unchanged on Redis Cluster.
  *
  * <pre>
  *   {prefix}{s}:live          hash   cell -> pending delta, written by clients; plus #claim, the
@@ -16,8 +16,8 @@ package dev.spillway.layout;
  * </pre>
  *
  * <p>The stripe of a cell depends only on (counter, key) and the stripe count, so every bucket of
- * one counter key lives in one stripe. The stripe count is part of the key names: changing it for
- * a deployment with pending data strands that data, so don't (see README).
+ * one counter key lives in one stripe. The stripe count is part of the key names: changing it for a
+ * deployment with pending data strands that data, so don't (see README).
  */
 public final class KeyLayout {
   private final String prefix;

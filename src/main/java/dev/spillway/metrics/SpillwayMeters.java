@@ -6,6 +6,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
+import java.util.Map;
 import java.util.function.ToDoubleFunction;
 import java.util.function.ToLongFunction;
 
@@ -89,7 +90,7 @@ public final class SpillwayMeters {
    * mapping: mappings are configured, so the cardinality is bounded.
    */
   public void adoptKeysLeftAlone(
-      String mapping, long notMatchingRegex, long notText, java.util.Map<String, Long> wrongType) {
+      String mapping, long notMatchingRegex, long notText, Map<String, Long> wrongType) {
     leftAlone(mapping, "key-regex", "", notMatchingRegex);
     leftAlone(mapping, "not-text", "", notText);
     wrongType.forEach((type, n) -> leftAlone(mapping, "type", type, n));

@@ -17,19 +17,18 @@ import java.util.concurrent.CompletableFuture;
  * <p>A call sends {@code EVALSHA}; when Redis replies {@code NOSCRIPT} (Redis restarted, {@code
  * SCRIPT FLUSH}, a replica promoted by a failover, a slot migrated to a node that never ran the
  * script) the same call is sent again as {@code EVAL} with the text, which caches the script on
- * whichever node the call reaches. The fallback is per call, so no state is kept between calls:
- * an earlier version kept a "send the text until" deadline inside shared script objects, which
- * made one runtime's failover the business of every other runtime in the process.
+ * whichever node the call reaches. The fallback is per call, so no state is kept between calls: an
+ * earlier version kept a "send the text until" deadline inside shared script objects, which made
+ * one runtime's failover the business of every other runtime in the process.
  *
- * <p>Order within a pipeline is kept: the fallbacks are written from the reply callbacks, in
- * the order the replies arrive on the connection, and all commands of a pipeline were written
- * before the first reply came back. On a connection with auto-flush off, the fallback waits in
- * the connection's buffer until the next flush; {@link PipelinedReplies#await} flushes while it
- * waits.
+ * <p>Order within a pipeline is kept: the fallbacks are written from the reply callbacks, in the
+ * order the replies arrive on the connection, and all commands of a pipeline were written before
+ * the first reply came back. On a connection with auto-flush off, the fallback waits in the
+ * connection's buffer until the next flush; {@link PipelinedReplies#await} flushes while it waits.
  *
  * <p>Why not {@code SCRIPT LOAD}: on a cluster it must reach every node, and Lettuce sends it to
- * every node of the topology, including a dead master that is still listed, so it would fail for
- * as long as the dead node is listed; an {@code EVAL} goes only where its keys live.
+ * every node of the topology, including a dead master that is still listed, so it would fail for as
+ * long as the dead node is listed; an {@code EVAL} goes only where its keys live.
  */
 public final class LuaScript {
   private final String name;

@@ -12,13 +12,12 @@ import java.util.concurrent.TimeoutException;
  * setAutoFlushCommands(false)}, as the drainer and the flusher pipeline them).
  *
  * <p>Why not just {@code get(timeout)} after {@code flushCommands()}: on a Redis Cluster, Lettuce
- * follows a {@code MOVED} or {@code ASK} reply by writing the command again, to the node the
- * reply names, and with auto-flush off that write only lands in the node connection's buffer. It
- * would sit there until the next {@code flushCommands()}, which the caller makes only after its
- * wait: every command redirected while a slot migrates (or after a failover, before the topology
- * refresh) would time out. So the wait flushes again every {@value #FLUSH_EVERY_MS} ms until the
- * reply is in. A flush with nothing buffered costs nothing; on a single Redis there is never
- * anything.
+ * follows a {@code MOVED} or {@code ASK} reply by writing the command again, to the node the reply
+ * names, and with auto-flush off that write only lands in the node connection's buffer. It would
+ * sit there until the next {@code flushCommands()}, which the caller makes only after its wait:
+ * every command redirected while a slot migrates (or after a failover, before the topology refresh)
+ * would time out. So the wait flushes again every {@value #FLUSH_EVERY_MS} ms until the reply is
+ * in. A flush with nothing buffered costs nothing; on a single Redis there is never anything.
  */
 public final class PipelinedReplies {
   static final long FLUSH_EVERY_MS = 5;
@@ -26,12 +25,13 @@ public final class PipelinedReplies {
   private PipelinedReplies() {}
 
   /**
-   * The reply of {@code future}, waiting at most {@code timeoutMillis}, flushing {@code
-   * connection} while it waits.
+   * The reply of {@code future}, waiting at most {@code timeoutMillis}, flushing {@code connection}
+   * while it waits.
    *
    * @throws TimeoutException when no reply came in time
    */
-  public static <T> T await(StatefulConnection<?, ?> connection, Future<T> future, long timeoutMillis)
+  public static <T> T await(
+      StatefulConnection<?, ?> connection, Future<T> future, long timeoutMillis)
       throws InterruptedException, ExecutionException, TimeoutException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     while (true) {
@@ -50,13 +50,14 @@ public final class PipelinedReplies {
   }
 
   /**
-   * {@link #await}, with failures as one unchecked exception naming Redis's reply, for callers
-   * that fail their whole step when Redis does.
+   * {@link #await}, with failures as one unchecked exception naming Redis's reply, for callers that
+   * fail their whole step when Redis does.
    *
    * @throws IllegalStateException when Redis failed, did not answer in time, or the wait was
    *     interrupted (the interrupt flag is restored)
    */
-  public static <T> T reply(StatefulConnection<?, ?> connection, Future<T> future, long timeoutMillis) {
+  public static <T> T reply(
+      StatefulConnection<?, ?> connection, Future<T> future, long timeoutMillis) {
     try {
       return await(connection, future, timeoutMillis);
     } catch (InterruptedException e) {

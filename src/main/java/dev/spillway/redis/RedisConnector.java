@@ -1,9 +1,9 @@
 package dev.spillway.redis;
 
 import dev.spillway.ConfigException;
-import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.Redactor;
 import io.lettuce.core.AbstractRedisClient;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.ReadFrom;
@@ -50,24 +50,29 @@ public final class RedisConnector implements AutoCloseable {
 
   /** A connector with Lettuce's default resources ({@code resources} null) or the given ones. */
   public static RedisConnector create(SpillwayConfig config, ClientResources resources) {
-    List<RedisURI> seeds = RedisSeeds.parse(config.redisUri(), config.redisCluster(), config.redisTimeout());
+    List<RedisURI> seeds =
+        RedisSeeds.parse(config.redisUri(), config.redisCluster(), config.redisTimeout());
     if (config.redisCluster()) {
       RedisClusterClient c =
-          resources != null ? RedisClusterClient.create(resources, seeds) : RedisClusterClient.create(seeds);
+          resources != null
+              ? RedisClusterClient.create(resources, seeds)
+              : RedisClusterClient.create(seeds);
       c.setOptions(clusterOptions(config));
       return new RedisConnector(config, seeds, null, c);
     }
     RedisClient c =
-        resources != null ? RedisClient.create(resources, seeds.get(0)) : RedisClient.create(seeds.get(0));
+        resources != null
+            ? RedisClient.create(resources, seeds.get(0))
+            : RedisClient.create(seeds.get(0));
     c.setOptions(clientOptions(config));
     return new RedisConnector(config, seeds, c, null);
   }
 
   /**
    * The Lettuce options every single-server client uses: reconnect automatically, but reject
-   * commands while disconnected instead of queueing them (the drainer keeps cells and retries
-   * with backoff, and nothing is replayed behind its back), with {@code redis.timeout} for
-   * connecting and for every command.
+   * commands while disconnected instead of queueing them (the drainer keeps cells and retries with
+   * backoff, and nothing is replayed behind its back), with {@code redis.timeout} for connecting
+   * and for every command.
    */
   public static ClientOptions clientOptions(SpillwayConfig config) {
     return ClientOptions.builder()
@@ -86,10 +91,10 @@ public final class RedisConnector implements AutoCloseable {
    *
    * <p>Unlike the single-server client, commands are <em>accepted</em> while a node is
    * disconnected: the cluster client opens node connections lazily, and with REJECT_COMMANDS
-   * Lettuce rejects every command that arrives while a node's first connection is still being
-   * made. Accepting is safe here because every Spillway write is idempotent (drain packets carry
-   * a sequence number, claims and acks are found again in the batches set), and a command queued
-   * for a dead master still fails after {@code redis.timeout}.
+   * Lettuce rejects every command that arrives while a node's first connection is still being made.
+   * Accepting is safe here because every Spillway write is idempotent (drain packets carry a
+   * sequence number, claims and acks are found again in the batches set), and a command queued for
+   * a dead master still fails after {@code redis.timeout}.
    */
   public static ClusterClientOptions clusterOptions(SpillwayConfig config) {
     return ClusterClientOptions.builder()
@@ -162,15 +167,20 @@ public final class RedisConnector implements AutoCloseable {
               ? " (is it a Redis Cluster? for a single Redis set redis.cluster: false)"
               : "";
       throw new SpillwayException(
-          "cannot connect to Redis " + (cluster != null ? "cluster " : "") + "at "
-              + redactor.redactUri(config.redisUri()) + ": " + redactor.redact(e.getMessage()) + hint,
+          "cannot connect to Redis "
+              + (cluster != null ? "cluster " : "")
+              + "at "
+              + redactor.redactUri(config.redisUri())
+              + ": "
+              + redactor.redact(e.getMessage())
+              + hint,
           e);
     }
   }
 
   /**
-   * Refuses a single-server configuration pointed at a cluster node: it would work for the
-   * slots that node serves and fail with MOVED for the rest. Skipped where INFO is disabled.
+   * Refuses a single-server configuration pointed at a cluster node: it would work for the slots
+   * that node serves and fail with MOVED for the rest. Skipped where INFO is disabled.
    *
    * @throws ConfigException naming the setting to change
    */
@@ -186,7 +196,9 @@ public final class RedisConnector implements AutoCloseable {
     }
     if (info != null && info.contains("cluster_enabled:1")) {
       throw new ConfigException(
-          "Redis at " + Redactor.of(config).redactUri(config.redisUri()) + " is a Redis Cluster node"
+          "Redis at "
+              + Redactor.of(config).redactUri(config.redisUri())
+              + " is a Redis Cluster node"
               + " (cluster_enabled:1) but redis.cluster is false: set redis.cluster: true"
               + " (SPILLWAY_REDIS_CLUSTER=true) and list seed nodes in redis.uri");
     }
@@ -194,10 +206,10 @@ public final class RedisConnector implements AutoCloseable {
 
   /**
    * Opens the connection to every master now instead of on first use. Lettuce opens node
-   * connections lazily, and commands written to a node whose connection is still being opened
-   * wait on that connection's future, whose callbacks run in no particular order: a pipeline
-   * may reach the node reversed. The drain protocol tolerates that (a packet that arrives before
-   * its predecessor is refused and resent), but it costs a round trip and is avoidable here.
+   * connections lazily, and commands written to a node whose connection is still being opened wait
+   * on that connection's future, whose callbacks run in no particular order: a pipeline may reach
+   * the node reversed. The drain protocol tolerates that (a packet that arrives before its
+   * predecessor is refused and resent), but it costs a round trip and is avoidable here.
    */
   private static void openMasterConnections(StatefulRedisClusterConnection<?, ?> c) {
     for (RedisClusterNode n : c.getPartitions()) {
@@ -212,8 +224,8 @@ public final class RedisConnector implements AutoCloseable {
   }
 
   /**
-   * A pub/sub connection. On a cluster, PUBLISH reaches every node, so one subscription on any
-   * node hears every message.
+   * A pub/sub connection. On a cluster, PUBLISH reaches every node, so one subscription on any node
+   * hears every message.
    */
   public StatefulRedisPubSubConnection<String, String> connectPubSub() {
     return cluster != null ? cluster.connectPubSub() : single.connectPubSub();
@@ -231,7 +243,11 @@ public final class RedisConnector implements AutoCloseable {
     List<Node> masters = new ArrayList<>();
     List<Node> replicas = new ArrayList<>();
     for (RedisClusterNode n : cluster.getPartitions()) {
-      RedisURI u = RedisURI.builder(seeds.get(0)).withHost(n.getUri().getHost()).withPort(n.getUri().getPort()).build();
+      RedisURI u =
+          RedisURI.builder(seeds.get(0))
+              .withHost(n.getUri().getHost())
+              .withPort(n.getUri().getPort())
+              .build();
       boolean master = n.is(RedisClusterNode.NodeFlag.UPSTREAM);
       if (n.is(RedisClusterNode.NodeFlag.FAIL) || n.is(RedisClusterNode.NodeFlag.NOADDR)) {
         continue;

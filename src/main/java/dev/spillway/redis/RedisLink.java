@@ -1,7 +1,11 @@
 package dev.spillway.redis;
 
+import dev.spillway.runtime.Errors;
+import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.StatefulRedisClusterConnection;
+import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
+import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -9,9 +13,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
-import io.lettuce.core.RedisFuture;
-import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
-import io.lettuce.core.cluster.api.sync.RedisClusterCommands;
 
 /**
  * One Redis connection, to a single server or to a cluster, with the command interfaces common to
@@ -25,8 +26,8 @@ public record RedisLink<K, V>(
     implements AutoCloseable {
 
   /**
-   * {@code INFO section} of the server, or of every master of a cluster (those serving slots),
-   * each within {@code timeout}.
+   * {@code INFO section} of the server, or of every master of a cluster (those serving slots), each
+   * within {@code timeout}.
    *
    * @throws Exception the first failure
    */
@@ -49,7 +50,8 @@ public record RedisLink<K, V>(
       for (RedisClusterNode n : cluster.getPartitions()) {
         if (n.is(RedisClusterNode.NodeFlag.UPSTREAM) && !n.getSlots().isEmpty()) {
           where.add(n.getUri().getHost() + ":" + n.getUri().getPort());
-          replies.add(command.apply(cluster.getConnection(n.getNodeId()).async()).toCompletableFuture());
+          replies.add(
+              command.apply(cluster.getConnection(n.getNodeId()).async()).toCompletableFuture());
         }
       }
       cluster.flushCommands();
@@ -65,7 +67,7 @@ public record RedisLink<K, V>(
         if (where.get(i).isEmpty()) {
           throw e;
         }
-        throw new IllegalStateException("master " + where.get(i) + ": " + dev.spillway.runtime.Errors.rootMessage(e), e);
+        throw new IllegalStateException("master " + where.get(i) + ": " + Errors.rootMessage(e), e);
       }
     }
     return out;

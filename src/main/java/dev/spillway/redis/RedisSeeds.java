@@ -14,8 +14,7 @@ import java.util.List;
  * URIs. Every seed inherits the first one's scheme, credentials and client name.
  *
  * <p>Messages that reject a value never echo its secrets: the value is shown through {@link
- * Redactor#redactUri}, and an entry is named by its position, not by its (possibly mis-split)
- * text.
+ * Redactor#redactUri}, and an entry is named by its position, not by its (possibly mis-split) text.
  */
 public final class RedisSeeds {
   private static final String ENCODE_HINT =
@@ -36,9 +35,12 @@ public final class RedisSeeds {
     String[] parts = uri.split(",", -1);
     if (parts.length > 1 && !cluster) {
       throw new ConfigException(
-          "redis.uri lists " + parts.length + " nodes; a comma-separated seed list is only"
+          "redis.uri lists "
+              + parts.length
+              + " nodes; a comma-separated seed list is only"
               + " allowed with redis.cluster: true (SPILLWAY_REDIS_CLUSTER=true) but was "
-              + shown(uri) + hint(uri));
+              + shown(uri)
+              + hint(uri));
     }
     RedisURI first = one(parts[0].trim(), 1, uri);
     first.setTimeout(timeout);
@@ -48,13 +50,20 @@ public final class RedisSeeds {
       String part = parts[i].trim();
       if (part.isEmpty()) {
         throw new ConfigException(
-            "redis.uri has an empty entry at position " + (i + 1) + " of its comma-separated"
-                + " seed list: " + shown(uri));
+            "redis.uri has an empty entry at position "
+                + (i + 1)
+                + " of its comma-separated"
+                + " seed list: "
+                + shown(uri));
       }
       if (!part.contains("://") && part.contains("@")) {
         throw new ConfigException(
-            "redis.uri entry " + (i + 1) + " carries credentials; give them once, in the first"
-                + " entry (redis://user:password@host:port,host2:port2): " + shown(uri) + ENCODE_HINT);
+            "redis.uri entry "
+                + (i + 1)
+                + " carries credentials; give them once, in the first"
+                + " entry (redis://user:password@host:port,host2:port2): "
+                + shown(uri)
+                + ENCODE_HINT);
       }
       RedisURI seed =
           part.contains("://")
@@ -91,8 +100,12 @@ public final class RedisSeeds {
     } catch (IllegalArgumentException e) {
       // Neither the entry nor Lettuce's message is echoed: both may hold a piece of a password.
       throw new ConfigException(
-          "redis.uri entry " + position + " is not a Redis URI like redis://host:6379 (in "
-              + shown(whole) + ")" + hint(whole));
+          "redis.uri entry "
+              + position
+              + " is not a Redis URI like redis://host:6379 (in "
+              + shown(whole)
+              + ")"
+              + hint(whole));
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.spillway.redis;
 
+import dev.spillway.SpillwayConfig;
 import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
@@ -20,9 +21,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * Makes sure claims have reached the replicas before their batches are applied to PostgreSQL
- * (Redis Cluster; on a single server only with Sentinel or {@code client.durability: replicated},
- * see {@link SingleServerFence}; else a no-op).
+ * Makes sure claims have reached the replicas before their batches are applied to PostgreSQL (Redis
+ * Cluster; on a single server only with Sentinel or {@code client.durability: replicated}, see
+ * {@link SingleServerFence}; else a no-op).
  *
  * <p>Why: replication is asynchronous. If a master claimed a batch, PostgreSQL applied it and the
  * master then died before its replica saw the claim, the promoted replica would still hold the
@@ -31,21 +32,22 @@ import java.util.function.Function;
  * ride in the same batch and would be dead-lettered with it. For adopted keys it is worse: the
  * replica still holds the user's keys and a new batch would count them twice.
  *
- * <p>How, per master the topology names for the batches' slots, pipelined on one connection to
- * that node: {@code SISMEMBER} of each batch in its batches set (a node that does not serve the
- * slot answers {@code MOVED}/{@code ASK}: the batch is not confirmed, whatever a stale topology
- * view said), then {@code SET} of a fence key in the slot of the first batch, then {@code WAIT
- * n}, n being the replicas the topology lists for the node (a {@code FAIL}ed one excluded). The
- * node runs them after the claims, whose replies came back first, and its replication stream is
- * ordered: once the fence has reached n replicas, so has every claim on that node. A batch is
- * confirmed only when its membership answer came from that node, the fence write succeeded and
- * the WAIT counted n. Cost: one round trip per master per flush window. Anything else keeps the
- * batch pending; the next run confirms again.
+ * <p>How, per master the topology names for the batches' slots, pipelined on one connection to that
+ * node: {@code SISMEMBER} of each batch in its batches set (a node that does not serve the slot
+ * answers {@code MOVED}/{@code ASK}: the batch is not confirmed, whatever a stale topology view
+ * said), then {@code SET} of a fence key in the slot of the first batch, then {@code WAIT n}, n
+ * being the replicas the topology lists for the node (a {@code FAIL}ed one excluded). The node runs
+ * them after the claims, whose replies came back first, and its replication stream is ordered: once
+ * the fence has reached n replicas, so has every claim on that node. A batch is confirmed only when
+ * its membership answer came from that node, the fence write succeeded and the WAIT counted n.
+ * Cost: one round trip per master per flush window. Anything else keeps the batch pending; the next
+ * run confirms again.
  */
 public final class ReplicationFence {
   private final StatefulRedisClusterConnection<String, String> cluster;
   private final Duration timeout;
   private final Set<String> failedThisRun = new HashSet<>();
+
   /** A healthy replica confirms in milliseconds; past this, the batches wait for the next run. */
   static final Duration MAX_WAIT = Duration.ofSeconds(1);
 
@@ -59,22 +61,22 @@ public final class ReplicationFence {
    * SingleServerFence}): with Sentinel, or with {@code client.durability: replicated}.
    */
   public ReplicationFence(
-      StatefulConnection<String, String> connection,
-      Duration redisTimeout,
-      dev.spillway.SpillwayConfig config) {
+      StatefulConnection<String, String> connection, Duration redisTimeout, SpillwayConfig config) {
     this.cluster =
         connection instanceof StatefulRedisClusterConnection<String, String> c ? c : null;
     this.timeout = redisTimeout.compareTo(MAX_WAIT) < 0 ? redisTimeout : MAX_WAIT;
     this.single =
-        cluster == null && config != null ? SingleServerFence.forConfig(connection, config, timeout) : null;
+        cluster == null && config != null
+            ? SingleServerFence.forConfig(connection, config, timeout)
+            : null;
   }
 
   private final SingleServerFence single;
 
   /**
-   * Starts a flush run: a master that failed to confirm earlier in the run is not waited for
-   * again until the next run (its batches stay pending), so one lagging replica costs one
-   * timeout per run, not one per window.
+   * Starts a flush run: a master that failed to confirm earlier in the run is not waited for again
+   * until the next run (its batches stay pending), so one lagging replica costs one timeout per
+   * run, not one per window.
    */
   public void newRun() {
     failedThisRun.clear();
@@ -122,8 +124,11 @@ public final class ReplicationFence {
 
   /** The pipelined commands for one master, or null when it cannot be reached. */
   private <T> Check<T> send(
-      Partitions partitions, RedisClusterNode master, List<T> items,
-      Function<T, String> setOf, Function<T, String> idOf) {
+      Partitions partitions,
+      RedisClusterNode master,
+      List<T> items,
+      Function<T, String> setOf,
+      Function<T, String> idOf) {
     try {
       RedisAsyncCommands<String, String> node = cluster.getConnection(master.getNodeId()).async();
       List<CompletableFuture<Boolean>> members = new ArrayList<>(items.size());
@@ -153,8 +158,13 @@ public final class ReplicationFence {
     final CompletableFuture<Long> acked;
     final int replicas;
 
-    Check(String nodeId, List<T> items, List<CompletableFuture<Boolean>> members,
-        CompletableFuture<String> fence, CompletableFuture<Long> acked, int replicas) {
+    Check(
+        String nodeId,
+        List<T> items,
+        List<CompletableFuture<Boolean>> members,
+        CompletableFuture<String> fence,
+        CompletableFuture<Long> acked,
+        int replicas) {
       this.nodeId = nodeId;
       this.items = items;
       this.members = members;

@@ -14,20 +14,20 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
- * {@link ReplicationFence} for a single master with replicas (Sentinel, or any server under
- * {@code client.durability: replicated}): after the claims' replies came back, {@code SET} of a
- * fence key then {@code WAIT n} on the same connection; the replication stream is ordered, so once
- * the fence reached n replicas so did every claim before it. One round trip per flush window.
+ * {@link ReplicationFence} for a single master with replicas (Sentinel, or any server under {@code
+ * client.durability: replicated}): after the claims' replies came back, {@code SET} of a fence key
+ * then {@code WAIT n} on the same connection; the replication stream is ordered, so once the fence
+ * reached n replicas so did every claim before it. One round trip per flush window.
  *
- * <p>n is {@code client.durable-replicas} under {@code replicated}: a claim must reach the
- * replicas the clients' drains reached, or a failover could bring back cells PostgreSQL already
- * holds while the clients re-send them. Under {@code async} (Sentinel only) n is the number of
- * replicas connected at the start of the run ({@code INFO replication}), or, for {@value
- * #FORGET_SECONDS} s after a replica disconnects, the higher number this master had: a replica
- * whose link just broke is the one Sentinel may promote, and a claim it never saw would come back
- * on it (the cluster fence counts the replicas the topology lists, for the same reason). A
- * replica gone for longer is no longer waited for. A new {@code master_replid} (a promoted
- * replica, a restarted master) starts the count afresh.
+ * <p>n is {@code client.durable-replicas} under {@code replicated}: a claim must reach the replicas
+ * the clients' drains reached, or a failover could bring back cells PostgreSQL already holds while
+ * the clients re-send them. Under {@code async} (Sentinel only) n is the number of replicas
+ * connected at the start of the run ({@code INFO replication}), or, for {@value #FORGET_SECONDS} s
+ * after a replica disconnects, the higher number this master had: a replica whose link just broke
+ * is the one Sentinel may promote, and a claim it never saw would come back on it (the cluster
+ * fence counts the replicas the topology lists, for the same reason). A replica gone for longer is
+ * no longer waited for. A new {@code master_replid} (a promoted replica, a restarted master) starts
+ * the count afresh.
  */
 final class SingleServerFence {
   private final RedisAsyncCommands<String, String> redis;
@@ -35,13 +35,16 @@ final class SingleServerFence {
   private final int required; // 0: read connected replicas per run
   private int replicas;
   private boolean failedThisRun;
+
   /** How long a disconnected replica is still waited for, under async. */
   static final long FORGET_SECONDS = 60;
+
   private String replid = "";
   private int seenReplicas;
   private long seenAtNanos;
 
-  private SingleServerFence(RedisAsyncCommands<String, String> redis, Duration timeout, int required) {
+  private SingleServerFence(
+      RedisAsyncCommands<String, String> redis, Duration timeout, int required) {
     this.redis = redis;
     this.timeout = timeout;
     this.required = required;
@@ -75,7 +78,9 @@ final class SingleServerFence {
       }
       String first = setOf.apply(items.iterator().next());
       CompletableFuture<String> fence =
-          redis.set(ReplicationFence.fenceKey(first), "1", SetArgs.Builder.px(60_000)).toCompletableFuture();
+          redis
+              .set(ReplicationFence.fenceKey(first), "1", SetArgs.Builder.px(60_000))
+              .toCompletableFuture();
       CompletableFuture<Long> acked =
           redis.waitForReplication(n, timeout.toMillis()).toCompletableFuture();
       redis.getStatefulConnection().flushCommands();
@@ -107,7 +112,8 @@ final class SingleServerFence {
         }
       }
       long now = System.nanoTime();
-      if (!id.equals(replid) || n >= seenReplicas
+      if (!id.equals(replid)
+          || n >= seenReplicas
           || now - seenAtNanos > TimeUnit.SECONDS.toNanos(FORGET_SECONDS)) {
         replid = id;
         seenReplicas = n;

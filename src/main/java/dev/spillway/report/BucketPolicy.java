@@ -2,9 +2,9 @@ package dev.spillway.report;
 
 import dev.spillway.ConfigException;
 import dev.spillway.Granularity;
+import dev.spillway.SpillwayConfig;
 import dev.spillway.config.ReportSettings;
 import dev.spillway.config.RetentionPeriod;
-import dev.spillway.SpillwayConfig;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -34,8 +34,7 @@ public final class BucketPolicy {
   private final Map<Granularity, RetentionPeriod> defaults;
 
   private BucketPolicy(
-      Map<String, CounterLevels> configured,
-      Map<Granularity, RetentionPeriod> defaults) {
+      Map<String, CounterLevels> configured, Map<Granularity, RetentionPeriod> defaults) {
     this.configured = configured;
     this.defaults = defaults;
   }
@@ -126,8 +125,7 @@ public final class BucketPolicy {
     }
   }
 
-  private static boolean longerThan(
-      RetentionPeriod a, RetentionPeriod b) {
+  private static boolean longerThan(RetentionPeriod a, RetentionPeriod b) {
     if (a.forever()) {
       return !b.forever();
     }

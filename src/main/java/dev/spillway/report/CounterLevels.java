@@ -44,8 +44,7 @@ record CounterLevels(String counter, List<Level> levels, boolean configured) {
     KEEP
   }
 
-  public record Level(
-      Granularity granularity, Source source, RetentionPeriod retention) {
+  public record Level(Granularity granularity, Source source, RetentionPeriod retention) {
     public Level {
       Objects.requireNonNull(granularity, "granularity");
       Objects.requireNonNull(source, "source");

@@ -86,9 +86,7 @@ final class LevelLookup {
         while (rs.next()) {
           long secs = rs.getLong(3);
           RetentionPeriod keep =
-              rs.wasNull()
-                  ? RetentionPeriod.FOREVER
-                  : RetentionPeriod.of(Duration.ofSeconds(secs));
+              rs.wasNull() ? RetentionPeriod.FOREVER : RetentionPeriod.of(Duration.ofSeconds(secs));
           levels.add(
               new CounterLevels.Level(
                   Granularity.ofCode(rs.getString(1).charAt(0)),

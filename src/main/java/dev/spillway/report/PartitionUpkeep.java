@@ -1,10 +1,10 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ReportSettings.PartitionInterval;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.ReportSettings.PartitionInterval;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

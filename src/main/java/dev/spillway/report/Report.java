@@ -1,6 +1,5 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ExportSettings;
 import dev.spillway.config.ExportSettings.Kind;
 import java.math.BigInteger;
 import java.time.ZonedDateTime;

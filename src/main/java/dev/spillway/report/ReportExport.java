@@ -1,9 +1,9 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ExportSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.ExportSettings;
+import dev.spillway.config.ReportSettings;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;

@@ -1,8 +1,8 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ExportSettings;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ExportSettings;
+import dev.spillway.config.ReportSettings;
 import java.time.InstantSource;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,5 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ExportSettings;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;

@@ -1,9 +1,10 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ExportSettings.Kind;
 import dev.spillway.config.ExportSettings;
+import dev.spillway.config.ExportSettings.Kind;
 import dev.spillway.layout.CounterNames;
+import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.Objects;
@@ -57,7 +58,7 @@ public record ReportRequest(
   }
 
   /** The request an export runs at {@code now}: its report over the previous complete period. */
-  static ReportRequest of(ExportSettings e, java.time.Instant now) {
+  static ReportRequest of(ExportSettings e, Instant now) {
     return new ReportRequest(
         e.kind(),
         e.counter(),

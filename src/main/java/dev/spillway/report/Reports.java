@@ -12,10 +12,12 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.InstantSource;
 import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import javax.sql.DataSource;
@@ -82,7 +84,7 @@ public final class Reports {
     } catch (SQLException e) {
       throw new SpillwayException(
           "the "
-              + r.kind().name().toLowerCase(java.util.Locale.ROOT)
+              + r.kind().name().toLowerCase(Locale.ROOT)
               + " report of "
               + r.counter()
               + " failed in PostgreSQL: "
@@ -256,7 +258,7 @@ public final class Reports {
 
   static Map<String, String> params(ReportRequest r) {
     Map<String, String> p = new LinkedHashMap<>();
-    p.put("report", r.kind().name().toLowerCase(java.util.Locale.ROOT));
+    p.put("report", r.kind().name().toLowerCase(Locale.ROOT));
     p.put("counter", r.counter());
     r.key().ifPresent(k -> p.put("key", k));
     if (r.kind() == ExportSettings.Kind.TOP) {
@@ -277,10 +279,10 @@ public final class Reports {
 
   /** {@code UTC} rather than Java's {@code Z}. */
   static String zoneName(ZoneId z) {
-    return z.equals(java.time.ZoneOffset.UTC) ? "UTC" : z.getId();
+    return z.equals(ZoneOffset.UTC) ? "UTC" : z.getId();
   }
 
   static String name(Granularity g) {
-    return g.name().toLowerCase(java.util.Locale.ROOT);
+    return g.name().toLowerCase(Locale.ROOT);
   }
 }

@@ -1,16 +1,19 @@
 package dev.spillway.report;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.Durations;
+import dev.spillway.config.ReportSettings;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.time.InstantSource;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -83,7 +86,7 @@ public final class Retention {
    */
   public Result run() {
     Partitions.Layout layout;
-    Map<String, Instant> marks = new java.util.HashMap<>();
+    Map<String, Instant> marks = new HashMap<>();
     try (Connection c = dataSource.getConnection()) {
       layout = Partitions.read(c, schema);
       try (PreparedStatement ps =
@@ -95,7 +98,7 @@ public final class Retention {
         while (rs.next()) {
           marks.put(
               rs.getString(1) + "/" + rs.getString(2),
-              rs.getObject(3, java.time.OffsetDateTime.class).toInstant());
+              rs.getObject(3, OffsetDateTime.class).toInstant());
         }
       }
     } catch (SQLException e) {
@@ -140,7 +143,7 @@ public final class Retention {
                   p.name()
                       + ": not dropped, its locks were not granted"
                       + " within "
-                      + dev.spillway.config.Durations.format(settings.lockTimeout()));
+                      + Durations.format(settings.lockTimeout()));
           case NOT_EMPTY -> {} // a row arrived since the leaves were emptied: next run
         }
       }
@@ -199,7 +202,7 @@ public final class Retention {
               Optional.of(
                   leaf
                       + ": not truncated, its lock was not granted within "
-                      + dev.spillway.config.Durations.format(settings.lockTimeout())),
+                      + Durations.format(settings.lockTimeout())),
               false);
         }
         throw e;

@@ -11,6 +11,7 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -98,7 +99,7 @@ final class SeriesReport {
     spans.incomplete(cl, sources.get(0), first, notes);
     String sql = sql(r.key().isPresent(), sources);
     BigInteger[] values = new BigInteger[bounds.size() - 1];
-    java.util.Arrays.fill(values, BigInteger.ZERO);
+    Arrays.fill(values, BigInteger.ZERO);
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       int i = 1;
       ps.setArray(

@@ -1,6 +1,5 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ExportSettings;
 import dev.spillway.config.Durations;
 import dev.spillway.config.ExportSettings.Period;
 import java.time.DateTimeException;

@@ -3,9 +3,9 @@ package dev.spillway.runtime;
 import dev.spillway.config.Redactor;
 
 /**
- * How Spillway names a failure in one log field or message: the innermost cause, typed, with
- * URL userinfo and {@code password=} values hidden ({@link Redactor#mask}); drivers repeat URLs
- * in their messages.
+ * How Spillway names a failure in one log field or message: the innermost cause, typed, with URL
+ * userinfo and {@code password=} values hidden ({@link Redactor#mask}); drivers repeat URLs in
+ * their messages.
  */
 public final class Errors {
   private Errors() {}

@@ -1,7 +1,9 @@
 package dev.spillway.runtime;
 
 import dev.spillway.SpillwayException;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,18 +16,18 @@ import org.slf4j.LoggerFactory;
  * worker's health endpoints) instead of carrying on half broken. It is said once, at ERROR; the
  * Errors that follow are counted, not logged.
  *
- * <p>Why stop rather than retry: after an Error a thread may have died half way through a step,
- * a lock or a queue may be in an unknown state, and a JVM out of heap keeps failing in places
- * nobody catches (Lettuce's encoder, Netty's event loops). Nothing already acknowledged by Redis
- * is lost by stopping: it stays pending in Redis for the next flush, here after a restart or on
- * another worker. Run the JVM with {@code -XX:+ExitOnOutOfMemoryError} so that a heap exhausted
- * on a thread Spillway does not own ends the process too.
+ * <p>Why stop rather than retry: after an Error a thread may have died half way through a step, a
+ * lock or a queue may be in an unknown state, and a JVM out of heap keeps failing in places nobody
+ * catches (Lettuce's encoder, Netty's event loops). Nothing already acknowledged by Redis is lost
+ * by stopping: it stays pending in Redis for the next flush, here after a restart or on another
+ * worker. Run the JVM with {@code -XX:+ExitOnOutOfMemoryError} so that a heap exhausted on a thread
+ * Spillway does not own ends the process too.
  */
 public final class RuntimeFailure {
   private static final Logger log = LoggerFactory.getLogger(RuntimeFailure.class);
 
   private final AtomicReference<String> reason = new AtomicReference<>();
-  private final java.util.List<Runnable> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+  private final List<Runnable> listeners = new CopyOnWriteArrayList<>();
 
   /**
    * Runs {@code r} once, on the failing thread, after the first Error is recorded (at once if one
@@ -43,8 +45,11 @@ public final class RuntimeFailure {
    * it once at ERROR with its stack trace).
    */
   public boolean record(String thread, Throwable error) {
-    String why = error.getClass().getName() + " on thread " + thread
-        + (error.getMessage() == null ? "" : ": " + error.getMessage());
+    String why =
+        error.getClass().getName()
+            + " on thread "
+            + thread
+            + (error.getMessage() == null ? "" : ": " + error.getMessage());
     if (!reason.compareAndSet(null, why)) {
       return false;
     }
@@ -82,8 +87,8 @@ public final class RuntimeFailure {
   }
 
   /**
-   * Throws a {@link SpillwayException} naming the failure, if there was one; {@code what} says
-   * what was refused ("the increment was not recorded").
+   * Throws a {@link SpillwayException} naming the failure, if there was one; {@code what} says what
+   * was refused ("the increment was not recorded").
    */
   public void check(String what) {
     String r = reason.get();

@@ -16,8 +16,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Counts dead letters waiting for a person ({@code decision IS NULL}), publishes the count as
- * the gauge {@code spillway.dead.letters.waiting}, and {@link #check() reports} them in the log.
+ * Counts dead letters waiting for a person ({@code decision IS NULL}), publishes the count as the
+ * gauge {@code spillway.dead.letters.waiting}, and {@link #check() reports} them in the log.
  *
  * <p>{@link #refresh()} only updates the gauge: every worker calls it periodically, so each one's
  * gauge is current even though, in a cluster, the {@link #check()} task runs on one worker at a
@@ -25,6 +25,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class DeadLetterMonitor {
   private static final Logger log = LoggerFactory.getLogger(DeadLetterMonitor.class);
+
   /** A count that does not change is repeated in the log this often, not at every check. */
   static final Duration REPEAT = Duration.ofMinutes(15);
 
@@ -43,10 +44,13 @@ public final class DeadLetterMonitor {
     this.dataSource = dataSource;
     this.clock = clock;
     this.sql =
-        "SELECT count(*), min(created_at) FROM \"" + schema
+        "SELECT count(*), min(created_at) FROM \""
+            + schema
             + "\".dead_letter WHERE decision IS NULL";
     Gauge.builder("spillway.dead.letters.waiting", this, m -> m.gauge)
-        .description("Dead letters waiting for a decision (rows of dead_letter neither replayed nor discarded)")
+        .description(
+            "Dead letters waiting for a decision (rows of dead_letter neither replayed nor"
+                + " discarded)")
         .register(registry);
   }
 

@@ -12,11 +12,11 @@ import org.slf4j.LoggerFactory;
 /**
  * Splits the stripes into contiguous groups, one flush task each, so that clustered workers flush
  * different stripes at the same time. Task names carry the stripe range ({@code flush-0-256}), so
- * changing {@code keys.stripes} or the group count replaces the tasks instead of silently
- * changing what an existing task covers.
+ * changing {@code keys.stripes} or the group count replaces the tasks instead of silently changing
+ * what an existing task covers.
  *
- * <p>One process flushes one group at a time (its flusher owns one pipelined Redis connection),
- * so the tasks of one process take turns on a lock, and interval schedules are phased over the
+ * <p>One process flushes one group at a time (its flusher owns one pipelined Redis connection), so
+ * the tasks of one process take turns on a lock, and interval schedules are phased over the
  * interval so that they rarely have to wait. A task waiting for its turn gives up as soon as the
  * worker is stopping: at shutdown only the flush in progress has to finish.
  */
@@ -53,8 +53,8 @@ public final class FlushGroups {
   }
 
   /**
-   * One task per range, all on {@code schedule}; {@code stopping} tells a task waiting for its
-   * turn to give up.
+   * One task per range, all on {@code schedule}; {@code stopping} tells a task waiting for its turn
+   * to give up.
    */
   public static List<ScheduledTask> tasks(
       int stripes, int groups, Schedule schedule, RangeFlusher flusher, BooleanSupplier stopping) {
@@ -72,7 +72,8 @@ public final class FlushGroups {
       Range r = ranges.get(i);
       Schedule s =
           schedule instanceof Schedule.Every e
-              ? new Schedule.Every(e.interval(), e.interval().multipliedBy(i).dividedBy(ranges.size()))
+              ? new Schedule.Every(
+                  e.interval(), e.interval().multipliedBy(i).dividedBy(ranges.size()))
               : schedule;
       out.add(new ScheduledTask(r.taskName(), s, () -> flushInTurn(r, flusher, turn, stopping)));
     }

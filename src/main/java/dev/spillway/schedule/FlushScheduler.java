@@ -2,6 +2,7 @@ package dev.spillway.schedule;
 
 import dev.spillway.flush.FlushReport;
 import dev.spillway.flush.Flusher;
+import dev.spillway.runtime.RuntimeFailure;
 import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,7 +18,7 @@ public final class FlushScheduler implements AutoCloseable {
 
   private final JobScheduler scheduler;
 
-  public FlushScheduler(Flusher flusher, Duration interval, dev.spillway.runtime.RuntimeFailure failure) {
+  public FlushScheduler(Flusher flusher, Duration interval, RuntimeFailure failure) {
     scheduler =
         JobScheduler.builder()
             .failure(failure)

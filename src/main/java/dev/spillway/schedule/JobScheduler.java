@@ -3,6 +3,7 @@ package dev.spillway.schedule;
 import dev.spillway.SpillwayException;
 import dev.spillway.runtime.RuntimeFailure;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.Collection;
@@ -262,7 +263,7 @@ public final class JobScheduler implements AutoCloseable {
     if (host == null || host.isBlank()) {
       try {
         host = InetAddress.getLocalHost().getHostName();
-      } catch (java.io.IOException e) {
+      } catch (IOException e) {
         host = "localhost";
       }
     }

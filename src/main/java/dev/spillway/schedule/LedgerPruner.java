@@ -29,6 +29,7 @@ import org.slf4j.LoggerFactory;
 public final class LedgerPruner {
   private static final Logger log = LoggerFactory.getLogger(LedgerPruner.class);
   static final int CHUNK = 5000;
+
   /** Tolerated disagreement between the flushers' clocks and PostgreSQL's. */
   public static final Duration CLOCK_SKEW_MARGIN = Duration.ofMinutes(5);
 
@@ -106,8 +107,12 @@ public final class LedgerPruner {
       skipped.increment();
       String age = Durations.format(p.oldestAge(now).withNanos(0));
       String reason =
-          "a batch pending in Redis is " + age + " old, not younger than worker.ledger.retention "
-              + Durations.format(retention) + " less " + Durations.format(CLOCK_SKEW_MARGIN);
+          "a batch pending in Redis is "
+              + age
+              + " old, not younger than worker.ledger.retention "
+              + Durations.format(retention)
+              + " less "
+              + Durations.format(CLOCK_SKEW_MARGIN);
       log.warn(
           "event=ledger_prune_skipped reason=\"{}\" pending_batches={} fix=\"let the flusher"
               + " apply it (is PostgreSQL reachable? run spillway doctor), or raise"
@@ -118,8 +123,13 @@ public final class LedgerPruner {
     }
     long deleted = 0;
     String sql =
-        "DELETE FROM " + table + " WHERE batch_id IN (SELECT batch_id FROM " + table
-            + " WHERE applied_at < ? LIMIT " + CHUNK + ")";
+        "DELETE FROM "
+            + table
+            + " WHERE batch_id IN (SELECT batch_id FROM "
+            + table
+            + " WHERE applied_at < ? LIMIT "
+            + CHUNK
+            + ")";
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
       c.setAutoCommit(true); // one short transaction per chunk

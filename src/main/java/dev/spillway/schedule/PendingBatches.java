@@ -85,7 +85,8 @@ public final class PendingBatches {
       }
     }
     return new Summary(
-        count, oldest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(oldest)));
+        count,
+        oldest == Long.MAX_VALUE ? Optional.empty() : Optional.of(Instant.ofEpochMilli(oldest)));
   }
 
   /** The claim time a batch id carries, if it has the expected shape. */

@@ -1,6 +1,7 @@
 package dev.spillway.schedule;
 
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -83,7 +84,7 @@ final class QuartzJobs {
             .startNow();
     return switch (t.schedule()) {
       case Schedule.Every e ->
-          b.startAt(new java.util.Date(System.currentTimeMillis() + e.phase().toMillis()))
+          b.startAt(new Date(System.currentTimeMillis() + e.phase().toMillis()))
               .withSchedule(
                   SimpleScheduleBuilder.simpleSchedule()
                       .withIntervalInMilliseconds(e.interval().toMillis())

@@ -7,8 +7,8 @@ import java.util.Objects;
 import org.quartz.CronExpression;
 
 /**
- * When a task runs: every fixed interval, or on a Quartz cron expression (with seconds: {@code
- * "0 17 * * * ?"} is minute 17 of every hour). Configuration text is parsed by {@link #parse}.
+ * When a task runs: every fixed interval, or on a Quartz cron expression (with seconds: {@code "0
+ * 17 * * * ?"} is minute 17 of every hour). Configuration text is parsed by {@link #parse}.
  */
 public sealed interface Schedule {
 
@@ -44,7 +44,9 @@ public sealed interface Schedule {
     public Cron {
       if (expression == null || !CronExpression.isValidExpression(expression.trim())) {
         throw new IllegalArgumentException(
-            "'" + expression + "' is not a valid Quartz cron expression"
+            "'"
+                + expression
+                + "' is not a valid Quartz cron expression"
                 + " (seconds minutes hours day-of-month month day-of-week, e.g. \"0 17 * * * ?\")");
       }
       expression = expression.trim();
@@ -80,8 +82,11 @@ public sealed interface Schedule {
         return new Cron(text);
       } catch (IllegalArgumentException e) {
         throw new ConfigException(
-            key + " must be an interval like 30s or a Quartz cron expression like \"0 17 * * * ?\""
-                + " but was '" + text + "'");
+            key
+                + " must be an interval like 30s or a Quartz cron expression like \"0 17 * * * ?\""
+                + " but was '"
+                + text
+                + "'");
       }
     }
   }

@@ -8,10 +8,10 @@ import java.util.regex.Pattern;
  * store, rows in PostgreSQL shared by every worker), so they must be stable across restarts and
  * identical on every worker of a cluster.
  *
- * <p>No two runs of one task overlap, in one worker or across a cluster; a run that could not
- * start on time (the previous one was still running, or the process was paused) is skipped, not
- * replayed, so runs never pile up. The body runs on a scheduler thread; an exception it throws is
- * logged and counted, and the next run happens as scheduled.
+ * <p>No two runs of one task overlap, in one worker or across a cluster; a run that could not start
+ * on time (the previous one was still running, or the process was paused) is skipped, not replayed,
+ * so runs never pile up. The body runs on a scheduler thread; an exception it throws is logged and
+ * counted, and the next run happens as scheduled.
  *
  * @param name {@code [a-z][a-z0-9_.-]{0,79}}
  * @param schedule when it runs

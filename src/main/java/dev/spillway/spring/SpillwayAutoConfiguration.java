@@ -16,16 +16,17 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator;
 import org.springframework.cache.CacheManager;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 /**
  * Spring Boot auto-configuration: a {@link Spillway} runtime from {@code spillway.*} ({@link
- * SpillwayProperties}), closed with the context (its close drains the local buffer first), and
- * its {@link Counters}. The context's {@link MeterRegistry} gets Spillway's meters when there is
- * one. Without {@code spillway.postgres.jdbc-url}, the application's DataSource is used when it
- * is the only one (or the primary) and talks to PostgreSQL.
+ * SpillwayProperties}), closed with the context (its close drains the local buffer first), and its
+ * {@link Counters}. The context's {@link MeterRegistry} gets Spillway's meters when there is one.
+ * Without {@code spillway.postgres.jdbc-url}, the application's DataSource is used when it is the
+ * only one (or the primary) and talks to PostgreSQL.
  *
  * <p>With {@code @EnableCaching} and no {@link CacheManager} of the application's, a {@link
  * SpillwayCacheManager}; with Actuator, the {@code spillway} health component ({@link
@@ -82,7 +83,9 @@ public class SpillwayAutoConfiguration {
     }
   }
 
-  /** Spring's caching over Spillway caches, when the application enabled caching and has no manager. */
+  /**
+   * Spring's caching over Spillway caches, when the application enabled caching and has no manager.
+   */
   @Configuration(proxyBeanMethods = false)
   @ConditionalOnBean(type = "org.springframework.cache.interceptor.CacheAspectSupport")
   @ConditionalOnMissingBean(CacheManager.class)
@@ -105,8 +108,7 @@ public class SpillwayAutoConfiguration {
   @ConditionalOnClass(name = "org.springframework.boot.health.contributor.HealthIndicator")
   static class HealthConfiguration {
     @Configuration(proxyBeanMethods = false)
-    @org.springframework.boot.health.autoconfigure.contributor.ConditionalOnEnabledHealthIndicator(
-        "spillway")
+    @ConditionalOnEnabledHealthIndicator("spillway")
     static class Enabled {
       @Bean
       @ConditionalOnMissingBean(name = "spillwayHealthIndicator")

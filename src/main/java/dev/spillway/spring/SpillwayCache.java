@@ -6,12 +6,12 @@ import java.util.concurrent.Callable;
 import org.springframework.cache.support.AbstractValueAdaptingCache;
 
 /**
- * A Spring {@link org.springframework.cache.Cache} over a Spillway {@link CacheAside} (L1 +
- * Redis, single flight within the JVM and, through a lease, across instances; invalidations on
- * the bus). {@code @Cacheable(sync = true)} maps to {@link #get(Object, Callable)}: the method
- * body is the load, run by one caller per key while the others wait for its value. Without
- * {@code sync}, Spring looks up, runs the method on a miss and {@link #put}s the result, as with
- * any cache. {@link #evict} and {@link #clear} reach every instance (the bus and Redis).
+ * A Spring {@link org.springframework.cache.Cache} over a Spillway {@link CacheAside} (L1 + Redis,
+ * single flight within the JVM and, through a lease, across instances; invalidations on the bus).
+ * {@code @Cacheable(sync = true)} maps to {@link #get(Object, Callable)}: the method body is the
+ * load, run by one caller per key while the others wait for its value. Without {@code sync}, Spring
+ * looks up, runs the method on a miss and {@link #put}s the result, as with any cache. {@link
+ * #evict} and {@link #clear} reach every instance (the bus and Redis).
  *
  * <p>The cache-aside's loader is whatever method call is asking on this thread; a plain lookup has
  * none and answers "miss". Background reloads (stale-while-revalidate, early refresh) are off:
@@ -22,6 +22,7 @@ final class SpillwayCache extends AbstractValueAdaptingCache {
   static final String ALL = "all";
 
   private final CacheAside<Object, Object> cache;
+
   /** The method call asking on this thread, run when this thread leads the load. */
   private final ThreadLocal<Callable<?>> loading;
 
@@ -81,7 +82,8 @@ final class SpillwayCache extends AbstractValueAdaptingCache {
           if (e.getCause() instanceof Miss && attempt < 10) {
             continue;
           }
-          throw new ValueRetrievalException(key, valueLoader, e.getCause() != null ? e.getCause() : e);
+          throw new ValueRetrievalException(
+              key, valueLoader, e.getCause() != null ? e.getCause() : e);
         }
       }
     } finally {

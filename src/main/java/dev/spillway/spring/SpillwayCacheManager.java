@@ -11,11 +11,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import org.springframework.cache.Cache;
 import org.springframework.cache.CacheManager;
+import org.springframework.cache.support.NullValue;
 
 /**
- * Spring caches backed by Spillway cache-aside caches, created on first use by name ({@code
- * @Cacheable("books")}); names follow Spillway's rule ({@code [a-z][a-z0-9_.-]{0,63}}). Each
- * takes its settings from {@code spillway.cache.*}; values are stored as described in {@link
+ * Spring caches backed by Spillway cache-aside caches, created on first use by name
+ * ({@code @Cacheable("books")}); names follow Spillway's rule ({@code [a-z][a-z0-9_.-]{0,63}}).
+ * Each takes its settings from {@code spillway.cache.*}; values are stored as described in {@link
  * TypedJsonSerializer}, keys by their {@code toString()} (as Spring's Redis cache does).
  */
 public final class SpillwayCacheManager implements CacheManager {
@@ -23,10 +24,12 @@ public final class SpillwayCacheManager implements CacheManager {
   private final List<String> allowedTypes;
   private final ClassLoader classLoader;
   private final ConcurrentMap<String, SpillwayCache> caches = new ConcurrentHashMap<>();
+
   /** Shared by this manager's caches: a @Cacheable method may call another one. */
   private final ThreadLocal<Callable<?>> loading = new ThreadLocal<>();
 
-  public SpillwayCacheManager(Spillway spillway, List<String> allowedTypes, ClassLoader classLoader) {
+  public SpillwayCacheManager(
+      Spillway spillway, List<String> allowedTypes, ClassLoader classLoader) {
     this.spillway = spillway;
     this.allowedTypes = List.copyOf(allowedTypes);
     this.classLoader = classLoader;
@@ -53,7 +56,7 @@ public final class SpillwayCacheManager implements CacheManager {
                     throw new SpillwayCache.Miss();
                   }
                   Object v = call.call();
-                  return v == null ? org.springframework.cache.support.NullValue.INSTANCE : v;
+                  return v == null ? NullValue.INSTANCE : v;
                 })
             .serializer(new TypedJsonSerializer(allowedTypes, classLoader))
             .keyEncoder(String::valueOf)

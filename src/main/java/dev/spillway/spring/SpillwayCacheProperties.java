@@ -1,56 +1,108 @@
 package dev.spillway.spring;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.springframework.boot.context.properties.NestedConfigurationProperty;
-import java.util.Map;
 import java.util.LinkedHashMap;
+import java.util.Map;
+import org.springframework.boot.context.properties.NestedConfigurationProperty;
 
 /** Cache-aside defaults (the cache: section of spillway.yaml). */
 public class SpillwayCacheProperties {
   /** Prefix of cache keys in Redis. Default <keys.prefix>c:. */
   private String prefix;
+
   /** Pub/sub channel of the invalidation bus. */
   private String channel;
-  /** How long a loaded value is fresh in Redis, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 5m. */
+
+  /**
+   * How long a loaded value is fresh in Redis, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S.
+   * Default 5m.
+   */
   private String ttl;
-  /** How long 'the loader found nothing' is remembered, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 30s. */
+
+  /**
+   * How long 'the loader found nothing' is remembered, a duration like 250ms, 5s, 2m, 1h, 7d or
+   * PT1S. Default 30s.
+   */
   private String negativeTtl;
+
   /** Every TTL is stretched by a random 0..this percent. Default 10. */
   private Integer ttlJitterPercent;
-  /** How long a value is served after its TTL while one reload runs, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S; not used by Spring caches. */
+
+  /**
+   * How long a value is served after its TTL while one reload runs, a duration like 250ms, 5s, 2m,
+   * 1h, 7d or PT1S; not used by Spring caches.
+   */
   private String staleWhileRevalidate;
+
   /** XFetch beta (a number like 1.0); zero turns early refresh off; not used by Spring caches. */
   private String earlyRefreshBeta;
+
   /** Values whose encoding is larger are served but never cached. Default 1048576. */
   private Integer maxValueBytes;
-  /** How long one instance holds the right to load a key for every instance, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 5s. */
+
+  /**
+   * How long one instance holds the right to load a key for every instance, a duration like 250ms,
+   * 5s, 2m, 1h, 7d or PT1S. Default 5s.
+   */
   private String leaseTime;
-  /** How long other instances wait for that load, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 3s. */
+
+  /**
+   * How long other instances wait for that load, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S.
+   * Default 3s.
+   */
   private String leaseWait;
-  /** Time box of each cache read from Redis, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 250ms. */
+
+  /**
+   * Time box of each cache read from Redis, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default
+   * 250ms.
+   */
   private String redisTimeout;
-  /** After a Redis failure, how long readers skip Redis, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 1s. */
+
+  /**
+   * After a Redis failure, how long readers skip Redis, a duration like 250ms, 5s, 2m, 1h, 7d or
+   * PT1S. Default 1s.
+   */
   private String redisRetryAfter;
+
   /** The in-process cache (L1) of each instance. */
   @NestedConfigurationProperty private SpillwayL1Properties l1 = new SpillwayL1Properties();
+
   /** TTL of counters().cached(), a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 5s. */
   private String countersTtl;
+
   /** Life of a tag's version key, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 1d. */
   private String tagTtl;
-  /** A load that takes longer is served but not cached, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 1m. */
+
+  /**
+   * A load that takes longer is served but not cached, a duration like 250ms, 5s, 2m, 1h, 7d or
+   * PT1S. Default 1m.
+   */
   private String maxLoadTime;
+
   /** Environment variable holding the AES-GCM keys. Default SPILLWAY_CACHE_KEYS. */
   private String encryptionKeysEnv;
-  /** Whether this instance relays PostgreSQL NOTIFY to the bus (turn it on in the worker). Default false. */
+
+  /**
+   * Whether this instance relays PostgreSQL NOTIFY to the bus (turn it on in the worker). Default
+   * false.
+   */
   private Boolean listenDatabase;
-  /** How often the bus checks its own subscription, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 5s. */
+
+  /**
+   * How often the bus checks its own subscription, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S.
+   * Default 5s.
+   */
   private String heartbeat;
+
   /** Flushed counter cells whose invalidation may wait. Default 100000. */
   private Integer countersInvalidationQueue;
+
   /** Pub/sub channel of JSON invalidation events from other services. */
   private String foreignChannel;
+
   /** Entity names of foreign events mapped to cache names. */
-  private java.util.Map<String, String> foreignEntities = new java.util.LinkedHashMap<>();
+  private Map<String, String> foreignEntities = new LinkedHashMap<>();
+
   public String getPrefix() {
     return prefix;
   }
@@ -58,6 +110,7 @@ public class SpillwayCacheProperties {
   public void setPrefix(String v) {
     this.prefix = v;
   }
+
   public String getChannel() {
     return channel;
   }
@@ -65,6 +118,7 @@ public class SpillwayCacheProperties {
   public void setChannel(String v) {
     this.channel = v;
   }
+
   public String getTtl() {
     return ttl;
   }
@@ -72,6 +126,7 @@ public class SpillwayCacheProperties {
   public void setTtl(String v) {
     this.ttl = v;
   }
+
   public String getNegativeTtl() {
     return negativeTtl;
   }
@@ -79,6 +134,7 @@ public class SpillwayCacheProperties {
   public void setNegativeTtl(String v) {
     this.negativeTtl = v;
   }
+
   public Integer getTtlJitterPercent() {
     return ttlJitterPercent;
   }
@@ -86,6 +142,7 @@ public class SpillwayCacheProperties {
   public void setTtlJitterPercent(Integer v) {
     this.ttlJitterPercent = v;
   }
+
   public String getStaleWhileRevalidate() {
     return staleWhileRevalidate;
   }
@@ -93,6 +150,7 @@ public class SpillwayCacheProperties {
   public void setStaleWhileRevalidate(String v) {
     this.staleWhileRevalidate = v;
   }
+
   public String getEarlyRefreshBeta() {
     return earlyRefreshBeta;
   }
@@ -100,6 +158,7 @@ public class SpillwayCacheProperties {
   public void setEarlyRefreshBeta(String v) {
     this.earlyRefreshBeta = v;
   }
+
   public Integer getMaxValueBytes() {
     return maxValueBytes;
   }
@@ -107,6 +166,7 @@ public class SpillwayCacheProperties {
   public void setMaxValueBytes(Integer v) {
     this.maxValueBytes = v;
   }
+
   public String getLeaseTime() {
     return leaseTime;
   }
@@ -114,6 +174,7 @@ public class SpillwayCacheProperties {
   public void setLeaseTime(String v) {
     this.leaseTime = v;
   }
+
   public String getLeaseWait() {
     return leaseWait;
   }
@@ -121,6 +182,7 @@ public class SpillwayCacheProperties {
   public void setLeaseWait(String v) {
     this.leaseWait = v;
   }
+
   public String getRedisTimeout() {
     return redisTimeout;
   }
@@ -128,6 +190,7 @@ public class SpillwayCacheProperties {
   public void setRedisTimeout(String v) {
     this.redisTimeout = v;
   }
+
   public String getRedisRetryAfter() {
     return redisRetryAfter;
   }
@@ -135,6 +198,7 @@ public class SpillwayCacheProperties {
   public void setRedisRetryAfter(String v) {
     this.redisRetryAfter = v;
   }
+
   public SpillwayL1Properties getL1() {
     return l1;
   }
@@ -142,6 +206,7 @@ public class SpillwayCacheProperties {
   public void setL1(SpillwayL1Properties v) {
     this.l1 = v;
   }
+
   public String getCountersTtl() {
     return countersTtl;
   }
@@ -149,6 +214,7 @@ public class SpillwayCacheProperties {
   public void setCountersTtl(String v) {
     this.countersTtl = v;
   }
+
   public String getTagTtl() {
     return tagTtl;
   }
@@ -156,6 +222,7 @@ public class SpillwayCacheProperties {
   public void setTagTtl(String v) {
     this.tagTtl = v;
   }
+
   public String getMaxLoadTime() {
     return maxLoadTime;
   }
@@ -163,6 +230,7 @@ public class SpillwayCacheProperties {
   public void setMaxLoadTime(String v) {
     this.maxLoadTime = v;
   }
+
   public String getEncryptionKeysEnv() {
     return encryptionKeysEnv;
   }
@@ -170,6 +238,7 @@ public class SpillwayCacheProperties {
   public void setEncryptionKeysEnv(String v) {
     this.encryptionKeysEnv = v;
   }
+
   public Boolean getListenDatabase() {
     return listenDatabase;
   }
@@ -177,6 +246,7 @@ public class SpillwayCacheProperties {
   public void setListenDatabase(Boolean v) {
     this.listenDatabase = v;
   }
+
   public String getHeartbeat() {
     return heartbeat;
   }
@@ -184,6 +254,7 @@ public class SpillwayCacheProperties {
   public void setHeartbeat(String v) {
     this.heartbeat = v;
   }
+
   public Integer getCountersInvalidationQueue() {
     return countersInvalidationQueue;
   }
@@ -191,6 +262,7 @@ public class SpillwayCacheProperties {
   public void setCountersInvalidationQueue(Integer v) {
     this.countersInvalidationQueue = v;
   }
+
   public String getForeignChannel() {
     return foreignChannel;
   }
@@ -198,13 +270,15 @@ public class SpillwayCacheProperties {
   public void setForeignChannel(String v) {
     this.foreignChannel = v;
   }
-  public java.util.Map<String, String> getForeignEntities() {
+
+  public Map<String, String> getForeignEntities() {
     return foreignEntities;
   }
 
-  public void setForeignEntities(java.util.Map<String, String> v) {
+  public void setForeignEntities(Map<String, String> v) {
     this.foreignEntities = v;
   }
+
   void toTree(ObjectNode n) {
     SpillwayProperties.put(n, "prefix", prefix);
     SpillwayProperties.put(n, "channel", channel);

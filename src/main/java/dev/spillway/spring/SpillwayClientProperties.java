@@ -4,20 +4,39 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 /** The embedded counter client. */
 public class SpillwayClientProperties {
-  /** How often the local buffer drains to Redis, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 100ms. */
+  /**
+   * How often the local buffer drains to Redis, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S.
+   * Default 100ms.
+   */
   private String drainInterval;
+
   /** Counter cells the local buffer holds before the overflow policy applies. Default 1000000. */
   private Integer maxPendingCells;
+
   /** What increment() does when the buffer is full: BLOCK, DIRECT or FAIL (see OverflowPolicy). */
   private String overflow;
-  /** Longest wait of a blocked increment(), a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 30s. */
+
+  /**
+   * Longest wait of a blocked increment(), a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default
+   * 30s.
+   */
   private String blockTimeout;
-  /** How long closing may take to drain the buffer, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 10s. */
+
+  /**
+   * How long closing may take to drain the buffer, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S.
+   * Default 10s.
+   */
   private String closeTimeout;
-  /** ASYNC (default) or REPLICATED: a drain is acknowledged only once WAIT confirms durable-replicas replicas hold it (README, Durable mode). */
+
+  /**
+   * ASYNC (default) or REPLICATED: a drain is acknowledged only once WAIT confirms durable-replicas
+   * replicas hold it (README, Durable mode).
+   */
   private String durability;
+
   /** Replicas WAIT must confirm in REPLICATED mode. Default 1. */
   private Integer durableReplicas;
+
   public String getDrainInterval() {
     return drainInterval;
   }
@@ -25,6 +44,7 @@ public class SpillwayClientProperties {
   public void setDrainInterval(String v) {
     this.drainInterval = v;
   }
+
   public Integer getMaxPendingCells() {
     return maxPendingCells;
   }
@@ -32,6 +52,7 @@ public class SpillwayClientProperties {
   public void setMaxPendingCells(Integer v) {
     this.maxPendingCells = v;
   }
+
   public String getOverflow() {
     return overflow;
   }
@@ -39,6 +60,7 @@ public class SpillwayClientProperties {
   public void setOverflow(String v) {
     this.overflow = v;
   }
+
   public String getBlockTimeout() {
     return blockTimeout;
   }
@@ -46,6 +68,7 @@ public class SpillwayClientProperties {
   public void setBlockTimeout(String v) {
     this.blockTimeout = v;
   }
+
   public String getCloseTimeout() {
     return closeTimeout;
   }
@@ -53,6 +76,7 @@ public class SpillwayClientProperties {
   public void setCloseTimeout(String v) {
     this.closeTimeout = v;
   }
+
   public String getDurability() {
     return durability;
   }

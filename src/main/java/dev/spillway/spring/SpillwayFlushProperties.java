@@ -6,12 +6,16 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 public class SpillwayFlushProperties {
   /** Whether this application flushes on a schedule itself. Default false. */
   private Boolean enabled;
+
   /** Flush interval when enabled, a duration like 250ms, 5s, 2m, 1h, 7d or PT1S. Default 1s. */
   private String interval;
+
   /** Cells per PostgreSQL transaction. Default 50000. */
   private Integer maxCellsPerTransaction;
+
   /** Batches a stripe may hold before its writers wait. Default 4. */
   private Integer maxPendingBatchesPerStripe;
+
   public Boolean getEnabled() {
     return enabled;
   }
@@ -19,6 +23,7 @@ public class SpillwayFlushProperties {
   public void setEnabled(Boolean v) {
     this.enabled = v;
   }
+
   public String getInterval() {
     return interval;
   }
@@ -26,6 +31,7 @@ public class SpillwayFlushProperties {
   public void setInterval(String v) {
     this.interval = v;
   }
+
   public Integer getMaxCellsPerTransaction() {
     return maxCellsPerTransaction;
   }
@@ -33,6 +39,7 @@ public class SpillwayFlushProperties {
   public void setMaxCellsPerTransaction(Integer v) {
     this.maxCellsPerTransaction = v;
   }
+
   public Integer getMaxPendingBatchesPerStripe() {
     return maxPendingBatchesPerStripe;
   }
@@ -40,6 +47,7 @@ public class SpillwayFlushProperties {
   public void setMaxPendingBatchesPerStripe(Integer v) {
     this.maxPendingBatchesPerStripe = v;
   }
+
   void toTree(ObjectNode n) {
     SpillwayProperties.put(n, "enabled", enabled);
     SpillwayProperties.put(n, "interval", interval);

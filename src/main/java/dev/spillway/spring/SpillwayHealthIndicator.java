@@ -1,7 +1,7 @@
 package dev.spillway.spring;
 
-import dev.spillway.config.Redactor;
 import dev.spillway.Spillway;
+import dev.spillway.config.Redactor;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import java.sql.Connection;
@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
@@ -27,8 +28,10 @@ public final class SpillwayHealthIndicator implements HealthIndicator, Disposabl
 
   private final Spillway spillway;
   private final Redactor redactor;
+
   /** A connection of its own, opened on the first check: a PING never queues behind counters. */
   private RedisConnector redis;
+
   private RedisLink<String, String> link;
 
   public SpillwayHealthIndicator(Spillway spillway) {
@@ -42,7 +45,9 @@ public final class SpillwayHealthIndicator implements HealthIndicator, Disposabl
     boolean up = check(checks, "redis", this::redis);
     up &= check(checks, "postgres", this::postgres);
     String failed = spillway.failed().orElse(null);
-    checks.put("runtime", failed == null ? "UP: draining and flushing" : "DOWN: stopped: " + redactor.redact(failed));
+    checks.put(
+        "runtime",
+        failed == null ? "UP: draining and flushing" : "DOWN: stopped: " + redactor.redact(failed));
     up &= failed == null;
     return (up ? Health.up() : Health.down()).withDetails(checks).build();
   }
@@ -56,8 +61,12 @@ public final class SpillwayHealthIndicator implements HealthIndicator, Disposabl
       checks.put(name, "UP: " + redactor.redact(probe.run()));
       return true;
     } catch (Exception e) {
-      Throwable cause = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
-      checks.put(name, "DOWN: " + redactor.redact(String.valueOf(cause.getMessage() != null ? cause.getMessage() : cause)));
+      Throwable cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+      checks.put(
+          name,
+          "DOWN: "
+              + redactor.redact(
+                  String.valueOf(cause.getMessage() != null ? cause.getMessage() : cause)));
       return false;
     }
   }
@@ -67,7 +76,9 @@ public final class SpillwayHealthIndicator implements HealthIndicator, Disposabl
     if (!pongs.stream().allMatch("PONG"::equals)) {
       throw new IllegalStateException("PING answered " + pongs);
     }
-    return pongs.size() == 1 ? "PING answered PONG" : "PING answered by " + pongs.size() + " masters";
+    return pongs.size() == 1
+        ? "PING answered PONG"
+        : "PING answered by " + pongs.size() + " masters";
   }
 
   private String postgres() throws Exception {

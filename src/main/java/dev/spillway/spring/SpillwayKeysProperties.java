@@ -6,8 +6,13 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 public class SpillwayKeysProperties {
   /** Prefix of every Redis key Spillway writes. Default sw:. */
   private String prefix;
-  /** Number of stripes (hash slots of the write-behind buffer). Default 4096; the worker must use the same. */
+
+  /**
+   * Number of stripes (hash slots of the write-behind buffer). Default 4096; the worker must use
+   * the same.
+   */
   private Integer stripes;
+
   public String getPrefix() {
     return prefix;
   }
@@ -15,6 +20,7 @@ public class SpillwayKeysProperties {
   public void setPrefix(String v) {
     this.prefix = v;
   }
+
   public Integer getStripes() {
     return stripes;
   }
@@ -22,6 +28,7 @@ public class SpillwayKeysProperties {
   public void setStripes(Integer v) {
     this.stripes = v;
   }
+
   void toTree(ObjectNode n) {
     SpillwayProperties.put(n, "prefix", prefix);
     SpillwayProperties.put(n, "stripes", stripes);

@@ -3,12 +3,13 @@ package dev.spillway.spring;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spillway.ConfigException;
-import dev.spillway.config.ConfigLoader;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ConfigLoader;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.NestedConfigurationProperty;
 
@@ -25,22 +26,31 @@ import org.springframework.boot.context.properties.NestedConfigurationProperty;
 @ConfigurationProperties("spillway")
 public class SpillwayProperties {
   /** Redis connection. */
-  @NestedConfigurationProperty private final SpillwayRedisProperties redis = new SpillwayRedisProperties();
+  @NestedConfigurationProperty
+  private final SpillwayRedisProperties redis = new SpillwayRedisProperties();
 
-  /** PostgreSQL connection. Without jdbc-url, Spillway uses the application's single PostgreSQL DataSource when there is one. */
-  @NestedConfigurationProperty private final SpillwayPostgresProperties postgres = new SpillwayPostgresProperties();
+  /**
+   * PostgreSQL connection. Without jdbc-url, Spillway uses the application's single PostgreSQL
+   * DataSource when there is one.
+   */
+  @NestedConfigurationProperty
+  private final SpillwayPostgresProperties postgres = new SpillwayPostgresProperties();
 
   /** Redis key layout. */
-  @NestedConfigurationProperty private final SpillwayKeysProperties keys = new SpillwayKeysProperties();
+  @NestedConfigurationProperty
+  private final SpillwayKeysProperties keys = new SpillwayKeysProperties();
 
   /** The embedded counter client. */
-  @NestedConfigurationProperty private final SpillwayClientProperties client = new SpillwayClientProperties();
+  @NestedConfigurationProperty
+  private final SpillwayClientProperties client = new SpillwayClientProperties();
 
   /** Flushing Redis into PostgreSQL inside this application (normally the worker does it). */
-  @NestedConfigurationProperty private final SpillwayFlushProperties flush = new SpillwayFlushProperties();
+  @NestedConfigurationProperty
+  private final SpillwayFlushProperties flush = new SpillwayFlushProperties();
 
   /** Cache-aside defaults (the cache: section of spillway.yaml). */
-  @NestedConfigurationProperty private final SpillwayCacheProperties cache = new SpillwayCacheProperties();
+  @NestedConfigurationProperty
+  private final SpillwayCacheProperties cache = new SpillwayCacheProperties();
 
   /** Spring's CacheManager over Spillway caches (with @EnableCaching). */
   private final SpringCache springCache = new SpringCache();
@@ -104,7 +114,10 @@ public class SpillwayProperties {
     }
   }
 
-  /** The file's sentences name keys below the top ({@code flush.interval}); here they sit below spillway. */
+  /**
+   * The file's sentences name keys below the top ({@code flush.interval}); here they sit below
+   * spillway.
+   */
   static String prefixed(String message) {
     return message != null
             && message.matches("(?s)(redis|postgres|keys|client|flush|counters|cache)[.\\s\\[].*")
@@ -112,7 +125,7 @@ public class SpillwayProperties {
         : message;
   }
 
-  private static void section(ObjectNode root, String name, java.util.function.Consumer<ObjectNode> fill) {
+  private static void section(ObjectNode root, String name, Consumer<ObjectNode> fill) {
     ObjectNode n = root.objectNode();
     fill.accept(n);
     if (!n.isEmpty()) {
@@ -144,25 +157,24 @@ public class SpillwayProperties {
     }
   }
 
-
-
-
-
-
-
-
   /** Spring's CacheManager over Spillway caches (with @EnableCaching). */
   public static final class SpringCache {
-    /** Classes (com.example.Book) or packages (com.example.dto.*) whose instances Spring caches may hold. A value is stored as JSON with its class name; read back only when that class is allowed (String, numbers and Boolean always are); anything else is a miss, never instantiated. */
-    private java.util.List<String> allowedTypes = new java.util.ArrayList<>();
-    public java.util.List<String> getAllowedTypes() {
+    /**
+     * Classes (com.example.Book) or packages (com.example.dto.*) whose instances Spring caches may
+     * hold. A value is stored as JSON with its class name; read back only when that class is
+     * allowed (String, numbers and Boolean always are); anything else is a miss, never
+     * instantiated.
+     */
+    private List<String> allowedTypes = new ArrayList<>();
+
+    public List<String> getAllowedTypes() {
       return allowedTypes;
     }
 
-    public void setAllowedTypes(java.util.List<String> v) {
+    public void setAllowedTypes(List<String> v) {
       this.allowedTypes = v;
     }
-    void toTree(ObjectNode n) {
-    }
+
+    void toTree(ObjectNode n) {}
   }
 }

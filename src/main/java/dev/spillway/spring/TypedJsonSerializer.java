@@ -23,8 +23,18 @@ import org.springframework.cache.support.NullValue;
  */
 final class TypedJsonSerializer implements ValueSerializer<Object> {
   private static final Set<Class<?>> ALWAYS =
-      Set.of(String.class, Integer.class, Long.class, Short.class, Byte.class, Double.class,
-          Float.class, Boolean.class, Character.class, BigDecimal.class, BigInteger.class);
+      Set.of(
+          String.class,
+          Integer.class,
+          Long.class,
+          Short.class,
+          Byte.class,
+          Double.class,
+          Float.class,
+          Boolean.class,
+          Character.class,
+          BigDecimal.class,
+          BigInteger.class);
   private static final String NULL = "null";
 
   private final ObjectMapper mapper = JsonMapper.builder().findAndAddModules().build();
@@ -79,9 +89,7 @@ final class TypedJsonSerializer implements ValueSerializer<Object> {
       }
     }
     for (String a : allowed) {
-      if (a.endsWith(".*")
-          ? type.startsWith(a.substring(0, a.length() - 1))
-          : a.equals(type)) {
+      if (a.endsWith(".*") ? type.startsWith(a.substring(0, a.length() - 1)) : a.equals(type)) {
         return true;
       }
     }
@@ -89,7 +97,9 @@ final class TypedJsonSerializer implements ValueSerializer<Object> {
   }
 
   private static String notAllowed(String type) {
-    return "values of class " + type + " are not in spillway.spring-cache.allowed-types; add the"
+    return "values of class "
+        + type
+        + " are not in spillway.spring-cache.allowed-types; add the"
         + " class or its package (com.example.dto.*) there";
   }
 }

@@ -69,12 +69,16 @@ final class AdoptCopy {
     }
     try (Statement st = c.createStatement()) {
       // As CopyUpsert.begin: the session's table once per connection, the sort in memory.
-      st.execute("SET LOCAL client_min_messages = warning;"
-          + " CREATE TEMP TABLE IF NOT EXISTS " + IN.substring(8)
-          + " (k text[], d bigint) ON COMMIT DELETE ROWS; SET LOCAL work_mem = '64MB'");
+      st.execute(
+          "SET LOCAL client_min_messages = warning;"
+              + " CREATE TEMP TABLE IF NOT EXISTS "
+              + IN.substring(8)
+              + " (k text[], d bigint) ON COMMIT DELETE ROWS; SET LOCAL work_mem = '64MB'");
     }
     CopyIn in =
-        c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + IN + " FROM STDIN (FORMAT binary)");
+        c.unwrap(PGConnection.class)
+            .getCopyAPI()
+            .copyIn("COPY " + IN + " FROM STDIN (FORMAT binary)");
     try {
       CopyBuffer buf = new CopyBuffer(in);
       buf.header();
@@ -125,10 +129,27 @@ final class AdoptCopy {
       i++;
     }
     String v = Database.quote(m.valueColumn());
-    return "INSERT INTO " + table + " AS t (" + String.join(", ", cols) + ", " + v + ")"
-        + " SELECT " + String.join(", ", casts) + ", u.d FROM " + IN + " u"
-        + " ORDER BY " + String.join(", ", order)
-        + " ON CONFLICT (" + String.join(", ", cols) + ") DO UPDATE SET " + v + " = t." + v
-        + " + EXCLUDED." + v;
+    return "INSERT INTO "
+        + table
+        + " AS t ("
+        + String.join(", ", cols)
+        + ", "
+        + v
+        + ")"
+        + " SELECT "
+        + String.join(", ", casts)
+        + ", u.d FROM "
+        + IN
+        + " u"
+        + " ORDER BY "
+        + String.join(", ", order)
+        + " ON CONFLICT ("
+        + String.join(", ", cols)
+        + ") DO UPDATE SET "
+        + v
+        + " = t."
+        + v
+        + " + EXCLUDED."
+        + v;
   }
 }

@@ -11,7 +11,8 @@ package dev.spillway.store;
  * earlier versions, which renamed a key of the wrong Redis type to a quarantine key: it is that
  * type, and {@code value} the quarantine key.
  */
-public record AdoptedCell(String key, String field, String value, String wrongType, String problem) {
+public record AdoptedCell(
+    String key, String field, String value, String wrongType, String problem) {
   public AdoptedCell(String key, String field, String value, String wrongType) {
     this(key, field, value, wrongType, null);
   }

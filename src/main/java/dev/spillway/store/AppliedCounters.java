@@ -12,7 +12,9 @@ import java.util.function.BiConsumer;
  * {@link #cells()}.
  */
 public interface AppliedCounters {
-  /** Cells behind this view: an upper bound of its distinct (counter, key) pairs, without iterating. */
+  /**
+   * Cells behind this view: an upper bound of its distinct (counter, key) pairs, without iterating.
+   */
   int cells();
 
   /**

@@ -7,8 +7,8 @@ import java.util.List;
 
 /**
  * Everything one claimed batch holds, parsed: the cells to apply and the ones to dead-letter, and
- * the claim number the claim script recorded ({@code <incarnation>:<n>}; null for batches that
- * were not claimed from a stripe, such as direct writes).
+ * the claim number the claim script recorded ({@code <incarnation>:<n>}; null for batches that were
+ * not claimed from a stripe, such as direct writes).
  */
 public record BatchContent(
     String batchId, int stripe, List<CellDelta> cells, List<RejectedCell> rejected, String claim) {
@@ -18,7 +18,8 @@ public record BatchContent(
     rejected = List.copyOf(rejected);
   }
 
-  public BatchContent(String batchId, int stripe, List<CellDelta> cells, List<RejectedCell> rejected) {
+  public BatchContent(
+      String batchId, int stripe, List<CellDelta> cells, List<RejectedCell> rejected) {
     this(batchId, stripe, cells, rejected, null);
   }
 

@@ -3,14 +3,14 @@ package dev.spillway.store;
 import java.util.Arrays;
 
 /**
- * The rows one transaction writes to {@code counter_totals} or {@code counter_buckets}, summed
- * per row and held column-wise in primitive arrays: no object per cell and no boxed sum. An
+ * The rows one transaction writes to {@code counter_totals} or {@code counter_buckets}, summed per
+ * row and held column-wise in primitive arrays: no object per cell and no boxed sum. An
  * open-addressing table finds the row of (counter, key[, granularity, bucket start]); {@link #add}
  * refuses (returns false, leaving the row as it was) a delta that would take its row's sum beyond
  * the bigint range, so the caller dead-letters exactly that delta.
  *
- * <p>Rows keep the order they were first seen in; the upsert statement sorts them (lock order).
- * Not thread-safe.
+ * <p>Rows keep the order they were first seen in; the upsert statement sorts them (lock order). Not
+ * thread-safe.
  */
 final class CellColumns {
   private final boolean buckets;
@@ -146,7 +146,8 @@ final class CellColumns {
     slots = new int[tableSize(cap)];
     int mask = slots.length - 1;
     for (int i = 0; i < size; i++) {
-      int s = hash(counters[i], keys[i], buckets ? grans[i] : '\0', buckets ? starts[i] : 0L) & mask;
+      int s =
+          hash(counters[i], keys[i], buckets ? grans[i] : '\0', buckets ? starts[i] : 0L) & mask;
       while (slots[s] != 0) {
         s = (s + 1) & mask;
       }

@@ -2,6 +2,7 @@ package dev.spillway.store;
 
 import java.nio.charset.StandardCharsets;
 import java.sql.SQLException;
+import java.util.List;
 import org.postgresql.copy.CopyIn;
 
 /**
@@ -48,7 +49,7 @@ final class CopyBuffer {
   }
 
   /** A one-dimensional text[] without nulls (binary array format, element type text). */
-  void textArray(java.util.List<String> values) throws SQLException {
+  void textArray(List<String> values) throws SQLException {
     byte[][] bytes = new byte[values.size()][];
     int len = 20;
     for (int i = 0; i < bytes.length; i++) {

@@ -12,8 +12,9 @@ import org.postgresql.copy.CopyIn;
 /**
  * Writes a transaction's {@link CellColumns} the way PostgreSQL takes rows fastest: binary {@code
  * COPY} into a temporary table of the session ({@code ON COMMIT DELETE ROWS}, created once per
- * physical connection, {@link #begin}), then one set-based {@code INSERT ... SELECT ... ORDER BY ... ON CONFLICT
- * DO UPDATE} from it. The server parses no text and the rows travel as a byte stream.
+ * physical connection, {@link #begin}), then one set-based {@code INSERT ... SELECT ... ORDER BY
+ * ... ON CONFLICT DO UPDATE} from it. The server parses no text and the rows travel as a byte
+ * stream.
  *
  * <p>Lock order: the upsert reads the rows {@code ORDER BY counter, key[, granularity, start]}
  * (collation "C"), so two flushers that touch the same rows lock them in the same order and cannot
@@ -32,6 +33,7 @@ final class CopyUpsert {
   private static final String FITS =
       " WHERE CASE WHEN excluded.%1$s >= 0 THEN t.%1$s <= 9223372036854775807 - excluded.%1$s"
           + " ELSE t.%1$s >= '-9223372036854775808'::bigint - excluded.%1$s END";
+
   /** Microseconds from the Unix epoch to PostgreSQL's (2000-01-01 UTC). */
   private static final long PG_EPOCH_MICROS = 946_684_800L * 1_000_000L;
 
@@ -42,44 +44,62 @@ final class CopyUpsert {
 
   CopyUpsert(String quotedSchema) {
     this.totalsUpsert =
-        "INSERT INTO " + quotedSchema + ".counter_totals AS t (counter, key, total, updated_at)"
-            + " SELECT u.c, u.k, u.d, now() FROM " + TOTALS_IN + " u ORDER BY u.c, u.k"
+        "INSERT INTO "
+            + quotedSchema
+            + ".counter_totals AS t (counter, key, total, updated_at)"
+            + " SELECT u.c, u.k, u.d, now() FROM "
+            + TOTALS_IN
+            + " u ORDER BY u.c, u.k"
             + " ON CONFLICT (counter, key) DO UPDATE"
             + " SET total = t.total + excluded.total, updated_at = excluded.updated_at"
             + String.format(FITS, "total");
     this.totalsRefused =
-        "WITH w AS (" + totalsUpsert + " RETURNING t.counter, t.key)"
-            + " SELECT u.c, u.k, u.d FROM " + TOTALS_IN + " u WHERE NOT EXISTS"
+        "WITH w AS ("
+            + totalsUpsert
+            + " RETURNING t.counter, t.key)"
+            + " SELECT u.c, u.k, u.d FROM "
+            + TOTALS_IN
+            + " u WHERE NOT EXISTS"
             + " (SELECT 1 FROM w WHERE w.counter = u.c AND w.key = u.k)";
     this.bucketsUpsert =
-        "INSERT INTO " + quotedSchema
+        "INSERT INTO "
+            + quotedSchema
             + ".counter_buckets AS t (counter, key, granularity, bucket_start, value)"
-            + " SELECT u.c, u.k, u.g, u.b, u.d FROM " + BUCKETS_IN + " u ORDER BY u.c, u.k, u.g, u.b"
+            + " SELECT u.c, u.k, u.g, u.b, u.d FROM "
+            + BUCKETS_IN
+            + " u ORDER BY u.c, u.k, u.g, u.b"
             + " ON CONFLICT (counter, key, granularity, bucket_start) DO UPDATE"
             + " SET value = t.value + excluded.value"
             + String.format(FITS, "value");
     this.bucketsRefused =
-        "WITH w AS (" + bucketsUpsert
+        "WITH w AS ("
+            + bucketsUpsert
             + " RETURNING t.counter, t.key, t.granularity, t.bucket_start)"
-            + " SELECT u.c, u.k, u.g::text, extract(epoch FROM u.b)::bigint, u.d FROM " + BUCKETS_IN
+            + " SELECT u.c, u.k, u.g::text, extract(epoch FROM u.b)::bigint, u.d FROM "
+            + BUCKETS_IN
             + " u WHERE NOT EXISTS (SELECT 1 FROM w WHERE w.counter = u.c AND w.key = u.k"
             + " AND w.granularity = u.g AND w.bucket_start = u.b)";
   }
 
   /**
-   * Readies the transaction on {@code c}: creates the session's temporary tables unless it has
-   * them (once per physical connection; checked in every transaction, so a pooler, a reset or a
+   * Readies the transaction on {@code c}: creates the session's temporary tables unless it has them
+   * (once per physical connection; checked in every transaction, so a pooler, a reset or a
    * rolled-back creation never leaves a transaction without them) and gives the sort of the upsert
    * enough memory not to spill. One round trip; the notice "already exists" is not sent.
    */
   void begin(Connection c) throws SQLException {
     try (Statement st = c.createStatement()) {
-      st.execute("SET LOCAL client_min_messages = warning;"
-          + " CREATE TEMP TABLE IF NOT EXISTS " + TOTALS_IN.substring(8) + " (c text COLLATE \"C\","
-          + " k text COLLATE \"C\", d bigint) ON COMMIT DELETE ROWS;"
-          + " CREATE TEMP TABLE IF NOT EXISTS " + BUCKETS_IN.substring(8) + " (c text COLLATE \"C\","
-          + " k text COLLATE \"C\", g \"char\", b timestamptz, d bigint) ON COMMIT DELETE ROWS;"
-          + " SET LOCAL work_mem = '64MB'");
+      st.execute(
+          "SET LOCAL client_min_messages = warning;"
+              + " CREATE TEMP TABLE IF NOT EXISTS "
+              + TOTALS_IN.substring(8)
+              + " (c text COLLATE \"C\","
+              + " k text COLLATE \"C\", d bigint) ON COMMIT DELETE ROWS;"
+              + " CREATE TEMP TABLE IF NOT EXISTS "
+              + BUCKETS_IN.substring(8)
+              + " (c text COLLATE \"C\","
+              + " k text COLLATE \"C\", g \"char\", b timestamptz, d bigint) ON COMMIT DELETE ROWS;"
+              + " SET LOCAL work_mem = '64MB'");
     }
   }
 
@@ -95,7 +115,10 @@ final class CopyUpsert {
     CopyIn in =
         c.unwrap(PGConnection.class)
             .getCopyAPI()
-            .copyIn("COPY " + (rows.buckets() ? BUCKETS_IN : TOTALS_IN) + " FROM STDIN (FORMAT binary)");
+            .copyIn(
+                "COPY "
+                    + (rows.buckets() ? BUCKETS_IN : TOTALS_IN)
+                    + " FROM STDIN (FORMAT binary)");
     try {
       CopyBuffer buf = new CopyBuffer(in);
       buf.header();
@@ -149,11 +172,15 @@ final class CopyUpsert {
       while (rs.next()) {
         int i =
             rows.buckets()
-                ? rows.find(rs.getString(1), rs.getString(2), rs.getString(3).charAt(0), rs.getLong(4))
+                ? rows.find(
+                    rs.getString(1), rs.getString(2), rs.getString(3).charAt(0), rs.getLong(4))
                 : rows.find(rs.getString(1), rs.getString(2), '\0', 0L);
         if (i < 0) {
-          throw new SQLException("the upsert refused a row it was not given: " + rs.getString(1)
-              + "/" + rs.getString(2));
+          throw new SQLException(
+              "the upsert refused a row it was not given: "
+                  + rs.getString(1)
+                  + "/"
+                  + rs.getString(2));
         }
         out++;
         refused.row(i);

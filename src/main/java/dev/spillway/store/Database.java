@@ -2,9 +2,10 @@ package dev.spillway.store;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
-import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.Durations;
+import dev.spillway.config.Redactor;
 import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
@@ -14,18 +15,20 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
+import org.postgresql.Driver;
 
 /**
  * The PostgreSQL side of a Spillway runtime: one HikariCP pool and the Flyway migrations that
- * create the {@code schema} (default {@code spillway}). The schema name has been validated
- * against {@code [a-z_][a-z0-9_]{0,62}} by {@link SpillwayConfig} and is always used quoted.
+ * create the {@code schema} (default {@code spillway}). The schema name has been validated against
+ * {@code [a-z_][a-z0-9_]{0,62}} by {@link SpillwayConfig} and is always used quoted.
  *
- * <p>Opening the pool never waits for PostgreSQL (buffered counts wait in Redis meanwhile);
- * {@link #migrate()} and {@link #requireReachable} first try one connection of their own, so an
+ * <p>Opening the pool never waits for PostgreSQL (buffered counts wait in Redis meanwhile); {@link
+ * #migrate()} and {@link #requireReachable} first try one connection of their own, so an
  * unreachable server is reported at once, in one sentence ({@link PostgresUnavailableException}),
  * rather than after the pool's wait and Flyway's retry.
  */
@@ -35,6 +38,7 @@ public final class Database implements AutoCloseable {
 
   /** The pool this object opened and closes; null when the application supplied the DataSource. */
   private final HikariDataSource pool;
+
   private final DataSource dataSource;
   private final SpillwayConfig config;
   private final String schema;
@@ -51,12 +55,12 @@ public final class Database implements AutoCloseable {
   }
 
   /**
-   * Uses the application's own {@code DataSource} (e.g. Spring Boot's pool) instead of opening
-   * one: {@code postgres.jdbc-url}, {@code user}, {@code password} and {@code pool-size} are then
-   * not used for it, and {@link #close()} leaves it open (it belongs to the application).
+   * Uses the application's own {@code DataSource} (e.g. Spring Boot's pool) instead of opening one:
+   * {@code postgres.jdbc-url}, {@code user}, {@code password} and {@code pool-size} are then not
+   * used for it, and {@link #close()} leaves it open (it belongs to the application).
    */
   public static Database external(DataSource dataSource, SpillwayConfig config) {
-    return new Database(null, java.util.Objects.requireNonNull(dataSource, "dataSource"), config);
+    return new Database(null, Objects.requireNonNull(dataSource, "dataSource"), config);
   }
 
   /** Opens the pool, which keeps one connection ready once PostgreSQL answers. */
@@ -65,8 +69,8 @@ public final class Database implements AutoCloseable {
   }
 
   /**
-   * Opens a pool that connects on first use only: for runtimes that may never touch PostgreSQL
-   * (the CLI's {@code incr}), so that no background connection attempt runs while it is away.
+   * Opens a pool that connects on first use only: for runtimes that may never touch PostgreSQL (the
+   * CLI's {@code incr}), so that no background connection attempt runs while it is away.
    */
   public static Database openLazily(SpillwayConfig config) {
     return open(config, 0);
@@ -95,7 +99,9 @@ public final class Database implements AutoCloseable {
       // pgjdbc's "Unable to parse URL ..." repeats the URL, password= and all.
       Redactor redactor = Redactor.of(config);
       throw new SpillwayException(
-          "cannot create the PostgreSQL pool for " + redactor.redactUri(config.jdbcUrl()) + ": "
+          "cannot create the PostgreSQL pool for "
+              + redactor.redactUri(config.jdbcUrl())
+              + ": "
               + redactor.redact(e.getMessage()),
           e);
     }
@@ -132,13 +138,20 @@ public final class Database implements AutoCloseable {
     } catch (RuntimeException e) {
       boolean unreachable = false;
       for (Throwable t = e; t != null; t = t.getCause()) {
-        unreachable |= t instanceof java.net.ConnectException
-            || (t instanceof java.sql.SQLException sql && sql.getSQLState() != null
-                && sql.getSQLState().startsWith("08"));
+        unreachable |=
+            t instanceof ConnectException
+                || (t instanceof SQLException sql
+                    && sql.getSQLState() != null
+                    && sql.getSQLState().startsWith("08"));
       }
       throw new SpillwayException(
-          "migrating schema " + schema + " failed: " + e.getMessage()
-              + (unreachable ? " (is PostgreSQL reachable at the configured postgres.jdbc-url?)" : ""),
+          "migrating schema "
+              + schema
+              + " failed: "
+              + e.getMessage()
+              + (unreachable
+                  ? " (is PostgreSQL reachable at the configured postgres.jdbc-url?)"
+                  : ""),
           e);
     }
   }
@@ -157,7 +170,7 @@ public final class Database implements AutoCloseable {
     p.setProperty("connectTimeout", driverSeconds(config.postgresConnectTimeout()));
     p.setProperty("loginTimeout", driverSeconds(config.postgresConnectTimeout()));
     p.setProperty("ApplicationName", "spillway");
-    try (Connection c = new org.postgresql.Driver().connect(config.jdbcUrl(), p)) {
+    try (Connection c = new Driver().connect(config.jdbcUrl(), p)) {
       if (c == null) {
         throw new SQLException("the PostgreSQL driver does not accept this URL");
       }
@@ -203,7 +216,7 @@ public final class Database implements AutoCloseable {
           switch (root) {
             case ConnectException c -> "connection refused";
             case SocketTimeoutException t ->
-                "no answer within " + dev.spillway.config.Durations.format(config.postgresConnectTimeout());
+                "no answer within " + Durations.format(config.postgresConnectTimeout());
             case UnknownHostException u -> "unknown host";
             case NoRouteToHostException n -> "no route to host";
             default -> firstLine(root.getMessage() == null ? root.toString() : root.getMessage());
@@ -211,15 +224,12 @@ public final class Database implements AutoCloseable {
       hint = "is it running? (postgres.jdbc-url)";
     }
     return new PostgresUnavailableException(
-        "cannot reach PostgreSQL at " + address + " (" + reason + "); " + hint,
-        address,
-        reason,
-        e);
+        "cannot reach PostgreSQL at " + address + " (" + reason + "); " + hint, address, reason, e);
   }
 
   /** {@code host:port} of every server the URL names; no user, password or parameter. */
   static String address(String jdbcUrl) {
-    Properties p = org.postgresql.Driver.parseURL(jdbcUrl, null);
+    Properties p = Driver.parseURL(jdbcUrl, null);
     if (p == null) {
       return "(unparseable postgres.jdbc-url)";
     }
@@ -258,7 +268,10 @@ public final class Database implements AutoCloseable {
     return dataSource;
   }
 
-  /** The pool this object opened; null when it uses the application's DataSource ({@link #external}). */
+  /**
+   * The pool this object opened; null when it uses the application's DataSource ({@link
+   * #external}).
+   */
   public HikariDataSource pool() {
     return pool;
   }

@@ -1,8 +1,10 @@
 package dev.spillway.store;
 
-import dev.spillway.layout.CellDelta;
-import dev.spillway.config.AdoptMapping;
+import dev.spillway.Granularity;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.layout.CellDelta;
+import dev.spillway.layout.CellField;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -36,7 +38,8 @@ final class DeadLetterApplier {
   }
 
   /** Applies one row; returns why it still cannot be applied, if so. */
-  Optional<String> apply(Connection c, SpillwayConfig config, DeadLetters.Row r) throws SQLException {
+  Optional<String> apply(Connection c, SpillwayConfig config, DeadLetters.Row r)
+      throws SQLException {
     long delta;
     try {
       delta = r.delta().longValueExact();
@@ -55,8 +58,15 @@ final class DeadLetterApplier {
       }
       AdoptSql.Statement st = AdoptSql.statementOf(m.get());
       try (PreparedStatement ps = c.prepareStatement(st.sql())) {
-        AdoptSql.bind(ps, st, new AdoptStore.Exec(r.batchId(), r.source(),
-            new AdoptedCell(r.key(), r.field(), Long.toString(delta), null), delta, groups.get()));
+        AdoptSql.bind(
+            ps,
+            st,
+            new AdoptStore.Exec(
+                r.batchId(),
+                r.source(),
+                new AdoptedCell(r.key(), r.field(), Long.toString(delta), null),
+                delta,
+                groups.get()));
         return ps.executeUpdate() == 0
             ? Optional.of("statement still updates no row")
             : Optional.empty();
@@ -65,7 +75,7 @@ final class DeadLetterApplier {
     if (r.raw() != null && r.granularity() == null) {
       // A whole cell (refused by Redis, or from a batch Redis resurrected): its total and every
       // bucket it fans out to, together.
-      Object parsed = dev.spillway.layout.CellField.parse(stripBang(r.raw()), Long.toString(delta));
+      Object parsed = CellField.parse(stripBang(r.raw()), Long.toString(delta));
       if (parsed instanceof CellDelta cell) {
         return applyCell(c, cell);
       }
@@ -73,10 +83,16 @@ final class DeadLetterApplier {
     String guard = " BETWEEN -9223372036854775808 AND 9223372036854775807";
     String sql =
         r.granularity() == null
-            ? "UPDATE " + s + ".counter_totals SET total = total + ?, updated_at = now()"
-                + " WHERE counter = ? AND key = ? AND total::numeric + ?" + guard
-            : "UPDATE " + s + ".counter_buckets SET value = value + ?"
-                + " WHERE counter = ? AND key = ? AND value::numeric + ?" + guard
+            ? "UPDATE "
+                + s
+                + ".counter_totals SET total = total + ?, updated_at = now()"
+                + " WHERE counter = ? AND key = ? AND total::numeric + ?"
+                + guard
+            : "UPDATE "
+                + s
+                + ".counter_buckets SET value = value + ?"
+                + " WHERE counter = ? AND key = ? AND value::numeric + ?"
+                + guard
                 + " AND granularity = ?::\"char\" AND bucket_start = ?";
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       ps.setLong(1, delta);
@@ -105,9 +121,12 @@ final class DeadLetterApplier {
     String guard = " BETWEEN -9223372036854775808 AND 9223372036854775807";
     try (PreparedStatement ps =
         c.prepareStatement(
-            "INSERT INTO " + s + ".counter_totals AS t (counter, key, total) VALUES (?, ?, ?)"
+            "INSERT INTO "
+                + s
+                + ".counter_totals AS t (counter, key, total) VALUES (?, ?, ?)"
                 + " ON CONFLICT (counter, key) DO UPDATE SET total = t.total + excluded.total,"
-                + " updated_at = now() WHERE t.total::numeric + excluded.total" + guard)) {
+                + " updated_at = now() WHERE t.total::numeric + excluded.total"
+                + guard)) {
       ps.setString(1, cell.counter());
       ps.setString(2, cell.key());
       ps.setLong(3, cell.delta());
@@ -116,10 +135,12 @@ final class DeadLetterApplier {
       }
     }
     for (int i = 0; i < cell.bucketCodes().length(); i++) {
-      dev.spillway.Granularity g = dev.spillway.Granularity.ofCode(cell.bucketCodes().charAt(i));
+      Granularity g = Granularity.ofCode(cell.bucketCodes().charAt(i));
       try (PreparedStatement ps =
           c.prepareStatement(
-              "INSERT INTO " + s + ".counter_buckets AS t (counter, key, granularity, bucket_start,"
+              "INSERT INTO "
+                  + s
+                  + ".counter_buckets AS t (counter, key, granularity, bucket_start,"
                   + " value) VALUES (?, ?, ?::\"char\", to_timestamp(?), ?)"
                   + " ON CONFLICT (counter, key, granularity, bucket_start) DO UPDATE"
                   + " SET value = t.value + excluded.value WHERE t.value::numeric + excluded.value"

@@ -36,19 +36,32 @@ final class DeadLetterDecisions {
         DeadLetters.Row r;
         // FOR UPDATE waits for a concurrent decision on the same row and then sees it.
         try (PreparedStatement ps =
-            c.prepareStatement("SELECT " + DeadLetters.COLUMNS + " FROM " + s + ".dead_letter WHERE id = ? FOR UPDATE")) {
+            c.prepareStatement(
+                "SELECT "
+                    + DeadLetters.COLUMNS
+                    + " FROM "
+                    + s
+                    + ".dead_letter WHERE id = ? FOR UPDATE")) {
           ps.setLong(1, id);
           try (ResultSet rs = ps.executeQuery()) {
             if (!rs.next()) {
-              throw new SpillwayException("there is no dead letter " + id + " (see dead-letter list)");
+              throw new SpillwayException(
+                  "there is no dead letter " + id + " (see dead-letter list)");
             }
             r = DeadLetters.row(rs);
           }
         }
         if (!r.waiting()) {
           throw new SpillwayException(
-              "dead letter " + id + " was already " + r.decision() + " by " + r.decidedBy() + " at "
-                  + r.decidedAt() + ", and a closed row is never replayed or discarded again");
+              "dead letter "
+                  + id
+                  + " was already "
+                  + r.decision()
+                  + " by "
+                  + r.decidedBy()
+                  + " at "
+                  + r.decidedAt()
+                  + ", and a closed row is never replayed or discarded again");
         }
         d.make(c, r);
         c.commit();
@@ -57,7 +70,8 @@ final class DeadLetterDecisions {
         throw e;
       }
     } catch (SQLException e) {
-      throw new SpillwayException("deciding dead letter " + id + " failed: " + DeadLetters.firstLine(e), e);
+      throw new SpillwayException(
+          "deciding dead letter " + id + " failed: " + DeadLetters.firstLine(e), e);
     }
     return owner.find(id).orElseThrow();
   }
@@ -65,7 +79,9 @@ final class DeadLetterDecisions {
   void markReplayed(Connection c, long id, String decidedBy, String reason) throws SQLException {
     try (PreparedStatement mark =
         c.prepareStatement(
-            "UPDATE " + s + ".dead_letter SET replayed_at = now(), decision = 'replayed',"
+            "UPDATE "
+                + s
+                + ".dead_letter SET replayed_at = now(), decision = 'replayed',"
                 + " decided_by = ?, decided_at = now(), decision_reason = ?"
                 + " WHERE id = ? AND decision IS NULL")) {
       mark.setString(1, DeadLetterWriter.storable(decidedBy));

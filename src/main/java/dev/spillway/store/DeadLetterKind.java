@@ -36,8 +36,12 @@ public enum DeadLetterKind {
         .filter(k -> k.sql.equals(value))
         .findFirst()
         .orElseThrow(
-            () -> new IllegalStateException("dead_letter.kind '" + value + "' is not one of "
-                + Arrays.stream(values()).map(DeadLetterKind::sql).toList()));
+            () ->
+                new IllegalStateException(
+                    "dead_letter.kind '"
+                        + value
+                        + "' is not one of "
+                        + Arrays.stream(values()).map(DeadLetterKind::sql).toList()));
   }
 
   @Override

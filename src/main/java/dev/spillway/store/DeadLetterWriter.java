@@ -1,7 +1,6 @@
 package dev.spillway.store;
 
 import java.math.BigDecimal;
-import java.math.BigInteger;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
@@ -19,10 +18,10 @@ final class DeadLetterWriter {
         "INSERT INTO "
             + s
             + ".dead_letter (batch_id, source, counter, key, granularity, bucket_start, delta, raw,"
-            + " reason, kind)"
-            + " SELECT u.b, u.src, u.c, u.k, u.g::\"char\", to_timestamp(u.bs), u.d, u.r, u.why, u.kind"
-            + " FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[],"
-            + " ?::numeric[], ?::text[], ?::text[], ?::text[]) AS u(b, src, c, k, g, bs, d, r, why, kind)";
+            + " reason, kind) SELECT u.b, u.src, u.c, u.k, u.g::\"char\", to_timestamp(u.bs), u.d,"
+            + " u.r, u.why, u.kind FROM unnest(?::text[], ?::text[], ?::text[], ?::text[],"
+            + " ?::text[], ?::bigint[], ?::numeric[], ?::text[], ?::text[], ?::text[]) AS u(b, src,"
+            + " c, k, g, bs, d, r, why, kind)";
   }
 
   void insert(Connection c, List<DeadRow> dead) throws SQLException {
@@ -72,5 +71,4 @@ final class DeadLetterWriter {
   static String storable(String s) {
     return s == null || s.indexOf('\u0000') < 0 ? s : s.replace("\u0000", "\\0");
   }
-
 }

@@ -1,8 +1,8 @@
 package dev.spillway.store;
 
-import dev.spillway.config.AdoptMapping;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.config.AdoptMapping;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -23,8 +23,8 @@ import javax.sql.DataSource;
  * when and why, and a closed row is never closed again.
  *
  * <p>Exactly once, replay included: a row is applied and marked replayed in one transaction, under
- * a row lock, so two operators replaying at the same moment never apply it twice ({@code FOR
- * UPDATE SKIP LOCKED} for a routine replay, {@code FOR UPDATE} for one row).
+ * a row lock, so two operators replaying at the same moment never apply it twice ({@code FOR UPDATE
+ * SKIP LOCKED} for a routine replay, {@code FOR UPDATE} for one row).
  *
  * <p>The class of a row ({@link DeadLetterKind}) decides what a routine {@link #replay} may do:
  * only {@code unapplied} rows are applied. {@code maybe_counted} rows (a batch Redis resurrected
@@ -35,8 +35,8 @@ import javax.sql.DataSource;
  *   <li>adopted values ({@code source = adopt:<mapping>}) run the mapping's current statement, so
  *       fixing the cause (inserting the missing row, correcting key-regex) and replaying works;
  *   <li>native counter rows add their delta to the total or bucket again, if it now fits;
- *   <li>rows with no integer delta (a malformed cell, a non-integer value, a quarantined key) cannot
- *       be replayed; they stay for a person to resolve (and discard).
+ *   <li>rows with no integer delta (a malformed cell, a non-integer value, a quarantined key)
+ *       cannot be replayed; they stay for a person to resolve (and discard).
  * </ul>
  */
 public final class DeadLetters {
@@ -58,8 +58,8 @@ public final class DeadLetters {
   }
 
   /**
-   * One dead letter. {@code decision} ({@code replayed} or {@code discarded}) and the other
-   * {@code decided…} fields are null while it waits.
+   * One dead letter. {@code decision} ({@code replayed} or {@code discarded}) and the other {@code
+   * decided…} fields are null while it waits.
    */
   public record Row(
       long id,
@@ -88,8 +88,8 @@ public final class DeadLetters {
   }
 
   /**
-   * Result of a routine replay. {@code leftMaybeCounted}: waiting {@code maybe_counted} rows (of the
-   * same source filter) it did not touch, by design.
+   * Result of a routine replay. {@code leftMaybeCounted}: waiting {@code maybe_counted} rows (of
+   * the same source filter) it did not touch, by design.
    */
   public record ReplayResult(
       int replayed, int failed, int notReplayable, long leftMaybeCounted, List<String> problems) {}
@@ -97,7 +97,11 @@ public final class DeadLetters {
   /** Rows waiting for a decision, oldest first; {@code source} null for all sources. */
   public List<Row> list(String source, int limit) {
     String sql =
-        "SELECT " + COLUMNS + " FROM " + s + ".dead_letter"
+        "SELECT "
+            + COLUMNS
+            + " FROM "
+            + s
+            + ".dead_letter"
             + " WHERE decision IS NULL AND (?::text IS NULL OR source = ?) ORDER BY id LIMIT ?";
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {
@@ -144,7 +148,9 @@ public final class DeadLetters {
     try (Connection c = dataSource.getConnection();
         PreparedStatement ps =
             c.prepareStatement(
-                "SELECT kind, count(*) FROM " + s + ".dead_letter WHERE decision IS NULL GROUP BY kind");
+                "SELECT kind, count(*) FROM "
+                    + s
+                    + ".dead_letter WHERE decision IS NULL GROUP BY kind");
         ResultSet rs = ps.executeQuery()) {
       while (rs.next()) {
         out.put(DeadLetterKind.ofSql(rs.getString(1)), rs.getLong(2));
@@ -166,20 +172,30 @@ public final class DeadLetters {
    * records each one replayed by {@code decidedBy}, with {@code reason} (may be null). {@code
    * maybe_counted} rows are left waiting and counted in the result.
    */
-  public ReplayResult replay(SpillwayConfig config, String mapping, String decidedBy, String reason) {
+  public ReplayResult replay(
+      SpillwayConfig config, String mapping, String decidedBy, String reason) {
     requireText(decidedBy, "decided-by");
     String source = mapping == null ? null : "adopt:" + mapping;
     if (mapping != null && config.adoptMapping(mapping).isEmpty()) {
       throw new IllegalArgumentException(
-          "no adopt mapping named '" + mapping + "' in the configuration (configured: "
-              + config.adopt().stream().map(AdoptMapping::name).toList() + ")");
+          "no adopt mapping named '"
+              + mapping
+              + "' in the configuration (configured: "
+              + config.adopt().stream().map(AdoptMapping::name).toList()
+              + ")");
     }
     String select =
-        "SELECT " + COLUMNS + " FROM " + s + ".dead_letter"
+        "SELECT "
+            + COLUMNS
+            + " FROM "
+            + s
+            + ".dead_letter"
             + " WHERE decision IS NULL AND kind = ? AND (?::text IS NULL OR source = ?)"
             + " ORDER BY id FOR UPDATE SKIP LOCKED";
     String left =
-        "SELECT count(*) FROM " + s + ".dead_letter"
+        "SELECT count(*) FROM "
+            + s
+            + ".dead_letter"
             + " WHERE decision IS NULL AND kind <> ? AND (?::text IS NULL OR source = ?)";
     int replayed = 0;
     int failed = 0;
@@ -248,24 +264,34 @@ public final class DeadLetters {
    * decision, in one transaction.
    *
    * @return the row as closed
-   * @throws SpillwayException when the row does not exist, is already closed, or cannot be
-   *     applied (then nothing changed and it still waits)
+   * @throws SpillwayException when the row does not exist, is already closed, or cannot be applied
+   *     (then nothing changed and it still waits)
    */
   public Row replayOne(SpillwayConfig config, long id, String decidedBy, String reason) {
     requireText(decidedBy, "decided-by");
-    return decisions.decide(id, (c, r) -> {
-      Optional<String> never = DeadLetterApplier.unreplayable(r);
-      if (never.isPresent()) {
-        throw new SpillwayException("dead letter " + id + " cannot be replayed: " + never.get()
-            + "; account for it by hand, then discard it with a reason");
-      }
-      Optional<String> problem = applier.apply(c, config, r);
-      if (problem.isPresent()) {
-        throw new SpillwayException("dead letter " + id + " still cannot be applied: "
-            + problem.get() + "; nothing changed, it still waits");
-      }
-      decisions.markReplayed(c, id, decidedBy, reason);
-    });
+    return decisions.decide(
+        id,
+        (c, r) -> {
+          Optional<String> never = DeadLetterApplier.unreplayable(r);
+          if (never.isPresent()) {
+            throw new SpillwayException(
+                "dead letter "
+                    + id
+                    + " cannot be replayed: "
+                    + never.get()
+                    + "; account for it by hand, then discard it with a reason");
+          }
+          Optional<String> problem = applier.apply(c, config, r);
+          if (problem.isPresent()) {
+            throw new SpillwayException(
+                "dead letter "
+                    + id
+                    + " still cannot be applied: "
+                    + problem.get()
+                    + "; nothing changed, it still waits");
+          }
+          decisions.markReplayed(c, id, decidedBy, reason);
+        });
   }
 
   /**
@@ -278,19 +304,23 @@ public final class DeadLetters {
   public Row discard(long id, String decidedBy, String reason) {
     requireText(decidedBy, "decided-by");
     requireText(reason, "a discard's reason");
-    return decisions.decide(id, (c, r) -> {
-      try (PreparedStatement ps =
-          c.prepareStatement(
-              "UPDATE " + s + ".dead_letter SET decision = 'discarded', decided_by = ?,"
-                  + " decided_at = now(), decision_reason = ? WHERE id = ? AND decision IS NULL")) {
-        ps.setString(1, DeadLetterWriter.storable(decidedBy));
-        ps.setString(2, DeadLetterWriter.storable(reason));
-        ps.setLong(3, id);
-        if (ps.executeUpdate() != 1) {
-          throw new SQLException("dead letter " + id + " changed under its row lock");
-        }
-      }
-    });
+    return decisions.decide(
+        id,
+        (c, r) -> {
+          try (PreparedStatement ps =
+              c.prepareStatement(
+                  "UPDATE "
+                      + s
+                      + ".dead_letter SET decision = 'discarded', decided_by = ?, decided_at ="
+                      + " now(), decision_reason = ? WHERE id = ? AND decision IS NULL")) {
+            ps.setString(1, DeadLetterWriter.storable(decidedBy));
+            ps.setString(2, DeadLetterWriter.storable(reason));
+            ps.setLong(3, id);
+            if (ps.executeUpdate() != 1) {
+              throw new SQLException("dead letter " + id + " changed under its row lock");
+            }
+          }
+        });
   }
 
   private static void requireText(String value, String what) {

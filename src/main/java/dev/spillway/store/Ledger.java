@@ -10,11 +10,11 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The {@code flush_ledger} insert shared by native and adopted batches: one set-based statement
- * for all batches of a transaction, in id order (so concurrent flushers lock in the same order),
+ * The {@code flush_ledger} insert shared by native and adopted batches: one set-based statement for
+ * all batches of a transaction, in id order (so concurrent flushers lock in the same order),
  * returning the ids that were new. No conflict target: an id already there, or a claim number
- * already there (Redis rolled back and reissued it), both leave the row out, and the caller
- * tells them apart.
+ * already there (Redis rolled back and reissued it), both leave the row out, and the caller tells
+ * them apart.
  */
 final class Ledger {
   /** One ledger row to insert; {@code claim} is null for batches not claimed from a stripe. */
@@ -25,7 +25,9 @@ final class Ledger {
 
   Ledger(String quotedSchema) {
     this.insert =
-        "INSERT INTO " + quotedSchema + ".flush_ledger (batch_id, stripe, cells, delta_sum, claim)"
+        "INSERT INTO "
+            + quotedSchema
+            + ".flush_ledger (batch_id, stripe, cells, delta_sum, claim)"
             + " SELECT * FROM unnest(?::text[], ?::int[], ?::int[], ?::numeric[], ?::text[])"
             + " AS u(b, s, c, d, cl) ORDER BY 1 ON CONFLICT DO NOTHING RETURNING batch_id";
     this.insertOne =

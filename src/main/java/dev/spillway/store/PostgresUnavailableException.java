@@ -4,8 +4,8 @@ import dev.spillway.SpillwayException;
 
 /**
  * PostgreSQL cannot be reached, or refused the login. The message is one sentence that names the
- * server ({@code host:port}, never the password), the cause and the setting to check, for a CLI
- * to print as it is; {@link #reason()} is the cause alone ({@code connection refused}).
+ * server ({@code host:port}, never the password), the cause and the setting to check, for a CLI to
+ * print as it is; {@link #reason()} is the cause alone ({@code connection refused}).
  */
 public final class PostgresUnavailableException extends SpillwayException {
   private final String address;

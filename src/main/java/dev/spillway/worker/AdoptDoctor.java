@@ -1,7 +1,7 @@
 package dev.spillway.worker;
 
-import dev.spillway.config.AdoptMapping;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.AdoptMapping;
 import dev.spillway.flush.LeftAlone;
 import dev.spillway.flush.RedisText;
 import dev.spillway.redis.RedisConnector;
@@ -13,22 +13,24 @@ import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.codec.ByteArrayCodec;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The adopt lines of {@code spillway doctor}: for each mapping, a bounded SCAN of its {@code
- * match} pattern (until {@link #SAMPLE} keys are found, the keyspace ends, or {@link #BUDGET} of
- * SCAN calls has passed: a sparse pattern in a large keyspace needs many calls) and
- * the keys among them that adopt runs leave alone, by reason, a few named (escaped). Such keys are
- * someone else's and stay untouched, but each run visits them, and a mapping whose pattern is
- * mostly foreign keys usually means the pattern or the regex is not what was meant. Reads only
- * (SCAN and TYPE); nothing is written.
+ * The adopt lines of {@code spillway doctor}: for each mapping, a bounded SCAN of its {@code match}
+ * pattern (until {@link #SAMPLE} keys are found, the keyspace ends, or {@link #BUDGET} of SCAN
+ * calls has passed: a sparse pattern in a large keyspace needs many calls) and the keys among them
+ * that adopt runs leave alone, by reason, a few named (escaped). Such keys are someone else's and
+ * stay untouched, but each run visits them, and a mapping whose pattern is mostly foreign keys
+ * usually means the pattern or the regex is not what was meant. Reads only (SCAN and TYPE); nothing
+ * is written.
  */
 final class AdoptDoctor extends DoctorLines {
   static final int SAMPLE = 1_000;
-  static final java.time.Duration BUDGET = java.time.Duration.ofSeconds(10);
+  static final Duration BUDGET = Duration.ofSeconds(10);
+
   /** COUNT per SCAN call at least this: fewer calls for the same part of the keyspace. */
   static final int MIN_COUNT = 1_000;
 
@@ -48,8 +50,10 @@ final class AdoptDoctor extends DoctorLines {
         try {
           check(link, m);
         } catch (Exception e) {
-          warn("adopt." + m.name(), "could not sample keys under " + m.match() + ": "
-              + Doctor.rootMessage(e), "run doctor again");
+          warn(
+              "adopt." + m.name(),
+              "could not sample keys under " + m.match() + ": " + Doctor.rootMessage(e),
+              "run doctor again");
         }
       }
     }
@@ -105,18 +109,28 @@ final class AdoptDoctor extends DoctorLines {
     }
     LeftAlone left = tally.result();
     String check = "adopt." + m.name();
-    String scope = finished
-        ? "of the " + sample.size() + " key(s) under " + m.match()
-        : sample.size() >= SAMPLE
-            ? "of the first " + sample.size() + " key(s) found under " + m.match()
-            : "of the " + sample.size() + " key(s) found under " + m.match() + " in "
-                + BUDGET.toSeconds() + " s of SCAN (part of the keyspace)";
+    String scope =
+        finished
+            ? "of the " + sample.size() + " key(s) under " + m.match()
+            : sample.size() >= SAMPLE
+                ? "of the first " + sample.size() + " key(s) found under " + m.match()
+                : "of the "
+                    + sample.size()
+                    + " key(s) found under "
+                    + m.match()
+                    + " in "
+                    + BUDGET.toSeconds()
+                    + " s of SCAN (part of the keyspace)";
     if (left.total() == 0) {
-      ok(check, sample.isEmpty()
-          ? (finished ? "no keys under " + m.match() : scope)
-          : scope + ", all " + adoptable + " match key-regex and hold a " + wanted);
+      ok(
+          check,
+          sample.isEmpty()
+              ? (finished ? "no keys under " + m.match() : scope)
+              : scope + ", all " + adoptable + " match key-regex and hold a " + wanted);
     } else {
-      warn(check, scope + ", " + adoptable + " can be adopted; " + left.describe(m.match(), true),
+      warn(
+          check,
+          scope + ", " + adoptable + " can be adopted; " + left.describe(m.match(), true),
           "those keys are someone else's and adopt never touches them, but every run visits"
               + " them: narrow match to the keys key-regex describes, or widen key-regex if they"
               + " are counters");

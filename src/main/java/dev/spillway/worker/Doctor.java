@@ -1,12 +1,11 @@
 package dev.spillway.worker;
 
-import dev.spillway.config.AdoptMapping;
-import dev.spillway.config.Durations;
-import dev.spillway.config.Redactor;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.Redactor;
+import dev.spillway.report.PartitionUpkeep;
 import dev.spillway.schedule.JobScheduler;
-import dev.spillway.schedule.LedgerPruner;
 import dev.spillway.store.Database;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.sql.Connection;
 import java.sql.DriverManager;
@@ -15,15 +14,15 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
-import java.util.concurrent.TimeUnit;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.MigrationInfo;
+import org.postgresql.ds.PGSimpleDataSource;
 
 /**
  * {@code spillway doctor}: checks the deployment and explains, one line per check, with the fix.
@@ -31,12 +30,13 @@ import org.flywaydb.core.api.MigrationInfo;
  * it, never the whole run. Nothing is written anywhere.
  *
  * <p>WARN is for settings that make a loss possible or performance poor (an evicting Redis, no
- * persistence, dead letters waiting); FAIL is for what stops Spillway from working or from
- * counting exactly once (an unreachable server, Redis older than 6.2, pending migrations, a pending
- * batch older than the ledger retention).
+ * persistence, dead letters waiting); FAIL is for what stops Spillway from working or from counting
+ * exactly once (an unreachable server, Redis older than 6.2, pending migrations, a pending batch
+ * older than the ledger retention).
  */
 public final class Doctor extends DoctorLines {
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
+
   /** A batch pending longer than this means flushing is behind or failing. */
   static final Duration LAG_WARNING = Duration.ofMinutes(1);
 
@@ -76,12 +76,12 @@ public final class Doctor extends DoctorLines {
     d.httpCheck();
     Redactor redactor = Redactor.of(config);
     return d.lines.stream()
-        .map(l -> new Line(l.status(), l.check(), redactor.redact(l.message()), redactor.redact(l.fix())))
+        .map(
+            l ->
+                new Line(
+                    l.status(), l.check(), redactor.redact(l.message()), redactor.redact(l.fix())))
         .toList();
   }
-
-
-
 
   // ---------------------------------------------------------------- PostgreSQL
 
@@ -97,8 +97,10 @@ public final class Doctor extends DoctorLines {
       int version;
       String human;
       try (Statement st = c.createStatement();
-          ResultSet rs = st.executeQuery("SELECT current_setting('server_version_num')::int,"
-              + " current_setting('server_version')")) {
+          ResultSet rs =
+              st.executeQuery(
+                  "SELECT current_setting('server_version_num')::int,"
+                      + " current_setting('server_version')")) {
         rs.next();
         version = rs.getInt(1);
         human = rs.getString(2);
@@ -106,7 +108,10 @@ public final class Doctor extends DoctorLines {
       if (version >= 120000) {
         ok("postgres", "PostgreSQL " + human + " answers at " + url + " as " + config.jdbcUser());
       } else {
-        fail("postgres.version", "PostgreSQL " + human + " is older than 12", "upgrade PostgreSQL to 12 or newer");
+        fail(
+            "postgres.version",
+            "PostgreSQL " + human + " is older than 12",
+            "upgrade PostgreSQL to 12 or newer");
       }
       if (!migrations()) {
         return; // the table checks below would only repeat the failure
@@ -118,7 +123,8 @@ public final class Doctor extends DoctorLines {
       fail(
           "postgres",
           "cannot reach PostgreSQL at " + url + " as " + config.jdbcUser() + ": " + e.getMessage(),
-          "check postgres.jdbc-url, postgres.user and SPILLWAY_JDBC_PASSWORD, and that PostgreSQL runs");
+          "check postgres.jdbc-url, postgres.user and SPILLWAY_JDBC_PASSWORD, and that PostgreSQL"
+              + " runs");
     }
   }
 
@@ -144,36 +150,50 @@ public final class Doctor extends DoctorLines {
       }
       fail(
           "postgres.migrations",
-          pending.length + " migration(s) not applied to schema " + config.schema() + ": " + versions,
+          pending.length
+              + " migration(s) not applied to schema "
+              + config.schema()
+              + ": "
+              + versions,
           "run spillway migrate --config <file> (the worker also migrates at start)");
       return false;
     } catch (RuntimeException e) {
-      fail("postgres.migrations", "cannot read the migration history: " + rootMessage(e), "run spillway migrate");
+      fail(
+          "postgres.migrations",
+          "cannot read the migration history: " + rootMessage(e),
+          "run spillway migrate");
       return false;
     }
   }
 
   private void defaultPartition() {
-    org.postgresql.ds.PGSimpleDataSource ds = new org.postgresql.ds.PGSimpleDataSource();
+    PGSimpleDataSource ds = new PGSimpleDataSource();
     ds.setURL(config.jdbcUrl());
     ds.setUser(config.jdbcUser());
     ds.setPassword(config.jdbcPassword());
     try {
-      long n = new dev.spillway.report.PartitionUpkeep(ds, config, clock).defaultPartitionRows();
+      long n = new PartitionUpkeep(ds, config, clock).defaultPartitionRows();
       if (n == 0) {
         ok("partitions.default", "the DEFAULT partition of counter_buckets is empty");
       } else if (n < 0) {
-        warn("partitions.default", "counter_buckets has no DEFAULT partition: a bucket no range"
+        warn(
+            "partitions.default",
+            "counter_buckets has no DEFAULT partition: a bucket no range"
                 + " partition covers would fail its flush",
             "run spillway report maintain (partition upkeep recreates it)");
       } else {
-        warn("partitions.default", n + " row(s) in the DEFAULT partition of counter_buckets:"
+        warn(
+            "partitions.default",
+            n
+                + " row(s) in the DEFAULT partition of counter_buckets:"
                 + " partitions were not created ahead (is partition upkeep scheduled?) or events"
                 + " are far in the past or future",
             "run spillway report maintain (upkeep moves them into range partitions)");
       }
     } catch (RuntimeException e) {
-      warn("partitions.default", "cannot inspect the partitions: " + rootMessage(e),
+      warn(
+          "partitions.default",
+          "cannot inspect the partitions: " + rootMessage(e),
           "run spillway migrate, then spillway report maintain");
     }
   }
@@ -181,7 +201,8 @@ public final class Doctor extends DoctorLines {
   private void deadLetters(Connection c) throws SQLException {
     String sql =
         "SELECT count(*), min(created_at), count(*) FILTER (WHERE kind = 'maybe_counted') FROM \""
-            + config.schema() + "\".dead_letter WHERE decision IS NULL";
+            + config.schema()
+            + "\".dead_letter WHERE decision IS NULL";
     try (Statement st = c.createStatement();
         ResultSet rs = st.executeQuery(sql)) {
       rs.next();
@@ -192,12 +213,20 @@ public final class Doctor extends DoctorLines {
         long maybeCounted = rs.getLong(3);
         warn(
             "dead-letters",
-            n + " dead letter(s) waiting, oldest from " + rs.getTimestamp(2).toInstant()
-                + (maybeCounted == 0 ? "" : "; " + maybeCounted + " of them maybe_counted (Redis"
-                    + " rollback: their cells may already be counted)"),
+            n
+                + " dead letter(s) waiting, oldest from "
+                + rs.getTimestamp(2).toInstant()
+                + (maybeCounted == 0
+                    ? ""
+                    : "; "
+                        + maybeCounted
+                        + " of them maybe_counted (Redis"
+                        + " rollback: their cells may already be counted)"),
             "spillway dead-letter list, fix the cause, then spillway dead-letter replay"
-                + (maybeCounted == 0 ? "" : "; decide each maybe_counted row with dead-letter"
-                    + " replay --id N or dead-letter discard --id N --reason ..."));
+                + (maybeCounted == 0
+                    ? ""
+                    : "; decide each maybe_counted row with dead-letter"
+                        + " replay --id N or dead-letter discard --id N --reason ..."));
       }
     }
   }
@@ -211,7 +240,8 @@ public final class Doctor extends DoctorLines {
       return;
     }
     String sql =
-        "SELECT instance_name, last_checkin_time, checkin_interval FROM \"" + config.schema()
+        "SELECT instance_name, last_checkin_time, checkin_interval FROM \""
+            + config.schema()
             + "\".qrtz_scheduler_state WHERE sched_name = ? ORDER BY instance_name";
     List<String> alive = new ArrayList<>();
     List<String> silent = new ArrayList<>();
@@ -235,7 +265,9 @@ public final class Doctor extends DoctorLines {
     } else {
       ok(
           "quartz.cluster",
-          alive.size() + " member(s) checked in: " + alive
+          alive.size()
+              + " member(s) checked in: "
+              + alive
               + (silent.isEmpty() ? "" : "; silent, being taken over: " + silent));
     }
   }
@@ -247,16 +279,27 @@ public final class Doctor extends DoctorLines {
     boolean loopback;
     try {
       loopback = InetAddress.getByName(bind).isLoopbackAddress();
-    } catch (java.io.IOException e) {
-      warn("worker.http", "worker.http.bind " + bind + " does not resolve", "use an address such as 127.0.0.1");
+    } catch (IOException e) {
+      warn(
+          "worker.http",
+          "worker.http.bind " + bind + " does not resolve",
+          "use an address such as 127.0.0.1");
       return;
     }
     if (loopback) {
-      ok("worker.http", "/metrics and /health listen on " + bind + ":" + config.worker().httpPort() + " (loopback)");
+      ok(
+          "worker.http",
+          "/metrics and /health listen on "
+              + bind
+              + ":"
+              + config.worker().httpPort()
+              + " (loopback)");
     } else {
       warn(
           "worker.http",
-          "/metrics and /health listen on " + bind + ", reachable from other hosts, without"
+          "/metrics and /health listen on "
+              + bind
+              + ", reachable from other hosts, without"
               + " authentication",
           "bind 127.0.0.1 behind a reverse proxy, or firewall port " + config.worker().httpPort());
     }
@@ -265,7 +308,7 @@ public final class Doctor extends DoctorLines {
   // ---------------------------------------------------------------- helpers
 
   static Map<String, String> info(String text) {
-    Map<String, String> out = new java.util.HashMap<>();
+    Map<String, String> out = new HashMap<>();
     for (String line : text.split("\r?\n")) {
       int colon = line.indexOf(':');
       if (colon > 0 && !line.startsWith("#")) {

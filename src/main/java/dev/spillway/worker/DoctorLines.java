@@ -4,7 +4,9 @@ import dev.spillway.worker.Doctor.Line;
 import dev.spillway.worker.Doctor.Status;
 import java.util.List;
 
-/** Where the doctor's checks write their lines (shared by {@link Doctor} and {@link RedisDoctor}). */
+/**
+ * Where the doctor's checks write their lines (shared by {@link Doctor} and {@link RedisDoctor}).
+ */
 abstract class DoctorLines {
   final List<Line> lines;
 

@@ -3,12 +3,14 @@ package dev.spillway.worker;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spillway.config.Redactor;
-import dev.spillway.schedule.JobScheduler;
 import dev.spillway.redis.RedisLink;
+import dev.spillway.runtime.RuntimeFailure;
+import dev.spillway.schedule.JobScheduler;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -22,8 +24,8 @@ import javax.sql.DataSource;
 
 /**
  * Readiness: Redis answers PING, PostgreSQL answers {@code SELECT 1}, the scheduler fires, the
- * runtime has not stopped after an Error ({@link dev.spillway.runtime.RuntimeFailure}), and the worker is
- * not shutting down. The checks run in parallel, each within {@link #TIMEOUT}; the body
+ * runtime has not stopped after an Error ({@link dev.spillway.runtime.RuntimeFailure}), and the
+ * worker is not shutting down. The checks run in parallel, each within {@link #TIMEOUT}; the body
  * names every check and the failing ones:
  *
  * <pre>{@code
@@ -69,7 +71,7 @@ final class Health {
   private final BooleanSupplier stopping;
   private final ExecutorService executor;
   private final Redactor redactor;
-  private final dev.spillway.runtime.RuntimeFailure failure;
+  private final RuntimeFailure failure;
 
   Health(
       RedisLink<String, String> redis,
@@ -78,7 +80,7 @@ final class Health {
       BooleanSupplier stopping,
       ExecutorService executor,
       Redactor redactor,
-      dev.spillway.runtime.RuntimeFailure failure) {
+      RuntimeFailure failure) {
     this.failure = failure;
     this.redis = redis;
     this.postgres = postgres;
@@ -92,13 +94,19 @@ final class Health {
     Map<String, CompletableFuture<Check>> running = new LinkedHashMap<>();
     running.put("redis", CompletableFuture.supplyAsync(this::redis, executor));
     running.put("postgres", CompletableFuture.supplyAsync(this::postgres, executor));
-    List<Check> checks = new java.util.ArrayList<>();
+    List<Check> checks = new ArrayList<>();
     long deadline = System.nanoTime() + TIMEOUT.toNanos();
     for (var e : running.entrySet()) {
       try {
-        checks.add(e.getValue().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
+        checks.add(
+            e.getValue().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
       } catch (TimeoutException t) {
-        checks.add(new Check(e.getKey(), false, "no answer within " + TIMEOUT.toMillis() + "ms", TIMEOUT.toMillis()));
+        checks.add(
+            new Check(
+                e.getKey(),
+                false,
+                "no answer within " + TIMEOUT.toMillis() + "ms",
+                TIMEOUT.toMillis()));
       } catch (ExecutionException x) {
         checks.add(new Check(e.getKey(), false, String.valueOf(x.getCause()), 0));
       } catch (InterruptedException i) {
@@ -125,7 +133,10 @@ final class Health {
     try {
       List<String> pongs = redis.onMasters(c -> c.ping(), TIMEOUT);
       boolean up = pongs.stream().allMatch("PONG"::equals);
-      String what = pongs.size() == 1 ? "PING answered " + pongs.get(0) : "PING answered by " + pongs.size() + " masters";
+      String what =
+          pongs.size() == 1
+              ? "PING answered " + pongs.get(0)
+              : "PING answered by " + pongs.size() + " masters";
       return new Check("redis", up, what, ms(t));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -156,7 +167,8 @@ final class Health {
         ? new Check(
             "scheduler",
             true,
-            (scheduler.isClustered() ? "clustered" : "in memory") + ", instance "
+            (scheduler.isClustered() ? "clustered" : "in memory")
+                + ", instance "
                 + scheduler.instanceId(),
             0)
         : new Check("scheduler", false, "not started", 0);

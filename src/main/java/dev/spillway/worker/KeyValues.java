@@ -5,10 +5,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Reads Spillway's log messages, which are {@code key=value} pairs ({@code event=flush
- * batches=3 error="PSQLException: ..."}), and writes values so that they read back the same.
- * Values with spaces, quotes, {@code =} or control characters are double-quoted with backslash
- * escapes.
+ * Reads Spillway's log messages, which are {@code key=value} pairs ({@code event=flush batches=3
+ * error="PSQLException: ..."}), and writes values so that they read back the same. Values with
+ * spaces, quotes, {@code =} or control characters are double-quoted with backslash escapes.
  */
 final class KeyValues {
   private KeyValues() {}

@@ -16,11 +16,11 @@ import org.slf4j.LoggerFactory;
  * and the stack trace pass through the {@link Redactor} kept on the logback context.
  *
  * <p>The redactor is an object of the {@link LoggerContext} (logback's own home for state that
- * converters need), put there by {@link #install} once the configuration, and with it the
- * literal secrets, is known; until then lines are redacted by shape. The CLI's {@code logback.xml}
- * uses {@code %redactedMsg} and {@code %redactedEx}; {@link LogSetup}'s layouts call {@link
- * #redactor} themselves. Another SLF4J binding gets nothing from here: Spillway's own messages
- * that carry URLs or exception text are redacted where they are built.
+ * converters need), put there by {@link #install} once the configuration, and with it the literal
+ * secrets, is known; until then lines are redacted by shape. The CLI's {@code logback.xml} uses
+ * {@code %redactedMsg} and {@code %redactedEx}; {@link LogSetup}'s layouts call {@link #redactor}
+ * themselves. Another SLF4J binding gets nothing from here: Spillway's own messages that carry URLs
+ * or exception text are redacted where they are built.
  */
 public final class LogRedaction {
   static final String KEY = "dev.spillway.config.Redactor";

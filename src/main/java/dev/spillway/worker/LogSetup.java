@@ -14,8 +14,10 @@ import dev.spillway.config.WorkerSettings.LogFormat;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,12 +25,12 @@ import org.slf4j.LoggerFactory;
 /**
  * The worker's logging: one line per event on standard error (systemd's journal takes it from
  * there), either {@code key=value} or one JSON object per line. Every line starts with {@code ts}
- * (UTC, milliseconds), {@code level}, {@code logger} and {@code thread}, then the event's own
- * pairs (in JSON, dotted keys become nested objects: {@code worker.http.port=9464} is {@code
+ * (UTC, milliseconds), {@code level}, {@code logger} and {@code thread}, then the event's own pairs
+ * (in JSON, dotted keys become nested objects: {@code worker.http.port=9464} is {@code
  * "worker":{"http":{"port":9464}}}); a stack trace stays on the line, escaped, under {@code
- * exception}. Spillway's loggers log
- * at the configured level; everyone else's (Quartz, Lettuce, HikariCP, Flyway) at WARN. Message and
- * stack trace pass through the installed {@link LogRedaction} redactor.
+ * exception}. Spillway's loggers log at the configured level; everyone else's (Quartz, Lettuce,
+ * HikariCP, Flyway) at WARN. Message and stack trace pass through the installed {@link
+ * LogRedaction} redactor.
  */
 public final class LogSetup {
   private LogSetup() {}
@@ -57,7 +59,10 @@ public final class LogSetup {
     root.addAppender(appender);
     root.setLevel(Level.WARN);
     ctx.getLogger("dev.spillway").setLevel(Level.toLevel(level, Level.INFO));
-    for (String quiet : new String[] {"org.quartz", "io.lettuce", "com.zaxxer.hikari", "org.flywaydb", "io.netty"}) {
+    for (String quiet :
+        new String[] {
+          "org.quartz", "io.lettuce", "com.zaxxer.hikari", "org.flywaydb", "io.netty"
+        }) {
       ctx.getLogger(quiet).setLevel(Level.WARN);
     }
   }
@@ -101,8 +106,8 @@ public final class LogSetup {
   static final class JsonLayout extends LayoutBase<ILoggingEvent> {
     private static final JsonFactory JSON = new JsonFactory();
     private static final Pattern INTEGER = Pattern.compile("-?(0|[1-9][0-9]{0,17})");
-    private static final java.util.Set<String> RESERVED =
-        java.util.Set.of("ts", "level", "logger", "thread", "exception");
+    private static final Set<String> RESERVED =
+        Set.of("ts", "level", "logger", "thread", "exception");
 
     @Override
     public String doLayout(ILoggingEvent e) {
@@ -135,12 +140,13 @@ public final class LogSetup {
     /**
      * Puts {@code value} at {@code key}, a dotted key ({@code worker.http.port}) as a path of
      * nested objects, so the effective configuration comes out in YAML's shape. A key whose path
-     * runs into a value already there stays flat ({@code msg_}-prefixed if an object holds its name).
+     * runs into a value already there stays flat ({@code msg_}-prefixed if an object holds its
+     * name).
      */
     @SuppressWarnings("unchecked")
     static void put(Map<String, Object> tree, String key, String value) {
       String[] path = key.split("\\.", -1);
-      Map<String, Object> node = java.util.Arrays.asList(path).contains("") ? null : tree;
+      Map<String, Object> node = Arrays.asList(path).contains("") ? null : tree;
       for (int i = 0; i < path.length - 1 && node != null; i++) {
         Object child = node.computeIfAbsent(path[i], k -> new LinkedHashMap<String, Object>());
         node = child instanceof Map<?, ?> m ? (Map<String, Object>) m : null;

@@ -1,9 +1,9 @@
 package dev.spillway.worker;
 
+import dev.spillway.SpillwayConfig;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.Durations;
 import dev.spillway.config.Redactor;
-import dev.spillway.SpillwayConfig;
 import dev.spillway.layout.KeyLayout;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -32,8 +33,8 @@ import java.util.concurrent.TimeUnit;
  * coverage, a line naming each node the cluster marks failed and the masters left without a live
  * replica, then version, eviction policy and persistence of <em>every</em> node that answers (each
  * line names the node), since one evicting or unpersisted master is enough to lose counts; these
- * node lines come even when some slot is not served. Then, when every slot is served, stripe
- * sizes and pending batches through the (cluster) connection.
+ * node lines come even when some slot is not served. Then, when every slot is served, stripe sizes
+ * and pending batches through the (cluster) connection.
  */
 final class RedisDoctor extends DoctorLines {
   private static final Duration CONNECT_TIMEOUT = Doctor.CONNECT_TIMEOUT;
@@ -54,14 +55,18 @@ final class RedisDoctor extends DoctorLines {
     try {
       connector = RedisConnector.create(quick, null);
     } catch (RuntimeException e) {
-      fail("redis", "redis.uri " + where + " is not usable: " + Doctor.rootMessage(e),
-          "write it like redis://host:6379 (a cluster: redis://h1:7101,h2:7101 with redis.cluster: true)");
+      fail(
+          "redis",
+          "redis.uri " + where + " is not usable: " + Doctor.rootMessage(e),
+          "write it like redis://host:6379 (a cluster: redis://h1:7101,h2:7101 with redis.cluster:"
+              + " true)");
       return;
     }
     if (connector.isSentinel()) {
       new SentinelDoctor(config, lines).run(connector); // even when the master is unreachable
     }
-    try (connector; RedisLink<String, String> link = connector.connect()) {
+    try (connector;
+        RedisLink<String, String> link = connector.connect()) {
       List<RedisConnector.Node> nodes = connector.nodes();
       boolean allSlotsServed = !connector.isCluster() || clusterState(link, nodes, where);
       // The nodes that answer are worth checking even when the cluster is down: which one is
@@ -78,7 +83,11 @@ final class RedisDoctor extends DoctorLines {
     } catch (RuntimeException e) {
       fail(
           "redis",
-          "cannot reach Redis " + (config.redisCluster() ? "cluster " : "") + "at " + where + ": "
+          "cannot reach Redis "
+              + (config.redisCluster() ? "cluster " : "")
+              + "at "
+              + where
+              + ": "
               + Doctor.rootMessage(e),
           "check redis.uri (or SPILLWAY_REDIS_URI) and that Redis runs");
     }
@@ -87,8 +96,7 @@ final class RedisDoctor extends DoctorLines {
   /**
    * cluster_state and slot coverage; every node the cluster marks failed, by name (such a node is
    * left out of {@link RedisConnector#nodes()}, so without this line nothing would name it); and
-   * every master serving slots without a live replica, by name. False when some slot is not
-   * served.
+   * every master serving slots without a live replica, by name. False when some slot is not served.
    */
   private boolean clusterState(
       RedisLink<String, String> link, List<RedisConnector.Node> nodes, String where) {
@@ -100,13 +108,27 @@ final class RedisDoctor extends DoctorLines {
     long replicas = nodes.size() - masters;
     boolean served = state.equals("ok") && assigned.equals("16384") && failing.equals("0");
     if (served) {
-      ok("redis.cluster", "cluster ok at " + where + ": " + masters + " master(s), " + replicas
-          + " replica(s), all 16384 slots served");
+      ok(
+          "redis.cluster",
+          "cluster ok at "
+              + where
+              + ": "
+              + masters
+              + " master(s), "
+              + replicas
+              + " replica(s), all 16384 slots served");
     } else {
       fail(
           "redis.cluster",
-          "cluster at " + where + " is " + state + ": " + assigned + " of 16384 slots assigned, "
-              + failing + " failing",
+          "cluster at "
+              + where
+              + " is "
+              + state
+              + ": "
+              + assigned
+              + " of 16384 slots assigned, "
+              + failing
+              + " failing",
           "assign every slot (redis-cli --cluster fix) and bring failed masters back or fail them"
               + " over; Spillway's scripts need every slot served");
     }
@@ -127,13 +149,18 @@ final class RedisDoctor extends DoctorLines {
         if (failed && !n.getSlots().isEmpty()) {
           fail(
               "redis@" + address,
-              "master " + address + " is marked failed by the cluster and its "
-                  + n.getSlots().size() + " slot(s) are not served: no replica took over",
+              "master "
+                  + address
+                  + " is marked failed by the cluster and its "
+                  + n.getSlots().size()
+                  + " slot(s) are not served: no replica took over",
               "restart it, or promote a replica (CLUSTER FAILOVER FORCE on it)");
         } else if (failed) {
           warn(
               "redis@" + address,
-              "node " + address + " (formerly a master) is marked failed by the cluster; a"
+              "node "
+                  + address
+                  + " (formerly a master) is marked failed by the cluster; a"
                   + " replica serves its former slots",
               "restart it (it rejoins as a replica), or CLUSTER FORGET it on every node");
         }
@@ -159,10 +186,13 @@ final class RedisDoctor extends DoctorLines {
       }
     }
     if (!orphans.isEmpty()) {
-      java.util.Collections.sort(orphans);
+      Collections.sort(orphans);
       warn(
           "redis.cluster.replicas",
-          orphans.size() + " master(s) without a live replica " + orphans + ": if one dies, its"
+          orphans.size()
+              + " master(s) without a live replica "
+              + orphans
+              + ": if one dies, its"
               + " slots stop until it returns, and whatever it held that was not flushed is gone",
           "give every master a replica (redis-cli --cluster add-node --cluster-slave)");
     }
@@ -195,7 +225,9 @@ final class RedisDoctor extends DoctorLines {
       } else {
         warn(
             "redis.maxmemory-policy" + suffix,
-            "maxmemory-policy is " + policy + ": when memory is full Redis may evict counter"
+            "maxmemory-policy is "
+                + policy
+                + ": when memory is full Redis may evict counter"
                 + " hashes, and an evicted counter is a silent loss",
             "set maxmemory-policy noeviction on the counter database (CONFIG SET"
                 + " maxmemory-policy noeviction, and in redis.conf; see"
@@ -205,8 +237,10 @@ final class RedisDoctor extends DoctorLines {
     } catch (RuntimeException e) {
       fail(
           "redis" + suffix,
-          "cannot reach Redis at " + (cluster ? name : Redactor.of(config).redactUri(config.redisUri()))
-              + ": " + Doctor.rootMessage(e),
+          "cannot reach Redis at "
+              + (cluster ? name : Redactor.of(config).redactUri(config.redisUri()))
+              + ": "
+              + Doctor.rootMessage(e),
           "check redis.uri (or SPILLWAY_REDIS_URI) and that Redis runs");
     } finally {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
@@ -223,21 +257,29 @@ final class RedisDoctor extends DoctorLines {
     if (aof && (fsync == null || fsync.equals("everysec") || fsync.equals("always"))) {
       ok(
           check,
-          "AOF on" + (fsync != null ? ", appendfsync " + fsync : " (appendfsync unreadable)")
+          "AOF on"
+              + (fsync != null ? ", appendfsync " + fsync : " (appendfsync unreadable)")
               + ": a Redis crash loses at most about a second of counts");
     } else if (aof) {
-      warn(check, "AOF on but appendfsync " + fsync + ": a crash may lose up to ~30 s of counts",
+      warn(
+          check,
+          "AOF on but appendfsync " + fsync + ": a crash may lose up to ~30 s of counts",
           "appendfsync everysec");
     } else if (save != null && !save.isBlank()) {
       warn(
           check,
-          "RDB snapshots only (save " + save + "): a Redis crash loses every count since the"
+          "RDB snapshots only (save "
+              + save
+              + "): a Redis crash loses every count since the"
               + " last snapshot",
           fix);
     } else {
       warn(
           check,
-          "no persistence" + (save == null ? " seen (AOF off; CONFIG is disabled)" : " (AOF off, no RDB save points)")
+          "no persistence"
+              + (save == null
+                  ? " seen (AOF off; CONFIG is disabled)"
+                  : " (AOF off, no RDB save points)")
               + ": a Redis restart loses every pending count",
           fix);
     }
@@ -255,7 +297,10 @@ final class RedisDoctor extends DoctorLines {
         max = Math.max(max, f.get(CONNECT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
       }
     } catch (Exception e) {
-      warn("redis.encoding", "could not read stripe sizes: " + Doctor.rootMessage(e), "run doctor again");
+      warn(
+          "redis.encoding",
+          "could not read stripe sizes: " + Doctor.rootMessage(e),
+          "run doctor again");
       return;
     }
     String limitText = configGet(link.sync(), "hash-max-listpack-entries");
@@ -266,12 +311,20 @@ final class RedisDoctor extends DoctorLines {
     if (max <= limit) {
       ok(
           "redis.encoding",
-          "largest live stripe holds " + max + " field(s), within the compact encoding (up to "
-              + limit + ") over " + layout.stripes() + " stripes");
+          "largest live stripe holds "
+              + max
+              + " field(s), within the compact encoding (up to "
+              + limit
+              + ") over "
+              + layout.stripes()
+              + " stripes");
     } else {
       warn(
           "redis.encoding",
-          "a live stripe holds " + max + " fields, over hash-max-listpack-entries " + limit
+          "a live stripe holds "
+              + max
+              + " fields, over hash-max-listpack-entries "
+              + limit
               + ": memory per pending cell roughly quadruples",
           "flush more often, or raise keys.stripes once nothing is pending");
     }
@@ -289,18 +342,22 @@ final class RedisDoctor extends DoctorLines {
               config.redisCluster(),
               CONNECT_TIMEOUT);
     } catch (RuntimeException e) {
-      warn("pending-batches", "could not read pending batches: " + Doctor.rootMessage(e), "run doctor again");
+      warn(
+          "pending-batches",
+          "could not read pending batches: " + Doctor.rootMessage(e),
+          "run doctor again");
       return;
     }
     Instant now = clock.instant();
     Duration age = s.oldestAge(now).withNanos(0);
     Duration retention = config.worker().ledgerRetention();
     String head =
-        s.batches() + " batch(es) pending in Redis"
+        s.batches()
+            + " batch(es) pending in Redis"
             + (s.batches() > 0 ? ", oldest " + Durations.format(age) + " old" : "")
-            + "; worker.ledger.retention " + Durations.format(retention);
-    if (s.batches() > 0
-        && age.compareTo(retention.minus(LedgerPruner.CLOCK_SKEW_MARGIN)) >= 0) {
+            + "; worker.ledger.retention "
+            + Durations.format(retention);
+    if (s.batches() > 0 && age.compareTo(retention.minus(LedgerPruner.CLOCK_SKEW_MARGIN)) >= 0) {
       fail(
           "pending-batches",
           head + ": ledger pruning refuses to run while this batch waits",
@@ -324,7 +381,4 @@ final class RedisDoctor extends DoctorLines {
       return null;
     }
   }
-
-
-
 }

@@ -56,12 +56,18 @@ final class SentinelDoctor extends DoctorLines {
           fail(
               "redis.sentinel@" + at,
               "sentinel " + at + " does not monitor a master named '" + name + "'",
-              "fix the name after '#' in redis.uri, or SENTINEL MONITOR " + name
+              "fix the name after '#' in redis.uri, or SENTINEL MONITOR "
+                  + name
                   + " <ip> <port> <quorum> on every sentinel");
           continue;
         }
-        String where = addr instanceof InetSocketAddress i ? i.getHostString() + ":" + i.getPort() : addr.toString();
-        ok("redis.sentinel@" + at, "sentinel " + at + " answers; master '" + name + "' is at " + where);
+        String where =
+            addr instanceof InetSocketAddress i
+                ? i.getHostString() + ":" + i.getPort()
+                : addr.toString();
+        ok(
+            "redis.sentinel@" + at,
+            "sentinel " + at + " answers; master '" + name + "' is at " + where);
         answering.add(at);
         if (master != null && !master.equals(where)) {
           warn(
@@ -87,7 +93,11 @@ final class SentinelDoctor extends DoctorLines {
     if (answering.isEmpty()) {
       fail(
           "redis.sentinel",
-          "none of the " + sentinels.size() + " sentinel(s) in redis.uri answers for '" + name + "'",
+          "none of the "
+              + sentinels.size()
+              + " sentinel(s) in redis.uri answers for '"
+              + name
+              + "'",
           "check redis.uri (or SPILLWAY_REDIS_URI) and that the sentinels run");
       return;
     }
@@ -115,7 +125,12 @@ final class SentinelDoctor extends DoctorLines {
     } catch (RuntimeException e) {
       fail(
           "redis.sentinel.quorum",
-          "sentinel " + at + " reports no usable quorum for '" + name + "': " + Doctor.rootMessage(e),
+          "sentinel "
+              + at
+              + " reports no usable quorum for '"
+              + name
+              + "': "
+              + Doctor.rootMessage(e),
           "run enough sentinels to reach the quorum and a majority (three on separate hosts, quorum"
               + " 2), and let them see each other");
       return "";
@@ -129,14 +144,18 @@ final class SentinelDoctor extends DoctorLines {
       String flags = r.getOrDefault("flags", "");
       String at = r.getOrDefault("ip", "?") + ":" + r.getOrDefault("port", "?");
       boolean bad =
-          flags.contains("s_down") || flags.contains("o_down") || flags.contains("disconnected")
+          flags.contains("s_down")
+              || flags.contains("o_down")
+              || flags.contains("disconnected")
               || !"ok".equals(r.getOrDefault("master-link-status", "ok"));
       (bad ? down : up).add(at);
     }
     if (up.isEmpty()) {
       warn(
           "redis.sentinel.replicas",
-          "master " + master + " has no live replica the sentinels see"
+          "master "
+              + master
+              + " has no live replica the sentinels see"
               + (down.isEmpty() ? "" : " (down or unlinked: " + down + ")")
               + ": a failover has nothing to promote, and client.durability: replicated cannot"
               + " confirm drains",
@@ -144,7 +163,12 @@ final class SentinelDoctor extends DoctorLines {
     } else {
       ok(
           "redis.sentinel.replicas",
-          "master " + master + " has " + up.size() + " live replica(s) " + up
+          "master "
+              + master
+              + " has "
+              + up.size()
+              + " live replica(s) "
+              + up
               + (down.isEmpty() ? "" : "; down or unlinked: " + down));
     }
   }
@@ -163,7 +187,9 @@ final class SentinelDoctor extends DoctorLines {
       String v = c.sync().configGet("min-replicas-to-write").get("min-replicas-to-write");
       String lag = c.sync().configGet("min-replicas-max-lag").get("min-replicas-max-lag");
       if (v == null) {
-        warn("redis.min-replicas-to-write", "min-replicas-to-write unreadable (CONFIG disabled)",
+        warn(
+            "redis.min-replicas-to-write",
+            "min-replicas-to-write unreadable (CONFIG disabled)",
             "set min-replicas-to-write 1 and min-replicas-max-lag 10 on the master and replicas");
       } else if (Integer.parseInt(v.trim()) < 1) {
         warn(
@@ -179,7 +205,10 @@ final class SentinelDoctor extends DoctorLines {
       } else {
         ok(
             "redis.min-replicas-to-write",
-            "min-replicas-to-write " + v.trim() + ", min-replicas-max-lag " + lag
+            "min-replicas-to-write "
+                + v.trim()
+                + ", min-replicas-max-lag "
+                + lag
                 + ": a master cut off from its replicas stops accepting writes");
       }
     } catch (RuntimeException e) {

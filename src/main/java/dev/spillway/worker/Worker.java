@@ -3,6 +3,7 @@ package dev.spillway.worker;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
+import dev.spillway.api.ApiServer;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.Durations;
 import dev.spillway.config.Redactor;
@@ -11,6 +12,7 @@ import dev.spillway.layout.KeyLayout;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
 import dev.spillway.runtime.Closeables;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.schedule.DeadLetterMonitor;
 import dev.spillway.schedule.FlushGroups;
 import dev.spillway.schedule.JobScheduler;
@@ -20,6 +22,7 @@ import dev.spillway.schedule.ScheduledTask;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.Delay;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.time.InstantSource;
 import java.util.ArrayDeque;
@@ -27,6 +30,7 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -63,7 +67,7 @@ public final class Worker {
   private final WorkerHttp http;
 
   /** The public HTTP API (api.enabled), or null. */
-  private final dev.spillway.api.ApiServer api;
+  private final ApiServer api;
 
   private final GaugeProbes gauges;
   private final KeyLayout layout;
@@ -71,8 +75,7 @@ public final class Worker {
   private final AtomicReference<String> stopReason = new AtomicReference<>();
   private final CountDownLatch stopRequested = new CountDownLatch(1);
   private final AtomicBoolean stopped = new AtomicBoolean();
-  private final dev.spillway.runtime.RuntimeFailure failure =
-      new dev.spillway.runtime.RuntimeFailure();
+  private final RuntimeFailure failure = new RuntimeFailure();
 
   private Worker(Builder b) {
     long t0 = System.nanoTime();
@@ -172,7 +175,7 @@ public final class Worker {
       }
       opened.push(http);
       api =
-          dev.spillway.api.ApiServer.forWorker(
+          ApiServer.forWorker(
               spillway,
               System.getenv(),
               metrics.registry,
@@ -205,7 +208,7 @@ public final class Worker {
         http.address().getHostString(),
         http.address().getPort(),
         Duration.ofNanos(System.nanoTime() - t0).toMillis(),
-        java.lang.management.ManagementFactory.getRuntimeMXBean().getUptime());
+        ManagementFactory.getRuntimeMXBean().getUptime());
   }
 
   public static Builder builder(SpillwayConfig config) {
@@ -320,7 +323,7 @@ public final class Worker {
 
   /** A set as one space-free log value: {@code [a,b]}. */
   static String list(Set<String> names) {
-    return "[" + String.join(",", new java.util.TreeSet<>(names)) + "]";
+    return "[" + String.join(",", new TreeSet<>(names)) + "]";
   }
 
   private static Duration elapsed(long t0) {

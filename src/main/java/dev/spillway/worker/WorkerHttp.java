@@ -1,11 +1,14 @@
 package dev.spillway.worker;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Supplier;
@@ -34,7 +37,7 @@ final class WorkerHttp implements AutoCloseable {
       int port,
       Supplier<String> metrics,
       Supplier<Health.Readiness> ready,
-      Supplier<java.util.Optional<String>> failed)
+      Supplier<Optional<String>> failed)
       throws IOException {
     server = HttpServer.create(new InetSocketAddress(bind, port), 64);
     server.setExecutor(executor);
@@ -53,10 +56,9 @@ final class WorkerHttp implements AutoCloseable {
               case "/health/live" -> {
                 // After an Error on one of its threads the runtime has stopped flushing: a
                 // supervisor should restart the process.
-                java.util.Optional<String> f = failed.get();
+                Optional<String> f = failed.get();
                 if (f.isPresent()) {
-                  com.fasterxml.jackson.databind.node.ObjectNode n =
-                      new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode();
+                  ObjectNode n = new ObjectMapper().createObjectNode();
                   n.put("status", "DOWN");
                   n.put("error", f.get());
                   send(exchange, 503, "application/json", n.toString());

@@ -1,10 +1,10 @@
 package dev.spillway.worker;
 
+import com.sun.management.OperatingSystemMXBean;
 import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
 import io.lettuce.core.metrics.MicrometerCommandLatencyRecorder;
 import io.lettuce.core.metrics.MicrometerOptions;
-import com.sun.management.OperatingSystemMXBean;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
@@ -20,15 +20,16 @@ import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.lang.management.ManagementFactory;
+import java.sql.SQLException;
 import javax.sql.DataSource;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The worker's Prometheus registry: Spillway's own meters (registered by the runtime and the
- * jobs), JVM and process meters, HikariCP pool meters ({@code hikaricp_connections_*}), Lettuce
- * command latencies ({@code lettuce_command_completion_seconds}), and Redis memory as last read
- * by the worker's probe ({@code spillway_redis_memory_used_bytes}, {@code
+ * The worker's Prometheus registry: Spillway's own meters (registered by the runtime and the jobs),
+ * JVM and process meters, HikariCP pool meters ({@code hikaricp_connections_*}), Lettuce command
+ * latencies ({@code lettuce_command_completion_seconds}), and Redis memory as last read by the
+ * worker's probe ({@code spillway_redis_memory_used_bytes}, {@code
  * spillway_redis_memory_max_bytes}; max is 0 when Redis has no limit).
  */
 final class WorkerMetrics implements AutoCloseable {
@@ -52,7 +53,9 @@ final class WorkerMetrics implements AutoCloseable {
             new MeterFilter() {
               @Override
               public Meter.Id map(Meter.Id id) {
-                return id.getName().equals("system.cpu.count") ? id.withName("system.cpu.processors") : id;
+                return id.getName().equals("system.cpu.count")
+                    ? id.withName("system.cpu.processors")
+                    : id;
               }
             });
     if (ManagementFactory.getOperatingSystemMXBean() instanceof OperatingSystemMXBean os) {
@@ -70,11 +73,15 @@ final class WorkerMetrics implements AutoCloseable {
     new UptimeMetrics().bindTo(registry);
     new FileDescriptorMetrics().bindTo(registry);
     Gauge.builder("spillway.redis.memory.used", this, m -> m.redisUsed)
-        .description("Redis used_memory (on a cluster: of the fullest master), as last read by this worker (every 15 s)")
+        .description(
+            "Redis used_memory (on a cluster: of the fullest master), as last read by this worker"
+                + " (every 15 s)")
         .baseUnit("bytes")
         .register(registry);
     Gauge.builder("spillway.redis.memory.max", this, m -> m.redisMax)
-        .description("Redis maxmemory (0: no limit; on a cluster: of the fullest master), as last read by this worker")
+        .description(
+            "Redis maxmemory (0: no limit; on a cluster: of the fullest master), as last read by"
+                + " this worker")
         .baseUnit("bytes")
         .register(registry);
   }
@@ -92,7 +99,7 @@ final class WorkerMetrics implements AutoCloseable {
         ds.unwrap(HikariDataSource.class)
             .setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(registry));
       }
-    } catch (java.sql.SQLException | RuntimeException e) {
+    } catch (SQLException | RuntimeException e) {
       log.warn("event=pool_metrics_unavailable error=\"{}\"", e.getMessage());
     }
   }

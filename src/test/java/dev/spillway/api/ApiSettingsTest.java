@@ -1,17 +1,19 @@
 package dev.spillway.api;
 
-import dev.spillway.config.ApiSettings;
-import dev.spillway.config.ConfigLoader;
-import dev.spillway.config.Redactor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.spillway.ConfigException;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ApiSettings;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.Redactor;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.InstantSource;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -26,9 +28,7 @@ class ApiSettingsTest {
   }
 
   private static void assertRefused(String yaml, String sentence) {
-    assertThatThrownBy(() -> parse(yaml))
-        .isInstanceOf(ConfigException.class)
-        .hasMessage(sentence);
+    assertThatThrownBy(() -> parse(yaml)).isInstanceOf(ConfigException.class).hasMessage(sentence);
   }
 
   @Test
@@ -82,8 +82,14 @@ class ApiSettingsTest {
 
     assertThat(a.cacheControl()).isEqualTo("public, max-age=0, stale-while-revalidate=0");
     new ApiHandler(
-        a, ApiTokens.none(), null, null, r -> null, java.time.InstantSource.system(),
-        new io.micrometer.core.instrument.simple.SimpleMeterRegistry(), s -> s);
+        a,
+        ApiTokens.none(),
+        null,
+        null,
+        r -> null,
+        InstantSource.system(),
+        new SimpleMeterRegistry(),
+        s -> s);
   }
 
   @Test
@@ -176,9 +182,7 @@ class ApiSettingsTest {
   void tokens_eachMaskedByTheRedactor() {
     String a = "first-token-0123456789";
     String b = "second-token-abcdefghij";
-    Redactor r =
-        Redactor.of(
-            ConfigLoader.load(null, Map.of()), Map.of(ApiTokens.ENV, a + "," + b));
+    Redactor r = Redactor.of(ConfigLoader.load(null, Map.of()), Map.of(ApiTokens.ENV, a + "," + b));
 
     assertThat(r.redact("a=" + a + " b=" + b + " both=" + a + "," + b)).doesNotContain(a, b);
   }

@@ -8,20 +8,20 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A {@code spillway worker} child process with the HTTP API enabled on a free port, and a real
- * HTTP client ({@link HttpClient}) aimed at it. {@link #close()} kills a worker still running.
+ * A {@code spillway worker} child process with the HTTP API enabled on a free port, and a real HTTP
+ * client ({@link HttpClient}) aimed at it. {@link #close()} kills a worker still running.
  */
 final class ApiWorker implements AutoCloseable {
   static final String TOKEN = "test-token-0123456789abcdef";
   static final String OTHER_TOKEN = "second-token-abcdefghijklmnop";
-  private static final Pattern API =
-      Pattern.compile("event=api_listening address=([^ :]+):(\\d+)");
+  private static final Pattern API = Pattern.compile("event=api_listening address=([^ :]+):(\\d+)");
   static final HttpClient HTTP =
       HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
@@ -51,7 +51,7 @@ final class ApiWorker implements AutoCloseable {
           port: 0
         """
             + apiYaml.indent(2);
-    Map<String, String> e = new java.util.LinkedHashMap<>(WorkerProcess.env(env));
+    Map<String, String> e = new LinkedHashMap<>(WorkerProcess.env(env));
     e.put("SPILLWAY_API_TOKEN", TOKEN + ", " + OTHER_TOKEN);
     WorkerProcess p =
         WorkerProcess.start(e, "worker", "--config", WorkerProcess.config(yaml).toString());
@@ -111,7 +111,8 @@ final class ApiWorker implements AutoCloseable {
     }
     long sum = 0;
     for (String line : r.body().lines().toList()) {
-      if (line.startsWith("spillway_api_requests_total{") && line.contains("route=\"" + route + "\"")) {
+      if (line.startsWith("spillway_api_requests_total{")
+          && line.contains("route=\"" + route + "\"")) {
         sum += (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
       }
     }
@@ -162,7 +163,8 @@ final class ApiWorker implements AutoCloseable {
   static long total(TestEnv env, String counter, String key) {
     return env.queryLong(
         "SELECT coalesce(sum(total), 0) FROM counter_totals WHERE counter = ? AND key = ?",
-        counter, key);
+        counter,
+        key);
   }
 
   /** SIGTERM, and the exit code (null: still running after 30 s). */

@@ -10,11 +10,17 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.worker.WorkerProcess;
+import java.io.IOException;
+import java.net.Socket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,9 +28,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
- * The HTTP API of a worker child process, through a real HTTP client: increments POSTed are
- * flushed and read back exactly (PostgreSQL, exact and cached reads), refusals carry the right
- * status and one sentence, the cache headers and validators behave as a CDN expects.
+ * The HTTP API of a worker child process, through a real HTTP client: increments POSTed are flushed
+ * and read back exactly (PostgreSQL, exact and cached reads), refusals carry the right status and
+ * one sentence, the cache headers and validators behave as a CDN expects.
  */
 @ExtendWith(ServicesExtension.class)
 @ResourceLock(WorkerProcess.CHILD_JVMS)
@@ -70,29 +76,38 @@ class ApiWorkerTest {
   void postedIncrements_areFlushedAndReadBackExactly(TestEnv env) {
     List<Integer> statuses = new ArrayList<>();
     for (int i = 0; i < 7; i++) {
-      statuses.add(worker.post("/v1/counters/hits/blog%2Fpost-1/increments?by=3", TOKEN).statusCode());
+      statuses.add(
+          worker.post("/v1/counters/hits/blog%2Fpost-1/increments?by=3", TOKEN).statusCode());
     }
     for (int i = 0; i < 5; i++) {
       // the second token works as well as the first
-      statuses.add(worker.post("/v1/counters/hits/k2/increments", ApiWorker.OTHER_TOKEN).statusCode());
+      statuses.add(
+          worker.post("/v1/counters/hits/k2/increments", ApiWorker.OTHER_TOKEN).statusCode());
     }
     HttpResponse<String> neg = worker.post("/v1/counters/hits/k2/increments?by=-2", TOKEN);
     assertThat(neg.statusCode()).isEqualTo(202);
     assertThat(json(neg).path("by").asLong()).isEqualTo(-2);
     assertThat(statuses).containsOnly(202);
 
-    await(() -> total(env, "hits", "blog/post-1") == 21 && total(env, "hits", "k2") == 3,
-        FLUSHED, "PostgreSQL holds 21 and 3");
+    await(
+        () -> total(env, "hits", "blog/post-1") == 21 && total(env, "hits", "k2") == 3,
+        FLUSHED,
+        "PostgreSQL holds 21 and 3");
     HttpResponse<String> exact =
-        worker.send(worker.request("/v1/counters/hits/blog%2Fpost-1?exact=true")
-            .header("Authorization", "Bearer " + TOKEN).GET());
+        worker.send(
+            worker
+                .request("/v1/counters/hits/blog%2Fpost-1?exact=true")
+                .header("Authorization", "Bearer " + TOKEN)
+                .GET());
     assertThat(exact.statusCode()).isEqualTo(200);
     assertThat(json(exact).path("value").asLong()).isEqualTo(21);
     assertThat(json(exact).path("key").asText()).isEqualTo("blog/post-1");
     assertThat(header(exact, "Cache-Control")).isEqualTo("private, no-store");
     assertThat(header(exact, "ETag")).isNull();
-    await(() -> json(worker.get("/v1/counters/hits/k2")).path("value").asLong() == 3,
-        FLUSHED, "the cached view shows 3");
+    await(
+        () -> json(worker.get("/v1/counters/hits/k2")).path("value").asLong() == 3,
+        FLUSHED,
+        "the cached view shows 3");
     // Nothing more arrived than was sent, a while later.
     assertThat(total(env, "hits", "blog/post-1")).isEqualTo(21);
   }
@@ -102,7 +117,8 @@ class ApiWorkerTest {
     HttpResponse<String> r = worker.get("/v1/counters/hdr/k");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(header(r, "Content-Type")).startsWith("application/json");
-    assertThat(header(r, "Cache-Control")).isEqualTo("public, max-age=5, stale-while-revalidate=60");
+    assertThat(header(r, "Cache-Control"))
+        .isEqualTo("public, max-age=5, stale-while-revalidate=60");
     assertThat(header(r, "ETag")).isEqualTo("\"v0\"");
     assertThat(header(r, "Last-Modified")).endsWith(" GMT");
     assertThat(header(r, "Server")).isNull();
@@ -110,27 +126,36 @@ class ApiWorkerTest {
     assertThat(n.path("counter").asText()).isEqualTo("hdr");
     assertThat(n.path("key").asText()).isEqualTo("k");
     assertThat(n.path("value").asLong()).isZero();
-    assertThat(java.time.Instant.parse(n.path("as_of").asText())).isNotNull();
+    assertThat(Instant.parse(n.path("as_of").asText())).isNotNull();
 
     HttpResponse<String> head =
-        worker.send(worker.request("/v1/counters/hdr/k").method("HEAD", HttpRequest.BodyPublishers.noBody()));
+        worker.send(
+            worker
+                .request("/v1/counters/hdr/k")
+                .method("HEAD", HttpRequest.BodyPublishers.noBody()));
     assertThat(head.statusCode()).isEqualTo(200);
     assertThat(head.body()).isEmpty();
     assertThat(header(head, "ETag")).isEqualTo("\"v0\"");
-    assertThat(header(head, "Content-Length")).isEqualTo(Integer.toString(r.body().getBytes().length));
+    assertThat(header(head, "Content-Length"))
+        .isEqualTo(Integer.toString(r.body().getBytes().length));
 
     HttpResponse<String> notModified =
         worker.send(worker.request("/v1/counters/hdr/k").header("If-None-Match", "\"v0\"").GET());
     assertThat(notModified.statusCode()).isEqualTo(304);
     assertThat(notModified.body()).isEmpty();
     assertThat(header(notModified, "ETag")).isEqualTo("\"v0\"");
-    assertThat(header(notModified, "Cache-Control")).isEqualTo("public, max-age=5, stale-while-revalidate=60");
+    assertThat(header(notModified, "Cache-Control"))
+        .isEqualTo("public, max-age=5, stale-while-revalidate=60");
     HttpResponse<String> ims =
-        worker.send(worker.request("/v1/counters/hdr/k")
-            .header("If-Modified-Since", header(r, "Last-Modified")).GET());
+        worker.send(
+            worker
+                .request("/v1/counters/hdr/k")
+                .header("If-Modified-Since", header(r, "Last-Modified"))
+                .GET());
     assertThat(ims.statusCode()).isEqualTo(304);
     HttpResponse<String> other =
-        worker.send(worker.request("/v1/counters/hdr/k").header("If-None-Match", "\"v1\", W/\"v7\"").GET());
+        worker.send(
+            worker.request("/v1/counters/hdr/k").header("If-None-Match", "\"v1\", W/\"v7\"").GET());
     assertThat(other.statusCode()).isEqualTo(200);
   }
 
@@ -139,20 +164,28 @@ class ApiWorkerTest {
     String path = "/v1/counters/tags/e";
     String first = header(worker.get(path), "ETag");
     // Another key's flushes do not touch it.
-    assertThat(worker.post("/v1/counters/tags/other/increments?by=5", TOKEN).statusCode()).isEqualTo(202);
+    assertThat(worker.post("/v1/counters/tags/other/increments?by=5", TOKEN).statusCode())
+        .isEqualTo(202);
     await(() -> total(env, "tags", "other") == 5, FLUSHED, "other flushed");
-    await(() -> json(worker.get("/v1/counters/tags/other")).path("value").asLong() == 5, FLUSHED, "other visible");
+    await(
+        () -> json(worker.get("/v1/counters/tags/other")).path("value").asLong() == 5,
+        FLUSHED,
+        "other visible");
     HttpResponse<String> same = worker.get(path);
     assertThat(header(same, "ETag")).isEqualTo(first);
     assertThat(header(same, "Last-Modified")).isEqualTo(header(worker.get(path), "Last-Modified"));
 
     assertThat(worker.post(path + "/increments?by=2", TOKEN).statusCode()).isEqualTo(202);
-    await(() -> json(worker.get(path)).path("value").asLong() == 2, FLUSHED, "the new value is visible");
+    await(
+        () -> json(worker.get(path)).path("value").asLong() == 2,
+        FLUSHED,
+        "the new value is visible");
     HttpResponse<String> changed = worker.get(path);
     assertThat(header(changed, "ETag")).isNotEqualTo(first).isEqualTo("\"v2\"");
     assertThat(worker.send(worker.request(path).header("If-None-Match", first).GET()).statusCode())
         .isEqualTo(200);
-    assertThat(worker.send(worker.request(path).header("If-None-Match", "\"v2\"").GET()).statusCode())
+    assertThat(
+            worker.send(worker.request(path).header("If-None-Match", "\"v2\"").GET()).statusCode())
         .isEqualTo(304);
     // Back to the first value: the first ETag again (it is derived from the value alone).
     assertThat(worker.post(path + "/increments?by=-2", TOKEN).statusCode()).isEqualTo(202);
@@ -172,37 +205,66 @@ class ApiWorkerTest {
         .isEqualTo(401);
     assertThat(worker.get("/v1/counters/hits/x?exact=true").statusCode()).isEqualTo(401);
     // A public counter still refuses a wrong token: only a request without one is anonymous.
-    assertThat(worker.post("/v1/counters/page_views/x/increments", "wrong-token-0123456789").statusCode())
+    assertThat(
+            worker
+                .post("/v1/counters/page_views/x/increments", "wrong-token-0123456789")
+                .statusCode())
         .isEqualTo(401);
   }
 
   @Test
   void badInput_400_withTheJavaApisSentence() {
-    assertError(worker.post("/v1/counters/Hits/x/increments", TOKEN), 400,
+    assertError(
+        worker.post("/v1/counters/Hits/x/increments", TOKEN),
+        400,
         "counter name 'Hits' must match [a-z][a-z0-9_.-]{0,63}");
-    assertError(worker.get("/v1/counters/hits/" + "k".repeat(513)), 400,
+    assertError(
+        worker.get("/v1/counters/hits/" + "k".repeat(513)),
+        400,
         "counter key must be 1 to 512 bytes of UTF-8");
     assertError(worker.get("/v1/counters/hits/a%01b"), 400, "control character (U+0001)");
-    assertError(worker.post("/v1/counters/hits/x/increments?by=ten", TOKEN), 400,
+    assertError(
+        worker.post("/v1/counters/hits/x/increments?by=ten", TOKEN),
+        400,
         "by must be a whole number (64-bit) but was 'ten'");
-    assertError(worker.get("/v1/counters/hits/x?exact=yes"), 400, "exact must be true or false but was 'yes'");
-    assertError(worker.get("/v1/counters/hits/x?limit=3"), 400, "query parameter 'limit' is not known here");
-    assertError(worker.get("/v1/counters/hits?top=0"), 400, "top must be between 1 and 100000 but was 0");
+    assertError(
+        worker.get("/v1/counters/hits/x?exact=yes"),
+        400,
+        "exact must be true or false but was 'yes'");
+    assertError(
+        worker.get("/v1/counters/hits/x?limit=3"),
+        400,
+        "query parameter 'limit' is not known here");
+    assertError(
+        worker.get("/v1/counters/hits?top=0"), 400, "top must be between 1 and 100000 but was 0");
     assertError(worker.get("/v1/counters/hits"), 400, "top must be given");
     assertError(worker.get("/v1/counters/hits?top=3&since=2%20days"), 400, "since");
     assertError(worker.get("/v1/counters/hits/%C3%28"), 400, null); // not UTF-8
     // What Jetty refuses before the routes (a bad escape) has the same JSON shape.
-    String raw = rawRequest("GET /v1/counters/hits/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    assertThat(raw).startsWith("HTTP/1.1 400").contains("application/json").contains("\"status\":400")
-        .doesNotContain("Exception").doesNotContain("\tat ");
-    assertError(worker.post("/v1/counters/page_views/x/increments?by=5", null), 400,
-        "an anonymous increment adds 1, so by must be 1 but was 5");
-    assertError(worker.get("/v1/counters/hits/x?exact=" + "x".repeat(2000)), 414, "query string must be at most 1024");
+    String raw =
+        rawRequest("GET /v1/counters/hits/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assertThat(raw)
+        .startsWith("HTTP/1.1 400")
+        .contains("application/json")
+        .contains("\"status\":400")
+        .doesNotContain("Exception")
+        .doesNotContain("\tat ");
     assertError(
-        ApiWorker.send(worker.request("/v1/counters/hits/x/increments")
-            .header("Authorization", "Bearer " + TOKEN)
-            .POST(HttpRequest.BodyPublishers.ofString("x".repeat(10_000)))),
-        413, "request body must be at most 4096 bytes");
+        worker.post("/v1/counters/page_views/x/increments?by=5", null),
+        400,
+        "an anonymous increment adds 1, so by must be 1 but was 5");
+    assertError(
+        worker.get("/v1/counters/hits/x?exact=" + "x".repeat(2000)),
+        414,
+        "query string must be at most 1024");
+    assertError(
+        ApiWorker.send(
+            worker
+                .request("/v1/counters/hits/x/increments")
+                .header("Authorization", "Bearer " + TOKEN)
+                .POST(HttpRequest.BodyPublishers.ofString("x".repeat(10_000)))),
+        413,
+        "request body must be at most 4096 bytes");
   }
 
   @Test
@@ -240,25 +302,38 @@ class ApiWorkerTest {
   @Test
   void top_isTheReportsTopN_cacheable(TestEnv env) {
     for (String[] kv : new String[][] {{"a", "5"}, {"b", "9"}, {"c", "1"}}) {
-      assertThat(worker.post("/v1/counters/votes/" + kv[0] + "/increments?by=" + kv[1], TOKEN).statusCode())
+      assertThat(
+              worker
+                  .post("/v1/counters/votes/" + kv[0] + "/increments?by=" + kv[1], TOKEN)
+                  .statusCode())
           .isEqualTo(202);
     }
-    await(() -> env.queryLong("SELECT count(*) FROM counter_totals WHERE counter = 'votes'") == 3,
-        FLUSHED, "votes flushed");
-    ApiWorker.await(() -> json(worker.get("/v1/counters/votes?top=2")).path("rows").size() == 2,
-        FLUSHED, "top 2 (past a report cached while empty)");
+    await(
+        () -> env.queryLong("SELECT count(*) FROM counter_totals WHERE counter = 'votes'") == 3,
+        FLUSHED,
+        "votes flushed");
+    ApiWorker.await(
+        () -> json(worker.get("/v1/counters/votes?top=2")).path("rows").size() == 2,
+        FLUSHED,
+        "top 2 (past a report cached while empty)");
     HttpResponse<String> r = worker.get("/v1/counters/votes?top=2");
     assertThat(r.statusCode()).isEqualTo(200);
-    assertThat(header(r, "Cache-Control")).isEqualTo("public, max-age=5, stale-while-revalidate=60");
+    assertThat(header(r, "Cache-Control"))
+        .isEqualTo("public, max-age=5, stale-while-revalidate=60");
     JsonNode rows = json(r).path("rows");
     assertThat(rows.get(0).toString()).contains("\"b\"").contains("9");
     assertThat(rows.get(1).toString()).contains("\"a\"").contains("5");
     String etag = header(r, "ETag");
     assertThat(etag).startsWith("W/\"");
-    assertThat(worker.send(worker.request("/v1/counters/votes?top=2").header("If-None-Match", etag).GET())
-        .statusCode()).isEqualTo(304);
+    assertThat(
+            worker
+                .send(
+                    worker.request("/v1/counters/votes?top=2").header("If-None-Match", etag).GET())
+                .statusCode())
+        .isEqualTo(304);
     // votes keeps no time buckets: a window is refused with the report's own sentence.
-    assertError(worker.get("/v1/counters/votes?top=10&since=24h"), 400, "the window of this report needs");
+    assertError(
+        worker.get("/v1/counters/votes?top=10&since=24h"), 400, "the window of this report needs");
   }
 
   @Test
@@ -269,23 +344,29 @@ class ApiWorkerTest {
     assertThat(ok.headers().allValues("Vary")).anyMatch(v -> v.contains("Origin"));
     assertThat(header(ok, "Access-Control-Expose-Headers")).contains("ETag");
     HttpResponse<String> other =
-        worker.send(worker.request("/v1/counters/hits/c").header("Origin", "http://evil.test").GET());
+        worker.send(
+            worker.request("/v1/counters/hits/c").header("Origin", "http://evil.test").GET());
     assertThat(other.statusCode()).isEqualTo(200);
     assertThat(header(other, "Access-Control-Allow-Origin")).isNull();
     HttpResponse<String> preflight =
-        worker.send(worker.request("/v1/counters/hits/c/increments")
-            .header("Origin", ORIGIN)
-            .header("Access-Control-Request-Method", "POST")
-            .header("Access-Control-Request-Headers", "authorization")
-            .method("OPTIONS", HttpRequest.BodyPublishers.noBody()));
+        worker.send(
+            worker
+                .request("/v1/counters/hits/c/increments")
+                .header("Origin", ORIGIN)
+                .header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", "authorization")
+                .method("OPTIONS", HttpRequest.BodyPublishers.noBody()));
     assertThat(preflight.statusCode()).isEqualTo(204);
     assertThat(header(preflight, "Access-Control-Allow-Origin")).isEqualTo(ORIGIN);
     assertThat(header(preflight, "Access-Control-Allow-Methods")).contains("POST");
-    assertThat(header(preflight, "Access-Control-Allow-Headers")).containsIgnoringCase("authorization");
+    assertThat(header(preflight, "Access-Control-Allow-Headers"))
+        .containsIgnoringCase("authorization");
     HttpResponse<String> refused =
-        worker.send(worker.request("/v1/counters/hits/c/increments")
-            .header("Origin", "http://evil.test")
-            .method("OPTIONS", HttpRequest.BodyPublishers.noBody()));
+        worker.send(
+            worker
+                .request("/v1/counters/hits/c/increments")
+                .header("Origin", "http://evil.test")
+                .method("OPTIONS", HttpRequest.BodyPublishers.noBody()));
     assertThat(header(refused, "Access-Control-Allow-Origin")).isNull();
     assertThat(header(refused, "Access-Control-Allow-Methods")).isNull();
   }
@@ -301,14 +382,16 @@ class ApiWorkerTest {
 
   @Test
   void tooShortToken_workerRefusesToStart_withOneSentence(TestEnv env) {
-    java.util.Map<String, String> e = new java.util.LinkedHashMap<>(WorkerProcess.env(env));
+    Map<String, String> e = new LinkedHashMap<>(WorkerProcess.env(env));
     e.put("SPILLWAY_API_TOKEN", "short-secret");
     WorkerProcess.Result r =
         WorkerProcess.run(
             WorkerProcess.START_TIMEOUT,
             e,
-            "worker", "--config",
-            WorkerProcess.config("worker: {http: {port: 0}}\napi: {enabled: true, port: 0}\n").toString());
+            "worker",
+            "--config",
+            WorkerProcess.config("worker: {http: {port: 0}}\napi: {enabled: true, port: 0}\n")
+                .toString());
 
     assertThat(r.exitCode()).as(r.output()).isNotZero();
     assertThat(r.output())
@@ -325,12 +408,12 @@ class ApiWorkerTest {
   }
 
   static String rawRequest(String request) {
-    try (java.net.Socket s = new java.net.Socket("127.0.0.1", worker.port)) {
+    try (Socket s = new Socket("127.0.0.1", worker.port)) {
       s.setSoTimeout(10_000);
-      s.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+      s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
       s.getOutputStream().flush();
-      return new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
-    } catch (java.io.IOException e) {
+      return new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1);
+    } catch (IOException e) {
       throw new IllegalStateException(e);
     }
   }
@@ -343,6 +426,9 @@ class ApiWorkerTest {
     if (sentence != null) {
       assertThat(n.path("error").asText()).contains(sentence);
     }
-    assertThat(r.body()).doesNotContain("Exception").doesNotContain("\tat ").doesNotContain("dev.spillway.");
+    assertThat(r.body())
+        .doesNotContain("Exception")
+        .doesNotContain("\tat ")
+        .doesNotContain("dev.spillway.");
   }
 }

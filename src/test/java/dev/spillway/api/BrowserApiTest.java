@@ -29,10 +29,10 @@ import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
  * A page in headless Chromium calls the API of a worker child process across origins: anonymous
- * increments with {@code fetch} and {@code navigator.sendBeacon}, then reads the count back
- * (cached view) and the exact value (a bearer token, so a CORS preflight), and shows it. The
- * count shown matches PostgreSQL. A page from an origin not in {@code api.cors-origins} is blocked
- * by the browser. Skipped where Chromium is not installed ({@code apt-get install chromium}).
+ * increments with {@code fetch} and {@code navigator.sendBeacon}, then reads the count back (cached
+ * view) and the exact value (a bearer token, so a CORS preflight), and shows it. The count shown
+ * matches PostgreSQL. A page from an origin not in {@code api.cors-origins} is blocked by the
+ * browser. Skipped where Chromium is not installed ({@code apt-get install chromium}).
  */
 @ExtendWith(ServicesExtension.class)
 @ResourceLock(WorkerProcess.CHILD_JVMS)
@@ -59,7 +59,8 @@ class BrowserApiTest {
       return "http://127.0.0.1:" + port();
     }
 
-    private static void reply(HttpExchange ex, int status, String type, String body) throws IOException {
+    private static void reply(HttpExchange ex, int status, String type, String body)
+        throws IOException {
       byte[] b = body.getBytes(StandardCharsets.UTF_8);
       ex.getResponseHeaders().set("Content-Type", type);
       ex.getResponseHeaders().set("Cache-Control", "no-store");
@@ -76,66 +77,66 @@ class BrowserApiTest {
   }
 
   /**
-   * The page: 3 fetch POSTs and 2 beacons to page_views/home, then polls the cached count until
-   * it shows 5 (or 60 s pass), reads the exact value with the token, and reports both, the
-   * statuses and the number shown in the page to /result?main.
+   * The page: 3 fetch POSTs and 2 beacons to page_views/home, then polls the cached count until it
+   * shows 5 (or 60 s pass), reads the exact value with the token, and reports both, the statuses
+   * and the number shown in the page to /result?main.
    */
   static String mainPage(String api, String token) {
     return """
-        <!doctype html><html><body><p>Views: <span id="count">?</span></p><script>
-        const api = "%s", counter = api + "/v1/counters/page_views/home";
-        async function run() {
-          const out = {posts: [], beacons: [], error: null};
-          try {
-            for (let i = 0; i < 3; i++) {
-              const r = await fetch(counter + "/increments", {method: "POST"});
-              out.posts.push(r.status);
-            }
-            for (let i = 0; i < 2; i++) {
-              out.beacons.push(navigator.sendBeacon(counter + "/increments"));
-            }
-            const until = Date.now() + 60000;
-            let body = null;
-            while (Date.now() < until) {
-              const r = await fetch(counter, {cache: "no-store"});
-              body = await r.json();
-              out.etag = r.headers.get("ETag");
-              if (body.value >= 5) break;
-              await new Promise(ok => setTimeout(ok, 200));
-            }
-            document.getElementById("count").textContent = String(body.value);
-            const exact = await fetch(counter + "?exact=true",
-                {cache: "no-store", headers: {"Authorization": "Bearer %s"}});
-            out.exactStatus = exact.status;
-            out.exact = (await exact.json()).value;
-          } catch (e) {
-            out.error = String(e);
-          }
-          out.shown = document.getElementById("count").textContent;
-          await fetch("/result?main", {method: "POST", body: JSON.stringify(out)});
+    <!doctype html><html><body><p>Views: <span id="count">?</span></p><script>
+    const api = "%s", counter = api + "/v1/counters/page_views/home";
+    async function run() {
+      const out = {posts: [], beacons: [], error: null};
+      try {
+        for (let i = 0; i < 3; i++) {
+          const r = await fetch(counter + "/increments", {method: "POST"});
+          out.posts.push(r.status);
         }
-        run();
-        </script></body></html>
-        """
+        for (let i = 0; i < 2; i++) {
+          out.beacons.push(navigator.sendBeacon(counter + "/increments"));
+        }
+        const until = Date.now() + 60000;
+        let body = null;
+        while (Date.now() < until) {
+          const r = await fetch(counter, {cache: "no-store"});
+          body = await r.json();
+          out.etag = r.headers.get("ETag");
+          if (body.value >= 5) break;
+          await new Promise(ok => setTimeout(ok, 200));
+        }
+        document.getElementById("count").textContent = String(body.value);
+        const exact = await fetch(counter + "?exact=true",
+            {cache: "no-store", headers: {"Authorization": "Bearer %s"}});
+        out.exactStatus = exact.status;
+        out.exact = (await exact.json()).value;
+      } catch (e) {
+        out.error = String(e);
+      }
+      out.shown = document.getElementById("count").textContent;
+      await fetch("/result?main", {method: "POST", body: JSON.stringify(out)});
+    }
+    run();
+    </script></body></html>
+    """
         .formatted(api, token);
   }
 
   /** From an origin not allowed: the read must fail in the browser (CORS), reported as such. */
   static String otherPage(String api) {
     return """
-        <!doctype html><html><body><script>
-        (async () => {
-          let outcome;
-          try {
-            const r = await fetch("%s/v1/counters/page_views/home", {cache: "no-store"});
-            outcome = "read " + r.status;
-          } catch (e) {
-            outcome = "blocked: " + e.name;
-          }
-          await fetch("/result?other", {method: "POST", body: outcome});
-        })();
-        </script></body></html>
-        """
+    <!doctype html><html><body><script>
+    (async () => {
+      let outcome;
+      try {
+        const r = await fetch("%s/v1/counters/page_views/home", {cache: "no-store"});
+        outcome = "read " + r.status;
+      } catch (e) {
+        outcome = "blocked: " + e.name;
+      }
+      await fetch("/result?other", {method: "POST", body: outcome});
+    })();
+    </script></body></html>
+    """
         .formatted(api);
   }
 
@@ -161,8 +162,10 @@ class BrowserApiTest {
 
         Process chromium = chromium(dir, main.origin() + "/index.html");
         try {
-          await(() -> main.results.containsKey("main") || !chromium.isAlive(),
-              Duration.ofSeconds(120), "the page reports");
+          await(
+              () -> main.results.containsKey("main") || !chromium.isAlive(),
+              Duration.ofSeconds(120),
+              "the page reports");
         } finally {
           stop(chromium);
         }
@@ -172,7 +175,8 @@ class BrowserApiTest {
         assertThat(r.path("posts").toString()).isEqualTo("[204,204,204]");
         assertThat(r.path("beacons").toString()).isEqualTo("[true,true]");
         long shown = Long.parseLong(r.path("shown").asText());
-        await(() -> total(env, "page_views", "home") == 5, Duration.ofSeconds(30), "5 in PostgreSQL");
+        await(
+            () -> total(env, "page_views", "home") == 5, Duration.ofSeconds(30), "5 in PostgreSQL");
         assertThat(shown).as(r.toString()).isEqualTo(total(env, "page_views", "home")).isEqualTo(5);
         assertThat(r.path("exactStatus").asInt()).isEqualTo(200);
         assertThat(r.path("exact").asLong()).isEqualTo(5);
@@ -180,33 +184,39 @@ class BrowserApiTest {
 
         Process blocked = chromium(dir, other.origin() + "/index.html");
         try {
-          await(() -> other.results.containsKey("other") || !blocked.isAlive(),
-              Duration.ofSeconds(120), "the other page reports");
+          await(
+              () -> other.results.containsKey("other") || !blocked.isAlive(),
+              Duration.ofSeconds(120),
+              "the other page reports");
         } finally {
           stop(blocked);
         }
-        assertThat(other.results.get("other")).as("chromium log:\n%s", log(dir)).startsWith("blocked");
+        assertThat(other.results.get("other"))
+            .as("chromium log:\n%s", log(dir))
+            .startsWith("blocked");
         System.out.printf("BrowserApiTest: %s; other origin: %s%n", r, other.results.get("other"));
       }
     }
   }
 
   private static void serve(PageServer s, String page) {
-    s.server.createContext("/", ex -> {
-      try (ex) {
-        String path = ex.getRequestURI().getPath();
-        if (path.equals("/result")) {
-          s.results.put(
-              ex.getRequestURI().getQuery(),
-              new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
-          PageServer.reply(ex, 204, "text/plain", "");
-        } else if (path.equals("/index.html")) {
-          PageServer.reply(ex, 200, "text/html; charset=utf-8", page);
-        } else {
-          PageServer.reply(ex, 404, "text/plain", "not found");
-        }
-      }
-    });
+    s.server.createContext(
+        "/",
+        ex -> {
+          try (ex) {
+            String path = ex.getRequestURI().getPath();
+            if (path.equals("/result")) {
+              s.results.put(
+                  ex.getRequestURI().getQuery(),
+                  new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8));
+              PageServer.reply(ex, 204, "text/plain", "");
+            } else if (path.equals("/index.html")) {
+              PageServer.reply(ex, 200, "text/html; charset=utf-8", page);
+            } else {
+              PageServer.reply(ex, 404, "text/plain", "not found");
+            }
+          }
+        });
   }
 
   private static Process chromium(Path dir, String url) throws IOException {

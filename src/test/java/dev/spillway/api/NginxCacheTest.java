@@ -91,7 +91,9 @@ class NginxCacheTest {
       assertThat(burst).allMatch(v -> v.status() == 200 && v.value() == 4, "200 with value 4");
       assertThat(burst.get(0).cache()).isEqualTo("MISS");
       assertThat(burst.subList(1, 5)).allMatch(v -> v.cache().equals("HIT"), "HIT");
-      assertThat(reached).as("requests reaching Spillway; proxy log:\n%s", proxy.log()).isEqualTo(1);
+      assertThat(reached)
+          .as("requests reaching Spillway; proxy log:\n%s", proxy.log())
+          .isEqualTo(1);
 
       // 2. After max-age: the proxy revalidates (If-None-Match / If-Modified-Since), Spillway
       // answers 304, the proxy keeps its copy.
@@ -116,7 +118,9 @@ class NginxCacheTest {
       assertThat(changed.etag()).isEqualTo("\"v5\"").isNotEqualTo(revalidated.etag());
 
       // 4. Spillway stopped (a graceful stop: exit 0): the proxy serves the stale value.
-      assertThat(worker.stop()).as("worker exit code; output:\n%s", worker.process.output()).isEqualTo(0);
+      assertThat(worker.stop())
+          .as("worker exit code; output:\n%s", worker.process.output())
+          .isEqualTo(0);
       Via stale = untilNotHit(proxy);
       assertThat(stale.cache()).as(stale + "\n" + proxy.log()).isEqualTo("STALE");
       assertThat(stale.status()).isEqualTo(200);
@@ -124,8 +128,11 @@ class NginxCacheTest {
       assertThat(via(proxy)).matches(v -> v.value() == 5 && v.status() == 200, "still stale 5");
       System.out.printf(
           "NginxCacheTest: burst %s, reached Spillway %d; then %s, %s, %s%n",
-          burst.stream().map(Via::cache).toList(), reached, revalidated.cache(),
-          changed.cache(), stale.cache());
+          burst.stream().map(Via::cache).toList(),
+          reached,
+          revalidated.cache(),
+          changed.cache(),
+          stale.cache());
     }
   }
 }

@@ -1,6 +1,7 @@
 package dev.spillway.api;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -88,8 +89,13 @@ final class NginxProcess implements AutoCloseable {
     Process p =
         new ProcessBuilder(
                 List.of(
-                    nginx.toString(), "-p", dir.toString(), "-c", confFile.toString(),
-                    "-e", dir.resolve("logs/startup.log").toString()))
+                    nginx.toString(),
+                    "-p",
+                    dir.toString(),
+                    "-c",
+                    confFile.toString(),
+                    "-e",
+                    dir.resolve("logs/startup.log").toString()))
             .redirectErrorStream(true)
             .redirectOutput(dir.resolve("logs/stdout.log").toFile())
             .start();
@@ -129,7 +135,7 @@ final class NginxProcess implements AutoCloseable {
   }
 
   static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }
   }

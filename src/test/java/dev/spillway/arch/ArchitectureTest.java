@@ -10,6 +10,8 @@ import com.tngtech.archunit.core.domain.JavaClasses;
 import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
+import dev.spillway.Spillway;
+import dev.spillway.cache.CacheRuntime;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,15 +25,16 @@ import org.junit.jupiter.api.Test;
 /**
  * The package arrows and the public surface, as the build enforces them (README, "Code map"; each
  * package's {@code package-info.java} says what it owns and may use). Every arrow points inward:
- * {@code cli} → {@code worker} → {@code schedule} → {@code flush} → {@code store}, {@code client}
- * → {@code counter}, with {@code redis}, {@code layout}, {@code config} and {@code runtime} below
+ * {@code cli} → {@code worker} → {@code schedule} → {@code flush} → {@code store}, {@code client} →
+ * {@code counter}, with {@code redis}, {@code layout}, {@code config} and {@code runtime} below
  * them. A failing rule prints the offending class, member and line.
  */
 class ArchitectureTest {
   private static final String ROOT = "dev.spillway";
+
   /** The packages whose public types are Spillway's API; every other package is internal. */
-  private static final Set<String> API_PACKAGES =
-      Set.of(ROOT, ROOT + ".counter", ROOT + ".cache");
+  private static final Set<String> API_PACKAGES = Set.of(ROOT, ROOT + ".counter", ROOT + ".cache");
+
   /** The public types of the API packages, exactly. */
   private static final Set<String> PUBLIC_API =
       Set.of(
@@ -76,10 +79,11 @@ class ArchitectureTest {
   void entryPoint_onlyUsedByTheTop() {
     noClasses()
         .that()
-        .resideOutsideOfPackages(ROOT, ROOT + ".cli..", ROOT + ".worker..", ROOT + ".spring..", ROOT + ".api..")
+        .resideOutsideOfPackages(
+            ROOT, ROOT + ".cli..", ROOT + ".worker..", ROOT + ".spring..", ROOT + ".api..")
         .should()
         .dependOnClassesThat()
-        .belongToAnyOf(dev.spillway.Spillway.class, dev.spillway.Spillway.Builder.class)
+        .belongToAnyOf(Spillway.class, Spillway.Builder.class)
         .check(main);
   }
 
@@ -88,9 +92,18 @@ class ArchitectureTest {
     noClasses()
         .that()
         .resideInAnyPackage(
-            ROOT + ".flush..", ROOT + ".client..", ROOT + ".counter..", ROOT + ".store..",
-            ROOT + ".cache..", ROOT + ".schedule..", ROOT + ".report..", ROOT + ".redis..",
-            ROOT + ".layout..", ROOT + ".config..", ROOT + ".runtime..", ROOT + ".metrics..")
+            ROOT + ".flush..",
+            ROOT + ".client..",
+            ROOT + ".counter..",
+            ROOT + ".store..",
+            ROOT + ".cache..",
+            ROOT + ".schedule..",
+            ROOT + ".report..",
+            ROOT + ".redis..",
+            ROOT + ".layout..",
+            ROOT + ".config..",
+            ROOT + ".runtime..",
+            ROOT + ".metrics..")
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage(ROOT + ".cli..", ROOT + ".worker..")
@@ -105,8 +118,12 @@ class ArchitectureTest {
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage(
-            ROOT + ".flush..", ROOT + ".client..", ROOT + ".counter..", ROOT + ".cache..",
-            ROOT + ".schedule..", ROOT + ".report..")
+            ROOT + ".flush..",
+            ROOT + ".client..",
+            ROOT + ".counter..",
+            ROOT + ".cache..",
+            ROOT + ".schedule..",
+            ROOT + ".report..")
         .check(main);
   }
 
@@ -117,7 +134,8 @@ class ArchitectureTest {
         .resideInAPackage(ROOT + ".cache..")
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage(ROOT + ".counter..", ROOT + ".client..", ROOT + ".flush..", ROOT + ".schedule..")
+        .resideInAnyPackage(
+            ROOT + ".counter..", ROOT + ".client..", ROOT + ".flush..", ROOT + ".schedule..")
         .check(main);
   }
 
@@ -129,7 +147,10 @@ class ArchitectureTest {
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage(
-            ROOT + ".client..", ROOT + ".flush..", ROOT + ".store..", ROOT + ".cache..",
+            ROOT + ".client..",
+            ROOT + ".flush..",
+            ROOT + ".store..",
+            ROOT + ".cache..",
             ROOT + ".redis..")
         .check(main);
   }
@@ -141,7 +162,8 @@ class ArchitectureTest {
         .resideInAPackage(ROOT + ".flush..")
         .should()
         .dependOnClassesThat()
-        .resideInAnyPackage(ROOT + ".client..", ROOT + ".counter..", ROOT + ".schedule..", ROOT + ".cache..")
+        .resideInAnyPackage(
+            ROOT + ".client..", ROOT + ".counter..", ROOT + ".schedule..", ROOT + ".cache..")
         .check(main);
   }
 
@@ -150,12 +172,19 @@ class ArchitectureTest {
     // layout, config, runtime and redis sit below every protocol.
     noClasses()
         .that()
-        .resideInAnyPackage(ROOT + ".layout..", ROOT + ".config..", ROOT + ".runtime..", ROOT + ".redis..")
+        .resideInAnyPackage(
+            ROOT + ".layout..", ROOT + ".config..", ROOT + ".runtime..", ROOT + ".redis..")
         .should()
         .dependOnClassesThat()
         .resideInAnyPackage(
-            ROOT + ".flush..", ROOT + ".client..", ROOT + ".counter..", ROOT + ".store..",
-            ROOT + ".cache..", ROOT + ".schedule..", ROOT + ".report..", ROOT + ".metrics..",
+            ROOT + ".flush..",
+            ROOT + ".client..",
+            ROOT + ".counter..",
+            ROOT + ".store..",
+            ROOT + ".cache..",
+            ROOT + ".schedule..",
+            ROOT + ".report..",
+            ROOT + ".metrics..",
             ROOT + ".embedded..")
         .check(main);
   }
@@ -164,7 +193,7 @@ class ArchitectureTest {
   void cacheRuntime_onlyStartedByTheRoot() {
     classes()
         .that()
-        .belongToAnyOf(dev.spillway.cache.CacheRuntime.class)
+        .belongToAnyOf(CacheRuntime.class)
         .should()
         .onlyBeAccessed()
         .byAnyPackage(ROOT, ROOT + ".cache")
@@ -182,8 +211,9 @@ class ArchitectureTest {
       }
     }
     assertThat(exposed)
-        .as("public types of the API packages; a new one is API (add it here and to the README's"
-            + " Java API list) or an implementation (make it package-private)")
+        .as(
+            "public types of the API packages; a new one is API (add it here and to the README's"
+                + " Java API list) or an implementation (make it package-private)")
         .containsExactlyInAnyOrderElementsOf(PUBLIC_API);
   }
 
@@ -212,18 +242,23 @@ class ArchitectureTest {
     for (JavaClass c : main) {
       if (!PUBLIC_API.contains(c.getName()) && !isNestedInApi(c)
           || c.getName().equals("dev.spillway.cache.CacheRuntime")) {
-        continue; // CacheRuntime: the root's wiring door, not API (cacheRuntime_onlyStartedByTheRoot)
+        continue; // CacheRuntime: the root's wiring door, not API
+        // (cacheRuntime_onlyStartedByTheRoot)
       }
       c.getMethods().stream()
           .filter(m -> m.getModifiers().contains(JavaModifier.PUBLIC))
           .forEach(
               m -> {
-                m.getRawParameterTypes().forEach(t -> named.add(t.getBaseComponentType().getName()));
+                m.getRawParameterTypes()
+                    .forEach(t -> named.add(t.getBaseComponentType().getName()));
                 named.add(m.getRawReturnType().getBaseComponentType().getName());
               });
       c.getConstructors().stream()
           .filter(k -> k.getModifiers().contains(JavaModifier.PUBLIC))
-          .forEach(k -> k.getRawParameterTypes().forEach(t -> named.add(t.getBaseComponentType().getName())));
+          .forEach(
+              k ->
+                  k.getRawParameterTypes()
+                      .forEach(t -> named.add(t.getBaseComponentType().getName())));
     }
     Set<String> internal = new TreeSet<>();
     for (String n : named) {
@@ -244,8 +279,8 @@ class ArchitectureTest {
   }
 
   /**
-   * Files over 400 lines (as formatted: {@code make test} checks the format first) say why in
-   * their Javadoc, and there are at most three of them: a long file is a choice, not a drift.
+   * Files over 400 lines (as formatted: {@code make test} checks the format first) say why in their
+   * Javadoc, and there are at most three of them: a long file is a choice, not a drift.
    */
   @Test
   void longFiles_sayWhyAndAreFew() throws IOException {
@@ -270,18 +305,21 @@ class ArchitectureTest {
     Set<String> packages = new TreeSet<>();
     main.forEach(c -> packages.add(c.getPackageName()));
     for (String p : packages) {
-      Path info = src.resolve(p.substring(ROOT.length()).replace('.', '/').replaceFirst("^/", ""))
-          .resolve("package-info.java");
+      Path info =
+          src.resolve(p.substring(ROOT.length()).replace('.', '/').replaceFirst("^/", ""))
+              .resolve("package-info.java");
       assertThat(info).as("package %s needs a package-info.java (README, Code map)", p).exists();
       String text = Files.readString(info);
       if (!API_PACKAGES.contains(p)) {
-        assertThat(text).as("%s is not an API package, so its package-info says 'Internal:'", p)
+        assertThat(text)
+            .as("%s is not an API package, so its package-info says 'Internal:'", p)
             .contains("Internal:");
       }
     }
     try (Stream<Path> s = Files.list(src)) {
       long rootFiles = s.filter(f -> f.toString().endsWith(".java")).count();
-      assertThat(rootFiles).as("files in the root package (entry point, config record, exceptions)")
+      assertThat(rootFiles)
+          .as("files in the root package (entry point, config record, exceptions)")
           .isLessThanOrEqualTo(8 + 1); // + package-info.java
     }
   }

@@ -11,11 +11,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -30,8 +33,10 @@ import java.util.regex.Pattern;
 final class ApiBench {
   static final String TOKEN = "bench-token-0123456789abcdef";
   static final int CONNECTIONS = 32;
+
   /** Its own schema and key prefix, so that it never touches another benchmark's data. */
   static final String SCHEMA = "spillway_bench_api";
+
   static final String PREFIX = "swbench-api:";
   private static final Pattern LISTENING =
       Pattern.compile("event=(http|api)_listening address=([^ :]+):(\\d+)");
@@ -67,15 +72,21 @@ final class ApiBench {
     String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     ProcessBuilder pb =
         new ProcessBuilder(
-                javaBin, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-                "dev.spillway.cli.Main", "worker", "--config", config.toString())
+                javaBin,
+                "-Xmx1g",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.spillway.cli.Main",
+                "worker",
+                "--config",
+                config.toString())
             .redirectErrorStream(true)
             .redirectOutput(log.toFile());
     pb.environment().keySet().removeIf(k -> k.startsWith("SPILLWAY_"));
     pb.environment().put("SPILLWAY_REDIS_URI", env.base.redisUri());
     pb.environment().put("SPILLWAY_JDBC_URL", env.base.jdbcUrl());
     pb.environment().put("SPILLWAY_JDBC_USER", env.base.jdbcUser());
-    pb.environment().put("SPILLWAY_JDBC_PASSWORD", java.util.Objects.toString(env.base.jdbcPassword(), ""));
+    pb.environment().put("SPILLWAY_JDBC_PASSWORD", Objects.toString(env.base.jdbcPassword(), ""));
     pb.environment().put("SPILLWAY_SCHEMA", SCHEMA);
     pb.environment().put("SPILLWAY_KEY_PREFIX", PREFIX);
     pb.environment().put("SPILLWAY_API_TOKEN", TOKEN);
@@ -86,9 +97,10 @@ final class ApiBench {
       String base = "http://127.0.0.1:" + ports[1];
       // A hot counter with a value, flushed, so GET reads a real cached total.
       for (int i = 0; i < 3; i++) {
-        send(HttpRequest.newBuilder(URI.create(base + "/v1/counters/bench_read/hot/increments?by=7"))
-            .header("Authorization", "Bearer " + TOKEN)
-            .POST(HttpRequest.BodyPublishers.noBody()));
+        send(
+            HttpRequest.newBuilder(URI.create(base + "/v1/counters/bench_read/hot/increments?by=7"))
+                .header("Authorization", "Bearer " + TOKEN)
+                .POST(HttpRequest.BodyPublishers.noBody()));
       }
       awaitTotal(env, "bench_read", 21, Duration.ofSeconds(60));
       long seeded = accepted(admin); // those 3, on bench_read: not part of what bench_api must hold
@@ -127,7 +139,8 @@ final class ApiBench {
         long exactSum = 0;
         for (int k = 1; k <= 1000; k++) {
           String body =
-              send(HttpRequest.newBuilder(URI.create(base + "/v1/counters/bench_api/k" + k + "?exact=true"))
+              send(HttpRequest.newBuilder(
+                          URI.create(base + "/v1/counters/bench_api/k" + k + "?exact=true"))
                       .header("Authorization", "Bearer " + TOKEN)
                       .GET())
                   .body();
@@ -135,29 +148,47 @@ final class ApiBench {
           exactSum += m.find() ? Long.parseLong(m.group(1)) : 0;
         }
         diagnosis = "; exact reads sum to " + exactSum;
-        System.out.println("  mismatch" + diagnosis + "; worker log tail:\n" + tail(Files.readString(log), 4000));
+        System.out.println(
+            "  mismatch" + diagnosis + "; worker log tail:\n" + tail(Files.readString(log), 4000));
       }
       String exact =
           flushed == accepted
-              ? "PostgreSQL holds all " + String.format(Locale.ROOT, "%,d", accepted)
-                  + " accepted increments (" + String.format(Locale.ROOT, "%,d", accepted - (acceptedBefore - seeded))
+              ? "PostgreSQL holds all "
+                  + String.format(Locale.ROOT, "%,d", accepted)
+                  + " accepted increments ("
+                  + String.format(Locale.ROOT, "%,d", accepted - (acceptedBefore - seeded))
                   + " measured)"
               : "MISMATCH: accepted " + accepted + ", PostgreSQL holds " + flushed + diagnosis;
       if (get.non2xx() > 0 || inc.non2xx() > 0 || ping.non2xx() > 0) {
-        exact += "; non-2xx answers: ping " + ping.non2xx() + ", get " + get.non2xx() + ", post " + inc.non2xx();
+        exact +=
+            "; non-2xx answers: ping "
+                + ping.non2xx()
+                + ", get "
+                + get.non2xx()
+                + ", post "
+                + inc.non2xx();
       }
       String how = "wrk -t2 -c" + CONNECTIONS + " -d" + d.toSeconds() + "s";
-      BenchResult pingRps = BenchResult.of("api HTTP API", "GET /v1/ping (reference)", ping.rps(), "req/s").note(how);
-      BenchResult pingP99 = BenchResult.of("api HTTP API", "GET /v1/ping p99", ping.p99Millis(), "ms");
+      BenchResult pingRps =
+          BenchResult.of("api HTTP API", "GET /v1/ping (reference)", ping.rps(), "req/s").note(how);
+      BenchResult pingP99 =
+          BenchResult.of("api HTTP API", "GET /v1/ping p99", ping.p99Millis(), "ms");
       List<BenchResult> out = new ArrayList<>();
       out.add(pingRps);
       out.add(pingP99);
-      out.add(BenchResult.of("api HTTP API", "GET hot counter (cached view)", get.rps(), "req/s")
-          .against(pingRps, ">= 0.5x"));
-      out.add(BenchResult.of("api HTTP API", "GET hot counter p99", get.p99Millis(), "ms").against(pingP99, null));
-      out.add(BenchResult.of("api HTTP API", "POST increments (1,000 keys)", inc.rps(), "req/s")
-          .against(pingRps, null).note(exact));
-      out.add(BenchResult.of("api HTTP API", "POST increments p99", inc.p99Millis(), "ms").against(pingP99, null));
+      out.add(
+          BenchResult.of("api HTTP API", "GET hot counter (cached view)", get.rps(), "req/s")
+              .against(pingRps, ">= 0.5x"));
+      out.add(
+          BenchResult.of("api HTTP API", "GET hot counter p99", get.p99Millis(), "ms")
+              .against(pingP99, null));
+      out.add(
+          BenchResult.of("api HTTP API", "POST increments (1,000 keys)", inc.rps(), "req/s")
+              .against(pingRps, null)
+              .note(exact));
+      out.add(
+          BenchResult.of("api HTTP API", "POST increments p99", inc.p99Millis(), "ms")
+              .against(pingP99, null));
       return out;
     } catch (RuntimeException | Error e) {
       System.out.println("worker output:\n" + Files.readString(log));
@@ -168,7 +199,7 @@ final class ApiBench {
         worker.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
       }
       try (var files = Files.walk(dir)) {
-        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
       }
       reset(env);
     }
@@ -207,7 +238,8 @@ final class ApiBench {
   /** Increments the API accepted so far (202s), from the worker's /metrics. */
   private static long accepted(int adminPort) throws Exception {
     String body =
-        send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/metrics")).GET()).body();
+        send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + "/metrics")).GET())
+            .body();
     long sum = 0;
     for (String line : body.lines().toList()) {
       if (line.startsWith("spillway_api_requests_total{")
@@ -220,7 +252,8 @@ final class ApiBench {
   }
 
   /** Polls the counter's total in PostgreSQL until it is {@code want}; returns the last total. */
-  private static long awaitTotal(Env env, String counter, long want, Duration timeout) throws Exception {
+  private static long awaitTotal(Env env, String counter, long want, Duration timeout)
+      throws Exception {
     long deadline = System.nanoTime() + timeout.toNanos();
     long total = -1;
     while (System.nanoTime() < deadline) {
@@ -228,11 +261,14 @@ final class ApiBench {
           Statement st = c.createStatement();
           ResultSet rs =
               st.executeQuery(
-                  "SELECT coalesce(sum(total), 0) FROM " + SCHEMA
-                      + ".counter_totals WHERE counter = '" + counter + "'")) {
+                  "SELECT coalesce(sum(total), 0) FROM "
+                      + SCHEMA
+                      + ".counter_totals WHERE counter = '"
+                      + counter
+                      + "'")) {
         rs.next();
         total = rs.getLong(1);
-      } catch (java.sql.SQLException e) {
+      } catch (SQLException e) {
         total = -1; // the worker may not have migrated yet
       }
       if (total == want) {
@@ -243,14 +279,17 @@ final class ApiBench {
     return total;
   }
 
-  private static HttpResponse<String> send(HttpRequest.Builder b) throws IOException, InterruptedException {
-    return HTTP.send(b.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+  private static HttpResponse<String> send(HttpRequest.Builder b)
+      throws IOException, InterruptedException {
+    return HTTP.send(
+        b.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
   }
 
   static Wrk wrk(File wrk, String url, Path script, Duration d) throws Exception {
     List<String> cmd =
         new ArrayList<>(
-            List.of(wrk.getPath(), "-t2", "-c" + CONNECTIONS, "-d" + d.toSeconds() + "s", "--latency"));
+            List.of(
+                wrk.getPath(), "-t2", "-c" + CONNECTIONS, "-d" + d.toSeconds() + "s", "--latency"));
     if (script != null) {
       cmd.addAll(List.of("-s", script.toString()));
     }
@@ -273,13 +312,17 @@ final class ApiBench {
       throw new IllegalStateException("cannot read wrk's output:\n" + out);
     }
     double v = Double.parseDouble(p99.group(1));
-    double ms = switch (p99.group(2)) {
-      case "us" -> v / 1000;
-      case "s" -> v * 1000;
-      default -> v;
-    };
+    double ms =
+        switch (p99.group(2)) {
+          case "us" -> v / 1000;
+          case "s" -> v * 1000;
+          default -> v;
+        };
     return new Wrk(
-        Double.parseDouble(rps.group(1)), ms, Long.parseLong(n.group(1)),
-        bad.find() ? Long.parseLong(bad.group(1)) : 0, out);
+        Double.parseDouble(rps.group(1)),
+        ms,
+        Long.parseLong(n.group(1)),
+        bad.find() ? Long.parseLong(bad.group(1)) : 0,
+        out);
   }
 }

@@ -5,7 +5,14 @@ package dev.spillway.bench;
  * the same run, the ratio to it and the aim the issue sets for that ratio.
  */
 record BenchResult(
-    String group, String name, double value, String unit, String versus, Double ratio, String aim, String note) {
+    String group,
+    String name,
+    double value,
+    String unit,
+    String versus,
+    Double ratio,
+    String aim,
+    String note) {
 
   static BenchResult of(String group, String name, double value, String unit) {
     return new BenchResult(group, name, value, unit, null, null, null, null);

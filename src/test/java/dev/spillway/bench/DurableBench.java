@@ -4,21 +4,23 @@ import dev.spillway.Durability;
 import dev.spillway.Spillway;
 import dev.spillway.counter.Counters;
 import dev.spillway.testing.RedisServerProcess;
+import io.lettuce.core.RedisClient;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Figure 9 (issue 16): the cost of {@code client.durability: replicated}. A master and one
- * replica of it, both started by the benchmark from {@code redis-server} on spare ports (and
- * stopped after); hot-key (1k) and cold-key ingest, increment() to acknowledged (flush() returns),
- * {@code async} against {@code replicated} on the same pair in the same run.
+ * Figure 9 (issue 16): the cost of {@code client.durability: replicated}. A master and one replica
+ * of it, both started by the benchmark from {@code redis-server} on spare ports (and stopped
+ * after); hot-key (1k) and cold-key ingest, increment() to acknowledged (flush() returns), {@code
+ * async} against {@code replicated} on the same pair in the same run.
  */
 final class DurableBench {
   /**
-   * For both modes alike: a cold-key backlog of a million cells makes single drains of 250k
-   * cells, which a master feeding a replica on two shared cores may take over 5 s to run.
+   * For both modes alike: a cold-key backlog of a million cells makes single drains of 250k cells,
+   * which a master feeding a replica on two shared cores may take over 5 s to run.
    */
   private static final Duration TIMEOUT = Duration.ofSeconds(30);
 
@@ -31,7 +33,8 @@ final class DurableBench {
             RedisServerProcess.start("--replicaof", "127.0.0.1", Integer.toString(master.port()))) {
       awaitLinked(master);
       String hot = "9. durable mode, hot keys (1k keys, " + threads + " threads)";
-      String cold = "9. durable mode, cold keys (" + coldKeys / 1000 + "k keys, " + threads + " threads)";
+      String cold =
+          "9. durable mode, cold keys (" + coldKeys / 1000 + "k keys, " + threads + " threads)";
       out.addAll(pair(env, master.uri(), hot, threads, d, 1_000));
       out.addAll(pair(env, master.uri(), cold, threads, d, coldKeys));
     }
@@ -40,11 +43,11 @@ final class DurableBench {
 
   /**
    * Async and replicated alternate (async, replicated, replicated, async) after a discarded
-   * warm-up, and each keeps its better run: on a shared two-core machine the first run of a JVM
-   * and a neighbour's burst otherwise decide the ratio.
+   * warm-up, and each keeps its better run: on a shared two-core machine the first run of a JVM and
+   * a neighbour's burst otherwise decide the ratio.
    */
-  private static List<BenchResult> pair(Env env, String uri, String group, int threads, Duration d, int keys)
-      throws Exception {
+  private static List<BenchResult> pair(
+      Env env, String uri, String group, int threads, Duration d, int keys) throws Exception {
     rate(env, uri, Durability.ASYNC, threads, Duration.ofSeconds(2), keys); // warm-up
     double async = 0;
     double durable = 0;
@@ -57,10 +60,13 @@ final class DurableBench {
         async = Math.max(async, rate(env, uri, Durability.ASYNC, threads, d, keys));
       }
     }
-    BenchResult asyncR = BenchResult.of(group, "async (default), increment() to flush() returned", async, "events/s");
+    BenchResult asyncR =
+        BenchResult.of(
+            group, "async (default), increment() to flush() returned", async, "events/s");
     List<BenchResult> out = new ArrayList<>();
     out.add(
-        BenchResult.of(group, "replicated (WAIT 1), increment() to flush() returned", durable, "events/s")
+        BenchResult.of(
+                group, "replicated (WAIT 1), increment() to flush() returned", durable, "events/s")
             .against(asyncR, null));
     out.add(asyncR);
     if (keys <= 1_000) {
@@ -69,7 +75,8 @@ final class DurableBench {
       BenchResult asyncL =
           BenchResult.of(group, "async: increment() + flush(), median latency", asyncUs, "us");
       out.add(
-          BenchResult.of(group, "replicated: increment() + flush(), median latency", durableUs, "us")
+          BenchResult.of(
+                  group, "replicated: increment() + flush(), median latency", durableUs, "us")
               .against(asyncL, null));
       out.add(asyncL);
     }
@@ -81,7 +88,12 @@ final class DurableBench {
     env.reset();
     try (Spillway sw =
         Spillway.builder()
-            .config(env.base.toBuilder().redisUri(uri).redisTimeout(TIMEOUT).durability(durability).build())
+            .config(
+                env.base.toBuilder()
+                    .redisUri(uri)
+                    .redisTimeout(TIMEOUT)
+                    .durability(durability)
+                    .build())
             .build()) {
       Counters c = sw.counters();
       long[] micros = new long[500];
@@ -93,34 +105,44 @@ final class DurableBench {
           micros[i] = (System.nanoTime() - t0) / 1_000;
         }
       }
-      java.util.Arrays.sort(micros);
+      Arrays.sort(micros);
       return micros[micros.length / 2];
     }
   }
 
-  private static double rate(Env env, String uri, Durability durability, int threads, Duration d, int keys)
+  private static double rate(
+      Env env, String uri, Durability durability, int threads, Duration d, int keys)
       throws Exception {
     env.reset();
     try (Spillway sw =
         Spillway.builder()
-            .config(env.base.toBuilder().redisUri(uri).redisTimeout(TIMEOUT).durability(durability).build())
+            .config(
+                env.base.toBuilder()
+                    .redisUri(uri)
+                    .redisTimeout(TIMEOUT)
+                    .durability(durability)
+                    .build())
             .build()) {
       Counters c = sw.counters();
       String counter = keys <= 1_000 ? "hot" : "cold";
-      return Ingest.rate(threads, d, (t, stop, sent) -> {
-        SplittableRandom r = new SplittableRandom(400 + t);
-        while (!stop.get()) {
-          for (int i = 0; i < 1000; i++) {
-            c.increment(counter, Integer.toString(r.nextInt(keys)));
-          }
-          sent.add(1000);
-        }
-      }, c::flush);
+      return Ingest.rate(
+          threads,
+          d,
+          (t, stop, sent) -> {
+            SplittableRandom r = new SplittableRandom(400 + t);
+            while (!stop.get()) {
+              for (int i = 0; i < 1000; i++) {
+                c.increment(counter, Integer.toString(r.nextInt(keys)));
+              }
+              sent.add(1000);
+            }
+          },
+          c::flush);
     }
   }
 
   private static void awaitLinked(RedisServerProcess master) throws InterruptedException {
-    io.lettuce.core.RedisClient client = io.lettuce.core.RedisClient.create(master.uri());
+    RedisClient client = RedisClient.create(master.uri());
     try (var c = client.connect()) {
       long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
       while (!c.sync().info("replication").contains("connected_slaves:1")) {

@@ -10,11 +10,14 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.Histogram;
 
 /** Figures 5, 6 and 8: per-event SQL vs Spillway end to end, lag, and safety under a fault. */
@@ -25,8 +28,12 @@ final class EndToEnd {
     env.reset();
     env.sql(
         "CREATE SCHEMA IF NOT EXISTS " + Env.SCHEMA,
-        "CREATE TABLE " + Env.SCHEMA + ".counters (k text PRIMARY KEY, n bigint NOT NULL) WITH (fillfactor = 70)",
-        "INSERT INTO " + Env.SCHEMA + ".counters SELECT 'p' || g, 0 FROM generate_series(0, 999) g");
+        "CREATE TABLE "
+            + Env.SCHEMA
+            + ".counters (k text PRIMARY KEY, n bigint NOT NULL) WITH (fillfactor = 70)",
+        "INSERT INTO "
+            + Env.SCHEMA
+            + ".counters SELECT 'p' || g, 0 FROM generate_series(0, 999) g");
     List<Connection> conns = new ArrayList<>();
     for (int i = 0; i < threads; i++) {
       conns.add(env.jdbc());
@@ -34,17 +41,24 @@ final class EndToEnd {
     double sql;
     try {
       sql =
-          Ingest.rate(threads, d, (t, stop, sent) -> {
-            SplittableRandom r = new SplittableRandom(t);
-            try (PreparedStatement ps =
-                conns.get(t).prepareStatement("UPDATE " + Env.SCHEMA + ".counters SET n = n + 1 WHERE k = ?")) {
-              while (!stop.get()) {
-                ps.setString(1, "p" + r.nextInt(1000));
-                ps.executeUpdate();
-                sent.increment();
-              }
-            }
-          }, null);
+          Ingest.rate(
+              threads,
+              d,
+              (t, stop, sent) -> {
+                SplittableRandom r = new SplittableRandom(t);
+                try (PreparedStatement ps =
+                    conns
+                        .get(t)
+                        .prepareStatement(
+                            "UPDATE " + Env.SCHEMA + ".counters SET n = n + 1 WHERE k = ?")) {
+                  while (!stop.get()) {
+                    ps.setString(1, "p" + r.nextInt(1000));
+                    ps.executeUpdate();
+                    sent.increment();
+                  }
+                }
+              },
+              null);
     } finally {
       for (Connection c : conns) {
         c.close();
@@ -56,25 +70,31 @@ final class EndToEnd {
       Counters c = sw.counters();
       LongAdder total = new LongAdder();
       spillway =
-          Ingest.rate(threads, d, (t, stop, sent) -> {
-            SplittableRandom r = new SplittableRandom(t);
-            String[] names = Ingest.names("p", 1000);
-            while (!stop.get()) {
-              for (int i = 0; i < 1000; i++) {
-                c.increment("e2e", names[r.nextInt(1000)]);
-              }
-              sent.add(1000);
-              total.add(1000);
-            }
-          }, () -> {
-            c.flush();
-            waitFor(sw, "e2e", total.sum());
-          });
+          Ingest.rate(
+              threads,
+              d,
+              (t, stop, sent) -> {
+                SplittableRandom r = new SplittableRandom(t);
+                String[] names = Ingest.names("p", 1000);
+                while (!stop.get()) {
+                  for (int i = 0; i < 1000; i++) {
+                    c.increment("e2e", names[r.nextInt(1000)]);
+                  }
+                  sent.add(1000);
+                  total.add(1000);
+                }
+              },
+              () -> {
+                c.flush();
+                waitFor(sw, "e2e", total.sum());
+              });
     }
     String g = "5. per-event SQL vs Spillway end to end (" + threads + " threads)";
-    BenchResult sqlR = BenchResult.of(g, "one UPDATE ... SET n = n + 1 per event (JDBC)", sql, "events/s");
+    BenchResult sqlR =
+        BenchResult.of(g, "one UPDATE ... SET n = n + 1 per event (JDBC)", sql, "events/s");
     return List.of(
-        BenchResult.of(g, "Spillway, increment() until in PostgreSQL", spillway, "events/s").against(sqlR, null),
+        BenchResult.of(g, "Spillway, increment() until in PostgreSQL", spillway, "events/s")
+            .against(sqlR, null),
         sqlR);
   }
 
@@ -92,7 +112,10 @@ final class EndToEnd {
   static long sum(Spillway sw, String counter) {
     try (Connection c = sw.dataSource().getConnection();
         PreparedStatement ps =
-            c.prepareStatement("SELECT coalesce(sum(total), 0) FROM " + Env.SCHEMA + ".counter_totals WHERE counter = ?")) {
+            c.prepareStatement(
+                "SELECT coalesce(sum(total), 0) FROM "
+                    + Env.SCHEMA
+                    + ".counter_totals WHERE counter = ?")) {
       ps.setString(1, counter);
       try (ResultSet rs = ps.executeQuery()) {
         rs.next();
@@ -104,8 +127,8 @@ final class EndToEnd {
   }
 
   /**
-   * Lag at a steady background load: a probe increments a fresh key every 20 ms and a poller
-   * notes when each becomes visible in PostgreSQL.
+   * Lag at a steady background load: a probe increments a fresh key every 20 ms and a poller notes
+   * when each becomes visible in PostgreSQL.
    */
   static List<BenchResult> lag(Env env, Duration d, int backgroundPerSecond) throws Exception {
     env.reset();
@@ -127,7 +150,7 @@ final class EndToEnd {
                       }
                       long left = 10_000_000 - (System.nanoTime() - t0);
                       if (left > 0) {
-                        java.util.concurrent.locks.LockSupport.parkNanos(left);
+                        LockSupport.parkNanos(left);
                       }
                     }
                   });
@@ -135,8 +158,11 @@ final class EndToEnd {
       long[] sent = new long[probes];
       try (Connection conn = env.jdbc();
           PreparedStatement seen =
-              conn.prepareStatement("SELECT key FROM " + Env.SCHEMA + ".counter_totals WHERE counter = 'lag_probe'")) {
-        java.util.Set<String> visible = new java.util.HashSet<>();
+              conn.prepareStatement(
+                  "SELECT key FROM "
+                      + Env.SCHEMA
+                      + ".counter_totals WHERE counter = 'lag_probe'")) {
+        Set<String> visible = new HashSet<>();
         long next = System.nanoTime();
         int p = 0;
         long deadline = System.nanoTime() + d.toNanos() + TimeUnit.SECONDS.toNanos(10);
@@ -163,7 +189,10 @@ final class EndToEnd {
         load.join();
       }
     }
-    String g = "6. lag, increment() to visible in PostgreSQL (flush every 1s, " + backgroundPerSecond / 1000 + "k events/s background)";
+    String g =
+        "6. lag, increment() to visible in PostgreSQL (flush every 1s, "
+            + backgroundPerSecond / 1000
+            + "k events/s background)";
     double aim = (interval.toMillis() + 1000);
     return List.of(
         BenchResult.of(g, "p50", h.getValueAtPercentile(50) / 1000.0, "ms"),
@@ -183,7 +212,11 @@ final class EndToEnd {
     env.sql(
         "CREATE SCHEMA IF NOT EXISTS " + Env.SCHEMA,
         "CREATE TABLE " + Env.SCHEMA + ".naive_safe (k text PRIMARY KEY, n bigint NOT NULL)",
-        "INSERT INTO " + Env.SCHEMA + ".naive_safe SELECT 'bench:safe:' || g, 0 FROM generate_series(0, " + (keys - 1) + ") g");
+        "INSERT INTO "
+            + Env.SCHEMA
+            + ".naive_safe SELECT 'bench:safe:' || g, 0 FROM generate_series(0, "
+            + (keys - 1)
+            + ") g");
     FlushBench.setKeys(env, "bench:safe:", keys, 5);
     long naiveSent = 5L * keys;
     try (Killer k = new Killer(env, "naive-bench")) {
@@ -200,8 +233,10 @@ final class EndToEnd {
     // Spillway
     long swLost;
     int failedRuns = 0;
-    String url = env.base.jdbcUrl() + (env.base.jdbcUrl().contains("?") ? "&" : "?")
-        + "ApplicationName=spillway-bench"; // so the fault hits this runtime and nothing else
+    String url =
+        env.base.jdbcUrl()
+            + (env.base.jdbcUrl().contains("?") ? "&" : "?")
+            + "ApplicationName=spillway-bench"; // so the fault hits this runtime and nothing else
     try (Spillway sw = env.spillway(b -> b.jdbcUrl(url))) {
       for (int i = 0; i < keys; i++) {
         sw.counters().increment("safe", Integer.toString(i), 5);
@@ -219,10 +254,19 @@ final class EndToEnd {
     env.unlink("bench:safe:*");
     String g = "8. safety: PostgreSQL connections terminated every 100 ms during the flush";
     return List.of(
-        BenchResult.of(g, "naive loop: increments lost", naiveSent - naiveInDb - 5L * naiveLeft, "increments")
+        BenchResult.of(
+                g,
+                "naive loop: increments lost",
+                naiveSent - naiveInDb - 5L * naiveLeft,
+                "increments")
             .note("of " + naiveSent + " sent"),
         BenchResult.of(g, "Spillway: increments lost", swLost, "increments")
-            .note("of " + 5L * keys + " sent; " + failedRuns + " flush runs hit the fault and left their batches pending"));
+            .note(
+                "of "
+                    + 5L * keys
+                    + " sent; "
+                    + failedRuns
+                    + " flush runs hit the fault and left their batches pending"));
   }
 
   /** Terminates the backends of one application name every 100 ms until closed. */

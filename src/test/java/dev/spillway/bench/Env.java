@@ -1,13 +1,14 @@
 package dev.spillway.bench;
 
-import dev.spillway.config.ConfigLoader;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.embedded.LocalServices;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.ScanArgs;
 import io.lettuce.core.ScanCursor;
 import io.lettuce.core.api.StatefulRedisConnection;
+import java.net.URI;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -18,13 +19,15 @@ import java.util.function.UnaryOperator;
  * Where the benchmarks run: the configured Redis and PostgreSQL (SPILLWAY_REDIS_URI,
  * SPILLWAY_JDBC_URL, ...) or embedded ones when those do not answer. Every benchmark works in
  * schema {@code spillway_bench} and under key prefix {@code swbench:} (peers under {@code bench:}),
- * all wiped first; {@code -Dbench.schema}, {@code -Dbench.prefix} and {@code -Dbench.keys} move them.
+ * all wiped first; {@code -Dbench.schema}, {@code -Dbench.prefix} and {@code -Dbench.keys} move
+ * them.
  */
 final class Env implements AutoCloseable {
   // -Dbench.schema / -Dbench.prefix / -Dbench.keys: another bench on the same servers at the
   // same time (a shared machine) must not drop this one's schema or unlink its keys.
   static final String SCHEMA = System.getProperty("bench.schema", "spillway_bench");
   static final String PREFIX = System.getProperty("bench.prefix", "swbench:");
+
   /** Prefix of the keys the peers write (naive loop, adopted keys, redis-benchmark). */
   static final String KEYS = System.getProperty("bench.keys", "bench:");
 
@@ -35,7 +38,9 @@ final class Env implements AutoCloseable {
 
   Env() {
     SpillwayConfig c = ConfigLoader.load(null, System.getenv());
-    services = LocalServices.resolve(c.redisUri(), c.jdbcUrl(), c.jdbcUser(), c.jdbcPassword(), System.out::println);
+    services =
+        LocalServices.resolve(
+            c.redisUri(), c.jdbcUrl(), c.jdbcUser(), c.jdbcPassword(), System.out::println);
     base =
         c.toBuilder()
             .redisUri(services.redisUri())
@@ -89,8 +94,8 @@ final class Env implements AutoCloseable {
     } while (!cursor.isFinished());
   }
 
-  java.net.URI redisAddress() {
-    return java.net.URI.create(base.redisUri());
+  URI redisAddress() {
+    return URI.create(base.redisUri());
   }
 
   @Override

@@ -1,11 +1,13 @@
 package dev.spillway.bench;
 
+import dev.spillway.Spillway;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.KeyRegex;
-import dev.spillway.Spillway;
 import dev.spillway.flush.FlushReport;
 import io.lettuce.core.RedisFuture;
+import io.micrometer.core.instrument.Timer;
 import java.sql.Connection;
+import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -14,14 +16,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import io.micrometer.core.instrument.Timer;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
- * Figures 3 and 4: moving distinct cells from Redis into PostgreSQL, against the naive loop
- * (KEYS, GETDEL, one UPDATE per key) and against PostgreSQL's own ceiling (one server-side
- * INSERT ... SELECT ... ON CONFLICT DO UPDATE of the same rows into a table of the same shape).
- * All measure the update path: the rows exist already, as they do in steady state.
+ * Figures 3 and 4: moving distinct cells from Redis into PostgreSQL, against the naive loop (KEYS,
+ * GETDEL, one UPDATE per key) and against PostgreSQL's own ceiling (one server-side INSERT ...
+ * SELECT ... ON CONFLICT DO UPDATE of the same rows into a table of the same shape). All measure
+ * the update path: the rows exist already, as they do in steady state.
  */
 final class FlushBench {
   private FlushBench() {}
@@ -32,7 +35,8 @@ final class FlushBench {
 
   static List<BenchResult> flush(Env env, int cells, int naiveKeys) throws Exception {
     env.reset(Env.KEYS + "naive:*");
-    String g = "3. flush (" + cells / 1000 + "k distinct cells; naive on " + naiveKeys / 1000 + "k keys)";
+    String g =
+        "3. flush (" + cells / 1000 + "k distinct cells; naive on " + naiveKeys / 1000 + "k keys)";
     Measured update;
     Measured insert;
     double before = ceiling(env, cells);
@@ -46,9 +50,11 @@ final class FlushBench {
     BenchResult naiveR = BenchResult.of(g, "naive KEYS + GETDEL + UPDATE per key", naive, "keys/s");
     return List.of(
         BenchResult.of(g, "Spillway flushOnce(), update path", update.rate, "cells/s")
-            .against(ceilingR, ">= 0.8x").note(update.phases),
+            .against(ceilingR, ">= 0.8x")
+            .note(update.phases),
         BenchResult.of(g, "Spillway flushOnce(), insert path", insert.rate, "cells/s")
-            .against(ceilingR, ">= 0.7x").note(insert.phases),
+            .against(ceilingR, ">= 0.7x")
+            .note(insert.phases),
         BenchResult.of(g, "Spillway vs naive", update.rate, "cells/s").against(naiveR, ">= 10x"),
         ceilingR,
         naiveR);
@@ -71,11 +77,16 @@ final class FlushBench {
         update = measure(sw, counter, n);
       }
       double after = ceiling(env, n);
-      BenchResult ceilingR = ceilingResult(g, n / 1000 + "k: server-side upsert ceiling", before, after);
-      out.add(BenchResult.of(g, n / 1000 + "k: update path", update.rate, "cells/s")
-          .against(ceilingR, null).note(update.phases));
-      out.add(BenchResult.of(g, n / 1000 + "k: insert path", insert.rate, "cells/s")
-          .against(ceilingR, null).note(insert.phases));
+      BenchResult ceilingR =
+          ceilingResult(g, n / 1000 + "k: server-side upsert ceiling", before, after);
+      out.add(
+          BenchResult.of(g, n / 1000 + "k: update path", update.rate, "cells/s")
+              .against(ceilingR, null)
+              .note(update.phases));
+      out.add(
+          BenchResult.of(g, n / 1000 + "k: insert path", insert.rate, "cells/s")
+              .against(ceilingR, null)
+              .note(insert.phases));
       out.add(ceilingR);
     }
     return out;
@@ -103,7 +114,8 @@ final class FlushBench {
       throw new IllegalStateException("flush moved " + r.cells() + " of " + cells + ": " + r);
     }
     Map<String, Double> after = phaseMillis(sw);
-    StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "wall %.0f ms:", seconds * 1000));
+    StringBuilder b =
+        new StringBuilder(String.format(Locale.ROOT, "wall %.0f ms:", seconds * 1000));
     for (String p : PHASES) {
       b.append(String.format(Locale.ROOT, " %s %.0f", p, after.get(p) - before.get(p)));
     }
@@ -139,12 +151,18 @@ final class FlushBench {
       st.execute("CREATE SCHEMA IF NOT EXISTS " + Env.SCHEMA);
       st.execute("DROP TABLE IF EXISTS " + Env.SCHEMA + ".ceiling");
       st.execute(
-          "CREATE TABLE " + Env.SCHEMA + ".ceiling (counter text COLLATE \"C\" NOT NULL, key text"
+          "CREATE TABLE "
+              + Env.SCHEMA
+              + ".ceiling (counter text COLLATE \"C\" NOT NULL, key text"
               + " COLLATE \"C\" NOT NULL, total bigint NOT NULL, updated_at timestamptz NOT NULL"
               + " DEFAULT now(), PRIMARY KEY (counter, key)) WITH (fillfactor = 70)");
       String upsert =
-          "INSERT INTO " + Env.SCHEMA + ".ceiling AS t (counter, key, total, updated_at)"
-              + " SELECT 'flush', g::text, 1, now() FROM generate_series(0, " + (rows - 1) + ") g"
+          "INSERT INTO "
+              + Env.SCHEMA
+              + ".ceiling AS t (counter, key, total, updated_at)"
+              + " SELECT 'flush', g::text, 1, now() FROM generate_series(0, "
+              + (rows - 1)
+              + ") g"
               + " ON CONFLICT (counter, key) DO UPDATE SET total = t.total + excluded.total,"
               + " updated_at = excluded.updated_at";
       st.execute(upsert);
@@ -155,16 +173,22 @@ final class FlushBench {
     }
   }
 
-  /**
-   * The loop most teams write: KEYS, then per key GETDEL and one autocommit UPDATE. Keys/s.
-   */
+  /** The loop most teams write: KEYS, then per key GETDEL and one autocommit UPDATE. Keys/s. */
   static double naive(Env env, int keys, String keyPrefix, String table) throws Exception {
     env.sql(
         "CREATE SCHEMA IF NOT EXISTS " + Env.SCHEMA,
         "DROP TABLE IF EXISTS " + Env.SCHEMA + "." + table,
         "CREATE TABLE " + Env.SCHEMA + "." + table + " (k text PRIMARY KEY, n bigint NOT NULL)",
-        "INSERT INTO " + Env.SCHEMA + "." + table + " SELECT '" + keyPrefix + "' || g, 0"
-            + " FROM generate_series(0, " + (keys - 1) + ") g");
+        "INSERT INTO "
+            + Env.SCHEMA
+            + "."
+            + table
+            + " SELECT '"
+            + keyPrefix
+            + "' || g, 0"
+            + " FROM generate_series(0, "
+            + (keys - 1)
+            + ") g");
     setKeys(env, keyPrefix, keys, 1);
     long t0 = System.nanoTime();
     int moved = naiveLoop(env, keyPrefix, table, null);
@@ -187,7 +211,8 @@ final class FlushBench {
    * One pass of the naive loop. On a database error it does what such code usually does: logs,
    * reconnects and goes on with the next key — the value it already GETDEL'd is gone.
    */
-  static int naiveLoop(Env env, String keyPrefix, String table, String applicationName) throws Exception {
+  static int naiveLoop(Env env, String keyPrefix, String table, String applicationName)
+      throws Exception {
     var sync = env.conn.sync();
     List<String> keys = sync.keys(keyPrefix + "*");
     int moved = 0;
@@ -208,7 +233,9 @@ final class FlushBench {
         } catch (SQLException e) {
           c.close();
           c = naiveConnection(env, applicationName);
-          ps = c.prepareStatement("UPDATE " + Env.SCHEMA + "." + table + " SET n = n + ? WHERE k = ?");
+          ps =
+              c.prepareStatement(
+                  "UPDATE " + Env.SCHEMA + "." + table + " SET n = n + ? WHERE k = ?");
         }
       }
     } finally {
@@ -218,55 +245,89 @@ final class FlushBench {
   }
 
   private static Connection naiveConnection(Env env, String applicationName) throws SQLException {
-    java.util.Properties p = new java.util.Properties();
+    Properties p = new Properties();
     p.setProperty("user", env.base.jdbcUser());
     p.setProperty("password", env.base.jdbcPassword());
     if (applicationName != null) {
       p.setProperty("ApplicationName", applicationName);
     }
-    return java.sql.DriverManager.getConnection(env.base.jdbcUrl(), p);
+    return DriverManager.getConnection(env.base.jdbcUrl(), p);
   }
 
   static List<BenchResult> adopt(Env env, int keys, int naiveKeys) throws Exception {
     env.reset(Env.KEYS + "views:*", Env.KEYS + "tviews:*", Env.KEYS + "naive2:*");
     env.sql(
         "CREATE SCHEMA IF NOT EXISTS " + Env.SCHEMA,
-        "CREATE TABLE " + Env.SCHEMA + ".pages (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)",
-        "INSERT INTO " + Env.SCHEMA + ".pages (id) SELECT g FROM generate_series(0, " + (keys - 1) + ") g",
-        "CREATE TABLE " + Env.SCHEMA + ".page_views (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)",
-        "INSERT INTO " + Env.SCHEMA + ".page_views (id) SELECT g FROM generate_series(0, " + (keys - 1) + ") g");
+        "CREATE TABLE "
+            + Env.SCHEMA
+            + ".pages (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)",
+        "INSERT INTO "
+            + Env.SCHEMA
+            + ".pages (id) SELECT g FROM generate_series(0, "
+            + (keys - 1)
+            + ") g",
+        "CREATE TABLE "
+            + Env.SCHEMA
+            + ".page_views (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)",
+        "INSERT INTO "
+            + Env.SCHEMA
+            + ".page_views (id) SELECT g FROM generate_series(0, "
+            + (keys - 1)
+            + ") g");
     // SQL mode: the user's UPDATE per key, sent as JDBC batches.
     AdoptMapping sqlMode =
-        new AdoptMapping("bench-views", Env.KEYS + "views:*", KeyRegex.compile(java.util.regex.Pattern.quote(Env.KEYS) + "views:(?<id>[0-9]+)"),
+        new AdoptMapping(
+            "bench-views",
+            Env.KEYS + "views:*",
+            KeyRegex.compile(Pattern.quote(Env.KEYS) + "views:(?<id>[0-9]+)"),
             AdoptMapping.Type.STRING,
-            "UPDATE " + Env.SCHEMA + ".pages SET view_count = view_count + :delta WHERE id = CAST(:id AS bigint)",
-            null, null, null, null, 1000);
+            "UPDATE "
+                + Env.SCHEMA
+                + ".pages SET view_count = view_count + :delta WHERE id = CAST(:id AS bigint)",
+            null,
+            null,
+            null,
+            null,
+            1000);
     // Table mode: Spillway writes the upsert itself (the rows exist: the update path).
     AdoptMapping tableMode =
-        new AdoptMapping("bench-tviews", Env.KEYS + "tviews:*", KeyRegex.compile(java.util.regex.Pattern.quote(Env.KEYS) + "tviews:(?<id>[0-9]+)"),
-            AdoptMapping.Type.STRING, null, Env.SCHEMA + ".page_views", Map.of("id", "id"),
-            "view_count", null, 1000);
+        new AdoptMapping(
+            "bench-tviews",
+            Env.KEYS + "tviews:*",
+            KeyRegex.compile(Pattern.quote(Env.KEYS) + "tviews:(?<id>[0-9]+)"),
+            AdoptMapping.Type.STRING,
+            null,
+            Env.SCHEMA + ".page_views",
+            Map.of("id", "id"),
+            "view_count",
+            null,
+            1000);
     double before = ceiling(env, keys);
     AdoptMeasured sql = adoptRun(env, sqlMode, Env.KEYS + "views:", keys);
     AdoptMeasured table = adoptRun(env, tableMode, Env.KEYS + "tviews:", keys);
     double after = ceiling(env, keys);
     double naive = naive(env, naiveKeys, Env.KEYS + "naive2:", "naive_pages");
-    String g = "4. adopted keys (" + keys / 1000 + "k INCR keys; naive on " + naiveKeys / 1000 + "k)";
+    String g =
+        "4. adopted keys (" + keys / 1000 + "k INCR keys; naive on " + naiveKeys / 1000 + "k)";
     BenchResult ceilingR = ceilingResult(g, "PostgreSQL server-side upsert ceiling", before, after);
     BenchResult naiveR = BenchResult.of(g, "naive KEYS + GETDEL + UPDATE per key", naive, "keys/s");
     return List.of(
         BenchResult.of(g, "Spillway adopt run, table mode", table.rate(), "keys/s")
-            .against(ceilingR, ">= 0.5x").note(table.phases()),
+            .against(ceilingR, ">= 0.5x")
+            .note(table.phases()),
         BenchResult.of(g, "Spillway adopt run, SQL mode (UPDATE per key)", sql.rate(), "keys/s")
-            .against(ceilingR, null).note(sql.phases()),
-        BenchResult.of(g, "Spillway adopt run (SQL mode) vs naive", sql.rate(), "keys/s").against(naiveR, null),
+            .against(ceilingR, null)
+            .note(sql.phases()),
+        BenchResult.of(g, "Spillway adopt run (SQL mode) vs naive", sql.rate(), "keys/s")
+            .against(naiveR, null),
         ceilingR,
         naiveR);
   }
 
   record AdoptMeasured(double rate, String phases) {}
 
-  private static AdoptMeasured adoptRun(Env env, AdoptMapping m, String prefix, int keys) throws Exception {
+  private static AdoptMeasured adoptRun(Env env, AdoptMapping m, String prefix, int keys)
+      throws Exception {
     try (Spillway sw = env.spillway(b -> b.adopt(m))) {
       setKeys(env, prefix, keys, 3);
       Map<String, Double> before = phaseMillis(sw, ADOPT_PHASES);
@@ -284,8 +345,14 @@ final class FlushBench {
         spent += ms;
         b.append(String.format(Locale.ROOT, " %s %.0f", p.substring(6), ms));
       }
-      return new AdoptMeasured(r.cells() / seconds, String.format(Locale.ROOT,
-          "wall %.0f ms: scan+claim %.0f%s", seconds * 1000, seconds * 1000 - spent, b));
+      return new AdoptMeasured(
+          r.cells() / seconds,
+          String.format(
+              Locale.ROOT,
+              "wall %.0f ms: scan+claim %.0f%s",
+              seconds * 1000,
+              seconds * 1000 - spent,
+              b));
     }
   }
 

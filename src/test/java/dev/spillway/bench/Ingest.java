@@ -1,13 +1,17 @@
 package dev.spillway.bench;
 
+import com.sun.management.OperatingSystemMXBean;
 import dev.spillway.Spillway;
 import dev.spillway.counter.Counters;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.StatefulRedisConnection;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
@@ -27,7 +31,7 @@ final class Ingest {
     AtomicBoolean stop = new AtomicBoolean();
     LongAdder sent = new LongAdder();
     List<Thread> ts = new ArrayList<>();
-    List<Throwable> errors = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Throwable> errors = new CopyOnWriteArrayList<>();
     long t0 = System.nanoTime();
     for (int t = 0; t < threads; t++) {
       int id = t;
@@ -63,16 +67,20 @@ final class Ingest {
     try (Spillway sw = env.spillway(b -> b)) {
       Counters c = sw.counters();
       spillway =
-          rate(threads, d, (t, stop, sent) -> {
-            SplittableRandom r = new SplittableRandom(t);
-            String[] names = names("p", keys);
-            while (!stop.get()) {
-              for (int i = 0; i < 1000; i++) {
-                c.increment("hot", names[r.nextInt(keys)]);
-              }
-              sent.add(1000);
-            }
-          }, c::flush);
+          rate(
+              threads,
+              d,
+              (t, stop, sent) -> {
+                SplittableRandom r = new SplittableRandom(t);
+                String[] names = names("p", keys);
+                while (!stop.get()) {
+                  for (int i = 0; i < 1000; i++) {
+                    c.increment("hot", names[r.nextInt(keys)]);
+                  }
+                  sent.add(1000);
+                }
+              },
+              c::flush);
     }
     double sync = redisRate(env, threads, d, false, i -> Env.KEYS + "hot:" + (i % keys));
     double pipelined = redisRate(env, threads, d, true, i -> Env.KEYS + "hot:" + (i % keys));
@@ -98,23 +106,30 @@ final class Ingest {
       long jvm0 = jvmCpuNanos();
       long w0 = System.nanoTime();
       spillway =
-          rate(threads, d, (t, stop, sent) -> {
-            SplittableRandom r = new SplittableRandom(100 + t);
-            while (!stop.get()) {
-              for (int i = 0; i < 1000; i++) {
-                c.increment("cold", Integer.toString(r.nextInt(keys)));
-              }
-              sent.add(1000);
-            }
-          }, c::flush);
+          rate(
+              threads,
+              d,
+              (t, stop, sent) -> {
+                SplittableRandom r = new SplittableRandom(100 + t);
+                while (!stop.get()) {
+                  for (int i = 0; i < 1000; i++) {
+                    c.increment("cold", Integer.toString(r.nextInt(keys)));
+                  }
+                  sent.add(1000);
+                }
+              },
+              c::flush);
       double wall = (System.nanoTime() - w0) / 1e9;
-      cpu = String.format(java.util.Locale.ROOT, "CPU while it ran: Redis %.0f%% of a core, this JVM %.0f%%",
-          100 * (redisCpuSeconds(env) - redis0) / wall, 100 * (jvmCpuNanos() - jvm0) / 1e9 / wall);
+      cpu =
+          String.format(
+              Locale.ROOT,
+              "CPU while it ran: Redis %.0f%% of a core, this JVM %.0f%%",
+              100 * (redisCpuSeconds(env) - redis0) / wall,
+              100 * (jvmCpuNanos() - jvm0) / 1e9 / wall);
     }
     env.reset(Env.KEYS + "cold:*");
     // Per event: HINCRBY into hashes striped like Spillway's, pipelined 1000 at a time.
-    double pipelined =
-        redisRateHincrby(env, threads, d, keys);
+    double pipelined = redisRateHincrby(env, threads, d, keys);
     env.reset(Env.KEYS + "cold:*");
     String g = "2. ingest, cold keys (" + keys / 1000 + "k keys, " + threads + " threads)";
     List<BenchResult> out = new ArrayList<>();
@@ -122,23 +137,35 @@ final class Ingest {
     double redis0 = redisCpuSeconds(env);
     long w0 = System.nanoTime();
     Double limit = RedisBenchmarkTool.hincrbyStriped(env, 4096);
-    String limitCpu = String.format(java.util.Locale.ROOT, "Redis %.0f%% of a core while it ran",
-        100 * (redisCpuSeconds(env) - redis0) / ((System.nanoTime() - w0) / 1e9));
+    String limitCpu =
+        String.format(
+            Locale.ROOT,
+            "Redis %.0f%% of a core while it ran",
+            100 * (redisCpuSeconds(env) - redis0) / ((System.nanoTime() - w0) / 1e9));
     env.reset(Env.KEYS + "rb*");
     Double oneHash = RedisBenchmarkTool.hincrby(env, keys);
-    BenchResult sw = BenchResult.of(g, "Spillway increment() to Redis-acknowledged", spillway, "events/s");
+    BenchResult sw =
+        BenchResult.of(g, "Spillway increment() to Redis-acknowledged", spillway, "events/s");
     if (limit != null && oneHash != null) {
-      BenchResult limitR = BenchResult.of(g, RedisBenchmarkTool.STRIPED + " (Redis limit)", limit, "events/s");
-      BenchResult oneR = BenchResult.of(g, RedisBenchmarkTool.ONE_HASH + " (earlier reference)", oneHash, "events/s");
+      BenchResult limitR =
+          BenchResult.of(g, RedisBenchmarkTool.STRIPED + " (Redis limit)", limit, "events/s");
+      BenchResult oneR =
+          BenchResult.of(
+              g, RedisBenchmarkTool.ONE_HASH + " (earlier reference)", oneHash, "events/s");
       out.add(sw.against(limitR, ">= 0.7x").note(cpu));
       limitR = limitR.note(limitCpu);
-      out.add(BenchResult.of(g, "Spillway vs the earlier reference", spillway, "events/s").against(oneR, null));
-      out.add(BenchResult.of(g, "Spillway vs pipelined HINCRBY", spillway, "events/s").against(pipeR, null));
+      out.add(
+          BenchResult.of(g, "Spillway vs the earlier reference", spillway, "events/s")
+              .against(oneR, null));
+      out.add(
+          BenchResult.of(g, "Spillway vs pipelined HINCRBY", spillway, "events/s")
+              .against(pipeR, null));
       out.add(pipeR);
       out.add(limitR);
       out.add(oneR);
     } else {
-      out.add(sw.against(pipeR, null).note("redis-benchmark not installed: Redis limit not measured"));
+      out.add(
+          sw.against(pipeR, null).note("redis-benchmark not installed: Redis limit not measured"));
       out.add(pipeR);
     }
     env.reset(Env.KEYS + "rb*");
@@ -157,8 +184,7 @@ final class Ingest {
   }
 
   static long jvmCpuNanos() {
-    return ((com.sun.management.OperatingSystemMXBean)
-            java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+    return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
         .getProcessCpuTime();
   }
 
@@ -171,59 +197,70 @@ final class Ingest {
   }
 
   private static double redisRate(
-      Env env, int threads, Duration d, boolean pipelined, IntFunction<String> key) throws Exception {
+      Env env, int threads, Duration d, boolean pipelined, IntFunction<String> key)
+      throws Exception {
     List<StatefulRedisConnection<String, String>> conns = new ArrayList<>();
     for (int i = 0; i < threads; i++) {
       conns.add(env.redis.connect());
     }
     try {
-      return rate(threads, d, (t, stop, sent) -> {
-        SplittableRandom r = new SplittableRandom(200 + t);
-        var conn = conns.get(t);
-        while (!stop.get()) {
-          if (pipelined) {
-            List<RedisFuture<Long>> fs = new ArrayList<>(1000);
-            for (int i = 0; i < 1000; i++) {
-              fs.add(conn.async().incr(key.apply(r.nextInt(1_000_000))));
+      return rate(
+          threads,
+          d,
+          (t, stop, sent) -> {
+            SplittableRandom r = new SplittableRandom(200 + t);
+            var conn = conns.get(t);
+            while (!stop.get()) {
+              if (pipelined) {
+                List<RedisFuture<Long>> fs = new ArrayList<>(1000);
+                for (int i = 0; i < 1000; i++) {
+                  fs.add(conn.async().incr(key.apply(r.nextInt(1_000_000))));
+                }
+                for (RedisFuture<Long> f : fs) {
+                  f.get(10, TimeUnit.SECONDS);
+                }
+                sent.add(1000);
+              } else {
+                for (int i = 0; i < 100; i++) {
+                  conn.sync().incr(key.apply(r.nextInt(1_000_000)));
+                }
+                sent.add(100);
+              }
             }
-            for (RedisFuture<Long> f : fs) {
-              f.get(10, TimeUnit.SECONDS);
-            }
-            sent.add(1000);
-          } else {
-            for (int i = 0; i < 100; i++) {
-              conn.sync().incr(key.apply(r.nextInt(1_000_000)));
-            }
-            sent.add(100);
-          }
-        }
-      }, null);
+          },
+          null);
     } finally {
       conns.forEach(StatefulRedisConnection::close);
     }
   }
 
-  private static double redisRateHincrby(Env env, int threads, Duration d, int keys) throws Exception {
+  private static double redisRateHincrby(Env env, int threads, Duration d, int keys)
+      throws Exception {
     List<StatefulRedisConnection<String, String>> conns = new ArrayList<>();
     for (int i = 0; i < threads; i++) {
       conns.add(env.redis.connect());
     }
     try {
-      return rate(threads, d, (t, stop, sent) -> {
-        SplittableRandom r = new SplittableRandom(300 + t);
-        var conn = conns.get(t);
-        while (!stop.get()) {
-          List<RedisFuture<Long>> fs = new ArrayList<>(1000);
-          for (int i = 0; i < 1000; i++) {
-            int k = r.nextInt(keys);
-            fs.add(conn.async().hincrby(Env.KEYS + "cold:{" + (k & 4095) + "}", "cold||" + k, 1));
-          }
-          for (RedisFuture<Long> f : fs) {
-            f.get(10, TimeUnit.SECONDS);
-          }
-          sent.add(1000);
-        }
-      }, null);
+      return rate(
+          threads,
+          d,
+          (t, stop, sent) -> {
+            SplittableRandom r = new SplittableRandom(300 + t);
+            var conn = conns.get(t);
+            while (!stop.get()) {
+              List<RedisFuture<Long>> fs = new ArrayList<>(1000);
+              for (int i = 0; i < 1000; i++) {
+                int k = r.nextInt(keys);
+                fs.add(
+                    conn.async().hincrby(Env.KEYS + "cold:{" + (k & 4095) + "}", "cold||" + k, 1));
+              }
+              for (RedisFuture<Long> f : fs) {
+                f.get(10, TimeUnit.SECONDS);
+              }
+              sent.add(1000);
+            }
+          },
+          null);
     } finally {
       conns.forEach(StatefulRedisConnection::close);
     }

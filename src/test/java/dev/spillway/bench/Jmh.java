@@ -3,6 +3,7 @@ package dev.spillway.bench;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Locale;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.OptionsBuilder;
@@ -34,7 +35,9 @@ final class Jmh {
       double score = r.getPrimaryResult().getScore();
       BenchResult b =
           BenchResult.of(g, name, score, "ops/s")
-              .note(String.format(java.util.Locale.ROOT, "+- %.0f (99.9%%)", r.getPrimaryResult().getScoreError()));
+              .note(
+                  String.format(
+                      Locale.ROOT, "+- %.0f (99.9%%)", r.getPrimaryResult().getScoreError()));
       if (name.equals("spillwayIncrement")) {
         spillway = b;
       } else {
@@ -43,7 +46,9 @@ final class Jmh {
     }
     List<BenchResult> out = new ArrayList<>();
     for (BenchResult p : peers) {
-      out.add(BenchResult.of(g, "spillwayIncrement vs " + p.name(), spillway.value(), "ops/s").against(p, null));
+      out.add(
+          BenchResult.of(g, "spillwayIncrement vs " + p.name(), spillway.value(), "ops/s")
+              .against(p, null));
     }
     out.add(spillway);
     out.addAll(peers);

@@ -37,11 +37,14 @@ final class MemoryBench {
       env.reset("bench:mem:*");
       int stripes = sw.config().stripes();
       String g = "7. Redis memory per pending cell (" + cells / 1000 + "k cells)";
-      BenchResult plainR = BenchResult.of(g, "one string key per counter (INCR)", (double) plain / cells, "bytes/cell");
+      BenchResult plainR =
+          BenchResult.of(
+              g, "one string key per counter (INCR)", (double) plain / cells, "bytes/cell");
       return List.of(
           BenchResult.of(g, "Spillway striped hashes", (double) striped / cells, "bytes/cell")
               .against(plainR, "<= 0.5x")
-              .note(stripes + " stripes, ~" + cells / stripes + " cells each, encoding " + encoding),
+              .note(
+                  stripes + " stripes, ~" + cells / stripes + " cells each, encoding " + encoding),
           plainR);
     }
   }

@@ -13,6 +13,7 @@ final class RedisBenchmarkTool {
   /** How the honest limit is run: the layout Spillway writes, redis-benchmark's default clients. */
   static final String STRIPED =
       "redis-benchmark -P 64 (default 50 clients) HINCRBY over 4096 small hashes, random fields";
+
   /** The earlier reference: 4 clients and one huge hash. */
   static final String ONE_HASH = "redis-benchmark -P 64 -c 4 HINCRBY on one hash";
 
@@ -23,24 +24,32 @@ final class RedisBenchmarkTool {
    * Null when the binary is missing.
    */
   static Double hincrbyStriped(Env env, int stripes) throws Exception {
-    return run(env, List.of("-P", "64", "-n", "5000000", "-r", String.valueOf(stripes)),
-        Env.KEYS + "rb:{__rand_int__}:live", "f:__rand_int__");
+    return run(
+        env,
+        List.of("-P", "64", "-n", "5000000", "-r", String.valueOf(stripes)),
+        Env.KEYS + "rb:{__rand_int__}:live",
+        "f:__rand_int__");
   }
 
   /** Requests/s of pipelined (-P 64) HINCRBY, 4 clients, {@code keys} random fields of one hash. */
   static Double hincrby(Env env, int keys) throws Exception {
-    return run(env, List.of("-P", "64", "-c", "4", "-n", "3000000", "-r", String.valueOf(keys)),
-        Env.KEYS + "rb:{1}", "f:__rand_int__");
+    return run(
+        env,
+        List.of("-P", "64", "-c", "4", "-n", "3000000", "-r", String.valueOf(keys)),
+        Env.KEYS + "rb:{1}",
+        "f:__rand_int__");
   }
 
-  private static Double run(Env env, List<String> options, String key, String field) throws Exception {
+  private static Double run(Env env, List<String> options, String key, String field)
+      throws Exception {
     File bin = new File("/usr/bin/redis-benchmark");
     if (!bin.canExecute()) {
       return null;
     }
     var addr = env.redisAddress();
-    List<String> cmd = new ArrayList<>(List.of(bin.getPath(), "-h", addr.getHost(), "-p",
-        String.valueOf(addr.getPort())));
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(bin.getPath(), "-h", addr.getHost(), "-p", String.valueOf(addr.getPort())));
     cmd.addAll(options);
     cmd.addAll(List.of("--csv", "HINCRBY", key, field, "1"));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.spillway.config.CacheSettings;
-import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import io.lettuce.core.codec.ByteArrayCodec;
@@ -15,6 +15,7 @@ import io.lettuce.core.codec.StringCodec;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -38,7 +39,7 @@ class BusQueueBoundTest {
     CacheSettings s = config.cache();
     String channel = s.channelFor(config.keyPrefix()) + ".bound-test";
     ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
-    List<BusMessage.Item> received = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<BusMessage.Item> received = Collections.synchronizedList(new ArrayList<>());
     SimpleMeterRegistry senderMeters = new SimpleMeterRegistry();
     try (RedisConnector client = RedisConnector.create(config, null);
         RedisLink<String, byte[]> data =
@@ -64,12 +65,26 @@ class BusQueueBoundTest {
           };
       try (InvalidationBus listener =
               new InvalidationBus(
-                  client, channel, l2, new CacheMeters(new SimpleMeterRegistry()), collect,
-                  Duration.ofMinutes(1), Duration.ofSeconds(3), new RuntimeFailure(), 1_000);
+                  client,
+                  channel,
+                  l2,
+                  new CacheMeters(new SimpleMeterRegistry()),
+                  collect,
+                  Duration.ofMinutes(1),
+                  Duration.ofSeconds(3),
+                  new RuntimeFailure(),
+                  1_000);
           InvalidationBus sender =
               new InvalidationBus(
-                  client, channel, l2, new CacheMeters(senderMeters), ignore,
-                  Duration.ofMinutes(1), Duration.ofSeconds(3), new RuntimeFailure(), 10)) {
+                  client,
+                  channel,
+                  l2,
+                  new CacheMeters(senderMeters),
+                  ignore,
+                  Duration.ofMinutes(1),
+                  Duration.ofSeconds(3),
+                  new RuntimeFailure(),
+                  10)) {
         listener.start(timer);
         sender.start(timer);
         for (int i = 0; i < 20_000; i++) { // far faster than one PUBLISH round trip per 10 items
@@ -77,9 +92,7 @@ class BusQueueBoundTest {
         }
         sender.publish(new BusMessage.Item(BusMessage.Kind.TAG, "teams", "t1"));
 
-        await()
-            .atMost(Duration.ofSeconds(20))
-            .until(() -> hasClear(received, "users"));
+        await().atMost(Duration.ofSeconds(20)).until(() -> hasClear(received, "users"));
         assertThat(senderMeters.counter("spillway.cache.bus.items.collapsed").count()).isPositive();
         assertThat(received.stream().filter(i -> i.kind() == BusMessage.Kind.KEY).count())
             .as("most KEY items were collapsed, never all delivered")
@@ -87,8 +100,9 @@ class BusQueueBoundTest {
         await()
             .atMost(Duration.ofSeconds(20))
             .until(
-                () -> hasClear(received, "teams")
-                    || received.stream().anyMatch(i -> i.kind() == BusMessage.Kind.TAG));
+                () ->
+                    hasClear(received, "teams")
+                        || received.stream().anyMatch(i -> i.kind() == BusMessage.Kind.TAG));
       }
     } finally {
       timer.shutdownNow();
@@ -97,7 +111,8 @@ class BusQueueBoundTest {
 
   private static boolean hasClear(List<BusMessage.Item> items, String cache) {
     synchronized (items) {
-      return items.stream().anyMatch(i -> i.kind() == BusMessage.Kind.CLEAR && i.cache().equals(cache));
+      return items.stream()
+          .anyMatch(i -> i.kind() == BusMessage.Kind.CLEAR && i.cache().equals(cache));
     }
   }
 }

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
@@ -13,6 +12,7 @@ import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -54,7 +54,11 @@ class CacheAsideTest {
 
   private CacheAside.Builder<Long, User> users(Spillway rt, String name, AtomicInteger loads) {
     return rt.cache(name, Long.class, User.class)
-        .loader(id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); });
+        .loader(
+            id -> {
+              loads.incrementAndGet();
+              return CacheFixtures.loadUser(env, id, 0);
+            });
   }
 
   @Test
@@ -66,16 +70,24 @@ class CacheAsideTest {
     assertThat(a.get(1L)).isEqualTo(new User(1, "user-1", 7));
     assertThat(b.get(1L)).isEqualTo(new User(1, "user-1", 7));
     assertThat(loads.get()).isEqualTo(1);
-    assertThat(other.meterRegistry().counter("spillway.cache.gets", "cache", "basic", "level", "l2", "result", "hit").count())
+    assertThat(
+            other
+                .meterRegistry()
+                .counter("spillway.cache.gets", "cache", "basic", "level", "l2", "result", "hit")
+                .count())
         .isEqualTo(1);
-    assertThat(sw.meterRegistry().counter("spillway.cache.gets", "cache", "basic", "level", "l1", "result", "hit").count())
+    assertThat(
+            sw.meterRegistry()
+                .counter("spillway.cache.gets", "cache", "basic", "level", "l1", "result", "hit")
+                .count())
         .isEqualTo(1);
   }
 
   @Test
   void get_loaderReturnsNull_cachedAsMissForNegativeTtl() {
     AtomicInteger loads = new AtomicInteger();
-    CacheAside<Long, User> a = users(sw, "negative", loads).negativeTtl(Duration.ofSeconds(30)).build();
+    CacheAside<Long, User> a =
+        users(sw, "negative", loads).negativeTtl(Duration.ofSeconds(30)).build();
     CacheAside<Long, User> b = users(other, "negative", loads).build();
     assertThat(a.get(404L)).isNull();
     assertThat(a.get(404L)).isNull();
@@ -91,7 +103,7 @@ class CacheAsideTest {
             .loader(
                 id -> {
                   if (calls.incrementAndGet() == 1) {
-                    throw new java.sql.SQLException("connection reset");
+                    throw new SQLException("connection reset");
                   }
                   return CacheFixtures.loadUser(env, id, 0);
                 })
@@ -111,8 +123,10 @@ class CacheAsideTest {
     assertThat(c.get(1L).name()).isEqualTo("user-1");
     assertThat(c.get(1L).name()).isEqualTo("user-1");
     assertThat(loads.get()).isEqualTo(2);
-    assertThat(sw.meterRegistry().counter("spillway.cache.oversize", "cache", "big").count()).isEqualTo(2);
-    assertThat(CacheFixtures.keys(env.redisUri(), CacheFixtures.cachePrefix(env) + "{big:*")).isEmpty();
+    assertThat(sw.meterRegistry().counter("spillway.cache.oversize", "cache", "big").count())
+        .isEqualTo(2);
+    assertThat(CacheFixtures.keys(env.redisUri(), CacheFixtures.cachePrefix(env) + "{big:*"))
+        .isEmpty();
   }
 
   @Test
@@ -123,7 +137,11 @@ class CacheAsideTest {
     CacheAside<Long, User> v2 = users(other, "versioned", loads).schemaVersion(2).build();
     assertThat(v2.get(1L).name()).isEqualTo("user-1");
     assertThat(loads.get()).isEqualTo(2);
-    assertThat(other.meterRegistry().counter("spillway.cache.l2.unreadable", "cache", "versioned").count())
+    assertThat(
+            other
+                .meterRegistry()
+                .counter("spillway.cache.l2.unreadable", "cache", "versioned")
+                .count())
         .isEqualTo(1);
   }
 
@@ -167,11 +185,18 @@ class CacheAsideTest {
     await().atMost(Duration.ofSeconds(30)).until(() -> c.get(4L) != null && loads.get() >= 2);
     assertThat(sw.meterRegistry().counter("spillway.cache.stale.served", "cache", "swr").count())
         .isPositive();
-    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
-      c.get(4L);
-      assertThat(sw.meterRegistry().counter("spillway.cache.gets", "cache", "swr", "level", "l2", "result", "hit").count())
-          .isPositive();
-    });
+    await()
+        .atMost(Duration.ofSeconds(5))
+        .untilAsserted(
+            () -> {
+              c.get(4L);
+              assertThat(
+                      sw.meterRegistry()
+                          .counter(
+                              "spillway.cache.gets", "cache", "swr", "level", "l2", "result", "hit")
+                          .count())
+                  .isPositive();
+            });
     // 20 stale reads, one reload. A reload whose store was refused (its lease lapsed while the
     // loaded machine ran the full suite) is forgotten and the next stale read starts another
     // (Refresher's contract), so a third load is allowed; one per stale read is not.
@@ -184,7 +209,11 @@ class CacheAsideTest {
     AtomicInteger loads = new AtomicInteger();
     CacheAside<Long, User> c =
         sw.cache("xfetch", Long.class, User.class)
-            .loader(id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0.05); })
+            .loader(
+                id -> {
+                  loads.incrementAndGet();
+                  return CacheFixtures.loadUser(env, id, 0.05);
+                })
             .clock(clock)
             .ttl(Duration.ofSeconds(60))
             .ttlJitterPercent(0)
@@ -200,7 +229,8 @@ class CacheAsideTest {
       sleepMillis(25);
     }
     await().atMost(Duration.ofSeconds(5)).until(() -> loads.get() == 2);
-    assertThat(sw.meterRegistry().counter("spillway.cache.early.refreshes", "cache", "xfetch").count())
+    assertThat(
+            sw.meterRegistry().counter("spillway.cache.early.refreshes", "cache", "xfetch").count())
         .isEqualTo(1);
   }
 
@@ -235,7 +265,8 @@ class CacheAsideTest {
         sw.cache("strings", String.class, User.class).loader(k -> null).build();
     assertThatThrownBy(() -> s.get("")).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> s.get("a\nb")).hasMessageContaining("control characters");
-    assertThatThrownBy(() -> sw.cache("enc", Long.class, User.class).loader(k -> null).encrypted().build())
+    assertThatThrownBy(
+            () -> sw.cache("enc", Long.class, User.class).loader(k -> null).encrypted().build())
         .hasMessageContaining("SPILLWAY_CACHE_KEYS");
   }
 

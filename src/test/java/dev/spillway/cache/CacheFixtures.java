@@ -2,9 +2,9 @@ package dev.spillway.cache;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
 import java.sql.Connection;
@@ -26,16 +26,18 @@ final class CacheFixtures {
 
   /**
    * For tests that count loader runs exactly: a Redis time box generous enough that a CPU-starved
-   * moment on a 2-core machine running other test classes never turns a Redis call into a
-   * fallback load (which is correct behaviour, but an extra load). The time box itself is
-   * exercised by RedisDownTest.
+   * moment on a 2-core machine running other test classes never turns a Redis call into a fallback
+   * load (which is correct behaviour, but an extra load). The time box itself is exercised by
+   * RedisDownTest.
    */
   static final CacheSettings EXACT =
       CacheSettings.builder().redisTimeout(Duration.ofSeconds(3)).build();
 
   /** {@code users(id, name, team_id)} with ids 1..n, team 7 for odd ids and 8 for even ones. */
   static void createUsers(TestEnv env, int n) {
-    env.exec("CREATE TABLE IF NOT EXISTS users (id bigint PRIMARY KEY, name text NOT NULL, team_id int NOT NULL)");
+    env.exec(
+        "CREATE TABLE IF NOT EXISTS users (id bigint PRIMARY KEY, name text NOT NULL, team_id int"
+            + " NOT NULL)");
     env.exec(
         "INSERT INTO users SELECT g, 'user-' || g, CASE WHEN g % 2 = 1 THEN 7 ELSE 8 END"
             + " FROM generate_series(1, ?) g ON CONFLICT DO NOTHING",
@@ -47,7 +49,9 @@ final class CacheFixtures {
     try (Connection c = env.dataSource().getConnection();
         PreparedStatement ps =
             c.prepareStatement(
-                "SELECT id, name, team_id, pg_sleep(?) FROM " + env.schema() + ".users WHERE id = ?")) {
+                "SELECT id, name, team_id, pg_sleep(?) FROM "
+                    + env.schema()
+                    + ".users WHERE id = ?")) {
       ps.setDouble(1, sleepSeconds);
       ps.setLong(2, id);
       try (ResultSet rs = ps.executeQuery()) {
@@ -87,8 +91,8 @@ final class CacheFixtures {
   }
 
   /**
-   * Keys under {@code prefix} (SCAN, never KEYS: other classes share the server). A
-   * comma-separated {@code redisUri} is the shared cluster's seed list.
+   * Keys under {@code prefix} (SCAN, never KEYS: other classes share the server). A comma-separated
+   * {@code redisUri} is the shared cluster's seed list.
    */
   static List<String> keys(String redisUri, String pattern) {
     try (TestRedis redis = TestRedis.connect(redisUri, isCluster(redisUri))) {
@@ -127,7 +131,11 @@ final class CacheFixtures {
             m -> {
               double v = m.measure().iterator().next().getValue();
               if (v != 0) {
-                b.append(m.getId().getName()).append(m.getId().getTags()).append('=').append(v).append('\n');
+                b.append(m.getId().getName())
+                    .append(m.getId().getTags())
+                    .append('=')
+                    .append(v)
+                    .append('\n');
               }
             });
     return b.toString();

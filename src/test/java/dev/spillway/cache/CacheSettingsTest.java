@@ -3,10 +3,10 @@ package dev.spillway.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.ConfigException;
-import dev.spillway.config.ConfigLoader;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.CacheSettings;
+import dev.spillway.config.ConfigLoader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,31 +40,30 @@ class CacheSettingsTest {
   @Test
   void parse_fullSection() throws IOException {
     CacheSettings s =
-        load(
-                """
-                cache:
-                  prefix: "x:cache:"
-                  channel: "x:invalidations"
-                  ttl: 10m
-                  negative-ttl: 5s
-                  ttl-jitter-percent: 20
-                  stale-while-revalidate: 30s
-                  early-refresh-beta: 2.5
-                  max-value-bytes: 65536
-                  lease-time: 2s
-                  lease-wait: 1s
-                  redis-timeout: 100ms
-                  redis-retry-after: 2s
-                  l1:
-                    max-size: 500
-                    ttl: 3s
-                  counters-ttl: 2s
-                  tag-ttl: 2d
-                  max-load-time: 30s
-                  encryption-keys-env: MY_KEYS
-                  listen-database: true
-                  heartbeat: 1s
-                """)
+        load("""
+        cache:
+          prefix: "x:cache:"
+          channel: "x:invalidations"
+          ttl: 10m
+          negative-ttl: 5s
+          ttl-jitter-percent: 20
+          stale-while-revalidate: 30s
+          early-refresh-beta: 2.5
+          max-value-bytes: 65536
+          lease-time: 2s
+          lease-wait: 1s
+          redis-timeout: 100ms
+          redis-retry-after: 2s
+          l1:
+            max-size: 500
+            ttl: 3s
+          counters-ttl: 2s
+          tag-ttl: 2d
+          max-load-time: 30s
+          encryption-keys-env: MY_KEYS
+          listen-database: true
+          heartbeat: 1s
+        """)
             .cache();
     assertThat(s.prefixFor("sw:")).isEqualTo("x:cache:");
     assertThat(s.channelFor("sw:")).isEqualTo("x:invalidations");
@@ -109,7 +108,8 @@ class CacheSettingsTest {
 
   @Test
   void toBuilder_roundTrips() {
-    CacheSettings s = CacheSettings.builder().ttl(Duration.ofSeconds(7)).listenDatabase(true).build();
+    CacheSettings s =
+        CacheSettings.builder().ttl(Duration.ofSeconds(7)).listenDatabase(true).build();
     assertThat(s.toBuilder().build()).isEqualTo(s);
   }
 }

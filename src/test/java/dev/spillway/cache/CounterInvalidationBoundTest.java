@@ -3,8 +3,8 @@ package dev.spillway.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.time.Duration;
@@ -45,18 +45,27 @@ class CounterInvalidationBoundTest {
       a.flushOnce();
 
       // The purge reaches every reader; nothing was invalidated key by key.
-      await().atMost(Duration.ofSeconds(20)).until(() -> b.cachedCounters().get("views", "k0") == 1);
-      await().atMost(Duration.ofSeconds(20)).until(() -> b.cachedCounters().get("views", "k1") == 1);
-      await().atMost(Duration.ofSeconds(20)).until(() -> a.cachedCounters().get("views", "k1") == 1);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> b.cachedCounters().get("views", "k0") == 1);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> b.cachedCounters().get("views", "k1") == 1);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> a.cachedCounters().get("views", "k1") == 1);
       assertThat(counter(a, "spillway.cache.counters.purges")).isGreaterThanOrEqualTo(1);
-      assertThat(counter(a, "spillway.cache.counters.invalidations.dropped")).isGreaterThanOrEqualTo(50);
+      assertThat(counter(a, "spillway.cache.counters.invalidations.dropped"))
+          .isGreaterThanOrEqualTo(50);
 
       // A flush that fits is invalidated key by key again, with no further purge.
       double purges = counter(a, "spillway.cache.counters.purges");
       a.counters().increment("views", "k0", 5);
       a.counters().flush();
       a.flushOnce();
-      await().atMost(Duration.ofSeconds(20)).until(() -> b.cachedCounters().get("views", "k0") == 6);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> b.cachedCounters().get("views", "k0") == 6);
       assertThat(counter(a, "spillway.cache.counters.purges")).isEqualTo(purges);
       assertThat(b.counters().get("views", "k0")).as("exact read agrees").isEqualTo(6);
     }
@@ -74,8 +83,12 @@ class CounterInvalidationBoundTest {
         a.flushOnce();
         assertThat(b.cachedCounters().get("clicks", "k7")).isBetween(0L, (long) round);
       }
-      await().atMost(Duration.ofSeconds(20)).until(() -> b.cachedCounters().get("clicks", "k7") == 5);
-      await().atMost(Duration.ofSeconds(20)).until(() -> a.cachedCounters().get("clicks", "k39") == 5);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> b.cachedCounters().get("clicks", "k7") == 5);
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> a.cachedCounters().get("clicks", "k39") == 5);
     }
   }
 

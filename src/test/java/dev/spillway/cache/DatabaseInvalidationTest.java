@@ -4,8 +4,8 @@ import static dev.spillway.cache.CacheFixtures.User;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.time.Duration;
@@ -35,11 +35,14 @@ class DatabaseInvalidationTest {
       CacheFixtures.createUsers(env, 10);
       env.exec(
           "CREATE TRIGGER users_cache AFTER INSERT OR UPDATE OR DELETE ON users"
-              + " FOR EACH ROW EXECUTE FUNCTION " + env.schema() + ".cache_invalidate('user', 'id')");
+              + " FOR EACH ROW EXECUTE FUNCTION "
+              + env.schema()
+              + ".cache_invalidate('user', 'id')");
       env.exec(
           "CREATE TRIGGER users_team_cache AFTER INSERT OR UPDATE OR DELETE ON users"
               + " FOR EACH ROW EXECUTE FUNCTION "
-              + env.schema() + ".cache_invalidate('#team:', 'member', 'team_id')");
+              + env.schema()
+              + ".cache_invalidate('#team:', 'member', 'team_id')");
       CacheAside<Long, User> onA = users(a, env);
       CacheAside<Long, User> onB = users(b, env);
       assertThat(onA.get(1L).name()).isEqualTo("user-1");
@@ -58,7 +61,9 @@ class DatabaseInvalidationTest {
 
       // Once relaying, a single statement suffices, INSERTs included (the cached null goes).
       env.exec("INSERT INTO users VALUES (99, 'new', 8)");
-      await().atMost(Duration.ofSeconds(5)).until(() -> onA.get(99L) != null && onB.get(99L) != null);
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> onA.get(99L) != null && onB.get(99L) != null);
       env.exec("DELETE FROM users WHERE id = 2");
       onB.get(3L);
       await().atMost(Duration.ofSeconds(5)).until(() -> onA.get(2L) == null && onB.get(2L) == null);

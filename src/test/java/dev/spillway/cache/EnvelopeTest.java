@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spillway.ConfigException;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -13,13 +14,15 @@ import org.junit.jupiter.api.Test;
 /** The L2 envelope and the AES-GCM codec, without servers. */
 class EnvelopeTest {
   private static final byte[] K1 = new byte[16];
-  private static final byte[] K2 = "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
+  private static final byte[] K2 =
+      "0123456789abcdef0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
   private static Envelope sample() {
     Map<String, Long> tags = new LinkedHashMap<>();
     tags.put("team:7", 42L);
     tags.put("org:1", 0L);
-    return new Envelope(3, false, 1_000L, 25, 61_000L, tags, "{\"id\":1}".getBytes(StandardCharsets.UTF_8));
+    return new Envelope(
+        3, false, 1_000L, 25, 61_000L, tags, "{\"id\":1}".getBytes(StandardCharsets.UTF_8));
   }
 
   @Test
@@ -48,8 +51,9 @@ class EnvelopeTest {
   void decode_otherSchemaVersionOrDamage_isNull() {
     byte[] raw = sample().encode("k", null);
     assertThat(Envelope.decode("k", raw, 4, null)).isNull();
-    assertThat(Envelope.decode("k", java.util.Arrays.copyOf(raw, raw.length - 1), 3, null)).isNull();
-    assertThat(Envelope.decode("k", "not an envelope".getBytes(StandardCharsets.UTF_8), 3, null)).isNull();
+    assertThat(Envelope.decode("k", Arrays.copyOf(raw, raw.length - 1), 3, null)).isNull();
+    assertThat(Envelope.decode("k", "not an envelope".getBytes(StandardCharsets.UTF_8), 3, null))
+        .isNull();
     raw[0] = 9; // another envelope format
     assertThat(Envelope.decode("k", raw, 3, null)).isNull();
   }
@@ -61,7 +65,9 @@ class EnvelopeTest {
     assertThat(new String(sealed, StandardCharsets.ISO_8859_1)).doesNotContain("\"id\"");
     assertThat(Envelope.decode("user:1", sealed, 3, old).payload()).isEqualTo(sample().payload());
     AesGcmCodec rotated = AesGcmCodec.of("k2", Map.of("k2", K2, "k1", K1));
-    assertThat(Envelope.decode("user:1", sealed, 3, rotated)).as("old key id still opens").isNotNull();
+    assertThat(Envelope.decode("user:1", sealed, 3, rotated))
+        .as("old key id still opens")
+        .isNotNull();
     AesGcmCodec dropped = AesGcmCodec.of("k2", Map.of("k2", K2));
     assertThat(Envelope.decode("user:1", sealed, 3, dropped)).as("key retired: a miss").isNull();
     assertThat(Envelope.decode("user:2", sealed, 3, old)).as("copied to another key").isNull();
@@ -82,7 +88,8 @@ class EnvelopeTest {
     String b64 = Base64.getEncoder().encodeToString(K2);
     AesGcmCodec c =
         AesGcmCodec.fromEnvironment(
-            Map.of("KEYS", "new:" + b64 + ", old:" + Base64.getEncoder().encodeToString(K1)), "KEYS");
+            Map.of("KEYS", "new:" + b64 + ", old:" + Base64.getEncoder().encodeToString(K1)),
+            "KEYS");
     assertThat(c.activeKeyId()).isEqualTo("new");
     assertThat(c.toString()).doesNotContain(b64);
     assertThatThrownBy(() -> AesGcmCodec.fromEnvironment(Map.of(), "KEYS"))

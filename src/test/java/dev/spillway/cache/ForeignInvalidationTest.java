@@ -6,11 +6,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.ConfigException;
-import dev.spillway.config.ConfigLoader;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.CacheSettings;
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.testing.LogCapture;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
@@ -34,9 +34,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 16, item 2: invalidation events that other services publish on {@code
  * cache.foreign-channel}, between two runtimes A and B sharing Redis and PostgreSQL. Events are
- * published on a raw Lettuce connection, as {@code redis-cli PUBLISH} would (and through
- * redis-cli itself when it is installed). L1 TTLs are a minute, so anything evicted within a test
- * was evicted by an event.
+ * published on a raw Lettuce connection, as {@code redis-cli PUBLISH} would (and through redis-cli
+ * itself when it is installed). L1 TTLs are a minute, so anything evicted within a test was evicted
+ * by an event.
  */
 @ExtendWith(ServicesExtension.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -160,7 +160,8 @@ class ForeignInvalidationTest {
     assertThat(loads).hasValue(4);
 
     publish("{\"tag\":\"team:7\",\"cache\":\"tagged\"}");
-    await().atMost(Duration.ofSeconds(5))
+    await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> !onA.inL1(1L) && !onB.inL1(1L) && !onA.inL1(3L) && !onB.inL1(3L));
     assertThat(onA.inL1(2L) && onB.inL1(2L) && onA.inL1(4L) && onB.inL1(4L)).isTrue();
     assertThat(onB.get(1L)).isNotNull();
@@ -170,7 +171,8 @@ class ForeignInvalidationTest {
 
     // Without "cache": the tag of every cache.
     publish("{\"tag\":\"team:8\"}");
-    await().atMost(Duration.ofSeconds(5))
+    await()
+        .atMost(Duration.ofSeconds(5))
         .until(() -> !onA.inL1(2L) && !onB.inL1(2L) && !onA.inL1(4L) && !onB.inL1(4L));
   }
 
@@ -199,10 +201,12 @@ class ForeignInvalidationTest {
         publish(m);
       }
       publish("{\"entity\":\"nosuchcache\",\"id\":\"5\",\"action\":\"update\"}");
-      await().atMost(Duration.ofSeconds(5))
+      await()
+          .atMost(Duration.ofSeconds(5))
           .until(
-              () -> meter(a, "malformed") - malformedBefore >= malformed.size()
-                  && meter(a, "unknown") - unknownBefore >= 1);
+              () ->
+                  meter(a, "malformed") - malformedBefore >= malformed.size()
+                      && meter(a, "unknown") - unknownBefore >= 1);
       assertThat(meter(a, "malformed") - malformedBefore).isEqualTo(malformed.size());
       assertThat(logs.containing("event=cache_foreign_event_ignored"))
           .as("at most one line a minute per runtime (another test may have used the minute)")
@@ -225,7 +229,11 @@ class ForeignInvalidationTest {
 
     Process p =
         new ProcessBuilder(
-                "redis-cli", "-u", env.redisUri(), "PUBLISH", channel,
+                "redis-cli",
+                "-u",
+                env.redisUri(),
+                "PUBLISH",
+                channel,
                 "{\"entity\":\"cli\",\"id\":\"9\",\"action\":\"update\"}")
             .redirectErrorStream(true)
             .start();
@@ -255,11 +263,13 @@ class ForeignInvalidationTest {
     Path p = dir.resolve("spillway.yaml");
     Files.writeString(
         p,
-        "cache:\n  foreign-channel: 'cache:invalidate'\n  foreign-entities: {user: users, Order: orders}\n");
+        "cache:\n"
+            + "  foreign-channel: 'cache:invalidate'\n"
+            + "  foreign-entities: {user: users, Order: orders}\n");
     SpillwayConfig c = ConfigLoader.load(p, Map.of());
     assertThat(c.cache().foreignChannel()).isEqualTo("cache:invalidate");
-    assertThat(c.cache().foreignEntities()).containsExactlyInAnyOrderEntriesOf(
-        Map.of("user", "users", "Order", "orders"));
+    assertThat(c.cache().foreignEntities())
+        .containsExactlyInAnyOrderEntriesOf(Map.of("user", "users", "Order", "orders"));
     assertThat(c.cache().cacheForEntity("user")).isEqualTo("users");
     assertThat(c.cache().cacheForEntity("team")).isEqualTo("team");
     assertThat(c.toString()).contains("foreign-channel=cache:invalidate");
@@ -294,7 +304,8 @@ class ForeignInvalidationTest {
   @Test
   void build_foreignChannelIsBusChannel_refused() {
     CacheSettings clash = CacheSettings.builder().foreignChannel("sw:c:bus").build();
-    assertThatThrownBy(() -> CacheFixtures.config(env, env.redisUri(), clash).keyPrefix("sw:").build())
+    assertThatThrownBy(
+            () -> CacheFixtures.config(env, env.redisUri(), clash).keyPrefix("sw:").build())
         .isInstanceOf(ConfigException.class)
         .hasMessage(
             "cache.foreign-channel must differ from the invalidation bus channel but both were"

@@ -4,8 +4,8 @@ import static dev.spillway.cache.CacheFixtures.User;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.time.Duration;
@@ -26,8 +26,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Issue 5, cases 2, 4 and 6, between two runtimes A and B sharing Redis, PostgreSQL and the bus.
- * L1 TTLs are a minute here, so anything evicted within the test was evicted by a message.
+ * Issue 5, cases 2, 4 and 6, between two runtimes A and B sharing Redis, PostgreSQL and the bus. L1
+ * TTLs are a minute here, so anything evicted within the test was evicted by a message.
  */
 @ExtendWith(ServicesExtension.class)
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -59,7 +59,8 @@ class InvalidationTest {
       b.close();
     }
     // Case 5: every key the caches wrote carries a TTL.
-    int checked = CacheFixtures.assertEveryKeyHasTtl(env.redisUri(), CacheFixtures.cachePrefix(env));
+    int checked =
+        CacheFixtures.assertEveryKeyHasTtl(env.redisUri(), CacheFixtures.cachePrefix(env));
     assertThat(checked).isPositive();
   }
 
@@ -116,9 +117,9 @@ class InvalidationTest {
   }
 
   /**
-   * Case 4: a load on A that read the row before an update (and the invalidation sent from B
-   * after it) returns the old value to its caller but caches it nowhere: the next get on either
-   * runtime loads the new value.
+   * Case 4: a load on A that read the row before an update (and the invalidation sent from B after
+   * it) returns the old value to its caller but caches it nowhere: the next get on either runtime
+   * loads the new value.
    */
   @Test
   void get_invalidatedDuringSlowLoad_oldValueNotCached() throws Exception {
@@ -154,26 +155,35 @@ class InvalidationTest {
     assertThat(onA.get(900L).name()).isEqualTo("renamed");
     assertThat(onB.get(900L).name()).isEqualTo("renamed");
     assertThat(loads.get()).isEqualTo(2);
-    assertThat(a.meterRegistry().counter("spillway.cache.l2.writes.refused", "cache", "slow").count())
+    assertThat(
+            a.meterRegistry().counter("spillway.cache.l2.writes.refused", "cache", "slow").count())
         .isEqualTo(1);
   }
 
   /**
-   * Case 6: a tag invalidation on A evicts exactly the tagged entries, from L2 and from B's L1;
-   * tag metadata is one key per tag, whatever the number of entries.
+   * Case 6: a tag invalidation on A evicts exactly the tagged entries, from L2 and from B's L1; tag
+   * metadata is one key per tag, whatever the number of entries.
    */
   @Test
   void invalidateTag_evictsExactlyTaggedEntriesAcrossInstances_metadataPerTagOnly() {
     AtomicInteger loads = new AtomicInteger();
     CacheAside<Long, User> onA =
         a.cache("member", Long.class, User.class)
-            .loader(id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); })
+            .loader(
+                id -> {
+                  loads.incrementAndGet();
+                  return CacheFixtures.loadUser(env, id, 0);
+                })
             .tags(u -> List.of("team:" + u.teamId()))
             .build();
     DefaultCacheAside<Long, User> onB =
         CacheFixtures.engine(
             b.cache("member", Long.class, User.class)
-                .loader(id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); })
+                .loader(
+                    id -> {
+                      loads.incrementAndGet();
+                      return CacheFixtures.loadUser(env, id, 0);
+                    })
                 .tags(u -> List.of("team:" + u.teamId()))
                 .build());
     List<Long> ids = new ArrayList<>();

@@ -4,12 +4,13 @@ import static dev.spillway.cache.CacheFixtures.User;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.testing.RedisServerProcess;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -34,7 +35,11 @@ class RedisDownTest {
         Spillway sw = CacheFixtures.runtime(env, server.uri(), s)) {
       CacheAside<Long, User> users =
           sw.cache("user", Long.class, User.class)
-              .loader(id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); })
+              .loader(
+                  id -> {
+                    loads.incrementAndGet();
+                    return CacheFixtures.loadUser(env, id, 0);
+                  })
               .build();
       assertThat(users.get(1L).name()).isEqualTo("user-1");
       assertThat(loads.get()).isEqualTo(1);
@@ -46,7 +51,9 @@ class RedisDownTest {
           .atMost(Duration.ofSeconds(10))
           .until(
               () ->
-                  sw.meterRegistry().counter("spillway.cache.l1.clears", "reason", "disconnected").count()
+                  sw.meterRegistry()
+                          .counter("spillway.cache.l1.clears", "reason", "disconnected")
+                          .count()
                       >= 1);
       for (long id = 1; id <= 5; id++) {
         long t0 = System.nanoTime();
@@ -56,16 +63,20 @@ class RedisDownTest {
         assertThat(ms).as("get %d with Redis stopped took %d ms", id, ms).isLessThan(2_000);
       }
       assertThat(loads.get()).isEqualTo(6);
-      assertThat(users.get(3L).name()).as("loaded while Redis was away, L1 serves").isEqualTo("user-3");
+      assertThat(users.get(3L).name())
+          .as("loaded while Redis was away, L1 serves")
+          .isEqualTo("user-3");
       assertThat(loads.get()).isEqualTo(6);
-      assertThat(users.getAll(java.util.List.of(1L, 2L, 3L))).hasSize(3);
+      assertThat(users.getAll(List.of(1L, 2L, 3L))).hasSize(3);
 
       users.invalidate(1L); // must not throw; queued until Redis is back
       env.exec("UPDATE users SET name = 'changed' WHERE id = 1");
       assertThat(users.get(1L).name()).isEqualTo("changed");
       double failures =
           sw.meterRegistry().counter("spillway.cache.redis.errors", "cache", "user").count()
-              + sw.meterRegistry().counter("spillway.cache.redis.bypassed", "cache", "user").count();
+              + sw.meterRegistry()
+                  .counter("spillway.cache.redis.bypassed", "cache", "user")
+                  .count();
       assertThat(failures).isPositive();
 
       server.restart(); // empty, like a Redis that lost its data

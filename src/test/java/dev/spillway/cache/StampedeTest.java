@@ -3,7 +3,6 @@ package dev.spillway.cache;
 import static dev.spillway.cache.CacheFixtures.User;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
@@ -32,7 +31,8 @@ class StampedeTest {
   private static final int GETS = 1_000;
 
   @Test
-  void get_thousandConcurrentColdGetsOverFourInstances_loaderRunsOnce(TestEnv env) throws Exception {
+  void get_thousandConcurrentColdGetsOverFourInstances_loaderRunsOnce(TestEnv env)
+      throws Exception {
     CacheFixtures.createUsers(env, 3);
     AtomicInteger loads = new AtomicInteger();
     List<Spillway> runtimes = new ArrayList<>();
@@ -74,8 +74,10 @@ class StampedeTest {
       double coalesced = 0;
       double leaseWaits = 0;
       for (Spillway sw : runtimes) {
-        coalesced += sw.meterRegistry().counter("spillway.cache.coalesced", "cache", "user").count();
-        leaseWaits += sw.meterRegistry().counter("spillway.cache.lease.waits", "cache", "user").count();
+        coalesced +=
+            sw.meterRegistry().counter("spillway.cache.coalesced", "cache", "user").count();
+        leaseWaits +=
+            sw.meterRegistry().counter("spillway.cache.lease.waits", "cache", "user").count();
       }
       // Every get but one per runtime joined a load in its own JVM; three runtimes waited on the
       // fourth's lease.

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.Spillway;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
@@ -66,7 +66,11 @@ class WriteThroughTest {
   private DefaultCacheAside<Long, User> users(Spillway sw, String name, AtomicInteger loads) {
     return CacheFixtures.engine(
         sw.cache(name, Long.class, User.class)
-            .loader(id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); })
+            .loader(
+                id -> {
+                  loads.incrementAndGet();
+                  return CacheFixtures.loadUser(env, id, 0);
+                })
             .build());
   }
 
@@ -91,7 +95,8 @@ class WriteThroughTest {
     assertThat(onB.get(5L).name()).isEqualTo("put-5");
     assertThat(onA.get(5L).name()).isEqualTo("put-5");
     assertThat(loads.get()).as("B read the put value from L2, A from L1").isEqualTo(1);
-    assertThat(a.meterRegistry().counter("spillway.cache.puts", "cache", "put").count()).isEqualTo(1);
+    assertThat(a.meterRegistry().counter("spillway.cache.puts", "cache", "put").count())
+        .isEqualTo(1);
   }
 
   @Test
@@ -203,7 +208,10 @@ class WriteThroughTest {
   void put_taggedValue_invalidateTagEvictsIt() {
     AtomicInteger loads = new AtomicInteger();
     CacheLoader<Long, User> loader =
-        id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); };
+        id -> {
+          loads.incrementAndGet();
+          return CacheFixtures.loadUser(env, id, 0);
+        };
     DefaultCacheAside<Long, User> onA =
         CacheFixtures.engine(
             a.cache("tagged", Long.class, User.class)
@@ -236,7 +244,10 @@ class WriteThroughTest {
   void put_valueOverMaxValueBytes_invalidatesInstead() {
     AtomicInteger loads = new AtomicInteger();
     CacheLoader<Long, User> loader =
-        id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); };
+        id -> {
+          loads.incrementAndGet();
+          return CacheFixtures.loadUser(env, id, 0);
+        };
     DefaultCacheAside<Long, User> onA =
         CacheFixtures.engine(a.cache("small", Long.class, User.class).loader(loader).build());
     DefaultCacheAside<Long, User> onB =
@@ -261,7 +272,10 @@ class WriteThroughTest {
     AtomicInteger loads = new AtomicInteger();
     AesGcmCodec codec = AesGcmCodec.of("k1", Map.of("k1", new byte[32]));
     CacheLoader<Long, User> loader =
-        id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); };
+        id -> {
+          loads.incrementAndGet();
+          return CacheFixtures.loadUser(env, id, 0);
+        };
     DefaultCacheAside<Long, User> onA =
         CacheFixtures.engine(
             a.cache("sealed", Long.class, User.class).loader(loader).encryption(codec).build());
@@ -283,7 +297,10 @@ class WriteThroughTest {
   void put_invalidTag_throwsAndInvalidates() {
     AtomicInteger loads = new AtomicInteger();
     CacheLoader<Long, User> loader =
-        id -> { loads.incrementAndGet(); return CacheFixtures.loadUser(env, id, 0); };
+        id -> {
+          loads.incrementAndGet();
+          return CacheFixtures.loadUser(env, id, 0);
+        };
     DefaultCacheAside<Long, User> onA =
         CacheFixtures.engine(
             a.cache("badtag", Long.class, User.class)

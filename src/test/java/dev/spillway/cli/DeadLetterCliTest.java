@@ -24,9 +24,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code spillway dead-letter} run in-process against real Redis and PostgreSQL: the class of a
- * row decides what a plain replay does, and every decision is recorded and final. Each test uses
- * its own counter names, so they share the class's schema without seeing each other's totals.
+ * {@code spillway dead-letter} run in-process against real Redis and PostgreSQL: the class of a row
+ * decides what a plain replay does, and every decision is recorded and final. Each test uses its
+ * own counter names, so they share the class's schema without seeing each other's totals.
  */
 @ExtendWith(ServicesExtension.class)
 class DeadLetterCliTest {
@@ -49,7 +49,8 @@ class DeadLetterCliTest {
           prefix: "%s"
           stripes: 1
         """
-            .formatted(env.redisUri(), env.jdbcUrl(), env.jdbcUser(), env.schema(), env.keyPrefix()));
+            .formatted(
+                env.redisUri(), env.jdbcUrl(), env.jdbcUser(), env.schema(), env.keyPrefix()));
     config = p.toString();
   }
 
@@ -86,7 +87,8 @@ class DeadLetterCliTest {
   }
 
   private static long total(TestEnv env, String counter, String key) {
-    return env.queryLong("SELECT total FROM counter_totals WHERE counter = ? AND key = ?", counter, key);
+    return env.queryLong(
+        "SELECT total FROM counter_totals WHERE counter = ? AND key = ?", counter, key);
   }
 
   @Test
@@ -109,8 +111,11 @@ class DeadLetterCliTest {
       assertThat(after.ok()).as(after.toString()).isTrue();
       assertThat(after.deadLetters()).isEqualTo(1);
       assertThat(total(env, "rb", "a")).as("resurrected cells not counted").isEqualTo(100);
-      DeadLetters.Row row = sw.deadLetters().list(null, 10).stream()
-          .filter(r -> "rb".equals(r.counter())).findFirst().orElseThrow();
+      DeadLetters.Row row =
+          sw.deadLetters().list(null, 10).stream()
+              .filter(r -> "rb".equals(r.counter()))
+              .findFirst()
+              .orElseThrow();
       assertThat(row.kind()).isEqualTo(DeadLetterKind.MAYBE_COUNTED);
       assertThat(row.delta()).isEqualByComparingTo("99");
       id = row.id();
@@ -118,32 +123,53 @@ class DeadLetterCliTest {
 
     Run list = cli("dead-letter", "list");
     assertThat(list.exitCode()).as(list.all()).isZero();
-    assertThat(list.out()).containsPattern(id + "\\s+maybe_counted\\s+rb\\s+a\\s+99\\s+Redis rolled back");
+    assertThat(list.out())
+        .containsPattern(id + "\\s+maybe_counted\\s+rb\\s+a\\s+99\\s+Redis rolled back");
 
     Run plain = cli("dead-letter", "replay");
     assertThat(plain.exitCode()).as(plain.all()).isZero();
     assertThat(plain.out())
         .contains("replayed 0, still failing 0")
-        .contains("1 row left: its cells may already be counted (Redis rollback); review them, then"
-            + " `dead-letter replay --id N` or `dead-letter discard --id N --reason ...`");
-    assertThat(total(env, "rb", "a")).as("a plain replay leaves maybe_counted rows alone").isEqualTo(100);
-    assertThat(env.queryLong("SELECT count(*) FROM dead_letter WHERE id = ? AND decision IS NULL", id)).isOne();
+        .contains(
+            "1 row left: its cells may already be counted (Redis rollback); review them, then"
+                + " `dead-letter replay --id N` or `dead-letter discard --id N --reason ...`");
+    assertThat(total(env, "rb", "a"))
+        .as("a plain replay leaves maybe_counted rows alone")
+        .isEqualTo(100);
+    assertThat(
+            env.queryLong("SELECT count(*) FROM dead_letter WHERE id = ? AND decision IS NULL", id))
+        .isOne();
 
-    Run one = cli("dead-letter", "replay", "--id", Long.toString(id), "--by", "alice", "--reason", "the 99 never reached the total");
+    Run one =
+        cli(
+            "dead-letter",
+            "replay",
+            "--id",
+            Long.toString(id),
+            "--by",
+            "alice",
+            "--reason",
+            "the 99 never reached the total");
     assertThat(one.exitCode()).as(one.all()).isZero();
-    assertThat(one.out()).contains("replayed dead letter " + id + " (maybe_counted, rb a, delta 99), decided by alice");
+    assertThat(one.out())
+        .contains(
+            "replayed dead letter " + id + " (maybe_counted, rb a, delta 99), decided by alice");
     assertThat(total(env, "rb", "a")).isEqualTo(199);
 
     Run again = cli("dead-letter", "replay", "--id", Long.toString(id));
     assertThat(again.exitCode()).isEqualTo(1);
-    assertThat(again.err()).contains("dead letter " + id + " was already replayed by alice at")
+    assertThat(again.err())
+        .contains("dead letter " + id + " was already replayed by alice at")
         .contains("a closed row is never replayed or discarded again");
-    assertThat(cli("dead-letter", "discard", "--id", Long.toString(id), "--reason", "x").exitCode()).isEqualTo(1);
+    assertThat(cli("dead-letter", "discard", "--id", Long.toString(id), "--reason", "x").exitCode())
+        .isEqualTo(1);
     assertThat(total(env, "rb", "a")).as("applied exactly once").isEqualTo(199);
-    assertThat(env.queryLong(
-            "SELECT count(*) FROM dead_letter WHERE id = ? AND decision = 'replayed' AND decided_by = 'alice'"
-                + " AND decided_at IS NOT NULL AND replayed_at = decided_at"
-                + " AND decision_reason = 'the 99 never reached the total'", id))
+    assertThat(
+            env.queryLong(
+                "SELECT count(*) FROM dead_letter WHERE id = ? AND decision = 'replayed' AND"
+                    + " decided_by = 'alice' AND decided_at IS NOT NULL AND replayed_at ="
+                    + " decided_at AND decision_reason = 'the 99 never reached the total'",
+                id))
         .isOne();
   }
 
@@ -158,8 +184,11 @@ class DeadLetterCliTest {
       c.increment("ov", "k", 10); // would overflow the stored total: an unapplied dead letter
       c.flush();
       assertThat(sw.flushOnce().deadLetters()).isEqualTo(1);
-      DeadLetters.Row row = sw.deadLetters().list(null, 10).stream()
-          .filter(r -> "ov".equals(r.counter())).findFirst().orElseThrow();
+      DeadLetters.Row row =
+          sw.deadLetters().list(null, 10).stream()
+              .filter(r -> "ov".equals(r.counter()))
+              .findFirst()
+              .orElseThrow();
       assertThat(row.kind()).isEqualTo(DeadLetterKind.UNAPPLIED);
       id = row.id();
     }
@@ -169,16 +198,29 @@ class DeadLetterCliTest {
     assertThat(noReason.exitCode()).isEqualTo(2);
     assertThat(noReason.err()).contains("dead-letter discard needs --reason TEXT");
 
-    Run discard = cli("dead-letter", "discard", "--id", n, "--by", "bob", "--reason", "double-sent by the importer");
+    Run discard =
+        cli(
+            "dead-letter",
+            "discard",
+            "--id",
+            n,
+            "--by",
+            "bob",
+            "--reason",
+            "double-sent by the importer");
     assertThat(discard.exitCode()).as(discard.all()).isZero();
-    assertThat(discard.out()).contains("discarded dead letter " + id + " (unapplied, ov k, delta 10), decided by bob");
-    assertThat(env.queryLong(
-            "SELECT count(*) FROM dead_letter WHERE id = ? AND decision = 'discarded' AND decided_by = 'bob'"
-                + " AND decided_at > now() - interval '5 minutes' AND replayed_at IS NULL"
-                + " AND decision_reason = 'double-sent by the importer'", id))
+    assertThat(discard.out())
+        .contains("discarded dead letter " + id + " (unapplied, ov k, delta 10), decided by bob");
+    assertThat(
+            env.queryLong(
+                "SELECT count(*) FROM dead_letter WHERE id = ? AND decision = 'discarded' AND"
+                    + " decided_by = 'bob' AND decided_at > now() - interval '5 minutes' AND"
+                    + " replayed_at IS NULL AND decision_reason = 'double-sent by the importer'",
+                id))
         .isOne();
 
-    env.exec("UPDATE counter_totals SET total = 0 WHERE counter = 'ov' AND key = 'k'"); // would fit now
+    env.exec(
+        "UPDATE counter_totals SET total = 0 WHERE counter = 'ov' AND key = 'k'"); // would fit now
     Run plain = cli("dead-letter", "replay");
     assertThat(plain.exitCode()).as(plain.all()).isZero();
     Run byId = cli("dead-letter", "replay", "--id", n);
@@ -189,7 +231,9 @@ class DeadLetterCliTest {
     assertThat(total(env, "ov", "k")).as("a discarded row is never applied").isZero();
 
     Run show = cli("dead-letter", "show", "--id", n);
-    assertThat(show.out()).contains("decision    discarded by bob at").contains("double-sent by the importer");
+    assertThat(show.out())
+        .contains("decision    discarded by bob at")
+        .contains("double-sent by the importer");
     Run missing = cli("dead-letter", "replay", "--id", "987654321");
     assertThat(missing.exitCode()).isEqualTo(1);
     assertThat(missing.err()).contains("there is no dead letter 987654321");
@@ -202,7 +246,9 @@ class DeadLetterCliTest {
       sw.counters().increment("esc", "fine", 1);
       sw.counters().flush();
       // Foreign garbage in the stripe: a key that clears the screen, a value that sets the title.
-      redis.sync().hset(env.keyPrefix() + "{0}:live", "esc||k\u001b[2J\u202e", "1\u001b]0;pwned\u0007");
+      redis
+          .sync()
+          .hset(env.keyPrefix() + "{0}:live", "esc||k\u001b[2J\u202e", "1\u001b]0;pwned\u0007");
       for (int i = 0; i < 5 && sw.flushOnce().batchesClaimed() > 0; i++) {
         // drain
       }

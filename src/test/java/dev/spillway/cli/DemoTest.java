@@ -25,8 +25,18 @@ class DemoTest {
         "redis:\n  uri: %s\npostgres:\n  jdbc-url: %s\n  user: %s\n"
             .formatted(env.redisUri(), env.jdbcUrl(), env.jdbcUser()));
     JvmProcess.Result r =
-        JvmProcess.run(Main.class, Duration.ofSeconds(120), "demo", "--duration", "3s", "--threads", "1",
-            "--pages", "500", "--config", config.toString());
+        JvmProcess.run(
+            Main.class,
+            Duration.ofSeconds(120),
+            "demo",
+            "--duration",
+            "3s",
+            "--threads",
+            "1",
+            "--pages",
+            "500",
+            "--config",
+            config.toString());
     assertThat(r.exitCode()).as(r.output()).isZero();
     assertThat(r.output())
         .contains("incr/s")

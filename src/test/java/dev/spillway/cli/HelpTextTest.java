@@ -12,8 +12,8 @@ import picocli.CommandLine.Model.PositionalParamSpec;
 
 /**
  * Every command's {@code --help} wraps cleanly at any terminal width: picocli wraps each text
- * element to the width, so an element must be whole sentences (never a line broken by hand) and
- * may not hold a line break of its own.
+ * element to the width, so an element must be whole sentences (never a line broken by hand) and may
+ * not hold a line break of its own.
  */
 class HelpTextTest {
 
@@ -37,7 +37,8 @@ class HelpTextTest {
           // An element that stops mid-sentence (no closing punctuation) followed by more prose
           // (not a blank line, not an indented example) is a sentence wrapped by hand: at
           // another width it shows as a short line in the middle of a paragraph.
-          boolean midSentence = !line.isBlank() && !line.startsWith(" ") && !line.matches(".*[.:!?)]$");
+          boolean midSentence =
+              !line.isBlank() && !line.startsWith(" ") && !line.matches(".*[.:!?)]$");
           boolean continues = !next.isBlank() && !next.startsWith(" ");
           if (midSentence && continues) {
             split.add(spec.qualifiedName() + ": \"" + line + "\" / \"" + next + "\"");

@@ -37,7 +37,8 @@ class MainTest {
           prefix: "%s"
           stripes: 16
         """
-            .formatted(env.redisUri(), env.jdbcUrl(), env.jdbcUser(), env.schema(), env.keyPrefix()));
+            .formatted(
+                env.redisUri(), env.jdbcUrl(), env.jdbcUser(), env.schema(), env.keyPrefix()));
   }
 
   private static JvmProcess.Result cli(String... args) {
@@ -63,7 +64,9 @@ class MainTest {
     JvmProcess.Result flush = cli("flush", "--once", "--config", cfg);
     assertThat(flush.exitCode()).as(flush.output()).isZero();
     assertThat(flush.output()).contains("applied=1");
-    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter='page_views' AND key='42'"))
+    assertThat(
+            env.queryLong(
+                "SELECT total FROM counter_totals WHERE counter='page_views' AND key='42'"))
         .isEqualTo(6);
 
     JvmProcess.Result after = cli("get", "page_views", "42", "--config", cfg);
@@ -85,7 +88,9 @@ class MainTest {
     Files.writeString(bad, "flush:\n  intreval: 1s\n");
     JvmProcess.Result r = cli("flush", "--once", "--config", bad.toString());
     assertThat(r.exitCode()).isEqualTo(2);
-    assertThat(r.output()).contains("flush.intreval is not a known setting").doesNotContain("\tat ");
+    assertThat(r.output())
+        .contains("flush.intreval is not a known setting")
+        .doesNotContain("\tat ");
   }
 
   @Test

@@ -14,8 +14,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -29,8 +31,8 @@ import picocli.CommandLine;
 /**
  * Every CLI command, run against URLs that carry a known password (in the config file, in the
  * environment, on the command line), must print that password nowhere: not on stdout, not on
- * stderr, not in a log line. One child JVM per scenario runs every command in turn ({@link
- * Probe}), with {@code -v} so that INFO logs (the start-up line) are written too.
+ * stderr, not in a log line. One child JVM per scenario runs every command in turn ({@link Probe}),
+ * with {@code -v} so that INFO logs (the start-up line) are written too.
  */
 @ExtendWith(ServicesExtension.class)
 class RedactionCliTest {
@@ -102,8 +104,10 @@ class RedactionCliTest {
     String out =
         probe(
             Map.of(
-                "SPILLWAY_JDBC_URL", "postgresql://app:" + HARD + "@127.0.0.1:5432/test",
-                "SPILLWAY_JDBC_PASSWORD", SIMPLE),
+                "SPILLWAY_JDBC_URL",
+                "postgresql://app:" + HARD + "@127.0.0.1:5432/test",
+                "SPILLWAY_JDBC_PASSWORD",
+                SIMPLE),
             Set.of(),
             "-c",
             cfg.toString());
@@ -143,8 +147,10 @@ class RedactionCliTest {
     String out =
         probe(
             Map.of(
-                "SPILLWAY_REDIS_URI", "redis://nosuchuser:" + encoded + "@127.0.0.1:6379",
-                "SPILLWAY_JDBC_PASSWORD", SIMPLE),
+                "SPILLWAY_REDIS_URI",
+                "redis://nosuchuser:" + encoded + "@127.0.0.1:6379",
+                "SPILLWAY_JDBC_PASSWORD",
+                SIMPLE),
             Set.of("demo"), // would start an embedded Redis in place of the refusing one
             "-c",
             cfg.toString());
@@ -180,7 +186,7 @@ class RedactionCliTest {
     JvmProcess.Result r = JvmProcess.run(Probe.class, TIMEOUT, childEnv, args);
     assertThat(r.timedOut()).as(r.output()).isFalse();
     Map<String, Integer> exits = exitCodes(r.output());
-    Set<String> expected = new java.util.HashSet<>(ARGS.keySet());
+    Set<String> expected = new HashSet<>(ARGS.keySet());
     expected.removeAll(skip);
     assertThat(exits.keySet()).as(r.output()).containsExactlyInAnyOrderElementsOf(expected);
     return r.output();
@@ -205,7 +211,8 @@ class RedactionCliTest {
         worker:
           shutdown-timeout: 1s
         """
-            .formatted(redisUri, jdbcUrl, env.jdbcUser(), env.schema(), passwordLine, env.keyPrefix()));
+            .formatted(
+                redisUri, jdbcUrl, env.jdbcUser(), env.schema(), passwordLine, env.keyPrefix()));
     return cfg;
   }
 
@@ -217,20 +224,27 @@ class RedactionCliTest {
           .as(output)
           .doesNotContain(secret)
           .doesNotContain(encoded)
-          .doesNotContain(encoded.toLowerCase(java.util.Locale.ROOT))
+          .doesNotContain(encoded.toLowerCase(Locale.ROOT))
           .doesNotContain(encoded.replace("+", "%20"));
     }
-    assertThat(output).as(output).doesNotContain("S3cr").doesNotContain("w%rd").doesNotContain("hunter2");
+    assertThat(output)
+        .as(output)
+        .doesNotContain("S3cr")
+        .doesNotContain("w%rd")
+        .doesNotContain("hunter2");
   }
 
   /** Each command's section of the output says {@code text}: no command got by another way. */
   private static void assertEveryCommandSays(String output, String text) {
     for (Map.Entry<String, String> section : sections(output).entrySet()) {
-      assertThat(section.getValue()).as(section.getKey() + ":\n" + section.getValue()).contains(text);
+      assertThat(section.getValue())
+          .as(section.getKey() + ":\n" + section.getValue())
+          .contains(text);
     }
   }
 
-  private static final Pattern SECTION = Pattern.compile("(?s)### run (.+?)\\n(.*?)### exit \\1 (-?\\d+)");
+  private static final Pattern SECTION =
+      Pattern.compile("(?s)### run (.+?)\\n(.*?)### exit \\1 (-?\\d+)");
 
   private static Map<String, String> sections(String output) {
     Map<String, String> out = new LinkedHashMap<>();
@@ -272,9 +286,9 @@ class RedactionCliTest {
   }
 
   /**
-   * Runs every command of {@link Main} in this JVM, one after another, each with its {@link
-   * #ARGS}, {@code -v} and the probe's own arguments; brackets each with {@code ### run NAME} and
-   * {@code ### exit NAME CODE}. Commands named in {@code $REDACTION_PROBE_SKIP} are left out.
+   * Runs every command of {@link Main} in this JVM, one after another, each with its {@link #ARGS},
+   * {@code -v} and the probe's own arguments; brackets each with {@code ### run NAME} and {@code
+   * ### exit NAME CODE}. Commands named in {@code $REDACTION_PROBE_SKIP} are left out.
    */
   static final class Probe {
     static final String SKIP = "REDACTION_PROBE_SKIP";

@@ -32,8 +32,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The command line with PostgreSQL away, with a corrupt pending cell, and at the end of {@code
- * flush --once}: child processes against the real Redis and PostgreSQL; "PostgreSQL down" is a
- * JDBC URL on a closed local port.
+ * flush --once}: child processes against the real Redis and PostgreSQL; "PostgreSQL down" is a JDBC
+ * URL on a closed local port.
  */
 @ExtendWith(ServicesExtension.class)
 class StrictCliTest {
@@ -67,14 +67,24 @@ class StrictCliTest {
         write(
             "good.yaml",
             template.formatted(
-                env.redisUri(), env.jdbcUrl(), env.jdbcUser(), env.jdbcPassword(), env.schema(),
-                env.keyPrefix(), STRIPES));
+                env.redisUri(),
+                env.jdbcUrl(),
+                env.jdbcUser(),
+                env.jdbcPassword(),
+                env.schema(),
+                env.keyPrefix(),
+                STRIPES));
     dead =
         write(
             "dead.yaml",
             template.formatted(
-                env.redisUri(), DEAD_JDBC_URL, env.jdbcUser(), "s3cret-pw", env.schema(),
-                env.keyPrefix(), STRIPES));
+                env.redisUri(),
+                DEAD_JDBC_URL,
+                env.jdbcUser(),
+                "s3cret-pw",
+                env.schema(),
+                env.keyPrefix(),
+                STRIPES));
   }
 
   private static String write(String name, String text) throws IOException {
@@ -85,7 +95,9 @@ class StrictCliTest {
 
   private static JvmProcess.SplitResult cli(String... args) {
     JvmProcess.SplitResult r = JvmProcess.runSplit(Main.class, TIMEOUT, args);
-    assertThat(r.timedOut()).as("%s timed out: %s%s", List.of(args), r.stdout(), r.stderr()).isFalse();
+    assertThat(r.timedOut())
+        .as("%s timed out: %s%s", List.of(args), r.stdout(), r.stderr())
+        .isFalse();
     return r;
   }
 
@@ -96,7 +108,8 @@ class StrictCliTest {
   private static long total(TestEnv env, String counter, String key) {
     return env.queryLong(
         "SELECT coalesce(sum(total), 0) FROM counter_totals WHERE counter = ? AND key = ?",
-        counter, key);
+        counter,
+        key);
   }
 
   @Test

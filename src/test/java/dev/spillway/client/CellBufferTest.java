@@ -2,6 +2,7 @@ package dev.spillway.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.math.BigInteger;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -71,18 +72,18 @@ class CellBufferTest {
     buffer.add("c||k", 0, 10);
     buffer.add("c||k", 0, Long.MIN_VALUE); // the sentinel value itself must never be stored
     List<CellBuffer.Delta> out = buffer.drain();
-    java.math.BigInteger sum = java.math.BigInteger.ZERO;
+    BigInteger sum = BigInteger.ZERO;
     for (CellBuffer.Delta d : out) {
-      sum = sum.add(java.math.BigInteger.valueOf(d.value()));
+      sum = sum.add(BigInteger.valueOf(d.value()));
     }
     // The cell itself never holds the sentinel: it still accepts adds after all that.
     buffer.add("c||k", 0, 5);
     assertThat(buffer.drain()).containsExactly(new CellBuffer.Delta(0, "c||k", 5));
     assertThat(sum)
         .isEqualTo(
-            java.math.BigInteger.valueOf(Long.MAX_VALUE)
-                .add(java.math.BigInteger.TEN)
-                .add(java.math.BigInteger.valueOf(Long.MIN_VALUE)));
+            BigInteger.valueOf(Long.MAX_VALUE)
+                .add(BigInteger.TEN)
+                .add(BigInteger.valueOf(Long.MIN_VALUE)));
   }
 
   @Test

@@ -4,6 +4,8 @@ import dev.spillway.layout.CounterNames;
 import dev.spillway.layout.KeyLayout;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -19,19 +21,20 @@ import org.openjdk.jmh.annotations.State;
  * add to the local buffer, against the two obvious ways to count in a map. No Redis involved; the
  * end-to-end figures are in {@code dev.spillway.bench.BenchMain}.
  *
- * <p>Run: {@code make bench} (figure 0), or {@code java -cp target/classes:target/test-classes:$(cat
- * target/bench-classpath.txt) org.openjdk.jmh.Main IncrementBenchmark -t 2 -f 1 -wi 2 -i 3}.
+ * <p>Run: {@code make bench} (figure 0), or {@code java -cp
+ * target/classes:target/test-classes:$(cat target/bench-classpath.txt) org.openjdk.jmh.Main
+ * IncrementBenchmark -t 2 -f 1 -wi 2 -i 3}.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
-@OutputTimeUnit(java.util.concurrent.TimeUnit.SECONDS)
+@OutputTimeUnit(TimeUnit.SECONDS)
 public class IncrementBenchmark {
   private static final int KEYS = 1000;
   private final String[] keys = new String[KEYS];
   private final KeyLayout layout = new KeyLayout("sw:", 4096);
   private CellBuffer buffer;
   private ConcurrentHashMap<String, LongAdder> adders;
-  private ConcurrentHashMap<String, java.util.concurrent.atomic.AtomicLong> atomics;
+  private ConcurrentHashMap<String, AtomicLong> atomics;
 
   @Setup(Level.Iteration)
   public void setUp() {
@@ -62,6 +65,6 @@ public class IncrementBenchmark {
   @Benchmark
   public void atomicLongMap() {
     String key = keys[ThreadLocalRandom.current().nextInt(KEYS)];
-    atomics.computeIfAbsent("page_views||" + key, k -> new java.util.concurrent.atomic.AtomicLong()).incrementAndGet();
+    atomics.computeIfAbsent("page_views||" + key, k -> new AtomicLong()).incrementAndGet();
   }
 }

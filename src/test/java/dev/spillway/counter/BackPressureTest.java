@@ -9,6 +9,7 @@ import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -42,26 +43,31 @@ class BackPressureTest {
             .blockTimeout(Duration.ofSeconds(60))
             .build()) {
       Thread sampler =
-          Thread.ofPlatform().start(() -> {
-            while (producing.get()) {
-              maxPending.accumulateAndGet(sw.counters().pendingCells(), Math::max);
-              Thread.onSpinWait();
-            }
-          });
+          Thread.ofPlatform()
+              .start(
+                  () -> {
+                    while (producing.get()) {
+                      maxPending.accumulateAndGet(sw.counters().pendingCells(), Math::max);
+                      Thread.onSpinWait();
+                    }
+                  });
       List<Thread> producers = new ArrayList<>();
-      List<Throwable> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+      List<Throwable> failures = Collections.synchronizedList(new ArrayList<>());
       for (int t = 0; t < THREADS; t++) {
         int id = t;
         producers.add(
-            Thread.ofPlatform().start(() -> {
-              try {
-                for (int i = 0; i < PER_THREAD; i++) {
-                  sw.counters().increment("signups", "t" + id + "-" + (i % KEYS_PER_THREAD));
-                }
-              } catch (RuntimeException e) {
-                failures.add(e);
-              }
-            }));
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      try {
+                        for (int i = 0; i < PER_THREAD; i++) {
+                          sw.counters()
+                              .increment("signups", "t" + id + "-" + (i % KEYS_PER_THREAD));
+                        }
+                      } catch (RuntimeException e) {
+                        failures.add(e);
+                      }
+                    }));
       }
       for (Thread p : producers) {
         p.join();
@@ -75,9 +81,17 @@ class BackPressureTest {
       sw.counters().flush();
       assertThat(sw.flushOnce().ok()).isTrue();
     }
-    assertThat(env.queryLong("SELECT coalesce(sum(total), 0) FROM " + env.schema()
-        + ".counter_totals WHERE counter = 'signups'")).isEqualTo((long) THREADS * PER_THREAD);
-    assertThat(env.queryLong("SELECT count(*) FROM " + env.schema()
-        + ".counter_totals WHERE counter = 'signups'")).isEqualTo((long) THREADS * KEYS_PER_THREAD);
+    assertThat(
+            env.queryLong(
+                "SELECT coalesce(sum(total), 0) FROM "
+                    + env.schema()
+                    + ".counter_totals WHERE counter = 'signups'"))
+        .isEqualTo((long) THREADS * PER_THREAD);
+    assertThat(
+            env.queryLong(
+                "SELECT count(*) FROM "
+                    + env.schema()
+                    + ".counter_totals WHERE counter = 'signups'"))
+        .isEqualTo((long) THREADS * KEYS_PER_THREAD);
   }
 }

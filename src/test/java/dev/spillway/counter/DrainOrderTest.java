@@ -1,8 +1,8 @@
 package dev.spillway.counter;
 
-import dev.spillway.client.Scripts;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.spillway.client.Scripts;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
@@ -13,10 +13,10 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The drain script against packets that arrive out of order, as a Redis Cluster client sends a
- * pipeline to a node whose connection it is still opening: a client's second packet arriving
- * before its first must be refused (and resent), not accepted, or the first would then count as
- * a duplicate and be dropped without a trace. Found by {@code WorkersThroughputOnClusterTest}:
- * 256 or 512 cells of a stripe missing after a preload, about one run in six.
+ * pipeline to a node whose connection it is still opening: a client's second packet arriving before
+ * its first must be refused (and resent), not accepted, or the first would then count as a
+ * duplicate and be dropped without a trace. Found by {@code WorkersThroughputOnClusterTest}: 256 or
+ * 512 cells of a stripe missing after a preload, about one run in six.
  */
 @ExtendWith(ServicesExtension.class)
 class DrainOrderTest {
@@ -46,8 +46,16 @@ class DrainOrderTest {
 
   private static List<Object> drain(
       TestRedis redis, String[] keys, long seq, boolean resync, String field, String delta) {
-    return redis.sync()
-        .eval(Scripts.DRAIN.text(), ScriptOutputType.MULTI, keys,
-            "client-x", Long.toString(seq), resync ? "1" : "0", field, delta);
+    return redis
+        .sync()
+        .eval(
+            Scripts.DRAIN.text(),
+            ScriptOutputType.MULTI,
+            keys,
+            "client-x",
+            Long.toString(seq),
+            resync ? "1" : "0",
+            field,
+            delta);
   }
 }

@@ -12,6 +12,8 @@ import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -19,11 +21,11 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Issue 16, durable mode on one master with one replica (both test-owned): while the replica's
- * link is cut, {@code flush()} refuses (the master applied the drain, but WAIT cannot confirm it)
- * and the cells stay with the client; once the link is back, the same packets are re-sent, the
- * master answers them as duplicates, WAIT confirms, and the count is exact: nothing twice.
- * Under {@code async} the same cut does not stop {@code flush()}.
+ * Issue 16, durable mode on one master with one replica (both test-owned): while the replica's link
+ * is cut, {@code flush()} refuses (the master applied the drain, but WAIT cannot confirm it) and
+ * the cells stay with the client; once the link is back, the same packets are re-sent, the master
+ * answers them as duplicates, WAIT confirms, and the count is exact: nothing twice. Under {@code
+ * async} the same cut does not stop {@code flush()}.
  */
 @ExtendWith(ServicesExtension.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -47,15 +49,21 @@ class DurableModeTest {
             .isInstanceOf(SpillwayException.class)
             .hasMessageContaining("did not acknowledge");
         assertThat(c.pendingCells()).as("kept by the client while unconfirmed").isPositive();
-        assertThat(c.pending("durable", "a")).as("the master applied it all the same").isEqualTo(150);
+        assertThat(c.pending("durable", "a"))
+            .as("the master applied it all the same")
+            .isEqualTo(150);
 
         restore(replica);
         awaitLinked(master, 1);
         c.flush();
         assertThat(c.pendingCells()).isZero();
-        assertThat(c.pending("durable", "a")).as("re-sent, answered as a duplicate: once").isEqualTo(150);
+        assertThat(c.pending("durable", "a"))
+            .as("re-sent, answered as a duplicate: once")
+            .isEqualTo(150);
         try (TestRedis r = TestRedis.connect(replica.uri(), false)) {
-          await().atMost(Duration.ofSeconds(5)).until(() -> r.sync().info("replication").contains("master_link_status:up"));
+          await()
+              .atMost(Duration.ofSeconds(5))
+              .until(() -> r.sync().info("replication").contains("master_link_status:up"));
         }
       }
     }
@@ -100,8 +108,7 @@ class DurableModeTest {
   private static void cut(RedisServerProcess replica) {
     try (TestRedis r = TestRedis.connect(replica.uri(), false)) {
       r.sync().configSet("masterauth", "not-the-password");
-      ((io.lettuce.core.api.sync.RedisCommands<String, String>) r.sync())
-          .clientKill(io.lettuce.core.KillArgs.Builder.typeMaster());
+      ((RedisCommands<String, String>) r.sync()).clientKill(KillArgs.Builder.typeMaster());
     }
   }
 

@@ -1,7 +1,5 @@
 package dev.spillway.counter;
 
-import dev.spillway.testing.PendingState;
-import dev.spillway.testing.PendingState.Cell;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
@@ -11,13 +9,11 @@ import dev.spillway.OverflowPolicy;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayException;
 import dev.spillway.flush.FlushReport;
+import dev.spillway.testing.PendingState;
+import dev.spillway.testing.PendingState.Cell;
 import dev.spillway.testing.RedisServerProcess;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -29,25 +25,25 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Redis goes away under the embedded client (a test-owned {@code redis-server}, stopped and
- * restarted empty, as a crash without persistence does). The local buffer holds what Redis has
- * not acknowledged, bounded by {@code client.max-pending-cells}; the overflow policy decides what
- * happens beyond the bound. Whatever the policy, every increment that {@code increment()}
- * accepted reaches PostgreSQL exactly once, and none that it refused does.
+ * restarted empty, as a crash without persistence does). The local buffer holds what Redis has not
+ * acknowledged, bounded by {@code client.max-pending-cells}; the overflow policy decides what
+ * happens beyond the bound. Whatever the policy, every increment that {@code increment()} accepted
+ * reaches PostgreSQL exactly once, and none that it refused does.
  *
- * <p>A restart loses what Redis held (no persistence, by design of this test server), so each
- * case first moves everything that reached Redis on to PostgreSQL and lets the buffer empty
- * before stopping Redis: what is then counted is exactly what the client had to keep.
+ * <p>A restart loses what Redis held (no persistence, by design of this test server), so each case
+ * first moves everything that reached Redis on to PostgreSQL and lets the buffer empty before
+ * stopping Redis: what is then counted is exactly what the client had to keep.
  */
 @ExtendWith(ServicesExtension.class)
 class RedisOutageTest {
   private static final int BOUND = 1_000;
   private static final Duration REDIS_TIMEOUT = Duration.ofSeconds(1);
-
 
   private final TestEnv env;
 
@@ -108,8 +104,7 @@ class RedisOutageTest {
     Map<Cell, Long> expected = new HashMap<>();
     try (RedisServerProcess redis = RedisServerProcess.start();
         Spillway sw =
-            spillway(
-                redis, b -> b.maxPendingCells(BOUND).overflowPolicy(OverflowPolicy.FAIL))) {
+            spillway(redis, b -> b.maxPendingCells(BOUND).overflowPolicy(OverflowPolicy.FAIL))) {
       awaitBufferEmpty(sw);
       redis.stop();
 
@@ -134,7 +129,8 @@ class RedisOutageTest {
       sw.counters().flush();
       flushToPostgres(sw);
       assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
-      assertThat(PendingState.totals(env, counters)).doesNotContainKeys(new Cell("b_views", "new"), new Cell("b_views", "other"));
+      assertThat(PendingState.totals(env, counters))
+          .doesNotContainKeys(new Cell("b_views", "new"), new Cell("b_views", "other"));
     }
   }
 
@@ -166,14 +162,18 @@ class RedisOutageTest {
       assertThat(directBatches() - directBefore)
           .as("the full buffer went to PostgreSQL as direct:... ledger batches")
           .isPositive();
-      assertThat(env.queryLong("SELECT count(*) FROM flush_ledger WHERE batch_id LIKE 'direct:%' AND stripe = -1"))
+      assertThat(
+              env.queryLong(
+                  "SELECT count(*) FROM flush_ledger WHERE batch_id LIKE 'direct:%' AND stripe ="
+                      + " -1"))
           .isPositive();
 
       redis.restart();
       flushUntilAcknowledged(sw);
       flushToPostgres(sw);
       assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
-      assertThat(env.queryLong("SELECT count(*) - count(DISTINCT batch_id) FROM flush_ledger")).isZero();
+      assertThat(env.queryLong("SELECT count(*) - count(DISTINCT batch_id) FROM flush_ledger"))
+          .isZero();
       assertThat(env.queryLong("SELECT count(*) FROM dead_letter")).isZero();
     }
   }
@@ -235,7 +235,8 @@ class RedisOutageTest {
         flushToPostgres(sw);
       }
       assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
-      assertThat(PendingState.totals(env, counters)).doesNotContainKey(new Cell("d_views", "refused"));
+      assertThat(PendingState.totals(env, counters))
+          .doesNotContainKey(new Cell("d_views", "refused"));
     } finally {
       pool.shutdownNow();
       assertThat(pool.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
@@ -244,7 +245,7 @@ class RedisOutageTest {
 
   // ---------------------------------------------------------------------------------------------
 
-  private Spillway spillway(RedisServerProcess redis, java.util.function.Consumer<Spillway.Builder> tune) {
+  private Spillway spillway(RedisServerProcess redis, Consumer<Spillway.Builder> tune) {
     Spillway.Builder b =
         Spillway.builder()
             .redisUri(redis.uri())
@@ -273,13 +274,15 @@ class RedisOutageTest {
       Map<Cell, Long> expected) {
     for (String counter : counters) {
       for (int k = fromKey; k < toKey; k++) {
-        long delta = random.nextInt(5) == 0 ? -random.nextLong(1, 1_000) : random.nextLong(1, 1_000_000);
+        long delta =
+            random.nextInt(5) == 0 ? -random.nextLong(1, 1_000) : random.nextLong(1, 1_000_000);
         increment(sw, counter, "k" + k, delta, expected);
       }
     }
   }
 
-  private static void increment(Spillway sw, String counter, String key, long delta, Map<Cell, Long> expected) {
+  private static void increment(
+      Spillway sw, String counter, String key, long delta, Map<Cell, Long> expected) {
     sw.counters().increment(counter, key, delta);
     expected.merge(new Cell(counter, key), delta, Long::sum); // only once accepted
   }
@@ -324,5 +327,4 @@ class RedisOutageTest {
   private long directBatches() {
     return env.queryLong("SELECT count(*) FROM flush_ledger WHERE batch_id LIKE 'direct:%'");
   }
-
 }

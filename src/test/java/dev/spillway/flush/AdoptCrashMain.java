@@ -1,8 +1,8 @@
 package dev.spillway.flush;
 
+import dev.spillway.Spillway;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.KeyRegex;
-import dev.spillway.Spillway;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -26,8 +26,14 @@ public final class AdoptCrashMain {
         ns + "views:*",
         KeyRegex.compile(Pattern.quote(ns) + "views:(?<page_id>[0-9]+)"),
         AdoptMapping.Type.STRING,
-        "UPDATE " + schema + ".pages SET view_count = view_count + :delta WHERE id = CAST(:page_id AS bigint)",
-        null, null, null, null, 200);
+        "UPDATE "
+            + schema
+            + ".pages SET view_count = view_count + :delta WHERE id = CAST(:page_id AS bigint)",
+        null,
+        null,
+        null,
+        null,
+        200);
   }
 
   public static void main(String[] args) {
@@ -70,7 +76,8 @@ public final class AdoptCrashMain {
             .adopt(mapping(args[4], args[6]))
             .flushListener(listener)
             .build()) {
-      System.out.println("run finished without reaching " + boundary + ": " + sw.adoptOnce("page-views"));
+      System.out.println(
+          "run finished without reaching " + boundary + ": " + sw.adoptOnce("page-views"));
     }
     System.exit(3);
   }

@@ -38,8 +38,13 @@ class AdoptCrashTest {
     try (Spillway ignored = Spillways.builder(env).build()) {
       // migrations only
     }
-    env.exec("CREATE TABLE " + env.schema() + ".pages (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)");
-    env.exec("INSERT INTO " + env.schema() + ".pages (id) SELECT g FROM generate_series(0, ?) g", PAGES - 1);
+    env.exec(
+        "CREATE TABLE "
+            + env.schema()
+            + ".pages (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)");
+    env.exec(
+        "INSERT INTO " + env.schema() + ".pages (id) SELECT g FROM generate_series(0, ?) g",
+        PAGES - 1);
     client = RedisClient.create(env.redisUri());
     conn = client.connect();
   }
@@ -59,9 +64,17 @@ class AdoptCrashTest {
     long sumBefore = env.queryLong("SELECT sum(view_count) FROM pages");
 
     JvmProcess.Result child =
-        JvmProcess.run(AdoptCrashMain.class, Duration.ofSeconds(60),
-            env.redisUri(), env.jdbcUrl(), env.jdbcUser(), env.jdbcPassword(), env.schema(),
-            env.keyPrefix(), ns, boundary);
+        JvmProcess.run(
+            AdoptCrashMain.class,
+            Duration.ofSeconds(60),
+            env.redisUri(),
+            env.jdbcUrl(),
+            env.jdbcUser(),
+            env.jdbcPassword(),
+            env.schema(),
+            env.keyPrefix(),
+            ns,
+            boundary);
     assertThat(child.exitCode()).as(child.output()).isEqualTo(AdoptCrashMain.HALTED);
 
     // The state the crash left: a batch still registered in Redis, and the ledger/table as the
@@ -82,11 +95,16 @@ class AdoptCrashTest {
     // Writers keep writing between the crash and the recovery.
     write(ns, 5_000, boundary.hashCode() + 1);
     try (Spillway sw =
-        Spillways.builder(env).stripes(16).adopt(AdoptCrashMain.mapping(env.schema(), ns)).build()) {
+        Spillways.builder(env)
+            .stripes(16)
+            .adopt(AdoptCrashMain.mapping(env.schema(), ns))
+            .build()) {
       FlushReport r = sw.adoptOnce("page-views");
       assertThat(r.ok()).as(r.toString()).isTrue();
       if (boundary.equals("after-commit")) {
-        assertThat(r.batchesDuplicate()).as("the committed batch is recognised, not re-applied").isPositive();
+        assertThat(r.batchesDuplicate())
+            .as("the committed batch is recognised, not re-applied")
+            .isPositive();
       }
       assertThat(sw.adoptOnce("page-views").batchesApplied()).isZero();
     }
@@ -96,7 +114,8 @@ class AdoptCrashTest {
         var rs = st.executeQuery("SELECT id, view_count FROM " + env.schema() + ".pages")) {
       while (rs.next()) {
         if (rs.getLong(2) != expected[(int) rs.getLong(1)]) {
-          mismatches.add(rs.getLong(1) + ": " + rs.getLong(2) + " != " + expected[(int) rs.getLong(1)]);
+          mismatches.add(
+              rs.getLong(1) + ": " + rs.getLong(2) + " != " + expected[(int) rs.getLong(1)]);
         }
       }
     }
@@ -106,7 +125,9 @@ class AdoptCrashTest {
     assertThat(env.queryLong("SELECT count(*) FROM dead_letter")).isZero();
   }
 
-  /** {@code n} INCRBYs on random pages under namespace {@code ns}, recorded in {@link #expected}. */
+  /**
+   * {@code n} INCRBYs on random pages under namespace {@code ns}, recorded in {@link #expected}.
+   */
   private static void write(String ns, int n, long seed) throws Exception {
     SplittableRandom r = new SplittableRandom(seed);
     List<RedisFuture<Long>> futures = new ArrayList<>(n);

@@ -1,6 +1,7 @@
 package dev.spillway.flush;
 
 import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.KeyRegex;
 import dev.spillway.testing.TestEnv;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -10,10 +11,17 @@ final class AdoptFixtures {
   private AdoptFixtures() {}
 
   static void createTables(TestEnv env, int pages) {
-    env.exec("CREATE TABLE " + env.schema() + ".pages (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)");
-    env.exec("INSERT INTO " + env.schema() + ".pages (id) SELECT g FROM generate_series(0, ?) g", pages - 1);
     env.exec(
-        "CREATE TABLE " + env.schema() + ".daily_stats (day date NOT NULL, metric text NOT NULL,"
+        "CREATE TABLE "
+            + env.schema()
+            + ".pages (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)");
+    env.exec(
+        "INSERT INTO " + env.schema() + ".pages (id) SELECT g FROM generate_series(0, ?) g",
+        pages - 1);
+    env.exec(
+        "CREATE TABLE "
+            + env.schema()
+            + ".daily_stats (day date NOT NULL, metric text NOT NULL,"
             + " value bigint NOT NULL, PRIMARY KEY (day, metric))");
   }
 
@@ -25,9 +33,13 @@ final class AdoptFixtures {
     return new AdoptMapping(
         "page-views",
         ns + "views:*",
-        dev.spillway.config.KeyRegex.compile(Pattern.quote(ns) + "views:(?<page_id>[0-9]+)"),
+        KeyRegex.compile(Pattern.quote(ns) + "views:(?<page_id>[0-9]+)"),
         AdoptMapping.Type.STRING,
-        "UPDATE " + env.schema() + "." + table + " SET view_count = view_count + :delta"
+        "UPDATE "
+            + env.schema()
+            + "."
+            + table
+            + " SET view_count = view_count + :delta"
             + " WHERE id = CAST(:page_id AS bigint)",
         null,
         null,
@@ -40,7 +52,7 @@ final class AdoptFixtures {
     return new AdoptMapping(
         "daily-stats",
         ns + "stats:*",
-        dev.spillway.config.KeyRegex.compile(Pattern.quote(ns) + "stats:(?<day>[0-9-]{10})"),
+        KeyRegex.compile(Pattern.quote(ns) + "stats:(?<day>[0-9-]{10})"),
         AdoptMapping.Type.HASH,
         null,
         env.schema() + ".daily_stats",

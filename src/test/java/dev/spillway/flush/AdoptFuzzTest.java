@@ -2,9 +2,9 @@ package dev.spillway.flush;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.spillway.Spillway;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.KeyRegex;
-import dev.spillway.Spillway;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
@@ -20,8 +20,10 @@ import java.sql.ResultSet;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -30,8 +32,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * Issue 12: random bytes as keys and values under two mappings' patterns (control characters,
  * invalid UTF-8, keys and values up to 64 KB, empty values), written through a raw byte-array
- * connection. After the adopt runs: every applicable value counted exactly, every value that
- * cannot be applied in dead_letter with a readable (escaped) rendering and reason, every other key
+ * connection. After the adopt runs: every applicable value counted exactly, every value that cannot
+ * be applied in dead_letter with a readable (escaped) rendering and reason, every other key
  * byte-identical, and no dead letter holding a raw control character. The seed is printed; rerun
  * one with {@code -Dadopt.fuzz.seed=N}.
  */
@@ -49,28 +51,53 @@ class AdoptFuzzTest {
     SplittableRandom r = new SplittableRandom(seed);
     String ns = "fz-" + Long.toHexString(new SplittableRandom().nextLong()) + ":";
     AdoptFixtures.createTables(env, PAGES);
-    env.exec("CREATE TABLE " + env.schema() + ".fuzz_stats (day text NOT NULL, metric text NOT NULL,"
-        + " value bigint NOT NULL, PRIMARY KEY (day, metric))");
+    env.exec(
+        "CREATE TABLE "
+            + env.schema()
+            + ".fuzz_stats (day text NOT NULL, metric text NOT NULL,"
+            + " value bigint NOT NULL, PRIMARY KEY (day, metric))");
     KeyRegex views = KeyRegex.compile(Pattern.quote(ns) + "v:(?<page_id>[0-9]{1,3})");
     KeyRegex stats = KeyRegex.compile(Pattern.quote(ns) + "h:(?<day>[0-9]{4})");
-    AdoptMapping viewsMapping = new AdoptMapping("fz-views", ns + "v:*", views, AdoptMapping.Type.STRING,
-        "UPDATE " + env.schema() + ".pages SET view_count = view_count + :delta WHERE id = CAST(:page_id AS bigint)",
-        null, null, null, null, 50);
-    AdoptMapping statsMapping = new AdoptMapping("fz-stats", ns + "h:*", stats, AdoptMapping.Type.HASH,
-        null, env.schema() + ".fuzz_stats", Map.of("day", "day", "field", "metric"), "value", null, 50);
+    AdoptMapping viewsMapping =
+        new AdoptMapping(
+            "fz-views",
+            ns + "v:*",
+            views,
+            AdoptMapping.Type.STRING,
+            "UPDATE "
+                + env.schema()
+                + ".pages SET view_count = view_count + :delta WHERE id = CAST(:page_id AS bigint)",
+            null,
+            null,
+            null,
+            null,
+            50);
+    AdoptMapping statsMapping =
+        new AdoptMapping(
+            "fz-stats",
+            ns + "h:*",
+            stats,
+            AdoptMapping.Type.HASH,
+            null,
+            env.schema() + ".fuzz_stats",
+            Map.of("day", "day", "field", "metric"),
+            "value",
+            null,
+            50);
 
     Map<Integer, Long> pageTotals = new HashMap<>();
     Map<String, Long> statTotals = new HashMap<>(); // day|metric
-    List<String[]> expectedDead = new ArrayList<>(); // key, field (escaped) or null, raw, reason start
+    List<String[]> expectedDead =
+        new ArrayList<>(); // key, field (escaped) or null, raw, reason start
     List<Written> untouched = new ArrayList<>();
     Map<String, byte[]> dumps = new HashMap<>();
-    java.util.Set<String> leftAloneUnderMatch = new java.util.HashSet<>(); // distinct keys, escaped
+    Set<String> leftAloneUnderMatch = new HashSet<>(); // distinct keys, escaped
 
     try (RedisClient client = RedisClient.create(env.redisUri());
         StatefulRedisConnection<byte[], byte[]> conn = client.connect(ByteArrayCodec.INSTANCE)) {
       RedisCommands<byte[], byte[]> redis = conn.sync();
       // 1. string keys named like counters: integer or garbage values
-      java.util.Set<Integer> usedPages = new java.util.HashSet<>();
+      Set<Integer> usedPages = new HashSet<>();
       for (int i = 0; i < 300; i++) {
         int page = r.nextInt(PAGES);
         if (!usedPages.add(page)) {
@@ -84,7 +111,8 @@ class AdoptFuzzTest {
         } else {
           byte[] v = garbage(r);
           redis.set(key, v);
-          expectedDead.add(new String[] {ns + "v:" + page, null, escape(v), "value is not a 64-bit integer"});
+          expectedDead.add(
+              new String[] {ns + "v:" + page, null, escape(v), "value is not a 64-bit integer"});
         }
       }
       // 2. keys under the match that key-regex does not describe: random bytes, up to 64 KB
@@ -142,9 +170,15 @@ class AdoptFuzzTest {
           String v = text(value);
           boolean integer = v != null && v.matches("-?[0-9]{1,15}");
           if (fieldText == null) {
-            expectedDead.add(new String[] {ns + "h:" + day, escape(field), escape(value), "hash field is not text"});
+            expectedDead.add(
+                new String[] {
+                  ns + "h:" + day, escape(field), escape(value), "hash field is not text"
+                });
           } else if (!integer) {
-            expectedDead.add(new String[] {ns + "h:" + day, fieldText, escape(value), "value is not a 64-bit integer"});
+            expectedDead.add(
+                new String[] {
+                  ns + "h:" + day, fieldText, escape(value), "value is not a 64-bit integer"
+                });
           } else {
             statTotals.merge(day + "|" + fieldText, Long.parseLong(v), Long::sum);
           }
@@ -174,37 +208,52 @@ class AdoptFuzzTest {
       // nothing lost: every applicable value counted exactly
       for (int page = 0; page < PAGES; page++) {
         assertThat(env.queryLong("SELECT view_count FROM pages WHERE id = ?", (long) page))
-            .as("page " + page).isEqualTo(pageTotals.getOrDefault(page, 0L));
+            .as("page " + page)
+            .isEqualTo(pageTotals.getOrDefault(page, 0L));
       }
       for (var e : statTotals.entrySet()) {
         String[] dm = e.getKey().split("\\|", 2);
-        assertThat(env.queryLong("SELECT value FROM fuzz_stats WHERE day = ? AND metric = ?", dm[0], dm[1]))
-            .as(e.getKey()).isEqualTo(e.getValue());
+        assertThat(
+                env.queryLong(
+                    "SELECT value FROM fuzz_stats WHERE day = ? AND metric = ?", dm[0], dm[1]))
+            .as(e.getKey())
+            .isEqualTo(e.getValue());
       }
       assertThat(env.queryLong("SELECT count(*) FROM fuzz_stats")).isEqualTo(statTotals.size());
       // every value that cannot be applied is a readable dead letter
       assertThat(v.deadLetters() + h.deadLetters()).isEqualTo(expectedDead.size());
       for (String[] d : expectedDead) {
-        assertThat(env.queryLong(
-                "SELECT count(*) FROM dead_letter WHERE key = ? AND field IS NOT DISTINCT FROM ?"
-                    + " AND raw = ? AND reason LIKE ?", d[0], d[1], d[2], d[3] + "%"))
-            .as("dead letter for " + d[0] + " " + d[1] + " = " + abbreviate(d[2])).isEqualTo(1);
+        assertThat(
+                env.queryLong(
+                    "SELECT count(*) FROM dead_letter WHERE key = ? AND field IS NOT DISTINCT FROM"
+                        + " ? AND raw = ? AND reason LIKE ?",
+                    d[0],
+                    d[1],
+                    d[2],
+                    d[3] + "%"))
+            .as("dead letter for " + d[0] + " " + d[1] + " = " + abbreviate(d[2]))
+            .isEqualTo(1);
       }
       try (var c = env.dataSource().getConnection();
           var st = c.createStatement();
-          ResultSet rs = st.executeQuery("SELECT key, field, raw, reason FROM " + env.schema() + ".dead_letter")) {
+          ResultSet rs =
+              st.executeQuery(
+                  "SELECT key, field, raw, reason FROM " + env.schema() + ".dead_letter")) {
         while (rs.next()) {
           for (int col = 1; col <= 4; col++) {
             String s = rs.getString(col);
             assertThat(s == null || s.chars().noneMatch(Character::isISOControl))
-                .as("dead letter column " + col + " readable: " + abbreviate(s)).isTrue();
+                .as("dead letter column " + col + " readable: " + abbreviate(s))
+                .isTrue();
           }
         }
       }
       // nothing else touched, and what was under a match counted
       for (Written w : untouched) {
         String name = escape(w.key());
-        assertThat(redis.dump(w.key())).as(w.kind() + " " + abbreviate(name)).isEqualTo(dumps.get(name));
+        assertThat(redis.dump(w.key()))
+            .as(w.kind() + " " + abbreviate(name))
+            .isEqualTo(dumps.get(name));
         long before = ttlBefore.get(name);
         long after = redis.pttl(w.key());
         if (before < 0) {
@@ -252,10 +301,13 @@ class AdoptFuzzTest {
   /** Valid UTF-8 without control characters, decoded; else null (independent of RedisText). */
   private static String text(byte[] bytes) {
     try {
-      String s = StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT)
-          .decode(ByteBuffer.wrap(bytes)).toString();
+      String s =
+          StandardCharsets.UTF_8
+              .newDecoder()
+              .onMalformedInput(CodingErrorAction.REPORT)
+              .onUnmappableCharacter(CodingErrorAction.REPORT)
+              .decode(ByteBuffer.wrap(bytes))
+              .toString();
       return s.chars().anyMatch(Character::isISOControl) ? null : s;
     } catch (CharacterCodingException e) {
       return null;

@@ -2,9 +2,9 @@ package dev.spillway.flush;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.spillway.Spillway;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.KeyRegex;
-import dev.spillway.Spillway;
 import dev.spillway.layout.KeyLayout;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
@@ -18,7 +18,6 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.regex.Pattern;
@@ -65,9 +64,15 @@ class AdoptLeftAloneTest {
         ns + "app:*",
         KeyRegex.compile(Pattern.quote(ns) + "app:views:(?<page_id>[0-9]+)"),
         AdoptMapping.Type.STRING,
-        "UPDATE " + env.schema() + ".pages SET view_count = view_count + :delta"
+        "UPDATE "
+            + env.schema()
+            + ".pages SET view_count = view_count + :delta"
             + " WHERE id = CAST(:page_id AS bigint)",
-        null, null, null, null, 100);
+        null,
+        null,
+        null,
+        null,
+        100);
   }
 
   @Test
@@ -84,7 +89,10 @@ class AdoptLeftAloneTest {
     }
     Map<String, byte[]> foreign = new LinkedHashMap<>();
     foreign.put("session", b(ns + "app:session:abc"));
-    redis.set(foreign.get("session"), b("{\"user\":7,\"token\":\"s3cr3t\"}"), SetArgs.Builder.px(600_000));
+    redis.set(
+        foreign.get("session"),
+        b("{\"user\":7,\"token\":\"s3cr3t\"}"),
+        SetArgs.Builder.px(600_000));
     foreign.put("lock", b(ns + "app:lock:order:9"));
     redis.set(foreign.get("lock"), b("worker-3"), SetArgs.Builder.nx().px(300_000));
     foreign.put("queue", b(ns + "app:queue:jobs"));
@@ -123,7 +131,8 @@ class AdoptLeftAloneTest {
 
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
     FlushReport report;
-    try (Spillway sw = Spillways.builder(env).meterRegistry(registry).adopt(appViews(env)).build()) {
+    try (Spillway sw =
+        Spillways.builder(env).meterRegistry(registry).adopt(appViews(env)).build()) {
       report = sw.adoptOnce("app-views");
     }
 
@@ -132,7 +141,8 @@ class AdoptLeftAloneTest {
     assertThat(report.deadLetters()).isZero();
     for (var e : views.entrySet()) {
       assertThat(env.queryLong("SELECT view_count FROM pages WHERE id = ?", (long) e.getKey()))
-          .as("page " + e.getKey()).isEqualTo(e.getValue());
+          .as("page " + e.getKey())
+          .isEqualTo(e.getValue());
       assertThat(redis.exists(b(ns + "app:views:" + e.getKey()))).isZero();
     }
     for (var e : foreign.entrySet()) {
@@ -148,26 +158,43 @@ class AdoptLeftAloneTest {
       }
     }
     assertThat(redis.keys(env.keyPrefix() + "*quarantine*")).isEmpty();
-    assertThat(env.queryLong("SELECT count(*) FROM dead_letter WHERE reason NOT LIKE 'key holds a%'"))
-        .as("dead letters other than the earlier version's quarantine (the other test)").isZero();
+    assertThat(
+            env.queryLong("SELECT count(*) FROM dead_letter WHERE reason NOT LIKE 'key holds a%'"))
+        .as("dead letters other than the earlier version's quarantine (the other test)")
+        .isZero();
 
     LeftAlone left = report.leftAlone();
     assertThat(left.notMatchingRegex()).isEqualTo(8); // session lock queue set rank user events abc
     assertThat(left.wrongType()).isEqualTo(Map.of("list", 1L, "hash", 1L, "set", 1L));
     assertThat(left.notText()).isEqualTo(2);
     assertThat(left.describe(ns + "app:*", false))
-        .isEqualTo("13 keys under " + ns + "app:* left alone: 8 do not match key-regex, 1 is a hash,"
-            + " 1 is a list, 1 is a set, 2 are not text (invalid UTF-8 or control characters)");
+        .isEqualTo(
+            "13 keys under "
+                + ns
+                + "app:* left alone: 8 do not match key-regex, 1 is a hash,"
+                + " 1 is a list, 1 is a set, 2 are not text (invalid UTF-8 or control characters)");
     assertThat(left.examples().get(LeftAlone.NOT_TEXT))
         .containsExactlyInAnyOrder(ns + "app:views:\\xff", ns + "app:views:1\\x01");
-    assertThat(registry.get("spillway.adopt.keys.left.alone")
-            .tags("mapping", "app-views", "reason", "key-regex").counter().count())
+    assertThat(
+            registry
+                .get("spillway.adopt.keys.left.alone")
+                .tags("mapping", "app-views", "reason", "key-regex")
+                .counter()
+                .count())
         .isEqualTo(8.0);
-    assertThat(registry.get("spillway.adopt.keys.left.alone")
-            .tags("mapping", "app-views", "reason", "type", "type", "list").counter().count())
+    assertThat(
+            registry
+                .get("spillway.adopt.keys.left.alone")
+                .tags("mapping", "app-views", "reason", "type", "type", "list")
+                .counter()
+                .count())
         .isEqualTo(1.0);
-    assertThat(registry.get("spillway.adopt.keys.left.alone")
-            .tags("mapping", "app-views", "reason", "not-text").counter().count())
+    assertThat(
+            registry
+                .get("spillway.adopt.keys.left.alone")
+                .tags("mapping", "app-views", "reason", "not-text")
+                .counter()
+                .count())
         .isEqualTo(2.0);
   }
 
@@ -184,7 +211,8 @@ class AdoptLeftAloneTest {
     String listKey = ns + "app:views:300";
     String quarantine = layout.adoptQuarantine(mapping, "a", id, listKey);
     redis.rpush(b(quarantine), b("x"));
-    redis.hset(b(layout.adoptBatch(mapping, "a", id)),
+    redis.hset(
+        b(layout.adoptBatch(mapping, "a", id)),
         Map.of(b("x|" + listKey), b("list"), b("s|" + ns + "app:views:301"), b("7")));
     redis.sadd(b(layout.adoptBatches(mapping, "a")), b(id));
 
@@ -195,12 +223,16 @@ class AdoptLeftAloneTest {
     assertThat(report.ok()).as(report.toString()).isTrue();
     assertThat(report.deadLetters()).isEqualTo(1);
     assertThat(env.queryLong("SELECT view_count FROM pages WHERE id = 301")).isEqualTo(7);
-    assertThat(env.queryLong(
-            "SELECT count(*) FROM dead_letter WHERE key = ? AND raw = ? AND reason LIKE ?",
-            listKey, quarantine, "key holds a list%moved whole to " + quarantine + "%"))
+    assertThat(
+            env.queryLong(
+                "SELECT count(*) FROM dead_letter WHERE key = ? AND raw = ? AND reason LIKE ?",
+                listKey,
+                quarantine,
+                "key holds a list%moved whole to " + quarantine + "%"))
         .isEqualTo(1);
     assertThat(redis.smembers(b(layout.adoptBatches(mapping, "a")))).isEmpty();
-    assertThat(redis.lrange(b(quarantine), 0, -1)).hasSize(1); // a person decides what to do with it
+    assertThat(redis.lrange(b(quarantine), 0, -1))
+        .hasSize(1); // a person decides what to do with it
     redis.del(b(quarantine));
   }
 

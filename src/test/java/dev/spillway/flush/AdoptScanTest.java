@@ -10,6 +10,10 @@ import dev.spillway.testing.TestEnv;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.codec.StringCodec;
+import io.lettuce.core.output.StatusOutput;
+import io.lettuce.core.protocol.CommandArgs;
+import io.lettuce.core.protocol.CommandType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -19,14 +23,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Issue 3, case 3: a keyspace of 1M unrelated keys plus 10k matching ones. The adopt run takes
- * only the matching keys, and Redis keeps answering another client throughout (SCAN does bounded
- * work per call; there is no KEYS). Runs on a Redis of its own, so the 1M keys bother nobody.
+ * Issue 3, case 3: a keyspace of 1M unrelated keys plus 10k matching ones. The adopt run takes only
+ * the matching keys, and Redis keeps answering another client throughout (SCAN does bounded work
+ * per call; there is no KEYS). Runs on a Redis of its own, so the 1M keys bother nobody.
  */
 @ExtendWith(ServicesExtension.class)
 class AdoptScanTest {
   @Test
-  void adopt_millionUnrelatedKeys_takesOnlyMatching_redisStaysResponsive(TestEnv env) throws Exception {
+  void adopt_millionUnrelatedKeys_takesOnlyMatching_redisStaysResponsive(TestEnv env)
+      throws Exception {
     AdoptFixtures.createTables(env, 10_000);
     try (RedisServerProcess redis = RedisServerProcess.start("--enable-debug-command", "yes");
         RedisClient client = RedisClient.create(redis.uri());
@@ -35,12 +40,9 @@ class AdoptScanTest {
       // keys other:0 .. other:999999, created server-side in one command
       conn.sync()
           .dispatch(
-              io.lettuce.core.protocol.CommandType.DEBUG,
-              new io.lettuce.core.output.StatusOutput<>(io.lettuce.core.codec.StringCodec.UTF8),
-              new io.lettuce.core.protocol.CommandArgs<>(io.lettuce.core.codec.StringCodec.UTF8)
-                  .add("POPULATE")
-                  .add(1_000_000)
-                  .add("other"));
+              CommandType.DEBUG,
+              new StatusOutput<>(StringCodec.UTF8),
+              new CommandArgs<>(StringCodec.UTF8).add("POPULATE").add(1_000_000).add("other"));
       List<RedisFuture<String>> sets = new ArrayList<>();
       for (int p = 0; p < 10_000; p++) {
         sets.add(conn.async().set("t:views:" + p, Integer.toString(p % 7 + 1)));
@@ -81,8 +83,7 @@ class AdoptScanTest {
       assertThat(r.cells()).isEqualTo(10_000);
       assertThat(conn.sync().dbsize()).as("only the matching keys were taken").isEqualTo(1_000_000);
       assertThat(conn.sync().exists("other:0", "other:999999")).isEqualTo(2);
-      assertThat(env.queryLong("SELECT sum(view_count) FROM pages"))
-          .isEqualTo(expectedSum());
+      assertThat(env.queryLong("SELECT sum(view_count) FROM pages")).isEqualTo(expectedSum());
       long answered = pings.get() - pingsBefore;
       System.out.printf(
           "adopt over 1,010,000 keys: %d ms, %d matching values moved; another client got %d PINGs"

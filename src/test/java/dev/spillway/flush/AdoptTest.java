@@ -3,9 +3,10 @@ package dev.spillway.flush;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.spillway.config.AdoptMapping;
 import dev.spillway.ConfigException;
 import dev.spillway.Spillway;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.KeyRegex;
 import dev.spillway.store.DeadLetters;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
@@ -14,17 +15,19 @@ import dev.spillway.testing.TestRedis;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.io.File;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -66,7 +69,7 @@ class AdoptTest {
   @Test
   void adopt_foreignWritersDuringRunsEvery200ms_userTablesExact(TestEnv env) throws Exception {
     long[] views = new long[PAGES];
-    Map<String, Long> stats = new java.util.concurrent.ConcurrentHashMap<>();
+    Map<String, Long> stats = new ConcurrentHashMap<>();
     AtomicBoolean writing = new AtomicBoolean(true);
     AtomicInteger runs = new AtomicInteger();
     try (Spillway sw = spillway(env)) {
@@ -125,7 +128,8 @@ class AdoptTest {
       var last = sw.adoptOnce();
       assertThat(last.values()).allMatch(FlushReport::ok);
       assertThat(runs.get()).as("adopt runs during the writes").isGreaterThan(2);
-      System.out.printf("adopt runs during writes: %d, redis-cli increments: %d%n", runs.get(), cliIncrements);
+      System.out.printf(
+          "adopt runs during writes: %d, redis-cli increments: %d%n", runs.get(), cliIncrements);
     }
     List<String> wrong = new ArrayList<>();
     try (var c = env.dataSource().getConnection();
@@ -149,7 +153,8 @@ class AdoptTest {
     assertThat(
             env.queryLong(
                 "SELECT count(*) FROM dead_letter WHERE key LIKE ? OR key LIKE ?",
-                ns + "views:%", ns + "stats:%"))
+                ns + "views:%",
+                ns + "stats:%"))
         .isZero();
     assertThat(conn.keys(ns + "views:*")).isEmpty();
     assertThat(conn.keys(env.keyPrefix() + "*adopt*")).isEmpty();
@@ -162,7 +167,7 @@ class AdoptTest {
       return 0;
     }
     // The first seed; with -c redis-cli follows MOVED redirects on a cluster.
-    java.net.URI uri = java.net.URI.create(env.redisUri().split(",")[0]);
+    URI uri = URI.create(env.redisUri().split(",")[0]);
     StringBuilder commands = new StringBuilder();
     int n = 0;
     for (int p = 0; p < 300; p++) {
@@ -175,8 +180,15 @@ class AdoptTest {
     Process proc =
         new ProcessBuilder(
                 env.redisCluster()
-                    ? List.of(cli.getPath(), "-c", "-h", uri.getHost(), "-p", String.valueOf(uri.getPort()))
-                    : List.of(cli.getPath(), "-h", uri.getHost(), "-p", String.valueOf(uri.getPort())))
+                    ? List.of(
+                        cli.getPath(),
+                        "-c",
+                        "-h",
+                        uri.getHost(),
+                        "-p",
+                        String.valueOf(uri.getPort()))
+                    : List.of(
+                        cli.getPath(), "-h", uri.getHost(), "-p", String.valueOf(uri.getPort())))
             .redirectInput(in.toFile())
             .redirectOutput(ProcessBuilder.Redirect.DISCARD)
             .redirectErrorStream(true)
@@ -195,8 +207,12 @@ class AdoptTest {
   void adopt_badValues_deadLetteredWithReasons_replayAfterFix(TestEnv env) {
     var sync = conn.sync();
     String ns = this.ns + "bad:"; // its own keys and table: the other tests see neither
-    env.exec("CREATE TABLE " + env.schema() + ".pages_bad (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)");
-    env.exec("INSERT INTO " + env.schema() + ".pages_bad (id) SELECT g FROM generate_series(0, 10) g");
+    env.exec(
+        "CREATE TABLE "
+            + env.schema()
+            + ".pages_bad (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)");
+    env.exec(
+        "INSERT INTO " + env.schema() + ".pages_bad (id) SELECT g FROM generate_series(0, 10) g");
     sync.set(ns + "views:1", "5"); // fine
     sync.set(ns + "views:999999", "3"); // no such page: statement updates no row
     sync.set(ns + "views:2", "lots"); // not an integer
@@ -204,7 +220,8 @@ class AdoptTest {
     sync.rpush(ns + "views:3", "x", "y"); // wrong type, a list: someone else's, left alone
     sync.set(ns + "views:4", "9223372036854775807"); // overflows view_count after views:4 += 1
     env.exec("UPDATE " + env.schema() + ".pages_bad SET view_count = 1 WHERE id = 4");
-    try (Spillway sw = Spillways.builder(env).adopt(AdoptFixtures.pageViews(env, ns, "pages_bad")).build()) {
+    try (Spillway sw =
+        Spillways.builder(env).adopt(AdoptFixtures.pageViews(env, ns, "pages_bad")).build()) {
       FlushReport r = sw.adoptOnce("page-views");
       assertThat(r.ok()).isTrue();
       assertThat(r.deadLetters()).isEqualTo(3);
@@ -217,8 +234,12 @@ class AdoptTest {
       assertThat(r.leftAlone().wrongType()).isEqualTo(Map.of("list", 1L));
       assertThat(sync.get(ns + "views:abc")).isEqualTo("4");
       assertThat(sync.lrange(ns + "views:3", 0, -1)).containsExactly("x", "y");
-      assertThat(env.queryLong("SELECT count(*) FROM dead_letter WHERE key IN (?, ?)",
-          ns + "views:abc", ns + "views:3")).isZero();
+      assertThat(
+              env.queryLong(
+                  "SELECT count(*) FROM dead_letter WHERE key IN (?, ?)",
+                  ns + "views:abc",
+                  ns + "views:3"))
+          .isZero();
       assertThat(conn.keys(env.keyPrefix() + "*quarantine*")).isEmpty();
       // a second run does not retry the dead letters forever: they are out of Redis
       FlushReport again = sw.adoptOnce("page-views");
@@ -239,13 +260,15 @@ class AdoptTest {
 
   private static String reason(TestEnv env, String ns, String keySuffix) {
     try (var c = env.dataSource().getConnection();
-        var ps = c.prepareStatement("SELECT reason FROM " + env.schema() + ".dead_letter WHERE key = ?")) {
+        var ps =
+            c.prepareStatement(
+                "SELECT reason FROM " + env.schema() + ".dead_letter WHERE key = ?")) {
       ps.setString(1, ns + keySuffix);
       try (var rs = ps.executeQuery()) {
         assertThat(rs.next()).as("dead letter for " + keySuffix).isTrue();
         return rs.getString(1);
       }
-    } catch (java.sql.SQLException e) {
+    } catch (SQLException e) {
       throw new AssertionError(e);
     }
   }
@@ -253,16 +276,33 @@ class AdoptTest {
   @Test
   void build_mappingThatDoesNotPrepare_refusedNamingMapping(TestEnv env) {
     AdoptMapping bad =
-        new AdoptMapping("typo", ns + "t:*", dev.spillway.config.KeyRegex.compile("t:(?<id>\\d+)"), AdoptMapping.Type.STRING,
+        new AdoptMapping(
+            "typo",
+            ns + "t:*",
+            KeyRegex.compile("t:(?<id>\\d+)"),
+            AdoptMapping.Type.STRING,
             "UPDATE " + env.schema() + ".pagez SET n = n + :delta WHERE id = :id",
-            null, null, null, null, 100);
+            null,
+            null,
+            null,
+            null,
+            100);
     assertThatThrownBy(() -> Spillways.builder(env).adopt(bad).build())
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("adopt mapping 'typo'")
         .hasMessageContaining("pagez");
     AdoptMapping noIndex =
-        new AdoptMapping("noindex", ns + "t:*", dev.spillway.config.KeyRegex.compile("t:(?<id>\\d+)"), AdoptMapping.Type.STRING,
-            null, env.schema() + ".pages", Map.of("id", "view_count"), "id", null, 100);
+        new AdoptMapping(
+            "noindex",
+            ns + "t:*",
+            KeyRegex.compile("t:(?<id>\\d+)"),
+            AdoptMapping.Type.STRING,
+            null,
+            env.schema() + ".pages",
+            Map.of("id", "view_count"),
+            "id",
+            null,
+            100);
     assertThatThrownBy(() -> Spillways.builder(env).adopt(noIndex).build())
         .hasMessageContaining("needs a unique index");
   }
@@ -270,13 +310,33 @@ class AdoptTest {
   @Test
   void mapping_paramNotAGroup_refusedAtConfig() {
     assertThatThrownBy(
-            () -> new AdoptMapping("x", "v:*", dev.spillway.config.KeyRegex.compile("v:(?<id>\\d+)"), AdoptMapping.Type.STRING,
-                "UPDATE t SET n = n + :delta WHERE id = :page_id", null, null, null, null, 100))
+            () ->
+                new AdoptMapping(
+                    "x",
+                    "v:*",
+                    KeyRegex.compile("v:(?<id>\\d+)"),
+                    AdoptMapping.Type.STRING,
+                    "UPDATE t SET n = n + :delta WHERE id = :page_id",
+                    null,
+                    null,
+                    null,
+                    null,
+                    100))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("adopt mapping 'x': sql parameter :page_id is not a named group");
     assertThatThrownBy(
-            () -> new AdoptMapping("x", "v:*", dev.spillway.config.KeyRegex.compile("v:(?<id>\\d+)"), AdoptMapping.Type.STRING,
-                "UPDATE t SET n = n + 1 WHERE id = :id::bigint", null, null, null, "every minute", 100))
+            () ->
+                new AdoptMapping(
+                    "x",
+                    "v:*",
+                    KeyRegex.compile("v:(?<id>\\d+)"),
+                    AdoptMapping.Type.STRING,
+                    "UPDATE t SET n = n + 1 WHERE id = :id::bigint",
+                    null,
+                    null,
+                    null,
+                    "every minute",
+                    100))
         .hasMessageContaining("sql must use :delta");
   }
 

@@ -19,7 +19,8 @@ class AdoptTextTest {
     assertThat(RedisText.text(new byte[] {'a', (byte) 0xff})).isNull();
     assertThat(RedisText.text(new byte[] {'a', (byte) 0xc3})).isNull(); // truncated sequence
     assertThat(RedisText.text(new byte[] {(byte) 0xc0, (byte) 0xaf})).isNull(); // overlong '/'
-    assertThat(RedisText.text(new byte[] {(byte) 0xed, (byte) 0xa0, (byte) 0x80})).isNull(); // surrogate
+    assertThat(RedisText.text(new byte[] {(byte) 0xed, (byte) 0xa0, (byte) 0x80}))
+        .isNull(); // surrogate
     assertThat(RedisText.text(b("a\u0000b"))).isNull();
     assertThat(RedisText.text(b("a\nb"))).isNull();
     assertThat(RedisText.text(b("a\u0085b"))).isNull(); // C1 control
@@ -29,7 +30,8 @@ class AdoptTextTest {
   void escape_controlsInvalidBytesAndBackslash_readableAndUnambiguous() {
     assertThat(RedisText.escape(new byte[] {'v', ':', (byte) 0xff})).isEqualTo("v:\\xff");
     assertThat(RedisText.escape(b("a\u0000\u001b\u007fb"))).isEqualTo("a\\x00\\x1b\\x7fb");
-    assertThat(RedisText.escape(b("a\\xff"))).isEqualTo("a\\\\xff"); // a literal backslash stays distinct
+    assertThat(RedisText.escape(b("a\\xff")))
+        .isEqualTo("a\\\\xff"); // a literal backslash stays distinct
     assertThat(RedisText.escape(b("caf\u00e9 \uD83D\uDE00"))).isEqualTo("caf\u00e9 \uD83D\uDE00");
     assertThat(RedisText.escape(b("a\u0085"))).isEqualTo("a\\xc2\\x85");
     assertThat(RedisText.escape(new byte[] {(byte) 0xe2, (byte) 0x82})).isEqualTo("\\xe2\\x82");

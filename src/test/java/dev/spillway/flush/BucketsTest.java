@@ -37,7 +37,8 @@ class BucketsTest {
       ExactnessTest.drain(sw);
       assertThat(c.get("views", "p1")).isEqualTo(15);
     }
-    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter='views'")).isEqualTo(15);
+    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter='views'"))
+        .isEqualTo(15);
     assertThat(bucket(env, "views", 'm', "2026-11-26T10:15:00Z")).isEqualTo(1);
     assertThat(bucket(env, "views", 'm', "2026-11-26T10:59:00Z")).isEqualTo(2);
     assertThat(bucket(env, "views", 'h', "2026-11-26T10:00:00Z")).isEqualTo(3);
@@ -45,14 +46,18 @@ class BucketsTest {
     assertThat(bucket(env, "views", 'd', "2026-11-26T00:00:00Z")).isEqualTo(7);
     assertThat(bucket(env, "views", 'd', "2026-11-27T00:00:00Z")).isEqualTo(8);
     assertThat(bucket(env, "calls", 'd', "2026-11-26T00:00:00Z")).isEqualTo(11);
-    assertThat(env.queryLong("SELECT count(*) FROM counter_buckets WHERE counter='calls'")).isEqualTo(1);
-    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter='calls'")).isEqualTo(11);
+    assertThat(env.queryLong("SELECT count(*) FROM counter_buckets WHERE counter='calls'"))
+        .isEqualTo(1);
+    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter='calls'"))
+        .isEqualTo(11);
   }
 
   private static long bucket(TestEnv env, String counter, char g, String start) {
     return env.queryLong(
         "SELECT value FROM counter_buckets WHERE counter = ? AND granularity = ?::\"char\""
             + " AND bucket_start = ?::timestamptz",
-        counter, String.valueOf(g), start);
+        counter,
+        String.valueOf(g),
+        start);
   }
 }

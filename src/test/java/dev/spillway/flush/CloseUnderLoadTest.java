@@ -11,14 +11,15 @@ import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Closing a runtime while threads increment as fast as they can, with a flush every 50 ms and
@@ -38,7 +39,7 @@ class CloseUnderLoadTest {
   void close_whileThreadsIncrementHard_noErrorAndTotalsExact(TestEnv env) throws Exception {
     LongAdder accepted = new LongAdder();
     LongAdder refusedAfterClose = new LongAdder();
-    List<Throwable> unexpected = java.util.Collections.synchronizedList(new ArrayList<>());
+    List<Throwable> unexpected = Collections.synchronizedList(new ArrayList<>());
     try (LogCapture logs = new LogCapture()) {
       Spillway sw = Spillways.builder(env).flushEvery(Duration.ofMillis(50)).build();
       for (int i = 0; i < 20; i++) {
@@ -49,26 +50,29 @@ class CloseUnderLoadTest {
       for (int t = 0; t < THREADS; t++) {
         int seed = t;
         producers.add(
-            Thread.ofPlatform().name("producer-" + t).start(() -> {
-              started.countDown();
-              long n = seed;
-              while (true) {
-                try {
-                  sw.counters().increment("hits", "k" + (n++ % KEYS));
-                  accepted.increment();
-                } catch (SpillwayException e) {
-                  if (e.getMessage().contains("closed")) {
-                    refusedAfterClose.increment();
-                    return;
-                  }
-                  unexpected.add(e);
-                  return;
-                } catch (RuntimeException e) {
-                  unexpected.add(e);
-                  return;
-                }
-              }
-            }));
+            Thread.ofPlatform()
+                .name("producer-" + t)
+                .start(
+                    () -> {
+                      started.countDown();
+                      long n = seed;
+                      while (true) {
+                        try {
+                          sw.counters().increment("hits", "k" + (n++ % KEYS));
+                          accepted.increment();
+                        } catch (SpillwayException e) {
+                          if (e.getMessage().contains("closed")) {
+                            refusedAfterClose.increment();
+                            return;
+                          }
+                          unexpected.add(e);
+                          return;
+                        } catch (RuntimeException e) {
+                          unexpected.add(e);
+                          return;
+                        }
+                      }
+                    }));
       }
       started.await();
       // Load until several drains and flushes ran meanwhile (progress, not a timing assertion).
@@ -91,7 +95,11 @@ class CloseUnderLoadTest {
       FlushReport r = next.flushOnce();
       assertThat(r.ok()).as(r.toString()).isTrue();
     }
-    assertThat(env.queryLong("SELECT coalesce(sum(total), 0) FROM " + env.schema()
-        + ".counter_totals WHERE counter = 'hits'")).isEqualTo(accepted.sum());
+    assertThat(
+            env.queryLong(
+                "SELECT coalesce(sum(total), 0) FROM "
+                    + env.schema()
+                    + ".counter_totals WHERE counter = 'hits'"))
+        .isEqualTo(accepted.sum());
   }
 }

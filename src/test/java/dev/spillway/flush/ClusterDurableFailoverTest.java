@@ -12,6 +12,8 @@ import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.cluster.SlotHash;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,8 +35,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  *
  * <p>Asserts per key that PostgreSQL holds at least everything flush() acknowledged (nothing
  * acknowledged was lost, although the dead master had applied drains its replica never saw) and
- * never more than was sent; and, once the killed node is back (as the new master's replica, so
- * that WAIT can confirm again) and a last flush() returned, exactly what was sent.
+ * never more than was sent; and, once the killed node is back (as the new master's replica, so that
+ * WAIT can confirm again) and a last flush() returned, exactly what was sent.
  */
 @ExtendWith(ServicesExtension.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -44,11 +46,18 @@ class ClusterDurableFailoverTest {
   private static final long CUT_MS = 500;
 
   @Test
-  void replicated_masterKilledInUnreplicatedWindow_nothingAcknowledgedLost(TestEnv base) throws Exception {
+  void replicated_masterKilledInUnreplicatedWindow_nothingAcknowledgedLost(TestEnv base)
+      throws Exception {
     try (RedisClusterProcess cluster = RedisClusterProcess.start(Duration.ofMillis(1_000))) {
       TestEnv env =
-          new TestEnv(cluster.seedUri(), base.jdbcUrl(), base.jdbcUser(), base.jdbcPassword(),
-              base.schema(), base.keyPrefix(), true);
+          new TestEnv(
+              cluster.seedUri(),
+              base.jdbcUrl(),
+              base.jdbcUser(),
+              base.jdbcPassword(),
+              base.schema(),
+              base.keyPrefix(),
+              true);
       long[][] sent = new long[WRITERS][KEYS];
       long[][] acknowledged = new long[WRITERS][KEYS];
       AtomicLong flushesOk = new AtomicLong();
@@ -109,7 +118,9 @@ class ClusterDurableFailoverTest {
             counters.flush();
             break;
           } catch (RuntimeException e) {
-            assertThat(System.nanoTime()).as("final flush(): %s", e.getMessage()).isLessThan(deadline);
+            assertThat(System.nanoTime())
+                .as("final flush(): %s", e.getMessage())
+                .isLessThan(deadline);
           }
         }
         await()
@@ -142,10 +153,18 @@ class ClusterDurableFailoverTest {
           "ClusterDurableFailoverTest: killed master :%d; flush() ok %d, failed %d; sent %,d;"
               + " acknowledged by flush() before the last one %,d; counted %,d%n",
           victim, flushesOk.get(), flushesFailed.get(), sentTotal, ackedTotal, countedTotal);
-      assertThat(wrong).as("keys below what flush() acknowledged, or above what was sent").isEmpty();
-      assertThat(countedTotal).as("after the last flush(), PostgreSQL holds what was sent").isEqualTo(sentTotal);
-      assertThat(env.queryLong("SELECT count(*) FROM dead_letter")).as("dead-lettered rows").isZero();
-      assertThat(flushesFailed.get()).as("flush() refused while the window was unreplicated").isPositive();
+      assertThat(wrong)
+          .as("keys below what flush() acknowledged, or above what was sent")
+          .isEmpty();
+      assertThat(countedTotal)
+          .as("after the last flush(), PostgreSQL holds what was sent")
+          .isEqualTo(sentTotal);
+      assertThat(env.queryLong("SELECT count(*) FROM dead_letter"))
+          .as("dead-lettered rows")
+          .isZero();
+      assertThat(flushesFailed.get())
+          .as("flush() refused while the window was unreplicated")
+          .isPositive();
     }
   }
 
@@ -154,7 +173,8 @@ class ClusterDurableFailoverTest {
     for (int port : cluster.replicaPorts()) {
       try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + port, false)) {
         String info = r.sync().info("replication");
-        if (info.contains("master_port:" + masterPort + "\r") || info.contains("master_port:" + masterPort + "\n")) {
+        if (info.contains("master_port:" + masterPort + "\r")
+            || info.contains("master_port:" + masterPort + "\n")) {
           return port;
         }
       }
@@ -166,8 +186,7 @@ class ClusterDurableFailoverTest {
   private static void cutReplication(int replicaPort) {
     try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + replicaPort, false)) {
       r.sync().configSet("masterauth", "not-the-password");
-      ((io.lettuce.core.api.sync.RedisCommands<String, String>) r.sync())
-          .clientKill(io.lettuce.core.KillArgs.Builder.typeMaster());
+      ((RedisCommands<String, String>) r.sync()).clientKill(KillArgs.Builder.typeMaster());
     }
   }
 

@@ -10,13 +10,11 @@ import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.cluster.SlotHash;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -33,11 +31,11 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * master is cut {@value #CUT_MS} ms before the kill, and kept from reconnecting: everything the
  * master acknowledged in that window is what an asynchronous replica loses.
  *
- * <p>Asserts, per key, that PostgreSQL never holds more than was sent (nothing counted twice),
- * that no batch was dead-lettered as a resurrected claim (claims are applied only once the
- * replicas confirm them, see {@code ReplicationFence}, so the promoted replica never re-numbers a
- * claim PostgreSQL holds), bounds what was lost by what was sent around the window, and shows the
- * flush resuming on its own: the scheduled flusher, with no manual flush, commits batches after the
+ * <p>Asserts, per key, that PostgreSQL never holds more than was sent (nothing counted twice), that
+ * no batch was dead-lettered as a resurrected claim (claims are applied only once the replicas
+ * confirm them, see {@code ReplicationFence}, so the promoted replica never re-numbers a claim
+ * PostgreSQL holds), bounds what was lost by what was sent around the window, and shows the flush
+ * resuming on its own: the scheduled flusher, with no manual flush, commits batches after the
  * failover and empties every pending key.
  *
  * <p>Runs on its own cluster (killing a master of the shared one would disturb other classes).
@@ -46,6 +44,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class ClusterFailoverTest {
   private static final int KEYS = 2_000;
   private static final int WRITERS = 2;
+
   /** Lost increments allowed, as a fraction of those sent: the async-replication window. */
   /** How long the master keeps acknowledging writes its replica never sees. */
   private static final long CUT_MS = 500;
@@ -54,8 +53,14 @@ class ClusterFailoverTest {
   void masterKilled_noDoubleCount_lossBounded_flushResumesByItself(TestEnv base) throws Exception {
     try (RedisClusterProcess cluster = RedisClusterProcess.start(Duration.ofMillis(1_000))) {
       TestEnv env =
-          new TestEnv(cluster.seedUri(), base.jdbcUrl(), base.jdbcUser(), base.jdbcPassword(),
-              base.schema(), base.keyPrefix(), true);
+          new TestEnv(
+              cluster.seedUri(),
+              base.jdbcUrl(),
+              base.jdbcUser(),
+              base.jdbcPassword(),
+              base.schema(),
+              base.keyPrefix(),
+              true);
       long[][] sent = new long[WRITERS][KEYS];
       AtomicLong sentSoFar = new AtomicLong();
       AtomicLong lastCommitNanos = new AtomicLong();
@@ -129,7 +134,9 @@ class ClusterFailoverTest {
         List<String> pending = PendingState.pendingKeys(env, env.keyPrefix());
         while (!pending.isEmpty()) {
           assertThat(System.nanoTime())
-              .as("the scheduled flusher empties Redis after the failover; still pending: %s", pending)
+              .as(
+                  "the scheduled flusher empties Redis after the failover; still pending: %s",
+                  pending)
               .isLessThan(deadline);
           sleep(200);
           pending = PendingState.pendingKeys(env, env.keyPrefix());
@@ -159,16 +166,23 @@ class ClusterFailoverTest {
       assertThat(doubled).as("keys counted more than sent (double counting)").isEmpty();
       assertThat(
               env.queryLong(
-                  "SELECT count(*) FROM (SELECT batch_id FROM flush_ledger GROUP BY 1 HAVING count(*) > 1) d"))
+                  "SELECT count(*) FROM (SELECT batch_id FROM flush_ledger GROUP BY 1 HAVING"
+                      + " count(*) > 1) d"))
           .isZero();
       long lost = sentTotal - countedTotal;
       long deadRows = env.queryLong("SELECT count(*) FROM dead_letter");
       long deadDelta = env.queryLong("SELECT coalesce(sum(delta), 0)::bigint FROM dead_letter");
       System.out.printf(
-          "ClusterFailoverTest: killed master :%d; failover took %d ms; sent %,d; counted %,d;"
-              + " lost %,d (%.4f%%); dead-lettered %d row(s), delta %,d (resurrected claims refused)%n",
-          victim, (failedOverNanos - killedNanos) / 1_000_000, sentTotal, countedTotal, lost,
-          100.0 * lost / sentTotal, deadRows, deadDelta);
+          "ClusterFailoverTest: killed master :%d; failover took %d ms; sent %,d; counted %,d; lost"
+              + " %,d (%.4f%%); dead-lettered %d row(s), delta %,d (resurrected claims refused)%n",
+          victim,
+          (failedOverNanos - killedNanos) / 1_000_000,
+          sentTotal,
+          countedTotal,
+          lost,
+          100.0 * lost / sentTotal,
+          deadRows,
+          deadDelta);
       long window = sentAfterWindow - sentBeforeWindow;
       System.out.printf(
           "ClusterFailoverTest: sent around the unreplicated window %,d; lost %.1f%% of those%n",
@@ -191,7 +205,8 @@ class ClusterFailoverTest {
     for (int port : cluster.replicaPorts()) {
       try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + port, false)) {
         String info = r.sync().info("replication");
-        if (info.contains("master_port:" + masterPort + "\r") || info.contains("master_port:" + masterPort + "\n")) {
+        if (info.contains("master_port:" + masterPort + "\r")
+            || info.contains("master_port:" + masterPort + "\n")) {
           return port;
         }
       }
@@ -200,19 +215,16 @@ class ClusterFailoverTest {
   }
 
   /**
-   * Cuts the replica's link to its master and keeps it cut: a wrong {@code masterauth} makes
-   * every reconnection fail its handshake, so the master goes on acknowledging writes that the
-   * replica never receives.
+   * Cuts the replica's link to its master and keeps it cut: a wrong {@code masterauth} makes every
+   * reconnection fail its handshake, so the master goes on acknowledging writes that the replica
+   * never receives.
    */
   private static void cutReplication(int masterPort, int replicaPort) {
     try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + replicaPort, false)) {
       r.sync().configSet("masterauth", "not-the-password");
-      ((io.lettuce.core.api.sync.RedisCommands<String, String>) r.sync())
-          .clientKill(io.lettuce.core.KillArgs.Builder.typeMaster());
+      ((RedisCommands<String, String>) r.sync()).clientKill(KillArgs.Builder.typeMaster());
     }
   }
-
-
 
   private static void sleep(long ms) {
     try {

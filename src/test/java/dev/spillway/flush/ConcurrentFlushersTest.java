@@ -1,17 +1,13 @@
 package dev.spillway.flush;
 
-import dev.spillway.testing.PendingState;
-import dev.spillway.testing.PendingState.Cell;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.spillway.Spillway;
+import dev.spillway.testing.PendingState;
+import dev.spillway.testing.PendingState.Cell;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
-import io.lettuce.core.KeyScanCursor;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.ScanArgs;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -48,7 +44,6 @@ import org.slf4j.LoggerFactory;
 class ConcurrentFlushersTest {
   private static final Logger log = LoggerFactory.getLogger(ConcurrentFlushersTest.class);
   private static final int STRIPES = 16; // few stripes: flushers meet on the same batches often
-
 
   /** One flushOnce() call of one flusher: when it ran and what it did. */
   private record Run(int flusher, long startNanos, long endNanos, FlushReport report) {}
@@ -105,7 +100,10 @@ class ConcurrentFlushersTest {
                   while (writing.get()) {
                     String counter = counters.get(random.nextInt(counters.size()));
                     String key = "k" + random.nextInt(500);
-                    long delta = random.nextInt(10) == 0 ? -random.nextLong(1, 100) : random.nextLong(1, 10_000);
+                    long delta =
+                        random.nextInt(10) == 0
+                            ? -random.nextLong(1, 100)
+                            : random.nextLong(1, 10_000);
                     writer.counters().increment(counter, key, delta);
                     mine.merge(new Cell(counter, key), delta, Long::sum);
                     if (++n % 500 == 0) {
@@ -119,9 +117,7 @@ class ConcurrentFlushersTest {
 
       // Write for a while, until every flusher has applied batches of its own.
       Thread.sleep(3_000);
-      await()
-          .atMost(Duration.ofSeconds(20))
-          .until(() -> appliedBy(runs).size() == flushers.size());
+      await().atMost(Duration.ofSeconds(20)).until(() -> appliedBy(runs).size() == flushers.size());
       writing.set(false);
       for (Future<?> f : writeLoops) {
         f.get(10, TimeUnit.SECONDS);
@@ -149,8 +145,8 @@ class ConcurrentFlushersTest {
       long duplicates = runs.stream().mapToLong(r -> r.report().batchesDuplicate()).sum();
       long overlapping = overlappingRuns(runs);
       log.info(
-          "event=concurrent_flushers seed={} runs={} applied={} duplicates={} overlapping_run_pairs={}"
-              + " applied_by_flusher={}",
+          "event=concurrent_flushers seed={} runs={} applied={} duplicates={}"
+              + " overlapping_run_pairs={} applied_by_flusher={}",
           seed,
           runs.size(),
           applied,
@@ -161,9 +157,15 @@ class ConcurrentFlushersTest {
       String why = "seed " + seed;
       assertThat(runs).as(why).allSatisfy(r -> assertThat(r.report().ok()).as("%s", r).isTrue());
       assertThat(appliedBy(runs).keySet()).as("every flusher applied batches").hasSize(3);
-      assertThat(overlapping).as("flush runs of different flushers overlapped in time").isPositive();
-      assertThat(PendingState.totals(env, counters)).as(why).isEqualTo(PendingState.nonZero(expected));
-      assertThat(PendingState.pendingKeys(env, prefix)).as("nothing left pending in Redis").isEmpty();
+      assertThat(overlapping)
+          .as("flush runs of different flushers overlapped in time")
+          .isPositive();
+      assertThat(PendingState.totals(env, counters))
+          .as(why)
+          .isEqualTo(PendingState.nonZero(expected));
+      assertThat(PendingState.pendingKeys(env, prefix))
+          .as("nothing left pending in Redis")
+          .isEmpty();
       // One ledger row per batch applied by any flusher: a batch applied twice would show here as
       // two successful applies (the primary key would refuse the second row, so it would fail).
       assertThat(env.queryLong("SELECT count(*) FROM flush_ledger"))
@@ -171,11 +173,14 @@ class ConcurrentFlushersTest {
           .isEqualTo(ledgerRowsBefore + applied);
       assertThat(ledgerDeltaSum().subtract(ledgerSumBefore))
           .as("ledger delta_sum vs. written")
-          .isEqualByComparingTo(BigDecimal.valueOf(expected.values().stream().mapToLong(v -> v).sum()));
+          .isEqualByComparingTo(
+              BigDecimal.valueOf(expected.values().stream().mapToLong(v -> v).sum()));
       assertThat(env.queryLong("SELECT count(*) FROM dead_letter")).isZero();
       // Exact reads through the embedded client agree with PostgreSQL.
       for (Cell c : expected.keySet().stream().limit(20).toList()) {
-        assertThat(writer.counters().get(c.counter(), c.key())).as("%s", c).isEqualTo(expected.get(c));
+        assertThat(writer.counters().get(c.counter(), c.key()))
+            .as("%s", c)
+            .isEqualTo(expected.get(c));
       }
     } finally {
       writing.set(false);

@@ -1,11 +1,11 @@
 package dev.spillway.flush;
 
-import dev.spillway.testing.PendingState;
-import dev.spillway.testing.PendingState.Cell;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
 import dev.spillway.testing.JvmProcess;
+import dev.spillway.testing.PendingState;
+import dev.spillway.testing.PendingState.Cell;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import io.lettuce.core.KeyScanCursor;
@@ -36,16 +36,16 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The invariant of DESIGN.md under process death: a flusher JVM is halted ({@code Runtime.halt},
- * as abrupt as SIGKILL: no finally, no shutdown hook, sockets dropped) at each step boundary of a
+ * The invariant of DESIGN.md under process death: a flusher JVM is halted ({@code Runtime.halt}, as
+ * abrupt as SIGKILL: no finally, no shutdown hook, sockets dropped) at each step boundary of a
  * flush, and a fresh flusher must then bring PostgreSQL to the exact totals, applying every batch
  * exactly once.
  *
- * <p>Each case first checks that the child really died where it was told to (exit code 77) and
- * that the state it left is the state that boundary implies (ledger rows, pending batches in
- * Redis, totals), so a case cannot pass by the crash never happening. Cases run one after another
- * in the class's schema; each uses its own counters and key prefix and compares ledger snapshots
- * taken before and after, so they do not see each other.
+ * <p>Each case first checks that the child really died where it was told to (exit code 77) and that
+ * the state it left is the state that boundary implies (ledger rows, pending batches in Redis,
+ * totals), so a case cannot pass by the crash never happening. Cases run one after another in the
+ * class's schema; each uses its own counters and key prefix and compares ledger snapshots taken
+ * before and after, so they do not see each other.
  */
 @ExtendWith(ServicesExtension.class)
 class CrashRecoveryTest {
@@ -53,7 +53,6 @@ class CrashRecoveryTest {
   private static final List<String> BOUNDARIES =
       List.of("after-claim", "before-commit", "after-commit", "after-ack", "mid-run");
   private static final Duration CHILD_TIMEOUT = Duration.ofSeconds(40);
-
 
   /** What a crash left behind, captured before recovery. */
   private record Crash(
@@ -171,7 +170,8 @@ class CrashRecoveryTest {
     BigDecimal totalsDelta = totalsSum().subtract(totalsBefore);
 
     // What the child committed is exactly what its ledger rows say it committed.
-    assertThat(totalsDelta).as("change of totals vs. delta_sum of new ledger rows")
+    assertThat(totalsDelta)
+        .as("change of totals vs. delta_sum of new ledger rows")
         .isEqualByComparingTo(ledgerDeltaSum(added));
     assertThat(liveKeys(prefix)).as("the child claimed every live hash").isEmpty();
 
@@ -224,7 +224,9 @@ class CrashRecoveryTest {
     }
 
     String why = "crash at " + crash.boundary() + ", seed " + seed;
-    assertThat(PendingState.totals(env, counters)).as(why).isEqualTo(PendingState.nonZero(expected));
+    assertThat(PendingState.totals(env, counters))
+        .as(why)
+        .isEqualTo(PendingState.nonZero(expected));
     assertThat(prefixKeys(prefix))
         .as("no batch or batches key left: %s", why)
         .noneMatch(k -> k.endsWith(":batches") || k.contains(":batch:") || k.endsWith(":live"));
@@ -295,7 +297,9 @@ class CrashRecoveryTest {
   private BigDecimal ledgerDeltaSum(Set<String> ids) {
     BigDecimal[] sum = {BigDecimal.ZERO};
     sql(
-        "SELECT coalesce(sum(delta_sum), 0) FROM " + table("flush_ledger") + " WHERE batch_id = ANY(?)",
+        "SELECT coalesce(sum(delta_sum), 0) FROM "
+            + table("flush_ledger")
+            + " WHERE batch_id = ANY(?)",
         rs -> sum[0] = rs.getBigDecimal(1),
         (Object) ids.toArray(String[]::new));
     return sum[0];

@@ -14,8 +14,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>Arguments: {@code redisUri jdbcUrl jdbcUser jdbcPassword schema keyPrefix stripes boundary}
  * where boundary is one of {@code after-claim}, {@code before-commit} (inside the transaction),
- * {@code after-commit} (before the ack), {@code after-ack}, {@code mid-run} (inside the third
- * apply transaction, after two have committed; transactions are kept small for that).
+ * {@code after-commit} (before the ack), {@code after-ack}, {@code mid-run} (inside the third apply
+ * transaction, after two have committed; transactions are kept small for that).
  *
  * <p>Exit codes: 77 halted at the boundary (the only success); 3 the flush finished without
  * reaching the boundary; 2 bad arguments; anything else a failure before the flush.

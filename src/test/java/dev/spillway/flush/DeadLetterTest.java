@@ -3,19 +3,27 @@ package dev.spillway.flush;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
+import dev.spillway.SpillwayException;
 import dev.spillway.store.DeadLetters;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Issue 2, case 5: a delta that would overflow a bigint lands in dead_letter with its reason, and
- * nothing else of that batch is lost. Covered at both places an overflow can happen: in
- * PostgreSQL (total + delta) and in Redis (the pending cell itself, HINCRBY refuses).
+ * nothing else of that batch is lost. Covered at both places an overflow can happen: in PostgreSQL
+ * (total + delta) and in Redis (the pending cell itself, HINCRBY refuses).
  */
 @ExtendWith(ServicesExtension.class)
 class DeadLetterTest {
@@ -38,7 +46,9 @@ class DeadLetterTest {
     }
     assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter='big' AND key='k'"))
         .isEqualTo(Long.MAX_VALUE - 5);
-    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter='big' AND key='neighbour'"))
+    assertThat(
+            env.queryLong(
+                "SELECT total FROM counter_totals WHERE counter='big' AND key='neighbour'"))
         .isEqualTo(7);
     assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter='other' AND key='x'"))
         .isEqualTo(7);
@@ -56,7 +66,8 @@ class DeadLetterTest {
       var c = sw.counters();
       c.increment("cell", "k", Long.MAX_VALUE);
       c.flush(); // the Redis cell now holds MAX
-      c.increment("cell", "k", 1); // HINCRBY would overflow: Redis refuses, the script keeps it aside
+      c.increment(
+          "cell", "k", 1); // HINCRBY would overflow: Redis refuses, the script keeps it aside
       c.increment("cell", "ok", 2);
       c.flush();
       assertThat(sw.counters().get("cell", "ok")).isEqualTo(2);
@@ -109,43 +120,51 @@ class DeadLetterTest {
       c.increment("race", "k", 10); // overflows: an unapplied dead letter
       c.flush();
       ExactnessTest.drain(sw);
-      long id = env.queryLong("SELECT id FROM dead_letter WHERE counter = 'race' AND decision IS NULL");
+      long id =
+          env.queryLong("SELECT id FROM dead_letter WHERE counter = 'race' AND decision IS NULL");
       env.exec("UPDATE counter_totals SET total = 0 WHERE counter = 'race'"); // it fits now
 
       DeadLetters dl = sw.deadLetters();
-      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(4);
-      java.util.concurrent.atomic.AtomicInteger applied = new java.util.concurrent.atomic.AtomicInteger();
-      java.util.Queue<Throwable> unexpected = new java.util.concurrent.ConcurrentLinkedQueue<>();
-      java.util.List<Thread> people = new java.util.ArrayList<>();
+      CyclicBarrier start = new CyclicBarrier(4);
+      AtomicInteger applied = new AtomicInteger();
+      Queue<Throwable> unexpected = new ConcurrentLinkedQueue<>();
+      List<Thread> people = new ArrayList<>();
       for (int i = 0; i < 4; i++) {
         boolean byId = i % 2 == 0;
         String who = "person" + i;
-        people.add(Thread.ofPlatform().start(() -> {
-          try {
-            start.await();
-            if (byId) {
-              dl.replayOne(sw.config(), id, who, null);
-              applied.incrementAndGet();
-            } else {
-              applied.addAndGet(dl.replay(sw.config(), null, who, null).replayed());
-            }
-          } catch (dev.spillway.SpillwayException e) {
-            if (!e.getMessage().contains("was already replayed by person")) {
-              unexpected.add(e);
-            }
-          } catch (Exception e) {
-            unexpected.add(e);
-          }
-        }));
+        people.add(
+            Thread.ofPlatform()
+                .start(
+                    () -> {
+                      try {
+                        start.await();
+                        if (byId) {
+                          dl.replayOne(sw.config(), id, who, null);
+                          applied.incrementAndGet();
+                        } else {
+                          applied.addAndGet(dl.replay(sw.config(), null, who, null).replayed());
+                        }
+                      } catch (SpillwayException e) {
+                        if (!e.getMessage().contains("was already replayed by person")) {
+                          unexpected.add(e);
+                        }
+                      } catch (Exception e) {
+                        unexpected.add(e);
+                      }
+                    }));
       }
       for (Thread t : people) {
         t.join(60_000);
       }
       assertThat(unexpected).isEmpty();
       assertThat(applied.get()).as("applied by exactly one person").isOne();
-      assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter = 'race' AND key = 'k'"))
+      assertThat(
+              env.queryLong(
+                  "SELECT total FROM counter_totals WHERE counter = 'race' AND key = 'k'"))
           .isEqualTo(10);
-      assertThat(env.queryLong("SELECT count(*) FROM dead_letter WHERE id = ? AND decision = 'replayed'", id))
+      assertThat(
+              env.queryLong(
+                  "SELECT count(*) FROM dead_letter WHERE id = ? AND decision = 'replayed'", id))
           .isOne();
     }
   }
@@ -154,13 +173,13 @@ class DeadLetterTest {
   void increment_invalidInput_refusedWithRule(TestEnv env) {
     try (Spillway sw = Spillways.builder(env).build()) {
       var c = sw.counters();
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.increment("Page Views", "1"))
+      Assertions.assertThatThrownBy(() -> c.increment("Page Views", "1"))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessage("counter name 'Page Views' must match [a-z][a-z0-9_.-]{0,63}");
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.increment("pv", "a\tb"))
+      Assertions.assertThatThrownBy(() -> c.increment("pv", "a\tb"))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("without control characters");
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> c.increment("pv", ""))
+      Assertions.assertThatThrownBy(() -> c.increment("pv", ""))
           .isInstanceOf(IllegalArgumentException.class);
       assertThat(c.pendingCells()).isZero();
     }

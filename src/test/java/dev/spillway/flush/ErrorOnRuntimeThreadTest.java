@@ -17,15 +17,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * An {@link Error} on one of the runtime's own threads (here: the apply thread of a scheduled
  * flush, through the test hook {@link FlushListener#afterCommit}) stops the runtime: said once at
  * ERROR, reported by {@link Spillway#failed()}, no more flushing, increments refused; what was
- * committed but not acknowledged stays pending in Redis and a new runtime finishes it exactly
- * once.
+ * committed but not acknowledged stays pending in Redis and a new runtime finishes it exactly once.
  */
 @ExtendWith(ServicesExtension.class)
 @Isolated // it asserts on every log line of the JVM
@@ -45,7 +44,10 @@ class ErrorOnRuntimeThreadTest {
         };
     try (LogCapture logs = new LogCapture()) {
       try (Spillway sw =
-          Spillways.builder(env).flushEvery(Duration.ofMillis(100)).flushListener(failing).build()) {
+          Spillways.builder(env)
+              .flushEvery(Duration.ofMillis(100))
+              .flushListener(failing)
+              .build()) {
         for (int i = 0; i < 100; i++) {
           sw.counters().increment("views", "k" + (i % 10));
         }
@@ -77,7 +79,11 @@ class ErrorOnRuntimeThreadTest {
       assertThat(r.batchesDuplicate()).isPositive();
       assertThat(next.failed()).isEmpty();
     }
-    assertThat(env.queryLong("SELECT coalesce(sum(total), 0) FROM " + env.schema()
-        + ".counter_totals WHERE counter = 'views'")).isEqualTo(100);
+    assertThat(
+            env.queryLong(
+                "SELECT coalesce(sum(total), 0) FROM "
+                    + env.schema()
+                    + ".counter_totals WHERE counter = 'views'"))
+        .isEqualTo(100);
   }
 }

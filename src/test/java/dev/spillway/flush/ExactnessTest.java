@@ -35,7 +35,8 @@ class ExactnessTest {
   @Test
   void increment_whileFlushingEvery200ms_totalsExactPerKey(TestEnv env) throws Exception {
     long[][] sent = new long[THREADS][KEYS];
-    try (Spillway sw = Spillways.builder(env).stripes(256).flushEvery(Duration.ofMillis(200)).build()) {
+    try (Spillway sw =
+        Spillways.builder(env).stripes(256).flushEvery(Duration.ofMillis(200)).build()) {
       Counters counters = sw.counters();
       AtomicBoolean writing = new AtomicBoolean(true);
       AtomicLong reads = new AtomicLong();
@@ -93,7 +94,10 @@ class ExactnessTest {
     try (Connection c = env.dataSource().getConnection();
         Statement st = c.createStatement();
         ResultSet rs =
-            st.executeQuery("SELECT key, total FROM " + env.schema() + ".counter_totals WHERE counter = 'hits'")) {
+            st.executeQuery(
+                "SELECT key, total FROM "
+                    + env.schema()
+                    + ".counter_totals WHERE counter = 'hits'")) {
       while (rs.next()) {
         db.put(rs.getString(1), rs.getLong(2));
       }
@@ -112,7 +116,8 @@ class ExactnessTest {
     assertThat(env.queryLong("SELECT count(*) FROM flush_ledger")).isPositive();
     assertThat(
             env.queryLong(
-                "SELECT count(*) FROM (SELECT batch_id FROM flush_ledger GROUP BY 1 HAVING count(*) > 1) d"))
+                "SELECT count(*) FROM (SELECT batch_id FROM flush_ledger GROUP BY 1 HAVING count(*)"
+                    + " > 1) d"))
         .isZero();
     assertThat(env.queryLong("SELECT count(*) FROM dead_letter")).isZero();
   }
@@ -121,7 +126,10 @@ class ExactnessTest {
   static void drain(Spillway sw) {
     for (int i = 0; i < 50; i++) {
       FlushReport r = sw.flushOnce();
-      if (r.ok() && r.batchesClaimed() == 0 && r.batchesApplied() == 0 && r.batchesDuplicate() == 0) {
+      if (r.ok()
+          && r.batchesClaimed() == 0
+          && r.batchesApplied() == 0
+          && r.batchesDuplicate() == 0) {
         return;
       }
     }

@@ -1,17 +1,13 @@
 package dev.spillway.flush;
 
-import dev.spillway.testing.PendingState;
-import dev.spillway.testing.PendingState.Cell;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
+import dev.spillway.testing.PendingState;
+import dev.spillway.testing.PendingState.Cell;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TcpProxy;
 import dev.spillway.testing.TestEnv;
-import io.lettuce.core.KeyScanCursor;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.ScanArgs;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -25,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.TreeSet;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -33,8 +28,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.slf4j.Logger;
@@ -42,9 +39,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * PostgreSQL goes away while counts flow: the network to it is cut (a {@link TcpProxy} between
- * Spillway and the server), or its backends are terminated. Flushes must fail visibly, batches
- * must wait in Redis, increments must keep being accepted, and once PostgreSQL is back the totals
- * must be exact with every batch applied once.
+ * Spillway and the server), or its backends are terminated. Flushes must fail visibly, batches must
+ * wait in Redis, increments must keep being accepted, and once PostgreSQL is back the totals must
+ * be exact with every batch applied once.
  */
 @ExtendWith(ServicesExtension.class)
 class PostgresOutageTest {
@@ -52,7 +49,6 @@ class PostgresOutageTest {
   private static final int STRIPES = 64;
   private static final Pattern JDBC =
       Pattern.compile("jdbc:postgresql://([^/:?]+)(?::(\\d+))?(/.*)");
-
 
   private final TestEnv env;
 
@@ -99,7 +95,9 @@ class PostgresOutageTest {
       }
       Set<String> pendingDuringCut = PendingState.pendingBatchIds(env, prefix);
       assertThat(pendingDuringCut).as("claimed batches wait in Redis").isNotEmpty();
-      assertThat(totalsSum(counters)).as("PostgreSQL unchanged during the cut").isEqualTo(totalsAtCut);
+      assertThat(totalsSum(counters))
+          .as("PostgreSQL unchanged during the cut")
+          .isEqualTo(totalsAtCut);
       assertThat(env.queryLong("SELECT count(*) FROM flush_ledger")).isEqualTo(ledgerAtCut);
 
       proxy.restore();
@@ -117,8 +115,10 @@ class PostgresOutageTest {
       // The cut never fell inside a COMMIT (flushes ran on this thread, the cut between them), so
       // no apply can have succeeded unseen: one ledger row per batch reported applied.
       assertThat(duplicates).isZero();
-      assertThat(env.queryLong("SELECT count(*) FROM flush_ledger")).isEqualTo(ledgerBefore + applied);
-      assertThat(env.queryLong("SELECT count(*) - count(DISTINCT batch_id) FROM flush_ledger")).isZero();
+      assertThat(env.queryLong("SELECT count(*) FROM flush_ledger"))
+          .isEqualTo(ledgerBefore + applied);
+      assertThat(env.queryLong("SELECT count(*) - count(DISTINCT batch_id) FROM flush_ledger"))
+          .isZero();
       assertThat(env.queryLong("SELECT count(*) FROM dead_letter")).isZero();
       assertThat(pendingDuringCut).allSatisfy(id -> assertThat(inLedger(id)).as(id).isTrue());
     } finally {
@@ -175,7 +175,8 @@ class PostgresOutageTest {
       assertThat(reports.stream().mapToLong(FlushReport::batchesApplied).sum())
           .isEqualTo(pending.size());
       assertThat(PendingState.totals(env, counters)).isEqualTo(PendingState.nonZero(expected));
-      assertThat(env.queryLong("SELECT count(*) FROM flush_ledger")).isEqualTo(ledgerBefore + pending.size());
+      assertThat(env.queryLong("SELECT count(*) FROM flush_ledger"))
+          .isEqualTo(ledgerBefore + pending.size());
       assertThat(pending).allSatisfy(id -> assertThat(inLedger(id)).as(id).isTrue());
       assertThat(PendingState.pendingKeys(env, prefix)).isEmpty();
     }
@@ -188,7 +189,8 @@ class PostgresOutageTest {
     // Spillway names its connections 'spillway'; other test classes run at the same time with the
     // same name, so this runtime gets a name of its own (a URL parameter wins over the default).
     String appName = "spillway-" + env.schema();
-    String url = env.jdbcUrl() + (env.jdbcUrl().contains("?") ? "&" : "?") + "ApplicationName=" + appName;
+    String url =
+        env.jdbcUrl() + (env.jdbcUrl().contains("?") ? "&" : "?") + "ApplicationName=" + appName;
     AtomicInteger commits = new AtomicInteger();
     AtomicInteger terminated = new AtomicInteger();
     FlushListener terminateInsideThirdTransaction =
@@ -206,9 +208,11 @@ class PostgresOutageTest {
     AtomicLong increments = new AtomicLong();
     ExecutorService pool = Executors.newFixedThreadPool(2);
     try (Spillway sw = spillway(prefix, url, terminateInsideThirdTransaction)) {
-      assertThat(env.queryLong(
-              "SELECT count(*) FROM pg_stat_activity WHERE application_name = ?"
-                  + " AND datname = current_database()", appName))
+      assertThat(
+              env.queryLong(
+                  "SELECT count(*) FROM pg_stat_activity WHERE application_name = ?"
+                      + " AND datname = current_database()",
+                  appName))
           .as("the runtime's connections carry the test's application name")
           .isPositive();
       long ledgerBefore = env.queryLong("SELECT count(*) FROM flush_ledger");
@@ -244,7 +248,12 @@ class PostgresOutageTest {
       log.info(
           "event=terminate_backends terminated={} runs={} applied={} failed={} duplicates={}"
               + " ledger_added={}",
-          terminated.get(), reports.size(), applied, failed, duplicates, ledgerAdded);
+          terminated.get(),
+          reports.size(),
+          applied,
+          failed,
+          duplicates,
+          ledgerAdded);
 
       assertThat(terminated.get()).as("backends were terminated").isPositive();
       assertThat(failed).as("the termination inside a transaction failed that apply").isPositive();
@@ -276,7 +285,8 @@ class PostgresOutageTest {
       for (int i = 0; i < 200; i++) {
         String counter = counters.get(random.nextInt(counters.size()));
         String key = "k" + random.nextInt(2_000);
-        long delta = random.nextInt(8) == 0 ? -random.nextLong(1, 100) : random.nextLong(1, 1_000_000);
+        long delta =
+            random.nextInt(8) == 0 ? -random.nextLong(1, 100) : random.nextLong(1, 1_000_000);
         sw.counters().increment(counter, key, delta);
         mine.merge(new Cell(counter, key), delta, Long::sum);
       }
@@ -290,8 +300,8 @@ class PostgresOutageTest {
     awaitUntil(() -> increments.get() >= atLeast, Duration.ofSeconds(20));
   }
 
-  private static void awaitUntil(java.util.function.BooleanSupplier condition, Duration timeout) {
-    org.awaitility.Awaitility.await()
+  private static void awaitUntil(BooleanSupplier condition, Duration timeout) {
+    Awaitility.await()
         .atMost(timeout)
         .pollInterval(Duration.ofMillis(10))
         .until(condition::getAsBoolean);

@@ -19,12 +19,13 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Redis rolling back (AOF everysec after a crash, a lagging replica promoted) must not make
- * Spillway count twice or stop delivering. Simulated by DUMPing a stripe's keys and RESTOREing
- * them after the state moved on.
+ * Spillway count twice or stop delivering. Simulated by DUMPing a stripe's keys and RESTOREing them
+ * after the state moved on.
  */
 @ExtendWith(ServicesExtension.class)
 class RedisRollbackTest {
-  private static Map<String, byte[]> snapshot(StatefulRedisConnection<byte[], byte[]> raw, List<String> keys) {
+  private static Map<String, byte[]> snapshot(
+      StatefulRedisConnection<byte[], byte[]> raw, List<String> keys) {
     Map<String, byte[]> out = new HashMap<>();
     for (String k : keys) {
       byte[] d = raw.sync().dump(k.getBytes(StandardCharsets.UTF_8));
@@ -33,7 +34,8 @@ class RedisRollbackTest {
     return out;
   }
 
-  private static void restore(StatefulRedisConnection<byte[], byte[]> raw, Map<String, byte[]> snap) {
+  private static void restore(
+      StatefulRedisConnection<byte[], byte[]> raw, Map<String, byte[]> snap) {
     for (var e : snap.entrySet()) {
       byte[] key = e.getKey().getBytes(StandardCharsets.UTF_8);
       raw.sync().del(key);
@@ -44,9 +46,11 @@ class RedisRollbackTest {
   }
 
   @Test
-  void flush_redisRolledBackToBeforeAnAppliedClaim_resurrectedCellsDeadLetteredNotCountedTwice(TestEnv env) {
+  void flush_redisRolledBackToBeforeAnAppliedClaim_resurrectedCellsDeadLetteredNotCountedTwice(
+      TestEnv env) {
     String p = env.keyPrefix();
-    List<String> stripeKeys = List.of(p + "{0}:live", p + "{0}:epoch", p + "{0}:batches", p + "{0}:seen");
+    List<String> stripeKeys =
+        List.of(p + "{0}:live", p + "{0}:epoch", p + "{0}:batches", p + "{0}:seen");
     try (Spillway sw = Spillways.builder(env).stripes(1).build();
         RedisClient rc = RedisClient.create(env.redisUri());
         StatefulRedisConnection<byte[], byte[]> raw = rc.connect(ByteArrayCodec.INSTANCE)) {
@@ -69,12 +73,15 @@ class RedisRollbackTest {
       assertThat(c.get("rb", "b")).isEqualTo(3);
       ExactnessTest.drain(sw);
     }
-    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter = 'rb' AND key = 'a'")).as("not counted twice").isEqualTo(7);
-    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter = 'rb' AND key = 'b'")).isEqualTo(3);
+    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter = 'rb' AND key = 'a'"))
+        .as("not counted twice")
+        .isEqualTo(7);
+    assertThat(env.queryLong("SELECT total FROM counter_totals WHERE counter = 'rb' AND key = 'b'"))
+        .isEqualTo(3);
     assertThat(
             env.queryLong(
-                "SELECT count(*) FROM dead_letter WHERE reason LIKE 'Redis rolled back to before claim%'"
-                    + " AND kind = 'maybe_counted'"))
+                "SELECT count(*) FROM dead_letter WHERE reason LIKE 'Redis rolled back to before"
+                    + " claim%' AND kind = 'maybe_counted'"))
         .isEqualTo(2);
   }
 

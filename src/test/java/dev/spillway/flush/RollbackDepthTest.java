@@ -14,6 +14,7 @@ import io.lettuce.core.ScanCursor;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -22,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.function.BiConsumer;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -31,9 +33,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * make a batch count twice" (DESIGN.md). Redis is treated as a black box: every key under the
  * test's prefix is DUMPed at some moment (before a stripe's first claim, between claim and apply,
  * between commit and ack, after the ack, after several flushes), and later the prefix is wiped and
- * the dump RESTOREd, as an AOF everysec crash, a promoted replica or a restored backup would
- * leave it. Then the flusher runs twice; nothing may be counted twice, and nothing that was in
- * the restored state may be lost.
+ * the dump RESTOREd, as an AOF everysec crash, a promoted replica or a restored backup would leave
+ * it. Then the flusher runs twice; nothing may be counted twice, and nothing that was in the
+ * restored state may be lost.
  */
 @ExtendWith(ServicesExtension.class)
 class RollbackDepthTest {
@@ -98,7 +100,9 @@ class RollbackDepthTest {
     for (var e : snap.entrySet()) {
       if (scope.test(e.getKey()) && e.getValue() != null) {
         raw.sync()
-            .restore(e.getKey().getBytes(StandardCharsets.UTF_8), e.getValue(),
+            .restore(
+                e.getKey().getBytes(StandardCharsets.UTF_8),
+                e.getValue(),
                 RestoreArgs.Builder.ttl(0).replace());
       }
     }
@@ -107,13 +111,15 @@ class RollbackDepthTest {
   private long total(String counter, String key) {
     return env.queryLong(
         "SELECT coalesce(sum(total), 0) FROM counter_totals WHERE counter = ? AND key = ?",
-        counter, key);
+        counter,
+        key);
   }
 
   private long deadLetterSum(String counter, String key) {
     return env.queryLong(
         "SELECT coalesce(sum(delta), 0) FROM dead_letter WHERE counter = ? AND key = ?",
-        counter, key);
+        counter,
+        key);
   }
 
   private static void settle(Spillway sw) {
@@ -158,7 +164,7 @@ class RollbackDepthTest {
    * Snapshots Redis at the moment {@code arm} picks inside a flush, lets the flush finish, then
    * restores the snapshot: the batch is pending again, and the ledger knows it by its id.
    */
-  private void restoredMidFlush(String name, java.util.function.BiConsumer<Hooks, Runnable> arm) {
+  private void restoredMidFlush(String name, BiConsumer<Hooks, Runnable> arm) {
     String p = env.keyPrefix() + name + ":";
     Hooks hooks = new Hooks();
     try (Spillway sw = Spillways.builder(env).keyPrefix(p).stripes(4).flushListener(hooks).build();
@@ -223,8 +229,12 @@ class RollbackDepthTest {
       c.flush();
       Map<String, byte[]> before = snapshot(raw, p, k -> true);
       sw.flushOnce();
-      String stripe = before.keySet().stream().filter(k -> k.endsWith(":live")).findFirst()
-          .map(k -> k.substring(0, k.length() - "live".length())).orElseThrow();
+      String stripe =
+          before.keySet().stream()
+              .filter(k -> k.endsWith(":live"))
+              .findFirst()
+              .map(k -> k.substring(0, k.length() - "live".length()))
+              .orElseThrow();
       // Only that stripe comes back, and without its client sequence records.
       restore(raw, p, k -> k.startsWith(stripe) && !k.endsWith(":seen"), before);
       settle(sw);
@@ -238,7 +248,9 @@ class RollbackDepthTest {
       settle(sw);
       for (int i = 0; i < 40; i++) {
         long parked = deadLetterSum("single", "k" + i);
-        assertThat(parked == 0 || parked == 10 || parked == 11).as("k" + i + " parked " + parked).isTrue();
+        assertThat(parked == 0 || parked == 10 || parked == 11)
+            .as("k" + i + " parked " + parked)
+            .isTrue();
         long newer = parked == 11 ? 1 : 0; // joined the resurrected hash before its claim
         assertThat(total("single", "k" + i) + newer).as("k" + i).isEqualTo(11);
       }
@@ -250,9 +262,9 @@ class RollbackDepthTest {
    * restores of the whole prefix or one stripe, with or without the client records. Each increment
    * is a cell of its own (key i, by 1), so the oracle is exact per key: a key is counted at most
    * once, ever; every key that was in Redis in a restored snapshot and written before the first
-   * restore (so it cannot sit in a resurrected hash) ends counted once, and so does
-   * every key written before the first snapshot. A key written later may be lost to a rollback or
-   * parked in dead_letter (it joined a resurrected hash): both are what a rollback can cost.
+   * restore (so it cannot sit in a resurrected hash) ends counted once, and so does every key
+   * written before the first snapshot. A key written later may be lost to a rollback or parked in
+   * dead_letter (it joined a resurrected hash): both are what a rollback can cost.
    */
   @Test
   void flush_randomRollbacks_neverCountTwice() {
@@ -359,28 +371,33 @@ class RollbackDepthTest {
 
   private static Map<String, byte[]> filter(Map<String, byte[]> m, Predicate<String> keep) {
     Map<String, byte[]> out = new LinkedHashMap<>();
-    m.forEach((k, v) -> {
-      if (keep.test(k)) {
-        out.put(k, v);
-      }
-    });
+    m.forEach(
+        (k, v) -> {
+          if (keep.test(k)) {
+            out.put(k, v);
+          }
+        });
     return out;
   }
 
   private void assertAtMostOnce(String counter, long seed) {
-    long over = env.queryLong(
-        "SELECT count(*) FROM counter_totals WHERE counter = ? AND total > 1", counter);
+    long over =
+        env.queryLong(
+            "SELECT count(*) FROM counter_totals WHERE counter = ? AND total > 1", counter);
     assertThat(over).as("seed %d: keys counted more than once", seed).isZero();
   }
 
   private Map<String, Long> totals(String counter) {
-    return byKey("SELECT key, total FROM " + env.schema() + ".counter_totals WHERE counter = ?",
-        counter);
+    return byKey(
+        "SELECT key, total FROM " + env.schema() + ".counter_totals WHERE counter = ?", counter);
   }
 
   private Map<String, Long> parked(String counter) {
-    return byKey("SELECT key, sum(delta)::bigint FROM " + env.schema()
-        + ".dead_letter WHERE counter = ? GROUP BY key", counter);
+    return byKey(
+        "SELECT key, sum(delta)::bigint FROM "
+            + env.schema()
+            + ".dead_letter WHERE counter = ? GROUP BY key",
+        counter);
   }
 
   /** Runs {@code sql} (key, number) for {@code counter}; the rows as a map. */
@@ -394,7 +411,7 @@ class RollbackDepthTest {
           out.put(rs.getString(1), rs.getLong(2));
         }
       }
-    } catch (java.sql.SQLException e) {
+    } catch (SQLException e) {
       throw new IllegalStateException(e);
     }
     return out;

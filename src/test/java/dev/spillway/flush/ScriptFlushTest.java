@@ -15,8 +15,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * Redis forgets its scripts ({@code SCRIPT FLUSH}; likewise a restart, a promoted replica, a slot
  * moved to a node that never ran them) at the worst moments: between drain and claim, and between
- * commit and ack. Every step answers NOSCRIPT with the script's text and finishes in the same
- * call: one flush run leaves nothing pending, one adopt run leaves no batch behind.
+ * commit and ack. Every step answers NOSCRIPT with the script's text and finishes in the same call:
+ * one flush run leaves nothing pending, one adopt run leaves no batch behind.
  *
  * <p>On its own server: flushing the scripts of the shared one would disturb other classes.
  */
@@ -44,7 +44,9 @@ class ScriptFlushTest {
         FlushReport r = sw.flushOnce(); // the claim meets NOSCRIPT, then the ack does
         assertThat(r.ok()).as(r.toString()).isTrue();
         assertThat(r.batchesApplied()).isEqualTo(1);
-        assertThat(redis.keys(env.keyPrefix() + "*batch*")).as("acknowledged in the same run").isEmpty();
+        assertThat(redis.keys(env.keyPrefix() + "*batch*"))
+            .as("acknowledged in the same run")
+            .isEmpty();
         assertThat(env.queryLong("SELECT total FROM counter_totals WHERE key = 'a'")).isEqualTo(3);
 
         AdoptFixtures.createTables(env, 10);
@@ -59,7 +61,9 @@ class ScriptFlushTest {
           redis.sync().scriptFlush();
           FlushReport a = adopter.adoptOnce("page-views"); // claim, then ack, meet NOSCRIPT
           assertThat(a.ok()).as(a.toString()).isTrue();
-          assertThat(redis.keys(env.keyPrefix() + "*adopt*")).as("acknowledged in the same run").isEmpty();
+          assertThat(redis.keys(env.keyPrefix() + "*adopt*"))
+              .as("acknowledged in the same run")
+              .isEmpty();
           assertThat(env.queryLong("SELECT view_count FROM pages WHERE id = 4")).isEqualTo(5);
         }
       }

@@ -12,12 +12,8 @@ import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import io.lettuce.core.cluster.SlotHash;
 import io.micrometer.core.instrument.MeterRegistry;
-import java.sql.Connection;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -50,15 +46,18 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class SlotMigrationTest {
   private static final int STRIPES = 64;
   private static final int KEYS = 1_000;
+
   /** Keys that only grow: exact reads of them must never go backwards. */
   private static final int MONOTONIC = 16;
+
   private static final int WRITERS = 2;
   private static final Duration PAUSE = Duration.ofMillis(40);
   private static final int ROUNDS = 4;
+
   /**
    * How long an exact read of a key written every few ms may stand still while slots move. Drains
-   * run every 100 ms and a migrating slot holds them back only while its own keys move (about
-   * 200 ms seen here); a drainer that backed off as from an outage stood still for up to 5 s.
+   * run every 100 ms and a migrating slot holds them back only while its own keys move (about 200
+   * ms seen here); a drainer that backed off as from an outage stood still for up to 5 s.
    */
   private static final Duration STILL_AT_MOST = Duration.ofSeconds(2);
 
@@ -81,8 +80,14 @@ class SlotMigrationTest {
   void slotsMigratedBackAndForthWhileFlushing_totalsExact(TestEnv base) throws Exception {
     long started = System.nanoTime();
     TestEnv env =
-        new TestEnv(cluster.seedUri(), base.jdbcUrl(), base.jdbcUser(), base.jdbcPassword(),
-            base.schema(), base.keyPrefix(), true);
+        new TestEnv(
+            cluster.seedUri(),
+            base.jdbcUrl(),
+            base.jdbcUser(),
+            base.jdbcPassword(),
+            base.schema(),
+            base.keyPrefix(),
+            true);
     AtomicBoolean migrating = new AtomicBoolean();
     AtomicLong claimsDuring = new AtomicLong();
     AtomicLong commitsDuring = new AtomicLong();
@@ -246,9 +251,21 @@ class SlotMigrationTest {
             + " batches); during the moves: %d flush runs claimed, %d commits, acks per round %s,"
             + " %d exact reads (%d of %d read keys on moved slots); %d reads in all; claim retries"
             + " %.0f; drain failures %.0f; longest still read %d ms; %d ms%n",
-        moved.size(), ROUNDS, movedKeys.size(), movedLive, movedBatches, claimsDuring.get(),
-        commitsDuring.get(), acksInRound, readsDuring.get(), readKeysMoved.get(), MONOTONIC,
-        reads.get(), claimRetries, drainFailures, stalest.get() / 1_000_000,
+        moved.size(),
+        ROUNDS,
+        movedKeys.size(),
+        movedLive,
+        movedBatches,
+        claimsDuring.get(),
+        commitsDuring.get(),
+        acksInRound,
+        readsDuring.get(),
+        readKeysMoved.get(),
+        MONOTONIC,
+        reads.get(),
+        claimRetries,
+        drainFailures,
+        stalest.get() / 1_000_000,
         (System.nanoTime() - started) / 1_000_000);
 
     // Not vacuous: the moves carried Spillway's keys while flushes claimed, committed and acked.
@@ -263,7 +280,9 @@ class SlotMigrationTest {
         .as("longest time an exact read stood still during the moves")
         .isLessThan(STILL_AT_MOST);
     for (int i = 0; i < ROUNDS; i++) {
-      assertThat(acksInRound.get(i)).as("flush runs that acked during round %d", i + 1).isPositive();
+      assertThat(acksInRound.get(i))
+          .as("flush runs that acked during round %d", i + 1)
+          .isPositive();
     }
 
     assertThat(readErrors).as("exact reads that failed").isEmpty();
@@ -280,7 +299,8 @@ class SlotMigrationTest {
     assertThat(wrong).as("keys whose PostgreSQL total differs from what was sent").isEmpty();
     assertThat(
             env.queryLong(
-                "SELECT count(*) FROM (SELECT batch_id FROM flush_ledger GROUP BY 1 HAVING count(*) > 1) d"))
+                "SELECT count(*) FROM (SELECT batch_id FROM flush_ledger GROUP BY 1 HAVING count(*)"
+                    + " > 1) d"))
         .as("batches in the ledger twice")
         .isZero();
     assertThat(env.queryLong("SELECT count(*) FROM dead_letter")).as("dead letters").isZero();
@@ -310,10 +330,6 @@ class SlotMigrationTest {
     }
     return s;
   }
-
-
-
-
 
   private static void sleep(long ms) {
     try {

@@ -18,8 +18,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * "Nothing is acknowledged that was not applied" (issue 18): a batch whose read comes back empty
  * for the wrong reason (a desynchronized connection, a decoding failure) must not be deleted. The
  * wrong reason is made real: a proxy between the flusher and Redis renames the key of one batch
- * read in flight ({@code :batch:} to {@code :bxtch:}, same length), so Redis answers that read
- * with an empty hash while the batch key still holds every cell.
+ * read in flight ({@code :batch:} to {@code :bxtch:}, same length), so Redis answers that read with
+ * an empty hash while the batch key still holds every cell.
  */
 @ExtendWith(ServicesExtension.class)
 class UnreadBatchTest {
@@ -43,19 +43,20 @@ class UnreadBatchTest {
         c.increment("unread", "k" + i, 3);
       }
       c.flush();
-      proxy.rewriteOnce(chunk -> {
-        if (indexOf(chunk, READ, 0) < 0) {
-          return chunk;
-        }
-        int at = indexOf(chunk, BATCH, indexOf(chunk, READ, 0));
-        if (at < 0) {
-          return chunk;
-        }
-        byte[] out = chunk.clone();
-        System.arraycopy(OTHER, 0, out, at, OTHER.length);
-        rewritten.incrementAndGet();
-        return out;
-      });
+      proxy.rewriteOnce(
+          chunk -> {
+            if (indexOf(chunk, READ, 0) < 0) {
+              return chunk;
+            }
+            int at = indexOf(chunk, BATCH, indexOf(chunk, READ, 0));
+            if (at < 0) {
+              return chunk;
+            }
+            byte[] out = chunk.clone();
+            System.arraycopy(OTHER, 0, out, at, OTHER.length);
+            rewritten.incrementAndGet();
+            return out;
+          });
 
       FlushReport first = sw.flushOnce();
       assertThat(rewritten.get()).as("one batch read was answered empty").isEqualTo(1);

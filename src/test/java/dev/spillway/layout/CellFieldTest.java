@@ -2,6 +2,7 @@ package dev.spillway.layout;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class CellFieldTest {
@@ -43,7 +44,7 @@ class CellFieldTest {
   /** Property over 2,000 random (counter, key, other key) triples, keys full of separators. */
   @Test
   void belongsTo_matchesExactlyItsOwnCells() {
-    java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+    SplittableRandom r = new SplittableRandom(7);
     for (int i = 0; i < 2_000; i++) {
       String counter = random(r, "abcxyz", 1 + r.nextInt(8));
       String key = random(r, "ab|:x語😀", 1 + r.nextInt(12));
@@ -52,7 +53,7 @@ class CellFieldTest {
     }
   }
 
-  private static String random(java.util.SplittableRandom r, String alphabet, int n) {
+  private static String random(SplittableRandom r, String alphabet, int n) {
     int[] cps = alphabet.codePoints().toArray();
     StringBuilder b = new StringBuilder();
     for (int i = 0; i < n; i++) {

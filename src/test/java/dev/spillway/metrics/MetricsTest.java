@@ -26,7 +26,8 @@ class MetricsTest {
       assertThat(registry.get("spillway.client.increments.accepted").functionCounter().count())
           .isEqualTo(100);
       // At least one per distinct cell; more when a background drain ran between the increments.
-      assertThat(registry.get("spillway.client.cells.drained").counter().count()).isBetween(10.0, 100.0);
+      assertThat(registry.get("spillway.client.cells.drained").counter().count())
+          .isBetween(10.0, 100.0);
       assertThat(registry.get("spillway.client.drain.duration").timer().count()).isPositive();
       assertThat(registry.get("spillway.client.cells.pending").gauge().value()).isZero();
 

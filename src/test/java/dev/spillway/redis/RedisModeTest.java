@@ -16,8 +16,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * A deployment that names the wrong mode is refused at start with the setting to change, instead
- * of half working (a single-server client on a cluster node answers MOVED for two thirds of the
+ * A deployment that names the wrong mode is refused at start with the setting to change, instead of
+ * half working (a single-server client on a cluster node answers MOVED for two thirds of the
  * stripes); seed lists keep their secrets out of logs.
  */
 @ExtendWith(ServicesExtension.class)
@@ -51,7 +51,8 @@ class RedisModeTest {
     assertThat(SpillwayConfig.maskUri("redis://:s3cret@h1:1,admin:hunter2@h2:2, redis://u:pw@h3:3"))
         // The first userinfo runs to the last '@' before the next URL: a password may hold ','.
         .isEqualTo("redis://<masked>@h2:2, redis://<masked>@h3:3");
-    assertThatThrownBy(() -> RedisSeeds.parse("redis://h1:1,admin:hunter2@h2:2", true, Duration.ofSeconds(1)))
+    assertThatThrownBy(
+            () -> RedisSeeds.parse("redis://h1:1,admin:hunter2@h2:2", true, Duration.ofSeconds(1)))
         .isInstanceOf(ConfigException.class)
         .hasMessageContaining("entry 2 carries credentials; give them once, in the first entry")
         .hasMessageNotContaining("hunter2");

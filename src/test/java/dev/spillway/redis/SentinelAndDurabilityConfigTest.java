@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spillway.ConfigException;
-import dev.spillway.config.ConfigLoader;
 import dev.spillway.Durability;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ConfigLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -19,7 +19,9 @@ class SentinelAndDurabilityConfigTest {
   @Test
   void sentinelUri_accepted_withSeveralSentinelsDbAndMaster() {
     SpillwayConfig c =
-        SpillwayConfig.builder().redisUri("redis-sentinel://10.0.0.1:26379,10.0.0.2:26380/2#mymaster").build();
+        SpillwayConfig.builder()
+            .redisUri("redis-sentinel://10.0.0.1:26379,10.0.0.2:26380/2#mymaster")
+            .build();
     var u = RedisSeeds.parse(c.redisUri(), false, c.redisTimeout()).get(0);
     assertThat(u.getSentinels()).hasSize(2);
     assertThat(u.getSentinels().get(1).getPort()).isEqualTo(26380);
@@ -29,11 +31,13 @@ class SentinelAndDurabilityConfigTest {
 
   @Test
   void sentinelUri_withoutMasterName_refusedNamingTheRule() {
-    assertThatThrownBy(() -> SpillwayConfig.builder().redisUri("redis-sentinel://10.0.0.1:26379").build())
+    assertThatThrownBy(
+            () -> SpillwayConfig.builder().redisUri("redis-sentinel://10.0.0.1:26379").build())
         .isInstanceOf(ConfigException.class)
         .hasMessage(
             "redis.uri must name the master after '#' as the sentinels know it"
-                + " (redis-sentinel://host:26379#mymaster) but was 'redis-sentinel://10.0.0.1:26379'");
+                + " (redis-sentinel://host:26379#mymaster) but was"
+                + " 'redis-sentinel://10.0.0.1:26379'");
   }
 
   @Test
@@ -45,7 +49,9 @@ class SentinelAndDurabilityConfigTest {
                     .redisCluster(true)
                     .build())
         .isInstanceOf(ConfigException.class)
-        .hasMessageStartingWith("redis.uri names Redis Sentinels (redis-sentinel://), which redis.cluster: true does not allow")
+        .hasMessageStartingWith(
+            "redis.uri names Redis Sentinels (redis-sentinel://), which redis.cluster: true does"
+                + " not allow")
         .hasMessageNotContaining("secret-pw");
   }
 
@@ -66,7 +72,12 @@ class SentinelAndDurabilityConfigTest {
     assertThat(c.durableReplicas()).isEqualTo(2);
     SpillwayConfig e =
         ConfigLoader.load(
-            null, Map.of("SPILLWAY_CLIENT_DURABILITY", "replicated", "SPILLWAY_CLIENT_DURABLE_REPLICAS", "3"));
+            null,
+            Map.of(
+                "SPILLWAY_CLIENT_DURABILITY",
+                "replicated",
+                "SPILLWAY_CLIENT_DURABLE_REPLICAS",
+                "3"));
     assertThat(e.durability()).isEqualTo(Durability.REPLICATED);
     assertThat(e.durableReplicas()).isEqualTo(3);
   }

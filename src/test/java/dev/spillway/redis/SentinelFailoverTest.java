@@ -3,10 +3,10 @@ package dev.spillway.redis;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.config.CacheSettings;
 import dev.spillway.Durability;
 import dev.spillway.Spillway;
 import dev.spillway.cache.CacheAside;
+import dev.spillway.config.CacheSettings;
 import dev.spillway.counter.Counters;
 import dev.spillway.testing.PendingState;
 import dev.spillway.testing.SentinelSet;
@@ -14,9 +14,12 @@ import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
+import io.lettuce.core.KillArgs;
+import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -39,8 +42,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * <p>With {@code client.durability: replicated} PostgreSQL ends exactly equal to what was sent:
  * nothing the dead master acknowledged in the window was acknowledged to the application, and the
  * client re-sent it to the new master. With {@code async}, nothing is counted twice and the loss is
- * measured and printed. In both, counters, flush, cache reads, invalidations and the bus follow
- * the master: another runtime's L1 copy is dropped by an invalidation made after the failover.
+ * measured and printed. In both, counters, flush, cache reads, invalidations and the bus follow the
+ * master: another runtime's L1 copy is dropped by an invalidation made after the failover.
  */
 @ExtendWith(ServicesExtension.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -56,7 +59,9 @@ class SentinelFailoverTest {
         .as("replicated: PostgreSQL holds exactly what was sent (lost %d)", o.sent - o.counted)
         .isEqualTo(o.sent);
     assertThat(o.deadRows).as("dead-lettered rows").isZero();
-    assertThat(o.flushesFailed).as("flush() refused while the replicas could not confirm").isPositive();
+    assertThat(o.flushesFailed)
+        .as("flush() refused while the replicas could not confirm")
+        .isPositive();
   }
 
   @Test
@@ -68,19 +73,32 @@ class SentinelFailoverTest {
     // applied: the promoted replica re-numbers nothing PostgreSQL holds (see SingleServerFence).
     assertThat(o.deadRows).as("async: batches refused as resurrected claims").isZero();
     // The window the replicated case survives is real here: the drains it held are gone.
-    assertThat(o.sent - o.counted).as("async: the unreplicated window lost increments").isPositive();
+    assertThat(o.sent - o.counted)
+        .as("async: the unreplicated window lost increments")
+        .isPositive();
   }
 
   private record Outcome(
-      long sent, long counted, List<String> doubled, long deadRows, long deadDelta, long flushesFailed) {}
+      long sent,
+      long counted,
+      List<String> doubled,
+      long deadRows,
+      long deadDelta,
+      long flushesFailed) {}
 
   private Outcome run(TestEnv base, Durability durability) throws Exception {
     try (SentinelSet set = SentinelSet.start(1, 2)) {
       TestEnv env =
-          new TestEnv(set.uri(), base.jdbcUrl(), base.jdbcUser(), base.jdbcPassword(),
-              base.schema(), base.keyPrefix(), false);
+          new TestEnv(
+              set.uri(),
+              base.jdbcUrl(),
+              base.jdbcUser(),
+              base.jdbcPassword(),
+              base.schema(),
+              base.keyPrefix(),
+              false);
       // One counter per test method: the class's schema is shared by both.
-      String counter = "hits_" + durability.name().toLowerCase(java.util.Locale.ROOT);
+      String counter = "hits_" + durability.name().toLowerCase(Locale.ROOT);
       long[] sent = new long[KEYS];
       AtomicLong flushesOk = new AtomicLong();
       AtomicLong flushesFailed = new AtomicLong();
@@ -102,9 +120,14 @@ class SentinelFailoverTest {
                   .build();
           Spillway b =
               Spillway.builder()
-                  .config(Spillways.config(env).redisTimeout(Duration.ofSeconds(2)).cache(cache).build())
+                  .config(
+                      Spillways.config(env)
+                          .redisTimeout(Duration.ofSeconds(2))
+                          .cache(cache)
+                          .build())
                   .build()) {
-        CacheAside<Long, String> onA = a.cache("item", Long.class, String.class).loader(id -> "a" + id).build();
+        CacheAside<Long, String> onA =
+            a.cache("item", Long.class, String.class).loader(id -> "a" + id).build();
         CacheAside<Long, String> onB =
             b.cache("item", Long.class, String.class)
                 .loader(id -> "b" + id + "/" + loadsOnB.incrementAndGet())
@@ -160,7 +183,9 @@ class SentinelFailoverTest {
             counters.flush();
             break;
           } catch (RuntimeException e) {
-            assertThat(System.nanoTime()).as("final flush(): %s", e.getMessage()).isLessThan(deadline);
+            assertThat(System.nanoTime())
+                .as("final flush(): %s", e.getMessage())
+                .isLessThan(deadline);
           }
         }
         await()
@@ -173,7 +198,11 @@ class SentinelFailoverTest {
         await()
             .atMost(Duration.ofSeconds(20))
             .until(
-                () -> b.meterRegistry().counter("spillway.cache.l1.clears", "reason", "resubscribed").count() >= 1);
+                () ->
+                    b.meterRegistry()
+                            .counter("spillway.cache.l1.clears", "reason", "resubscribed")
+                            .count()
+                        >= 1);
         assertInvalidationReaches(onA, onB, loadsOnB, 2L);
       }
 
@@ -191,15 +220,26 @@ class SentinelFailoverTest {
       }
       long deadRows = env.queryLong("SELECT count(*) FROM dead_letter WHERE counter = ?", counter);
       long deadDelta =
-          env.queryLong("SELECT coalesce(sum(delta), 0)::bigint FROM dead_letter WHERE counter = ?", counter);
+          env.queryLong(
+              "SELECT coalesce(sum(delta), 0)::bigint FROM dead_letter WHERE counter = ?", counter);
       System.out.printf(
-          "SentinelFailoverTest[%s]: killed master :%d; failover took %d ms; flush() ok %d, failed %d;"
-              + " sent %,d; counted %,d; lost %,d (%.4f%%); dead-lettered %d row(s), delta %,d%n",
-          durability, victim, (failedOverNanos - killedNanos) / 1_000_000, flushesOk.get(),
-          flushesFailed.get(), sentTotal, countedTotal, sentTotal - countedTotal,
-          100.0 * (sentTotal - countedTotal) / sentTotal, deadRows, deadDelta);
+          "SentinelFailoverTest[%s]: killed master :%d; failover took %d ms; flush() ok %d, failed"
+              + " %d; sent %,d; counted %,d; lost %,d (%.4f%%); dead-lettered %d row(s), delta"
+              + " %,d%n",
+          durability,
+          victim,
+          (failedOverNanos - killedNanos) / 1_000_000,
+          flushesOk.get(),
+          flushesFailed.get(),
+          sentTotal,
+          countedTotal,
+          sentTotal - countedTotal,
+          100.0 * (sentTotal - countedTotal) / sentTotal,
+          deadRows,
+          deadDelta);
       assertThat(sentTotal).isPositive();
-      return new Outcome(sentTotal, countedTotal, doubled, deadRows, deadDelta, flushesFailed.get());
+      return new Outcome(
+          sentTotal, countedTotal, doubled, deadRows, deadDelta, flushesFailed.get());
     }
   }
 
@@ -224,8 +264,7 @@ class SentinelFailoverTest {
   private static void cutReplication(int replicaPort) {
     try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + replicaPort, false)) {
       r.sync().configSet("masterauth", "not-the-password");
-      ((io.lettuce.core.api.sync.RedisCommands<String, String>) r.sync())
-          .clientKill(io.lettuce.core.KillArgs.Builder.typeMaster());
+      ((RedisCommands<String, String>) r.sync()).clientKill(KillArgs.Builder.typeMaster());
     }
   }
 

@@ -4,13 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spillway.Granularity;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ExportSettings;
 import dev.spillway.config.ReportSettings;
 import dev.spillway.config.RetentionPeriod;
-import dev.spillway.config.ExportSettings;
-import dev.spillway.SpillwayConfig;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.util.List;
 import java.util.Set;
@@ -113,7 +114,7 @@ class BucketPolicyTest {
     List<ZonedDateTime> utc =
         Buckets.of(
             Granularity.DAY,
-            java.time.ZoneOffset.UTC,
+            ZoneOffset.UTC,
             Instant.parse("2026-03-28T12:00:00Z"),
             Instant.parse("2026-03-30T12:00:00Z"));
     assertThat(Buckets.aligned(Granularity.DAY, utc)).isEqualTo(Granularity.DAY);

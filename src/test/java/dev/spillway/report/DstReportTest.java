@@ -1,13 +1,12 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ExportSettings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ExportSettings.Kind;
-import dev.spillway.config.RetentionPeriod;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ExportSettings.Kind;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.RetentionPeriod;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
@@ -18,6 +17,7 @@ import java.sql.ResultSet;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.List;
@@ -54,10 +54,7 @@ class DstReportTest {
                 b.counter("views", Granularity.HOUR, Granularity.DAY)
                     .reporting(
                         ReportSettings.defaults()
-                            .withRetention(
-                                "views",
-                                Granularity.HOUR,
-                                RetentionPeriod.FOREVER)));
+                            .withRetention("views", Granularity.HOUR, RetentionPeriod.FOREVER)));
     db = ReportFixtures.migrated(config);
     PartitionUpkeep.run(db.dataSource(), config, clock);
     // Rows as the flusher writes them: one hour row and one (UTC) day row per event.
@@ -195,7 +192,7 @@ class DstReportTest {
                 Optional.empty(),
                 new Window.Between(
                     Instant.parse("2026-03-29T00:00:00Z"), Instant.parse("2026-03-30T00:00:00Z")),
-                java.time.ZoneOffset.UTC,
+                ZoneOffset.UTC,
                 10));
     // UTC Mar 29 from day rows: 20 + 40 + 80 + 160
     assertThat(ReportGoldenTest.values(utc)).containsExactly(300L);

@@ -1,15 +1,15 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ExportSettings;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ExportSettings.Kind;
-import dev.spillway.config.RetentionPeriod;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ExportSettings.Kind;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.RetentionPeriod;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
@@ -19,12 +19,17 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneId;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -82,9 +87,9 @@ class ExplainTest {
     PartitionUpkeep.run(db.dataSource(), config, clock);
     long t1 = System.nanoTime();
     // One statement per counter, two at a time (two cores); values skewed so k999 leads.
-    var pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+    var pool = Executors.newFixedThreadPool(2);
     try {
-      List<java.util.concurrent.Future<?>> loads = new java.util.ArrayList<>();
+      List<Future<?>> loads = new ArrayList<>();
       for (int c = 0; c < COUNTERS; c++) {
         String counter = "c" + c;
         loads.add(
@@ -213,7 +218,7 @@ class ExplainTest {
                         Optional.empty(),
                         Optional.of(Granularity.DAY),
                         new Window.Since(Duration.ofDays(7)),
-                        java.time.ZoneId.of("Europe/Berlin"),
+                        ZoneId.of("Europe/Berlin"),
                         10)));
     assertThat(r.parameters()).containsEntry("source", "hour rows");
     printAnalyzeSeries(clock.instant().minus(Duration.ofDays(7)), clock.instant());
@@ -298,7 +303,7 @@ class ExplainTest {
     try (ResultSet rs = ps.executeQuery()) {
       rs.next();
       return new ObjectMapper().readTree(rs.getString(1));
-    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+    } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
     }
   }
@@ -324,7 +329,7 @@ class ExplainTest {
   }
 
   /** Runs {@code body} five times and prints the median, for the closing note. */
-  private static Report timed(String what, java.util.function.Supplier<Report> body) {
+  private static Report timed(String what, Supplier<Report> body) {
     long[] t = new long[5];
     Report last = null;
     for (int i = 0; i < t.length; i++) {

@@ -1,6 +1,5 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ExportSettings;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 

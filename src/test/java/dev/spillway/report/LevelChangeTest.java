@@ -3,9 +3,9 @@ package dev.spillway.report;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
+import dev.spillway.SpillwayConfig;
 import dev.spillway.config.ReportSettings;
 import dev.spillway.config.RetentionPeriod;
-import dev.spillway.SpillwayConfig;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;

@@ -2,8 +2,9 @@ package dev.spillway.report;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.spillway.config.ReportSettings;
+import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ReportSettings;
 import dev.spillway.store.Database;
 import dev.spillway.testing.TestEnv;
 import java.io.IOException;
@@ -42,7 +43,7 @@ final class ReportFixtures {
   }
 
   /** Flushes until nothing is pending in Redis. */
-  static void drain(dev.spillway.Spillway sw) {
+  static void drain(Spillway sw) {
     for (int i = 0; i < 50; i++) {
       var r = sw.flushOnce();
       if (r.ok()

@@ -1,17 +1,17 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ExportSettings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ExportSettings.Format;
-import dev.spillway.config.ExportSettings.Kind;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ExportSettings.Format;
+import dev.spillway.config.ExportSettings.Kind;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.io.StringReader;
 import java.math.BigInteger;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneId;
 import java.time.ZoneOffset;
@@ -19,6 +19,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import javax.xml.parsers.DocumentBuilderFactory;
+import org.assertj.core.api.Assertions;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -70,7 +72,7 @@ class ReportGoldenTest {
     reports = new Reports(sw.dataSource(), config, clock);
   }
 
-  @org.junit.jupiter.api.AfterAll
+  @AfterAll
   void close() {
     sw.close();
   }
@@ -174,7 +176,7 @@ class ReportGoldenTest {
             "page_views",
             "p1",
             null,
-            new Window.Since(java.time.Duration.ofDays(2)),
+            new Window.Since(Duration.ofDays(2)),
             ZoneOffset.UTC);
     // since Mar 28 06:00 (hour rows): all of p1's 17
     assertThat(values(p1)).containsExactly(17L);
@@ -190,7 +192,7 @@ class ReportGoldenTest {
               "page_views",
               null,
               null,
-              new Window.Since(java.time.Duration.ofHours(24)),
+              new Window.Since(Duration.ofHours(24)),
               ZoneOffset.UTC);
       // from 2026-03-28T10:00Z: p3 9, p1 2+7, a,b 6, p2 1
       assertThat(values(r)).containsExactly(9L, 9L, 6L, 1L);
@@ -203,14 +205,14 @@ class ReportGoldenTest {
 
   @Test
   void series_counterWithTotalOnly_refusedWithReason() {
-    org.assertj.core.api.Assertions.assertThatThrownBy(
+    Assertions.assertThatThrownBy(
             () ->
                 run(
                     Kind.SERIES,
                     "signups",
                     null,
                     Granularity.HOUR,
-                    new Window.Since(java.time.Duration.ofHours(3)),
+                    new Window.Since(Duration.ofHours(3)),
                     ZoneOffset.UTC))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("signups keeps []");

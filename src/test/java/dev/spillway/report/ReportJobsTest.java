@@ -3,16 +3,18 @@ package dev.spillway.report;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ExportSettings;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ExportSettings;
+import dev.spillway.config.ReportSettings;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.InstantSource;
 import java.time.ZoneId;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -89,17 +91,17 @@ class ReportJobsTest {
     ReportSettings off =
         new ReportSettings(
             ReportSettings.DEFAULT_RETENTION,
-            java.util.Map.of(),
+            Map.of(),
             ReportSettings.PartitionInterval.DAY,
             ReportSettings.DEFAULT_PARTITIONS_AHEAD,
             ReportSettings.DEFAULT_LOCK_TIMEOUT,
             Optional.of("0 0 * * * ?"),
             Optional.empty(),
             Optional.empty(),
-            java.util.Map.of());
+            Map.of());
     SpillwayConfig config = ReportFixtures.config(env, b -> b.reporting(off));
     try (Database db = Database.open(config)) {
-      assertThat(ReportJobs.of(db.dataSource(), config, java.time.InstantSource.system()))
+      assertThat(ReportJobs.of(db.dataSource(), config, InstantSource.system()))
           .extracting(ReportJobs.Job::name)
           .containsExactly("report.partition-upkeep");
     }

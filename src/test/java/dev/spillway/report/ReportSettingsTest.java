@@ -4,12 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.spillway.ConfigException;
-import dev.spillway.config.ConfigLoader;
 import dev.spillway.Granularity;
+import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ConfigLoader;
+import dev.spillway.config.ExportSettings;
 import dev.spillway.config.ReportSettings;
 import dev.spillway.config.RetentionPeriod;
-import dev.spillway.config.ExportSettings;
-import dev.spillway.SpillwayConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -3,17 +3,19 @@ package dev.spillway.report;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
+import dev.spillway.SpillwayConfig;
 import dev.spillway.config.ReportSettings;
 import dev.spillway.config.RetentionPeriod;
-import dev.spillway.SpillwayConfig;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.sql.Connection;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -50,9 +52,9 @@ class RetentionDropTest {
             ReportSettings.PartitionInterval.DAY,
             Duration.ofDays(2),
             Duration.ofSeconds(5),
-            java.util.Optional.empty(),
-            java.util.Optional.empty(),
-            java.util.Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
+            Optional.empty(),
             Map.of());
     config =
         ReportFixtures.config(
@@ -121,7 +123,7 @@ class RetentionDropTest {
       for (Partitions.Range r : Partitions.read(c, env.schema()).ranges()) {
         out.add(r.name().substring(r.name().indexOf('.') + 1));
       }
-    } catch (java.sql.SQLException e) {
+    } catch (SQLException e) {
       throw new IllegalStateException(e);
     }
     return out;

@@ -1,19 +1,19 @@
 package dev.spillway.report;
 
-import dev.spillway.config.ExportSettings;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Granularity;
-import dev.spillway.config.ReportSettings;
-import dev.spillway.config.ExportSettings.Kind;
-import dev.spillway.config.RetentionPeriod;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ExportSettings.Kind;
+import dev.spillway.config.ReportSettings;
+import dev.spillway.config.RetentionPeriod;
 import dev.spillway.store.Database;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -296,7 +296,7 @@ class RollupRetentionTest {
           out.put(rs.getString(1), rs.getLong(2));
         }
       }
-    } catch (java.sql.SQLException e) {
+    } catch (SQLException e) {
       throw new IllegalStateException(e);
     }
     return out;
@@ -316,7 +316,7 @@ class RollupRetentionTest {
           out.put(rs.getString(1), rs.getLong(2));
         }
       }
-    } catch (java.sql.SQLException e) {
+    } catch (SQLException e) {
       throw new IllegalStateException(e);
     }
     return out;
@@ -337,7 +337,7 @@ class RollupRetentionTest {
       for (Partitions.Range r : Partitions.read(c, env.schema()).ranges()) {
         out.add(r.name().substring(r.name().indexOf('.') + 1));
       }
-    } catch (java.sql.SQLException e) {
+    } catch (SQLException e) {
       throw new IllegalStateException(e);
     }
     return out;

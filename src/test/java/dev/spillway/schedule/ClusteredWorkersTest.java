@@ -28,8 +28,8 @@ import org.junit.jupiter.api.parallel.ResourceLock;
 /**
  * Three workers in cluster mode on one schema, one of them SIGKILLed while traffic flows: the
  * totals end exact, no flush job ever ran on two workers at once (from the workers' own {@code
- * event=job_start} / {@code event=job_end} lines), and the survivors ran every flush job after
- * the kill.
+ * event=job_start} / {@code event=job_end} lines), and the survivors ran every flush job after the
+ * kill.
  */
 @ExtendWith(ServicesExtension.class)
 @ResourceLock(WorkerProcess.CHILD_JVMS)
@@ -75,8 +75,19 @@ class ClusteredWorkersTest {
 
       // doctor sees the cluster: three members checked in.
       WorkerProcess.Result doctor =
-          WorkerProcess.run(WorkerProcess.START_TIMEOUT, WorkerProcess.env(env), "doctor", "--config", config.toString());
-      assertThat(doctor.output().lines().filter(l -> l.contains("quartz.cluster")).findFirst().orElse(""))
+          WorkerProcess.run(
+              WorkerProcess.START_TIMEOUT,
+              WorkerProcess.env(env),
+              "doctor",
+              "--config",
+              config.toString());
+      assertThat(
+              doctor
+                  .output()
+                  .lines()
+                  .filter(l -> l.contains("quartz.cluster"))
+                  .findFirst()
+                  .orElse(""))
           .as(doctor.output())
           .startsWith("OK")
           .contains("3 member(s) checked in");
@@ -108,7 +119,8 @@ class ClusteredWorkersTest {
       // Give every flush job a chance to have run after the takeover window.
       Thread.sleep(1_000);
 
-      assertThat(env.queryLong("SELECT coalesce(sum(total), 0) FROM counter_totals")).isEqualTo(sent);
+      assertThat(env.queryLong("SELECT coalesce(sum(total), 0) FROM counter_totals"))
+          .isEqualTo(sent);
       assertThat(env.queryLong("SELECT count(*) FROM counter_totals WHERE counter = 'hits'"))
           .isLessThanOrEqualTo(KEYS);
 
@@ -125,7 +137,8 @@ class ClusteredWorkersTest {
         }
         assertNoOverlap(e.getKey(), e.getValue());
       }
-      assertThat(flushJobs).containsExactly("flush-0-16", "flush-16-32", "flush-32-48", "flush-48-64");
+      assertThat(flushJobs)
+          .containsExactly("flush-0-16", "flush-16-32", "flush-32-48", "flush-48-64");
       Set<String> instancesThatFlushed = new TreeSet<>();
       for (String job : flushJobs) {
         runs.get(job).forEach(r -> instancesThatFlushed.add(r.instance()));
@@ -138,8 +151,10 @@ class ClusteredWorkersTest {
             .anyMatch(r -> "survivor".equals(instanceOf.get(r.instance())) && r.start().isAfter(k));
       }
       long victimRuns =
-          runs.values().stream().flatMap(List::stream)
-              .filter(r -> "victim".equals(instanceOf.get(r.instance()))).count();
+          runs.values().stream()
+              .flatMap(List::stream)
+              .filter(r -> "victim".equals(instanceOf.get(r.instance())))
+              .count();
       assertThat(victimRuns).as("the killed worker had run jobs").isPositive();
 
       for (WorkerProcess w : workers) {
@@ -157,7 +172,10 @@ class ClusteredWorkersTest {
   }
 
   private static void parse(
-      String log, Instant openEnd, Map<String, List<Run>> runs, Map<String, String> instanceOf,
+      String log,
+      Instant openEnd,
+      Map<String, List<Run>> runs,
+      Map<String, String> instanceOf,
       String role) {
     Map<String, Instant> open = new HashMap<>();
     String instance = null;
@@ -193,15 +211,18 @@ class ClusteredWorkersTest {
       Run prev = sorted.get(i - 1);
       Run next = sorted.get(i);
       assertThat(next.start())
-          .as("%s: run on %s starting %s overlaps run on %s ending %s", job, next.instance(),
-              next.start(), prev.instance(), prev.end())
+          .as(
+              "%s: run on %s starting %s overlaps run on %s ending %s",
+              job, next.instance(), next.start(), prev.instance(), prev.end())
           .isAfterOrEqualTo(prev.end());
     }
   }
 
   private static Map<String, Long> countByInstance(Map<String, List<Run>> runs) {
     Map<String, Long> out = new TreeMap<>();
-    runs.values().stream().flatMap(List::stream).forEach(r -> out.merge(r.instance(), 1L, Long::sum));
+    runs.values().stream()
+        .flatMap(List::stream)
+        .forEach(r -> out.merge(r.instance(), 1L, Long::sum));
     return out;
   }
 }

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
+import org.quartz.Scheduler;
 
 /** The in-memory scheduler: no overlap, no pile-up, bounded shutdown. */
 class JobSchedulerTest {
@@ -38,7 +39,8 @@ class JobSchedulerTest {
     // Back to back at most: 1.6 s / 250 ms, not one run per 20 ms tick that passed meanwhile.
     assertThat(starts.size()).isBetween(3, 8);
     for (int i = 1; i < starts.size(); i++) {
-      assertThat(starts.get(i) - starts.get(i - 1)).isGreaterThanOrEqualTo(Duration.ofMillis(240).toNanos());
+      assertThat(starts.get(i) - starts.get(i - 1))
+          .isGreaterThanOrEqualTo(Duration.ofMillis(240).toNanos());
     }
   }
 
@@ -46,7 +48,8 @@ class JobSchedulerTest {
   void start_afterAPause_skipsMissedRunsInsteadOfReplayingThem() throws Exception {
     List<Long> starts = new CopyOnWriteArrayList<>();
     ScheduledTask tick =
-        new ScheduledTask("tick", Schedule.every(Duration.ofMillis(100)), () -> starts.add(System.nanoTime()));
+        new ScheduledTask(
+            "tick", Schedule.every(Duration.ofMillis(100)), () -> starts.add(System.nanoTime()));
     JobScheduler s = JobScheduler.builder().task(tick).build();
     s.start();
     Thread.sleep(300);
@@ -64,10 +67,14 @@ class JobSchedulerTest {
     AtomicInteger done = new AtomicInteger();
     JobScheduler s =
         JobScheduler.builder()
-            .task(new ScheduledTask("t", Schedule.every(Duration.ofHours(1)), () -> {
-              sleep(400);
-              done.incrementAndGet();
-            }))
+            .task(
+                new ScheduledTask(
+                    "t",
+                    Schedule.every(Duration.ofHours(1)),
+                    () -> {
+                      sleep(400);
+                      done.incrementAndGet();
+                    }))
             .build();
     s.start();
     awaitRunning(s, "t");
@@ -81,7 +88,8 @@ class JobSchedulerTest {
   void shutdown_pastTheTimeout_namesTheTaskStillRunning() throws Exception {
     JobScheduler s =
         JobScheduler.builder()
-            .task(new ScheduledTask("stuck", Schedule.every(Duration.ofHours(1)), () -> sleep(3_000)))
+            .task(
+                new ScheduledTask("stuck", Schedule.every(Duration.ofHours(1)), () -> sleep(3_000)))
             .build();
     s.start();
     awaitRunning(s, "stuck");
@@ -98,10 +106,14 @@ class JobSchedulerTest {
     JobScheduler s =
         JobScheduler.builder()
             .meterRegistry(registry)
-            .task(new ScheduledTask("boom", Schedule.every(Duration.ofMillis(50)), () -> {
-              calls.incrementAndGet();
-              throw new IllegalStateException("expected in this test");
-            }))
+            .task(
+                new ScheduledTask(
+                    "boom",
+                    Schedule.every(Duration.ofMillis(50)),
+                    () -> {
+                      calls.incrementAndGet();
+                      throw new IllegalStateException("expected in this test");
+                    }))
             .build();
     s.start();
     long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
@@ -111,7 +123,13 @@ class JobSchedulerTest {
     s.shutdown(Duration.ofSeconds(1));
 
     assertThat(calls.get()).isGreaterThanOrEqualTo(3);
-    assertThat(registry.get("spillway.job.runs").tag("task", "boom").tag("outcome", "error").counter().count())
+    assertThat(
+            registry
+                .get("spillway.job.runs")
+                .tag("task", "boom")
+                .tag("outcome", "error")
+                .counter()
+                .count())
         .isGreaterThanOrEqualTo(3);
   }
 
@@ -125,7 +143,8 @@ class JobSchedulerTest {
 
   @Test
   void scheduledTask_badName_isRefusedNamingTheRule() {
-    assertThatThrownBy(() -> new ScheduledTask("Flush Now", Schedule.every(Duration.ofSeconds(1)), () -> {}))
+    assertThatThrownBy(
+            () -> new ScheduledTask("Flush Now", Schedule.every(Duration.ofSeconds(1)), () -> {}))
         .hasMessage("task name 'Flush Now' must match [a-z][a-z0-9_.-]{0,79}");
   }
 
@@ -147,7 +166,8 @@ class JobSchedulerTest {
             new FlushGroups.Range(0, 256), new FlushGroups.Range(256, 512),
             new FlushGroups.Range(512, 768), new FlushGroups.Range(768, 1024));
     assertThat(FlushGroups.ranges(10, 3))
-        .containsExactly(new FlushGroups.Range(0, 3), new FlushGroups.Range(3, 6), new FlushGroups.Range(6, 10));
+        .containsExactly(
+            new FlushGroups.Range(0, 3), new FlushGroups.Range(3, 6), new FlushGroups.Range(6, 10));
     assertThat(FlushGroups.ranges(2, 8)).hasSize(2);
     assertThat(FlushGroups.ranges(64, 4).get(1).taskName()).isEqualTo("flush-16-32");
   }
@@ -157,7 +177,8 @@ class JobSchedulerTest {
     long t = 1_790_000_000_000L;
     String b36 = Long.toString(t, 36);
     assertThat(PendingBatches.claimedAtMillis(b36 + "-9f3a").getAsLong()).isEqualTo(t);
-    assertThat(PendingBatches.claimedAtMillis("a.legacy-views." + b36 + "-9f3a").getAsLong()).isEqualTo(t);
+    assertThat(PendingBatches.claimedAtMillis("a.legacy-views." + b36 + "-9f3a").getAsLong())
+        .isEqualTo(t);
     assertThat(PendingBatches.claimedAtMillis("garbage")).isEmpty();
   }
 
@@ -165,7 +186,7 @@ class JobSchedulerTest {
     // standby() and start() are what a stop-the-world pause looks like to Quartz.
     var field = JobScheduler.class.getDeclaredField("scheduler");
     field.setAccessible(true);
-    org.quartz.Scheduler q = (org.quartz.Scheduler) field.get(s);
+    Scheduler q = (Scheduler) field.get(s);
     q.standby();
     Thread.sleep(d.toMillis());
     q.start();

@@ -15,6 +15,7 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -70,16 +71,23 @@ class LedgerPrunerTest {
   @Test
   void prune_pendingBatchOlderThanTheRetention_refusesAndDeletesNothing(TestEnv env) {
     KeyLayout layout = new KeyLayout(env.keyPrefix(), 64);
-    String oldId = Long.toString(Instant.now().minus(Duration.ofDays(8)).toEpochMilli(), 36) + "-abc";
+    String oldId =
+        Long.toString(Instant.now().minus(Duration.ofDays(8)).toEpochMilli(), 36) + "-abc";
     redis.sync().sadd(layout.batches(5), oldId);
     try {
       LedgerPruner p =
-          pruner(env, () -> PendingBatches.scan(redis.async(), layout, List.of(), false, Duration.ofSeconds(5)));
+          pruner(
+              env,
+              () ->
+                  PendingBatches.scan(
+                      redis.async(), layout, List.of(), false, Duration.ofSeconds(5)));
 
       LedgerPruner.Result r = p.prune();
 
       assertThat(r.outcome()).isEqualTo(LedgerPruner.Outcome.SKIPPED);
-      assertThat(r.reason()).contains("a batch pending in Redis is 8d old").contains("retention 7d");
+      assertThat(r.reason())
+          .contains("a batch pending in Redis is 8d old")
+          .contains("retention 7d");
       assertThat(env.queryLong("SELECT count(*) FROM flush_ledger")).isEqualTo(12_001);
     } finally {
       redis.sync().srem(layout.batches(5), oldId);
@@ -96,9 +104,12 @@ class LedgerPrunerTest {
 
   @Test
   void prune_redisUnreadable_refuses(TestEnv env) {
-    LedgerPruner p = pruner(env, () -> {
-      throw new IllegalStateException("Connection refused");
-    });
+    LedgerPruner p =
+        pruner(
+            env,
+            () -> {
+              throw new IllegalStateException("Connection refused");
+            });
 
     LedgerPruner.Result r = p.prune();
 
@@ -109,10 +120,13 @@ class LedgerPrunerTest {
   @Test
   void deadLetterMonitor_check_countsWaitingRowsIntoTheGauge(TestEnv env) {
     SimpleMeterRegistry registry = new SimpleMeterRegistry();
-    DeadLetterMonitor m = new DeadLetterMonitor(sw.dataSource(), env.schema(), registry, InstantSource.system());
+    DeadLetterMonitor m =
+        new DeadLetterMonitor(sw.dataSource(), env.schema(), registry, InstantSource.system());
     assertThat(registry.get("spillway.dead.letters.waiting").gauge().value()).isNaN();
     env.exec("INSERT INTO dead_letter (batch_id, source, reason) VALUES ('b1', 'counter', 'test')");
-    env.exec("INSERT INTO dead_letter (batch_id, source, reason, replayed_at) VALUES ('b2', 'counter', 'test', now())");
+    env.exec(
+        "INSERT INTO dead_letter (batch_id, source, reason, replayed_at) VALUES ('b2', 'counter',"
+            + " 'test', now())");
     try {
       DeadLetterMonitor.Waiting w = m.check();
 
@@ -124,8 +138,13 @@ class LedgerPrunerTest {
     }
   }
 
-  private static LedgerPruner pruner(TestEnv env, java.util.function.Supplier<PendingBatches.Summary> pending) {
+  private static LedgerPruner pruner(TestEnv env, Supplier<PendingBatches.Summary> pending) {
     return new LedgerPruner(
-        sw.dataSource(), env.schema(), RETENTION, pending, InstantSource.system(), new SimpleMeterRegistry());
+        sw.dataSource(),
+        env.schema(),
+        RETENTION,
+        pending,
+        InstantSource.system(),
+        new SimpleMeterRegistry());
   }
 }

@@ -8,6 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import org.junit.jupiter.api.Test;
+import org.quartz.Scheduler;
 
 /** Migration V2 is Quartz's own PostgreSQL DDL from the jar, schema-qualified and nothing else. */
 class QuartzTablesMigrationTest {
@@ -16,16 +17,17 @@ class QuartzTablesMigrationTest {
   void v2_matchesTheDdlShippedInTheQuartzJar() throws Exception {
     String jar;
     try (InputStream in =
-        org.quartz.Scheduler.class.getResourceAsStream("/org/quartz/impl/jdbcjobstore/tables_postgres.sql")) {
+        Scheduler.class.getResourceAsStream("/org/quartz/impl/jdbcjobstore/tables_postgres.sql")) {
       assertThat(in).as("tables_postgres.sql in the quartz jar").isNotNull();
       jar = new String(in.readAllBytes(), StandardCharsets.UTF_8);
     }
     String migration = Files.readString(Path.of("migrations/V2__quartz_tables.sql"));
 
     String fromJar =
-        normalize(jar.lines()
-            .filter(l -> !l.startsWith("DROP TABLE") && !l.strip().equals("COMMIT;"))
-            .reduce("", (a, b) -> a + "\n" + b));
+        normalize(
+            jar.lines()
+                .filter(l -> !l.startsWith("DROP TABLE") && !l.strip().equals("COMMIT;"))
+                .reduce("", (a, b) -> a + "\n" + b));
     String fromMigration = normalize(migration.replace("${schema}.", ""));
 
     assertThat(fromMigration).isEqualTo(fromJar);

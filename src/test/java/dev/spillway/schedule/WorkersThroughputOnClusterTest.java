@@ -12,7 +12,12 @@ import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
 import dev.spillway.worker.WorkerProcess;
 import io.lettuce.core.RedisFuture;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -20,6 +25,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -28,24 +34,24 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
- * Flush throughput of 1, 2 and 3 clustered workers (Quartz on PostgreSQL, one job per stripe
- * group) draining one fixed backlog from the shared Redis Cluster into PostgreSQL. Measured and
- * printed, never asserted: the machine has two shared cores. What is asserted is exactness, each
- * round: the total and a sample of single keys in PostgreSQL are what was sent, and nothing is
- * left pending in Redis.
+ * Flush throughput of 1, 2 and 3 clustered workers (Quartz on PostgreSQL, one job per stripe group)
+ * draining one fixed backlog from the shared Redis Cluster into PostgreSQL. Measured and printed,
+ * never asserted: the machine has two shared cores. What is asserted is exactness, each round: the
+ * total and a sample of single keys in PostgreSQL are what was sent, and nothing is left pending in
+ * Redis.
  *
  * <p>Each round uses its own counter name and preloads its backlog (distinct cells, one increment
  * each) through an app {@link Spillway} that does not flush, <em>under a key prefix of its
- * own</em>, while the round's workers boot. Only once every worker answers {@code /health/ready}
- * is the backlog handed to them: one {@code RENAMENX} per stripe moves the loaded live hash to the
- * workers' live key (same hash tag {@code {s}}, so same slot; a few milliseconds for 256
- * stripes). Without that gate the first worker to boot would flush much of the backlog while the
- * others are still starting, and the rounds would measure JVM start-up, not sharing.
+ * own</em>, while the round's workers boot. Only once every worker answers {@code /health/ready} is
+ * the backlog handed to them: one {@code RENAMENX} per stripe moves the loaded live hash to the
+ * workers' live key (same hash tag {@code {s}}, so same slot; a few milliseconds for 256 stripes).
+ * Without that gate the first worker to boot would flush much of the backlog while the others are
+ * still starting, and the rounds would measure JVM start-up, not sharing.
  *
  * <p>The clock runs from the hand-over until the flush ledger's delta sum for the round equals what
- * was sent; the ledger row commits in the same transaction as the counter rows, and polling the
- * few hundred ledger rows is far cheaper than summing the counter table, which would take CPU
- * from what is measured. The counter table is checked once, right after.
+ * was sent; the ledger row commits in the same transaction as the counter rows, and polling the few
+ * hundred ledger rows is far cheaper than summing the counter table, which would take CPU from what
+ * is measured. The counter table is checked once, right after.
  *
  * <p>From the workers' logs ({@code event=job_start}, and the DEBUG {@code event=flush} line each
  * run that applied batches writes) the table shows how the work spread: flush-job runs per worker
@@ -53,11 +59,11 @@ import org.junit.jupiter.api.parallel.ResourceLock;
  * such run started relative to the hand-over.
  *
  * <p>Keep in mind when reading the numbers: 8 groups every 100 ms ask Quartz for 80 fires a second
- * across the cluster, more than its clustered JDBC store sustains on two cores, so the triggers
- * run late; one left waiting more than {@code misfireThreshold} (2 s) is skipped by acquisition
- * until a misfire-handler pass (every 2 s) reschedules it, which shows up as a group starting
- * seconds after the others. Every applied cell also costs a cache invalidation (a Redis script and
- * a marker key), done on the worker after the acknowledgement, beside the next flushes.
+ * across the cluster, more than its clustered JDBC store sustains on two cores, so the triggers run
+ * late; one left waiting more than {@code misfireThreshold} (2 s) is skipped by acquisition until a
+ * misfire-handler pass (every 2 s) reschedules it, which shows up as a group starting seconds after
+ * the others. Every applied cell also costs a cache invalidation (a Redis script and a marker key),
+ * done on the worker after the acknowledgement, beside the next flushes.
  */
 @ExtendWith(ServicesExtension.class)
 @ResourceLock(WorkerProcess.CHILD_JVMS)
@@ -139,7 +145,8 @@ class WorkersThroughputOnClusterTest {
     try {
       long bootStart = System.nanoTime();
       for (int i = 0; i < k; i++) {
-        workers.add(WorkerProcess.start(WorkerProcess.env(env), "worker", "--config", config.toString()));
+        workers.add(
+            WorkerProcess.start(WorkerProcess.env(env), "worker", "--config", config.toString()));
       }
 
       // While they boot: the backlog, into the load prefix the workers never look at.
@@ -174,14 +181,27 @@ class WorkersThroughputOnClusterTest {
           long n = fields > 0 ? fields - 1 : 0; // a live hash also holds its claim id, #claim
           held += n;
           if (n != expectedPerStripe[s]) {
-            shortStripes.append(" stripe ").append(s).append(": ").append(n).append('/')
-                .append(expectedPerStripe[s]).append(" seen=")
+            shortStripes
+                .append(" stripe ")
+                .append(s)
+                .append(": ")
+                .append(n)
+                .append('/')
+                .append(expectedPerStripe[s])
+                .append(" seen=")
                 .append(redis.sync().hgetall(loadLayout.seen(s)));
           }
         }
-        String epoch = redis.sync().clusterInfo().lines()
-            .filter(l -> l.startsWith("cluster_current_epoch")).findFirst().orElse("?");
-        assertThat(held).as("cells in Redis after the preload's flush():%s; %s", shortStripes, epoch)
+        String epoch =
+            redis
+                .sync()
+                .clusterInfo()
+                .lines()
+                .filter(l -> l.startsWith("cluster_current_epoch"))
+                .findFirst()
+                .orElse("?");
+        assertThat(held)
+            .as("cells in Redis after the preload's flush():%s; %s", shortStripes, epoch)
             .isEqualTo(CELLS);
       }
 
@@ -212,22 +232,40 @@ class WorkersThroughputOnClusterTest {
       while (ledgerSum(env) - ledgerBefore != sent) {
         if (System.nanoTime() > deadline) {
           for (int w = 0; w < workers.size(); w++) { // whole logs, for a post-mortem
-            java.nio.file.Files.writeString(
-                java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "wt-round" + k + "-worker" + (w + 1) + ".log"),
+            Files.writeString(
+                Path.of(
+                    System.getProperty("java.io.tmpdir"),
+                    "wt-round" + k + "-worker" + (w + 1) + ".log"),
                 workers.get(w).output());
           }
           throw new AssertionError(
               "%d worker(s) did not flush %,d cells within %s: %,d of %,d in the ledger, %d key(s) pending in Redis; the workers' warnings:%n%s"
-                  .formatted(k, CELLS, FLUSH_DEADLINE, ledgerSum(env) - ledgerBefore, sent,
-                      pendingInRedis(redis, workersLayout), warnings(workers))
-                  + "\nQuartz: " + quartzState(env)
-                  + "\ndead letters: " + env.queryLong("SELECT count(*) FROM dead_letter")
-                  + " rows, delta " + env.queryLong("SELECT coalesce(sum(delta), 0)::bigint FROM dead_letter")
-                  + "; rows of this counter: " + env.queryLong("SELECT count(*) FROM counter_totals WHERE counter = ?", counter)
-                  + ", sum " + env.queryLong("SELECT coalesce(sum(total), 0) FROM counter_totals WHERE counter = ?", counter)
-                  + "; ledger rows " + env.queryLong("SELECT count(*) FROM flush_ledger")
-                  + "; load-prefix keys left " + redis.keys(loadPrefix + "*").size()
-                  + "\nmissing: " + missing(env, counter, workersLayout));
+                      .formatted(
+                          k,
+                          CELLS,
+                          FLUSH_DEADLINE,
+                          ledgerSum(env) - ledgerBefore,
+                          sent,
+                          pendingInRedis(redis, workersLayout),
+                          warnings(workers))
+                  + "\nQuartz: "
+                  + quartzState(env)
+                  + "\ndead letters: "
+                  + env.queryLong("SELECT count(*) FROM dead_letter")
+                  + " rows, delta "
+                  + env.queryLong("SELECT coalesce(sum(delta), 0)::bigint FROM dead_letter")
+                  + "; rows of this counter: "
+                  + env.queryLong("SELECT count(*) FROM counter_totals WHERE counter = ?", counter)
+                  + ", sum "
+                  + env.queryLong(
+                      "SELECT coalesce(sum(total), 0) FROM counter_totals WHERE counter = ?",
+                      counter)
+                  + "; ledger rows "
+                  + env.queryLong("SELECT count(*) FROM flush_ledger")
+                  + "; load-prefix keys left "
+                  + redis.keys(loadPrefix + "*").size()
+                  + "\nmissing: "
+                  + missing(env, counter, workersLayout));
         }
         Thread.sleep(20);
       }
@@ -235,7 +273,9 @@ class WorkersThroughputOnClusterTest {
       Instant windowEnd = Instant.now();
 
       // Exactness: the total, the row count, a sample of single keys, nothing left in Redis.
-      assertThat(env.queryLong("SELECT coalesce(sum(total), 0) FROM counter_totals WHERE counter = ?", counter))
+      assertThat(
+              env.queryLong(
+                  "SELECT coalesce(sum(total), 0) FROM counter_totals WHERE counter = ?", counter))
           .isEqualTo(sent);
       assertThat(env.queryLong("SELECT count(*) FROM counter_totals WHERE counter = ?", counter))
           .isEqualTo(CELLS);
@@ -244,7 +284,9 @@ class WorkersThroughputOnClusterTest {
         int i = rnd.nextInt(CELLS);
         assertThat(
                 env.queryLong(
-                    "SELECT total FROM counter_totals WHERE counter = ? AND key = ?", counter, key(i)))
+                    "SELECT total FROM counter_totals WHERE counter = ? AND key = ?",
+                    counter,
+                    key(i)))
             .as("%s/%s", counter, key(i))
             .isEqualTo(delta(i));
       }
@@ -294,7 +336,9 @@ class WorkersThroughputOnClusterTest {
           .limit(40)
           .forEach(l -> b.append(l).append('\n'));
       b.append("--- last lines\n");
-      lines.subList(Math.max(0, lines.size() - 30), lines.size()).forEach(l -> b.append(l).append('\n'));
+      lines
+          .subList(Math.max(0, lines.size() - 30), lines.size())
+          .forEach(l -> b.append(l).append('\n'));
     }
     return b.toString();
   }
@@ -302,17 +346,22 @@ class WorkersThroughputOnClusterTest {
   /** The flush triggers' states and the fired-trigger rows, for a failure message. */
   private static String quartzState(TestEnv env) {
     StringBuilder b = new StringBuilder();
-    try (java.sql.Connection c = env.dataSource().getConnection();
-        java.sql.Statement st = c.createStatement()) {
+    try (Connection c = env.dataSource().getConnection();
+        Statement st = c.createStatement()) {
       for (String sql :
           List.of(
-              "SELECT trigger_name, trigger_state, next_fire_time - (extract(epoch FROM now()) * 1000)::bigint"
-                  + " FROM " + env.schema() + ".qrtz_triggers ORDER BY trigger_name",
-              "SELECT trigger_name, instance_name, state, fired_time FROM " + env.schema()
+              "SELECT trigger_name, trigger_state, next_fire_time - (extract(epoch FROM now()) *"
+                  + " 1000)::bigint FROM "
+                  + env.schema()
+                  + ".qrtz_triggers ORDER BY trigger_name",
+              "SELECT trigger_name, instance_name, state, fired_time FROM "
+                  + env.schema()
                   + ".qrtz_fired_triggers ORDER BY trigger_name",
               "SELECT instance_name, last_checkin_time - (extract(epoch FROM now()) * 1000)::bigint"
-                  + " FROM " + env.schema() + ".qrtz_scheduler_state")) {
-        try (java.sql.ResultSet rs = st.executeQuery(sql)) {
+                  + " FROM "
+                  + env.schema()
+                  + ".qrtz_scheduler_state")) {
+        try (ResultSet rs = st.executeQuery(sql)) {
           int n = rs.getMetaData().getColumnCount();
           while (rs.next()) {
             List<String> row = new ArrayList<>();
@@ -324,7 +373,7 @@ class WorkersThroughputOnClusterTest {
         }
         b.append("--\n");
       }
-    } catch (java.sql.SQLException e) {
+    } catch (SQLException e) {
       b.append(e);
     }
     return b.toString();
@@ -340,19 +389,23 @@ class WorkersThroughputOnClusterTest {
 
   /** Keys whose total differs from what was sent, with their stripes (diagnostics only). */
   private static String missing(TestEnv env, String counter, KeyLayout layout) {
-    java.util.Map<String, Long> got = new java.util.HashMap<>();
+    Map<String, Long> got = new HashMap<>();
     try (var c = env.dataSource().getConnection();
-        var ps = c.prepareStatement("SELECT key, total FROM \"" + env.schema() + "\".counter_totals WHERE counter = ?")) {
+        var ps =
+            c.prepareStatement(
+                "SELECT key, total FROM \""
+                    + env.schema()
+                    + "\".counter_totals WHERE counter = ?")) {
       ps.setString(1, counter);
       try (var rs = ps.executeQuery()) {
         while (rs.next()) {
           got.put(rs.getString(1), rs.getLong(2));
         }
       }
-    } catch (java.sql.SQLException e) {
+    } catch (SQLException e) {
       return e.toString();
     }
-    java.util.Map<Integer, Integer> byStripe = new java.util.TreeMap<>();
+    Map<Integer, Integer> byStripe = new TreeMap<>();
     List<String> sample = new ArrayList<>();
     for (int i = 0; i < CELLS; i++) {
       if (got.getOrDefault(key(i), 0L) != delta(i)) {
@@ -433,10 +486,11 @@ class WorkersThroughputOnClusterTest {
         withData++;
         Instant started = startOnThread.get(kv.get("thread"));
         timeline.add(
-            "%s@%+dms:%sms".formatted(
-                jobOnThread.get(kv.get("thread")),
-                started == null ? 0 : Duration.between(from, started).toMillis(),
-                kv.get("duration_ms")));
+            "%s@%+dms:%sms"
+                .formatted(
+                    jobOnThread.get(kv.get("thread")),
+                    started == null ? 0 : Duration.between(from, started).toMillis(),
+                    kv.get("duration_ms")));
         cells += Long.parseLong(kv.getOrDefault("cells", "0"));
         claim += Long.parseLong(kv.getOrDefault("claim_ms", "0"));
         read += Long.parseLong(kv.getOrDefault("read_ms", "0"));
@@ -464,7 +518,12 @@ class WorkersThroughputOnClusterTest {
     b.append(
         String.format(
             "%-8s %9s %8s %10s %8s   %-60s%n",
-            "workers", "cells", "seconds", "cells/s", "vs 1", "per worker: flush-job runs in window / runs with data / cells"));
+            "workers",
+            "cells",
+            "seconds",
+            "cells/s",
+            "vs 1",
+            "per worker: flush-job runs in window / runs with data / cells"));
     double base = rounds.get(0).cellsPerSecond();
     for (Round r : rounds) {
       List<String> parts = new ArrayList<>();
@@ -481,7 +540,9 @@ class WorkersThroughputOnClusterTest {
               r.cellsPerSecond() / base,
               String.join("  ", parts)));
     }
-    b.append("where the applying runs spent their time (ms summed over workers: claim / read / apply / ack):%n".formatted());
+    b.append(
+        "where the applying runs spent their time (ms summed over workers: claim / read / apply / ack):%n"
+            .formatted());
     for (Round r : rounds) {
       long claim = r.shares().stream().mapToLong(WorkerShare::claimMs).sum();
       long read = r.shares().stream().mapToLong(WorkerShare::readMs).sum();
@@ -490,10 +551,17 @@ class WorkersThroughputOnClusterTest {
       b.append(
           String.format(
               "  %d worker(s): %d / %d / %d / %d; preload %.1f s, workers ready after %.1f s%n",
-              r.workers(), claim, read, apply, ack,
-              r.preload().toNanos() / 1e9, r.boot().toNanos() / 1e9));
+              r.workers(),
+              claim,
+              read,
+              apply,
+              ack,
+              r.preload().toNanos() / 1e9,
+              r.boot().toNanos() / 1e9));
     }
-    b.append("runs that applied batches, per worker (group@start after the hand-over:duration):%n".formatted());
+    b.append(
+        "runs that applied batches, per worker (group@start after the hand-over:duration):%n"
+            .formatted());
     for (Round r : rounds) {
       for (int i = 0; i < r.shares().size(); i++) {
         b.append(

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -83,7 +84,13 @@ public final class SoakGenerator {
     if (keyCount < 1 || rate < threads || seconds < 1 || threads < 1) {
       throw new IllegalArgumentException(
           "keys, seconds and threads must be at least 1 and rate at least threads, but were keys="
-              + keyCount + " seconds=" + seconds + " threads=" + threads + " rate=" + rate);
+              + keyCount
+              + " seconds="
+              + seconds
+              + " threads="
+              + threads
+              + " rate="
+              + rate);
     }
     Files.createDirectories(out);
 
@@ -164,8 +171,13 @@ public final class SoakGenerator {
           flushOk = true;
         } catch (RuntimeException e) {
           flushError = e.toString();
-          System.out.println("flush attempt " + flushAttempts + " failed, " + counters.pendingCells()
-              + " cell(s) pending: " + flushError);
+          System.out.println(
+              "flush attempt "
+                  + flushAttempts
+                  + " failed, "
+                  + counters.pendingCells()
+                  + " cell(s) pending: "
+                  + flushError);
           if (System.nanoTime() > flushDeadline) {
             break;
           }
@@ -199,7 +211,7 @@ public final class SoakGenerator {
       result.put("target_rate", Long.toString(rate));
       result.put("elapsed_s", String.format("%.1f", elapsed));
       result.put("achieved_rate", Long.toString(Math.round(sent / elapsed)));
-      result.put("keys_touched", Long.toString(java.util.Arrays.stream(perKey).filter(c -> c > 0).count()));
+      result.put("keys_touched", Long.toString(Arrays.stream(perKey).filter(c -> c > 0).count()));
       StringBuilder text = new StringBuilder();
       result.forEach((k, v) -> text.append(k).append('=').append(v).append('\n'));
       writeAtomically(out.resolve("result"), text.toString());
@@ -216,6 +228,7 @@ public final class SoakGenerator {
   static final class Pacer implements Runnable {
     /** Catch up at most this much after a stall; the rest is counted as missed. */
     private static final long MAX_CATCH_UP_NANOS = Duration.ofSeconds(1).toNanos();
+
     /** Increments between two clock reads: cheap enough, and fine-grained enough to stay steady. */
     private static final int CHUNK = 64;
 
@@ -229,7 +242,8 @@ public final class SoakGenerator {
     volatile long missed;
     volatile long failures;
 
-    Pacer(Counters counters, String[] keys, long perSecond, long startNanos, AtomicBoolean running) {
+    Pacer(
+        Counters counters, String[] keys, long perSecond, long startNanos, AtomicBoolean running) {
       this.counters = counters;
       this.keys = keys;
       this.perSecond = perSecond;
@@ -277,8 +291,12 @@ public final class SoakGenerator {
     }
   }
 
-  /** One line: epoch ms, increments sent, probe time, paced slots missed, failures, cells pending in the client. */
-  private static void writeProgress(Path out, List<Pacer> pacers, long probes, long failures, int pending) {
+  /**
+   * One line: epoch ms, increments sent, probe time, paced slots missed, failures, cells pending in
+   * the client.
+   */
+  private static void writeProgress(
+      Path out, List<Pacer> pacers, long probes, long failures, int pending) {
     long sent = 0;
     long missed = 0;
     for (Pacer p : pacers) {
@@ -288,18 +306,40 @@ public final class SoakGenerator {
     }
     writeAtomically(
         out.resolve("progress"),
-        System.currentTimeMillis() + " " + sent + " " + probes + " " + missed + " " + failures + " " + pending + "\n");
+        System.currentTimeMillis()
+            + " "
+            + sent
+            + " "
+            + probes
+            + " "
+            + missed
+            + " "
+            + failures
+            + " "
+            + pending
+            + "\n");
   }
 
-  private static void writeExpected(Path file, String[] keys, long[] perKey, long probes) throws IOException {
+  private static void writeExpected(Path file, String[] keys, long[] perKey, long probes)
+      throws IOException {
     try (PrintWriter w = new PrintWriter(Files.newBufferedWriter(file, StandardCharsets.UTF_8))) {
       for (int i = 0; i < keys.length; i++) {
         if (perKey[i] > 0) {
-          w.append(COUNTER).append(',').append(keys[i]).append(',').append(Long.toString(perKey[i])).append('\n');
+          w.append(COUNTER)
+              .append(',')
+              .append(keys[i])
+              .append(',')
+              .append(Long.toString(perKey[i]))
+              .append('\n');
         }
       }
       if (probes > 0) {
-        w.append(PROBE_COUNTER).append(',').append(PROBE_KEY).append(',').append(Long.toString(probes)).append('\n');
+        w.append(PROBE_COUNTER)
+            .append(',')
+            .append(PROBE_KEY)
+            .append(',')
+            .append(Long.toString(probes))
+            .append('\n');
       }
     }
   }

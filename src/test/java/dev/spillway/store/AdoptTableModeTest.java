@@ -2,34 +2,42 @@ package dev.spillway.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.spillway.Spillway;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.config.KeyRegex;
-import dev.spillway.Spillway;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * Issue 15: table-mode adopt mappings go through the set-based path (values summed per row,
- * binary COPY, one upsert), and whatever that path cannot take still ends exactly where the
- * row-by-row path put it: values of one row from several batches add up, a sum beyond bigint and
- * a key value the column type refuses each dead-letter exactly their own value, and every other
- * row of the transaction is applied.
+ * Issue 15: table-mode adopt mappings go through the set-based path (values summed per row, binary
+ * COPY, one upsert), and whatever that path cannot take still ends exactly where the row-by-row
+ * path put it: values of one row from several batches add up, a sum beyond bigint and a key value
+ * the column type refuses each dead-letter exactly their own value, and every other row of the
+ * transaction is applied.
  */
 @ExtendWith(ServicesExtension.class)
 class AdoptTableModeTest {
   private static final String NS = "atm:";
 
   private AdoptMapping mapping(TestEnv env) {
-    return new AdoptMapping("stats", NS + "stats:*",
-        KeyRegex.compile(java.util.regex.Pattern.quote(NS) + "stats:(?<day>[0-9-]{10})"),
-        AdoptMapping.Type.HASH, null, env.schema() + ".stats", Map.of("day", "day", "field", "metric"),
-        "value", null, 100);
+    return new AdoptMapping(
+        "stats",
+        NS + "stats:*",
+        KeyRegex.compile(Pattern.quote(NS) + "stats:(?<day>[0-9-]{10})"),
+        AdoptMapping.Type.HASH,
+        null,
+        env.schema() + ".stats",
+        Map.of("day", "day", "field", "metric"),
+        "value",
+        null,
+        100);
   }
 
   @BeforeEach
@@ -38,8 +46,11 @@ class AdoptTableModeTest {
       // built once so that the schema (ledger, dead_letter) is migrated
     }
     env.exec("DROP TABLE IF EXISTS " + env.schema() + ".stats");
-    env.exec("CREATE TABLE " + env.schema() + ".stats (day date NOT NULL, metric text NOT NULL,"
-        + " value bigint NOT NULL, PRIMARY KEY (day, metric))");
+    env.exec(
+        "CREATE TABLE "
+            + env.schema()
+            + ".stats (day date NOT NULL, metric text NOT NULL,"
+            + " value bigint NOT NULL, PRIMARY KEY (day, metric))");
     env.exec("DELETE FROM " + env.schema() + ".dead_letter");
   }
 
@@ -51,9 +62,15 @@ class AdoptTableModeTest {
   void sameRowInTwoBatches_addsUp_newAndExistingRows(TestEnv env) {
     env.exec("INSERT INTO " + env.schema() + ".stats VALUES ('2026-11-10', 'logins', 100)");
     AdoptStore store = new AdoptStore(env.dataSource(), env.schema());
-    ApplyResult r = store.apply(mapping(env), List.of(
-        new AdoptBatch("tm-a", List.of(cell("2026-11-10", "logins", "5"), cell("2026-11-11", "orders", "2"))),
-        new AdoptBatch("tm-b", List.of(cell("2026-11-10", "logins", "6")))), null);
+    ApplyResult r =
+        store.apply(
+            mapping(env),
+            List.of(
+                new AdoptBatch(
+                    "tm-a",
+                    List.of(cell("2026-11-10", "logins", "5"), cell("2026-11-11", "orders", "2"))),
+                new AdoptBatch("tm-b", List.of(cell("2026-11-10", "logins", "6")))),
+            null);
 
     assertThat(r.applied()).containsExactlyInAnyOrder("tm-a", "tm-b");
     assertThat(r.deadLetters()).isZero();
@@ -63,16 +80,29 @@ class AdoptTableModeTest {
 
   @Test
   void overflowAndBadKeyValue_deadLetterExactlyThoseValues(TestEnv env) {
-    env.exec("INSERT INTO " + env.schema() + ".stats VALUES ('2026-11-10', 'big', ?)", Long.MAX_VALUE - 5);
+    env.exec(
+        "INSERT INTO " + env.schema() + ".stats VALUES ('2026-11-10', 'big', ?)",
+        Long.MAX_VALUE - 5);
     AdoptStore store = new AdoptStore(env.dataSource(), env.schema());
-    ApplyResult r = store.apply(mapping(env), List.of(
-        new AdoptBatch("tm-c", List.of(
-            cell("2026-11-10", "big", "10"), // the stored total would overflow
-            cell("2026-11-10", "ok", "7"),
-            cell("2026-13-45", "x", "1"))), // no such date: PostgreSQL refuses the key value
-        new AdoptBatch("tm-d", List.of(
-            cell("2026-11-12", "sum", Long.toString(Long.MAX_VALUE)),
-            cell("2026-11-11", "ok", "3")))), null);
+    ApplyResult r =
+        store.apply(
+            mapping(env),
+            List.of(
+                new AdoptBatch(
+                    "tm-c",
+                    List.of(
+                        cell("2026-11-10", "big", "10"), // the stored total would overflow
+                        cell("2026-11-10", "ok", "7"),
+                        cell(
+                            "2026-13-45",
+                            "x",
+                            "1"))), // no such date: PostgreSQL refuses the key value
+                new AdoptBatch(
+                    "tm-d",
+                    List.of(
+                        cell("2026-11-12", "sum", Long.toString(Long.MAX_VALUE)),
+                        cell("2026-11-11", "ok", "3")))),
+            null);
 
     assertThat(r.applied()).containsExactlyInAnyOrder("tm-c", "tm-d");
     assertThat(r.deadLetters()).isEqualTo(2);
@@ -80,32 +110,59 @@ class AdoptTableModeTest {
     assertThat(value(env, "2026-11-10", "ok")).isEqualTo(7);
     assertThat(value(env, "2026-11-11", "ok")).isEqualTo(3);
     assertThat(value(env, "2026-11-12", "sum")).isEqualTo(Long.MAX_VALUE);
-    assertThat(env.queryLong("SELECT count(*) FROM " + env.schema() + ".dead_letter WHERE key = ?"
-        + " AND field = 'big' AND delta = 10 AND reason LIKE 'statement failed%'", NS + "stats:2026-11-10"))
+    assertThat(
+            env.queryLong(
+                "SELECT count(*) FROM "
+                    + env.schema()
+                    + ".dead_letter WHERE key = ?"
+                    + " AND field = 'big' AND delta = 10 AND reason LIKE 'statement failed%'",
+                NS + "stats:2026-11-10"))
         .isOne();
-    assertThat(env.queryLong("SELECT count(*) FROM " + env.schema() + ".dead_letter WHERE key = ?"
-        + " AND field = 'x' AND delta = 1 AND reason LIKE 'statement failed%'", NS + "stats:2026-13-45"))
+    assertThat(
+            env.queryLong(
+                "SELECT count(*) FROM "
+                    + env.schema()
+                    + ".dead_letter WHERE key = ?"
+                    + " AND field = 'x' AND delta = 1 AND reason LIKE 'statement failed%'",
+                NS + "stats:2026-13-45"))
         .isOne();
   }
 
   @Test
   void sumOfOneRowBeyondBigint_deadLettersTheValueThatOverflows(TestEnv env) {
     AdoptStore store = new AdoptStore(env.dataSource(), env.schema());
-    ApplyResult r = store.apply(mapping(env), List.of(
-        new AdoptBatch("tm-e", List.of(cell("2026-11-10", "n", Long.toString(Long.MAX_VALUE)),
-            cell("2026-11-10", "m", "4"))),
-        new AdoptBatch("tm-f", List.of(cell("2026-11-10", "n", "1")))), null);
+    ApplyResult r =
+        store.apply(
+            mapping(env),
+            List.of(
+                new AdoptBatch(
+                    "tm-e",
+                    List.of(
+                        cell("2026-11-10", "n", Long.toString(Long.MAX_VALUE)),
+                        cell("2026-11-10", "m", "4"))),
+                new AdoptBatch("tm-f", List.of(cell("2026-11-10", "n", "1")))),
+            null);
 
     assertThat(r.applied()).containsExactlyInAnyOrder("tm-e", "tm-f");
     assertThat(r.deadLetters()).isOne();
     assertThat(value(env, "2026-11-10", "n")).isEqualTo(Long.MAX_VALUE);
     assertThat(value(env, "2026-11-10", "m")).isEqualTo(4);
-    assertThat(env.queryLong("SELECT count(*) FROM " + env.schema() + ".dead_letter WHERE batch_id = 'tm-f'"
-        + " AND field = 'n' AND delta = 1")).isOne();
+    assertThat(
+            env.queryLong(
+                "SELECT count(*) FROM "
+                    + env.schema()
+                    + ".dead_letter WHERE batch_id = 'tm-f'"
+                    + " AND field = 'n' AND delta = 1"))
+        .isOne();
   }
 
   private static long value(TestEnv env, String day, String metric) {
-    return env.queryLong("SELECT value FROM " + env.schema() + ".stats WHERE day = CAST(? AS date)"
-        + " AND metric = ?", day, metric);
+    return env.queryLong(
+        "SELECT value FROM "
+            + env.schema()
+            + ".stats WHERE day = CAST(? AS date)"
+            + " AND metric = ?",
+        day,
+        metric);
   }
 }

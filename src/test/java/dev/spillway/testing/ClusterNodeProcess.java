@@ -25,9 +25,9 @@ import java.util.concurrent.TimeUnit;
  * its cluster node id, its log file in the cluster's temporary folder, and a connection to it.
  *
  * <p>Ports are drawn from 12000-21999 so that the cluster bus port (the client port + 10000) is
- * free too and stays below the ephemeral range, where outgoing connections could take it. A
- * restart reuses the port and {@code nodes-<port>.conf}, so the node rejoins as itself. The log
- * file is appended to across restarts.
+ * free too and stays below the ephemeral range, where outgoing connections could take it. A restart
+ * reuses the port and {@code nodes-<port>.conf}, so the node rejoins as itself. The log file is
+ * appended to across restarts.
  */
 final class ClusterNodeProcess {
 
@@ -56,20 +56,32 @@ final class ClusterNodeProcess {
     this.command =
         List.of(
             executable,
-            "--cluster-enabled", "yes",
-            "--cluster-config-file", folder.resolve("nodes-" + port + ".conf").toString(),
-            "--cluster-node-timeout", Long.toString(nodeTimeout.toMillis()),
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            folder.resolve("nodes-" + port + ".conf").toString(),
+            "--cluster-node-timeout",
+            Long.toString(nodeTimeout.toMillis()),
             // Replicas take over however long they were cut off; no reads from a failed cluster.
-            "--cluster-replica-validity-factor", "0",
-            "--cluster-allow-reads-when-down", "no",
+            "--cluster-replica-validity-factor",
+            "0",
+            "--cluster-allow-reads-when-down",
+            "no",
             // Full syncs start at once instead of waiting 5 s for more replicas (Redis 7).
-            "--repl-diskless-sync-delay", "0",
-            "--save", "",
-            "--appendonly", "no",
-            "--bind", "127.0.0.1",
-            "--port", Integer.toString(port),
-            "--daemonize", "no",
-            "--dir", folder.toString());
+            "--repl-diskless-sync-delay",
+            "0",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            Integer.toString(port),
+            "--daemonize",
+            "no",
+            "--dir",
+            folder.toString());
   }
 
   static Path createFolder() {
@@ -215,13 +227,14 @@ final class ClusterNodeProcess {
   String logTail(int lines) {
     try {
       List<String> all = Files.readAllLines(log);
-      return "--- redis-" + port + ".log ---\n"
+      return "--- redis-"
+          + port
+          + ".log ---\n"
           + String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
     } catch (IOException e) {
       return "--- no log at " + log + " ---";
     }
   }
-
 
   private static int freePort(Set<Integer> taken) {
     for (int attempt = 0; attempt < 200; attempt++) {
@@ -243,7 +256,6 @@ final class ClusterNodeProcess {
     }
   }
 
-
   /**
    * Opens {@code slot}, which this node owns, for a move to {@code target} (SETSLOT IMPORTING
    * there, MIGRATING here) and moves its keys with GETKEYSINSLOT and MIGRATE ... KEYS, {@code
@@ -258,7 +270,12 @@ final class ClusterNodeProcess {
         !keys.isEmpty();
         keys = redis().clusterGetKeysInSlot(slot, batch)) {
       redis()
-          .migrate("127.0.0.1", target.port(), 0, MIGRATE_TIMEOUT.toMillis(), MigrateArgs.Builder.keys(keys));
+          .migrate(
+              "127.0.0.1",
+              target.port(),
+              0,
+              MIGRATE_TIMEOUT.toMillis(),
+              MigrateArgs.Builder.keys(keys));
       moved.addAll(keys);
       if (!pause.isZero()) {
         sleep(pause);
@@ -275,5 +292,4 @@ final class ClusterNodeProcess {
       throw new IllegalStateException("Interrupted while waiting for the Redis Cluster", e);
     }
   }
-
 }

@@ -39,10 +39,10 @@ final class ClusterState {
 
   /**
    * Whether the cluster is healthy: every running node reports {@code cluster_state:ok} with all
-   * slots assigned; sees every other running node connected and without a FAIL, PFAIL, HANDSHAKE
-   * or NOADDR flag; routes every slot to a running node; agrees with the others on the slot
-   * owners and on who replicates whom; and, if it is a replica, has {@code
-   * master_link_status:up}. Returns the slot owners they agree on, or the first problem.
+   * slots assigned; sees every other running node connected and without a FAIL, PFAIL, HANDSHAKE or
+   * NOADDR flag; routes every slot to a running node; agrees with the others on the slot owners and
+   * on who replicates whom; and, if it is a replica, has {@code master_link_status:up}. Returns the
+   * slot owners they agree on, or the first problem.
    */
   Check check() {
     String[] agreed = null;
@@ -85,8 +85,7 @@ final class ClusterState {
         agreedRoles = roles;
         agreedBy = node.port();
         String replication = redis.info("replication");
-        if (replication.contains("role:slave")
-            && !replication.contains("master_link_status:up")) {
+        if (replication.contains("role:slave") && !replication.contains("master_link_status:up")) {
           return Check.problem("replica " + node.port() + " is not in sync with its master");
         }
       } catch (RedisException e) {

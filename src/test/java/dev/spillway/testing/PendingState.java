@@ -1,15 +1,9 @@
 package dev.spillway.testing;
 
-import io.lettuce.core.KeyScanCursor;
-import io.lettuce.core.RedisClient;
-import io.lettuce.core.ScanArgs;
-import io.lettuce.core.api.StatefulRedisConnection;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,8 +11,8 @@ import java.util.Set;
 import java.util.TreeSet;
 
 /**
- * What the exactly-once tests compare: the totals PostgreSQL holds, and what is still on its way
- * in Redis (live hashes, claimed batches, batches sets) under a key prefix.
+ * What the exactly-once tests compare: the totals PostgreSQL holds, and what is still on its way in
+ * Redis (live hashes, claimed batches, batches sets) under a key prefix.
  */
 public final class PendingState {
   private PendingState() {}
@@ -49,7 +43,9 @@ public final class PendingState {
   public static Map<Cell, Long> totals(TestEnv env, List<String> counters) {
     Map<Cell, Long> m = new HashMap<>();
     String sql =
-        "SELECT counter, key, total FROM \"" + env.schema() + "\".counter_totals"
+        "SELECT counter, key, total FROM \""
+            + env.schema()
+            + "\".counter_totals"
             + " WHERE counter = ANY(?) AND total <> 0";
     try (Connection c = env.dataSource().getConnection();
         PreparedStatement ps = c.prepareStatement(sql)) {

@@ -27,9 +27,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A private Redis Cluster of three masters with one replica each, every node a {@code
- * redis-server} child process on a free loopback port, for tests of cluster routing, failover and
- * resharding.
+ * A private Redis Cluster of three masters with one replica each, every node a {@code redis-server}
+ * child process on a free loopback port, for tests of cluster routing, failover and resharding.
  *
  * <p>The binary is found like {@link RedisServerProcess} finds it ({@code PATH}, else the one
  * bundled in {@code embedded-redis}, a Redis 6.2). Each node runs with {@code --cluster-enabled
@@ -41,10 +40,10 @@ import org.slf4j.LoggerFactory;
  * without one), and a failure names the step that failed.
  *
  * <p>Waits are bounded (30 s where a method takes no timeout) and end in {@link
- * IllegalStateException} quoting the problem and the end of every node's log; "healthy" is
- * defined in {@link ClusterState#check()}. Nodes killed with {@link #kill} are left out of it
- * until {@link #restart}. {@link #close()} stops every node and deletes the folder; a shutdown
- * hook does the same if the JVM exits first.
+ * IllegalStateException} quoting the problem and the end of every node's log; "healthy" is defined
+ * in {@link ClusterState#check()}. Nodes killed with {@link #kill} are left out of it until {@link
+ * #restart}. {@link #close()} stops every node and deletes the folder; a shutdown hook does the
+ * same if the JVM exits first.
  */
 public final class RedisClusterProcess implements AutoCloseable {
 
@@ -93,8 +92,8 @@ public final class RedisClusterProcess implements AutoCloseable {
   }
 
   /**
-   * Starts six nodes, joins them into a cluster and waits until it is healthy. The node timeout
-   * is how long a master must be unreachable before its replica takes over.
+   * Starts six nodes, joins them into a cluster and waits until it is healthy. The node timeout is
+   * how long a master must be unreachable before its replica takes over.
    *
    * @throws IllegalStateException if a node does not start or the cluster is not healthy in 30 s
    */
@@ -209,8 +208,8 @@ public final class RedisClusterProcess implements AutoCloseable {
   }
 
   /**
-   * Waits until former replicas of the killed master {@code deadMasterPort} own all its slots
-   * and the running nodes are healthy again.
+   * Waits until former replicas of the killed master {@code deadMasterPort} own all its slots and
+   * the running nodes are healthy again.
    */
   public void awaitFailover(int deadMasterPort, Duration timeout) {
     Loss loss = losses.get(deadMasterPort);
@@ -267,22 +266,27 @@ public final class RedisClusterProcess implements AutoCloseable {
     List<Integer> owned = slots(fromPort);
     if (owned.size() < count) {
       throw new IllegalArgumentException(
-          "Cannot move " + count + " of the " + owned.size() + " slots of " + fromPort + " to "
+          "Cannot move "
+              + count
+              + " of the "
+              + owned.size()
+              + " slots of "
+              + fromPort
+              + " to "
               + toPort);
     }
     return migrateSlots(fromPort, toPort, owned.subList(0, count), pauseBetweenBatches);
   }
 
   /**
-   * Moves {@code slots}, all owned by {@code fromPort}, to {@code toPort} the way resharding
-   * does: per slot SETSLOT IMPORTING on the target and MIGRATING on the source, GETKEYSINSLOT and
-   * MIGRATE ... KEYS in batches (20 keys unless {@link #migrateBatchSize} said otherwise), then
-   * SETSLOT NODE on the target, the source and the other masters. Clients meanwhile see ASK (a key
-   * already moved), TRYAGAIN (a multi-key command over keys on both sides, or missing on the
-   * target) and, afterwards, MOVED. Sleeps {@code pauseBetweenBatches} after each batch, then
-   * waits until every node agrees on the new owner. A failure leaves the slot half moved, as a
-   * failed {@code redis-cli --cluster reshard} does. The keys moved are added to {@link
-   * #migratedKeys()}.
+   * Moves {@code slots}, all owned by {@code fromPort}, to {@code toPort} the way resharding does:
+   * per slot SETSLOT IMPORTING on the target and MIGRATING on the source, GETKEYSINSLOT and MIGRATE
+   * ... KEYS in batches (20 keys unless {@link #migrateBatchSize} said otherwise), then SETSLOT
+   * NODE on the target, the source and the other masters. Clients meanwhile see ASK (a key already
+   * moved), TRYAGAIN (a multi-key command over keys on both sides, or missing on the target) and,
+   * afterwards, MOVED. Sleeps {@code pauseBetweenBatches} after each batch, then waits until every
+   * node agrees on the new owner. A failure leaves the slot half moved, as a failed {@code
+   * redis-cli --cluster reshard} does. The keys moved are added to {@link #migratedKeys()}.
    *
    * @return the slots moved
    */
@@ -293,8 +297,15 @@ public final class RedisClusterProcess implements AutoCloseable {
     List<Integer> moving = List.copyOf(slots);
     if (fromPort == toPort || moving.isEmpty() || !slots(fromPort).containsAll(moving)) {
       throw new IllegalArgumentException(
-          "Cannot move slots " + moving + " from " + fromPort + " to " + toPort + ": "
-              + fromPort + " must own them all");
+          "Cannot move slots "
+              + moving
+              + " from "
+              + fromPort
+              + " to "
+              + toPort
+              + ": "
+              + fromPort
+              + " must own them all");
     }
     for (int slot : moving) {
       migrated.addAll(source.moveSlotKeys(target, slot, migrateBatch, pauseBetweenBatches));

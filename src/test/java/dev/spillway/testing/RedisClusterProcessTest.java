@@ -177,8 +177,10 @@ class RedisClusterProcessTest {
         rounds++;
       }
       assertThat(moving.get(30, TimeUnit.SECONDS)).isEqualTo(slots);
-      LOG.info("migrate 5 slots / 200 keys: {} ms, {} read rounds meanwhile",
-          millisSince(started), rounds);
+      LOG.info(
+          "migrate 5 slots / 200 keys: {} ms, {} read rounds meanwhile",
+          millisSince(started),
+          rounds);
 
       assertThat(rounds).isPositive();
       for (int slot : slots) {

@@ -1,6 +1,5 @@
 package dev.spillway.testing;
 
-import dev.spillway.embedded.LocalServices;
 import java.io.File;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -16,7 +15,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import redis.embedded.core.ExecutableProvider;
 
-/** What {@link RedisServerProcess} and {@link ClusterNodeProcess} share: finding, stopping, cleaning up. */
+/**
+ * What {@link RedisServerProcess} and {@link ClusterNodeProcess} share: finding, stopping, cleaning
+ * up.
+ */
 final class RedisProcesses {
   static final byte[] SHUTDOWN_NOSAVE =
       "*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -38,6 +40,7 @@ final class RedisProcesses {
     }
     reap(process);
   }
+
   static String executable(Path folder) {
     String path = System.getenv("PATH");
     if (path != null) {
@@ -55,6 +58,7 @@ final class RedisProcesses {
           "No redis-server on PATH and the bundled one is unavailable: " + e.getMessage(), e);
     }
   }
+
   static void reap(Process process) {
     try {
       if (!process.waitFor(STOP_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
@@ -68,6 +72,7 @@ final class RedisProcesses {
       Thread.currentThread().interrupt();
     }
   }
+
   static void deleteFolder(Path folder) {
     try (Stream<Path> paths = Files.walk(folder)) {
       for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {

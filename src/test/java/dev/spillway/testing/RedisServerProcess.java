@@ -11,14 +11,14 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A private {@code redis-server} child process on a free loopback port, for tests that stop,
- * kill or restart Redis and so must not share the suite's server.
+ * A private {@code redis-server} child process on a free loopback port, for tests that stop, kill
+ * or restart Redis and so must not share the suite's server.
  *
  * <p>The binary is {@code redis-server} from {@code PATH}, or else the one bundled in {@code
  * embedded-redis}. It always runs with {@code --save "" --appendonly no --bind 127.0.0.1 --port N
- * --daemonize no}, so a restart starts empty: exactly what a Redis crash without persistence
- * does. Output goes to a log file in a temporary folder; a failed start quotes its end. {@link
- * #close()} stops the server and deletes the folder.
+ * --daemonize no}, so a restart starts empty: exactly what a Redis crash without persistence does.
+ * Output goes to a log file in a temporary folder; a failed start quotes its end. {@link #close()}
+ * stops the server and deletes the folder.
  */
 public final class RedisServerProcess implements AutoCloseable {
 
@@ -143,11 +143,11 @@ public final class RedisServerProcess implements AutoCloseable {
     RedisProcesses.reap(process);
     process = null;
     throw new IllegalStateException(
-        "redis-server did not answer PING on port " + port + " within 10 s; its log:\n"
+        "redis-server did not answer PING on port "
+            + port
+            + " within 10 s; its log:\n"
             + readLog());
   }
-
-
 
   private String readLog() {
     try {
@@ -173,5 +173,4 @@ public final class RedisServerProcess implements AutoCloseable {
       throw new IllegalStateException("Interrupted while waiting for redis-server", e);
     }
   }
-
 }

@@ -14,12 +14,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /**
- * A test-owned Redis Sentinel deployment: a master, one replica and {@code n} sentinels (quorum
- * 1, {@code down-after-milliseconds 1000}, {@code failover-timeout 5000}), each a {@code
- * redis-server} child on a spare loopback port with its files in a temporary folder. {@link
- * #close()} stops them all and deletes the folders.
+ * A test-owned Redis Sentinel deployment: a master, one replica and {@code n} sentinels (quorum 1,
+ * {@code down-after-milliseconds 1000}, {@code failover-timeout 5000}), each a {@code redis-server}
+ * child on a spare loopback port with its files in a temporary folder. {@link #close()} stops them
+ * all and deletes the folders.
  */
 public final class SentinelSet implements AutoCloseable {
   public static final String MASTER_NAME = "m";
@@ -35,7 +36,10 @@ public final class SentinelSet implements AutoCloseable {
   /** The ports of every data server that is not the current master. */
   public List<Integer> replicaPorts() {
     int m = masterPort();
-    return servers.stream().filter(s -> s.port() != m && s.isRunning()).map(RedisServerProcess::port).toList();
+    return servers.stream()
+        .filter(s -> s.port() != m && s.isRunning())
+        .map(RedisServerProcess::port)
+        .toList();
   }
 
   /** Starts the master, one replica (linked) and {@code n} sentinels that see both. */
@@ -43,7 +47,9 @@ public final class SentinelSet implements AutoCloseable {
     return start(n, 1);
   }
 
-  /** Starts the master, {@code replicas} replicas (linked) and {@code n} sentinels that see them. */
+  /**
+   * Starts the master, {@code replicas} replicas (linked) and {@code n} sentinels that see them.
+   */
   public static SentinelSet start(int n, int replicas) {
     SentinelSet set = new SentinelSet();
     set.replicaCount = replicas;
@@ -143,8 +149,9 @@ public final class SentinelSet implements AutoCloseable {
           boolean up =
               replicas.stream()
                       .filter(
-                          r -> !r.getOrDefault("flags", "").contains("down")
-                              && "ok".equals(r.get("master-link-status")))
+                          r ->
+                              !r.getOrDefault("flags", "").contains("down")
+                                  && "ok".equals(r.get("master-link-status")))
                       .count()
                   >= replicaCount;
           int known = Integer.parseInt(s.master().getOrDefault("num-other-sentinels", "0"));
@@ -256,12 +263,18 @@ public final class SentinelSet implements AutoCloseable {
       } catch (IOException e) {
         text = "(no log)";
       }
-      throw new IllegalStateException("sentinel on port " + port + " did not answer; its log:\n" + text);
+      throw new IllegalStateException(
+          "sentinel on port " + port + " did not answer; its log:\n" + text);
     }
 
-    private <T> T withSentinel(java.util.function.Function<StatefulRedisSentinelConnection<String, String>, T> f) {
+    private <T> T withSentinel(Function<StatefulRedisSentinelConnection<String, String>, T> f) {
       RedisClient client =
-          RedisClient.create(RedisURI.builder().withHost("127.0.0.1").withPort(port).withTimeout(Duration.ofSeconds(2)).build());
+          RedisClient.create(
+              RedisURI.builder()
+                  .withHost("127.0.0.1")
+                  .withPort(port)
+                  .withTimeout(Duration.ofSeconds(2))
+                  .build());
       try (StatefulRedisSentinelConnection<String, String> c = client.connectSentinel()) {
         return f.apply(c);
       } finally {

@@ -44,8 +44,7 @@ public final class ServicesExtension
   @Override
   public void afterAll(ExtensionContext context) {
     ExtensionContext owner = classContext(context);
-    TestEnv env =
-        owner.getStore(NAMESPACE).remove(owner.getRequiredTestClass(), TestEnv.class);
+    TestEnv env = owner.getStore(NAMESPACE).remove(owner.getRequiredTestClass(), TestEnv.class);
     if (env != null) {
       cleanUp(env);
     }
@@ -62,15 +61,14 @@ public final class ServicesExtension
   }
 
   /**
-   * The class's environment, created on first use: with a per-class test instance the
-   * constructor asks before {@link #beforeAll} runs.
+   * The class's environment, created on first use: with a per-class test instance the constructor
+   * asks before {@link #beforeAll} runs.
    */
   private static TestEnv env(ExtensionContext context) {
     ExtensionContext owner = classContext(context);
     return owner
         .getStore(NAMESPACE)
-        .computeIfAbsent(
-            owner.getRequiredTestClass(), c -> newEnv(c, owner), TestEnv.class);
+        .computeIfAbsent(owner.getRequiredTestClass(), c -> newEnv(c, owner), TestEnv.class);
   }
 
   /** Walks up from a method (or instantiation) context to the class it belongs to. */
@@ -128,8 +126,7 @@ public final class ServicesExtension
   }
 
   static String schemaName(Class<?> testClass) {
-    String name =
-        testClass.getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
+    String name = testClass.getSimpleName().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9_]", "_");
     String prefix = "sw_t_";
     String suffix = "_" + random(6);
     int room = SCHEMA_MAX - prefix.length() - suffix.length();

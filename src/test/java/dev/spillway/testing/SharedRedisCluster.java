@@ -9,17 +9,17 @@ import org.junit.jupiter.api.extension.ParameterResolver;
  * One {@link RedisClusterProcess} for every test class of the JVM run, started on first use.
  *
  * <p>An extension calls {@link #get(ExtensionContext)} (as {@link ServicesExtension} does for
- * {@code @OnRedisCluster} classes): it registers the cluster in JUnit's root store, which closes
- * it once every test class has run. A test class can also use {@code
- * @ExtendWith(SharedRedisCluster.class)} and declare a {@code RedisClusterProcess} parameter (on
- * the constructor, a {@code @BeforeAll} or a test method). {@link #get()} works without a
+ * {@code @OnRedisCluster} classes): it registers the cluster in JUnit's root store, which closes it
+ * once every test class has run. A test class can also use
+ * {@code @ExtendWith(SharedRedisCluster.class)} and declare a {@code RedisClusterProcess} parameter
+ * (on the constructor, a {@code @BeforeAll} or a test method). {@link #get()} works without a
  * context; the cluster's shutdown hook then stops it when the JVM exits.
  *
  * <p>Classes run in parallel on the shared cluster, so each must keep to its own key prefix and
- * leave the cluster as it found it. A test that kills, restarts or reshards nodes should start
- * its own {@code RedisClusterProcess}; one that does it here anyway must restart what it killed
- * and wait for {@link RedisClusterProcess#awaitHealthy} before it ends, and must expect the
- * classes running beside it to notice.
+ * leave the cluster as it found it. A test that kills, restarts or reshards nodes should start its
+ * own {@code RedisClusterProcess}; one that does it here anyway must restart what it killed and
+ * wait for {@link RedisClusterProcess#awaitHealthy} before it ends, and must expect the classes
+ * running beside it to notice.
  */
 public final class SharedRedisCluster implements ParameterResolver {
 

@@ -1,14 +1,15 @@
 package dev.spillway.testing;
 
 import dev.spillway.Spillway;
+import dev.spillway.SpillwayConfig;
 
 /** Builders pointed at a test class's own schema and key prefix. */
 public final class Spillways {
   private Spillways() {}
 
   /** A configuration builder pointed at the test class's schema and key prefix. */
-  public static dev.spillway.SpillwayConfig.Builder config(TestEnv env) {
-    return dev.spillway.SpillwayConfig.builder()
+  public static SpillwayConfig.Builder config(TestEnv env) {
+    return SpillwayConfig.builder()
         .redisUri(env.redisUri())
         .redisCluster(env.redisCluster())
         .jdbcUrl(env.jdbcUrl())

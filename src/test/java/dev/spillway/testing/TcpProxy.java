@@ -6,18 +6,19 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.UnaryOperator;
 
 /**
  * A loopback TCP proxy for fault injection: clients connect to {@link #port()} and their bytes are
  * copied to and from the target unchanged, until the test cuts the line.
  *
  * <p>{@link #cut()} resets every live connection at once (both sides see a connection reset, as
- * when a dropped network is noticed) and closes new ones as soon as they are accepted, until
- * {@link #restore()}. When either side of a connection closes, the proxy closes
- * the other: half-closed connections are not modelled. Threads are virtual and die with their
- * sockets.
+ * when a dropped network is noticed) and closes new ones as soon as they are accepted, until {@link
+ * #restore()}. When either side of a connection closes, the proxy closes the other: half-closed
+ * connections are not modelled. Threads are virtual and die with their sockets.
  */
 public final class TcpProxy implements AutoCloseable {
 
@@ -110,15 +111,15 @@ public final class TcpProxy implements AutoCloseable {
   }
 
   /**
-   * Rewrites client-to-server bytes with {@code r} until it returns a different array once (so
-   * a test can change one command in flight: e.g. the key of one read, to make its reply empty
-   * for the wrong reason). Chunks are as the socket delivers them; keep patterns short.
+   * Rewrites client-to-server bytes with {@code r} until it returns a different array once (so a
+   * test can change one command in flight: e.g. the key of one read, to make its reply empty for
+   * the wrong reason). Chunks are as the socket delivers them; keep patterns short.
    */
-  public void rewriteOnce(java.util.function.UnaryOperator<byte[]> r) {
+  public void rewriteOnce(UnaryOperator<byte[]> r) {
     rewrite = r;
   }
 
-  private volatile java.util.function.UnaryOperator<byte[]> rewrite;
+  private volatile UnaryOperator<byte[]> rewrite;
 
   private void pumpRewriting(Socket from, Socket to) {
     try {
@@ -126,11 +127,11 @@ public final class TcpProxy implements AutoCloseable {
       var out = to.getOutputStream();
       byte[] buf = new byte[64 * 1024];
       for (int n; (n = in.read(buf)) >= 0; ) {
-        byte[] chunk = java.util.Arrays.copyOf(buf, n);
+        byte[] chunk = Arrays.copyOf(buf, n);
         var r = rewrite;
         if (r != null) {
           byte[] changed = r.apply(chunk);
-          if (!java.util.Arrays.equals(changed, chunk)) {
+          if (!Arrays.equals(changed, chunk)) {
             rewrite = null;
             chunk = changed;
           }

@@ -10,8 +10,8 @@ import javax.sql.DataSource;
 
 /**
  * What one test class may touch: the shared servers, plus its own PostgreSQL schema and Redis key
- * prefix. {@link ServicesExtension} creates the (empty) schema before the class and drops it,
- * with every key under the prefix, after it.
+ * prefix. {@link ServicesExtension} creates the (empty) schema before the class and drops it, with
+ * every key under the prefix, after it.
  *
  * <p>{@link #queryLong} and {@link #exec} run with {@code search_path} set to {@link #schema()}
  * then {@code public}, so assertions can name tables without a schema; the setting lasts one

@@ -27,9 +27,9 @@ import java.util.Set;
  *
  * <p>A cluster URI lists its seeds as {@code redis://h1:p1,h2:p2,h3:p3} (the form the product's
  * configuration takes): only the first needs the scheme, and any user and password on it apply to
- * all; {@code redis://h1:p1,redis://h2:p2} works too. The cluster client follows MOVED and ASK,
- * and refreshes its view of the cluster every second and on redirects and failed reconnects, so
- * it finds a new master soon after a failover.
+ * all; {@code redis://h1:p1,redis://h2:p2} works too. The cluster client follows MOVED and ASK, and
+ * refreshes its view of the cluster every second and on redirects and failed reconnects, so it
+ * finds a new master soon after a failover.
  */
 public final class TestRedis implements AutoCloseable {
 
@@ -109,8 +109,8 @@ public final class TestRedis implements AutoCloseable {
   }
 
   /**
-   * The keys matching a glob {@code pattern}, by SCAN (never KEYS: other classes share the
-   * server); on a cluster, SCAN on each master that owns slots, after a fresh look at the topology.
+   * The keys matching a glob {@code pattern}, by SCAN (never KEYS: other classes share the server);
+   * on a cluster, SCAN on each master that owns slots, after a fresh look at the topology.
    */
   public List<String> keys(String pattern) {
     ScanArgs match = ScanArgs.Builder.matches(pattern).limit(1000);

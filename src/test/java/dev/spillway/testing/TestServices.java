@@ -2,6 +2,7 @@ package dev.spillway.testing;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
+import dev.spillway.config.Redactor;
 import dev.spillway.embedded.LocalServices;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,8 +27,8 @@ import org.testcontainers.utility.DockerImageName;
  * <ol>
  *   <li>{@code SPILLWAY_TEST_REDIS_URI} / {@code SPILLWAY_TEST_JDBC_URL} (with {@code
  *       SPILLWAY_TEST_JDBC_USER}, default {@code postgres}, and {@code
- *       SPILLWAY_TEST_JDBC_PASSWORD}, default empty); a variable that is set but does not answer fails every test that asks,
- *       rather than quietly testing against something else;
+ *       SPILLWAY_TEST_JDBC_PASSWORD}, default empty); a variable that is set but does not answer
+ *       fails every test that asks, rather than quietly testing against something else;
  *   <li>servers already on localhost: {@value #LOCAL_REDIS} and {@value #LOCAL_JDBC};
  *   <li>Testcontainers ({@code redis:7-alpine}, {@code postgres:16-alpine}) when a Docker engine
  *       answers; looking for one costs at most {@link #DOCKER_CHECK_LIMIT};
@@ -123,7 +124,10 @@ public final class TestServices {
     String jdbc = fromEnvironment("SPILLWAY_TEST_JDBC_URL", sources);
     if (jdbc != null && !LocalServices.postgresAnswers(jdbc, user, password, PROBE)) {
       throw new IllegalStateException(
-          "SPILLWAY_TEST_JDBC_URL=" + masked(jdbc) + " does not accept a connection as " + user
+          "SPILLWAY_TEST_JDBC_URL="
+              + masked(jdbc)
+              + " does not accept a connection as "
+              + user
               + " within 2 s; fix or unset it");
     }
     if (jdbc == null && LocalServices.postgresAnswers(LOCAL_JDBC, user, password, PROBE)) {
@@ -181,7 +185,7 @@ public final class TestServices {
 
   /** Keeps passwords in URIs and JDBC URLs out of logs and messages. */
   static String masked(String endpoint) {
-    return dev.spillway.config.Redactor.maskUri(endpoint);
+    return Redactor.maskUri(endpoint);
   }
 
   private static String env(String name, String fallback) {
@@ -191,8 +195,8 @@ public final class TestServices {
 
   /**
    * Asks Testcontainers only where an engine may plausibly be, and gives it {@link
-   * #DOCKER_CHECK_LIMIT}: without that, a machine with a Docker client but no engine pays for
-   * every discovery strategy and logs an error page.
+   * #DOCKER_CHECK_LIMIT}: without that, a machine with a Docker client but no engine pays for every
+   * discovery strategy and logs an error page.
    */
   private static boolean dockerAvailable() {
     if (!dockerEndpointLikely()) {
@@ -247,7 +251,10 @@ public final class TestServices {
             .waitingFor(
                 Wait.forLogMessage(".*database system is ready to accept connections.*\\s", 2));
     postgres.start();
-    return "jdbc:postgresql://" + postgres.getHost() + ":" + postgres.getMappedPort(5432)
+    return "jdbc:postgresql://"
+        + postgres.getHost()
+        + ":"
+        + postgres.getMappedPort(5432)
         + "/postgres";
   }
 }

@@ -59,10 +59,7 @@ class TestServicesTest {
 
   @Test
   void servicesExtension_injectsOneEnvPerClass(TestEnv env) {
-    assertThat(env)
-        .isSameAs(fromConstructor)
-        .isSameAs(fromBeforeEach)
-        .isSameAs(fromBeforeAll);
+    assertThat(env).isSameAs(fromConstructor).isSameAs(fromBeforeEach).isSameAs(fromBeforeAll);
     assertThat(env.schema()).matches("sw_t_testservicestest_[a-z0-9]{6}");
     assertThat(env.keyPrefix()).matches("swt:[a-z0-9]{8}:");
   }
@@ -94,7 +91,8 @@ class TestServicesTest {
   void cleanUp_dropsSchemaAndPrefixedKeysOnly() {
     TestEnv other =
         ServicesExtension.newEnv(
-            AClassNameSoLongThatTheSchemaNameMustBeCutShortToFitPostgresIdentifierLimit.class, null);
+            AClassNameSoLongThatTheSchemaNameMustBeCutShortToFitPostgresIdentifierLimit.class,
+            null);
     other.exec("CREATE TABLE doomed (n int)");
     RedisClient client = RedisClient.create(other.redisUri());
     try (StatefulRedisConnection<String, String> connection = client.connect()) {

@@ -4,15 +4,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
 import dev.spillway.counter.Counters;
-import dev.spillway.layout.KeyLayout;
 import dev.spillway.flush.FlushListener;
+import dev.spillway.layout.KeyLayout;
 import dev.spillway.testing.OnRedisCluster;
 import dev.spillway.testing.RedisClusterProcess;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.SharedRedisCluster;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -22,8 +27,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
- * {@code spillway doctor} as a child process against the suite's shared Redis Cluster (3 masters,
- * 3 replicas): one {@code redis.cluster} line for the cluster as a whole, then version, eviction
+ * {@code spillway doctor} as a child process against the suite's shared Redis Cluster (3 masters, 3
+ * replicas): one {@code redis.cluster} line for the cluster as a whole, then version, eviction
  * policy and persistence lines for every one of the six nodes, each naming its node, then the
  * stripe encoding and pending-batches lines read through the cluster connection: batches left
  * claimed on all 64 stripes (so on every master) are all counted.
@@ -43,7 +48,7 @@ class DoctorOnClusterTest {
     // stripes, so that the stripe and pending-batch lines have something to find on each node.
     KeyLayout layout = new KeyLayout(env.keyPrefix(), 64);
     Set<Integer> stripes = new TreeSet<>();
-    Map<Integer, Integer> live = new java.util.HashMap<>();
+    Map<Integer, Integer> live = new HashMap<>();
     FlushListener crashAfterClaim =
         new FlushListener() {
           @Override
@@ -58,7 +63,9 @@ class DoctorOnClusterTest {
         stripes.add(layout.stripeOf("doctor", Integer.toString(i)));
       }
       c.flush();
-      assertThat(app.flushOnce().ok()).as("the listener stopped the flush after its claim").isFalse();
+      assertThat(app.flushOnce().ok())
+          .as("the listener stopped the flush after its claim")
+          .isFalse();
       for (int i = 0; i < 10; i++) {
         c.increment("doctor-live", Integer.toString(i));
         live.merge(layout.stripeOf("doctor-live", Integer.toString(i)), 1, Integer::sum);
@@ -105,7 +112,7 @@ class DoctorOnClusterTest {
     assertThat(line(lines, "redis.encoding", r.output()))
         .startsWith("OK")
         // Every live hash also holds its claim id (#claim), one field more than its cells.
-        .contains("holds " + (java.util.Collections.max(live.values()) + 1) + " field(s)")
+        .contains("holds " + (Collections.max(live.values()) + 1) + " field(s)")
         .contains("over 64 stripes");
     assertThat(line(lines, "pending-batches", r.output()))
         .startsWith("OK")
@@ -121,15 +128,21 @@ class DoctorOnClusterTest {
    * replica and a master replaced by its replica are named (the cluster marks both failed, and
    * neither answers, so without these lines nothing would name them), and so are the masters left
    * without a live replica; once a master without a replica dies too, the cluster line fails, the
-   * dead master is named as holding unserved slots, the nodes still up are checked one by one,
-   * and doctor exits 1.
+   * dead master is named as holding unserved slots, the nodes still up are checked one by one, and
+   * doctor exits 1.
    */
   @Test
   void doctor_degradedCluster_namesFailedNodesAndOrphanMasters(TestEnv base) {
     try (RedisClusterProcess cluster = RedisClusterProcess.start(Duration.ofMillis(1_000))) {
       TestEnv env =
-          new TestEnv(cluster.seedUri(), base.jdbcUrl(), base.jdbcUser(), base.jdbcPassword(),
-              base.schema(), base.keyPrefix(), true);
+          new TestEnv(
+              cluster.seedUri(),
+              base.jdbcUrl(),
+              base.jdbcUser(),
+              base.jdbcPassword(),
+              base.schema(),
+              base.keyPrefix(),
+              true);
       try (Spillway ignored = Spillways.builder(env).build()) {
         // migrates the schema, so the PostgreSQL lines stay OK
       }
@@ -191,7 +204,8 @@ class DoctorOnClusterTest {
           assertThat(line(downLines, "redis@127.0.0.1:" + port, down.output())).startsWith("OK");
         }
       }
-      assertThat(downLines).as("no stripe or pending line without every slot")
+      assertThat(downLines)
+          .as("no stripe or pending line without every slot")
           .noneMatch(l -> l.contains("pending-batches") || l.contains("redis.encoding"));
       assertThat(down.exitCode()).isEqualTo(1);
     }
@@ -216,8 +230,8 @@ class DoctorOnClusterTest {
   }
 
   /**
-   * Waits until every running node's CLUSTER NODES gives {@code port} the flag {@code flag}
-   * (so the doctor, whichever node it asks, sees it).
+   * Waits until every running node's CLUSTER NODES gives {@code port} the flag {@code flag} (so the
+   * doctor, whichever node it asks, sees it).
    */
   private static void awaitFlag(RedisClusterProcess cluster, int port, String flag) {
     long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -232,8 +246,9 @@ class DoctorOnClusterTest {
         boolean flagged = false;
         for (String l : last.split("\n")) {
           String[] f = l.split(" ");
-          if (f.length > 2 && f[1].startsWith("127.0.0.1:" + port + "@")
-              && java.util.Arrays.asList(f[2].split(",")).contains(flag)) {
+          if (f.length > 2
+              && f[1].startsWith("127.0.0.1:" + port + "@")
+              && Arrays.asList(f[2].split(",")).contains(flag)) {
             flagged = true;
           }
         }
@@ -248,10 +263,13 @@ class DoctorOnClusterTest {
   }
 
   private static String clusterNodes(int port) {
-    io.lettuce.core.RedisClient client =
-        io.lettuce.core.RedisClient.create(
-            io.lettuce.core.RedisURI.builder().withHost("127.0.0.1").withPort(port)
-                .withTimeout(Duration.ofSeconds(2)).build());
+    RedisClient client =
+        RedisClient.create(
+            RedisURI.builder()
+                .withHost("127.0.0.1")
+                .withPort(port)
+                .withTimeout(Duration.ofSeconds(2))
+                .build());
     try (var c = client.connect()) {
       return c.sync().clusterNodes();
     } finally {
@@ -262,7 +280,9 @@ class DoctorOnClusterTest {
   /** The one report line whose check column is exactly {@code check}. */
   private static String line(List<String> lines, String check, String output) {
     List<String> found =
-        lines.stream().filter(l -> l.split("\\s+", 3).length > 1 && l.split("\\s+", 3)[1].equals(check)).toList();
+        lines.stream()
+            .filter(l -> l.split("\\s+", 3).length > 1 && l.split("\\s+", 3)[1].equals(check))
+            .toList();
     assertThat(found).as("exactly one %s line in:\n%s", check, output).hasSize(1);
     return found.get(0);
   }

@@ -32,11 +32,19 @@ class DoctorTest {
   void doctor_healthySetup_everyLineOk(TestEnv env) {
     try (RedisServerProcess redis =
         RedisServerProcess.start(
-            "--appendonly", "yes", "--appendfsync", "everysec", "--maxmemory-policy", "noeviction")) {
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--maxmemory-policy",
+            "noeviction")) {
       WorkerProcess.Result r = doctor(env, redis.uri());
 
       List<String> lines = checkLines(r.output());
-      assertThat(lines).as(r.output()).hasSizeGreaterThanOrEqualTo(9).allMatch(l -> l.startsWith("OK "));
+      assertThat(lines)
+          .as(r.output())
+          .hasSizeGreaterThanOrEqualTo(9)
+          .allMatch(l -> l.startsWith("OK "));
       assertThat(r.output()).contains("0 WARN, 0 FAIL");
       assertThat(r.exitCode()).isZero();
     }
@@ -69,8 +77,10 @@ class DoctorTest {
 
     WorkerProcess.Result r = doctor(env, uri);
 
-    assertThat(checkLines(r.output())).anyMatch(l -> l.startsWith("FAIL") && l.contains("cannot reach Redis"));
-    assertThat(checkLines(r.output())).anyMatch(l -> l.startsWith("OK") && l.contains("postgres.migrations"));
+    assertThat(checkLines(r.output()))
+        .anyMatch(l -> l.startsWith("FAIL") && l.contains("cannot reach Redis"));
+    assertThat(checkLines(r.output()))
+        .anyMatch(l -> l.startsWith("OK") && l.contains("postgres.migrations"));
     assertThat(r.exitCode()).isEqualTo(1);
   }
 

@@ -38,7 +38,8 @@ final class ExternalTool {
       throws IOException, InterruptedException {
     Path out = Files.createTempFile("spillway-tool-", ".out");
     try {
-      ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
+      ProcessBuilder pb =
+          new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
       pb.environment().putAll(env);
       Process p = pb.start();
       try (OutputStream in = p.getOutputStream()) {

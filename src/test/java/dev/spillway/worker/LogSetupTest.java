@@ -22,18 +22,21 @@ class LogSetupTest {
 
   @Test
   void keyValues_parse_pairsQuotedValuesAndTrailingText() {
-    assertThat(KeyValues.parse("event=flush batches=3 error=\"PSQLException: gone \\\"away\\\"\" ok"))
+    assertThat(
+            KeyValues.parse("event=flush batches=3 error=\"PSQLException: gone \\\"away\\\"\" ok"))
         .containsExactly(
             Map.entry("event", "flush"),
             Map.entry("batches", "3"),
             Map.entry("error", "PSQLException: gone \"away\""),
             Map.entry("msg", "ok"));
-    assertThat(KeyValues.parse("Connection refused")).containsExactly(Map.entry("msg", "Connection refused"));
+    assertThat(KeyValues.parse("Connection refused"))
+        .containsExactly(Map.entry("msg", "Connection refused"));
   }
 
   @Test
   void keyValues_quote_roundTrips() {
-    for (String v : new String[] {"plain", "two words", "a=b", "quote\"d", "line\nbreak", "back\\slash", ""}) {
+    for (String v :
+        new String[] {"plain", "two words", "a=b", "quote\"d", "line\nbreak", "back\\slash", ""}) {
       assertThat(KeyValues.parse("k=" + KeyValues.quote(v))).containsEntry("k", v);
     }
   }
@@ -42,15 +45,22 @@ class LogSetupTest {
   void keyValueLayout_oneLinePerEvent_withStackTraceEscaped() {
     String line =
         new LogSetup.KeyValueLayout()
-            .doLayout(event("event=apply_failed batches=2 error=\"timeout\"", new IllegalStateException("boom")));
+            .doLayout(
+                event(
+                    "event=apply_failed batches=2 error=\"timeout\"",
+                    new IllegalStateException("boom")));
 
     assertThat(line).endsWith("\n");
     assertThat(line.strip()).doesNotContain("\n");
     assertThat(line)
         .startsWith("ts=")
         .contains(" level=WARN logger=Flusher thread=")
-        .contains(" event=apply_failed batches=2 error=timeout exception=\"java.lang.IllegalStateException: boom\\n");
-    assertThat(KeyValues.parse(line.strip())).containsEntry("event", "apply_failed").containsKey("exception");
+        .contains(
+            " event=apply_failed batches=2 error=timeout"
+                + " exception=\"java.lang.IllegalStateException: boom\\n");
+    assertThat(KeyValues.parse(line.strip()))
+        .containsEntry("event", "apply_failed")
+        .containsKey("exception");
   }
 
   @Test
@@ -63,7 +73,8 @@ class LogSetupTest {
   @Test
   void jsonLayout_fieldsFromThePairs_integersAsNumbers() throws Exception {
     String line =
-        new LogSetup.JsonLayout().doLayout(event("event=flush batches=3 lag=1.5 level=x note=\"a b\"", null));
+        new LogSetup.JsonLayout()
+            .doLayout(event("event=flush batches=3 lag=1.5 level=x note=\"a b\"", null));
 
     assertThat(line).endsWith("\n");
     JsonNode json = new ObjectMapper().readTree(line);

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.spillway.SpillwayConfig;
 import dev.spillway.config.ConfigLoader;
 import dev.spillway.config.Durations;
-import dev.spillway.SpillwayConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -54,7 +54,8 @@ class OpsFilesTest {
         .contains("Restart=on-failure")
         .contains("NoNewPrivileges=true")
         .contains("ProtectSystem=strict")
-        .containsPattern("ExecStart=.*spillway\\.jar worker --config /etc/spillway/spillway\\.yaml");
+        .containsPattern(
+            "ExecStart=.*spillway\\.jar worker --config /etc/spillway/spillway\\.yaml");
     Matcher m = Pattern.compile("TimeoutStopSec=(\\S+)").matcher(unit);
     assertThat(m.find()).isTrue();
     assertThat(Durations.parse("TimeoutStopSec", m.group(1)))
@@ -75,10 +76,14 @@ class OpsFilesTest {
     try {
       ExternalTool.Result verify =
           ExternalTool.run(
-              Duration.ofSeconds(60), Map.of("SYSTEMD_LOG_COLOR", "0"), null,
+              Duration.ofSeconds(60),
+              Map.of("SYSTEMD_LOG_COLOR", "0"),
+              null,
               List.of(analyze.toString(), "verify", unit.toString()));
 
-      assertThat(verify.exitCode()).as("systemd-analyze verify said:%n%s", verify.output()).isZero();
+      assertThat(verify.exitCode())
+          .as("systemd-analyze verify said:%n%s", verify.output())
+          .isZero();
       assertThat(verify.output()).as("warnings from systemd-analyze verify").isBlank();
     } finally {
       Files.delete(unit);
@@ -93,7 +98,8 @@ class OpsFilesTest {
 
     assertThat(unit)
         .containsPattern(
-            "(?m)^ExecStart=/opt/spillway/bin/spillway-java -XX:\\+ExitOnOutOfMemoryError \\$JAVA_OPTS -jar ")
+            "(?m)^ExecStart=/opt/spillway/bin/spillway-java -XX:\\+ExitOnOutOfMemoryError"
+                + " \\$JAVA_OPTS -jar ")
         .containsPattern("(?m)^StateDirectory=spillway$")
         .doesNotContainPattern("(?m)^ExecStart=/usr/bin/java");
     assertThat(unitSection).contains("StartLimitIntervalSec=", "StartLimitBurst=");
@@ -105,7 +111,9 @@ class OpsFilesTest {
 
     ExternalTool.Result r =
         ExternalTool.run(
-            Duration.ofSeconds(60), Map.of("JAVA", thisJava), null,
+            Duration.ofSeconds(60),
+            Map.of("JAVA", thisJava),
+            null,
             List.of(JAVA_WRAPPER.toString(), "-XX:+ExitOnOutOfMemoryError", "-version"));
 
     assertThat(r.exitCode()).as(r.output()).isZero();
@@ -121,14 +129,18 @@ class OpsFilesTest {
     try {
       ExternalTool.Result r =
           ExternalTool.run(
-              Duration.ofSeconds(60), Map.of("JAVA", java17.toString()), null,
+              Duration.ofSeconds(60),
+              Map.of("JAVA", java17.toString()),
+              null,
               List.of(JAVA_WRAPPER.toString(), "-version"));
 
       assertThat(r.exitCode()).isEqualTo(1);
       assertThat(r.output().strip())
           .isEqualTo(
               "spillway-java: Spillway needs Java 21 or newer; set JAVA or JAVA_HOME in"
-                  + " /etc/spillway/spillway.env (found: " + java17 + " (17))");
+                  + " /etc/spillway/spillway.env (found: "
+                  + java17
+                  + " (17))");
     } finally {
       Files.delete(java17);
       Files.delete(dir);
@@ -142,7 +154,9 @@ class OpsFilesTest {
 
     ExternalTool.Result check =
         ExternalTool.run(
-            Duration.ofSeconds(60), Map.of(), null,
+            Duration.ofSeconds(60),
+            Map.of(),
+            null,
             List.of(promtool.toString(), "check", "rules", ALERTS.toString()));
 
     assertThat(check.exitCode()).as("promtool check rules said:%n%s", check.output()).isZero();
@@ -183,8 +197,11 @@ class OpsFilesTest {
 
   @Test
   void alertRulesAndDashboard_parse() throws Exception {
-    JsonNode rules = new YAMLMapper().readTree(Files.readString(Path.of("ops/prometheus/spillway-alerts.yml")));
-    JsonNode dashboard = new ObjectMapper().readTree(Files.readString(Path.of("ops/grafana/spillway-dashboard.json")));
+    JsonNode rules =
+        new YAMLMapper().readTree(Files.readString(Path.of("ops/prometheus/spillway-alerts.yml")));
+    JsonNode dashboard =
+        new ObjectMapper()
+            .readTree(Files.readString(Path.of("ops/grafana/spillway-dashboard.json")));
 
     assertThat(rules.path("groups").size()).isPositive();
     for (JsonNode rule : rules.path("groups").get(0).path("rules")) {
@@ -194,7 +211,10 @@ class OpsFilesTest {
       assertThat(rule.path("annotations").path("summary").asText()).isNotBlank();
     }
     assertThat(rules.toString())
-        .contains("SpillwayWorkerDown", "SpillwayFlushLagging", "SpillwayDeadLettersGrowing",
+        .contains(
+            "SpillwayWorkerDown",
+            "SpillwayFlushLagging",
+            "SpillwayDeadLettersGrowing",
             "SpillwayRedisMemoryNearMax");
     assertThat(dashboard.path("panels").size()).isGreaterThan(10);
     assertThat(dashboard.path("uid").asText()).isEqualTo("spillway-workers");

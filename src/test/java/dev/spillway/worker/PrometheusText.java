@@ -53,7 +53,8 @@ record PrometheusText(Map<String, Double> samples) {
       }
     }
     if (!found) {
-      throw new AssertionError("no sample " + name + " with " + labelFragment + " among " + names());
+      throw new AssertionError(
+          "no sample " + name + " with " + labelFragment + " among " + names());
     }
     return total;
   }

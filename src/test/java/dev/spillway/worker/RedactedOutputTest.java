@@ -7,12 +7,13 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.joran.JoranConfigurator;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.classic.spi.LoggingEvent;
-import ch.qos.logback.core.OutputStreamAppender;
 import ch.qos.logback.core.LayoutBase;
-import dev.spillway.config.Redactor;
+import ch.qos.logback.core.OutputStreamAppender;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.Redactor;
 import dev.spillway.redis.RedisConnector;
 import dev.spillway.redis.RedisLink;
+import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
 import java.io.PrintWriter;
@@ -49,8 +50,11 @@ class RedactedOutputTest {
   static ILoggingEvent errorEvent(LoggerContext ctx) {
     Exception cause =
         new IllegalStateException(
-            "Unable to parse URL jdbc:postgresql://h:99999/db?password=" + HARD
-                + " (AUTH failed for " + SIMPLE + ")");
+            "Unable to parse URL jdbc:postgresql://h:99999/db?password="
+                + HARD
+                + " (AUTH failed for "
+                + SIMPLE
+                + ")");
     return new LoggingEvent(
         RedactedOutputTest.class.getName(),
         ctx.getLogger("dev.spillway.flush.Flusher"),
@@ -65,7 +69,8 @@ class RedactedOutputTest {
     LoggerContext ctx = new LoggerContext();
     ctx.putObject(LogRedaction.KEY, Redactor.of(List.of(SIMPLE)));
     for (LayoutBase<ILoggingEvent> layout :
-        List.<LayoutBase<ILoggingEvent>>of(new LogSetup.KeyValueLayout(), new LogSetup.JsonLayout())) {
+        List.<LayoutBase<ILoggingEvent>>of(
+            new LogSetup.KeyValueLayout(), new LogSetup.JsonLayout())) {
       layout.setContext(ctx);
       layout.start();
       String line = layout.doLayout(errorEvent(ctx));
@@ -84,8 +89,7 @@ class RedactedOutputTest {
     var appender =
         (OutputStreamAppender<ILoggingEvent>)
             ctx.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME).getAppender("STDERR");
-    String line =
-        new String(appender.getEncoder().encode(errorEvent(ctx)), StandardCharsets.UTF_8);
+    String line = new String(appender.getEncoder().encode(errorEvent(ctx)), StandardCharsets.UTF_8);
     assertHidden(line);
     assertThat(line)
         .contains("event=flush_error uri=redis://<masked>@cache:6379")
@@ -110,8 +114,13 @@ class RedactedOutputTest {
         RedisLink<String, String> redis = connector.connect()) {
       Health health =
           new Health(
-              redis, postgres, null, () -> true, checks, Redactor.of(config, System.getenv()),
-              new dev.spillway.runtime.RuntimeFailure());
+              redis,
+              postgres,
+              null,
+              () -> true,
+              checks,
+              Redactor.of(config, System.getenv()),
+              new RuntimeFailure());
       String json = health.ready().json();
       assertHidden(json);
       assertThat(json)

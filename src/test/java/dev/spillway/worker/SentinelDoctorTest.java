@@ -3,8 +3,8 @@ package dev.spillway.worker;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.spillway.SpillwayConfig;
 import dev.spillway.Spillway;
+import dev.spillway.SpillwayConfig;
 import dev.spillway.testing.SentinelSet;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
@@ -43,34 +43,49 @@ class SentinelDoctorTest {
       for (int port : ports) {
         assertThat(line(lines, "redis.sentinel@127.0.0.1:" + port))
             .satisfies(l -> assertThat(l.status()).as(l.toString()).isEqualTo(Status.OK))
-            .satisfies(l -> assertThat(l.message()).contains("master 'm' is at 127.0.0.1:" + set.masterPort()));
+            .satisfies(
+                l ->
+                    assertThat(l.message())
+                        .contains("master 'm' is at 127.0.0.1:" + set.masterPort()));
       }
       assertThat(line(lines, "redis.sentinel.quorum").status()).isEqualTo(Status.OK);
       assertThat(line(lines, "redis.sentinel.quorum").message()).contains("OK");
       Line replicas = line(lines, "redis.sentinel.replicas");
       assertThat(replicas.status()).as(replicas.toString()).isEqualTo(Status.OK);
-      assertThat(replicas.message()).contains("1 live replica(s) [127.0.0.1:" + set.replicaPorts().get(0) + "]");
+      assertThat(replicas.message())
+          .contains("1 live replica(s) [127.0.0.1:" + set.replicaPorts().get(0) + "]");
       Line minReplicas = line(lines, "redis.min-replicas-to-write");
       assertThat(minReplicas.status()).isEqualTo(Status.WARN);
       assertThat(minReplicas.fix()).contains("min-replicas-to-write 1");
-      assertThat(line(lines, "redis").status()).as("the master, found through the sentinels").isEqualTo(Status.OK);
+      assertThat(line(lines, "redis").status())
+          .as("the master, found through the sentinels")
+          .isEqualTo(Status.OK);
 
       try (TestRedis master = TestRedis.connect("redis://127.0.0.1:" + set.masterPort(), false)) {
         master.sync().configSet("min-replicas-to-write", "1");
       }
-      assertThat(line(Doctor.run(config, Clock.systemUTC()), "redis.min-replicas-to-write").status())
+      assertThat(
+              line(Doctor.run(config, Clock.systemUTC()), "redis.min-replicas-to-write").status())
           .isEqualTo(Status.OK);
 
       set.killSentinel(1);
       await()
           .atMost(Duration.ofSeconds(20))
           .pollInterval(Duration.ofMillis(500))
-          .until(() -> line(Doctor.run(config, Clock.systemUTC()), "redis.sentinel.quorum").status() == Status.FAIL);
+          .until(
+              () ->
+                  line(Doctor.run(config, Clock.systemUTC()), "redis.sentinel.quorum").status()
+                      == Status.FAIL);
       List<Line> after = Doctor.run(config, Clock.systemUTC());
-      assertThat(line(after, "redis.sentinel@127.0.0.1:" + ports.get(1)).status()).isEqualTo(Status.FAIL);
-      assertThat(line(after, "redis.sentinel@127.0.0.1:" + ports.get(1)).message()).contains("cannot reach sentinel");
-      assertThat(line(after, "redis.sentinel@127.0.0.1:" + ports.get(0)).status()).isEqualTo(Status.OK);
-      assertThat(line(after, "redis.sentinel.quorum").message()).contains("1 usable Sentinels").contains("majority");
+      assertThat(line(after, "redis.sentinel@127.0.0.1:" + ports.get(1)).status())
+          .isEqualTo(Status.FAIL);
+      assertThat(line(after, "redis.sentinel@127.0.0.1:" + ports.get(1)).message())
+          .contains("cannot reach sentinel");
+      assertThat(line(after, "redis.sentinel@127.0.0.1:" + ports.get(0)).status())
+          .isEqualTo(Status.OK);
+      assertThat(line(after, "redis.sentinel.quorum").message())
+          .contains("1 usable Sentinels")
+          .contains("majority");
     }
   }
 
@@ -78,6 +93,12 @@ class SentinelDoctorTest {
     return lines.stream()
         .filter(l -> l.check().equals(check))
         .findFirst()
-        .orElseThrow(() -> new AssertionError("no line " + check + " in\n" + String.join("\n", lines.stream().map(Line::toString).toList())));
+        .orElseThrow(
+            () ->
+                new AssertionError(
+                    "no line "
+                        + check
+                        + " in\n"
+                        + String.join("\n", lines.stream().map(Line::toString).toList())));
   }
 }

@@ -8,8 +8,8 @@ import ch.qos.logback.classic.LoggerContext;
 import ch.qos.logback.classic.spi.LoggingEvent;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.spillway.config.ConfigLoader;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.ConfigLoader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -18,10 +18,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The line that logs the effective configuration at start ({@code event=started client=spillway
- * ...}, as {@code Spillway} logs it) reads back with any logfmt parser, and with {@code
- * log.format: json} is one JSON object with the configuration nested in YAML's shape. The
- * configuration here has what used to break the line: schedules with spaces, a password in the
- * Redis URI, per-counter levels and retention.
+ * ...}, as {@code Spillway} logs it) reads back with any logfmt parser, and with {@code log.format:
+ * json} is one JSON object with the configuration nested in YAML's shape. The configuration here
+ * has what used to break the line: schedules with spaces, a password in the Redis URI, per-counter
+ * levels and retention.
  */
 class StartupLineTest {
   private static final ch.qos.logback.classic.Logger LOGGER =
@@ -60,7 +60,12 @@ class StartupLineTest {
   /** The event exactly as {@code Spillway} logs it. */
   private static LoggingEvent startedEvent(SpillwayConfig config) {
     return new LoggingEvent(
-        "x", LOGGER, Level.INFO, "event=started client={} {}", null, new Object[] {"spillway", config});
+        "x",
+        LOGGER,
+        Level.INFO,
+        "event=started client={} {}",
+        null,
+        new Object[] {"spillway", config});
   }
 
   @Test
@@ -101,8 +106,10 @@ class StartupLineTest {
     assertThat(json.path("redis").path("timeout").asText()).isEqualTo("5s");
     assertThat(json.path("postgres").path("password").asText()).isEqualTo("<masked>");
     assertThat(json.path("worker").path("http").path("port").asInt()).isEqualTo(9464);
-    assertThat(json.path("worker").path("ledger").path("prune-schedule").asText()).isEqualTo("0 17 * * * ?");
-    assertThat(json.path("worker").path("flush").path("schedule").asText()).isEqualTo("0/2 * * * * ?");
+    assertThat(json.path("worker").path("ledger").path("prune-schedule").asText())
+        .isEqualTo("0 17 * * * ?");
+    assertThat(json.path("worker").path("flush").path("schedule").asText())
+        .isEqualTo("0/2 * * * * ?");
     assertThat(json.path("counters").path("page_views").asText()).isEqualTo("minute,hour");
     assertThat(json.path("reporting").path("retention").path("page_views").path("hour").asText())
         .isEqualTo("30d");
@@ -146,7 +153,8 @@ class StartupLineTest {
     int n = line.length();
     while (i < n) {
       int keyStart = i;
-      while (i < n && (Character.isLetterOrDigit(line.charAt(i)) || "_.-".indexOf(line.charAt(i)) >= 0)) {
+      while (i < n
+          && (Character.isLetterOrDigit(line.charAt(i)) || "_.-".indexOf(line.charAt(i)) >= 0)) {
         i++;
       }
       String key = line.substring(keyStart, i);
@@ -193,7 +201,8 @@ class StartupLineTest {
       }
       if (i < n) {
         if (line.charAt(i) != ' ' || i + 1 >= n) {
-          throw new IllegalArgumentException("pairs must be separated by one space, at column " + i);
+          throw new IllegalArgumentException(
+              "pairs must be separated by one space, at column " + i);
         }
         i++;
       }

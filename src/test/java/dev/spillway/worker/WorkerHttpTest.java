@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -54,12 +55,15 @@ class WorkerHttpTest {
     Map<String, String> vars = WorkerProcess.env(env);
     vars.put("SPILLWAY_STRIPES", "64");
     long t0 = System.nanoTime();
-    worker = WorkerProcess.start(vars, "worker", "--config", EXAMPLE.toString(), "--http-port", "0");
+    worker =
+        WorkerProcess.start(vars, "worker", "--config", EXAMPLE.toString(), "--http-port", "0");
     worker.awaitPort(WorkerProcess.START_TIMEOUT);
     worker.awaitStatus("/health/ready", 200, WorkerProcess.START_TIMEOUT);
     System.out.printf(
         "WorkerHttpTest: worker (%s) ready %d ms after launch%n",
-        System.getProperty("spillway.jar") == null ? "test class path" : System.getProperty("spillway.jar"),
+        System.getProperty("spillway.jar") == null
+            ? "test class path"
+            : System.getProperty("spillway.jar"),
         (System.nanoTime() - t0) / 1_000_000);
   }
 
@@ -90,7 +94,12 @@ class WorkerHttpTest {
         .containsOnlyOnce("event=started client=spillway")
         .contains("postgres.password=");
     String started =
-        worker.output().lines().filter(l -> l.contains(" event=started ")).findFirst().orElseThrow();
+        worker
+            .output()
+            .lines()
+            .filter(l -> l.contains(" event=started "))
+            .findFirst()
+            .orElseThrow();
     assertThat(StartupLineTest.parseLogfmt(started))
         .as("the start-up line reads back as logfmt")
         .containsEntry("worker.ledger.prune-schedule", "1h")
@@ -151,8 +160,12 @@ class WorkerHttpTest {
             "hikaricp_connections_active",
             "lettuce_command_completion_seconds_count");
     System.out.printf(
-        "WorkerHttpTest: sent %,d in %,d increments; ledger %d batches / %d cells; rows upserted %.0f%n",
-        sent, (long) KEYS * ROUNDS, ledgerBatches, ledgerCells,
+        "WorkerHttpTest: sent %,d in %,d increments; ledger %d batches / %d cells; rows upserted"
+            + " %.0f%n",
+        sent,
+        (long) KEYS * ROUNDS,
+        ledgerBatches,
+        ledgerCells,
         m.sum("spillway_flush_rows_upserted_total", ""));
   }
 
@@ -161,19 +174,23 @@ class WorkerHttpTest {
   void opsFiles_nameOnlyMetricsTheWorkerExposes() throws Exception {
     Set<String> exposed = metrics().names();
     Set<String> used = new TreeSet<>();
-    JsonNode alerts = new YAMLMapper().readTree(Files.readString(Path.of("ops/prometheus/spillway-alerts.yml")));
+    JsonNode alerts =
+        new YAMLMapper().readTree(Files.readString(Path.of("ops/prometheus/spillway-alerts.yml")));
     for (JsonNode group : alerts.path("groups")) {
       for (JsonNode rule : group.path("rules")) {
         used.addAll(metricNames(rule.path("expr").asText()));
       }
     }
-    JsonNode dashboard = new ObjectMapper().readTree(Files.readString(Path.of("ops/grafana/spillway-dashboard.json")));
+    JsonNode dashboard =
+        new ObjectMapper()
+            .readTree(Files.readString(Path.of("ops/grafana/spillway-dashboard.json")));
     for (JsonNode panel : dashboard.path("panels")) {
       for (JsonNode target : panel.path("targets")) {
         used.addAll(metricNames(target.path("expr").asText()));
       }
     }
-    used.addAll(metricNames(dashboard.path("templating").path("list").get(0).path("query").asText()));
+    used.addAll(
+        metricNames(dashboard.path("templating").path("list").get(0).path("query").asText()));
     used.remove("up"); // recorded by Prometheus for every target, not exposed by one
 
     assertThat(used).hasSizeGreaterThan(15);
@@ -190,7 +207,10 @@ class WorkerHttpTest {
 
     ExternalTool.Result check =
         ExternalTool.run(
-            Duration.ofSeconds(30), Map.of(), r.body(), List.of(promtool.toString(), "check", "metrics"));
+            Duration.ofSeconds(30),
+            Map.of(),
+            r.body(),
+            List.of(promtool.toString(), "check", "metrics"));
 
     assertThat(check.exitCode()).as("promtool check metrics said:%n%s", check.output()).isZero();
     assertThat(r.body())
@@ -218,7 +238,7 @@ class WorkerHttpTest {
     return PrometheusText.parse(r.body());
   }
 
-  static void awaitTrue(java.util.function.BooleanSupplier condition, Duration timeout, String what) {
+  static void awaitTrue(BooleanSupplier condition, Duration timeout, String what) {
     long deadline = System.nanoTime() + timeout.toNanos();
     while (!condition.getAsBoolean()) {
       if (System.nanoTime() > deadline) {

@@ -21,8 +21,8 @@ import java.util.regex.Pattern;
  * A {@code spillway} command in a child JVM, as an operator runs it: {@code java -jar <jar> ...}
  * when the system property {@code spillway.jar} names the packaged jar (e.g. {@code
  * -Dspillway.jar=/tmp/build-worker/spillway.jar} after {@code mvn package}), otherwise {@code java
- * -cp <test class path> dev.spillway.cli.Main ...} (what {@code mvn test} can offer before the
- * jar exists). Standard output and error go to a temporary file. The child's environment keeps no
+ * -cp <test class path> dev.spillway.cli.Main ...} (what {@code mvn test} can offer before the jar
+ * exists). Standard output and error go to a temporary file. The child's environment keeps no
  * inherited {@code SPILLWAY_*} variable: only those the test passes.
  *
  * <p>{@link #terminate()} sends SIGTERM (what systemd sends), {@link #kill()} SIGKILL; {@link
@@ -40,6 +40,7 @@ public final class WorkerProcess implements AutoCloseable {
    * the margin is for a machine shared with other test runs, where a JVM starts many times slower.
    */
   public static final Duration START_TIMEOUT = Duration.ofSeconds(120);
+
   private static final Pattern LISTENING =
       Pattern.compile("event=http_listening address=([^ :]+):(\\d+)");
   private static final HttpClient HTTP =
@@ -88,7 +89,8 @@ public final class WorkerProcess implements AutoCloseable {
     if (jar != null && !jar.isBlank()) {
       command.addAll(List.of("-jar", jar));
     } else {
-      command.addAll(List.of("-cp", System.getProperty("java.class.path"), "dev.spillway.cli.Main"));
+      command.addAll(
+          List.of("-cp", System.getProperty("java.class.path"), "dev.spillway.cli.Main"));
     }
     command.addAll(List.of(args));
     try {
@@ -144,7 +146,8 @@ public final class WorkerProcess implements AutoCloseable {
       }
       sleep(50);
     }
-    throw new AssertionError("worker did not log its HTTP address within " + timeout + ":\n" + output());
+    throw new AssertionError(
+        "worker did not log its HTTP address within " + timeout + ":\n" + output());
   }
 
   /** GET on the worker's endpoint: status and body (status -1 when nothing answers). */
@@ -187,8 +190,15 @@ public final class WorkerProcess implements AutoCloseable {
       sleep(100);
     } while (System.nanoTime() < deadline);
     throw new AssertionError(
-        path + " did not answer " + status + " within " + timeout + "; last: " + last
-            + "\nworker output:\n" + tail(output(), 4000));
+        path
+            + " did not answer "
+            + status
+            + " within "
+            + timeout
+            + "; last: "
+            + last
+            + "\nworker output:\n"
+            + tail(output(), 4000));
   }
 
   /** SIGTERM. */

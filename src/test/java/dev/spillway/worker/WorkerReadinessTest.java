@@ -14,8 +14,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
- * Readiness follows Redis: a worker on a test-owned redis-server answers 200, then 503 naming
- * Redis while that server is stopped, then 200 again once it is back; it never exits on its own.
+ * Readiness follows Redis: a worker on a test-owned redis-server answers 200, then 503 naming Redis
+ * while that server is stopped, then 200 again once it is back; it never exits on its own.
  */
 @ExtendWith(ServicesExtension.class)
 @ResourceLock(WorkerProcess.CHILD_JVMS)
@@ -42,7 +42,8 @@ class WorkerReadinessTest {
 
         redis.stop();
         long down = System.nanoTime();
-        WorkerProcess.HttpResult r = worker.awaitStatus("/health/ready", 503, Duration.ofSeconds(15));
+        WorkerProcess.HttpResult r =
+            worker.awaitStatus("/health/ready", 503, Duration.ofSeconds(15));
         long downMs = (System.nanoTime() - down) / 1_000_000;
 
         JsonNode json = new ObjectMapper().readTree(r.body());

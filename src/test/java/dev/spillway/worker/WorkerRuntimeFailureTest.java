@@ -7,6 +7,7 @@ import dev.spillway.SpillwayConfig;
 import dev.spillway.schedule.Schedule;
 import dev.spillway.schedule.ScheduledTask;
 import dev.spillway.testing.ServicesExtension;
+import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -22,8 +23,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * A worker whose job thread throws an {@link Error} stops its runtime and says so where a
- * supervisor looks: {@code /health/live} and {@code /health/ready} answer 503 naming the Error,
- * and no task fires again. (In-process: the Error comes from an extra task.)
+ * supervisor looks: {@code /health/live} and {@code /health/ready} answer 503 naming the Error, and
+ * no task fires again. (In-process: the Error comes from an extra task.)
  */
 @ExtendWith(ServicesExtension.class)
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
@@ -31,9 +32,7 @@ class WorkerRuntimeFailureTest {
 
   @Test
   void jobThrowsError_healthDownAndSchedulerStops(TestEnv env) throws Exception {
-    SpillwayConfig config =
-        dev.spillway.testing.Spillways.config(env)
-            .build();
+    SpillwayConfig config = Spillways.config(env).build();
     AtomicInteger runs = new AtomicInteger();
     Worker worker =
         Worker.builder(config)

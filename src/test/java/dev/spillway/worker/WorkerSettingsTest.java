@@ -82,8 +82,9 @@ class WorkerSettingsTest {
   void parse_badSchedule_isRefusedWithAnExample() {
     assertThatThrownBy(() -> parse("dead-letters: {check-schedule: every minute}"))
         .isInstanceOf(ConfigException.class)
-        .hasMessageContaining("worker.dead-letters.check-schedule must be an interval like 30s or 1h,"
-            + " or a Quartz cron expression like \"0 17 * * * ?\"")
+        .hasMessageContaining(
+            "worker.dead-letters.check-schedule must be an interval like 30s or 1h,"
+                + " or a Quartz cron expression like \"0 17 * * * ?\"")
         .hasMessageEndingWith("but was 'every minute'");
   }
 
@@ -96,7 +97,8 @@ class WorkerSettingsTest {
     assertThatThrownBy(() -> parse("log: {format: xml}"))
         .hasMessage("worker.log.format must be one of [KEYVALUE, JSON] but was 'xml'");
     assertThatThrownBy(() -> parse("log: {level: chatty}"))
-        .hasMessage("worker.log.level must be one of [TRACE, DEBUG, INFO, WARN, ERROR] but was 'CHATTY'");
+        .hasMessage(
+            "worker.log.level must be one of [TRACE, DEBUG, INFO, WARN, ERROR] but was 'CHATTY'");
     assertThatThrownBy(() -> parse("instance-id: 'a b'"))
         .hasMessageStartingWith("worker.instance-id must match");
     assertThatThrownBy(() -> parse("cluster: yes please"))

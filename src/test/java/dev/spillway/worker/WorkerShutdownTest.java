@@ -19,9 +19,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.parallel.ResourceLock;
 
 /**
- * SIGTERM while the worker flushes under load: it exits 0 within worker.shutdown-timeout, and
- * after one more flush PostgreSQL holds exactly what was sent (whatever the worker left claimed
- * was applied once by that flush).
+ * SIGTERM while the worker flushes under load: it exits 0 within worker.shutdown-timeout, and after
+ * one more flush PostgreSQL holds exactly what was sent (whatever the worker left claimed was
+ * applied once by that flush).
  */
 @ExtendWith(ServicesExtension.class)
 @ResourceLock(WorkerProcess.CHILD_JVMS)
@@ -113,8 +113,10 @@ class WorkerShutdownTest {
           "WorkerShutdownTest: sent %,d; SIGTERM to exit %d ms; %s; final flush %s%n",
           sent.sum(),
           tookMs,
-          log.lines().filter(l -> l.contains("event=shutdown_begin") || l.contains("event=stopped"))
-              .map(l -> l.substring(l.indexOf("event="))).toList(),
+          log.lines()
+              .filter(l -> l.contains("event=shutdown_begin") || l.contains("event=stopped"))
+              .map(l -> l.substring(l.indexOf("event=")))
+              .toList(),
           last);
     }
   }

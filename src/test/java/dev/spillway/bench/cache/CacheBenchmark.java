@@ -1,11 +1,12 @@
 package dev.spillway.bench.cache;
 
-import dev.spillway.config.ConfigLoader;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.cache.CacheAside;
+import dev.spillway.config.ConfigLoader;
 import dev.spillway.embedded.LocalServices;
 import io.lettuce.core.RedisClient;
+import io.lettuce.core.SetArgs;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
 import java.nio.charset.StandardCharsets;
@@ -45,8 +46,8 @@ import org.openjdk.jmh.runner.options.OptionsBuilder;
  *       callers joining the flight. Per invocation, i.e. per 16 gets.
  * </ul>
  *
- * <p>Uses SPILLWAY_REDIS_URI / SPILLWAY_JDBC_URL (or 127.0.0.1, or embedded servers), schema
- * {@code spillway_bench_cache} and key prefix {@code swbench:c:}. Run:
+ * <p>Uses SPILLWAY_REDIS_URI / SPILLWAY_JDBC_URL (or 127.0.0.1, or embedded servers), schema {@code
+ * spillway_bench_cache} and key prefix {@code swbench:c:}. Run:
  *
  * <pre>
  * mvn -q -Dspillway.build.dir=/tmp/sw-bench test-compile dependency:build-classpath \
@@ -99,14 +100,24 @@ public class CacheBenchmark {
     sw = Spillway.builder().config(c).build();
     Item item = new Item(1, "user-1", 7);
     l1Cache =
-        sw.cache("l1", Long.class, Item.class).loader(id -> item).ttl(Duration.ofHours(1))
-            .l1(10_000, Duration.ofHours(1)).build();
+        sw.cache("l1", Long.class, Item.class)
+            .loader(id -> item)
+            .ttl(Duration.ofHours(1))
+            .l1(10_000, Duration.ofHours(1))
+            .build();
     l2Cache =
-        sw.cache("l2", Long.class, Item.class).loader(id -> item).ttl(Duration.ofHours(1))
-            .l1(0, Duration.ofSeconds(1)).build();
+        sw.cache("l2", Long.class, Item.class)
+            .loader(id -> item)
+            .ttl(Duration.ofHours(1))
+            .l1(0, Duration.ofSeconds(1))
+            .build();
     missCache =
         sw.cache("miss", Long.class, Item.class)
-            .loader(id -> { missLoads.incrementAndGet(); return item; })
+            .loader(
+                id -> {
+                  missLoads.incrementAndGet();
+                  return item;
+                })
             .ttl(Duration.ofHours(1))
             .build();
     l1Cache.get(1L);
@@ -115,8 +126,13 @@ public class CacheBenchmark {
     peerClient = RedisClient.create(services.redisUri());
     peer = peerClient.connect(ByteArrayCodec.INSTANCE);
     peerKey = "swbench:c:peer".getBytes(StandardCharsets.UTF_8);
-    peer.sync().set(peerKey, "{\"id\":1,\"name\":\"user-1\",\"teamId\":7}".repeat(2).getBytes(StandardCharsets.UTF_8),
-        io.lettuce.core.SetArgs.Builder.px(3_600_000));
+    peer.sync()
+        .set(
+            peerKey,
+            "{\"id\":1,\"name\":\"user-1\",\"teamId\":7}"
+                .repeat(2)
+                .getBytes(StandardCharsets.UTF_8),
+            SetArgs.Builder.px(3_600_000));
   }
 
   @TearDown(Level.Trial)
