@@ -90,17 +90,27 @@ class DurableModeTest {
         .config(
             Spillways.config(env)
                 .redisUri(master.uri())
-                .redisTimeout(Duration.ofSeconds(2))
+                // flush() waits up to redis.timeout; WAIT gets half of it (at most 1 s). 2 s left
+                // a loaded machine one retry at best; 5 s keeps the cut case short enough.
+                .redisTimeout(Duration.ofSeconds(5))
                 .durability(d)
                 .build())
         .build();
   }
 
+  /** Waits until {@code replicas} replicas are linked and in sync (online), as WAIT needs. */
   private static void awaitLinked(RedisServerProcess master, int replicas) {
     try (TestRedis r = TestRedis.connect(master.uri(), false)) {
       await()
           .atMost(Duration.ofSeconds(20))
-          .until(() -> r.sync().info("replication").contains("connected_slaves:" + replicas));
+          // Connected is not enough: a replica still loading the master's snapshot is listed
+          // (state=wait_bgsave or send_bulk) but cannot acknowledge a WAIT yet.
+          .until(
+              () -> {
+                String info = r.sync().info("replication");
+                return info.contains("connected_slaves:" + replicas)
+                    && info.split("state=online", -1).length - 1 >= replicas;
+              });
     }
   }
 
