@@ -7,7 +7,7 @@ import dev.spillway.counter.Counters;
 import dev.spillway.layout.CellField;
 import dev.spillway.layout.CounterNames;
 import dev.spillway.layout.KeyLayout;
-import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.redis.RedisErrors;
 import dev.spillway.runtime.Errors;
 import dev.spillway.runtime.RuntimeFailure;
@@ -59,7 +59,7 @@ public final class DefaultCounters implements Counters, AutoCloseable {
       RedisClusterAsyncCommands<String, String> drainCommands,
       RedisClusterAsyncCommands<String, String> reads,
       CounterStore store,
-      SpillwayMeters meters,
+      SpillwayMetrics meters,
       String clientId,
       RuntimeFailure failure) {
     this.config = config;

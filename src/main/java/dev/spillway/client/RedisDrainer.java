@@ -9,7 +9,7 @@ import dev.spillway.layout.CellDelta;
 import dev.spillway.layout.CellField;
 import dev.spillway.layout.KeyLayout;
 import dev.spillway.layout.RejectedCell;
-import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.redis.LuaScript;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
@@ -95,7 +95,7 @@ final class RedisDrainer implements AutoCloseable {
   private final RedisClusterAsyncCommands<String, String> redis;
   private final CounterStore store;
   private final SpillwayConfig config;
-  private final SpillwayMeters meters;
+  private final SpillwayMetrics meters;
   private final String clientId;
   private final ScheduledExecutorService executor;
   private final RuntimeFailure failure;
@@ -133,7 +133,7 @@ final class RedisDrainer implements AutoCloseable {
       RedisClusterAsyncCommands<String, String> redis,
       CounterStore store,
       SpillwayConfig config,
-      SpillwayMeters meters,
+      SpillwayMetrics meters,
       String clientId,
       RuntimeFailure failure) {
     this.buffer = buffer;
@@ -325,9 +325,9 @@ final class RedisDrainer implements AutoCloseable {
       if (unacknowledged.isEmpty()) {
         succeeded();
         makeRoom();
-        meters.cellsDrained.increment(deltas.size());
+        meters.cellsDrained(deltas.size());
         cellsAcknowledged += deltas.size();
-        meters.recordDrain(Duration.ofNanos(System.nanoTime() - start));
+        meters.drainTook(Duration.ofNanos(System.nanoTime() - start));
         return directPending.isEmpty();
       }
       notAcknowledged();
@@ -539,7 +539,7 @@ final class RedisDrainer implements AutoCloseable {
       try {
         store.apply(List.of(b), "direct", null);
         directPending.poll();
-        meters.directBatches.increment();
+        meters.directBatch();
         log.warn(
             "event=direct_write batch={} cells={} reason=redis_unavailable_and_buffer_full",
             b.batchId(),
@@ -578,7 +578,7 @@ final class RedisDrainer implements AutoCloseable {
    */
   private void notAcknowledged() {
     if (onlySlotsMigrating) {
-      meters.drainFailures.increment();
+      meters.drainFailed();
       nextAttemptNanos = 0;
       return;
     }
@@ -587,7 +587,7 @@ final class RedisDrainer implements AutoCloseable {
 
   private void failed() {
     redisFailing = true;
-    meters.drainFailures.increment();
+    meters.drainFailed();
     failures = Math.min(failures + 1, 30);
     long backoff =
         Math.min(MAX_BACKOFF_NANOS, TimeUnit.MILLISECONDS.toNanos(100) << Math.min(failures, 6));

@@ -3,7 +3,7 @@ package dev.spillway.flush;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
 import dev.spillway.config.AdoptMapping;
-import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.ReplicationFence;
 import dev.spillway.runtime.Errors;
@@ -39,7 +39,7 @@ final class AdoptApplier {
   private final RedisClusterAsyncCommands<byte[], byte[]> bytes;
   private final AdoptStore store;
   private final SpillwayConfig config;
-  private final SpillwayMeters meters;
+  private final SpillwayMetrics meters;
   private final FlushListener listener;
   private final ReplicationFence fence;
 
@@ -51,7 +51,7 @@ final class AdoptApplier {
       RedisClusterAsyncCommands<byte[], byte[]> bytes,
       AdoptStore store,
       SpillwayConfig config,
-      SpillwayMeters meters,
+      SpillwayMetrics meters,
       FlushListener listener,
       ReplicationFence fence) {
     this.keys = keys;
@@ -104,7 +104,7 @@ final class AdoptApplier {
     }
     boolean healthy = true;
     long t1 = System.nanoTime();
-    meters.flushPhases.record("adopt_read", t1 - t0);
+    meters.phases().record("adopt_read", t1 - t0);
     if (!batches.isEmpty()) {
       try {
         ApplyResult r = store.apply(m, batches, listener::beforeCommit);
@@ -131,10 +131,10 @@ final class AdoptApplier {
       }
     }
     long t2 = System.nanoTime();
-    meters.flushPhases.record("adopt_apply", t2 - t1);
+    meters.phases().record("adopt_apply", t2 - t1);
     ack(m, done);
     ackUnread(m, unread, run);
-    meters.flushPhases.record("adopt_ack", System.nanoTime() - t2);
+    meters.phases().record("adopt_ack", System.nanoTime() - t2);
     return healthy;
   }
 

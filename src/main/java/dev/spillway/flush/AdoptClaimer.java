@@ -2,7 +2,7 @@ package dev.spillway.flush;
 
 import dev.spillway.SpillwayConfig;
 import dev.spillway.config.AdoptMapping;
-import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.redis.LuaScript;
 import dev.spillway.redis.PipelinedReplies;
 import io.lettuce.core.KeyScanCursor;
@@ -38,7 +38,7 @@ final class AdoptClaimer {
   private final RedisClusterAsyncCommands<byte[], byte[]> bytes;
   private final byte[] ownPrefix;
   private final SpillwayConfig config;
-  private final SpillwayMeters meters;
+  private final SpillwayMetrics meters;
   private final FlushListener listener;
   private final InstantSource clock;
   private final SecureRandom random = new SecureRandom();
@@ -51,7 +51,7 @@ final class AdoptClaimer {
       StatefulConnection<byte[], byte[]> bytesConnection,
       RedisClusterAsyncCommands<byte[], byte[]> bytes,
       SpillwayConfig config,
-      SpillwayMeters meters,
+      SpillwayMetrics meters,
       FlushListener listener,
       InstantSource clock) {
     this.keys = keys;
@@ -164,7 +164,7 @@ final class AdoptClaimer {
       }
       if (n > 0) {
         run.claimed++;
-        meters.batchesClaimed.increment();
+        meters.batchClaimed();
         run.pending.add(ids.get(i));
         run.pendingCells += (int) n;
         listener.afterClaim(List.of(ids.get(i)));

@@ -3,7 +3,7 @@ package dev.spillway.flush;
 import dev.spillway.SpillwayConfig;
 import dev.spillway.config.AdoptMapping;
 import dev.spillway.layout.KeyLayout;
-import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.ReplicationFence;
 import dev.spillway.runtime.Errors;
@@ -68,7 +68,7 @@ public final class AdoptFlusher {
   private final StatefulConnection<String, String> connection;
   private final RedisClusterAsyncCommands<String, String> redis;
   private final SpillwayConfig config;
-  private final SpillwayMeters meters;
+  private final SpillwayMetrics meters;
   private final ReplicationFence fence;
   private final AdoptClaimer claimer;
   private final AdoptApplier applier;
@@ -81,7 +81,7 @@ public final class AdoptFlusher {
       RedisClusterAsyncCommands<byte[], byte[]> bytes,
       AdoptStore store,
       SpillwayConfig config,
-      SpillwayMeters meters,
+      SpillwayMetrics meters,
       FlushListener listener,
       InstantSource clock) {
     this.connection = connection;

@@ -2,7 +2,7 @@ package dev.spillway.flush;
 
 import dev.spillway.SpillwayConfig;
 import dev.spillway.SpillwayException;
-import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.runtime.Errors;
 import dev.spillway.store.ApplyResult;
 import dev.spillway.store.BatchContent;
@@ -28,11 +28,11 @@ final class BacklogApplier {
 
   private final CounterStore store;
   private final SpillwayConfig config;
-  private final SpillwayMeters meters;
+  private final SpillwayMetrics meters;
   private final FlushListener listener;
 
   BacklogApplier(
-      CounterStore store, SpillwayConfig config, SpillwayMeters meters, FlushListener listener) {
+      CounterStore store, SpillwayConfig config, SpillwayMetrics meters, FlushListener listener) {
     this.store = store;
     this.config = config;
     this.meters = meters;
@@ -74,7 +74,7 @@ final class BacklogApplier {
 
   private boolean applyGroup(List<BatchContent> group, RunTally run, Set<Pending> done) {
     try {
-      ApplyResult r = store.apply(group, "counter", listener::beforeCommit, meters.flushPhases);
+      ApplyResult r = store.apply(group, "counter", listener::beforeCommit, meters.phases());
       run.committed(r, meters);
       Set<String> committed = new LinkedHashSet<>();
       for (BatchContent b : group) {
@@ -121,7 +121,7 @@ final class BacklogApplier {
     try {
       int n = store.deadLetterBatch(b, "counter", reason);
       run.deadLetters += n;
-      meters.deadLetters.increment(n);
+      meters.deadLetters(n);
       done.add(new Pending(b.stripe(), b.batchId()));
       log.error(
           "event=batch_dead_lettered batch={} cells={} reason=\"{}\"",

@@ -2,7 +2,7 @@ package dev.spillway.flush;
 
 import dev.spillway.SpillwayConfig;
 import dev.spillway.layout.KeyLayout;
-import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
 import dev.spillway.redis.ReplicationFence;
@@ -69,7 +69,7 @@ public final class Flusher implements AutoCloseable {
   private final StatefulConnection<String, String> connection;
   private final RedisClusterAsyncCommands<String, String> redis;
   private final SpillwayConfig config;
-  private final SpillwayMeters meters;
+  private final SpillwayMetrics meters;
   private final FlushListener listener;
   private final InstantSource clock;
   private final ReplicationFence fence;
@@ -86,7 +86,7 @@ public final class Flusher implements AutoCloseable {
       RedisClusterAsyncCommands<String, String> redis,
       CounterStore store,
       SpillwayConfig config,
-      SpillwayMeters meters,
+      SpillwayMetrics meters,
       FlushListener listener,
       InstantSource clock,
       RuntimeFailure failure) {
@@ -189,7 +189,7 @@ public final class Flusher implements AutoCloseable {
               + " master's replicas in time (Redis Cluster); the next run retries");
     }
     Duration took = Duration.ofNanos(System.nanoTime() - start);
-    meters.flushDuration.record(took);
+    meters.flushTook(took);
     long now = clock.millis();
     oldestPendingMillis =
         run.oldestUnackedClaim == Long.MAX_VALUE ? 0 : now - run.oldestUnackedClaim;
@@ -255,7 +255,7 @@ public final class Flusher implements AutoCloseable {
     }
     long t1 = System.nanoTime();
     run.claimNanos += t1 - t0;
-    meters.flushPhases.record("claim", t1 - t0);
+    meters.phases().record("claim", t1 - t0);
     if (pending.isEmpty()) {
       return;
     }
@@ -282,7 +282,7 @@ public final class Flusher implements AutoCloseable {
       }
     }
     run.readNanos += System.nanoTime() - t1;
-    meters.flushPhases.record("read", System.nanoTime() - t1);
+    meters.phases().record("read", System.nanoTime() - t1);
   }
 
   /** The apply thread: one backlog at a time goes to PostgreSQL ({@link BacklogApplier}). */
@@ -344,7 +344,7 @@ public final class Flusher implements AutoCloseable {
     Set<Pending> settled = new LinkedHashSet<>(done);
     settled.addAll(acks.ackUnread(backlog.stale, run));
     run.ackNanos += System.nanoTime() - t1;
-    meters.flushPhases.record("ack", System.nanoTime() - t1);
+    meters.phases().record("ack", System.nanoTime() - t1);
     markUnacked(backlog, settled, run);
     return !backlog.failed;
   }

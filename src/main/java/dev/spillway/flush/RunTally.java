@@ -1,6 +1,6 @@
 package dev.spillway.flush;
 
-import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.runtime.Errors;
 import dev.spillway.store.ApplyResult;
 import java.time.Duration;
@@ -28,21 +28,19 @@ class RunTally {
   final List<String> errors = Collections.synchronizedList(new ArrayList<>());
 
   /** Counts a committed apply, here and in the meters. */
-  final void committed(ApplyResult r, SpillwayMeters meters) {
+  final void committed(ApplyResult r, SpillwayMetrics meters) {
     applied += r.applied().size();
     duplicate += r.duplicates().size();
     rows += r.totalRows() + r.bucketRows();
     deadLetters += r.deadLetters();
-    meters.batchesApplied.increment(r.applied().size());
-    meters.batchesDuplicate.increment(r.duplicates().size());
-    meters.rowsUpserted.increment(r.totalRows() + r.bucketRows());
-    meters.deadLetters.increment(r.deadLetters());
+    meters.applied(
+        r.applied().size(), r.duplicates().size(), r.totalRows() + r.bucketRows(), r.deadLetters());
   }
 
   /** Counts batches whose apply failed (they stay pending in Redis), here and in the meters. */
-  final void failed(int batches, RuntimeException e, SpillwayMeters meters) {
+  final void failed(int batches, RuntimeException e, SpillwayMetrics meters) {
     failed += batches;
-    meters.batchesFailed.increment(batches);
+    meters.batchesFailed(batches);
     errors.add(Errors.rootMessage(e));
   }
 

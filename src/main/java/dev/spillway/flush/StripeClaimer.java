@@ -2,7 +2,7 @@ package dev.spillway.flush;
 
 import dev.spillway.SpillwayConfig;
 import dev.spillway.layout.KeyLayout;
-import dev.spillway.metrics.SpillwayMeters;
+import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.redis.LuaScript;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
@@ -47,7 +47,7 @@ final class StripeClaimer {
   private final StatefulConnection<String, String> connection;
   private final RedisClusterAsyncCommands<String, String> redis;
   private final SpillwayConfig config;
-  private final SpillwayMeters meters;
+  private final SpillwayMetrics meters;
   private final InstantSource clock;
   private final boolean cluster;
   private final SecureRandom random = new SecureRandom();
@@ -60,7 +60,7 @@ final class StripeClaimer {
       StatefulConnection<String, String> connection,
       RedisClusterAsyncCommands<String, String> redis,
       SpillwayConfig config,
-      SpillwayMeters meters,
+      SpillwayMetrics meters,
       InstantSource clock) {
     this.layout = layout;
     this.connection = connection;
@@ -139,7 +139,7 @@ final class StripeClaimer {
             pending.add(new Pending(stripe, id));
             if (id.equals(newIds.get(i))) {
               newlyClaimed++;
-              meters.batchesClaimed.increment();
+              meters.batchClaimed();
             }
           }
         } catch (ExecutionException | TimeoutException e) {
@@ -172,7 +172,7 @@ final class StripeClaimer {
         break;
       }
       if (!noScript) {
-        meters.claimRetries.increment(retry.size());
+        meters.claimRetries(retry.size());
         sleep(Duration.ofMillis(50L << Math.min(attempt, 5)));
       }
       todo = retry;

@@ -1,6 +1,5 @@
 package dev.spillway.metrics;
 
-import dev.spillway.store.PhaseTimer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.util.Map;

@@ -14,23 +14,24 @@ import java.util.function.ToLongFunction;
  * Spillway's meters, registered once per runtime on the given registry. Names are dotted with base
  * units ({@code spillway.flush.duration}); no tag has unbounded cardinality (no counter names, no
  * keys). The hot path ({@code increment()}) touches no meter: accepted increments are counted by
- * the buffer and read through a {@link FunctionCounter}.
+ * the buffer and read through a {@link FunctionCounter}. The engine sees only {@link
+ * SpillwayMetrics}.
  */
-public final class SpillwayMeters {
+public final class SpillwayMeters implements SpillwayMetrics {
   private final MeterRegistry registry;
-  public final Counter cellsDrained;
-  public final Timer drainLatency;
-  public final Counter drainFailures;
-  public final Counter directBatches;
-  public final Counter batchesClaimed;
-  public final Counter batchesApplied;
-  public final Counter batchesDuplicate;
-  public final Counter batchesFailed;
-  public final Counter rowsUpserted;
-  public final Counter deadLetters;
-  public final Timer flushDuration;
-  public final Counter claimRetries;
-  public final FlushPhaseMeters flushPhases;
+  private final Counter cellsDrained;
+  private final Timer drainLatency;
+  private final Counter drainFailures;
+  private final Counter directBatches;
+  private final Counter batchesClaimed;
+  private final Counter batchesApplied;
+  private final Counter batchesDuplicate;
+  private final Counter batchesFailed;
+  private final Counter rowsUpserted;
+  private final Counter deadLetters;
+  private final Timer flushDuration;
+  private final Counter claimRetries;
+  private final FlushPhaseMeters flushPhases;
 
   public SpillwayMeters(MeterRegistry registry) {
     this.registry = registry;
@@ -89,6 +90,7 @@ public final class SpillwayMeters {
    * {@code not-text}, {@code type}) and, for {@code type}, the Redis type they hold. Tagged by
    * mapping: mappings are configured, so the cardinality is bounded.
    */
+  @Override
   public void adoptKeysLeftAlone(
       String mapping, long notMatchingRegex, long notText, Map<String, Long> wrongType) {
     leftAlone(mapping, "key-regex", "", notMatchingRegex);
@@ -108,18 +110,21 @@ public final class SpillwayMeters {
     }
   }
 
+  @Override
   public <T> void incrementsAccepted(T obj, ToDoubleFunction<T> f) {
     FunctionCounter.builder("spillway.client.increments.accepted", obj, f)
         .description("Calls to increment() accepted into the local buffer")
         .register(registry);
   }
 
+  @Override
   public <T> void pendingCells(T obj, ToDoubleFunction<T> f) {
     Gauge.builder("spillway.client.cells.pending", obj, f)
         .description("Distinct cells in the local buffer not yet acknowledged by Redis")
         .register(registry);
   }
 
+  @Override
   public <T> void oldestPendingBatchAge(T obj, ToLongFunction<T> millis) {
     Gauge.builder("spillway.flush.oldest.batch.age", obj, o -> millis.applyAsLong(o) / 1000.0)
         .description("Age of the oldest claimed batch still pending, as of the last flush run")
@@ -127,8 +132,62 @@ public final class SpillwayMeters {
         .register(registry);
   }
 
-  public void recordDrain(Duration d) {
+  @Override
+  public void drainTook(Duration d) {
     drainLatency.record(d);
+  }
+
+  @Override
+  public void cellsDrained(int cells) {
+    cellsDrained.increment(cells);
+  }
+
+  @Override
+  public void drainFailed() {
+    drainFailures.increment();
+  }
+
+  @Override
+  public void directBatch() {
+    directBatches.increment();
+  }
+
+  @Override
+  public void batchClaimed() {
+    batchesClaimed.increment();
+  }
+
+  @Override
+  public void claimRetries(int n) {
+    claimRetries.increment(n);
+  }
+
+  @Override
+  public void applied(int batches, int duplicates, long rows, long deadLetters) {
+    batchesApplied.increment(batches);
+    batchesDuplicate.increment(duplicates);
+    rowsUpserted.increment(rows);
+    this.deadLetters.increment(deadLetters);
+  }
+
+  @Override
+  public void batchesFailed(int n) {
+    batchesFailed.increment(n);
+  }
+
+  @Override
+  public void deadLetters(long n) {
+    deadLetters.increment(n);
+  }
+
+  @Override
+  public void flushTook(Duration d) {
+    flushDuration.record(d);
+  }
+
+  @Override
+  public FlushPhaseMeters phases() {
+    return flushPhases;
   }
 
   public MeterRegistry registry() {

@@ -4,6 +4,7 @@ import dev.spillway.Granularity;
 import dev.spillway.SpillwayException;
 import dev.spillway.layout.CellDelta;
 import dev.spillway.layout.RejectedCell;
+import dev.spillway.metrics.PhaseTimer;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.SQLException;

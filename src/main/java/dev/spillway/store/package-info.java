@@ -3,7 +3,7 @@
  * with its ledger row in one transaction ({@code CounterStore}), adopt's table and SQL mappings
  * ({@code AdoptStore}), and the dead-letter table.
  *
- * <p>May use {@code layout}, {@code config} and {@code runtime}; never {@code flush}, {@code
- * client}, {@code counter} or {@code cache}.
+ * <p>May use {@code layout}, {@code metrics}, {@code config} and {@code runtime}; never {@code
+ * flush}, {@code client}, {@code counter} or {@code cache}.
  */
 package dev.spillway.store;

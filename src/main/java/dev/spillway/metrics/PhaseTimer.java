@@ -1,4 +1,4 @@
-package dev.spillway.store;
+package dev.spillway.metrics;
 
 /**
  * Where a flush spends its time, phase by phase ({@code claim}, {@code read}, {@code aggregate},
