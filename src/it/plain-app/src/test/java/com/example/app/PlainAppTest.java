@@ -132,6 +132,13 @@ class PlainAppTest {
     assertTrue(run(cli, "incr", "cli_views", "home", "--by=5").contains("acknowledged"));
     run(cli, "flush", "--once");
     assertEquals("5", run(cli, "get", "cli_views", "home").strip());
+    assertTrue(run(cli, "dead-letter", "list").contains("no dead letters"), "dead-letter list");
+    // Every command loads and explains itself from the shaded jar (worker and demo run until
+    // stopped; their code paths are the unit tests' business, their classes must be in the jar).
+    for (String command :
+        List.of("migrate", "flush", "incr", "get", "demo", "report", "dead-letter", "worker", "doctor")) {
+      assertTrue(run(cli, command, "--help").contains("Usage: spillway " + command), command);
+    }
   }
 
   private static String run(String jar, String... args) throws Exception {
