@@ -267,21 +267,7 @@ final class DeadLetterCommand implements Runnable {
         if (id != null) {
           DeadLetters.Row r =
               printableErrors(() -> sw.deadLetters().replayOne(sw.config(), id, decider, reason));
-          out.println(
-              "replayed dead letter "
-                  + r.id()
-                  + " ("
-                  + r.kind()
-                  + ", "
-                  + counterOf(r)
-                  + " "
-                  + where(r)
-                  + ", delta "
-                  + deltaOf(r)
-                  + "), decided by "
-                  + Printable.of(r.decidedBy())
-                  + " at "
-                  + r.decidedAt());
+          out.println(decided("replayed", r));
           return 0;
         }
         DeadLetters.ReplayResult r = sw.deadLetters().replay(sw.config(), mapping, decider, reason);
@@ -352,25 +338,31 @@ final class DeadLetterCommand implements Runnable {
       try (Spillway sw = options.open()) {
         String decider = by != null ? by : defaultDecider();
         DeadLetters.Row r = printableErrors(() -> sw.deadLetters().discard(id, decider, reason));
-        out.println(
-            "discarded dead letter "
-                + r.id()
-                + " ("
-                + r.kind()
-                + ", "
-                + counterOf(r)
-                + " "
-                + where(r)
-                + ", delta "
-                + deltaOf(r)
-                + "), decided by "
-                + Printable.of(r.decidedBy())
-                + " at "
-                + r.decidedAt()
-                + ": "
-                + Printable.of(r.decisionReason()));
+        out.println(decided("discarded", r) + ": " + Printable.of(r.decisionReason()));
       }
       return 0;
     }
+  }
+
+  /**
+   * {@code <verb> dead letter <id> (<kind>, <counter> <where>, delta <d>), decided by <who> at
+   * <when>}.
+   */
+  static String decided(String verb, DeadLetters.Row r) {
+    return verb
+        + " dead letter "
+        + r.id()
+        + " ("
+        + r.kind()
+        + ", "
+        + counterOf(r)
+        + " "
+        + where(r)
+        + ", delta "
+        + deltaOf(r)
+        + "), decided by "
+        + Printable.of(r.decidedBy())
+        + " at "
+        + r.decidedAt();
   }
 }

@@ -126,7 +126,13 @@ public final class AdoptStore {
       String field,
       BigInteger delta,
       String raw,
-      String reason) {}
+      String reason) {
+    /** A cell of an adopted batch that cannot be applied, with the value it held. */
+    static Dead of(
+        String batchId, String source, AdoptedCell cell, BigInteger delta, String reason) {
+      return new Dead(batchId, source, cell.key(), cell.field(), delta, cell.value(), reason);
+    }
+  }
 
   private static void classify(
       AdoptMapping m,
@@ -138,13 +144,11 @@ public final class AdoptStore {
     if (cell.wrongType() != null) {
       // Only in batches claimed by earlier versions, which quarantined keys of the wrong type.
       dead.add(
-          new Dead(
+          Dead.of(
               batchId,
               source,
-              cell.key(),
-              cell.field(),
+              cell,
               null,
-              cell.value(),
               "key holds a "
                   + cell.wrongType()
                   + ", not a "
@@ -155,20 +159,17 @@ public final class AdoptStore {
       return;
     }
     if (cell.problem() != null) {
-      dead.add(
-          new Dead(batchId, source, cell.key(), cell.field(), null, cell.value(), cell.problem()));
+      dead.add(Dead.of(batchId, source, cell, null, cell.problem()));
       return;
     }
     var groups = m.keyRegex().match(cell.key());
     if (groups.isEmpty()) {
       dead.add(
-          new Dead(
+          Dead.of(
               batchId,
               source,
-              cell.key(),
-              cell.field(),
+              cell,
               parse(cell.value()),
-              cell.value(),
               "key does not match key-regex " + m.keyRegex()));
       return;
     }
@@ -176,15 +177,7 @@ public final class AdoptStore {
     try {
       delta = Long.parseLong(cell.value());
     } catch (NumberFormatException e) {
-      dead.add(
-          new Dead(
-              batchId,
-              source,
-              cell.key(),
-              cell.field(),
-              null,
-              cell.value(),
-              "value is not a 64-bit integer"));
+      dead.add(Dead.of(batchId, source, cell, null, "value is not a 64-bit integer"));
       return;
     }
     if (delta != 0) {
