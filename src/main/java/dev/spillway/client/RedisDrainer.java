@@ -163,10 +163,11 @@ final class RedisDrainer implements AutoCloseable {
   void start() {
     if (!config.redisCluster()) {
       // Load the drain script before the first drain, on this connection. Durable mode's WAIT
-      // rides behind the drain scripts in the same pipeline; a first drain that found the script
-      // missing would be applied by its EVAL fallback after that WAIT, be reported unconfirmed
-      // and wait for a retry. Best effort: a failure here only means that first fallback. (Not on
-      // a cluster: SCRIPT LOAD must reach every node, and there WAIT runs after the replies.)
+      // rides behind the drain scripts in the same pipeline; a drain that found the script
+      // missing is applied by its EVAL fallback after that WAIT, so it is kept unconfirmed and
+      // re-sent (ReplicationWait.Pending#covers), which costs a retry. Best effort: a failure here
+      // only means that first retry. (Not on a cluster: SCRIPT LOAD must reach every node, and
+      // there WAIT runs after the replies.)
       redis.scriptLoad(Scripts.DRAIN.text());
       connection.flushCommands();
     }
@@ -395,7 +396,8 @@ final class RedisDrainer implements AutoCloseable {
     ReplicationWait.Pending replicated =
         replication == null
             ? null
-            : replication.queue(new LinkedHashSet<>(packets.stream().map(Packet::stripe).toList()));
+            : replication.queue(
+                new LinkedHashSet<>(packets.stream().map(Packet::stripe).toList()), futures);
     connection.flushCommands();
     unacknowledged.clear();
     Packet[] kept = new Packet[packets.size()]; // not acknowledged (yet), in order
@@ -496,7 +498,9 @@ final class RedisDrainer implements AutoCloseable {
     Set<Integer> confirmed = replication.afterReplies(appliedStripes, pending);
     int unconfirmed = 0;
     for (int i = 0; i < kept.length; i++) {
-      if (applied[i] && confirmed.contains(kept[i].stripe())) {
+      if (applied[i]
+          && confirmed.contains(kept[i].stripe())
+          && (pending == null || pending.covers(i))) {
         kept[i] = null;
       } else if (applied[i]) {
         unconfirmed++;

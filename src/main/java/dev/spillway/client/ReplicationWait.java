@@ -74,29 +74,53 @@ final class ReplicationWait {
   }
 
   /**
-   * Queues the fence and {@code WAIT} behind the scripts of {@code stripes}, before the drainer
-   * flushes its pipeline; null on a cluster (see {@link #afterReplies}).
+   * Queues the fence and {@code WAIT} behind {@code scripts} (the drain calls of {@code stripes},
+   * in pipeline order), before the drainer flushes its pipeline; null on a cluster (see {@link
+   * #afterReplies}).
    */
-  Pending queue(Collection<Integer> stripes) {
+  Pending queue(Collection<Integer> stripes, List<? extends CompletableFuture<?>> scripts) {
     if (cluster != null || stripes.isEmpty()) {
       return null;
     }
     int first = stripes.iterator().next();
     CompletableFuture<String> fence =
         redis.set(fenceKey(first), "1", SetArgs.Builder.px(60_000)).toCompletableFuture();
+    boolean[] covered = new boolean[scripts.size()];
+    // Replies complete in order on the connection's event loop, so when WAIT's reply is handled,
+    // every script Redis ran before WAIT has completed. One that has not went through LuaScript's
+    // EVAL fallback (NOSCRIPT: a restart, a failover, SCRIPT FLUSH): that EVAL was written after
+    // WAIT and ran after it, so this WAIT does not vouch for it.
     CompletableFuture<Long> acked =
-        redis.waitForReplication(replicas, waitMillis).toCompletableFuture();
-    return new Pending(fence, acked);
+        redis
+            .waitForReplication(replicas, waitMillis)
+            .toCompletableFuture()
+            .whenComplete(
+                (n, e) -> {
+                  for (int i = 0; i < covered.length; i++) {
+                    covered[i] = scripts.get(i).isDone();
+                  }
+                });
+    return new Pending(fence, acked, covered);
   }
 
   /** A queued single-server fence. */
   final class Pending {
     private final CompletableFuture<String> fence;
     private final CompletableFuture<Long> acked;
+    private final boolean[] covered;
 
-    Pending(CompletableFuture<String> fence, CompletableFuture<Long> acked) {
+    Pending(CompletableFuture<String> fence, CompletableFuture<Long> acked, boolean[] covered) {
       this.fence = fence;
       this.acked = acked;
+      this.covered = covered;
+    }
+
+    /**
+     * Whether script {@code i} ran before WAIT (read after {@link #confirmed()}, whose wait makes
+     * the answer visible); false for one applied by the EVAL fallback after it.
+     */
+    boolean covers(int i) {
+      return covered[i];
     }
 
     /** Whether every script before the fence reached {@code replicas} replicas. */

@@ -36,7 +36,9 @@ import java.util.TreeSet;
  * <p>Environment overrides win over the file: {@code SPILLWAY_REDIS_URI}, {@code
  * SPILLWAY_REDIS_CLUSTER}, {@code SPILLWAY_JDBC_URL}, {@code SPILLWAY_JDBC_USER}, {@code
  * SPILLWAY_JDBC_PASSWORD}, {@code SPILLWAY_KEY_PREFIX}, {@code SPILLWAY_SCHEMA}, {@code
- * SPILLWAY_STRIPES}. Secrets belong in the environment, not in the file.
+ * SPILLWAY_STRIPES}, {@code SPILLWAY_CLIENT_DURABILITY}, {@code SPILLWAY_CLIENT_DURABLE_REPLICAS}.
+ * Secrets belong in the environment, not in the file. (Under Spring Boot, {@link #fromTree} reads
+ * no environment: Spring's relaxed binding maps variables onto {@code spillway.*} instead.)
  *
  * <p>The CLI and {@code Spillway.builder().configFile(path)} both load through here, so they accept
  * the same files and refuse the bad ones with the same sentences.

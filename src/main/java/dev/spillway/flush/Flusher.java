@@ -123,6 +123,9 @@ public final class Flusher implements AutoCloseable {
 
   /** Claims, applies and acknowledges stripes {@code [from, to)} once. */
   public synchronized FlushReport flush(int from, int to) {
+    if (closed) {
+      return FlushReport.refused(to - from, "not flushed: the runtime is closed");
+    }
     if (failure.failed()) {
       // After an Error nothing here is trusted to be whole; batches wait in Redis for a restart.
       return FlushReport.refused(to - from, "not flushed: " + failure.reason().orElseThrow());
@@ -285,6 +288,9 @@ public final class Flusher implements AutoCloseable {
     meters.phases().record("read", System.nanoTime() - t1);
   }
 
+  /** Set by {@link #close()}, read under the same lock by {@link #flush}. */
+  private boolean closed;
+
   /** The apply thread: one backlog at a time goes to PostgreSQL ({@link BacklogApplier}). */
   private final ExecutorService applyThread =
       new ThreadPoolExecutor(
@@ -298,11 +304,14 @@ public final class Flusher implements AutoCloseable {
           Thread.ofPlatform().name("spillway-apply").daemon().factory());
 
   /**
-   * Ends the apply thread, after the run in progress (runs are serialized, so this waits for at
-   * most one apply). The runtime closes the flusher after its scheduler and before its pool.
+   * Ends the apply thread, after the run in progress: close is synchronized with {@link #flush}, so
+   * it waits for a run on another thread to end, and a flush asked for later is refused instead of
+   * meeting a stopped apply thread. The runtime closes the flusher after its scheduler and before
+   * its connections and pool.
    */
   @Override
-  public void close() throws InterruptedException {
+  public synchronized void close() throws InterruptedException {
+    closed = true;
     Closeables.stop(applyThread, 30, TimeUnit.SECONDS);
   }
 

@@ -14,13 +14,20 @@ public final class Closeables {
    * logged as {@code event=<event>} with the resource and the error, and the next one is closed.
    */
   public static void closeAll(Deque<AutoCloseable> opened, Logger log, String event) {
+    boolean interrupted = false;
     while (!opened.isEmpty()) {
       AutoCloseable c = opened.pop();
       try {
         c.close();
       } catch (Exception e) {
+        // An interrupt cuts one wait short; the rest still close (the last drain among them),
+        // and the interrupt is handed back to the caller at the end.
+        interrupted |= e instanceof InterruptedException;
         log.warn("event={} resource={} error=\"{}\"", event, c, e.toString());
       }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -69,6 +69,41 @@ class DurableModeTest {
     }
   }
 
+  /**
+   * A drain that finds its script gone (a restart, a failover, SCRIPT FLUSH) is applied by the EVAL
+   * fallback after the WAIT queued behind it, so that WAIT does not vouch for it: the packet is
+   * kept and re-sent (answered as a duplicate, confirmed by the next WAIT). Before this was caught,
+   * the packet was taken as replicated on the strength of a WAIT that ran before it.
+   */
+  @Test
+  void replicated_scriptGone_drainNotTakenAsReplicatedByAnEarlierWait(TestEnv env) {
+    try (RedisServerProcess master = RedisServerProcess.start();
+        RedisServerProcess replica =
+            RedisServerProcess.start("--replicaof", "127.0.0.1", Integer.toString(master.port()))) {
+      awaitLinked(master, 1);
+      try (Spillway sw = runtime(env, master, Durability.REPLICATED)) {
+        Counters c = sw.counters();
+        c.increment("durable", "s", 3);
+        c.flush();
+        double failuresBefore = drainFailures(sw);
+        try (TestRedis r = TestRedis.connect(master.uri(), false)) {
+          r.sync().scriptFlush();
+        }
+        c.increment("durable", "s", 4);
+        c.flush();
+        assertThat(drainFailures(sw) - failuresBefore)
+            .as("the packet applied by the fallback was kept unconfirmed and re-sent")
+            .isGreaterThanOrEqualTo(1);
+        assertThat(c.pendingCells()).isZero();
+        assertThat(c.pending("durable", "s")).as("re-sent, counted once").isEqualTo(7);
+      }
+    }
+  }
+
+  private static double drainFailures(Spillway sw) {
+    return sw.meterRegistry().get("spillway.client.drain.failures").counter().count();
+  }
+
   @Test
   void async_linkCut_flushReturns(TestEnv env) {
     try (RedisServerProcess master = RedisServerProcess.start();
