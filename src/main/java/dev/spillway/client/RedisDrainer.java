@@ -577,8 +577,8 @@ final class RedisDrainer implements AutoCloseable {
    * importing one), Redis is not failing: the slot is usable again once its keys have moved,
    * typically within milliseconds. Backing off as from an outage would escalate to 5 s while a
    * reshard goes on slot after slot, holding every stripe's cells back; so retry at the next tick.
-   * The same for NOSCRIPT (a node that has not cached the script yet): the next tick sends its
-   * text.
+   * (NOSCRIPT no longer reaches here: {@code LuaScript} sends the script's text for the call that
+   * met it.)
    */
   private void notAcknowledged() {
     if (onlySlotsMigrating) {

@@ -173,9 +173,10 @@ final class AdoptClaimer {
   }
 
   /**
-   * Sends the claims, pipelined; after a NOSCRIPT (a node that never ran the script) resends the
-   * refused ones once as EVAL. A claim that fails otherwise fails the run: whether it moved its
-   * keys is unknown, and if it did they wait in its batches set for the next run's recovery.
+   * Sends the claims, pipelined ({@code LuaScript} sends the script's text to a node that lacks it;
+   * should NOSCRIPT surface all the same, the refused ones go again once). A claim that fails
+   * otherwise fails the run: whether it moved its keys is unknown, and if it did they wait in its
+   * batches set for the next run's recovery.
    */
   private List<List<Object>> sendClaims(List<String[]> calls, String type, List<String> ids) {
     List<List<Object>> moved = new ArrayList<>(Collections.nCopies(calls.size(), List.of()));

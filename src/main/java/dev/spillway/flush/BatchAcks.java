@@ -15,8 +15,9 @@ import java.util.concurrent.TimeoutException;
 /**
  * Step 4 of a flush, for counter and adopt batches alike: {@link FlushScripts#ACK} per batch,
  * pipelined. A node that has not cached the script (a fresh or restarted Redis, a promoted replica)
- * answers NOSCRIPT: those acks go again, once, with the script's text. Any other failure is
- * harmless: the batch stays pending, and the next run finds it in the ledger and acks it.
+ * gets the script's text for that call from {@code LuaScript}; should NOSCRIPT surface all the
+ * same, those acks go again once. Any other failure is harmless: the batch stays pending, and the
+ * next run finds it in the ledger and acks it.
  */
 final class BatchAcks {
   private BatchAcks() {}

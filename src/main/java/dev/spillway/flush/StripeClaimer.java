@@ -79,11 +79,13 @@ final class StripeClaimer {
   }
 
   /**
-   * Claims stripes {@code [from, to)}, pipelined. A stripe whose claim fails with NOSCRIPT or a
-   * transient cluster error (TRYAGAIN while its slot migrates, CLUSTERDOWN or a lost connection
-   * during a failover) is claimed again, alone, up to {@value #CLAIM_ATTEMPTS} times with backoff:
-   * a claim is atomic, and one that did happen but whose reply was lost is found again in the
-   * batches set. A stripe still failing is left for the next run; the run reports the error.
+   * Claims stripes {@code [from, to)}, pipelined. (A node that lacks the script is handled by
+   * {@code LuaScript}, which sends the text for that call; NOSCRIPT is still treated as worth a
+   * retry in case it ever surfaces.) A stripe whose claim fails with a transient cluster error
+   * (TRYAGAIN while its slot migrates, CLUSTERDOWN or a lost connection during a failover) is
+   * claimed again, alone, up to {@value #CLAIM_ATTEMPTS} times with backoff: a claim is atomic, and
+   * one that did happen but whose reply was lost is found again in the batches set. A stripe still
+   * failing is left for the next run; the run reports the error.
    */
   Claimed claim(int from, int to) {
     List<Integer> todo = new ArrayList<>(to - from);
