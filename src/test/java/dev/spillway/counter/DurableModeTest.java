@@ -8,12 +8,11 @@ import dev.spillway.Durability;
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayException;
 import dev.spillway.testing.RedisServerProcess;
+import dev.spillway.testing.ReplicationLinks;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
 import dev.spillway.testing.TestRedis;
-import io.lettuce.core.KillArgs;
-import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -43,7 +42,7 @@ class DurableModeTest {
         c.flush();
         assertThat(c.pending("durable", "a")).isEqualTo(100);
 
-        cut(replica);
+        ReplicationLinks.cut(replica.port());
         c.increment("durable", "a", 50);
         assertThatThrownBy(c::flush)
             .isInstanceOf(SpillwayException.class)
@@ -53,7 +52,7 @@ class DurableModeTest {
             .as("the master applied it all the same")
             .isEqualTo(150);
 
-        restore(replica);
+        ReplicationLinks.restore(replica.port());
         awaitLinked(master, 1);
         c.flush();
         assertThat(c.pendingCells()).isZero();
@@ -111,7 +110,7 @@ class DurableModeTest {
             RedisServerProcess.start("--replicaof", "127.0.0.1", Integer.toString(master.port()))) {
       awaitLinked(master, 1);
       try (Spillway sw = runtime(env, master, Durability.ASYNC)) {
-        cut(replica);
+        ReplicationLinks.cut(replica.port());
         sw.counters().increment("durable", "b", 7);
         sw.counters().flush();
         assertThat(sw.counters().pendingCells()).isZero();
@@ -146,20 +145,6 @@ class DurableModeTest {
                 return info.contains("connected_slaves:" + replicas)
                     && info.split("state=online", -1).length - 1 >= replicas;
               });
-    }
-  }
-
-  /** A wrong masterauth fails every handshake, so the link stays cut. */
-  private static void cut(RedisServerProcess replica) {
-    try (TestRedis r = TestRedis.connect(replica.uri(), false)) {
-      r.sync().configSet("masterauth", "not-the-password");
-      ((RedisCommands<String, String>) r.sync()).clientKill(KillArgs.Builder.typeMaster());
-    }
-  }
-
-  private static void restore(RedisServerProcess replica) {
-    try (TestRedis r = TestRedis.connect(replica.uri(), false)) {
-      r.sync().configSet("masterauth", "");
     }
   }
 }

@@ -8,12 +8,10 @@ import dev.spillway.Spillway;
 import dev.spillway.counter.Counters;
 import dev.spillway.testing.PendingState;
 import dev.spillway.testing.RedisClusterProcess;
+import dev.spillway.testing.ReplicationLinks;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
-import dev.spillway.testing.TestRedis;
-import io.lettuce.core.KillArgs;
-import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.cluster.SlotHash;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -49,15 +47,7 @@ class ClusterDurableFailoverTest {
   void replicated_masterKilledInUnreplicatedWindow_nothingAcknowledgedLost(TestEnv base)
       throws Exception {
     try (RedisClusterProcess cluster = RedisClusterProcess.start(Duration.ofMillis(1_000))) {
-      TestEnv env =
-          new TestEnv(
-              cluster.seedUri(),
-              base.jdbcUrl(),
-              base.jdbcUser(),
-              base.jdbcPassword(),
-              base.schema(),
-              base.keyPrefix(),
-              true);
+      TestEnv env = base.onRedis(cluster.seedUri(), true);
       long[][] sent = new long[WRITERS][KEYS];
       long[][] acknowledged = new long[WRITERS][KEYS];
       AtomicLong flushesOk = new AtomicLong();
@@ -105,7 +95,7 @@ class ClusterDurableFailoverTest {
         sleep(2_000);
         victim = cluster.masterPortForSlot(SlotHash.getSlot("{0}"));
         sleep(500);
-        cutReplication(replicaOf(cluster, victim));
+        ReplicationLinks.cut(cluster.replicaOf(victim));
         sleep(CUT_MS);
         cluster.kill(victim);
         cluster.awaitFailover(victim, Duration.ofSeconds(30));
@@ -181,28 +171,6 @@ class ClusterDurableFailoverTest {
               "flush() refused or held back in the unreplicated window (failed %d, longest %d ms)",
               flushesFailed.get(), longestFlushMillis.get())
           .isTrue();
-    }
-  }
-
-  /** The port of the replica following {@code masterPort}. */
-  private static int replicaOf(RedisClusterProcess cluster, int masterPort) {
-    for (int port : cluster.replicaPorts()) {
-      try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + port, false)) {
-        String info = r.sync().info("replication");
-        if (info.contains("master_port:" + masterPort + "\r")
-            || info.contains("master_port:" + masterPort + "\n")) {
-          return port;
-        }
-      }
-    }
-    throw new AssertionError("no replica follows :" + masterPort);
-  }
-
-  /** Cuts the replica's link and keeps it cut: a wrong masterauth fails every handshake. */
-  private static void cutReplication(int replicaPort) {
-    try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + replicaPort, false)) {
-      r.sync().configSet("masterauth", "not-the-password");
-      ((RedisCommands<String, String>) r.sync()).clientKill(KillArgs.Builder.typeMaster());
     }
   }
 

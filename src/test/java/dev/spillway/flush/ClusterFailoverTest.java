@@ -6,12 +6,10 @@ import dev.spillway.Spillway;
 import dev.spillway.counter.Counters;
 import dev.spillway.testing.PendingState;
 import dev.spillway.testing.RedisClusterProcess;
+import dev.spillway.testing.ReplicationLinks;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
-import dev.spillway.testing.TestRedis;
-import io.lettuce.core.KillArgs;
-import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.cluster.SlotHash;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,15 +50,7 @@ class ClusterFailoverTest {
   @Test
   void masterKilled_noDoubleCount_lossBounded_flushResumesByItself(TestEnv base) throws Exception {
     try (RedisClusterProcess cluster = RedisClusterProcess.start(Duration.ofMillis(1_000))) {
-      TestEnv env =
-          new TestEnv(
-              cluster.seedUri(),
-              base.jdbcUrl(),
-              base.jdbcUser(),
-              base.jdbcPassword(),
-              base.schema(),
-              base.keyPrefix(),
-              true);
+      TestEnv env = base.onRedis(cluster.seedUri(), true);
       long[][] sent = new long[WRITERS][KEYS];
       AtomicLong sentSoFar = new AtomicLong();
       AtomicLong lastCommitNanos = new AtomicLong();
@@ -115,7 +105,7 @@ class ClusterFailoverTest {
         // Sent before this point was drained (every 100 ms) before the cut, bar stragglers.
         sentBeforeWindow = sentSoFar.get();
         sleep(500);
-        cutReplication(victim, replicaOf(cluster, victim));
+        ReplicationLinks.cut(cluster.replicaOf(victim));
         sleep(CUT_MS);
         killedNanos = System.nanoTime();
         cluster.kill(victim);
@@ -197,32 +187,6 @@ class ClusterFailoverTest {
       // was applied: the promoted replica re-numbers nothing PostgreSQL already holds.
       assertThat(deadRows).as("batches refused as resurrected claims").isZero();
       assertThat(sentTotal).isPositive();
-    }
-  }
-
-  /** The port of the replica following {@code masterPort}. */
-  private static int replicaOf(RedisClusterProcess cluster, int masterPort) {
-    for (int port : cluster.replicaPorts()) {
-      try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + port, false)) {
-        String info = r.sync().info("replication");
-        if (info.contains("master_port:" + masterPort + "\r")
-            || info.contains("master_port:" + masterPort + "\n")) {
-          return port;
-        }
-      }
-    }
-    throw new AssertionError("no replica follows :" + masterPort);
-  }
-
-  /**
-   * Cuts the replica's link to its master and keeps it cut: a wrong {@code masterauth} makes every
-   * reconnection fail its handshake, so the master goes on acknowledging writes that the replica
-   * never receives.
-   */
-  private static void cutReplication(int masterPort, int replicaPort) {
-    try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + replicaPort, false)) {
-      r.sync().configSet("masterauth", "not-the-password");
-      ((RedisCommands<String, String>) r.sync()).clientKill(KillArgs.Builder.typeMaster());
     }
   }
 

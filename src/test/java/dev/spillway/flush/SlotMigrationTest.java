@@ -79,15 +79,7 @@ class SlotMigrationTest {
   @Test
   void slotsMigratedBackAndForthWhileFlushing_totalsExact(TestEnv base) throws Exception {
     long started = System.nanoTime();
-    TestEnv env =
-        new TestEnv(
-            cluster.seedUri(),
-            base.jdbcUrl(),
-            base.jdbcUser(),
-            base.jdbcPassword(),
-            base.schema(),
-            base.keyPrefix(),
-            true);
+    TestEnv env = base.onRedis(cluster.seedUri(), true);
     AtomicBoolean migrating = new AtomicBoolean();
     AtomicLong claimsDuring = new AtomicLong();
     AtomicLong commitsDuring = new AtomicLong();

@@ -9,13 +9,11 @@ import dev.spillway.cache.CacheAside;
 import dev.spillway.config.CacheSettings;
 import dev.spillway.counter.Counters;
 import dev.spillway.testing.PendingState;
+import dev.spillway.testing.ReplicationLinks;
 import dev.spillway.testing.SentinelSet;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.Spillways;
 import dev.spillway.testing.TestEnv;
-import dev.spillway.testing.TestRedis;
-import io.lettuce.core.KillArgs;
-import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -88,15 +86,7 @@ class SentinelFailoverTest {
 
   private Outcome run(TestEnv base, Durability durability) throws Exception {
     try (SentinelSet set = SentinelSet.start(1, 2)) {
-      TestEnv env =
-          new TestEnv(
-              set.uri(),
-              base.jdbcUrl(),
-              base.jdbcUser(),
-              base.jdbcPassword(),
-              base.schema(),
-              base.keyPrefix(),
-              false);
+      TestEnv env = base.onRedis(set.uri(), false);
       // One counter per test method: the class's schema is shared by both.
       String counter = "hits_" + durability.name().toLowerCase(Locale.ROOT);
       long[] sent = new long[KEYS];
@@ -161,13 +151,13 @@ class SentinelFailoverTest {
         victim = set.masterPort();
         List<Integer> replicas = set.replicaPorts();
         for (int port : replicas) {
-          cutReplication(port);
+          ReplicationLinks.cut(port);
         }
         sleep(CUT_MS);
         killedNanos = System.nanoTime();
         set.killMaster();
         for (int port : replicas) {
-          restoreReplication(port);
+          ReplicationLinks.restore(port);
         }
         set.awaitFailover(victim, Duration.ofSeconds(30));
         failedOverNanos = System.nanoTime();
@@ -258,20 +248,6 @@ class SentinelFailoverTest {
               onB.get(id);
               return loadsOnB.get() > loads;
             });
-  }
-
-  /** Cuts the replica's link and keeps it cut: a wrong masterauth fails every handshake. */
-  private static void cutReplication(int replicaPort) {
-    try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + replicaPort, false)) {
-      r.sync().configSet("masterauth", "not-the-password");
-      ((RedisCommands<String, String>) r.sync()).clientKill(KillArgs.Builder.typeMaster());
-    }
-  }
-
-  private static void restoreReplication(int replicaPort) {
-    try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + replicaPort, false)) {
-      r.sync().configSet("masterauth", "");
-    }
   }
 
   private static void sleep(long ms) {

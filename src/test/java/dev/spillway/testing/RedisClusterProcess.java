@@ -152,6 +152,20 @@ public final class RedisClusterProcess implements AutoCloseable {
         .toList();
   }
 
+  /** The port of the running replica that follows {@code masterPort} (INFO replication). */
+  public int replicaOf(int masterPort) {
+    for (int port : replicaPorts()) {
+      try (TestRedis r = TestRedis.connect("redis://127.0.0.1:" + port, false)) {
+        String info = r.sync().info("replication");
+        if (info.contains("master_port:" + masterPort + "\r")
+            || info.contains("master_port:" + masterPort + "\n")) {
+          return port;
+        }
+      }
+    }
+    throw new AssertionError("no replica follows :" + masterPort);
+  }
+
   /** Ports of the running nodes that are replicas now (INFO replication). */
   public List<Integer> replicaPorts() {
     return nodes.stream()

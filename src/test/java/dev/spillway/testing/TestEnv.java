@@ -37,6 +37,14 @@ public record TestEnv(
     }
   }
 
+  /**
+   * This class's schema and key prefix on another Redis: a cluster or a server set a test starts
+   * for itself.
+   */
+  public TestEnv onRedis(String uri, boolean cluster) {
+    return new TestEnv(uri, jdbcUrl, jdbcUser, jdbcPassword, schema, keyPrefix, cluster);
+  }
+
   /** A connection for inspecting this class's Redis (a single server or the cluster). */
   public TestRedis redis() {
     return TestRedis.connect(redisUri, redisCluster);

@@ -134,15 +134,7 @@ class DoctorOnClusterTest {
   @Test
   void doctor_degradedCluster_namesFailedNodesAndOrphanMasters(TestEnv base) {
     try (RedisClusterProcess cluster = RedisClusterProcess.start(Duration.ofMillis(1_000))) {
-      TestEnv env =
-          new TestEnv(
-              cluster.seedUri(),
-              base.jdbcUrl(),
-              base.jdbcUser(),
-              base.jdbcPassword(),
-              base.schema(),
-              base.keyPrefix(),
-              true);
+      TestEnv env = base.onRedis(cluster.seedUri(), true);
       try (Spillway ignored = Spillways.builder(env).build()) {
         // migrates the schema, so the PostgreSQL lines stay OK
       }
