@@ -33,6 +33,13 @@ final class CacheFixtures {
   static final CacheSettings EXACT =
       CacheSettings.builder().redisTimeout(Duration.ofSeconds(3)).build();
 
+  /**
+   * {@link #EXACT} with L1 entries living a minute: within a test, anything that leaves an L1 left
+   * it through a bus message, which is what the invalidation tests assert.
+   */
+  static final CacheSettings EXACT_L1_BY_MESSAGE =
+      EXACT.toBuilder().l1Ttl(Duration.ofMinutes(1)).build();
+
   /** {@code users(id, name, team_id)} with ids 1..n, team 7 for odd ids and 8 for even ones. */
   static void createUsers(TestEnv env, int n) {
     env.exec(

@@ -57,8 +57,7 @@ class ForeignInvalidationTest {
   void start() {
     CacheFixtures.createUsers(env, 100);
     CacheSettings settings =
-        CacheFixtures.EXACT.toBuilder()
-            .l1Ttl(Duration.ofMinutes(1))
+        CacheFixtures.EXACT_L1_BY_MESSAGE.toBuilder()
             .foreignChannel(channel)
             .foreignEntities(Map.of("person", "people"))
             .build();

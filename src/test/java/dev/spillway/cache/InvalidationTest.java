@@ -33,8 +33,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class InvalidationTest {
-  private static final CacheSettings SETTINGS =
-      CacheFixtures.EXACT.toBuilder().l1Ttl(Duration.ofMinutes(1)).build();
+  private static final CacheSettings SETTINGS = CacheFixtures.EXACT_L1_BY_MESSAGE;
   private final TestEnv env;
   private Spillway a;
   private Spillway b;

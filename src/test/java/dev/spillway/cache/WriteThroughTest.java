@@ -35,8 +35,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class WriteThroughTest {
-  private static final CacheSettings SETTINGS =
-      CacheFixtures.EXACT.toBuilder().l1Ttl(Duration.ofMinutes(1)).build();
+  private static final CacheSettings SETTINGS = CacheFixtures.EXACT_L1_BY_MESSAGE;
   private final TestEnv env;
   private Spillway a;
   private Spillway b;
@@ -207,11 +206,7 @@ class WriteThroughTest {
   @Test
   void put_taggedValue_invalidateTagEvictsIt() {
     AtomicInteger loads = new AtomicInteger();
-    CacheLoader<Long, User> loader =
-        id -> {
-          loads.incrementAndGet();
-          return CacheFixtures.loadUser(env, id, 0);
-        };
+    CacheLoader<Long, User> loader = countingLoader(loads);
     DefaultCacheAside<Long, User> onA =
         CacheFixtures.engine(
             a.cache("tagged", Long.class, User.class)
@@ -243,11 +238,7 @@ class WriteThroughTest {
   @Test
   void put_valueOverMaxValueBytes_invalidatesInstead() {
     AtomicInteger loads = new AtomicInteger();
-    CacheLoader<Long, User> loader =
-        id -> {
-          loads.incrementAndGet();
-          return CacheFixtures.loadUser(env, id, 0);
-        };
+    CacheLoader<Long, User> loader = countingLoader(loads);
     DefaultCacheAside<Long, User> onA =
         CacheFixtures.engine(a.cache("small", Long.class, User.class).loader(loader).build());
     DefaultCacheAside<Long, User> onB =
@@ -271,11 +262,7 @@ class WriteThroughTest {
   void put_encryptedCache_sealedInRedisReadableByOther() {
     AtomicInteger loads = new AtomicInteger();
     AesGcmCodec codec = AesGcmCodec.of("k1", Map.of("k1", new byte[32]));
-    CacheLoader<Long, User> loader =
-        id -> {
-          loads.incrementAndGet();
-          return CacheFixtures.loadUser(env, id, 0);
-        };
+    CacheLoader<Long, User> loader = countingLoader(loads);
     DefaultCacheAside<Long, User> onA =
         CacheFixtures.engine(
             a.cache("sealed", Long.class, User.class).loader(loader).encryption(codec).build());
@@ -296,11 +283,7 @@ class WriteThroughTest {
   @Test
   void put_invalidTag_throwsAndInvalidates() {
     AtomicInteger loads = new AtomicInteger();
-    CacheLoader<Long, User> loader =
-        id -> {
-          loads.incrementAndGet();
-          return CacheFixtures.loadUser(env, id, 0);
-        };
+    CacheLoader<Long, User> loader = countingLoader(loads);
     DefaultCacheAside<Long, User> onA =
         CacheFixtures.engine(
             a.cache("badtag", Long.class, User.class)
@@ -369,5 +352,13 @@ class WriteThroughTest {
       Thread.currentThread().interrupt();
       throw new IllegalStateException(e);
     }
+  }
+
+  /** Loads users from PostgreSQL, counting the calls in {@code loads}. */
+  private CacheLoader<Long, User> countingLoader(AtomicInteger loads) {
+    return id -> {
+      loads.incrementAndGet();
+      return CacheFixtures.loadUser(env, id, 0);
+    };
   }
 }
