@@ -54,6 +54,7 @@ public record SpillwayConfig(
     Duration flushInterval,
     int flushMaxCellsPerTransaction,
     int flushMaxPendingBatchesPerStripe,
+    int flushApplyConnections,
     Map<String, Set<Granularity>> counters,
     List<AdoptMapping> adopt,
     WorkerSettings worker,
@@ -93,6 +94,13 @@ public record SpillwayConfig(
   public static final int DEFAULT_MAX_CELLS_PER_TRANSACTION = 50_000;
   public static final int DEFAULT_MAX_PENDING_BATCHES_PER_STRIPE = 4;
 
+  /**
+   * Two transactions at once: on the update path one PostgreSQL backend is CPU-bound in the upsert,
+   * so a second one on another core moves more rows per second (README, "Performance"). Never more
+   * than {@code postgres.pool-size}.
+   */
+  public static final int DEFAULT_APPLY_CONNECTIONS = 2;
+
   public SpillwayConfig {
     requireUri("redis.uri", redisUri, "redis", "rediss", "redis-sentinel", "rediss-sentinel");
     RedisSeeds.parse(redisUri, redisCluster, Duration.ofSeconds(1));
@@ -108,7 +116,12 @@ public record SpillwayConfig(
         durableReplicas,
         blockTimeout,
         closeTimeout);
-    CoreChecks.flush(flushInterval, flushMaxCellsPerTransaction, flushMaxPendingBatchesPerStripe);
+    CoreChecks.flush(
+        flushInterval,
+        flushMaxCellsPerTransaction,
+        flushMaxPendingBatchesPerStripe,
+        flushApplyConnections,
+        poolSize);
     counters = CoreChecks.counters(counters);
     adopt = CoreChecks.adopt(adopt);
     worker = worker == null ? WorkerSettings.defaults() : worker;
@@ -181,6 +194,7 @@ public record SpillwayConfig(
     private Duration flushInterval = DEFAULT_FLUSH_INTERVAL;
     private int flushMaxCellsPerTransaction = DEFAULT_MAX_CELLS_PER_TRANSACTION;
     private int flushMaxPendingBatchesPerStripe = DEFAULT_MAX_PENDING_BATCHES_PER_STRIPE;
+    private int flushApplyConnections = DEFAULT_APPLY_CONNECTIONS;
     private final Map<String, Set<Granularity>> counters = new LinkedHashMap<>();
     private final List<AdoptMapping> adopt = new ArrayList<>();
     private WorkerSettings worker = WorkerSettings.defaults();
@@ -340,6 +354,15 @@ public record SpillwayConfig(
       return this;
     }
 
+    /**
+     * {@code flush.apply-connections}: how many transactions a flush run applies at once, each on
+     * its own pooled connection (1 to {@code postgres.pool-size}; default 2).
+     */
+    public Builder flushApplyConnections(int v) {
+      this.flushApplyConnections = v;
+      return this;
+    }
+
     /** Declares the time buckets a counter keeps besides its total (none: total only). */
     public Builder counter(String name, Granularity... buckets) {
       Set<Granularity> g = EnumSet.noneOf(Granularity.class);
@@ -370,6 +393,7 @@ public record SpillwayConfig(
           flushInterval,
           flushMaxCellsPerTransaction,
           flushMaxPendingBatchesPerStripe,
+          flushApplyConnections,
           counters,
           adopt,
           worker,

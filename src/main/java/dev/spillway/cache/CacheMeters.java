@@ -23,6 +23,7 @@ final class CacheMeters {
   final Counter relayReconnects;
   final Counter invalidationsRetried;
   final Counter counterInvalidationsDropped;
+  final Counter counterInvalidationsSkipped;
   final Counter counterPurges;
   final Counter busItemsCollapsed;
   final Counter foreignApplied;
@@ -104,6 +105,13 @@ final class CacheMeters {
             null,
             null,
             "Flushed counter cells whose invalidation was dropped for a purge (queue full)");
+    counterInvalidationsSkipped =
+        counter(
+            "spillway.cache.counters.invalidations.skipped",
+            null,
+            null,
+            "Flushed counter cells not invalidated because no runtime reads counters through the"
+                + " cache");
     counterPurges =
         counter(
             "spillway.cache.counters.purges",

@@ -61,6 +61,7 @@ public final class CacheRuntime implements AutoCloseable {
   private final CacheKeys keys;
   private final CacheMeters meters;
   private final L2 l2;
+  private final CounterReaders counterReaders;
   private final InvalidationBus bus;
   private final ScheduledExecutorService timer;
   private final ThreadPoolExecutor background;
@@ -93,6 +94,7 @@ public final class CacheRuntime implements AutoCloseable {
           client.connect(RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE));
       opened.push(data);
       l2 = new L2(data.async(), settings.redisTimeout(), settings.redisRetryAfter());
+      counterReaders = new CounterReaders(l2, keys, settings);
       waiting = new WaitingInvalidations(l2, keys, settings, meters, failure);
       timer = Executors.newSingleThreadScheduledExecutor(daemon("spillway-cache-timer"));
       opened.push(() -> Closeables.stop(timer, 5, TimeUnit.SECONDS));
@@ -199,6 +201,10 @@ public final class CacheRuntime implements AutoCloseable {
 
   InstantSource clock() {
     return clock;
+  }
+
+  CounterReaders counterReaders() {
+    return counterReaders;
   }
 
   L2 l2() {

@@ -177,6 +177,10 @@ final class CounterInvalidator implements AutoCloseable {
 
   /** Invalidates each distinct key of {@code applied}, a chunk per pipelined round. */
   private void invalidateCounters(AppliedCounters applied) {
+    if (!runtime.counterReaders().anyone()) {
+      meters.counterInvalidationsSkipped.increment(applied.cells());
+      return; // nobody reads counters through the cache: nothing cached to invalidate
+    }
     DefaultCacheAside<?, ?> local = runtime.cache(CacheRuntime.COUNTERS_CACHE);
     Set<String> seen = new HashSet<>(Math.min(applied.cells(), 1 << 20) * 2);
     List<String> chunk = new ArrayList<>(CHUNK);
@@ -236,6 +240,9 @@ final class CounterInvalidator implements AutoCloseable {
    * timer.
    */
   private void purgeCounters() {
+    if (!runtime.counterReaders().anyone()) {
+      return;
+    }
     meters.counterPurges.increment();
     if (!l2.unlinkMatching(keys.pattern(CacheRuntime.COUNTERS_CACHE))) {
       runtime.purgeWhenRedisReturns(CacheRuntime.COUNTERS_CACHE);

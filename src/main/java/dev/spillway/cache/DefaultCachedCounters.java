@@ -6,9 +6,11 @@ import java.util.function.ToLongBiFunction;
 /** {@link CachedCounters} over a {@link CacheAside} named {@value CacheRuntime#COUNTERS_CACHE}. */
 final class DefaultCachedCounters implements CachedCounters {
   private final CacheAside<String, Long> cache;
+  private final CounterReaders readers;
 
   DefaultCachedCounters(CacheRuntime runtime, ToLongBiFunction<String, String> flushedTotal) {
     var s = runtime.settings();
+    this.readers = runtime.counterReaders();
     this.cache =
         runtime
             .builder(CacheRuntime.COUNTERS_CACHE, String.class, Long.class)
@@ -46,6 +48,7 @@ final class DefaultCachedCounters implements CachedCounters {
   public long get(String counter, String key) {
     CounterNames.checkCounter(counter);
     CounterNames.checkKey(key);
+    readers.reading(); // before anything is loaded: flushes then invalidate what this caches
     Long v = cache.get(key(counter, key));
     return v == null ? 0 : v;
   }

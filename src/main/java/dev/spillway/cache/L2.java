@@ -49,6 +49,11 @@ final class L2 {
     return await(redis.get(key), v -> v == null ? Absent.ABSENT : v);
   }
 
+  /** SET with {@code args}; false when Redis failed or did not set it. */
+  boolean set(String key, byte[] value, io.lettuce.core.SetArgs args) {
+    return "OK".equals(await(redis.set(key, value, args), r -> r));
+  }
+
   /** Marker for "Redis answered: no such key" (null means Redis did not answer). */
   enum Absent {
     ABSENT

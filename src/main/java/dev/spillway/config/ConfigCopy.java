@@ -36,7 +36,8 @@ public final class ConfigCopy {
             .flushEnabled(c.flushEnabled())
             .flushInterval(c.flushInterval())
             .flushMaxCellsPerTransaction(c.flushMaxCellsPerTransaction())
-            .flushMaxPendingBatchesPerStripe(c.flushMaxPendingBatchesPerStripe());
+            .flushMaxPendingBatchesPerStripe(c.flushMaxPendingBatchesPerStripe())
+            .flushApplyConnections(c.flushApplyConnections());
     c.counters().forEach((name, buckets) -> b.counter(name, buckets.toArray(new Granularity[0])));
     c.adopt().forEach(b::adopt);
     return b.worker(c.worker())

@@ -91,10 +91,24 @@ public final class CoreChecks {
   }
 
   /** The {@code flush} section, but for {@code flush.enabled}. */
-  public static void flush(Duration interval, int maxCellsPerTransaction, int maxBatchesPerStripe) {
+  public static void flush(
+      Duration interval,
+      int maxCellsPerTransaction,
+      int maxBatchesPerStripe,
+      int applyConnections,
+      int poolSize) {
     requireBetween("flush.interval", interval, Duration.ofMillis(10), Duration.ofDays(1));
     requireRange("flush.max-cells-per-transaction", maxCellsPerTransaction, 100, 10_000_000);
     requireRange("flush.max-pending-batches-per-stripe", maxBatchesPerStripe, 1, 1_000);
+    requireRange("flush.apply-connections", applyConnections, 1, 16);
+    if (applyConnections > poolSize) {
+      throw new ConfigException(
+          "flush.apply-connections ("
+              + applyConnections
+              + ") must not exceed postgres.pool-size ("
+              + poolSize
+              + "): each transaction applied at once holds a pooled connection");
+    }
   }
 
   /** The {@code counters} section, checked, as an unmodifiable copy sorted by counter name. */

@@ -146,7 +146,12 @@ public final class CoreSettings {
               "flush.max-pending-batches-per-stripe",
               Kind.INT,
               (b, v) -> b.flushMaxPendingBatchesPerStripe((Integer) v),
-              SpillwayConfig::flushMaxPendingBatchesPerStripe));
+              SpillwayConfig::flushMaxPendingBatchesPerStripe),
+          row(
+              "flush.apply-connections",
+              Kind.INT,
+              (b, v) -> b.flushApplyConnections((Integer) v),
+              SpillwayConfig::flushApplyConnections));
 
   private CoreSettings() {}
 

@@ -16,6 +16,7 @@ import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Duration;
 import java.time.InstantSource;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -77,6 +78,7 @@ public final class Flusher implements AutoCloseable {
   private final RuntimeFailure failure;
   private final BacklogApplier applier;
   private final StripeAcks acks;
+  private final int applyConnections;
   private volatile long oldestPendingMillis;
   private volatile Consumer<AppliedCounters> onApplied;
 
@@ -102,6 +104,19 @@ public final class Flusher implements AutoCloseable {
     this.clock = clock;
     this.applier = new BacklogApplier(store, config, meters, this.listener);
     this.acks = new StripeAcks(layout, connection, redis, config, this.listener);
+    this.applyConnections = config.flushApplyConnections();
+    this.applyThreads =
+        new ThreadPoolExecutor(
+            applyConnections,
+            applyConnections,
+            30,
+            TimeUnit.SECONDS,
+            // Bounded by construction: a run hands over at most applyConnections backlogs before
+            // it waits for the oldest (flush() is synchronized), so that many slots suffice.
+            new ArrayBlockingQueue<>(applyConnections),
+            Thread.ofPlatform().name("spillway-apply-", 0).daemon().factory());
+    // Idle threads end after 30 s (a quiet flusher holds none); a run starts them again.
+    ((ThreadPoolExecutor) applyThreads).allowCoreThreadTimeOut(true);
     connection.setAutoFlushCommands(false);
     meters.oldestPendingBatchAge(this, f -> f.oldestPendingMillis);
   }
@@ -148,34 +163,37 @@ public final class Flusher implements AutoCloseable {
     // claimed and read (Redis, on this thread): the two servers work at the same time. Each batch
     // still goes claim, read, apply, ack, in that order; acks stay on this thread, the only one
     // that touches the pipelined Redis connection.
-    Future<Set<Pending>> inflight = null;
-    Backlog applying = null;
+    ArrayDeque<Inflight> inflight = new ArrayDeque<>();
     boolean healthy = true;
     try {
       for (int w = from; w < to && healthy; w += WINDOW) {
         window(w, Math.min(to, w + WINDOW), run, backlog);
         if (backlog.cells >= config.flushMaxCellsPerTransaction()) {
-          if (inflight != null) {
-            healthy = finish(inflight, applying, run);
+          if (inflight.size() >= applyConnections) {
+            healthy = finish(inflight.removeFirst(), run);
           }
           if (healthy) {
-            applying = backlog;
-            inflight = submitApply(applying, run);
+            inflight.addLast(submitApply(backlog));
             backlog = new Backlog();
           }
         }
       }
-      if (inflight != null) {
-        healthy &= finish(inflight, applying, run);
-      }
       if (healthy && !backlog.pending.isEmpty()) {
-        finish(submitApply(backlog, run), backlog, run);
+        inflight.addLast(submitApply(backlog));
       } else {
         markUnacked(backlog, Set.of(), run); // claimed and read, left for the next run
       }
+      while (!inflight.isEmpty()) {
+        healthy &= finish(inflight.removeFirst(), run);
+      }
     } catch (RuntimeException e) {
-      if (inflight != null && !inflight.isDone()) {
-        finish(inflight, applying, run); // never leave a transaction running behind our back
+      // Never leave a transaction running behind our back: wait for every apply still going.
+      while (!inflight.isEmpty()) {
+        try {
+          finish(inflight.removeFirst(), run);
+        } catch (RuntimeException again) {
+          run.errors.add(Errors.rootMessage(again));
+        }
       }
       run.errors.add(Errors.rootMessage(e));
       if (RedisErrors.isTransient(e)) {
@@ -291,51 +309,52 @@ public final class Flusher implements AutoCloseable {
   /** Set by {@link #close()}, read under the same lock by {@link #flush}. */
   private boolean closed;
 
-  /** The apply thread: one backlog at a time goes to PostgreSQL ({@link BacklogApplier}). */
-  private final ExecutorService applyThread =
-      new ThreadPoolExecutor(
-          0,
-          1,
-          30,
-          TimeUnit.SECONDS,
-          // Bounded by construction: a run hands over one backlog and waits for it before the
-          // next (flush() is synchronized), so one slot is all the queue ever needs.
-          new ArrayBlockingQueue<>(1),
-          Thread.ofPlatform().name("spillway-apply").daemon().factory());
+  /**
+   * The apply threads: up to {@code flush.apply-connections} backlogs go to PostgreSQL at once
+   * ({@link BacklogApplier}), each in its own transaction on its own connection.
+   */
+  private final ExecutorService applyThreads;
 
   /**
-   * Ends the apply thread, after the run in progress: close is synchronized with {@link #flush}, so
-   * it waits for a run on another thread to end, and a flush asked for later is refused instead of
-   * meeting a stopped apply thread. The runtime closes the flusher after its scheduler and before
+   * Ends the apply threads, after the run in progress: close is synchronized with {@link #flush},
+   * so it waits for a run on another thread to end, and a flush asked for later is refused instead
+   * of meeting stopped apply threads. The runtime closes the flusher after its scheduler and before
    * its connections and pool.
    */
   @Override
   public synchronized void close() throws InterruptedException {
     closed = true;
-    Closeables.stop(applyThread, 30, TimeUnit.SECONDS);
+    Closeables.stop(applyThreads, 30, TimeUnit.SECONDS);
   }
 
+  /** A backlog handed to an apply thread, and what that apply counted (merged by finish). */
+  private record Inflight(Future<Set<Pending>> done, Backlog backlog, Run tally) {}
+
   /**
-   * 3. applies a backlog in transactions of at most flush.max-cells-per-transaction cells, on the
+   * 3. applies a backlog in transactions of at most flush.max-cells-per-transaction cells, on an
    * apply thread; the future yields the batches now safe to acknowledge (the rest stays pending).
+   * The apply counts into a tally of its own, so concurrent applies share no counter.
    */
-  private Future<Set<Pending>> submitApply(Backlog backlog, Run run) {
-    return applyThread.submit(
-        () -> {
-          try {
-            return applier.apply(backlog, run);
-          } catch (Error e) {
-            failure.record(Thread.currentThread().getName(), e);
-            throw e;
-          }
-        });
+  private Inflight submitApply(Backlog backlog) {
+    Run tally = new Run();
+    Future<Set<Pending>> f =
+        applyThreads.submit(
+            () -> {
+              try {
+                return applier.apply(backlog, tally);
+              } catch (Error e) {
+                failure.record(Thread.currentThread().getName(), e);
+                throw e;
+              }
+            });
+    return new Inflight(f, backlog, tally);
   }
 
   /** 4. waits for an apply, then acks what it committed; false when PostgreSQL failed. */
-  private boolean finish(Future<Set<Pending>> applied, Backlog backlog, Run run) {
+  private boolean finish(Inflight applying, Run run) {
     Set<Pending> done;
     try {
-      done = applied.get();
+      done = applying.done().get();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while applying", e);
@@ -347,6 +366,9 @@ public final class Flusher implements AutoCloseable {
           ? r
           : new IllegalStateException(e.getCause());
     }
+    run.add(applying.tally());
+    run.applyNanos += applying.tally().applyNanos;
+    Backlog backlog = applying.backlog();
     long t1 = System.nanoTime();
     acks.ack(done);
     AppliedNotice.send(onApplied, backlog.contents, done);

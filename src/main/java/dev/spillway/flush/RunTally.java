@@ -27,6 +27,18 @@ class RunTally {
   long deadLetters;
   final List<String> errors = Collections.synchronizedList(new ArrayList<>());
 
+  /** Adds what {@code part} counted (a concurrent apply's own tally) to this run. */
+  final void add(RunTally part) {
+    claimed += part.claimed;
+    applied += part.applied;
+    duplicate += part.duplicate;
+    failed += part.failed;
+    cells += part.cells;
+    rows += part.rows;
+    deadLetters += part.deadLetters;
+    errors.addAll(part.errors);
+  }
+
   /** Counts a committed apply, here and in the meters. */
   final void committed(ApplyResult r, SpillwayMetrics meters) {
     applied += r.applied().size();

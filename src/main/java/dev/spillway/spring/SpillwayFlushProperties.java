@@ -16,6 +16,9 @@ public class SpillwayFlushProperties {
   /** Batches a stripe may hold before its writers wait. Default 4. */
   private Integer maxPendingBatchesPerStripe;
 
+  /** Transactions a flush run applies at once, one pooled connection each. Default 2. */
+  private Integer applyConnections;
+
   public Boolean getEnabled() {
     return enabled;
   }
@@ -48,10 +51,19 @@ public class SpillwayFlushProperties {
     this.maxPendingBatchesPerStripe = v;
   }
 
+  public Integer getApplyConnections() {
+    return applyConnections;
+  }
+
+  public void setApplyConnections(Integer v) {
+    this.applyConnections = v;
+  }
+
   void toTree(ObjectNode n) {
     SpillwayProperties.put(n, "enabled", enabled);
     SpillwayProperties.put(n, "interval", interval);
     SpillwayProperties.put(n, "max-cells-per-transaction", maxCellsPerTransaction);
     SpillwayProperties.put(n, "max-pending-batches-per-stripe", maxPendingBatchesPerStripe);
+    SpillwayProperties.put(n, "apply-connections", applyConnections);
   }
 }

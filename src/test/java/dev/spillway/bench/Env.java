@@ -49,6 +49,10 @@ final class Env implements AutoCloseable {
             .jdbcPassword(services.jdbcPassword())
             .schema(SCHEMA)
             .keyPrefix(PREFIX)
+            .flushMaxCellsPerTransaction(
+                Integer.getInteger("bench.maxCellsPerTransaction", c.flushMaxCellsPerTransaction()))
+            .flushApplyConnections(
+                Integer.getInteger("bench.applyConnections", c.flushApplyConnections()))
             .build();
     redis = RedisClient.create(base.redisUri());
     conn = redis.connect();

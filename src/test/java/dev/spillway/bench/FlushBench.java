@@ -41,8 +41,9 @@ final class FlushBench {
     Measured insert;
     double before = ceiling(env, cells);
     try (Spillway sw = env.spillway(b -> b)) {
-      insert = measure(sw, "flush", cells); // first round inserts the rows
-      update = measure(sw, "flush", cells);
+      warmUp(sw);
+      insert = measure(env, sw, "flush", cells); // first round inserts the rows
+      update = measure(env, sw, "flush", cells);
     }
     double after = ceiling(env, cells);
     double naive = naive(env, naiveKeys, Env.KEYS + "naive:", "naive_counters");
@@ -72,9 +73,10 @@ final class FlushBench {
       Measured update;
       double before = ceiling(env, n);
       try (Spillway sw = env.spillway(b -> b)) {
+        warmUp(sw);
         String counter = "scale" + n;
-        insert = measure(sw, counter, n);
-        update = measure(sw, counter, n);
+        insert = measure(env, sw, counter, n);
+        update = measure(env, sw, counter, n);
       }
       double after = ceiling(env, n);
       BenchResult ceilingR =
@@ -103,13 +105,35 @@ final class FlushBench {
         .note(String.format(Locale.ROOT, "mean of %,.0f before and %,.0f after", before, after));
   }
 
+  /**
+   * Two untimed flushes of 50k cells of another counter (insert, then update), so that what is
+   * timed is a JVM whose flush code is compiled, as in a worker that has been running: the first
+   * flush of a fresh JVM spends as much CPU compiling as flushing.
+   */
+  static void warmUp(Spillway sw) {
+    for (int round = 0; round < 2; round++) {
+      fill(sw, "warmup", 50_000);
+      sw.flushOnce();
+    }
+  }
+
   /** Fills {@code cells} distinct cells of {@code counter} and times one flushOnce(). */
-  static Measured measure(Spillway sw, String counter, int cells) {
+  static Measured measure(Env env, Spillway sw, String counter, int cells) {
     fill(sw, counter, cells);
     Map<String, Double> before = phaseMillis(sw);
+    long jvm0 = Ingest.jvmCpuNanos();
+    double pg0 = Ingest.postgresCpuSeconds();
+    double redis0 = Ingest.redisCpuSeconds(env);
     long t0 = System.nanoTime();
     FlushReport r = sw.flushOnce();
     double seconds = (System.nanoTime() - t0) / 1e9;
+    String cpu =
+        String.format(
+            Locale.ROOT,
+            "; CPU ms: this JVM %.0f, PostgreSQL %.0f, Redis %.0f",
+            (Ingest.jvmCpuNanos() - jvm0) / 1e6,
+            (Ingest.postgresCpuSeconds() - pg0) * 1000,
+            (Ingest.redisCpuSeconds(env) - redis0) * 1000);
     if (r.cells() != cells || !r.ok()) {
       throw new IllegalStateException("flush moved " + r.cells() + " of " + cells + ": " + r);
     }
@@ -119,7 +143,7 @@ final class FlushBench {
     for (String p : PHASES) {
       b.append(String.format(Locale.ROOT, " %s %.0f", p, after.get(p) - before.get(p)));
     }
-    return new Measured(r.cells() / seconds, b.toString());
+    return new Measured(r.cells() / seconds, b.append(cpu).toString());
   }
 
   /** Total milliseconds recorded so far per phase (spillway.flush.phase). */
@@ -167,9 +191,17 @@ final class FlushBench {
               + " updated_at = excluded.updated_at";
       st.execute(upsert);
       st.execute("VACUUM " + Env.SCHEMA + ".ceiling");
+      double pg0 = Ingest.postgresCpuSeconds();
       long t0 = System.nanoTime();
       st.execute(upsert);
-      return rows / ((System.nanoTime() - t0) / 1e9);
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      System.out.printf(
+          Locale.ROOT,
+          "  ceiling, %,d rows: wall %.0f ms, PostgreSQL CPU %.0f ms%n",
+          rows,
+          seconds * 1000,
+          (Ingest.postgresCpuSeconds() - pg0) * 1000);
+      return rows / seconds;
     }
   }
 

@@ -183,6 +183,38 @@ final class Ingest {
     return s;
   }
 
+  /**
+   * CPU seconds used so far by every process named {@code postgres} on this machine (utime + stime
+   * from /proc), or NaN where there is no /proc or no local PostgreSQL. Backends that exit take
+   * their time with them, so compare it over a span in which the pool's connections live.
+   */
+  static double postgresCpuSeconds() {
+    java.io.File[] procs = new java.io.File("/proc").listFiles();
+    if (procs == null) {
+      return Double.NaN;
+    }
+    long ticks = 0;
+    boolean any = false;
+    for (java.io.File p : procs) {
+      if (!p.getName().chars().allMatch(Character::isDigit)) {
+        continue;
+      }
+      try {
+        String stat = java.nio.file.Files.readString(p.toPath().resolve("stat"));
+        int close = stat.lastIndexOf(')');
+        if (!stat.substring(stat.indexOf('(') + 1, close).equals("postgres")) {
+          continue;
+        }
+        String[] f = stat.substring(close + 2).split(" ");
+        ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]); // utime, stime
+        any = true;
+      } catch (java.io.IOException | RuntimeException e) {
+        // the process ended meanwhile
+      }
+    }
+    return any ? ticks / 100.0 : Double.NaN;
+  }
+
   static long jvmCpuNanos() {
     return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
         .getProcessCpuTime();

@@ -90,4 +90,84 @@ class CachedCountersTest {
       assertThat(generations.get(0)).contains("read");
     }
   }
+
+  /**
+   * With no runtime reading counters through the cache, a flush sends no invalidation at all (no
+   * script per key, no bus message): it counts the cells as skipped. Once a runtime reads, its
+   * marker is in Redis with a TTL, and the next flush invalidates as before.
+   */
+  @Test
+  void flush_withNoCachedCounterReader_sendsNoInvalidation(TestEnv env) {
+    try (Spillway writer = CacheFixtures.runtime(env, CacheFixtures.EXACT);
+        Spillway reader = CacheFixtures.runtime(env, CacheFixtures.EXACT)) {
+      String marker = CacheFixtures.cachePrefix(env) + "readers:spillway.counters";
+      assertThat(CacheFixtures.keys(env.redisUri(), marker)).as("nobody read yet").isEmpty();
+      for (int i = 0; i < 300; i++) {
+        writer.counters().increment("unread", "k" + i);
+      }
+      writer.counters().flush();
+      assertThat(writer.flushOnce().cells()).isEqualTo(300);
+      await().atMost(Duration.ofSeconds(5)).until(() -> skipped(writer) == 300);
+      assertThat(published(writer)).as("bus messages").isZero();
+      assertThat(CacheFixtures.keys(env.redisUri(), CacheFixtures.cachePrefix(env) + "*unread*"))
+          .as("cache keys written by the flush")
+          .isEmpty();
+
+      assertThat(reader.cachedCounters().get("unread", "k1")).isEqualTo(1);
+      assertThat(CacheFixtures.keys(env.redisUri(), marker)).as("the reader's marker").hasSize(1);
+      CacheFixtures.assertEveryKeyHasTtl(env.redisUri(), CacheFixtures.cachePrefix(env));
+      writer.counters().increment("unread", "k1", 4);
+      writer.counters().flush();
+      writer.flushOnce();
+      await()
+          .atMost(Duration.ofSeconds(5))
+          .until(() -> reader.cachedCounters().get("unread", "k1") == 5);
+      assertThat(skipped(writer)).as("nothing more skipped").isEqualTo(300);
+      assertThat(published(writer)).as("bus messages").isPositive();
+    }
+  }
+
+  /**
+   * The marker outlives anything its reader cached, then goes: a reader that stopped reading no
+   * longer costs flushes anything.
+   */
+  @Test
+  void readerMarker_expiresAfterTheReaderStops(TestEnv env) {
+    CacheSettings s =
+        CacheFixtures.EXACT.toBuilder()
+            .countersTtl(Duration.ofMillis(100))
+            .l1Ttl(Duration.ofMillis(100))
+            .leaseTime(Duration.ofSeconds(1))
+            .leaseWait(Duration.ofMillis(500))
+            .maxLoadTime(Duration.ofSeconds(1))
+            .build();
+    try (Spillway sw = CacheFixtures.runtime(env, s)) {
+      String marker = CacheFixtures.cachePrefix(env) + "readers:spillway.counters";
+      assertThat(sw.cachedCounters().get("gone", "k")).isZero();
+      assertThat(CacheFixtures.keys(env.redisUri(), marker)).hasSize(1);
+      // Lives 3 x (100 ms + 10 % jitter + 1 s of load time) = 3.33 s.
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .pollInterval(Duration.ofMillis(200))
+          .until(() -> CacheFixtures.keys(env.redisUri(), marker).isEmpty());
+      sw.counters().increment("gone", "k", 2);
+      sw.counters().flush();
+      sw.flushOnce();
+      await().atMost(Duration.ofSeconds(5)).until(() -> skipped(sw) == 1);
+    }
+  }
+
+  private static double skipped(Spillway sw) {
+    var c = sw.meterRegistry().find("spillway.cache.counters.invalidations.skipped").counter();
+    return c == null ? 0 : c.count();
+  }
+
+  private static double published(Spillway sw) {
+    var c =
+        sw.meterRegistry()
+            .find("spillway.cache.bus.messages")
+            .tag("direction", "published")
+            .counter();
+    return c == null ? 0 : c.count();
+  }
 }
