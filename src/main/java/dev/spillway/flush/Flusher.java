@@ -165,10 +165,13 @@ public final class Flusher implements AutoCloseable {
     // that touches the pipelined Redis connection.
     ArrayDeque<Inflight> inflight = new ArrayDeque<>();
     boolean healthy = true;
+    int max = config.flushMaxCellsPerTransaction();
     try {
       for (int w = from; w < to && healthy; w += WINDOW) {
         window(w, Math.min(to, w + WINDOW), run, backlog);
-        if (backlog.cells >= config.flushMaxCellsPerTransaction()) {
+        // A transaction's worth goes at once; a quarter of one goes early when a connection
+        // would otherwise idle, so that PostgreSQL starts while Redis is still being read.
+        if (backlog.cells >= max || (backlog.cells >= max / 4 && idle(inflight))) {
           if (inflight.size() >= applyConnections) {
             healthy = finish(inflight.removeFirst(), run);
           }
@@ -325,6 +328,11 @@ public final class Flusher implements AutoCloseable {
   public synchronized void close() throws InterruptedException {
     closed = true;
     Closeables.stop(applyThreads, 30, TimeUnit.SECONDS);
+  }
+
+  /** Whether an apply thread has nothing to do (or is done and waits for its ack). */
+  private boolean idle(ArrayDeque<Inflight> inflight) {
+    return inflight.size() < applyConnections || inflight.peekFirst().done().isDone();
   }
 
   /** A backlog handed to an apply thread, and what that apply counted (merged by finish). */

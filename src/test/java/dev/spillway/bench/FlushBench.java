@@ -106,13 +106,13 @@ final class FlushBench {
   }
 
   /**
-   * Two untimed flushes of 50k cells of another counter (insert, then update), so that what is
-   * timed is a JVM whose flush code is compiled, as in a worker that has been running: the first
-   * flush of a fresh JVM spends as much CPU compiling as flushing.
+   * Four untimed flushes of 100k cells of another counter (an insert, then updates), so that what
+   * is timed is a JVM whose flush code is compiled, as in a worker that has been running: the
+   * first flushes of a fresh JVM spend as much CPU compiling as flushing.
    */
   static void warmUp(Spillway sw) {
-    for (int round = 0; round < 2; round++) {
-      fill(sw, "warmup", 50_000);
+    for (int round = 0; round < 4; round++) {
+      fill(sw, "warmup", 100_000);
       sw.flushOnce();
     }
   }
