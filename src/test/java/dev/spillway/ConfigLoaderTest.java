@@ -133,6 +133,21 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void load_applyConnections_boundedByPoolSize() throws IOException {
+    assertThat(ConfigLoader.load(null, Map.of()).flushApplyConnections()).isEqualTo(2);
+    Path ok = yaml("postgres:\n  pool-size: 2\nflush:\n  apply-connections: 2\n");
+    assertThat(ConfigLoader.load(ok, Map.of()).flushApplyConnections()).isEqualTo(2);
+    Path tooMany = yaml("postgres:\n  pool-size: 2\nflush:\n  apply-connections: 3\n");
+    assertThatThrownBy(() -> ConfigLoader.load(tooMany, Map.of()))
+        .hasMessage(
+            "flush.apply-connections (3) must not exceed postgres.pool-size (2): each"
+                + " transaction applied at once holds a pooled connection");
+    Path zero = yaml("flush:\n  apply-connections: 0\n");
+    assertThatThrownBy(() -> ConfigLoader.load(zero, Map.of()))
+        .hasMessage("flush.apply-connections must be between 1 and 16 but was 0");
+  }
+
+  @Test
   void load_impossibleValue_namesRuleAndUnit() throws IOException {
     Path p = yaml("client:\n  drain-interval: 0ms\n");
     assertThatThrownBy(() -> ConfigLoader.load(p, Map.of()))
