@@ -66,10 +66,25 @@ final class AdoptApplier {
     this.fence = fence;
   }
 
-  /** Reads, applies and acks every pending batch; false when PostgreSQL failed. */
+  /** Reads, applies and acks every pending batch, in turn; false when PostgreSQL failed. */
   boolean applyPending(AdoptMapping m, AdoptFlusher.Run run) {
-    if (run.pending.isEmpty()) {
+    Read r = read(m, run);
+    if (r == null) {
       return true;
+    }
+    return ack(m, r, apply(m, r), run);
+  }
+
+  /** What one transaction applies: the batches read, and the ids of those read back empty. */
+  record Read(List<AdoptBatch> batches, List<String> unread) {}
+
+  /**
+   * Reads the run's pending batches (those the replicas confirmed) and empties the run's pending
+   * list; null when nothing was pending. On the run's thread (it uses the Redis connections).
+   */
+  Read read(AdoptMapping m, AdoptFlusher.Run run) {
+    if (run.pending.isEmpty()) {
+      return null;
     }
     long t0 = System.nanoTime();
     List<String> ids =
@@ -92,7 +107,6 @@ final class AdoptApplier {
     }
     bytesConnection.flushCommands();
     List<AdoptBatch> batches = new ArrayList<>();
-    Set<String> done = new LinkedHashSet<>();
     List<String> unread = new ArrayList<>();
     for (int i = 0; i < ids.size(); i++) {
       Map<byte[], byte[]> content = awaitBytes(reads.get(i));
@@ -102,40 +116,63 @@ final class AdoptApplier {
         batches.add(AdoptBatchReader.read(keys, m, ids.get(i), content));
       }
     }
-    boolean healthy = true;
-    long t1 = System.nanoTime();
-    meters.phases().record("adopt_read", t1 - t0);
-    if (!batches.isEmpty()) {
-      try {
-        ApplyResult r = store.apply(m, batches, listener::beforeCommit);
-        run.committed(r, meters);
-        for (AdoptBatch b : batches) {
-          if (r.applied().contains(b.batchId())) {
-            run.cells += b.cells().size();
-          }
-          done.add(b.batchId());
-        }
-        if (r.deadLetters() > 0) {
-          log.warn("event=dead_letters mapping={} count={}", m.name(), r.deadLetters());
-        }
-        listener.afterCommit(Set.copyOf(done));
-      } catch (SpillwayException e) {
-        healthy = false;
-        run.failed(batches.size(), e, meters);
-        log.warn(
-            "event=adopt_apply_failed mapping={} batches={} error=\"{}\""
-                + " action=left_pending_in_redis",
-            m.name(),
-            batches.size(),
-            Errors.rootMessage(e));
-      }
+    meters.phases().record("adopt_read", System.nanoTime() - t0);
+    return new Read(batches, unread);
+  }
+
+  /** What one transaction did: its own tally (merged by {@link #ack}) and the batches committed. */
+  record Applied(AdoptFlusher.Run tally, Set<String> done, boolean healthy) {}
+
+  /**
+   * Applies the batches read in one transaction ({@link AdoptStore#apply}). No Redis call: this
+   * runs on an apply thread, beside the run's thread claiming more. Counts into a tally of its own.
+   */
+  Applied apply(AdoptMapping m, Read r) {
+    AdoptFlusher.Run tally = new AdoptFlusher.Run();
+    Set<String> done = new LinkedHashSet<>();
+    if (r.batches().isEmpty()) {
+      return new Applied(tally, done, true);
     }
+    long t1 = System.nanoTime();
+    boolean healthy = true;
+    try {
+      ApplyResult res = store.apply(m, r.batches(), listener::beforeCommit);
+      tally.committed(res, meters);
+      for (AdoptBatch b : r.batches()) {
+        if (res.applied().contains(b.batchId())) {
+          tally.cells += b.cells().size();
+        }
+        done.add(b.batchId());
+      }
+      if (res.deadLetters() > 0) {
+        log.warn("event=dead_letters mapping={} count={}", m.name(), res.deadLetters());
+      }
+      listener.afterCommit(Set.copyOf(done));
+    } catch (SpillwayException e) {
+      healthy = false;
+      tally.failed(r.batches().size(), e, meters);
+      log.warn(
+          "event=adopt_apply_failed mapping={} batches={} error=\"{}\""
+              + " action=left_pending_in_redis",
+          m.name(),
+          r.batches().size(),
+          Errors.rootMessage(e));
+    }
+    meters.phases().record("adopt_apply", System.nanoTime() - t1);
+    return new Applied(tally, done, healthy);
+  }
+
+  /**
+   * Acknowledges what {@code a} committed and drops the ids read back empty whose keys are gone, on
+   * the run's thread; adds the apply's tally to the run. False when PostgreSQL failed.
+   */
+  boolean ack(AdoptMapping m, Read r, Applied a, AdoptFlusher.Run run) {
+    run.add(a.tally());
     long t2 = System.nanoTime();
-    meters.phases().record("adopt_apply", t2 - t1);
-    ack(m, done);
-    ackUnread(m, unread, run);
+    ack(m, a.done());
+    ackUnread(m, r.unread(), run);
     meters.phases().record("adopt_ack", System.nanoTime() - t2);
-    return healthy;
+    return a.healthy();
   }
 
   /** Drops the ids of batches read back empty, each only if its key is gone (never deletes). */

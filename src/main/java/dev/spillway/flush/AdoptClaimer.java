@@ -70,9 +70,12 @@ final class AdoptClaimer {
    * SCANs the mapping's pattern (on a cluster: every master in turn) and claims what it finds in
    * batches of at most {@link AdoptFlusher#KEYS_PER_BATCH} keys of one batch tag (one slot on a
    * cluster), the claims of one page pipelined. Keys that are not text or do not match key-regex
-   * are counted and never passed to the claim script.
+   * are counted and never passed to the claim script. After each round of claims, {@code offer} may
+   * hand what is pending to PostgreSQL; it returns false when PostgreSQL failed, and the scan
+   * stops. The time spent here, but in {@code offer}, is the {@code adopt_claim} phase.
    */
-  void scanAndClaim(AdoptMapping m, AdoptFlusher.Run run, BooleanSupplier applyPending) {
+  void scanAndClaim(AdoptMapping m, AdoptFlusher.Run run, BooleanSupplier offer) {
+    long t0 = System.nanoTime();
     ScanArgs args = ScanArgs.Builder.matches(m.match()).limit(m.scanCount());
     ScanCursor cursor = ScanCursor.INITIAL;
     Map<String, Set<String>> byTag = new LinkedHashMap<>();
@@ -104,13 +107,14 @@ final class AdoptClaimer {
         claim(m, byTag, run);
         byTag.clear();
         found = 0;
-        if (run.pendingCells >= config.flushMaxCellsPerTransaction()) {
-          if (!applyPending.getAsBoolean()) {
-            return; // PostgreSQL failing: what was claimed waits in Redis for the next run
-          }
+        meters.phases().record("adopt_claim", System.nanoTime() - t0);
+        if (!offer.getAsBoolean()) {
+          return; // PostgreSQL failing: what was claimed waits in Redis for the next run
         }
+        t0 = System.nanoTime();
       }
     } while (!cursor.isFinished());
+    meters.phases().record("adopt_claim", System.nanoTime() - t0);
   }
 
   private CompletableFuture<KeyScanCursor<byte[]>> scan(ScanCursor cursor, ScanArgs args) {

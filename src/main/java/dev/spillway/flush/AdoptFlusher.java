@@ -113,14 +113,15 @@ public final class AdoptFlusher {
     long start = System.nanoTime();
     Run run = new Run();
     fence.newRun();
-    try {
+    try (AdoptPipeline pipeline = new AdoptPipeline(m, run, applier, config)) {
       List<String> leftovers = leftovers(m);
       if (!leftovers.isEmpty()) {
         run.pending.addAll(leftovers);
         applier.applyPending(m, run);
       }
-      claimer.scanAndClaim(m, run, () -> applier.applyPending(m, run));
-      applier.applyPending(m, run);
+      claimer.scanAndClaim(m, run, pipeline::offer);
+      pipeline.handOver();
+      pipeline.finishAll();
     } catch (RuntimeException e) {
       run.errors.add(Errors.rootMessage(e));
       log.warn("event=adopt_error mapping={} error=\"{}\"", m.name(), Errors.rootMessage(e));
