@@ -4,14 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.spillway.Spillway;
 import dev.spillway.SpillwayConfig;
+import dev.spillway.config.AdoptMapping;
+import dev.spillway.config.KeyRegex;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
+import io.lettuce.core.RedisClient;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -93,6 +98,67 @@ class ParallelApplyTest {
       assertThat(second.ok()).as("%s", second).isTrue();
       assertThat(second.batchesDuplicate()).as("nothing committed twice").isZero();
       assertExact("par_fail");
+    }
+  }
+
+  /**
+   * Adopt: what a run has claimed goes to PostgreSQL while it scans on, two transactions at once,
+   * and the table ends exact.
+   */
+  @Test
+  void adopt_twoTransactionsAtOnce_tableExact() {
+    String ns = env.keyPrefix() + "adoptpar:";
+    env.exec(
+        "CREATE TABLE "
+            + env.schema()
+            + ".par_pages (id bigint PRIMARY KEY, view_count bigint NOT NULL DEFAULT 0)");
+    AdoptMapping m =
+        new AdoptMapping(
+            "par-pages",
+            ns + "views:*",
+            KeyRegex.compile(Pattern.quote(ns) + "views:(?<id>[0-9]+)"),
+            AdoptMapping.Type.STRING,
+            null,
+            env.schema() + ".par_pages",
+            Map.of("id", "id"),
+            "view_count",
+            null,
+            1000);
+    RedisClient client = RedisClient.create(env.redisUri());
+    Meeting meeting = new Meeting(10);
+    try (var conn = client.connect();
+        Spillway sw =
+            Spillway.builder()
+                .config(
+                    SpillwayConfig.builder()
+                        .flushMaxCellsPerTransaction(100)
+                        .flushApplyConnections(2)
+                        .build())
+                .redisUri(env.redisUri())
+                .jdbcUrl(env.jdbcUrl())
+                .jdbcUser(env.jdbcUser())
+                .jdbcPassword(env.jdbcPassword())
+                .schema(env.schema())
+                .keyPrefix(env.keyPrefix() + "para:")
+                .flushListener(meeting)
+                .adopt(m)
+                .build()) {
+      for (int i = 0; i < CELLS; i++) {
+        conn.sync().set(ns + "views:" + i, Integer.toString(1 + i % 3));
+      }
+      FlushReport r = sw.adoptOnce(m.name());
+      assertThat(r.ok()).as("%s", r).isTrue();
+      assertThat(r.cells()).isEqualTo(CELLS);
+      assertThat(meeting.met()).as("two adopt transactions were open at once").isTrue();
+      long expected = 0;
+      for (int i = 0; i < CELLS; i++) {
+        expected += 1 + i % 3;
+      }
+      assertThat(env.queryLong("SELECT sum(view_count) FROM " + env.schema() + ".par_pages"))
+          .isEqualTo(expected);
+      assertThat(conn.sync().keys(ns + "*")).as("nothing left in Redis").isEmpty();
+    } finally {
+      client.shutdown();
     }
   }
 
