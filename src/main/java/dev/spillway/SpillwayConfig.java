@@ -94,11 +94,7 @@ public record SpillwayConfig(
   public static final int DEFAULT_MAX_CELLS_PER_TRANSACTION = 50_000;
   public static final int DEFAULT_MAX_PENDING_BATCHES_PER_STRIPE = 4;
 
-  /**
-   * Two transactions at once: on the update path one PostgreSQL backend is CPU-bound in the upsert,
-   * so a second one on another core moves more rows per second (README, "Performance"). Never more
-   * than {@code postgres.pool-size}.
-   */
+  /** Two transactions at once: a second PostgreSQL backend works on another core. */
   public static final int DEFAULT_APPLY_CONNECTIONS = 2;
 
   public SpillwayConfig {
@@ -354,10 +350,7 @@ public record SpillwayConfig(
       return this;
     }
 
-    /**
-     * {@code flush.apply-connections}: how many transactions a flush run applies at once, each on
-     * its own pooled connection (1 to {@code postgres.pool-size}; default 2).
-     */
+    /** Transactions a flush or adopt run applies at once, one pooled connection each. */
     public Builder flushApplyConnections(int v) {
       this.flushApplyConnections = v;
       return this;

@@ -6,7 +6,6 @@ import dev.spillway.metrics.SpillwayMetrics;
 import dev.spillway.redis.PipelinedReplies;
 import dev.spillway.redis.RedisErrors;
 import dev.spillway.redis.ReplicationFence;
-import dev.spillway.runtime.Closeables;
 import dev.spillway.runtime.Errors;
 import dev.spillway.runtime.RuntimeFailure;
 import dev.spillway.store.AppliedCounters;
@@ -16,20 +15,13 @@ import io.lettuce.core.api.StatefulConnection;
 import io.lettuce.core.cluster.api.async.RedisClusterAsyncCommands;
 import java.time.Duration;
 import java.time.InstantSource;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,7 +70,7 @@ public final class Flusher implements AutoCloseable {
   private final RuntimeFailure failure;
   private final BacklogApplier applier;
   private final StripeAcks acks;
-  private final int applyConnections;
+  private final ApplyLanes<Applied> lanes;
   private volatile long oldestPendingMillis;
   private volatile Consumer<AppliedCounters> onApplied;
 
@@ -104,19 +96,7 @@ public final class Flusher implements AutoCloseable {
     this.clock = clock;
     this.applier = new BacklogApplier(store, config, meters, this.listener);
     this.acks = new StripeAcks(layout, connection, redis, config, this.listener);
-    this.applyConnections = config.flushApplyConnections();
-    this.applyThreads =
-        new ThreadPoolExecutor(
-            applyConnections,
-            applyConnections,
-            30,
-            TimeUnit.SECONDS,
-            // Bounded by construction: a run hands over at most applyConnections backlogs before
-            // it waits for the oldest (flush() is synchronized), so that many slots suffice.
-            new ArrayBlockingQueue<>(applyConnections),
-            Thread.ofPlatform().name("spillway-apply-", 0).daemon().factory());
-    // Idle threads end after 30 s (a quiet flusher holds none); a run starts them again.
-    ((ThreadPoolExecutor) applyThreads).allowCoreThreadTimeOut(true);
+    this.lanes = new ApplyLanes<>("spillway-apply-", config.flushApplyConnections());
     connection.setAutoFlushCommands(false);
     meters.oldestPendingBatchAge(this, f -> f.oldestPendingMillis);
   }
@@ -159,11 +139,10 @@ public final class Flusher implements AutoCloseable {
     fence.newRun();
     claimer.newRun();
     Backlog backlog = new Backlog();
-    // One transaction's worth is applied (PostgreSQL, on the apply thread) while the next is
-    // claimed and read (Redis, on this thread): the two servers work at the same time. Each batch
-    // still goes claim, read, apply, ack, in that order; acks stay on this thread, the only one
-    // that touches the pipelined Redis connection.
-    ArrayDeque<Inflight> inflight = new ArrayDeque<>();
+    // Transactions are applied (PostgreSQL, on the apply lanes) while the next window is claimed
+    // and read (Redis, on this thread): the servers work at the same time. Each batch still goes
+    // claim, read, apply, ack, in that order; acks stay on this thread, the only one that touches
+    // the pipelined Redis connection.
     boolean healthy = true;
     int max = config.flushMaxCellsPerTransaction();
     try {
@@ -171,29 +150,29 @@ public final class Flusher implements AutoCloseable {
         window(w, Math.min(to, w + WINDOW), run, backlog);
         // A transaction's worth goes at once; a quarter of one goes early when a connection
         // would otherwise idle, so that PostgreSQL starts while Redis is still being read.
-        if (backlog.cells >= max || (backlog.cells >= max / 4 && idle(inflight))) {
-          if (inflight.size() >= applyConnections) {
-            healthy = finish(inflight.removeFirst(), run);
+        if (backlog.cells >= max || (backlog.cells >= max / 4 && lanes.idle())) {
+          if (lanes.full()) {
+            healthy = finish(lanes.awaitOldest(), run);
           }
           if (healthy) {
-            inflight.addLast(submitApply(backlog));
+            submitApply(backlog);
             backlog = new Backlog();
           }
         }
       }
       if (healthy && !backlog.pending.isEmpty()) {
-        inflight.addLast(submitApply(backlog));
+        submitApply(backlog);
       } else {
         markUnacked(backlog, Set.of(), run); // claimed and read, left for the next run
       }
-      while (!inflight.isEmpty()) {
-        healthy &= finish(inflight.removeFirst(), run);
+      while (!lanes.isEmpty()) {
+        healthy &= finish(lanes.awaitOldest(), run);
       }
     } catch (RuntimeException e) {
       // Never leave a transaction running behind our back: wait for every apply still going.
-      while (!inflight.isEmpty()) {
+      while (!lanes.isEmpty()) {
         try {
-          finish(inflight.removeFirst(), run);
+          finish(lanes.awaitOldest(), run);
         } catch (RuntimeException again) {
           run.errors.add(Errors.rootMessage(again));
         }
@@ -313,70 +292,44 @@ public final class Flusher implements AutoCloseable {
   private boolean closed;
 
   /**
-   * The apply threads: up to {@code flush.apply-connections} backlogs go to PostgreSQL at once
-   * ({@link BacklogApplier}), each in its own transaction on its own connection.
-   */
-  private final ExecutorService applyThreads;
-
-  /**
-   * Ends the apply threads, after the run in progress: close is synchronized with {@link #flush},
-   * so it waits for a run on another thread to end, and a flush asked for later is refused instead
-   * of meeting stopped apply threads. The runtime closes the flusher after its scheduler and before
-   * its connections and pool.
+   * Ends the apply lanes, after the run in progress: close is synchronized with {@link #flush}, so
+   * it waits for a run on another thread to end, and a flush asked for later is refused instead of
+   * meeting stopped lanes. The runtime closes the flusher after its scheduler and before its
+   * connections and pool.
    */
   @Override
   public synchronized void close() throws InterruptedException {
     closed = true;
-    Closeables.stop(applyThreads, 30, TimeUnit.SECONDS);
+    lanes.close();
   }
 
-  /** Whether an apply thread has nothing to do (or is done and waits for its ack). */
-  private boolean idle(ArrayDeque<Inflight> inflight) {
-    return inflight.size() < applyConnections || inflight.peekFirst().done().isDone();
-  }
-
-  /** A backlog handed to an apply thread, and what that apply counted (merged by finish). */
-  private record Inflight(Future<Set<Pending>> done, Backlog backlog, Run tally) {}
+  /** What an apply yields to its acknowledgement: the batches committed, and its own tally. */
+  private record Applied(Set<Pending> done, Backlog backlog, Run tally) {}
 
   /**
    * 3. applies a backlog in transactions of at most flush.max-cells-per-transaction cells, on an
-   * apply thread; the future yields the batches now safe to acknowledge (the rest stays pending).
-   * The apply counts into a tally of its own, so concurrent applies share no counter.
+   * apply lane; yields the batches now safe to acknowledge (the rest stays pending). The apply
+   * counts into a tally of its own, so concurrent applies share no counter.
    */
-  private Inflight submitApply(Backlog backlog) {
+  private void submitApply(Backlog backlog) {
     Run tally = new Run();
-    Future<Set<Pending>> f =
-        applyThreads.submit(
-            () -> {
-              try {
-                return applier.apply(backlog, tally);
-              } catch (Error e) {
-                failure.record(Thread.currentThread().getName(), e);
-                throw e;
-              }
-            });
-    return new Inflight(f, backlog, tally);
+    lanes.submit(
+        () -> {
+          try {
+            return new Applied(applier.apply(backlog, tally), backlog, tally);
+          } catch (Error e) {
+            failure.record(Thread.currentThread().getName(), e);
+            throw e;
+          }
+        });
   }
 
-  /** 4. waits for an apply, then acks what it committed; false when PostgreSQL failed. */
-  private boolean finish(Inflight applying, Run run) {
-    Set<Pending> done;
-    try {
-      done = applying.done().get();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while applying", e);
-    } catch (ExecutionException e) {
-      if (e.getCause() instanceof Error error) {
-        throw error; // recorded on the apply thread
-      }
-      throw e.getCause() instanceof RuntimeException r
-          ? r
-          : new IllegalStateException(e.getCause());
-    }
-    run.add(applying.tally());
-    run.applyNanos += applying.tally().applyNanos;
-    Backlog backlog = applying.backlog();
+  /** 4. acks what an apply committed; false when PostgreSQL failed. */
+  private boolean finish(Applied applied, Run run) {
+    run.add(applied.tally());
+    run.applyNanos += applied.tally().applyNanos;
+    Backlog backlog = applied.backlog();
+    Set<Pending> done = applied.done();
     long t1 = System.nanoTime();
     acks.ack(done);
     AppliedNotice.send(onApplied, backlog.contents, done);

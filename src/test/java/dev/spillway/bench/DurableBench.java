@@ -32,9 +32,9 @@ final class DurableBench {
         RedisServerProcess replica =
             RedisServerProcess.start("--replicaof", "127.0.0.1", Integer.toString(master.port()))) {
       awaitLinked(master);
-      String hot = "9. durable mode, hot keys (1k keys, " + threads + " threads)";
+      String hot = "10. durable mode, hot keys (1k keys, " + threads + " threads)";
       String cold =
-          "9. durable mode, cold keys (" + coldKeys / 1000 + "k keys, " + threads + " threads)";
+          "10. durable mode, cold keys (" + coldKeys / 1000 + "k keys, " + threads + " threads)";
       out.addAll(pair(env, master.uri(), hot, threads, d, 1_000));
       out.addAll(pair(env, master.uri(), cold, threads, d, coldKeys));
     }
