@@ -143,10 +143,12 @@ final class Ingest {
             "Redis %.0f%% of a core while it ran",
             100 * (redisCpuSeconds(env) - redis0) / ((System.nanoTime() - w0) / 1e9));
     env.reset(Env.KEYS + "rb*");
+    Double tiny = RedisBenchmarkTool.hincrbyTiny(env, keys);
+    env.reset(Env.KEYS + "rb*");
     Double oneHash = RedisBenchmarkTool.hincrby(env, keys);
     BenchResult sw =
         BenchResult.of(g, "Spillway increment() to Redis-acknowledged", spillway, "events/s");
-    if (limit != null && oneHash != null) {
+    if (limit != null && oneHash != null && tiny != null) {
       BenchResult limitR =
           BenchResult.of(g, RedisBenchmarkTool.STRIPED + " (Redis limit)", limit, "events/s");
       BenchResult oneR =
@@ -154,6 +156,11 @@ final class Ingest {
               g, RedisBenchmarkTool.ONE_HASH + " (earlier reference)", oneHash, "events/s");
       out.add(sw.against(limitR, ">= 0.7x").note(cpu));
       limitR = limitR.note(limitCpu);
+      BenchResult tinyR =
+          BenchResult.of(g, RedisBenchmarkTool.TINY + " (cheapest layout)", tiny, "events/s");
+      out.add(
+          BenchResult.of(g, "Spillway vs one-field hashes", spillway, "events/s")
+              .against(tinyR, null));
       out.add(
           BenchResult.of(g, "Spillway vs the earlier reference", spillway, "events/s")
               .against(oneR, null));
@@ -162,6 +169,7 @@ final class Ingest {
               .against(pipeR, null));
       out.add(pipeR);
       out.add(limitR);
+      out.add(tinyR);
       out.add(oneR);
     } else {
       out.add(

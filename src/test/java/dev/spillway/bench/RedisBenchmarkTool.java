@@ -14,6 +14,10 @@ final class RedisBenchmarkTool {
   static final String STRIPED =
       "redis-benchmark -P 64 (default 50 clients) HINCRBY over 4096 small hashes, random fields";
 
+  /** The cheapest HINCRBY Redis serves: one field in each of many tiny hashes. */
+  static final String TINY =
+      "redis-benchmark -P 64 (default 50 clients) HINCRBY over 1M one-field hashes";
+
   /** The earlier reference: 4 clients and one huge hash. */
   static final String ONE_HASH = "redis-benchmark -P 64 -c 4 HINCRBY on one hash";
 
@@ -29,6 +33,18 @@ final class RedisBenchmarkTool {
         List.of("-P", "64", "-n", "5000000", "-r", String.valueOf(stripes)),
         Env.KEYS + "rb:{__rand_int__}:live",
         "f:__rand_int__");
+  }
+
+  /**
+   * Requests/s of pipelined (-P 64) HINCRBY with the default 50 clients into {@code keys} random
+   * hashes of one field each: no field to look up in a hash, the cheapest layout for Redis.
+   */
+  static Double hincrbyTiny(Env env, int keys) throws Exception {
+    return run(
+        env,
+        List.of("-P", "64", "-n", "5000000", "-r", String.valueOf(keys)),
+        Env.KEYS + "rbt:__rand_int__",
+        "f");
   }
 
   /** Requests/s of pipelined (-P 64) HINCRBY, 4 clients, {@code keys} random fields of one hash. */
