@@ -160,6 +160,9 @@ public final class Flusher implements AutoCloseable {
           }
         }
       }
+      if (healthy && !backlog.pending.isEmpty() && lanes.full()) {
+        healthy = finish(lanes.awaitOldest(), run); // the tail waits for a lane like the rest
+      }
       if (healthy && !backlog.pending.isEmpty()) {
         submitApply(backlog);
       } else {

@@ -54,6 +54,42 @@ class ParallelApplyTest {
     }
   }
 
+  /**
+   * The run's last backlog arrives while both lanes are still busy (their transactions wait in
+   * beforeCommit): it waits for a lane like every other backlog, and the run moves everything.
+   * Three windows of ~1,000 cells, a transaction's worth of 2,000: the first two windows go early
+   * to idle lanes, the third is the tail.
+   */
+  @Test
+  void tailArrivesWhileBothLanesAreBusy_waitsForOne() {
+    AtomicInteger transactions = new AtomicInteger();
+    FlushListener slow =
+        new FlushListener() {
+          @Override
+          public void beforeCommit(Set<String> applied) {
+            if (transactions.incrementAndGet() <= 2) {
+              try {
+                Thread.sleep(1_000); // both lanes busy while the flushing thread reads on
+              } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+              }
+            }
+          }
+        };
+    try (Spillway sw = spillway("part:", 2, 768, 2_000, slow)) {
+      int cells = 3_000;
+      for (int i = 0; i < cells; i++) {
+        sw.counters().increment("par_tail", "k" + i);
+      }
+      sw.counters().flush();
+      FlushReport r = sw.flushOnce();
+      assertThat(r.ok()).as("%s", r).isTrue();
+      assertThat(r.cells()).isEqualTo(cells);
+      assertThat(transactions.get()).as("transactions").isEqualTo(3);
+      assertThat(total("par_tail")).isEqualTo(cells);
+    }
+  }
+
   @Test
   void oneConnection_transactionsOneAfterAnother() {
     Meeting meeting = new Meeting(1);
@@ -182,10 +218,16 @@ class ParallelApplyTest {
   }
 
   private Spillway spillway(String prefix, int connections, FlushListener listener) {
+    // A window of 256 stripes holds ~1,000 cells: one transaction each.
+    return spillway(prefix, connections, STRIPES, 500, listener);
+  }
+
+  private Spillway spillway(
+      String prefix, int connections, int stripes, int maxCells, FlushListener listener) {
     return Spillway.builder()
         .config(
             SpillwayConfig.builder()
-                .flushMaxCellsPerTransaction(500) // a window holds ~1,000 cells: one each
+                .flushMaxCellsPerTransaction(maxCells)
                 .flushApplyConnections(connections)
                 .build())
         .redisUri(env.redisUri())
@@ -194,7 +236,7 @@ class ParallelApplyTest {
         .jdbcPassword(env.jdbcPassword())
         .schema(env.schema())
         .keyPrefix(env.keyPrefix() + prefix)
-        .stripes(STRIPES)
+        .stripes(stripes)
         .flushListener(listener)
         .build();
   }
