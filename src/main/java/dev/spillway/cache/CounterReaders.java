@@ -1,7 +1,6 @@
 package dev.spillway.cache;
 
 import dev.spillway.config.CacheSettings;
-import io.lettuce.core.SetArgs;
 import java.time.Duration;
 
 /**
@@ -18,8 +17,11 @@ import java.time.Duration;
  * transaction committed. Either it finds the key and invalidates as before, or the reader set it
  * later, and then that reader's load ran after the commit and read the new total.
  *
- * <p>When Redis does not answer, a reader tries again on its next read, and a flush invalidates (it
- * cannot tell whether anyone reads).
+ * <p>The key's TTL only ever grows (a runtime with shorter TTLs cannot cut short the life another
+ * counts on). When Redis does not confirm the key, the reader caches nothing: it reads PostgreSQL
+ * directly and tries again on its next read. A flush that cannot check invalidates as before. Not
+ * covered: the key lost with an unreplicated write in a Redis failover, or evicted; what was cached
+ * meanwhile is then stale for at most its TTL, as after a lost bus message.
  */
 final class CounterReaders {
   private final L2 l2;
@@ -47,16 +49,22 @@ final class CounterReaders {
     return key;
   }
 
-  /** Before a cached counter read: says "a reader is here", at most once per refresh interval. */
-  void reading() {
+  /**
+   * Before a cached counter read: says "a reader is here", at most once per refresh interval. True
+   * when the key is known to outlive whatever this read caches; false when Redis did not confirm
+   * it, and then the read must not cache.
+   */
+  boolean reading() {
     long now = System.nanoTime();
     if (everSet && now - lastSetNanos < refreshNanos) {
-      return;
+      return true;
     }
-    if (l2.available() && l2.set(key, L2.bytes("1"), SetArgs.Builder.px(lifeMillis))) {
+    if (l2.available() && l2.extend(key, lifeMillis)) {
       lastSetNanos = now;
       everSet = true;
+      return true;
     }
+    return false;
   }
 
   /** After a flush committed: false only when Redis says that no runtime reads cached counters. */

@@ -7,10 +7,12 @@ import java.util.function.ToLongBiFunction;
 final class DefaultCachedCounters implements CachedCounters {
   private final CacheAside<String, Long> cache;
   private final CounterReaders readers;
+  private final ToLongBiFunction<String, String> flushedTotal;
 
   DefaultCachedCounters(CacheRuntime runtime, ToLongBiFunction<String, String> flushedTotal) {
     var s = runtime.settings();
     this.readers = runtime.counterReaders();
+    this.flushedTotal = flushedTotal;
     this.cache =
         runtime
             .builder(CacheRuntime.COUNTERS_CACHE, String.class, Long.class)
@@ -48,8 +50,11 @@ final class DefaultCachedCounters implements CachedCounters {
   public long get(String counter, String key) {
     CounterNames.checkCounter(counter);
     CounterNames.checkKey(key);
-    readers.reading(); // before anything is loaded: flushes then invalidate what this caches
-    Long v = cache.get(key(counter, key));
+    if (!readers.reading()) {
+      // Redis did not confirm that flushes will tell this runtime: read, cache nothing.
+      return flushedTotal.applyAsLong(counter, key);
+    }
+    Long v = cache.get(key(counter, key)); // flushes now invalidate whatever this caches
     return v == null ? 0 : v;
   }
 

@@ -49,9 +49,20 @@ final class L2 {
     return await(redis.get(key), v -> v == null ? Absent.ABSENT : v);
   }
 
-  /** SET with {@code args}; false when Redis failed or did not set it. */
-  boolean set(String key, byte[] value, io.lettuce.core.SetArgs args) {
-    return "OK".equals(await(redis.set(key, value, args), r -> r));
+  /**
+   * Makes {@code key} live at least {@code pxMillis} from now (never shortens it); false when Redis
+   * failed.
+   */
+  boolean extend(String key, long pxMillis) {
+    Long r =
+        await(
+            L2Scripts.EXTEND.evalsha(
+                redis,
+                ScriptOutputType.INTEGER,
+                new String[] {key},
+                bytes(Long.toString(pxMillis))),
+            (Long v) -> v);
+    return r != null;
   }
 
   /** Marker for "Redis answered: no such key" (null means Redis did not answer). */

@@ -32,6 +32,20 @@ final class L2Scripts {
           """);
 
   /**
+   * Sets a marker key whose TTL only ever grows: another runtime with a shorter lifetime must not
+   * cut short the life a longer-lived reader counts on. Returns 1.
+   */
+  static final LuaScript EXTEND =
+      new LuaScript(
+          "extend",
+          """
+          if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+            redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+          end
+          return 1
+          """);
+
+  /**
    * Writes the envelope only if the key's generation is still the snapshot (no invalidation since
    * the load began), then releases the lease if it is still ours. Returns 1 if written.
    */

@@ -121,7 +121,8 @@ final class AdoptApplier {
   }
 
   /** What one transaction did: its own tally (merged by {@link #ack}) and the batches committed. */
-  record Applied(AdoptFlusher.Run tally, Set<String> done, boolean healthy) {}
+  record Applied(
+      AdoptFlusher.Run tally, Set<String> done, boolean healthy, RuntimeException error) {}
 
   /**
    * Applies the batches read in one transaction ({@link AdoptStore#apply}). No Redis call: this
@@ -131,7 +132,7 @@ final class AdoptApplier {
     AdoptFlusher.Run tally = new AdoptFlusher.Run();
     Set<String> done = new LinkedHashSet<>();
     if (r.batches().isEmpty()) {
-      return new Applied(tally, done, true);
+      return new Applied(tally, done, true, null);
     }
     long t1 = System.nanoTime();
     boolean healthy = true;
@@ -157,9 +158,13 @@ final class AdoptApplier {
           m.name(),
           r.batches().size(),
           Errors.rootMessage(e));
+    } catch (RuntimeException e) {
+      // Not PostgreSQL refusing: a listener, a bug. The tally still reaches the run; nothing of
+      // these batches is acknowledged (a committed one is a duplicate for the next run).
+      return new Applied(tally, Set.of(), false, e);
     }
     meters.phases().record("adopt_apply", System.nanoTime() - t1);
-    return new Applied(tally, done, healthy);
+    return new Applied(tally, done, healthy, null);
   }
 
   /**
@@ -168,6 +173,9 @@ final class AdoptApplier {
    */
   boolean ack(AdoptMapping m, Read r, Applied a, AdoptFlusher.Run run) {
     run.add(a.tally());
+    if (a.error() != null) {
+      throw a.error();
+    }
     long t2 = System.nanoTime();
     ack(m, a.done());
     ackUnread(m, r.unread(), run);

@@ -4,10 +4,12 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Callbacks at the step boundaries of a flush run, on the flushing thread. For observability and
- * for the crash tests, which halt the JVM at each boundary to prove that a fresh flusher recovers
- * exactly. A listener that throws aborts the run at that point, which is safe by design: every
- * state between two steps is one a crash can leave.
+ * Callbacks at the step boundaries of a flush run. {@code afterClaim} and {@code afterAck} run on
+ * the flushing thread; {@code beforeCommit} and {@code afterCommit} on the apply lanes, up to
+ * {@code flush.apply-connections} at once, so an implementation must be thread-safe. For
+ * observability and for the crash tests, which halt the JVM at each boundary to prove that a fresh
+ * flusher recovers exactly. A listener that throws aborts the run at that point, which is safe by
+ * design: every state between two steps is one a crash can leave.
  */
 public interface FlushListener {
   FlushListener NONE = new FlushListener() {};

@@ -307,7 +307,7 @@ public final class Flusher implements AutoCloseable {
   }
 
   /** What an apply yields to its acknowledgement: the batches committed, and its own tally. */
-  private record Applied(Set<Pending> done, Backlog backlog, Run tally) {}
+  private record Applied(Set<Pending> done, Backlog backlog, Run tally, RuntimeException error) {}
 
   /**
    * 3. applies a backlog in transactions of at most flush.max-cells-per-transaction cells, on an
@@ -319,7 +319,11 @@ public final class Flusher implements AutoCloseable {
     lanes.submit(
         () -> {
           try {
-            return new Applied(applier.apply(backlog, tally), backlog, tally);
+            return new Applied(applier.apply(backlog, tally), backlog, tally, null);
+          } catch (RuntimeException e) {
+            // Not PostgreSQL refusing (that is counted as failed): a listener, a bug. What the
+            // tally counted still reaches the run; nothing of this backlog is acknowledged.
+            return new Applied(Set.of(), backlog, tally, e);
           } catch (Error e) {
             failure.record(Thread.currentThread().getName(), e);
             throw e;
@@ -332,6 +336,10 @@ public final class Flusher implements AutoCloseable {
     run.add(applied.tally());
     run.applyNanos += applied.tally().applyNanos;
     Backlog backlog = applied.backlog();
+    if (applied.error() != null) {
+      markUnacked(backlog, Set.of(), run);
+      throw applied.error();
+    }
     Set<Pending> done = applied.done();
     long t1 = System.nanoTime();
     acks.ack(done);

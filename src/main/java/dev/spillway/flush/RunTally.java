@@ -13,9 +13,9 @@ import java.util.List;
  * batches claimed, applied, duplicate and failed, cells, rows and dead letters, and the errors met,
  * turned into a {@link FlushReport} at the end. Each flusher extends it with what is its own.
  *
- * <p>A native run's counters are written by the flushing thread and the apply thread in turn (a
- * future's hand-over orders them); the errors list takes writes from both at once, so it is
- * synchronized.
+ * <p>Each apply counts into a tally of its own on its lane; the run's thread adds it to the run's
+ * ({@link #add}) when it takes the apply's result, so no counter is written by two threads. The
+ * errors list is synchronized all the same.
  */
 class RunTally {
   int claimed;

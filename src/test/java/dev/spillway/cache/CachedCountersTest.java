@@ -5,11 +5,16 @@ import static org.awaitility.Awaitility.await;
 
 import dev.spillway.Spillway;
 import dev.spillway.config.CacheSettings;
+import dev.spillway.testing.RedisServerProcess;
 import dev.spillway.testing.ServicesExtension;
 import dev.spillway.testing.TestEnv;
+import io.lettuce.core.AclSetuserArgs;
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.protocol.CommandType;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -22,6 +27,17 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(ServicesExtension.class)
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class CachedCountersTest {
+
+  /** Every test starts with no reader marker (the tests share one cache prefix). */
+  @BeforeEach
+  void noReaderYet(TestEnv env) {
+    RedisClient client = RedisClient.create(env.redisUri());
+    try (var conn = client.connect()) {
+      conn.sync().del(CacheFixtures.cachePrefix(env) + "readers:spillway.counters");
+    } finally {
+      client.shutdown();
+    }
+  }
 
   @Test
   void cached_flushInvalidates_everyInstanceSeesFlushedTotal(TestEnv env) {
@@ -154,6 +170,92 @@ class CachedCountersTest {
       sw.counters().flush();
       sw.flushOnce();
       await().atMost(Duration.ofSeconds(5)).until(() -> skipped(sw) == 1);
+    }
+  }
+
+  /**
+   * A runtime with a shorter entry lifetime refreshing the marker never shortens the life another
+   * runtime's entries count on: the TTL only grows.
+   */
+  @Test
+  void readerMarker_ttlOnlyGrows(TestEnv env) {
+    CacheSettings longLived =
+        CacheFixtures.EXACT.toBuilder()
+            .countersTtl(Duration.ofMinutes(1))
+            .l1Ttl(Duration.ofMinutes(1))
+            .build();
+    CacheSettings shortLived =
+        CacheFixtures.EXACT.toBuilder()
+            .countersTtl(Duration.ofMillis(100))
+            .l1Ttl(Duration.ofMillis(100))
+            .leaseTime(Duration.ofSeconds(1))
+            .leaseWait(Duration.ofMillis(500))
+            .maxLoadTime(Duration.ofSeconds(1))
+            .build();
+    String marker = CacheFixtures.cachePrefix(env) + "readers:spillway.counters";
+    RedisClient client = RedisClient.create(env.redisUri());
+    try (var conn = client.connect();
+        Spillway a = CacheFixtures.runtime(env, longLived);
+        Spillway b = CacheFixtures.runtime(env, shortLived)) {
+      a.cachedCounters().get("ttl", "k");
+      long afterLong = conn.sync().pttl(marker);
+      assertThat(afterLong).as("3 x (66 s + max-load-time)").isGreaterThan(180_000);
+      b.cachedCounters().get("ttl", "k");
+      assertThat(conn.sync().pttl(marker))
+          .as("after the short-lived reader")
+          .isGreaterThan(170_000);
+    } finally {
+      client.shutdown();
+    }
+  }
+
+  /**
+   * A reader that Redis does not confirm as a reader (here its Redis user may not run scripts, so
+   * the marker's script and the cache's lease are refused while plain reads and the bus work)
+   * caches nothing: it reads PostgreSQL. A flush then finds no marker and sends nothing, and the
+   * reader still sees it at once. Had it cached the total loaded meanwhile in its L1, it would have
+   * kept the old total for the whole TTL.
+   */
+  @Test
+  void readerNotConfirmed_cachesNothing_seesTheNextFlush(TestEnv env) {
+    CacheSettings s =
+        CacheFixtures.EXACT.toBuilder()
+            .countersTtl(Duration.ofMinutes(1))
+            .l1Ttl(Duration.ofMinutes(1))
+            .build();
+    RedisClient client = null;
+    try (RedisServerProcess redis = RedisServerProcess.start()) {
+      client = RedisClient.create(redis.uri());
+      try (var conn = client.connect()) {
+        conn.sync()
+            .aclSetuser(
+                "noscripts",
+                AclSetuserArgs.Builder.on()
+                    .addPassword("pw")
+                    .allKeys()
+                    .allChannels()
+                    .allCommands()
+                    .removeCommand(CommandType.EVALSHA)
+                    .removeCommand(CommandType.EVAL));
+      }
+      String limited = "redis://noscripts:pw@127.0.0.1:" + redis.port();
+      try (Spillway writer = CacheFixtures.runtime(env, redis.uri(), s);
+          Spillway reader = CacheFixtures.runtime(env, limited, s)) {
+        assertThat(reader.cachedCounters().get("refused", "k")).isZero();
+        writer.counters().increment("refused", "k", 5);
+        writer.counters().flush();
+        assertThat(writer.flushOnce().cells()).isEqualTo(1);
+        assertThat(CacheFixtures.keys(redis.uri(), CacheFixtures.cachePrefix(env) + "readers:*"))
+            .as("no marker: the reader was never confirmed")
+            .isEmpty();
+        assertThat(reader.cachedCounters().get("refused", "k"))
+            .as("no stale cached 0")
+            .isEqualTo(5);
+      }
+    } finally {
+      if (client != null) {
+        client.shutdown();
+      }
     }
   }
 
