@@ -98,22 +98,44 @@ public final class FlushScripts {
           end
           local types = {}
           local moved = 0
+          local fields = {}
+          local gone = {}
           for i = 3, #KEYS do
             local k = KEYS[i]
-            local t = redis.call('TYPE', k)['ok']
-            if t == ARGV[2] and t == 'string' then
-              redis.call('HSET', KEYS[1], 's|' .. k, redis.call('GET', k))
-              redis.call('DEL', k)
-              moved = moved + 1
-            elseif t == ARGV[2] and t == 'hash' then
-              local all = redis.call('HGETALL', k)
-              for j = 1, #all, 2 do
-                redis.call('HSET', KEYS[1], 'h|' .. #k .. '|' .. k .. all[j], all[j + 1])
+            local t
+            if ARGV[2] == 'string' then
+              -- One call for the common case; only a key of another type is asked its type.
+              local v = redis.pcall('GETDEL', k)
+              if type(v) == 'string' then
+                t = 'string'
+                fields[#fields + 1] = 's|' .. k
+                fields[#fields + 1] = v
+                moved = moved + 1
+              elseif v == false then
+                t = 'none'
+              else
+                t = redis.call('TYPE', k)['ok']
               end
-              redis.call('DEL', k)
-              moved = moved + 1
+            else
+              t = redis.call('TYPE', k)['ok']
+              if t == 'hash' then
+                local all = redis.call('HGETALL', k)
+                for j = 1, #all, 2 do
+                  fields[#fields + 1] = 'h|' .. #k .. '|' .. k .. all[j]
+                  fields[#fields + 1] = all[j + 1]
+                end
+                gone[#gone + 1] = k
+                moved = moved + 1
+              end
             end
             types[#types + 1] = t
+          end
+          -- Written in bulk, a thousand arguments a call (Lua's stack bounds unpack).
+          for j = 1, #fields, 1000 do
+            redis.call('HSET', KEYS[1], unpack(fields, j, math.min(j + 999, #fields)))
+          end
+          for j = 1, #gone, 1000 do
+            redis.call('DEL', unpack(gone, j, math.min(j + 999, #gone)))
           end
           if moved > 0 then redis.call('SADD', KEYS[2], ARGV[1]) end
           return types
