@@ -28,12 +28,23 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class CachedCountersTest {
 
+  /** Entries that live a minute: within a test only an invalidation can refresh a value. */
+  private static final CacheSettings MINUTE =
+      CacheFixtures.EXACT.toBuilder()
+          .countersTtl(Duration.ofMinutes(1))
+          .l1Ttl(Duration.ofMinutes(1))
+          .build();
+
+  private static String marker(TestEnv env) {
+    return CacheFixtures.cachePrefix(env) + "readers:spillway.counters";
+  }
+
   /** Every test starts with no reader marker (the tests share one cache prefix). */
   @BeforeEach
   void noReaderYet(TestEnv env) {
     RedisClient client = RedisClient.create(env.redisUri());
     try (var conn = client.connect()) {
-      conn.sync().del(CacheFixtures.cachePrefix(env) + "readers:spillway.counters");
+      conn.sync().del(marker(env));
     } finally {
       client.shutdown();
     }
@@ -41,11 +52,7 @@ class CachedCountersTest {
 
   @Test
   void cached_flushInvalidates_everyInstanceSeesFlushedTotal(TestEnv env) {
-    CacheSettings s =
-        CacheFixtures.EXACT.toBuilder()
-            .countersTtl(Duration.ofMinutes(1))
-            .l1Ttl(Duration.ofMinutes(1))
-            .build();
+    CacheSettings s = MINUTE;
     try (Spillway a = CacheFixtures.runtime(env, s);
         Spillway b = CacheFixtures.runtime(env, s)) {
       assertThat(b.cachedCounters().get("page_views", "42")).isZero(); // nothing flushed yet
@@ -116,7 +123,7 @@ class CachedCountersTest {
   void flush_withNoCachedCounterReader_sendsNoInvalidation(TestEnv env) {
     try (Spillway writer = CacheFixtures.runtime(env, CacheFixtures.EXACT);
         Spillway reader = CacheFixtures.runtime(env, CacheFixtures.EXACT)) {
-      String marker = CacheFixtures.cachePrefix(env) + "readers:spillway.counters";
+      String marker = marker(env);
       assertThat(CacheFixtures.keys(env.redisUri(), marker)).as("nobody read yet").isEmpty();
       for (int i = 0; i < 300; i++) {
         writer.counters().increment("unread", "k" + i);
@@ -158,7 +165,7 @@ class CachedCountersTest {
             .maxLoadTime(Duration.ofSeconds(1))
             .build();
     try (Spillway sw = CacheFixtures.runtime(env, s)) {
-      String marker = CacheFixtures.cachePrefix(env) + "readers:spillway.counters";
+      String marker = marker(env);
       assertThat(sw.cachedCounters().get("gone", "k")).isZero();
       assertThat(CacheFixtures.keys(env.redisUri(), marker)).hasSize(1);
       // Lives 3 x (100 ms + 10 % jitter + 1 s of load time) = 3.33 s.
@@ -179,11 +186,7 @@ class CachedCountersTest {
    */
   @Test
   void readerMarker_ttlOnlyGrows(TestEnv env) {
-    CacheSettings longLived =
-        CacheFixtures.EXACT.toBuilder()
-            .countersTtl(Duration.ofMinutes(1))
-            .l1Ttl(Duration.ofMinutes(1))
-            .build();
+    CacheSettings longLived = MINUTE;
     CacheSettings shortLived =
         CacheFixtures.EXACT.toBuilder()
             .countersTtl(Duration.ofMillis(100))
@@ -192,7 +195,7 @@ class CachedCountersTest {
             .leaseWait(Duration.ofMillis(500))
             .maxLoadTime(Duration.ofSeconds(1))
             .build();
-    String marker = CacheFixtures.cachePrefix(env) + "readers:spillway.counters";
+    String marker = marker(env);
     RedisClient client = RedisClient.create(env.redisUri());
     try (var conn = client.connect();
         Spillway a = CacheFixtures.runtime(env, longLived);
@@ -218,11 +221,7 @@ class CachedCountersTest {
    */
   @Test
   void readerNotConfirmed_cachesNothing_seesTheNextFlush(TestEnv env) {
-    CacheSettings s =
-        CacheFixtures.EXACT.toBuilder()
-            .countersTtl(Duration.ofMinutes(1))
-            .l1Ttl(Duration.ofMinutes(1))
-            .build();
+    CacheSettings s = MINUTE;
     RedisClient client = null;
     try (RedisServerProcess redis = RedisServerProcess.start()) {
       client = RedisClient.create(redis.uri());
