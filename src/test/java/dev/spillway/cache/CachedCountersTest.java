@@ -35,6 +35,16 @@ class CachedCountersTest {
           .l1Ttl(Duration.ofMinutes(1))
           .build();
 
+  /** Entries that live 100 ms, loads bounded by a second: a reader marker of 3.33 s. */
+  private static final CacheSettings BRIEF =
+      CacheFixtures.EXACT.toBuilder()
+          .countersTtl(Duration.ofMillis(100))
+          .l1Ttl(Duration.ofMillis(100))
+          .leaseTime(Duration.ofSeconds(1))
+          .leaseWait(Duration.ofMillis(500))
+          .maxLoadTime(Duration.ofSeconds(1))
+          .build();
+
   private static String marker(TestEnv env) {
     return CacheFixtures.cachePrefix(env) + "readers:spillway.counters";
   }
@@ -156,14 +166,7 @@ class CachedCountersTest {
    */
   @Test
   void readerMarker_expiresAfterTheReaderStops(TestEnv env) {
-    CacheSettings s =
-        CacheFixtures.EXACT.toBuilder()
-            .countersTtl(Duration.ofMillis(100))
-            .l1Ttl(Duration.ofMillis(100))
-            .leaseTime(Duration.ofSeconds(1))
-            .leaseWait(Duration.ofMillis(500))
-            .maxLoadTime(Duration.ofSeconds(1))
-            .build();
+    CacheSettings s = BRIEF;
     try (Spillway sw = CacheFixtures.runtime(env, s)) {
       String marker = marker(env);
       assertThat(sw.cachedCounters().get("gone", "k")).isZero();
@@ -187,14 +190,7 @@ class CachedCountersTest {
   @Test
   void readerMarker_ttlOnlyGrows(TestEnv env) {
     CacheSettings longLived = MINUTE;
-    CacheSettings shortLived =
-        CacheFixtures.EXACT.toBuilder()
-            .countersTtl(Duration.ofMillis(100))
-            .l1Ttl(Duration.ofMillis(100))
-            .leaseTime(Duration.ofSeconds(1))
-            .leaseWait(Duration.ofMillis(500))
-            .maxLoadTime(Duration.ofSeconds(1))
-            .build();
+    CacheSettings shortLived = BRIEF;
     String marker = marker(env);
     RedisClient client = RedisClient.create(env.redisUri());
     try (var conn = client.connect();
