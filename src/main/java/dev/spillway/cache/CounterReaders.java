@@ -44,11 +44,6 @@ final class CounterReaders {
     this.lifeMillis = entry.multipliedBy(3).toMillis();
   }
 
-  /** The Redis key, for tests and docs. */
-  String key() {
-    return key;
-  }
-
   /**
    * Before a cached counter read: says "a reader is here", at most once per refresh interval. True
    * when the key is known to outlive whatever this read caches; false when Redis did not confirm

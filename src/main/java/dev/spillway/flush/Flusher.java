@@ -151,20 +151,12 @@ public final class Flusher implements AutoCloseable {
         // A transaction's worth goes at once; a quarter of one goes early when a connection
         // would otherwise idle, so that PostgreSQL starts while Redis is still being read.
         if (backlog.cells >= max || (backlog.cells >= max / 4 && lanes.idle())) {
-          if (lanes.full()) {
-            healthy = finish(lanes.awaitOldest(), run);
-          }
-          if (healthy) {
-            submitApply(backlog);
-            backlog = new Backlog();
-          }
+          healthy = handOver(backlog, run);
+          backlog = new Backlog();
         }
       }
-      if (healthy && !backlog.pending.isEmpty() && lanes.full()) {
-        healthy = finish(lanes.awaitOldest(), run); // the tail waits for a lane like the rest
-      }
       if (healthy && !backlog.pending.isEmpty()) {
-        submitApply(backlog);
+        healthy = handOver(backlog, run); // the tail waits for a lane like the rest
       } else {
         markUnacked(backlog, Set.of(), run); // claimed and read, left for the next run
       }
@@ -304,6 +296,20 @@ public final class Flusher implements AutoCloseable {
   public synchronized void close() throws InterruptedException {
     closed = true;
     lanes.close();
+  }
+
+  /**
+   * Hands {@code backlog} to a lane, first waiting for (and acknowledging) the oldest apply when
+   * every lane is taken. False when that apply failed: the backlog is then not applied and stays
+   * claimed for the next run.
+   */
+  private boolean handOver(Backlog backlog, Run run) {
+    if (lanes.full() && !finish(lanes.awaitOldest(), run)) {
+      markUnacked(backlog, Set.of(), run);
+      return false;
+    }
+    submitApply(backlog);
+    return true;
   }
 
   /** What an apply yields to its acknowledgement: the batches committed, and its own tally. */

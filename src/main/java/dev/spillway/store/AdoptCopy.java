@@ -12,8 +12,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import org.postgresql.PGConnection;
-import org.postgresql.copy.CopyIn;
 
 /**
  * The set-based path for table-mode adopt mappings, the same as native counters take ({@link
@@ -75,26 +73,16 @@ final class AdoptCopy {
               + IN.substring(8)
               + " (k text[], d bigint) ON COMMIT DELETE ROWS; SET LOCAL work_mem = '64MB'");
     }
-    CopyIn in =
-        c.unwrap(PGConnection.class)
-            .getCopyAPI()
-            .copyIn("COPY " + IN + " FROM STDIN (FORMAT binary)");
-    try {
-      CopyBuffer buf = new CopyBuffer(in);
-      buf.header();
-      for (Map.Entry<List<String>, long[]> e : rows.entrySet()) {
-        buf.fields(2);
-        buf.textArray(e.getKey());
-        buf.int8(e.getValue()[0]);
-      }
-      buf.trailer();
-      buf.flush();
-      in.endCopy();
-    } finally {
-      if (in.isActive()) {
-        in.cancelCopy();
-      }
-    }
+    CopyBuffer.copy(
+        c,
+        IN,
+        buf -> {
+          for (Map.Entry<List<String>, long[]> e : rows.entrySet()) {
+            buf.fields(2);
+            buf.textArray(e.getKey());
+            buf.int8(e.getValue()[0]);
+          }
+        });
     try (PreparedStatement ps = c.prepareStatement(sql)) {
       return ps.executeUpdate();
     }
@@ -143,13 +131,6 @@ final class AdoptCopy {
         + " u"
         + " ORDER BY "
         + String.join(", ", order)
-        + " ON CONFLICT ("
-        + String.join(", ", cols)
-        + ") DO UPDATE SET "
-        + v
-        + " = t."
-        + v
-        + " + EXCLUDED."
-        + v;
+        + AdoptSql.addOnConflict(cols, v);
   }
 }

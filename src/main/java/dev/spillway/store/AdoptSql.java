@@ -47,15 +47,26 @@ final class AdoptSql {
             + v
             + ") VALUES ("
             + "?, ".repeat(cols.size())
-            + "?) ON CONFLICT ("
-            + String.join(", ", cols)
-            + ") DO UPDATE SET "
-            + v
-            + " = t."
-            + v
-            + " + EXCLUDED."
-            + v;
+            + "?)"
+            + addOnConflict(cols, v);
     return new Statement(sql, params);
+  }
+
+  /**
+   * The table-mode upsert's tail, for the row-by-row and the set-based statement alike: {@code ON
+   * CONFLICT (<key columns>) DO UPDATE SET <v> = t.<v> + EXCLUDED.<v>} (the table is aliased {@code
+   * t}; the columns are quoted already).
+   */
+  static String addOnConflict(List<String> quotedKeyColumns, String quotedValueColumn) {
+    String v = quotedValueColumn;
+    return " ON CONFLICT ("
+        + String.join(", ", quotedKeyColumns)
+        + ") DO UPDATE SET "
+        + v
+        + " = t."
+        + v
+        + " + EXCLUDED."
+        + v;
   }
 
   static String quoteQualified(String table) {

@@ -1,8 +1,10 @@
 package dev.spillway.store;
 
 import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
 import java.sql.SQLException;
 import java.util.List;
+import org.postgresql.PGConnection;
 import org.postgresql.copy.CopyIn;
 
 /**
@@ -21,6 +23,36 @@ final class CopyBuffer {
 
   CopyBuffer(CopyIn in) {
     this.in = in;
+  }
+
+  /** Writes the tuples of one binary COPY. */
+  @FunctionalInterface
+  interface Tuples {
+    void write(CopyBuffer buf) throws SQLException;
+  }
+
+  /**
+   * Runs {@code COPY <table> FROM STDIN (FORMAT binary)} on {@code c}: the header, what {@code
+   * tuples} writes, the trailer; a COPY that fails midway is cancelled, so the connection stays
+   * usable for the rollback.
+   */
+  static void copy(Connection c, String table, Tuples tuples) throws SQLException {
+    CopyIn in =
+        c.unwrap(PGConnection.class)
+            .getCopyAPI()
+            .copyIn("COPY " + table + " FROM STDIN (FORMAT binary)");
+    try {
+      CopyBuffer buf = new CopyBuffer(in);
+      buf.header();
+      tuples.write(buf);
+      buf.trailer();
+      buf.flush();
+      in.endCopy();
+    } finally {
+      if (in.isActive()) {
+        in.cancelCopy();
+      }
+    }
   }
 
   void header() throws SQLException {

@@ -6,8 +6,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Savepoint;
 import java.sql.Statement;
-import org.postgresql.PGConnection;
-import org.postgresql.copy.CopyIn;
 
 /**
  * Writes a transaction's {@link CellColumns} the way PostgreSQL takes rows fastest: binary {@code
@@ -112,42 +110,29 @@ final class CopyUpsert {
   /** Ships the rows (binary COPY); returns the nanoseconds spent, for the phase breakdown. */
   long ship(Connection c, CellColumns rows) throws SQLException {
     long t0 = System.nanoTime();
-    CopyIn in =
-        c.unwrap(PGConnection.class)
-            .getCopyAPI()
-            .copyIn(
-                "COPY "
-                    + (rows.buckets() ? BUCKETS_IN : TOTALS_IN)
-                    + " FROM STDIN (FORMAT binary)");
-    try {
-      CopyBuffer buf = new CopyBuffer(in);
-      buf.header();
-      int n = rows.size();
-      if (rows.buckets()) {
-        for (int i = 0; i < n; i++) {
-          buf.fields(5);
-          buf.text(rows.counter(i));
-          buf.text(rows.key(i));
-          buf.oneByte((byte) rows.granularity(i));
-          buf.int8(rows.startSeconds(i) * 1_000_000L - PG_EPOCH_MICROS);
-          buf.int8(rows.sum(i));
-        }
-      } else {
-        for (int i = 0; i < n; i++) {
-          buf.fields(3);
-          buf.text(rows.counter(i));
-          buf.text(rows.key(i));
-          buf.int8(rows.sum(i));
-        }
-      }
-      buf.trailer();
-      buf.flush();
-      in.endCopy();
-    } finally {
-      if (in.isActive()) {
-        in.cancelCopy();
-      }
-    }
+    CopyBuffer.copy(
+        c,
+        rows.buckets() ? BUCKETS_IN : TOTALS_IN,
+        buf -> {
+          int n = rows.size();
+          if (rows.buckets()) {
+            for (int i = 0; i < n; i++) {
+              buf.fields(5);
+              buf.text(rows.counter(i));
+              buf.text(rows.key(i));
+              buf.oneByte((byte) rows.granularity(i));
+              buf.int8(rows.startSeconds(i) * 1_000_000L - PG_EPOCH_MICROS);
+              buf.int8(rows.sum(i));
+            }
+          } else {
+            for (int i = 0; i < n; i++) {
+              buf.fields(3);
+              buf.text(rows.counter(i));
+              buf.text(rows.key(i));
+              buf.int8(rows.sum(i));
+            }
+          }
+        });
     return System.nanoTime() - t0;
   }
 
